@@ -1,0 +1,243 @@
+import { describeError, ValidationError } from './errors.js'
+import { summarizeIssues, issuesOf, type AnyEventDefinition } from './events.js'
+import type { Envelope } from './envelope.js'
+import type { Metrics } from './metrics.js'
+import { ReceivedEventView, type ReceivedEvent } from './received.js'
+import { backoffDelay, type RetryPolicy } from './retry.js'
+import { DEAD_LETTER_KINDS, type DeadLetterReason, type Delivery, type SubscriptionSpec } from './transport.js'
+
+/** A subscriber's function. Its return value is the reply when the event came from `bus.request()`. */
+export type Handler<T = unknown, R = unknown> = (event: ReceivedEvent<T>) => R | void | Promise<R | void>
+
+/** Where the runtime reports problems it cannot throw to anyone (a failed ack, a failed reply). */
+export type ErrorListener = (error: unknown, info: { readonly phase: 'settle' | 'reply'; readonly group: string; readonly eventId?: string }) => void
+
+/** Everything the consumer runtime needs for one subscription. */
+export interface ConsumerOptions {
+  readonly spec: SubscriptionSpec
+  readonly handler: Handler
+  readonly concurrency: number
+  readonly retry: RetryPolicy
+  /** The event definition whose schema checks `data` of this type, if one is known. */
+  readonly definitionFor: (type: string) => AnyEventDefinition | undefined
+  /** Sends a reply (or the failure) back to a requester; set when the bus supports request-reply. */
+  readonly reply?: (request: Envelope, outcome: { data: unknown } | { error: string }) => Promise<void>
+  readonly metrics?: Metrics
+  readonly onError: ErrorListener
+}
+
+/**
+ * The consumer runtime shared by every transport: bounded concurrency, per-key ordering lanes,
+ * schema checks, retry with backoff, dead-lettering, replies and graceful drain. A transport hands
+ * it batches through `accept`; it pushes back by resolving `accept` only when it has room.
+ */
+export class Consumer {
+  private pending = 0
+  private running = 0
+  private readonly ready: Delivery[] = []
+  private readonly lanes = new Map<string, Delivery[]>()
+  private capacityWaiters: Array<() => void> = []
+  private drainWaiters: Array<() => void> = []
+  private abandoned = false
+  private readonly abort = new AbortController()
+  /** Running deliveries that can be kept alive, with when their lease was last renewed. */
+  private readonly renewable = new Map<Delivery, number>()
+  private heartbeat: NodeJS.Timeout | undefined
+
+  constructor(private readonly options: ConsumerOptions) {}
+
+  /** The transport's `onBatch`: queues the deliveries, starts what fits, resolves when there is room for more. */
+  readonly accept = (batch: Delivery[]): Promise<void> => {
+    const ordered = this.options.spec.ordered
+    for (const d of batch) {
+      this.pending++
+      const key = ordered ? d.envelope?.subject : undefined
+      if (key === undefined) this.ready.push(d)
+      else {
+        const lane = this.lanes.get(key)
+        if (lane) lane.push(d)
+        else {
+          this.lanes.set(key, [])
+          this.ready.push(d)
+        }
+      }
+    }
+    this.pump()
+    if (this.pending < this.options.concurrency) return Promise.resolve()
+    return new Promise((resolve) => this.capacityWaiters.push(resolve))
+  }
+
+  /** Deliveries accepted and not yet finished. */
+  get inFlight(): number {
+    return this.pending
+  }
+
+  /**
+   * Waits for accepted deliveries to finish, up to `timeoutMs`. On timeout the rest are abandoned
+   * unsettled (the transport redelivers them after their lease) and false is returned.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.pending === 0) return true
+    let timer: NodeJS.Timeout | undefined
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => this.drainWaiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ])
+    clearTimeout(timer)
+    if (!drained) {
+      this.abandoned = true
+      this.abort.abort()
+    }
+    this.stopHeartbeat()
+    return drained
+  }
+
+  /** Renews the lease of handlers that run longer than half of it (SQS visibility, NATS `working`). */
+  private startHeartbeat(): void {
+    const leaseMs = this.options.spec.leaseMs
+    this.heartbeat = setInterval(() => {
+      const now = Date.now()
+      for (const [d, renewed] of this.renewable) {
+        if (now - renewed < leaseMs / 2) continue
+        this.renewable.set(d, now)
+        d.touch!().catch((err) => this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) }))
+      }
+    }, Math.max(5, Math.floor(leaseMs / 4)))
+    this.heartbeat.unref()
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeat)
+    this.heartbeat = undefined
+  }
+
+  private pump(): void {
+    while (this.running < this.options.concurrency && this.ready.length > 0) {
+      const d = this.ready.shift()!
+      this.running++
+      if (d.touch) {
+        this.renewable.set(d, Date.now())
+        if (!this.heartbeat && !this.abandoned) this.startHeartbeat()
+      }
+      void this.process(d).finally(() => this.finish(d))
+    }
+  }
+
+  private finish(d: Delivery): void {
+    if (d.touch) this.renewable.delete(d)
+    this.running--
+    this.pending--
+    const key = this.options.spec.ordered ? d.envelope?.subject : undefined
+    if (key !== undefined) {
+      const lane = this.lanes.get(key)
+      const next = lane?.shift()
+      if (next) this.ready.push(next)
+      else this.lanes.delete(key)
+    }
+    this.pump()
+    if (this.pending < this.options.concurrency && this.capacityWaiters.length > 0) {
+      const waiters = this.capacityWaiters
+      this.capacityWaiters = []
+      for (const w of waiters) w()
+    }
+    if (this.pending === 0 && this.drainWaiters.length > 0) {
+      this.stopHeartbeat()
+      const waiters = this.drainWaiters
+      this.drainWaiters = []
+      for (const w of waiters) w()
+    }
+  }
+
+  private async process(d: Delivery): Promise<void> {
+    const { metrics, retry, spec } = this.options
+    const env = d.envelope
+    if (!env) {
+      metrics?.deadLettered('(malformed)', DEAD_LETTER_KINDS.malformed)
+      await this.settle(d, () => d.deadLetter({ kind: DEAD_LETTER_KINDS.malformed, error: d.malformed?.error ?? 'undecodable message', attempts: d.attempt }))
+      return
+    }
+    metrics?.delivered(env.type)
+
+    let data: unknown = env.data
+    const definition = this.options.definitionFor(env.type)
+    if (definition) {
+      const parsed = definition.schema.safeParse(env.data)
+      if (!parsed.success) {
+        const error = new ValidationError(`received invalid '${env.type}': ${summarizeIssues(issuesOf(parsed.error))}`)
+        await this.fail(d, env, { kind: DEAD_LETTER_KINDS.invalidPayload, error: describeError(error), attempts: d.attempt })
+        return
+      }
+      data = parsed.data
+    }
+
+    let attempt = d.attempt
+    for (;;) {
+      const started = performance.now()
+      let result: unknown
+      try {
+        result = await this.options.handler(new ReceivedEventView(env, data, attempt))
+        if (env.replyto && this.options.reply) await this.options.reply(env, { data: result })
+      } catch (err) {
+        metrics?.failed(env.type, performance.now() - started)
+        if (this.abandoned) return
+        if (attempt >= retry.attempts) {
+          await this.fail(d, env, { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt })
+          return
+        }
+        metrics?.retried(env.type)
+        const delay = backoffDelay(attempt, retry.backoff)
+        if (!spec.ordered || env.subject === undefined) {
+          await this.settle(d, () => d.retry(delay))
+          return
+        }
+        // Ordered: retry in place so later events of the same key wait behind this one.
+        if (!(await this.sleep(delay))) return
+        attempt++
+        continue
+      }
+      metrics?.acked(env.type, performance.now() - started, Date.parse(env.time))
+      await this.settle(d, () => d.ack())
+      return
+    }
+  }
+
+  /** Dead-letters, and tells a waiting requester that its request failed. */
+  private async fail(d: Delivery, env: Envelope, reason: DeadLetterReason): Promise<void> {
+    this.options.metrics?.deadLettered(env.type, reason.kind)
+    if (env.replyto && this.options.reply) {
+      try {
+        await this.options.reply(env, { error: reason.error })
+      } catch (err) {
+        this.options.onError(err, { phase: 'reply', group: this.options.spec.group, eventId: env.id })
+      }
+    }
+    await this.settle(d, () => d.deadLetter(reason))
+  }
+
+  private async settle(d: Delivery, action: () => Promise<void>): Promise<void> {
+    if (this.abandoned) return
+    try {
+      await action()
+    } catch (err) {
+      this.options.metrics?.settleFailed()
+      this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) })
+    }
+  }
+
+  /** Resolves true after `ms`, or false at once when the consumer is abandoned. */
+  private sleep(ms: number): Promise<boolean> {
+    const signal = this.abort.signal
+    if (signal.aborted) return Promise.resolve(false)
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        clearTimeout(timer)
+        resolve(false)
+      }
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(true)
+      }, ms)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+}

@@ -1,0 +1,139 @@
+import { ValidationError, type ValidationIssue } from './errors.js'
+import { assertEventType } from './subjects.js'
+
+/**
+ * A CloudEvents 1.0 event in structured JSON form, plus tierbus extension attributes.
+ * User headers travel as extra extension attributes (lowercase letters and digits).
+ */
+export interface Envelope<TData = unknown> {
+  specversion: '1.0'
+  /** Unique, sortable (UUIDv7) id; also the idempotency key consumers dedupe on. */
+  id: string
+  /** Producer, e.g. `signalsloop/api`. */
+  source: string
+  /** Event type, e.g. `feedback.created`. */
+  type: string
+  /** RFC 3339 creation time. */
+  time: string
+  datacontenttype?: string
+  data: TData
+  /** Ordering / partition key: events with one subject keep their order where the tier can. */
+  subject?: string
+  /** W3C trace context of the publisher. */
+  traceparent?: string
+  /** Correlates a reply with its request, or an event with the one that caused it. */
+  correlationid?: string
+  /** Where a request's reply goes (an event type); set by `bus.request()`. */
+  replyto?: string
+  /** Set on a reply whose request handler failed: the error, so the requester need not time out. */
+  replyerror?: string
+  /** Schema version of `data`. */
+  dataversion?: number
+  /** RFC 3339 time before which the event must not be delivered (`delayMs`). */
+  deliverat?: string
+  /** Other extension attributes (user headers). */
+  [extension: string]: unknown
+}
+
+/** CloudEvents context attributes and tierbus extensions that are not user headers. */
+export const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'specversion', 'id', 'source', 'type', 'time', 'datacontenttype', 'dataschema', 'data', 'data_base64',
+  'subject', 'traceparent', 'tracestate', 'correlationid', 'replyto', 'replyerror', 'dataversion', 'deliverat',
+])
+
+const HEADER_NAME = /^[a-z0-9]{1,20}$/
+
+/** Throws a ValidationError unless every header is a valid, non-reserved CloudEvents extension with a string value. */
+export function assertHeaders(headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(name) || RESERVED_ATTRIBUTES.has(name)) {
+      throw new ValidationError(
+        `invalid header name '${name}': CloudEvents extension names are 1-20 lowercase letters or digits and must not be one of ${[...RESERVED_ATTRIBUTES].join(', ')}`,
+      )
+    }
+    if (typeof value !== 'string') throw new ValidationError(`header '${name}' must be a string, got ${typeof value}`)
+  }
+}
+
+/** The user headers (non-reserved extension attributes) of an envelope. */
+export function headersOf(envelope: Envelope): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const key in envelope) {
+    if (!RESERVED_ATTRIBUTES.has(key) && typeof envelope[key] === 'string') headers[key] = envelope[key] as string
+  }
+  return headers
+}
+
+/** Checks the required CloudEvents attributes; returns the problems found (empty when valid). */
+export function envelopeIssues(value: unknown): ValidationIssue[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return [{ path: '', message: 'expected a CloudEvents JSON object' }]
+  }
+  const e = value as Record<string, unknown>
+  const issues: ValidationIssue[] = []
+  if (e.specversion !== '1.0') issues.push({ path: 'specversion', message: `expected "1.0", got ${JSON.stringify(e.specversion)}` })
+  for (const key of ['id', 'source', 'type', 'time'] as const) {
+    if (typeof e[key] !== 'string' || (e[key] as string).length === 0) issues.push({ path: key, message: 'expected a non-empty string' })
+  }
+  if (typeof e.type === 'string' && e.type.length > 0) {
+    try {
+      assertEventType(e.type)
+    } catch (err) {
+      issues.push({ path: 'type', message: (err as Error).message })
+    }
+  }
+  if (typeof e.time === 'string' && Number.isNaN(Date.parse(e.time))) issues.push({ path: 'time', message: 'expected an RFC 3339 timestamp' })
+  for (const key of ['subject', 'traceparent', 'correlationid', 'replyto', 'replyerror', 'deliverat', 'datacontenttype'] as const) {
+    if (e[key] !== undefined && typeof e[key] !== 'string') issues.push({ path: key, message: 'expected a string' })
+  }
+  if (e.datacontenttype !== undefined && e.datacontenttype !== 'application/json') {
+    issues.push({ path: 'datacontenttype', message: `only application/json is supported, got ${JSON.stringify(e.datacontenttype)}` })
+  }
+  return issues
+}
+
+/** Throws a ValidationError unless `value` is a well-formed envelope. */
+export function assertEnvelope(value: unknown): asserts value is Envelope {
+  const issues = envelopeIssues(value)
+  if (issues.length > 0) {
+    throw new ValidationError(`malformed event envelope: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`, issues)
+  }
+}
+
+/** Parses the structured-JSON form (string, bytes or already-parsed object) into a checked envelope. */
+export function decodeEnvelope(input: string | Uint8Array | object): Envelope {
+  let value: unknown = input
+  if (typeof input === 'string' || input instanceof Uint8Array) {
+    const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8')
+    try {
+      value = JSON.parse(text)
+    } catch (err) {
+      throw new ValidationError(`malformed event envelope: not JSON (${(err as Error).message}); the message was not produced by tierbus or was corrupted`, [], { cause: err })
+    }
+  }
+  assertEnvelope(value)
+  return value
+}
+
+/** Byte size of a string as UTF-8. */
+export function utf8Length(text: string): number {
+  return Buffer.byteLength(text, 'utf8')
+}
+
+/**
+ * Serializes an envelope to structured JSON, rejecting it with a ValidationError naming the size and
+ * the limit when it is larger than `maxBytes` (the tier's `capabilities.maxPayloadBytes`).
+ */
+export function encodeEnvelope(envelope: Envelope, maxBytes = Number.POSITIVE_INFINITY, tier = 'this tier'): string {
+  const text = JSON.stringify(envelope)
+  if (text.length * 3 > maxBytes) {
+    const size = utf8Length(text)
+    if (size > maxBytes) {
+      throw new ValidationError(
+        `event '${envelope.type}' (${envelope.id}) is ${size} bytes encoded, over the ${tier} limit of ${maxBytes} bytes: make the payload smaller, or store it elsewhere and publish a reference`,
+        [{ path: 'data', message: `encoded size ${size} > ${maxBytes}` }],
+      )
+    }
+  }
+  return text
+}

@@ -1,0 +1,97 @@
+/** Percentile summary of a latency histogram, in milliseconds. */
+export interface LatencySummary {
+  count: number
+  mean: number
+  p50: number
+  p95: number
+  p99: number
+  max: number
+}
+
+// Log-scale buckets over microseconds: 32 per power of two, so a reported percentile is within ~2%
+// of the true value; 1,200 buckets reach ~2^37 us (38 hours).
+const PER_OCTAVE = 32
+const BUCKETS = 1200
+
+/** A fixed-size log-bucket histogram: O(1) record, bounded memory, percentiles within ~2%. */
+export class LatencyHistogram {
+  private readonly counts = new Uint32Array(BUCKETS)
+  private total = 0
+  private sum = 0
+  private maximum = 0
+
+  /** Records one observation in milliseconds (negative values, from clock skew, count as 0). */
+  record(ms: number): void {
+    const v = ms > 0 ? ms : 0
+    const us = v * 1000
+    const i = us < 1 ? 0 : Math.min(BUCKETS - 1, Math.floor(Math.log2(us) * PER_OCTAVE) + 1)
+    this.counts[i]!++
+    this.total++
+    this.sum += v
+    if (v > this.maximum) this.maximum = v
+  }
+
+  /** The value (ms) below which `q` (0..1) of the observations fall. */
+  quantile(q: number): number {
+    if (this.total === 0) return 0
+    const rank = Math.max(1, Math.ceil(q * this.total))
+    let seen = 0
+    for (let i = 0; i < BUCKETS; i++) {
+      seen += this.counts[i]!
+      if (seen >= rank) {
+        if (i === 0) return 0
+        const upperUs = 2 ** (i / PER_OCTAVE)
+        return Math.min(this.maximum, upperUs / 1000)
+      }
+    }
+    return this.maximum
+  }
+
+  /** Count, mean, p50/p95/p99 and max, rounded to 0.001 ms. */
+  summary(): LatencySummary {
+    const r = (x: number) => Math.round(x * 1000) / 1000
+    return {
+      count: this.total,
+      mean: r(this.total ? this.sum / this.total : 0),
+      p50: r(this.quantile(0.5)),
+      p95: r(this.quantile(0.95)),
+      p99: r(this.quantile(0.99)),
+      max: r(this.maximum),
+    }
+  }
+}
+
+/** Events per second over a sliding window of whole seconds (ring of per-second counters). */
+export class RateWindow {
+  private readonly counts: Float64Array
+  private readonly stamps: Float64Array
+
+  constructor(readonly windowSeconds = 10, private readonly now: () => number = Date.now) {
+    this.counts = new Float64Array(windowSeconds + 1)
+    this.stamps = new Float64Array(windowSeconds + 1).fill(-1)
+  }
+
+  /** Adds `n` events at the current time. */
+  add(n = 1): void {
+    const sec = Math.floor(this.now() / 1000)
+    const i = sec % this.counts.length
+    if (this.stamps[i] !== sec) {
+      this.stamps[i] = sec
+      this.counts[i] = 0
+    }
+    this.counts[i]! += n
+  }
+
+  /** Mean rate over the last `windowSeconds` complete seconds plus the current partial one. */
+  perSecond(): number {
+    const nowMs = this.now()
+    const sec = Math.floor(nowMs / 1000)
+    let sum = 0
+    for (let i = 0; i < this.counts.length; i++) {
+      const s = this.stamps[i]!
+      if (s >= 0 && s > sec - this.counts.length && s <= sec) sum += this.counts[i]!
+    }
+    const elapsed = this.windowSeconds + (nowMs % 1000) / 1000
+    return Math.round((sum / elapsed) * 100) / 100
+  }
+}

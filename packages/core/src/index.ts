@@ -1,0 +1,61 @@
+export { createBus, outgoing, BUS_DEFAULTS } from './bus.js'
+export type {
+  Bus,
+  BusOptions,
+  BusSubscription,
+  CloseOptions,
+  OutgoingEvent,
+  PublishOptions,
+  RequestOptions,
+  SubscribeOptions,
+} from './bus.js'
+export { Consumer } from './consumer.js'
+export type { ConsumerOptions, ErrorListener, Handler } from './consumer.js'
+export {
+  assertEnvelope,
+  assertHeaders,
+  decodeEnvelope,
+  encodeEnvelope,
+  envelopeIssues,
+  headersOf,
+  RESERVED_ATTRIBUTES,
+  utf8Length,
+} from './envelope.js'
+export type { Envelope } from './envelope.js'
+export { createBusFromEnv, transportFromEnv, TRANSPORT_KINDS } from './env.js'
+export type { AdapterModule, BusFromEnvOptions, Env, TransportKind } from './env.js'
+export { ConfigError, describeError, TierbusError, TimeoutError, TransportError, ValidationError } from './errors.js'
+export type { ValidationIssue } from './errors.js'
+export { defineEvent, issuesOf, parseData, summarizeIssues } from './events.js'
+export type {
+  AnyEventDefinition,
+  DefineEventOptions,
+  EventDefinition,
+  EventInput,
+  EventOutput,
+  ReplyInput,
+  ReplyOutput,
+} from './events.js'
+export { LatencyHistogram, RateWindow } from './histogram.js'
+export type { LatencySummary } from './histogram.js'
+export { newEventId, timeOfId } from './ids.js'
+export { MEMORY_CAPABILITIES, MEMORY_DEFAULTS, memoryTransport } from './memory.js'
+export type { MemoryTransportApi, MemoryTransportOptions } from './memory.js'
+export { Metrics } from './metrics.js'
+export type { EventCounts, MetricsSnapshot, TypeMetrics } from './metrics.js'
+export type { ReceivedEvent } from './received.js'
+export { backoffDelay, DEFAULT_RETRY, resolveRetry } from './retry.js'
+export type { RetryOptions, RetryPolicy } from './retry.js'
+export { assertEventType, assertPattern, compilePattern, isWildcard, literalPrefix, matchesPattern } from './subjects.js'
+export { DEAD_LETTER_KINDS } from './transport.js'
+export type {
+  Capabilities,
+  DeadLetter,
+  DeadLetterKind,
+  DeadLetterReason,
+  DeadLetterStore,
+  Delivery,
+  Subscription,
+  SubscriptionSpec,
+  Transport,
+} from './transport.js'

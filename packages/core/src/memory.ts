@@ -1,0 +1,412 @@
+import { ConfigError, TransportError } from './errors.js'
+import type { Envelope } from './envelope.js'
+import { newEventId } from './ids.js'
+import { compilePattern } from './subjects.js'
+import type {
+  Capabilities,
+  DeadLetter,
+  DeadLetterReason,
+  DeadLetterStore,
+  Delivery,
+  Subscription,
+  SubscriptionSpec,
+  Transport,
+} from './transport.js'
+
+/** Options of `memoryTransport`. */
+export interface MemoryTransportOptions {
+  /** Events kept for replay by new groups with `startFrom: 'earliest'`. */
+  retention?: number
+}
+
+/** Defaults of `MemoryTransportOptions`. */
+export const MEMORY_DEFAULTS = Object.freeze({ retention: 10_000 })
+
+/** Tier 0 capabilities: in-process, nothing survives a restart. */
+export const MEMORY_CAPABILITIES: Capabilities = Object.freeze({
+  persistent: false,
+  replay: true,
+  ordering: 'per-key',
+  delay: true,
+  maxPayloadBytes: Number.POSITIVE_INFINITY,
+})
+
+/**
+ * Tier 0: an in-process transport for tests, local development and demos. Same semantics as the
+ * real tiers (groups, competing consumers, leases, retries, dead letters, ordering, replay), no
+ * durability. Envelopes are passed by reference, not copied.
+ */
+export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTransportApi {
+  return new MemoryTransport(options)
+}
+
+/** The memory transport: the SPI, its dead letters, and a hook to simulate corrupted messages. */
+export interface MemoryTransportApi extends Transport {
+  readonly deadLetters: DeadLetterStore
+  /** Delivers `raw` to subscribers of `type` as a message that is not a valid envelope (tests of the poison path). */
+  injectRaw(type: string, raw: string): void
+}
+
+interface Entry {
+  readonly envelope: Envelope
+  attempt: number
+  /** Set for an injected undecodable message: `envelope` then only carries the routing type. */
+  readonly malformed?: { readonly raw: string; readonly error: string }
+}
+
+interface Member {
+  readonly spec: SubscriptionSpec
+  readonly onBatch: (batch: Delivery[]) => Promise<void>
+  inFlight: number
+  busy: boolean
+  closed: boolean
+}
+
+class MemoryGroup {
+  readonly match: (type: string) => boolean
+  readonly members: Member[] = []
+  readonly inflight = new Set<MemoryDelivery>()
+  readonly lockedKeys = new Set<string>()
+  private items: Entry[] = []
+  private head = 0
+  private next = 0
+  scheduled = false
+
+  constructor(
+    readonly name: string,
+    readonly pattern: string,
+    readonly ordered: boolean,
+  ) {
+    this.match = compilePattern(pattern)
+  }
+
+  get size(): number {
+    return this.items.length - this.head
+  }
+
+  push(entry: Entry): void {
+    this.items.push(entry)
+  }
+
+  /** Puts an entry back at the front, so a redelivered event keeps its place. */
+  unshift(entry: Entry): void {
+    if (this.head > 0) this.items[--this.head] = entry
+    else this.items.unshift(entry)
+  }
+
+  /** Takes up to `n` entries; in ordered groups skips (keeps) entries whose key is in flight. */
+  take(n: number): Entry[] {
+    if (!this.ordered) {
+      const taken = this.items.slice(this.head, this.head + n)
+      this.head += taken.length
+      this.compact()
+      return taken
+    }
+    const taken: Entry[] = []
+    const kept: Entry[] = []
+    let i = this.head
+    for (; i < this.items.length && taken.length < n; i++) {
+      const entry = this.items[i]!
+      const key = entry.envelope.subject
+      if (key !== undefined && this.lockedKeys.has(key)) kept.push(entry)
+      else {
+        if (key !== undefined) this.lockedKeys.add(key)
+        taken.push(entry)
+      }
+    }
+    this.items = kept.concat(this.items.slice(i))
+    this.head = 0
+    return taken
+  }
+
+  /** The next member with room, round-robin. */
+  nextMember(): Member | undefined {
+    for (let k = 0; k < this.members.length; k++) {
+      const m = this.members[(this.next + k) % this.members.length]!
+      if (!m.busy && !m.closed && m.inFlight < m.spec.maxInFlight) {
+        this.next = (this.next + k + 1) % this.members.length
+        return m
+      }
+    }
+    return undefined
+  }
+
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+  }
+}
+
+class MemoryDelivery implements Delivery {
+  settled = false
+  expiresAt: number
+
+  constructor(
+    private readonly transport: MemoryTransport,
+    readonly group: MemoryGroup,
+    readonly member: Member,
+    readonly entry: Entry,
+  ) {
+    this.expiresAt = Date.now() + member.spec.leaseMs
+  }
+
+  get envelope(): Envelope | undefined {
+    return this.entry.malformed ? undefined : this.entry.envelope
+  }
+
+  get malformed(): { readonly raw: string; readonly error: string } | undefined {
+    return this.entry.malformed
+  }
+
+  get attempt(): number {
+    return this.entry.attempt
+  }
+
+  ack(): Promise<void> {
+    this.transport.release(this)
+    return Promise.resolve()
+  }
+
+  retry(delayMs: number): Promise<void> {
+    if (this.transport.release(this)) this.transport.requeue(this.group, this.entry, delayMs)
+    return Promise.resolve()
+  }
+
+  deadLetter(reason: DeadLetterReason): Promise<void> {
+    if (this.transport.release(this)) this.transport.bury(this.group, this.entry, reason)
+    return Promise.resolve()
+  }
+
+  touch(): Promise<void> {
+    if (!this.settled) this.expiresAt = Date.now() + this.member.spec.leaseMs
+    return Promise.resolve()
+  }
+}
+
+class MemoryTransport implements MemoryTransportApi {
+  readonly name = 'memory'
+  readonly capabilities = MEMORY_CAPABILITIES
+  readonly deadLetters: DeadLetterStore
+  private readonly groups = new Map<string, MemoryGroup>()
+  private readonly routes = new Map<string, MemoryGroup[]>()
+  private readonly history: Array<Envelope | undefined>
+  private historyNext = 0
+  private historyCount = 0
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly dead = new Map<string, DeadLetter & { readonly groupKey: string }>()
+  private sweeper: NodeJS.Timeout | undefined
+  private sweepEveryMs = 1000
+  private closed = false
+
+  constructor(options: MemoryTransportOptions) {
+    const retention = options.retention ?? MEMORY_DEFAULTS.retention
+    if (!Number.isInteger(retention) || retention < 0) throw new ConfigError(`memoryTransport retention must be a non-negative integer, got ${String(retention)}`)
+    this.history = new Array(retention)
+    this.deadLetters = {
+      list: async ({ group, limit = 100 } = {}) =>
+        [...this.dead.values()].filter((d) => group === undefined || d.group === group).slice(0, limit).map(({ groupKey: _, ...d }) => d),
+      redrive: async (ids) => {
+        let n = 0
+        for (const id of ids) {
+          const d = this.dead.get(id)
+          const group = d && this.groups.get(d.groupKey)
+          if (!d || !group || !d.envelope) continue
+          this.dead.delete(id)
+          group.push({ envelope: d.envelope, attempt: 1 })
+          this.schedule(group)
+          n++
+        }
+        return n
+      },
+      purge: async (ids) => ids.reduce((n, id) => n + (this.dead.delete(id) ? 1 : 0), 0),
+    }
+  }
+
+  publish(batch: readonly Envelope[]): Promise<void> {
+    if (this.closed) return Promise.reject(new TransportError('memory transport is closed: create a new one', { retryable: false }))
+    const now = Date.now()
+    for (const envelope of batch) {
+      this.remember(envelope)
+      const due = envelope.deliverat === undefined ? 0 : Date.parse(envelope.deliverat) - now
+      if (due > 0) this.later(due, () => this.route(envelope))
+      else this.route(envelope)
+    }
+    return Promise.resolve()
+  }
+
+  injectRaw(type: string, raw: string): void {
+    let error = 'not a CloudEvents envelope'
+    try {
+      JSON.parse(raw)
+    } catch (err) {
+      error = `not JSON: ${(err as Error).message}`
+    }
+    const carrier = { type } as Envelope
+    for (const group of this.groups.values()) {
+      if (!group.match(type)) continue
+      group.push({ envelope: carrier, attempt: 1, malformed: { raw, error } })
+      this.schedule(group)
+    }
+  }
+
+  async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
+    if (this.closed) throw new TransportError('memory transport is closed: create a new one', { retryable: false })
+    const key = `${spec.group}\u0000${spec.pattern}`
+    let group = this.groups.get(key)
+    if (!group) {
+      group = new MemoryGroup(spec.group, spec.pattern, spec.ordered)
+      this.groups.set(key, group)
+      this.routes.clear()
+      if (spec.startFrom === 'earliest') {
+        for (const envelope of this.retained()) if (group.match(envelope.type)) group.push({ envelope, attempt: 1 })
+      }
+    }
+    const member: Member = { spec, onBatch, inFlight: 0, busy: false, closed: false }
+    group.members.push(member)
+    this.startSweeper(spec.leaseMs)
+    this.schedule(group)
+    const owner = group
+    return {
+      close: async () => {
+        member.closed = true
+        const i = owner.members.indexOf(member)
+        if (i >= 0) owner.members.splice(i, 1)
+        if (spec.ephemeral && owner.members.length === 0) {
+          this.groups.delete(key)
+          this.routes.clear()
+        }
+      },
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    clearInterval(this.sweeper)
+    for (const g of this.groups.values()) for (const m of g.members) m.closed = true
+  }
+
+  /** Marks a delivery settled and frees its slot; false when it was already settled or expired. */
+  release(d: MemoryDelivery): boolean {
+    if (d.settled) return false
+    d.settled = true
+    d.group.inflight.delete(d)
+    d.member.inFlight--
+    const key = d.entry.envelope.subject
+    if (d.group.ordered && key !== undefined) d.group.lockedKeys.delete(key)
+    this.schedule(d.group)
+    return true
+  }
+
+  requeue(group: MemoryGroup, entry: Entry, delayMs: number): void {
+    entry.attempt++
+    if (delayMs <= 0) {
+      group.push(entry)
+      this.schedule(group)
+    } else {
+      this.later(delayMs, () => {
+        group.push(entry)
+        this.schedule(group)
+      })
+    }
+  }
+
+  bury(group: MemoryGroup, entry: Entry, reason: DeadLetterReason): void {
+    const id = newEventId()
+    this.dead.set(id, {
+      id,
+      group: group.name,
+      groupKey: `${group.name}\u0000${group.pattern}`,
+      ...(entry.malformed ? { raw: entry.malformed.raw } : { envelope: entry.envelope }),
+      reason,
+      failedAt: new Date().toISOString(),
+    })
+  }
+
+  private route(envelope: Envelope): void {
+    let targets = this.routes.get(envelope.type)
+    if (!targets) {
+      targets = [...this.groups.values()].filter((g) => g.match(envelope.type))
+      this.routes.set(envelope.type, targets)
+    }
+    for (const group of targets) {
+      group.push({ envelope, attempt: 1 })
+      this.schedule(group)
+    }
+  }
+
+  private schedule(group: MemoryGroup): void {
+    if (group.scheduled || this.closed) return
+    group.scheduled = true
+    queueMicrotask(() => {
+      group.scheduled = false
+      this.dispatch(group)
+    })
+  }
+
+  private dispatch(group: MemoryGroup): void {
+    while (group.size > 0) {
+      const member = group.nextMember()
+      if (!member) return
+      const entries = group.take(member.spec.maxInFlight - member.inFlight)
+      if (entries.length === 0) return
+      const batch = entries.map((entry) => {
+        const d = new MemoryDelivery(this, group, member, entry)
+        group.inflight.add(d)
+        return d
+      })
+      member.inFlight += batch.length
+      member.busy = true
+      const done = () => {
+        member.busy = false
+        this.schedule(group)
+      }
+      member.onBatch(batch).then(done, done)
+    }
+  }
+
+  private remember(envelope: Envelope): void {
+    if (this.history.length === 0) return
+    this.history[this.historyNext] = envelope
+    this.historyNext = (this.historyNext + 1) % this.history.length
+    this.historyCount = Math.min(this.historyCount + 1, this.history.length)
+  }
+
+  private retained(): Envelope[] {
+    const out: Envelope[] = []
+    const n = this.history.length
+    for (let i = 0; i < this.historyCount; i++) out.push(this.history[(this.historyNext - this.historyCount + i + n) % n]!)
+    return out
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      fn()
+    }, ms)
+    this.timers.add(timer)
+  }
+
+  /** Hands out again every delivery whose lease ran out (its consumer crashed or hung). */
+  private startSweeper(leaseMs: number): void {
+    const every = Math.min(1000, Math.max(10, Math.floor(leaseMs / 4)))
+    if (this.sweeper && every >= this.sweepEveryMs) return
+    clearInterval(this.sweeper)
+    this.sweepEveryMs = every
+    this.sweeper = setInterval(() => {
+      const now = Date.now()
+      for (const group of this.groups.values()) {
+        for (const d of group.inflight) {
+          if (d.expiresAt <= now && this.release(d)) {
+            d.entry.attempt++
+            group.unshift(d.entry)
+          }
+        }
+      }
+    }, every)
+    this.sweeper.unref()
+  }
+}

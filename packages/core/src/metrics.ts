@@ -1,0 +1,166 @@
+import { LatencyHistogram, RateWindow, type LatencySummary } from './histogram.js'
+import type { DeadLetterKind } from './transport.js'
+
+/** Counters of one event type (or of all types). */
+export interface EventCounts {
+  published: number
+  delivered: number
+  acked: number
+  retried: number
+  deadLettered: number
+}
+
+/** Counters and latencies of one event type. */
+export interface TypeMetrics extends EventCounts {
+  /** Handler run time. */
+  handlerMs: LatencySummary
+  /** From the envelope's `time` (publish) to the handler finishing. */
+  endToEndMs: LatencySummary
+}
+
+/** `bus.metrics()`: a plain-JSON snapshot. */
+export interface MetricsSnapshot {
+  transport: string
+  /** RFC 3339 time of the snapshot. */
+  at: string
+  uptimeMs: number
+  totals: EventCounts & {
+    /** Dead letters by reason kind. */
+    deadLetteredByKind: Partial<Record<DeadLetterKind, number>>
+    /** Ack/retry/dead-letter calls the transport failed (the message is redelivered after its lease). */
+    settleFailures: number
+  }
+  /** Events per second over the sliding window. */
+  rates: { windowSeconds: number; publishedPerSec: number; ackedPerSec: number; failedPerSec: number }
+  /** Share of handler runs that threw, over all time (0..1). */
+  errorRate: number
+  handlerMs: LatencySummary
+  endToEndMs: LatencySummary
+  byType: Record<string, TypeMetrics>
+}
+
+class TypeStats {
+  published = 0
+  delivered = 0
+  acked = 0
+  retried = 0
+  deadLettered = 0
+  readonly handler = new LatencyHistogram()
+  readonly endToEnd = new LatencyHistogram()
+}
+
+/** Collects the bus's counters and histograms; cheap enough for every event on the hot path. */
+export class Metrics {
+  private readonly types = new Map<string, TypeStats>()
+  private readonly handler = new LatencyHistogram()
+  private readonly endToEnd = new LatencyHistogram()
+  private readonly publishedRate: RateWindow
+  private readonly ackedRate: RateWindow
+  private readonly failedRate: RateWindow
+  private readonly byKind: Partial<Record<DeadLetterKind, number>> = {}
+  private readonly started = Date.now()
+  private failures = 0
+  private runs = 0
+  private settleFailures = 0
+
+  constructor(private readonly transport: string, windowSeconds = 10) {
+    this.publishedRate = new RateWindow(windowSeconds)
+    this.ackedRate = new RateWindow(windowSeconds)
+    this.failedRate = new RateWindow(windowSeconds)
+  }
+
+  private stats(type: string): TypeStats {
+    let s = this.types.get(type)
+    if (!s) this.types.set(type, (s = new TypeStats()))
+    return s
+  }
+
+  /** `n` events of `type` were published. */
+  published(type: string, n = 1): void {
+    this.stats(type).published += n
+    this.publishedRate.add(n)
+  }
+
+  /** An event was handed to a handler (or to the dead-letter path). */
+  delivered(type: string): void {
+    this.stats(type).delivered++
+  }
+
+  /** A handler succeeded. `publishedAtMs` is the envelope time. */
+  acked(type: string, handlerMs: number, publishedAtMs: number): void {
+    const s = this.stats(type)
+    s.acked++
+    this.runs++
+    s.handler.record(handlerMs)
+    this.handler.record(handlerMs)
+    const e2e = Date.now() - publishedAtMs
+    if (e2e === e2e) {
+      s.endToEnd.record(e2e)
+      this.endToEnd.record(e2e)
+    }
+    this.ackedRate.add()
+  }
+
+  /** A handler threw (it will be retried or dead-lettered). */
+  failed(type: string, handlerMs: number): void {
+    this.runs++
+    this.failures++
+    this.stats(type).handler.record(handlerMs)
+    this.handler.record(handlerMs)
+    this.failedRate.add()
+  }
+
+  /** A delivery was scheduled for another attempt. */
+  retried(type: string): void {
+    this.stats(type).retried++
+  }
+
+  /** A delivery went to the dead-letter destination. */
+  deadLettered(type: string, kind: DeadLetterKind): void {
+    this.stats(type).deadLettered++
+    this.byKind[kind] = (this.byKind[kind] ?? 0) + 1
+  }
+
+  /** The transport failed to settle a delivery. */
+  settleFailed(): void {
+    this.settleFailures++
+  }
+
+  /** A plain-JSON snapshot of everything collected. */
+  snapshot(): MetricsSnapshot {
+    const totals = { published: 0, delivered: 0, acked: 0, retried: 0, deadLettered: 0 }
+    const byType: Record<string, TypeMetrics> = {}
+    for (const [type, s] of [...this.types].sort(([a], [b]) => a.localeCompare(b))) {
+      totals.published += s.published
+      totals.delivered += s.delivered
+      totals.acked += s.acked
+      totals.retried += s.retried
+      totals.deadLettered += s.deadLettered
+      byType[type] = {
+        published: s.published,
+        delivered: s.delivered,
+        acked: s.acked,
+        retried: s.retried,
+        deadLettered: s.deadLettered,
+        handlerMs: s.handler.summary(),
+        endToEndMs: s.endToEnd.summary(),
+      }
+    }
+    return {
+      transport: this.transport,
+      at: new Date().toISOString(),
+      uptimeMs: Date.now() - this.started,
+      totals: { ...totals, deadLetteredByKind: { ...this.byKind }, settleFailures: this.settleFailures },
+      rates: {
+        windowSeconds: this.publishedRate.windowSeconds,
+        publishedPerSec: this.publishedRate.perSecond(),
+        ackedPerSec: this.ackedRate.perSecond(),
+        failedPerSec: this.failedRate.perSecond(),
+      },
+      errorRate: this.runs ? Math.round((this.failures / this.runs) * 10_000) / 10_000 : 0,
+      handlerMs: this.handler.summary(),
+      endToEndMs: this.endToEnd.summary(),
+      byType,
+    }
+  }
+}

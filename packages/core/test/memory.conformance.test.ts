@@ -1,0 +1,7 @@
+import { MEMORY_CAPABILITIES, memoryTransport, type MemoryTransportApi } from '@tierbus/core'
+import { runTransportConformance } from '@tierbus/core/testing'
+
+runTransportConformance('memory', async () => memoryTransport(), {
+  capabilities: MEMORY_CAPABILITIES,
+  injectRaw: async (transport, type, raw) => (transport as MemoryTransportApi).injectRaw(type, raw),
+})
