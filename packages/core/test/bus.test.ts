@@ -1,0 +1,222 @@
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import { z } from 'zod'
+import {
+  ConfigError,
+  createBus,
+  defineEvent,
+  memoryTransport,
+  MEMORY_CAPABILITIES,
+  outgoing,
+  TierbusError,
+  ValidationError,
+  type ReceivedEvent,
+  type Transport,
+} from '@tierbus/core'
+import { eventually, gate } from '@tierbus/core/testing'
+
+const FeedbackCreated = defineEvent(
+  'feedback.created',
+  z.object({ feedbackId: z.string(), text: z.string(), score: z.number().default(0), at: z.string().transform((s) => new Date(s)) }),
+)
+
+function newBus(transport: Transport = memoryTransport()) {
+  return createBus({ transport, source: 'signalsloop/api', onError: () => {} })
+}
+
+describe('defineEvent', () => {
+  it('types publishers with the schema input and handlers with its output', async () => {
+    const bus = newBus()
+    await bus.subscribe(FeedbackCreated, (e) => {
+      expectTypeOf(e.data.score).toEqualTypeOf<number>()
+      expectTypeOf(e.data.at).toEqualTypeOf<Date>()
+    })
+    expectTypeOf(bus.publish<typeof FeedbackCreated>).parameter(1).toEqualTypeOf<{ feedbackId: string; text: string; score?: number | undefined; at: string }>()
+    await bus.close()
+  })
+
+  it('rejects a wildcard or malformed type and a non-zod schema with a ConfigError', () => {
+    expect(() => defineEvent('feedback.*', z.object({}))).toThrow(ConfigError)
+    expect(() => defineEvent('feedback created', z.object({}))).toThrow(ConfigError)
+    expect(() => defineEvent('feedback.created', {} as z.ZodType)).toThrow(/zod schema/)
+    expect(() => defineEvent('feedback.created', z.object({}), { version: 0 })).toThrow(/version/)
+  })
+})
+
+describe('bus', () => {
+  it('validates data before it leaves: nothing is published and the error lists every issue', async () => {
+    const transport = memoryTransport()
+    const bus = newBus(transport)
+    const got: unknown[] = []
+    await bus.subscribe('feedback.>', (e) => void got.push(e), { group: 'audit' })
+    const err = await bus.publish(FeedbackCreated, { feedbackId: 1, text: null } as never).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ValidationError)
+    expect((err as ValidationError).issues.map((i) => i.path).sort()).toEqual(['at', 'feedbackId', 'text'])
+    expect((err as Error).message).toMatch(/cannot publish 'feedback.created'/)
+    expect(bus.metrics().totals.published).toBe(0)
+    await bus.close()
+    expect(got).toEqual([])
+  })
+
+  it('hands handlers the parsed output (defaults and transforms applied)', async () => {
+    const bus = newBus()
+    const got: ReceivedEvent<z.output<typeof FeedbackCreated.schema>>[] = []
+    await bus.subscribe(FeedbackCreated, (e) => void got.push(e))
+    await bus.publish(FeedbackCreated, { feedbackId: 'f1', text: 'love it', at: '2026-11-23T10:00:00Z' })
+    await eventually(() => got.length === 1, 'delivery')
+    expect(got[0]!.data.score).toBe(0)
+    expect(got[0]!.data.at).toBeInstanceOf(Date)
+    await bus.close()
+  })
+
+  it('never runs more handlers at once than the concurrency limit', async () => {
+    const bus = newBus()
+    const E = defineEvent('load.test', z.object({ n: z.number() }))
+    let running = 0
+    let peak = 0
+    let done = 0
+    await bus.subscribe(E, async () => {
+      running++
+      peak = Math.max(peak, running)
+      await new Promise((r) => setImmediate(r))
+      running--
+      done++
+    }, { concurrency: 3 })
+    await bus.publishBatch(E, Array.from({ length: 60 }, (_, n) => ({ n })))
+    await eventually(() => done === 60, 'all handled')
+    expect(peak).toBe(3)
+    await bus.close()
+  })
+
+  it('checks pattern subscriptions against registered definitions and dead-letters invalid data', async () => {
+    const transport = memoryTransport()
+    const bus = createBus({ transport, source: 'x', events: [FeedbackCreated], onError: () => {} })
+    const got: unknown[] = []
+    await bus.subscribe('feedback.*', (e) => void got.push(e.data), { group: 'audit' })
+    await transport.publish([{ specversion: '1.0', id: 'e1', source: 'rogue', type: 'feedback.created', time: new Date().toISOString(), data: { nope: true } }])
+    await eventually(async () => (await transport.deadLetters.list()).length === 1, 'dead letter')
+    const [dead] = await transport.deadLetters.list()
+    expect(dead!.reason.kind).toBe('invalid-payload')
+    expect(dead!.reason.error).toMatch(/feedbackId/)
+    expect(got).toEqual([])
+    await bus.close()
+  })
+
+  it('publishes a mixed batch built with outgoing()', async () => {
+    const bus = newBus()
+    const Other = defineEvent('feedback.deleted', z.object({ feedbackId: z.string() }))
+    const types: string[] = []
+    await bus.subscribe('feedback.>', (e) => void types.push(e.type))
+    const sent = await bus.publishBatch([
+      outgoing(FeedbackCreated, { feedbackId: 'a', text: 't', at: '2026-01-01T00:00:00Z' }),
+      outgoing(Other, { feedbackId: 'a' }, { key: 'a' }),
+    ])
+    expect(sent.map((e) => e.type)).toEqual(['feedback.created', 'feedback.deleted'])
+    await eventually(() => types.length === 2, 'both')
+    await bus.close()
+  })
+
+  it("derives the default group from source, so two replicas of one service compete", async () => {
+    const transport = memoryTransport()
+    const a = createBus({ transport, source: 'signalsloop/worker', closeTransport: false })
+    const b = createBus({ transport, source: 'signalsloop/worker', closeTransport: false })
+    const E = defineEvent('job.queued', z.object({ n: z.number() }))
+    const handled: number[] = []
+    const subA = await a.subscribe(E, (e) => void handled.push(e.data.n))
+    await b.subscribe(E, (e) => void handled.push(e.data.n))
+    expect(subA.group).toBe('signalsloop-worker')
+    await a.publishBatch(E, Array.from({ length: 20 }, (_, n) => ({ n })))
+    await eventually(() => handled.length >= 20, '20 handled')
+    expect(new Set(handled).size).toBe(20)
+    expect(handled).toHaveLength(20)
+    await a.close()
+    await b.close()
+  })
+
+  it('refuses options the tier cannot honour, at subscribe time, with a ConfigError naming the tier', async () => {
+    const base = memoryTransport()
+    const limited: Transport = {
+      name: 'limited',
+      capabilities: { ...MEMORY_CAPABILITIES, replay: false, ordering: 'none', delay: false },
+      publish: (b) => base.publish(b),
+      subscribe: (s, f) => base.subscribe(s, f),
+      close: () => base.close(),
+    }
+    const bus = newBus(limited)
+    const E = defineEvent('x.y', z.object({}))
+    await expect(bus.subscribe(E, () => {}, { startFrom: 'earliest' })).rejects.toThrow(/limited tier cannot replay/)
+    await expect(bus.subscribe(E, () => {}, { ordered: true })).rejects.toThrow(/per-key order/)
+    await expect(bus.publish(E, {}, { delayMs: 10 })).rejects.toThrow(/delayed delivery/)
+    expect(() => bus.deadLetters).toThrow(ConfigError)
+    await expect(bus.subscribe(E, () => {}, { group: 'bad group!' })).rejects.toThrow(ConfigError)
+    await bus.close()
+  })
+
+  it('fails a request at once when the responder dead-letters it, instead of waiting for the timeout', async () => {
+    const bus = newBus()
+    const Cmd = defineEvent('nlp.analyze', z.object({ text: z.string() }), { reply: z.object({ score: z.number() }) })
+    await bus.subscribe(Cmd, () => {
+      throw new Error('model unavailable')
+    }, { retry: { attempts: 1 } })
+    const started = Date.now()
+    const err = await bus.request(Cmd, { text: 'x' }, { timeoutMs: 5000 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TierbusError)
+    expect((err as TierbusError).code).toBe('REPLY_FAILED')
+    expect((err as Error).message).toContain('model unavailable')
+    expect(Date.now() - started).toBeLessThan(2000)
+    await bus.close()
+  })
+
+  it('rejects pending requests and new calls once closed', async () => {
+    const bus = newBus()
+    const Cmd = defineEvent('slow.cmd', z.object({}))
+    const hold = gate()
+    await bus.subscribe(Cmd, async () => {
+      await hold.promise
+      return 1
+    })
+    const pending = bus.request(Cmd, {}, { timeoutMs: 10_000 }).catch((e: unknown) => e)
+    await eventually(() => bus.metrics().totals.delivered === 1, 'request delivered')
+    const closing = bus.close({ timeoutMs: 50 })
+    const err = await pending
+    expect((err as TierbusError).code).toBe('CLOSED')
+    await closing
+    hold.open()
+    await expect(bus.publish(Cmd, {})).rejects.toThrow(/closed/)
+  })
+
+  it('abandons handlers still running at the close timeout so the tier can redeliver them', async () => {
+    const transport = memoryTransport()
+    const bus = createBus({ transport, source: 's', closeTransport: false })
+    const E = defineEvent('stuck.job', z.object({}))
+    const hold = gate()
+    const sub = await bus.subscribe(E, () => hold.promise)
+    await bus.publish(E, {})
+    await eventually(() => sub.inFlight === 1, 'in flight')
+    expect(await sub.close({ timeoutMs: 20 })).toBe(false)
+    hold.open()
+  })
+
+  it('reports metrics as plain JSON with counts, rates and latency percentiles per type', async () => {
+    const bus = newBus()
+    const E = defineEvent('m.event', z.object({ n: z.number() }))
+    let handled = 0
+    await bus.subscribe(E, () => {
+      handled++
+    })
+    await bus.publishBatch(E, Array.from({ length: 10 }, (_, n) => ({ n })))
+    await eventually(() => handled === 10, 'handled')
+    const m = JSON.parse(JSON.stringify(bus.metrics()))
+    expect(m.transport).toBe('memory')
+    expect(m.totals).toMatchObject({ published: 10, delivered: 10, acked: 10, retried: 0, deadLettered: 0 })
+    expect(m.byType['m.event'].handlerMs.count).toBe(10)
+    expect(m.byType['m.event'].endToEndMs.p99).toBeGreaterThanOrEqual(0)
+    expect(m.rates.publishedPerSec).toBeGreaterThan(0)
+    expect(m.errorRate).toBe(0)
+    await bus.close()
+  })
+
+  it('rejects a bus without a transport or source with a ConfigError saying what to pass', () => {
+    expect(() => createBus({ source: 'x' } as never)).toThrow(/transport must implement/)
+    expect(() => createBus({ transport: memoryTransport(), source: '' })).toThrow(/source must name/)
+  })
+})

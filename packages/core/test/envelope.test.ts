@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest'
+import { assertHeaders, decodeEnvelope, encodeEnvelope, headersOf, ValidationError, type Envelope } from '@tierbus/core'
+
+const valid: Envelope = {
+  specversion: '1.0',
+  id: '0190a0a0-0000-7000-8000-000000000001',
+  source: 'signalsloop/api',
+  type: 'feedback.created',
+  time: '2026-11-23T10:00:00.000Z',
+  datacontenttype: 'application/json',
+  data: { feedbackId: 'f1' },
+  subject: 'f1',
+  tenant: 'acme',
+}
+
+describe('envelope', () => {
+  it('round-trips through encode and decode (string and bytes)', () => {
+    const text = encodeEnvelope(valid)
+    expect(decodeEnvelope(text)).toEqual(valid)
+    expect(decodeEnvelope(Buffer.from(text))).toEqual(valid)
+  })
+
+  it('rejects text that is not JSON with a ValidationError saying so', () => {
+    expect(() => decodeEnvelope('{oops')).toThrow(ValidationError)
+    expect(() => decodeEnvelope('{oops')).toThrow(/not JSON/)
+  })
+
+  it('rejects an envelope missing required attributes, naming each one', () => {
+    const err = (() => {
+      try {
+        decodeEnvelope({ specversion: '0.3', source: '', type: 'bad type!', time: 'yesterday' })
+      } catch (e) {
+        return e as ValidationError
+      }
+    })()
+    expect(err).toBeInstanceOf(ValidationError)
+    const paths = err!.issues.map((i) => i.path)
+    expect(paths).toEqual(expect.arrayContaining(['specversion', 'id', 'source', 'type', 'time']))
+  })
+
+  it('rejects an envelope over the size limit with the size and the limit in the message', () => {
+    const big = { ...valid, data: { pad: 'x'.repeat(2000) } }
+    expect(() => encodeEnvelope(big, 1000, 'redis')).toThrow(ValidationError)
+    expect(() => encodeEnvelope(big, 1000, 'redis')).toThrow(/bytes encoded, over the redis limit of 1000 bytes/)
+    expect(encodeEnvelope(big, 10_000)).toContain('"pad"')
+  })
+
+  it('counts multi-byte characters when enforcing the limit', () => {
+    const emoji = { ...valid, data: { text: '\u{1F600}'.repeat(300) } }
+    const chars = JSON.stringify(emoji).length
+    expect(() => encodeEnvelope(emoji, chars + 100)).toThrow(ValidationError)
+  })
+
+  it('accepts lowercase extension headers and rejects reserved or invalid names', () => {
+    expect(() => assertHeaders({ tenant: 'acme', region2: 'eu' })).not.toThrow()
+    expect(() => assertHeaders({ Tenant: 'x' })).toThrow(ValidationError)
+    expect(() => assertHeaders({ subject: 'x' })).toThrow(/must not be one of/)
+    expect(headersOf(valid)).toEqual({ tenant: 'acme' })
+  })
+})
