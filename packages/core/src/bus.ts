@@ -3,6 +3,7 @@ import { Consumer, type ErrorListener, type Handler } from './consumer.js'
 import { assertHeaders, type Envelope } from './envelope.js'
 import { ConfigError, TierbusError, TimeoutError } from './errors.js'
 import { parseData, type AnyEventDefinition, type EventInput, type EventOutput, type ReplyInput, type ReplyOutput } from './events.js'
+import { nowIso } from './clock.js'
 import { newEventId } from './ids.js'
 import { Metrics, type MetricsSnapshot } from './metrics.js'
 import { resolveRetry, type RetryOptions, type RetryPolicy } from './retry.js'
@@ -196,8 +197,10 @@ class EventBus implements Bus {
   }
 
   async publish<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options?: PublishOptions): Promise<Envelope<EventInput<D>>> {
+    this.assertOpen()
     const envelope = this.envelopeFor(event, data, options)
-    await this.send([envelope])
+    await this.transport.publish([envelope])
+    this.collector.published(envelope.type)
     return envelope as Envelope<EventInput<D>>
   }
 
@@ -357,7 +360,7 @@ class EventBus implements Bus {
       id: newEventId(),
       source: this.source,
       type: request.replyto!,
-      time: new Date().toISOString(),
+      time: nowIso(),
       datacontenttype: 'application/json',
       data: null,
       correlationid: request.id,
@@ -380,7 +383,7 @@ class EventBus implements Bus {
       id: options?.id ?? newEventId(),
       source: this.source,
       type: event.type,
-      time: new Date().toISOString(),
+      time: nowIso(),
       datacontenttype: 'application/json',
       data,
       dataversion: event.version,

@@ -31,6 +31,15 @@ export class LatencyHistogram {
     if (v > this.maximum) this.maximum = v
   }
 
+  /** Adds another histogram's observations to this one. */
+  merge(other: LatencyHistogram): this {
+    for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!
+    this.total += other.total
+    this.sum += other.sum
+    if (other.maximum > this.maximum) this.maximum = other.maximum
+    return this
+  }
+
   /** The value (ms) below which `q` (0..1) of the observations fall. */
   quantile(q: number): number {
     if (this.total === 0) return 0

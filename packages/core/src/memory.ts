@@ -139,6 +139,8 @@ class MemoryGroup {
   }
 }
 
+const DONE: Promise<void> = Promise.resolve()
+
 class MemoryDelivery implements Delivery {
   settled = false
   expiresAt: number
@@ -166,22 +168,22 @@ class MemoryDelivery implements Delivery {
 
   ack(): Promise<void> {
     this.transport.release(this)
-    return Promise.resolve()
+    return DONE
   }
 
   retry(delayMs: number): Promise<void> {
     if (this.transport.release(this)) this.transport.requeue(this.group, this.entry, delayMs)
-    return Promise.resolve()
+    return DONE
   }
 
   deadLetter(reason: DeadLetterReason): Promise<void> {
     if (this.transport.release(this)) this.transport.bury(this.group, this.entry, reason)
-    return Promise.resolve()
+    return DONE
   }
 
   touch(): Promise<void> {
     if (!this.settled) this.expiresAt = Date.now() + this.member.spec.leaseMs
-    return Promise.resolve()
+    return DONE
   }
 }
 
@@ -297,7 +299,7 @@ class MemoryTransport implements MemoryTransportApi {
     d.member.inFlight--
     const key = d.entry.envelope.subject
     if (d.group.ordered && key !== undefined) d.group.lockedKeys.delete(key)
-    this.schedule(d.group)
+    if (d.group.size > 0) this.schedule(d.group)
     return true
   }
 

@@ -52,8 +52,6 @@ class TypeStats {
 /** Collects the bus's counters and histograms; cheap enough for every event on the hot path. */
 export class Metrics {
   private readonly types = new Map<string, TypeStats>()
-  private readonly handler = new LatencyHistogram()
-  private readonly endToEnd = new LatencyHistogram()
   private readonly publishedRate: RateWindow
   private readonly ackedRate: RateWindow
   private readonly failedRate: RateWindow
@@ -92,12 +90,8 @@ export class Metrics {
     s.acked++
     this.runs++
     s.handler.record(handlerMs)
-    this.handler.record(handlerMs)
     const e2e = Date.now() - publishedAtMs
-    if (e2e === e2e) {
-      s.endToEnd.record(e2e)
-      this.endToEnd.record(e2e)
-    }
+    if (e2e === e2e) s.endToEnd.record(e2e)
     this.ackedRate.add()
   }
 
@@ -106,7 +100,6 @@ export class Metrics {
     this.runs++
     this.failures++
     this.stats(type).handler.record(handlerMs)
-    this.handler.record(handlerMs)
     this.failedRate.add()
   }
 
@@ -130,12 +123,16 @@ export class Metrics {
   snapshot(): MetricsSnapshot {
     const totals = { published: 0, delivered: 0, acked: 0, retried: 0, deadLettered: 0 }
     const byType: Record<string, TypeMetrics> = {}
+    const handler = new LatencyHistogram()
+    const endToEnd = new LatencyHistogram()
     for (const [type, s] of [...this.types].sort(([a], [b]) => a.localeCompare(b))) {
       totals.published += s.published
       totals.delivered += s.delivered
       totals.acked += s.acked
       totals.retried += s.retried
       totals.deadLettered += s.deadLettered
+      handler.merge(s.handler)
+      endToEnd.merge(s.endToEnd)
       byType[type] = {
         published: s.published,
         delivered: s.delivered,
@@ -158,8 +155,8 @@ export class Metrics {
         failedPerSec: this.failedRate.perSecond(),
       },
       errorRate: this.runs ? Math.round((this.failures / this.runs) * 10_000) / 10_000 : 0,
-      handlerMs: this.handler.summary(),
-      endToEndMs: this.endToEnd.summary(),
+      handlerMs: handler.summary(),
+      endToEndMs: endToEnd.summary(),
       byType,
     }
   }

@@ -1,0 +1,60 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
+
+/** docs/benchmarks.md, where every bench script writes its own delimited section. */
+export const BENCHMARKS_MD = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url))
+
+const HEADER = `# Benchmarks
+
+Each section is written by a script in \`bench/\` (run them all with \`npm run bench\`, or one with
+\`npm run bench:<tier>\`). Every script measures tierbus and the raw client on the same service in the
+same run and reports the ratio, so the figures say what tierbus costs, not how fast this machine is.
+`
+
+/** Replaces (or appends) the section between `<!-- bench:<name>:start -->` and `<!-- bench:<name>:end -->`. */
+export function writeBenchSection(name: string, markdown: string): void {
+  const start = `<!-- bench:${name}:start -->`
+  const end = `<!-- bench:${name}:end -->`
+  const block = `${start}\n${markdown.trim()}\n${end}`
+  let doc = existsSync(BENCHMARKS_MD) ? readFileSync(BENCHMARKS_MD, 'utf8') : HEADER
+  const from = doc.indexOf(start)
+  const to = doc.indexOf(end)
+  doc = from >= 0 && to > from ? doc.slice(0, from) + block + doc.slice(to + end.length) : `${doc.trimEnd()}\n\n${block}\n`
+  writeFileSync(BENCHMARKS_MD, doc)
+}
+
+/** One line describing the machine and runtime, for the top of a section. */
+export function machineLine(): string {
+  return `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`
+}
+
+/** The q-quantile (0..1) of unsorted samples. */
+export function quantile(samples: readonly number[], q: number): number {
+  if (samples.length === 0) return 0
+  const sorted = [...samples].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+}
+
+/** The median of a few repeated measurements. */
+export function median(values: readonly number[]): number {
+  return quantile(values, 0.5)
+}
+
+/** Formats a number with thousands separators and `digits` decimals. */
+export function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+/** A Markdown table from a header row and rows. */
+export function table(header: readonly string[], rows: ReadonlyArray<readonly (string | number)[]>): string {
+  const line = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
+}
+
+/** A horizontal bar chart in text (monospace), for throughput comparisons in Markdown. */
+export function bars(rows: ReadonlyArray<readonly [string, number]>, unit: string, width = 40): string {
+  const max = Math.max(...rows.map(([, v]) => v), 1)
+  const label = Math.max(...rows.map(([l]) => l.length))
+  return ['```', ...rows.map(([l, v]) => `${l.padEnd(label)} ${'█'.repeat(Math.max(1, Math.round((v / max) * width))).padEnd(width)} ${fmt(v)} ${unit}`), '```'].join('\n')
+}
