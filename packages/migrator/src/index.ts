@@ -1,0 +1,8 @@
+export { adviseTier, ADVISOR_THRESHOLDS, TIER_LADDER, workloadFromMetrics } from './advisor.js'
+export type { AdvisedTier, Trigger, Verdict, Workload } from './advisor.js'
+export { formatPlan, planCapacity } from './planner.js'
+export type { CapacityPlan, Flow, PeakFlow, TierCost } from './planner.js'
+export { DEFAULT_PRICING, monthlyCost } from './pricing.js'
+export type { Pricing, TierPricing } from './pricing.js'
+export { parseProfile, parseRate, parseSize } from './profile.js'
+export type { MessageTypeProfile, WorkloadProfile } from './profile.js'

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest'
+import { createBus, defineEvent, memoryTransport } from '@tierbus/core'
+import { z } from 'zod'
+import { adviseTier, workloadFromMetrics } from '@tierbus/migrator'
+
+describe('tier advisor (seed 004 triggers)', () => {
+  it("keeps seed 004's current system at 2,500 events/day with 8 agents", () => {
+    const v = adviseTier({ currentTier: 'db-realtime', eventsPerDay: 2500, agents: 8 })
+    expect(v.action).toBe('stay')
+    expect(v.recommendedTier).toBe('db-realtime')
+    expect(v.reasons[0]).toMatch(/no trigger fired/)
+  })
+
+  it('moves the database tier to Redis Streams above 10,000 events/day', () => {
+    const v = adviseTier({ currentTier: 'db-realtime', eventsPerDay: 15_000 })
+    expect(v).toMatchObject({ action: 'migrate', recommendedTier: 'redis-streams' })
+    expect(v.reasons.join()).toMatch(/15,000 events\/day > 10,000/)
+  })
+
+  it('moves to SQS/SNS above 100,000 events/day, for multi-region, or for delivery SLAs', () => {
+    expect(adviseTier({ currentTier: 'redis-streams', eventsPerDay: 150_000 }).recommendedTier).toBe('sqs-sns')
+    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, multiRegion: true }).recommendedTier).toBe('sqs-sns')
+    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, guaranteedDeliverySla: true }).recommendedTier).toBe('sqs-sns')
+  })
+
+  it('moves to Redis Streams for a latency need under 100 ms or more than 20 agents', () => {
+    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, latencyRequirementMs: 50 }).recommendedTier).toBe('redis-streams')
+    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, agents: 21 }).recommendedTier).toBe('redis-streams')
+    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, agents: 20 }).action).toBe('stay')
+  })
+
+  it('never recommends moving down, and keeps NATS unless SQS-level needs fire', () => {
+    expect(adviseTier({ currentTier: 'sqs-sns', eventsPerDay: 10 })).toMatchObject({ action: 'stay', recommendedTier: 'sqs-sns' })
+    expect(adviseTier({ currentTier: 'nats', eventsPerDay: 50_000, latencyRequirementMs: 20 }).recommendedTier).toBe('nats')
+    expect(adviseTier({ currentTier: 'nats', eventsPerDay: 50_000, multiRegion: true }).recommendedTier).toBe('sqs-sns')
+  })
+
+  it('never leaves production on memory', () => {
+    expect(adviseTier({ currentTier: 'memory', eventsPerDay: 10, production: true }).recommendedTier).toBe('db-realtime')
+  })
+
+  it('reads volume and latency from a live bus and returns JSON', async () => {
+    const bus = createBus({ transport: memoryTransport(), source: 'advisor-test' })
+    const E = defineEvent('adv.e', z.object({ n: z.number() }))
+    let n = 0
+    await bus.subscribe(E, () => void n++)
+    await bus.publishBatch(E, Array.from({ length: 50 }, (_, i) => ({ n: i })))
+    const w = workloadFromMetrics(bus.metrics(), { currentTier: 'db-realtime' })
+    // 50 events in the 10 s window extrapolate to ~430k/day: past both thresholds.
+    expect(w.eventsPerDay).toBeGreaterThan(100_000)
+    const verdict = JSON.parse(JSON.stringify(adviseTier(w)))
+    expect(verdict.recommendedTier).toBe('sqs-sns')
+    expect(verdict.triggers.find((t: { name: string }) => t.name === 'events-per-day-over-sqs-threshold').fired).toBe(true)
+    await bus.close()
+  })
+})
