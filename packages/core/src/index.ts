@@ -46,7 +46,7 @@ export type { EventCounts, MetricsSnapshot, TypeMetrics } from './metrics.js'
 export type { ReceivedEvent } from './received.js'
 export { backoffDelay, DEFAULT_RETRY, resolveRetry } from './retry.js'
 export type { RetryOptions, RetryPolicy } from './retry.js'
-export { assertEventType, assertPattern, compilePattern, isWildcard, literalPrefix, matchesPattern } from './subjects.js'
+export { assertEventType, assertPattern, compilePattern, isInternalType, isWildcard, literalPrefix, matchesPattern } from './subjects.js'
 export { DEAD_LETTER_KINDS } from './transport.js'
 export type {
   Capabilities,

@@ -34,6 +34,14 @@ export function isWildcard(pattern: string): boolean {
   return pattern.includes('*') || pattern.includes('>')
 }
 
+/**
+ * True for tierbus-internal types (first token starting with `_`: request-reply inboxes, migration
+ * relays). A wildcard in the first token never matches them; only a literal first token does.
+ */
+export function isInternalType(type: string): boolean {
+  return type.charCodeAt(0) === 95 /* _ */
+}
+
 /** Compiles a pattern into a predicate over event types. */
 export function compilePattern(pattern: string): (type: string) => boolean {
   assertPattern(pattern)
@@ -43,6 +51,8 @@ export function compilePattern(pattern: string): (type: string) => boolean {
     .map((t) => (t === '*' ? '[^.]+' : t === '>' ? '[^.]+(?:\\.[^.]+)*' : t.replace(/-/g, '\\-')))
     .join('\\.')
   const re = new RegExp(`^${source}$`)
+  const first = pattern.split('.')[0]
+  if (first === '*' || first === '>') return (type) => !isInternalType(type) && re.test(type)
   return (type) => re.test(type)
 }
 

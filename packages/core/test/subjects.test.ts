@@ -15,6 +15,10 @@ describe('subjects', () => {
     ['>', 'anything.at.all', true],
     ['coord.*.>', 'coord.wf1.stage2', true],
     ['a-b.*', 'a-b.c', true],
+    // tierbus-internal types (request-reply inboxes, migration relays) never match a leading wildcard
+    ['>', '_inbox.abc', false],
+    ['*.abc', '_inbox.abc', false],
+    ['_inbox.*', '_inbox.abc', true],
   ])('pattern %s vs %s -> %s', (pattern, type, expected) => {
     expect(matchesPattern(pattern, type)).toBe(expected)
   })

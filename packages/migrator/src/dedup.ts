@@ -1,0 +1,47 @@
+/** Outcome of claiming an event for a group. */
+export type ClaimResult = 'claimed' | 'processing' | 'done'
+
+/**
+ * Remembers which `(group, event id)` pairs ran, so an event delivered by both tiers around a cutover
+ * runs its handler once. Implementations MUST make `claim` atomic across processes.
+ */
+export interface DedupStore {
+  /** Claims the key for `leaseMs` if nobody holds or finished it; otherwise says who does. */
+  claim(key: string, leaseMs: number): Promise<ClaimResult>
+  /** Marks the key done for `ttlMs` (duplicates within it are skipped). */
+  complete(key: string, ttlMs: number): Promise<void>
+  /** Drops a claim whose handler failed, so a redelivery may claim it again. */
+  release(key: string): Promise<void>
+}
+
+/** Defaults of cross-tier dedup. */
+export const DEDUP_DEFAULTS = Object.freeze({
+  /** How long a finished event is remembered: longer than any cutover overlap. */
+  ttlMs: 24 * 60 * 60 * 1000,
+})
+
+/** An in-process dedup store (one process only: tests, and single-instance apps). */
+export function memoryDedupStore(now: () => number = Date.now): DedupStore {
+  const entries = new Map<string, { state: 'processing' | 'done'; until: number }>()
+  let sweeps = 0
+  const sweep = () => {
+    if (++sweeps % 1024 !== 0) return
+    const t = now()
+    for (const [k, e] of entries) if (e.until <= t) entries.delete(k)
+  }
+  return {
+    async claim(key, leaseMs) {
+      sweep()
+      const e = entries.get(key)
+      if (e && e.until > now()) return e.state
+      entries.set(key, { state: 'processing', until: now() + leaseMs })
+      return 'claimed'
+    },
+    async complete(key, ttlMs) {
+      entries.set(key, { state: 'done', until: now() + ttlMs })
+    },
+    async release(key) {
+      if (entries.get(key)?.state === 'processing') entries.delete(key)
+    },
+  }
+}

@@ -1,0 +1,55 @@
+import { ConfigError, TRANSPORT_KINDS, type TransportKind } from '@tierbus/core'
+
+/** Migration phases in order; each step is reversible (advance or roll back one at a time). */
+export const PHASES = ['source', 'dual-write', 'shadow', 'cutover', 'target'] as const
+/** A migration phase. */
+export type Phase = (typeof PHASES)[number]
+
+/**
+ * What each phase does:
+ * - source: publish to and consume from the source tier only;
+ * - dual-write: publish to both (source first), consume from the source;
+ * - shadow: as dual-write, and also read the target without running handlers, comparing ids and lag;
+ * - cutover: handlers run on the target (and drain the source's backlog), still writing both so a
+ *   rollback loses nothing; cross-tier dedup runs each event's handler once per group;
+ * - target: publish to and consume from the target only.
+ */
+export const PHASE_BEHAVIOUR: Readonly<Record<Phase, { publish: readonly ('source' | 'target')[]; handle: readonly ('source' | 'target')[]; shadow: boolean }>> = {
+  source: { publish: ['source'], handle: ['source'], shadow: false },
+  'dual-write': { publish: ['source', 'target'], handle: ['source'], shadow: false },
+  shadow: { publish: ['source', 'target'], handle: ['source'], shadow: true },
+  cutover: { publish: ['target', 'source'], handle: ['target', 'source'], shadow: false },
+  target: { publish: ['target'], handle: ['target'], shadow: false },
+}
+
+/** Parses `TIERBUS_MIGRATION=postgres->redis` into its two tiers. */
+export function parseMigration(text: string): { from: TransportKind; to: TransportKind } {
+  const m = /^\s*([a-z]+)\s*->\s*([a-z]+)\s*$/.exec(text)
+  const kinds = Object.keys(TRANSPORT_KINDS)
+  if (!m || !kinds.includes(m[1]!) || !kinds.includes(m[2]!) || m[1] === m[2]) {
+    throw new ConfigError(`TIERBUS_MIGRATION=${JSON.stringify(text)}: write it as <from>-><to> with two different tiers among ${kinds.join(', ')}, e.g. postgres->redis`)
+  }
+  return { from: m[1] as TransportKind, to: m[2] as TransportKind }
+}
+
+/** Checks a phase name (e.g. from `TIERBUS_MIGRATION_PHASE`). */
+export function parsePhase(text: string): Phase {
+  if (!(PHASES as readonly string[]).includes(text)) {
+    throw new ConfigError(`TIERBUS_MIGRATION_PHASE=${JSON.stringify(text)}: use one of ${PHASES.join(', ')}`)
+  }
+  return text as Phase
+}
+
+/** The next phase (advance), or a ConfigError at the end. */
+export function nextPhase(phase: Phase): Phase {
+  const i = PHASES.indexOf(phase)
+  if (i === PHASES.length - 1) throw new ConfigError(`the migration is already in its last phase (${phase}): switch TIERBUS_TRANSPORT to the target tier and remove TIERBUS_MIGRATION`)
+  return PHASES[i + 1]!
+}
+
+/** The previous phase (rollback), or a ConfigError at the start. */
+export function previousPhase(phase: Phase): Phase {
+  const i = PHASES.indexOf(phase)
+  if (i === 0) throw new ConfigError('the migration is in its first phase (source): there is nothing to roll back')
+  return PHASES[i - 1]!
+}
