@@ -39,11 +39,13 @@ const DAY = 86_400
 
 /** Turns a workload profile into msg/s, bytes/s, daily and monthly volume, peaks, and monthly cost per tier. */
 export function planCapacity(profile: WorkloadProfile, pricing: Pricing = DEFAULT_PRICING): CapacityPlan {
+  // Reported figures are rounded (msg/s to 0.001, bytes and volumes to whole numbers); sums use exact values.
+  const r3 = (x: number) => Math.round(x * 1000) / 1000
   const flow = (mps: number, bps: number): Flow => ({
-    messagesPerSecond: mps,
-    bytesPerSecond: bps,
-    messagesPerDay: mps * DAY,
-    messagesPerMonth: mps * DAY * profile.daysPerMonth,
+    messagesPerSecond: r3(mps),
+    bytesPerSecond: Math.round(bps),
+    messagesPerDay: Math.round(mps * DAY),
+    messagesPerMonth: Math.round(mps * DAY * profile.daysPerMonth),
   })
   const byType: Record<string, Flow> = {}
   let mps = 0
@@ -58,7 +60,7 @@ export function planCapacity(profile: WorkloadProfile, pricing: Pricing = DEFAUL
   const peaks: Record<string, PeakFlow> = {}
   let highest = mps
   for (const [name, factor] of Object.entries(profile.peakFactors)) {
-    peaks[name] = { factor, messagesPerSecond: mps * factor, bytesPerSecond: bps * factor, messagesPerDay: mps * factor * DAY }
+    peaks[name] = { factor, messagesPerSecond: r3(mps * factor), bytesPerSecond: Math.round(bps * factor), messagesPerDay: Math.round(mps * factor * DAY) }
     highest = Math.max(highest, mps * factor)
   }
   const costs = Object.entries(pricing.tiers).map(([tier, p]) => ({

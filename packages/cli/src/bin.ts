@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+import { runCli } from './cli.js'
+
+runCli(process.argv.slice(2), {
+  out: (text) => console.log(text),
+  err: (text) => console.error(text),
+  env: process.env,
+}).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    console.error('tierbus: unexpected failure:', err)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { ConfigError, createBusFromEnv, TierbusError, type Env } from '@tierbus/core'
+import { adviseTier, formatPlan, parseProfile, planCapacity, TIER_LADDER, workloadFromMetrics, type AdvisedTier, type Workload } from '@tierbus/migrator'
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIo {
+  out(text: string): void
+  err(text: string): void
+  env: Env
+}
+
+const USAGE = `usage: tierbus <command> [options]
+
+commands:
+  plan <profile.yaml> [--json]          capacity plan and monthly cost per tier (seed 000 format)
+  advise --current <tier> [--metrics <file.json>] [--events-per-day N] [--latency-ms N]
+         [--agents N] [--multi-region] [--guaranteed-delivery] [--production] [--json]
+                                        which tier to be on, with reasons (seed 004 triggers)
+  dlq list [--group G] [--limit N] [--json]
+  dlq redrive (<id>... | --all) [--group G]
+                                        dead letters of the tier TIERBUS_TRANSPORT names
+tiers for --current: ${[...TIER_LADDER, 'nats'].join(', ')}`
+
+/** Runs one CLI invocation; returns the exit code (0 ok, 1 failure, 2 usage). */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'plan':
+        return await plan(rest, io)
+      case 'advise':
+        return await advise(rest, io)
+      case 'dlq':
+        return await dlq(rest, io)
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out(USAGE)
+        return command === undefined ? 2 : 0
+      default:
+        io.err(`tierbus: unknown command '${command}'\n\n${USAGE}`)
+        return 2
+    }
+  } catch (err) {
+    if (err instanceof TierbusError) {
+      io.err(`tierbus ${command}: ${err.message}`)
+      return err instanceof ConfigError ? 2 : 1
+    }
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`tierbus ${command}: ${(err as Error).message}\n\n${USAGE}`)
+      return 2
+    }
+    throw err
+  }
+}
+
+async function plan(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean' } } })
+  if (positionals.length !== 1) throw new ConfigError('plan needs one profile file, e.g. tierbus plan profiles/mistersmith.yaml')
+  const file = positionals[0]!
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new ConfigError(`cannot read ${file}: ${err.code ?? err.message}`)
+  })
+  const result = planCapacity(parseProfile(text))
+  io.out(values.json ? JSON.stringify(result, null, 2) : formatPlan(result))
+  return 0
+}
+
+const number = (value: string | undefined, flag: string): number | undefined => {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${flag} must be a non-negative number, got ${JSON.stringify(value)}`)
+  return n
+}
+
+async function advise(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      current: { type: 'string' },
+      metrics: { type: 'string' },
+      'events-per-day': { type: 'string' },
+      'latency-ms': { type: 'string' },
+      agents: { type: 'string' },
+      'multi-region': { type: 'boolean' },
+      'guaranteed-delivery': { type: 'boolean' },
+      production: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  })
+  const tiers: readonly string[] = [...TIER_LADDER, 'nats']
+  if (!values.current || !tiers.includes(values.current)) throw new ConfigError(`--current must be one of ${tiers.join(', ')}`)
+  const requirements = {
+    currentTier: values.current as AdvisedTier,
+    ...(values['latency-ms'] !== undefined ? { latencyRequirementMs: number(values['latency-ms'], '--latency-ms')! } : {}),
+    ...(values.agents !== undefined ? { agents: number(values.agents, '--agents')! } : {}),
+    multiRegion: Boolean(values['multi-region']),
+    guaranteedDeliverySla: Boolean(values['guaranteed-delivery']),
+    production: Boolean(values.production),
+  }
+  let workload: Workload
+  if (values.metrics) {
+    const snapshot = JSON.parse(await readFile(values.metrics, 'utf8'))
+    workload = workloadFromMetrics(snapshot, requirements)
+  } else {
+    const eventsPerDay = number(values['events-per-day'], '--events-per-day')
+    if (eventsPerDay === undefined) throw new ConfigError('advise needs --metrics <snapshot.json> (from bus.metrics()) or --events-per-day N')
+    workload = { ...requirements, eventsPerDay }
+  }
+  const verdict = adviseTier(workload)
+  if (values.json) io.out(JSON.stringify(verdict, null, 2))
+  else {
+    io.out(`${verdict.action === 'stay' ? 'stay on' : 'migrate to'} ${verdict.recommendedTier}${verdict.action === 'migrate' ? ` (from ${verdict.currentTier})` : ''}`)
+    for (const r of verdict.reasons) io.out(`  - ${r}`)
+  }
+  return 0
+}
+
+async function dlq(args: readonly string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { group: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' } },
+  })
+  if (sub !== 'list' && sub !== 'redrive') throw new ConfigError("dlq needs 'list' or 'redrive'")
+  const bus = await createBusFromEnv({ env: io.env, source: io.env.TIERBUS_SOURCE ?? 'tierbus/cli' })
+  try {
+    const filter = { ...(values.group ? { group: values.group } : {}), limit: number(values.limit, '--limit') ?? 100 }
+    if (sub === 'list') {
+      const dead = await bus.deadLetters.list(filter)
+      if (values.json) io.out(JSON.stringify(dead, null, 2))
+      else if (dead.length === 0) io.out('no dead letters')
+      else for (const d of dead) io.out(`${d.id}  ${d.failedAt}  ${d.group}  ${d.envelope?.type ?? '(undecodable)'}  ${d.reason.kind} after ${d.reason.attempts}: ${d.reason.error}`)
+      return 0
+    }
+    const ids = values.all ? (await bus.deadLetters.list({ ...filter, limit: 10_000 })).map((d) => d.id) : positionals
+    if (ids.length === 0) throw new ConfigError('dlq redrive needs dead-letter ids (from dlq list) or --all')
+    const n = await bus.deadLetters.redrive(ids)
+    io.out(`redrove ${n} of ${ids.length} dead letter(s)`)
+    return n === ids.length ? 0 : 1
+  } finally {
+    await bus.close()
+  }
+}

@@ -1,0 +1,51 @@
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { runCli, type CliIo } from '@tierbus/cli'
+
+const profile = fileURLToPath(new URL('../../migrator/profiles/mistersmith.yaml', import.meta.url))
+
+function io(env: Record<string, string> = {}): CliIo & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = []
+  const stderr: string[] = []
+  return { stdout, stderr, env, out: (t) => void stdout.push(t), err: (t) => void stderr.push(t) }
+}
+
+describe('tierbus CLI', () => {
+  it('plan prints the seed 000 table, and --json the same numbers as JSON', async () => {
+    const text = io()
+    expect(await runCli(['plan', profile], text)).toBe(0)
+    expect(text.stdout.join('\n')).toMatch(/TOTAL\s+675\s+9\.3 MB\/s\s+58\.3M\s+1\.75B/)
+    const json = io()
+    expect(await runCli(['plan', profile, '--json'], json)).toBe(0)
+    expect(JSON.parse(json.stdout.join('')).peaks.stress_conditions.messagesPerSecond).toBe(3375)
+  })
+
+  it('advise recommends a tier with reasons, from flags or a metrics snapshot', async () => {
+    const out = io()
+    expect(await runCli(['advise', '--current', 'db-realtime', '--events-per-day', '15000'], out)).toBe(0)
+    expect(out.stdout[0]).toBe('migrate to redis-streams (from db-realtime)')
+    expect(out.stdout[1]).toMatch(/15,000 events\/day > 10,000/)
+    const json = io()
+    expect(await runCli(['advise', '--current', 'db-realtime', '--events-per-day', '2500', '--agents', '8', '--json'], json)).toBe(0)
+    expect(JSON.parse(json.stdout.join(''))).toMatchObject({ action: 'stay', recommendedTier: 'db-realtime' })
+  })
+
+  it('dlq lists and redrives the dead letters of the tier TIERBUS_TRANSPORT names', async () => {
+    // Memory is per process, so an empty DLQ is what a fresh CLI process sees.
+    const out = io({ TIERBUS_TRANSPORT: 'memory' })
+    expect(await runCli(['dlq', 'list'], out)).toBe(0)
+    expect(out.stdout).toEqual(['no dead letters'])
+    const redrive = io({ TIERBUS_TRANSPORT: 'memory' })
+    expect(await runCli(['dlq', 'redrive'], redrive)).toBe(2)
+    expect(redrive.stderr[0]).toMatch(/needs dead-letter ids/)
+  })
+
+  it('fails with exit code 2 and the reason on bad usage', async () => {
+    const cases: string[][] = [['frobnicate'], ['plan'], ['plan', '/nonexistent.yaml'], ['advise', '--current', 'kafka'], ['advise', '--current', 'db-realtime'], ['dlq', 'list', '--bogus']]
+    for (const argv of cases) {
+      const out = io({ TIERBUS_TRANSPORT: 'memory' })
+      expect(await runCli(argv, out), argv.join(' ')).toBe(2)
+      expect(out.stderr.join('\n').length, argv.join(' ')).toBeGreaterThan(10)
+    }
+  })
+})
