@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config'
 
 // Tests run against package sources: the `tierbus-source` export condition maps `@tierbus/*` to src/.
-const conditions = ['tierbus-source', 'module', 'node', 'import', 'default']
+// Keep this list minimal: vitest forwards it to Node as --conditions, and a condition such as `import`
+// would make Node's require() pick ESM builds of CommonJS dependencies (pg -> pg-pool breaks).
+const conditions = ['tierbus-source', 'node']
 
 export default defineConfig({
   resolve: { conditions },

@@ -37,6 +37,7 @@ const CoreEnv = z.object({
   TIERBUS_CONCURRENCY: z.coerce.number().int().positive().optional(),
   TIERBUS_RETRY_ATTEMPTS: z.coerce.number().int().min(1).max(1000).optional(),
   TIERBUS_MEMORY_RETENTION: z.coerce.number().int().min(0).optional(),
+  TIERBUS_MIGRATION: z.string().optional(),
   NODE_ENV: z.string().optional(),
 })
 
@@ -69,6 +70,7 @@ function parseCoreEnv(env: Env) {
  * ConfigError naming what to set or install.
  */
 export async function transportFromEnv(env: Env = process.env, load: (specifier: string) => Promise<unknown> = (s) => import(s)): Promise<Transport> {
+  if (env.TIERBUS_MIGRATION) return migrationFromEnv(env, load)
   const vars = parseCoreEnv(env)
   const kind = vars.TIERBUS_TRANSPORT ?? (vars.NODE_ENV === 'production' ? undefined : 'memory')
   if (!kind) {
@@ -96,6 +98,20 @@ export async function transportFromEnv(env: Env = process.env, load: (specifier:
     if (err instanceof TierbusError) throw err
     throw new ConfigError(`TIERBUS_TRANSPORT=${kind}: ${(err as Error).message}`, { cause: err })
   }
+}
+
+/** `TIERBUS_MIGRATION=<from>-><to>`: the migrator composes both tiers (loaded like an adapter). */
+async function migrationFromEnv(env: Env, load: (specifier: string) => Promise<unknown>): Promise<Transport> {
+  let mod: { migrationTransportFromEnv?: (env: Env, load: (s: string) => Promise<unknown>) => Promise<Transport> }
+  try {
+    mod = (await load('@tierbus/migrator')) as typeof mod
+  } catch (err) {
+    throw new ConfigError(`TIERBUS_MIGRATION=${env.TIERBUS_MIGRATION} needs the migrator: npm install @tierbus/migrator`, { cause: err })
+  }
+  if (typeof mod.migrationTransportFromEnv !== 'function') {
+    throw new ConfigError('@tierbus/migrator does not export migrationTransportFromEnv(); install a version that matches @tierbus/core')
+  }
+  return mod.migrationTransportFromEnv(env, load)
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 import { DEDUP_DEFAULTS, memoryDedupStore, type DedupStore } from './dedup.js'
 import { PHASE_BEHAVIOUR, type Phase } from './phases.js'
 import { ShadowComparator, type ShadowReport } from './shadow.js'
+import type { MigrationStore } from './store.js'
 
 /** Options of `migratingTransport`. */
 export interface MigratingTransportOptions {
@@ -28,8 +29,10 @@ export interface MigratingTransportOptions {
   dedupTtlMs?: number
   /** Shadow phase: how long an id may be seen on one side only before it is reported. */
   shadowGraceMs?: number
-  /** Failures nobody awaits (relay, dedup bookkeeping). */
+  /** Failures nobody awaits (relay, dedup bookkeeping, phase polling). */
   onError?: (error: unknown, context: string) => void
+  /** Follow the live phase of `migration` in a shared store (set by `tierbus migrate advance`). */
+  control?: { store: MigrationStore; migration: string; pollMs?: number }
 }
 
 /** Counters of the migration itself. */
@@ -82,6 +85,8 @@ class Migration implements MigratingTransport {
   /** Relay buses of the current phase; undefined until first started. */
   private relays: Array<{ bus: Bus; sub: BusSubscription }> | undefined
   readonly counters = { secondaryWriteFailures: 0, relayed: 0, duplicatesSkipped: 0, duplicatesDeferred: 0 }
+  private poller: NodeJS.Timeout | undefined
+  private switching: Promise<void> = Promise.resolve()
 
   constructor(options: MigratingTransportOptions) {
     this.tiers = { source: options.source, target: options.target }
@@ -101,6 +106,18 @@ class Migration implements MigratingTransport {
     this.shadow = new ShadowComparator(options.shadowGraceMs)
     this.onError = options.onError ?? ((err, context) => console.error(`[tierbus/migrator] ${context}:`, err))
     this.deadLetters = combinedDeadLetters(this.tiers)
+    const control = options.control
+    if (control) {
+      this.poller = setInterval(() => {
+        control.store.readPhase(control.migration).then(
+          (phase) => {
+            if (phase && phase !== this.current) void this.setPhase(phase).catch((err) => this.onError(err, `switching to phase ${phase}`))
+          },
+          (err) => this.onError(err, 'reading the migration phase'),
+        )
+      }, control.pollMs ?? 2_000)
+      this.poller.unref()
+    }
   }
 
   get phase(): Phase {
@@ -142,11 +159,16 @@ class Migration implements MigratingTransport {
     }
   }
 
-  async setPhase(phase: Phase): Promise<void> {
-    this.current = phase
-    await this.stopRelays()
-    await this.startRelays()
-    for (const sub of this.subscriptions) await sub.apply(phase)
+  setPhase(phase: Phase): Promise<void> {
+    // Serialized: a poll and a manual switch never re-point subscriptions at the same time.
+    this.switching = this.switching.then(async () => {
+      if (phase === this.current && this.relays !== undefined) return
+      this.current = phase
+      await this.stopRelays()
+      await this.startRelays()
+      for (const sub of this.subscriptions) await sub.apply(phase)
+    })
+    return this.switching
   }
 
   shadowReport(): ShadowReport {
@@ -158,6 +180,8 @@ class Migration implements MigratingTransport {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.poller)
+    await this.switching.catch(() => {})
     for (const sub of [...this.subscriptions]) await sub.close()
     this.subscriptions.clear()
     await this.stopRelays()
@@ -176,7 +200,8 @@ class Migration implements MigratingTransport {
       const classify = async (d: Delivery): Promise<Delivery | undefined> => {
         if (!d.envelope) return d
         if (shadowing) this.shadow.seen('source', group, d.envelope.id)
-        const key = `${group}\u0000${d.envelope.id}`
+        // Groups cannot contain "/", so this key is unambiguous (and storable: Postgres text rejects NUL).
+        const key = `${group}/${d.envelope.id}`
         const claim = await this.dedup.claim(key, leaseMs)
         if (claim === 'done') {
           this.counters.duplicatesSkipped++

@@ -1,0 +1,78 @@
+import { ConfigError, transportFromEnv, type Env } from '@tierbus/core'
+import { migratingTransport, type MigratingTransport } from './migrating-transport.js'
+import { parseMigration, parsePhase } from './phases.js'
+import { postgresMigrationStore, type PgLike } from './pg-store.js'
+import { redisMigrationStore, type RedisLike } from './redis-store.js'
+import { memoryMigrationStore, type MigrationStore } from './store.js'
+
+/** Defaults of the env-driven migration. */
+export const MIGRATION_DEFAULTS = Object.freeze({ phasePollMs: 2_000 })
+
+type Loader = (specifier: string) => Promise<unknown>
+const importer: Loader = (s) => import(s)
+
+/**
+ * The shared store named by `TIERBUS_MIGRATION_STORE`: `redis://…`, `postgres://…` (tables in schema
+ * `TIERBUS_MIGRATION_SCHEMA`, default `tierbus`), or `memory` (one process; the default outside production).
+ */
+export async function migrationStoreFromEnv(env: Env, load: Loader = importer): Promise<MigrationStore> {
+  const url = env.TIERBUS_MIGRATION_STORE
+  if (!url || url === 'memory') {
+    if (env.NODE_ENV === 'production') {
+      throw new ConfigError('TIERBUS_MIGRATION_STORE is not set: in production several processes share a migration, so set it to a redis:// or postgres:// URL')
+    }
+    return memoryMigrationStore()
+  }
+  const clientOf = async (pkg: string) => {
+    try {
+      return (await load(pkg)) as Record<string, unknown>
+    } catch (err) {
+      throw new ConfigError(`TIERBUS_MIGRATION_STORE=${url.split(':')[0]}:… needs the ${pkg} package: npm install ${pkg}`, { cause: err })
+    }
+  }
+  if (/^rediss?:\/\//.test(url)) {
+    const mod = await clientOf('ioredis')
+    const Redis = (mod.Redis ?? mod.default) as new (url: string) => RedisLike
+    return redisMigrationStore(new Redis(url), { ownsClient: true })
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const mod = await clientOf('pg')
+    const Pool = ((mod.default as Record<string, unknown> | undefined)?.Pool ?? mod.Pool) as new (o: { connectionString: string; max: number }) => PgLike
+    return postgresMigrationStore(new Pool({ connectionString: url, max: 4 }), { ownsClient: true, schema: env.TIERBUS_MIGRATION_SCHEMA ?? 'tierbus' })
+  }
+  throw new ConfigError(`TIERBUS_MIGRATION_STORE=${JSON.stringify(url)}: use redis://…, postgres://… or memory`)
+}
+
+/**
+ * Builds the migrating transport `TIERBUS_MIGRATION=<from>-><to>` describes: both tiers from their own
+ * variables, the shared store, and the phase (the store's, else `TIERBUS_MIGRATION_PHASE`, else `source`).
+ * `createBusFromEnv` calls this when `TIERBUS_MIGRATION` is set.
+ */
+export async function migrationTransportFromEnv(env: Env, load: Loader = importer): Promise<MigratingTransport> {
+  const name = env.TIERBUS_MIGRATION ?? ''
+  const { from, to } = parseMigration(name)
+  if (env.TIERBUS_TRANSPORT && env.TIERBUS_TRANSPORT !== from && env.TIERBUS_TRANSPORT !== to) {
+    throw new ConfigError(`TIERBUS_TRANSPORT=${env.TIERBUS_TRANSPORT} conflicts with TIERBUS_MIGRATION=${name}: unset it, or set it to ${from}`)
+  }
+  const initial = env.TIERBUS_MIGRATION_PHASE ? parsePhase(env.TIERBUS_MIGRATION_PHASE) : 'source'
+  const tierEnv = (kind: string): Env => ({ ...env, TIERBUS_TRANSPORT: kind, TIERBUS_MIGRATION: undefined })
+  const source = await transportFromEnv(tierEnv(from), load)
+  const target = await transportFromEnv(tierEnv(to), load).catch(async (err: unknown) => {
+    await source.close()
+    throw err
+  })
+  const store = await migrationStoreFromEnv(env, load)
+  let phase = await store.readPhase(name)
+  if (!phase) {
+    phase = initial
+    await store.writePhase(name, phase)
+  }
+  const pollMs = env.TIERBUS_MIGRATION_POLL_MS ? Number(env.TIERBUS_MIGRATION_POLL_MS) : MIGRATION_DEFAULTS.phasePollMs
+  if (!Number.isFinite(pollMs) || pollMs < 10) throw new ConfigError('TIERBUS_MIGRATION_POLL_MS must be a number of milliseconds >= 10')
+  const transport = migratingTransport({ source, target, phase, dedup: store, control: { store, migration: name, pollMs } })
+  const close = transport.close.bind(transport)
+  return Object.assign(transport, { close: async () => {
+    await close()
+    await store.close()
+  } })
+}

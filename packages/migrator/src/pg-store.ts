@@ -1,0 +1,77 @@
+import { ConfigError } from '@tierbus/core'
+import type { ClaimResult } from './dedup.js'
+import { parsePhase, type Phase } from './phases.js'
+import type { MigrationStore, PhaseChange } from './store.js'
+
+/** The node-postgres call this store makes (a `pg` `Pool` or `Client` fits). */
+export interface PgLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>
+  end?(): Promise<void>
+}
+
+/** Options of `postgresMigrationStore`. */
+export interface PostgresMigrationStoreOptions {
+  /** Schema of the store's tables (default `tierbus`); created if missing. */
+  schema?: string
+  /** End the pool in `close()` (default false: the caller owns it). */
+  ownsClient?: boolean
+}
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
+
+/** Migration state in Postgres tables (`migration_dedup`, `migration_phase`), created on first use. */
+export async function postgresMigrationStore(db: PgLike, options: PostgresMigrationStoreOptions = {}): Promise<MigrationStore> {
+  const schema = options.schema ?? 'tierbus'
+  if (!IDENT.test(schema)) throw new ConfigError(`invalid schema name ${JSON.stringify(schema)}: use lowercase letters, digits and '_' (max 63)`)
+  const s = `"${schema}"`
+  await db.query(`CREATE SCHEMA IF NOT EXISTS ${s}`)
+  await db.query(`CREATE TABLE IF NOT EXISTS ${s}.migration_dedup (key text PRIMARY KEY, state text NOT NULL, expires_at timestamptz NOT NULL)`)
+  await db.query(`CREATE TABLE IF NOT EXISTS ${s}.migration_phase (id bigserial PRIMARY KEY, migration text NOT NULL, phase text NOT NULL, at timestamptz NOT NULL DEFAULT now())`)
+  await db.query(`CREATE INDEX IF NOT EXISTS migration_phase_by_migration ON ${s}.migration_phase (migration, id)`)
+  // Row Level Security with no policy: anon/authenticated keys of Supabase cannot touch migration state.
+  await db.query(`ALTER TABLE ${s}.migration_dedup ENABLE ROW LEVEL SECURITY`)
+  await db.query(`ALTER TABLE ${s}.migration_phase ENABLE ROW LEVEL SECURITY`)
+  let completes = 0
+  return {
+    async claim(key, leaseMs) {
+      for (let i = 0; i < 3; i++) {
+        const won = await db.query(
+          `INSERT INTO ${s}.migration_dedup (key, state, expires_at) VALUES ($1, 'processing', now() + $2 * interval '1 millisecond')
+           ON CONFLICT (key) DO UPDATE SET state = 'processing', expires_at = EXCLUDED.expires_at WHERE ${s}.migration_dedup.expires_at <= now()
+           RETURNING key`,
+          [key, Math.max(1, Math.round(leaseMs))],
+        )
+        if (won.rows.length > 0) return 'claimed'
+        const held = await db.query(`SELECT state FROM ${s}.migration_dedup WHERE key = $1 AND expires_at > now()`, [key])
+        if (held.rows.length > 0) return held.rows[0]!.state as ClaimResult
+        // The holder expired between the two statements: try again.
+      }
+      return 'processing'
+    },
+    async complete(key, ttlMs) {
+      await db.query(
+        `INSERT INTO ${s}.migration_dedup (key, state, expires_at) VALUES ($1, 'done', now() + $2 * interval '1 millisecond')
+         ON CONFLICT (key) DO UPDATE SET state = 'done', expires_at = EXCLUDED.expires_at`,
+        [key, Math.max(1, Math.round(ttlMs))],
+      )
+      if (++completes % 1000 === 0) await db.query(`DELETE FROM ${s}.migration_dedup WHERE expires_at < now()`)
+    },
+    async release(key) {
+      await db.query(`DELETE FROM ${s}.migration_dedup WHERE key = $1 AND state = 'processing'`, [key])
+    },
+    async readPhase(migration) {
+      const r = await db.query(`SELECT phase FROM ${s}.migration_phase WHERE migration = $1 ORDER BY id DESC LIMIT 1`, [migration])
+      return r.rows.length ? parsePhase(String(r.rows[0]!.phase)) : undefined
+    },
+    async writePhase(migration, phase: Phase) {
+      await db.query(`INSERT INTO ${s}.migration_phase (migration, phase) VALUES ($1, $2)`, [migration, phase])
+    },
+    async history(migration) {
+      const r = await db.query(`SELECT phase, at FROM ${s}.migration_phase WHERE migration = $1 ORDER BY id`, [migration])
+      return r.rows.map((row) => ({ phase: parsePhase(String(row.phase)), at: new Date(row.at as string).toISOString() }) as PhaseChange)
+    },
+    async close() {
+      if (options.ownsClient) await db.end?.()
+    },
+  }
+}

@@ -1,0 +1,69 @@
+import { ConfigError } from '@tierbus/core'
+import type { ClaimResult } from './dedup.js'
+import { parsePhase, type Phase } from './phases.js'
+import type { MigrationStore, PhaseChange } from './store.js'
+
+/** The ioredis calls this store makes (an `ioredis` `Redis` instance fits). */
+export interface RedisLike {
+  eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
+  set(key: string, value: string, px: 'PX', ms: number): Promise<unknown>
+  get(key: string): Promise<string | null>
+  rpush(key: string, value: string): Promise<unknown>
+  lrange(key: string, start: number, stop: number): Promise<string[]>
+  quit(): Promise<unknown>
+}
+
+// Atomic claim: the key holds 'processing' (with a lease) or 'done' (with a TTL).
+const CLAIM = `local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], 'processing', 'PX', ARGV[1])
+return 'claimed'`
+const RELEASE = `if redis.call('GET', KEYS[1]) == 'processing' then return redis.call('DEL', KEYS[1]) end
+return 0`
+
+/** Options of `redisMigrationStore`. */
+export interface RedisMigrationStoreOptions {
+  /** Key prefix (default `tierbus:migration`). */
+  prefix?: string
+  /** Quit the client in `close()` (default false: the caller owns it). */
+  ownsClient?: boolean
+}
+
+/** Migration state in Redis: dedup keys with PX expiry, the phase in a key, history in a list. */
+export function redisMigrationStore(redis: RedisLike, options: RedisMigrationStoreOptions = {}): MigrationStore {
+  const prefix = options.prefix ?? 'tierbus:migration'
+  if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(prefix)) throw new ConfigError(`invalid Redis key prefix ${JSON.stringify(prefix)}: use letters, digits, ':', '_', '.', '-'`)
+  const dedupKey = (key: string) => `${prefix}:dedup:${key}`
+  return {
+    async claim(key, leaseMs) {
+      return (await redis.eval(CLAIM, 1, dedupKey(key), Math.max(1, Math.round(leaseMs)))) as ClaimResult
+    },
+    async complete(key, ttlMs) {
+      await redis.set(dedupKey(key), 'done', 'PX', Math.max(1, Math.round(ttlMs)))
+    },
+    async release(key) {
+      await redis.eval(RELEASE, 1, dedupKey(key))
+    },
+    async readPhase(migration) {
+      const v = await redis.get(`${prefix}:phase:${migration}`)
+      return v === null ? undefined : parsePhase(v)
+    },
+    async writePhase(migration, phase: Phase) {
+      const at = new Date().toISOString()
+      await redis.eval(
+        `redis.call('SET', KEYS[1], ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[2]) return 1`,
+        2,
+        `${prefix}:phase:${migration}`,
+        `${prefix}:history:${migration}`,
+        phase,
+        JSON.stringify({ phase, at }),
+      )
+    },
+    async history(migration) {
+      return (await redis.lrange(`${prefix}:history:${migration}`, 0, -1)).map((s) => JSON.parse(s) as PhaseChange)
+    },
+    async close() {
+      if (options.ownsClient) await redis.quit()
+    },
+  }
+}
