@@ -1,0 +1,8 @@
+export { HEADER_RESERVE_BYTES, NATS_CAPABILITIES, natsCapabilities, natsTransport } from './transport.js'
+export type { NatsTransport } from './transport.js'
+export { NATS_DEFAULTS, misterSmithStreams } from './options.js'
+export type { NatsTransportOptions, StreamFamily, StreamRetention } from './options.js'
+export { DEAD_LETTER_HEADERS, JetStreamDeadLetters, REDRIVE_HEADER } from './dead-letters.js'
+export { JetStreamNotEnabledError, StreamSubjectsOverlapError } from './errors.js'
+export { SubjectMap, durableName, subjectWithin, subjectsOverlap } from './subjects.js'
+export { NatsEnv, transportFromEnv } from './env.js'

@@ -1,0 +1,256 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  connect,
+  nanos,
+  type ConsumerConfig,
+  type JetStreamClient,
+  type JetStreamManager,
+  type NatsConnection,
+  type PubAck,
+} from 'nats'
+import {
+  ConfigError,
+  TransportError,
+  assertPattern,
+  encodeEnvelope,
+  type Capabilities,
+  type Delivery,
+  type Envelope,
+  type Subscription,
+  type SubscriptionSpec,
+  type Transport,
+} from '@tierbus/core'
+import { JetStreamDeadLetters } from './dead-letters.js'
+import { ERR_CONSUMER_NOT_FOUND, JetStreamNotEnabledError, isNoResponders, jetStreamCode, transportError } from './errors.js'
+import { InboxSubscription } from './inbox-subscription.js'
+import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js'
+import { PullSubscription } from './pull-subscription.js'
+import { deleteStreams, ensureStreams, planStreams, streamFor, type StreamPlan } from './streams.js'
+import { SubjectMap, durableName, isInboxType, subjectWithin } from './subjects.js'
+
+/** Bytes kept free under the server's `max_payload` for NATS headers (msg id, dead-letter reason). */
+export const HEADER_RESERVE_BYTES = 8_192
+
+/** Capabilities of the NATS tier on a server with `max_payload` bytes (default server: 1 MiB). */
+export function natsCapabilities(maxPayload = 1_048_576): Capabilities {
+  return Object.freeze({
+    persistent: true,
+    replay: true,
+    // 'per-key' promises order per group; JetStream splits a key's events across a group's members,
+    // so only a single-member group would keep it. Not promised (see README).
+    ordering: 'none',
+    delay: false,
+    maxPayloadBytes: maxPayload - HEADER_RESERVE_BYTES,
+  })
+}
+
+/** Capabilities on a default nats-server (1 MiB `max_payload`). */
+export const NATS_CAPABILITIES: Capabilities = natsCapabilities()
+
+/** The NATS transport, with access to its connection and layout (tests, tooling). */
+export interface NatsTransport extends Transport {
+  readonly deadLetters: JetStreamDeadLetters
+  /** The underlying connection (shared; do not close it yourself). */
+  readonly connection: NatsConnection
+  /** Subject prefix and subject mapping. */
+  readonly subjects: SubjectMap
+  /** Stream names this transport uses (events, then dead letters). */
+  readonly streams: readonly string[]
+}
+
+/**
+ * Connects to NATS, checks JetStream, creates or updates the streams, and returns a tierbus
+ * transport: one durable pull consumer per (group, pattern), native wildcards, a DLQ stream, and
+ * request-reply inboxes on core NATS. Fails with a ConfigError when JetStream is off or streams overlap.
+ */
+export async function natsTransport(options: NatsTransportOptions): Promise<NatsTransport> {
+  const resolved = resolveOptions(options)
+  const subjects = new SubjectMap(resolved.prefix)
+  const plan = planStreams(resolved, subjects)
+  const servers = Array.isArray(resolved.servers) ? resolved.servers.join(',') : resolved.servers
+  let nc: NatsConnection
+  try {
+    nc = await connect({
+      ...resolved.connection,
+      servers: resolved.servers,
+      name: resolved.name,
+      pingInterval: resolved.pingIntervalMs,
+      maxReconnectAttempts: resolved.maxReconnectAttempts,
+      timeout: resolved.connectTimeoutMs,
+    })
+  } catch (err) {
+    throw new TransportError(`cannot connect to NATS at ${servers}: ${(err as Error).message}; is nats-server running there (nats-server -js), and is NATS_URL right?`, { cause: err })
+  }
+  try {
+    let jsm: JetStreamManager
+    try {
+      jsm = await nc.jetstreamManager()
+    } catch (err) {
+      if (isNoResponders(err)) throw new JetStreamNotEnabledError(servers, { cause: err })
+      throw transportError('checking JetStream', err)
+    }
+    await ensureStreams(jsm, plan)
+    return new JetStreamTransport(nc, jsm, resolved, subjects, plan)
+  } catch (err) {
+    await nc.close().catch(() => {})
+    throw err
+  }
+}
+
+class JetStreamTransport implements NatsTransport {
+  readonly name = 'nats'
+  readonly capabilities: Capabilities
+  readonly deadLetters: JetStreamDeadLetters
+  readonly streams: readonly string[]
+  private readonly js: JetStreamClient
+  private readonly subscriptions = new Set<Subscription>()
+  /** Event type → does a stream hold it (cached, types repeat). */
+  private readonly stored = new Map<string, boolean>()
+  private closing: Promise<void> | undefined
+
+  constructor(
+    readonly connection: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly options: ResolvedNatsOptions,
+    readonly subjects: SubjectMap,
+    private readonly plan: StreamPlan,
+  ) {
+    this.capabilities = natsCapabilities(connection.info?.max_payload ?? 1_048_576)
+    this.js = connection.jetstream()
+    this.deadLetters = new JetStreamDeadLetters(this.js, jsm, subjects, plan.deadLetters.name)
+    this.streams = [...plan.events.map((s) => s.name), plan.deadLetters.name]
+  }
+
+  async publish(batch: readonly Envelope[]): Promise<void> {
+    this.assertOpen()
+    // Encode (and size-check) everything first, so an oversized event rejects the batch before any send.
+    const encoded = batch.map((envelope) => {
+      const subject = this.subjects.subjectFor(envelope.type)
+      if (!isInboxType(envelope.type)) this.assertStored(envelope.type, subject)
+      return { envelope, subject, body: encodeEnvelope(envelope, this.capabilities.maxPayloadBytes, 'NATS') }
+    })
+    const acks: Promise<PubAck>[] = []
+    let core = false
+    for (const { envelope, subject, body } of encoded) {
+      if (isInboxType(envelope.type)) {
+        this.connection.publish(subject, body)
+        core = true
+        continue
+      }
+      acks.push(this.js.publish(subject, body, this.options.dedupe ? { msgID: envelope.id } : undefined))
+    }
+    try {
+      // All sends are in flight at once (pipelined); each resolves on its PubAck.
+      await Promise.all(core ? [...acks, this.connection.flush()] : acks)
+    } catch (err) {
+      if (isNoResponders(err)) {
+        throw new TransportError(`NATS publish failed: no JetStream stream answered (was stream ${this.streams.join('/')} deleted, or is JetStream down?)`, { cause: err })
+      }
+      throw transportError('publish', err)
+    }
+  }
+
+  async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
+    this.assertOpen()
+    assertPattern(spec.pattern)
+    const onError = (err: unknown) => console.error(`[tierbus/nats] group ${spec.group} (${spec.pattern}):`, err)
+    let sub: Subscription
+    if (spec.ephemeral && isInboxType(spec.pattern)) {
+      sub = new InboxSubscription(this.connection, this.subjects.subjectFor(spec.pattern), spec, onBatch, this.deadLetters, onError)
+    } else {
+      const filter = this.subjects.subjectFor(spec.pattern)
+      const stream = streamFor(this.plan, filter, spec.pattern)
+      const durable = durableName(spec.group, spec.pattern)
+      await this.ensureConsumer(stream, durable, filter, spec)
+      sub = new PullSubscription(spec, onBatch, {
+        connection: this.connection,
+        stream,
+        durable,
+        deadLetters: this.deadLetters,
+        fetchExpiresMs: this.options.fetchExpiresMs,
+        onError,
+        ...(spec.ephemeral ? { onClose: () => this.deleteConsumer(stream, durable) } : {}),
+      })
+    }
+    this.subscriptions.add(sub)
+    return {
+      close: async () => {
+        this.subscriptions.delete(sub)
+        await sub.close()
+      },
+    }
+  }
+
+  close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      await Promise.all([...this.subscriptions].map((s) => s.close().catch(() => {})))
+      this.subscriptions.clear()
+      if (this.connection.isClosed()) return
+      await this.connection.flush().catch(() => {})
+      if (this.options.deleteStreamsOnClose) await deleteStreams(this.jsm, this.streams).catch(() => {})
+      await this.connection.close()
+    })())
+  }
+
+  /**
+   * Creates the group's durable (first member), or updates its ack wait and pending limit (later
+   * members). The start position is fixed at creation: a group that exists keeps its place.
+   */
+  private async ensureConsumer(stream: string, durable: string, filter: string, spec: SubscriptionSpec): Promise<void> {
+    const config: Partial<ConsumerConfig> = {
+      durable_name: durable,
+      description: `tierbus group ${spec.group} on ${spec.pattern}`,
+      filter_subject: filter,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(spec.leaseMs),
+      // Core decides when to give up (it dead-letters); JetStream must never drop a message silently.
+      max_deliver: -1,
+      max_ack_pending: Math.max(this.options.maxAckPending, spec.maxInFlight),
+    }
+    try {
+      const existing = await this.jsm.consumers.info(stream, durable).catch((err) => {
+        if (jetStreamCode(err) === ERR_CONSUMER_NOT_FOUND) return undefined
+        throw err
+      })
+      if (existing) {
+        if (existing.config.filter_subject !== filter) {
+          throw new ConfigError(`consumer ${durable} on stream ${stream} filters ${existing.config.filter_subject ?? '(nothing)'}, not ${filter}: delete it (nats consumer rm ${stream} ${durable})`)
+        }
+        if (existing.config.ack_wait !== config.ack_wait || existing.config.max_ack_pending !== config.max_ack_pending) {
+          await this.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait!, max_ack_pending: config.max_ack_pending! })
+        }
+        return
+      }
+      await this.jsm.consumers.add(stream, {
+        ...config,
+        deliver_policy: spec.startFrom === 'earliest' ? DeliverPolicy.All : DeliverPolicy.New,
+      })
+    } catch (err) {
+      throw transportError(`creating consumer ${durable} for group ${spec.group} on stream ${stream}`, err)
+    }
+  }
+
+  private async deleteConsumer(stream: string, durable: string): Promise<void> {
+    if (this.connection.isClosed()) return
+    await this.jsm.consumers.delete(stream, durable).catch(() => {})
+  }
+
+  private assertStored(type: string, subject: string): void {
+    let ok = this.stored.get(type)
+    if (ok === undefined) {
+      ok = this.plan.events.some((s) => s.subjects.some((pattern) => subjectWithin(subject, pattern)))
+      this.stored.set(type, ok)
+    }
+    if (!ok) {
+      throw new TransportError(
+        `no JetStream stream holds event type '${type}' (subject ${subject}): the streams are ${this.plan.events.map((s) => `${s.name} (${s.subjects.join(', ')})`).join('; ')}; add a stream family whose types cover it`,
+        { retryable: false },
+      )
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new TransportError('the NATS transport is closed: create a new one with natsTransport()', { retryable: false })
+  }
+}
