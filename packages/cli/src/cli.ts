@@ -1,7 +1,21 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { ConfigError, createBusFromEnv, TierbusError, type Env } from '@tierbus/core'
-import { adviseTier, formatPlan, parseProfile, planCapacity, TIER_LADDER, workloadFromMetrics, type AdvisedTier, type Workload } from '@tierbus/migrator'
+import {
+  adviseTier,
+  formatPlan,
+  migrationStoreFromEnv,
+  nextPhase,
+  parseMigration,
+  parseProfile,
+  planCapacity,
+  PHASE_BEHAVIOUR,
+  previousPhase,
+  TIER_LADDER,
+  workloadFromMetrics,
+  type AdvisedTier,
+  type Workload,
+} from '@tierbus/migrator'
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -20,6 +34,9 @@ commands:
   dlq list [--group G] [--limit N] [--json]
   dlq redrive (<id>... | --all) [--group G]
                                         dead letters of the tier TIERBUS_TRANSPORT names
+  migrate status|advance|rollback [--json]
+                                        the phase of TIERBUS_MIGRATION in TIERBUS_MIGRATION_STORE;
+                                        running apps follow a change within TIERBUS_MIGRATION_POLL_MS
 tiers for --current: ${[...TIER_LADDER, 'nats'].join(', ')}`
 
 /** Runs one CLI invocation; returns the exit code (0 ok, 1 failure, 2 usage). */
@@ -33,6 +50,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await advise(rest, io)
       case 'dlq':
         return await dlq(rest, io)
+      case 'migrate':
+        return await migrate(rest, io)
       case undefined:
       case 'help':
       case '--help':
@@ -143,5 +162,34 @@ async function dlq(args: readonly string[], io: CliIo): Promise<number> {
     return n === ids.length ? 0 : 1
   } finally {
     await bus.close()
+  }
+}
+
+async function migrate(args: readonly string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args
+  const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } })
+  if (sub !== 'status' && sub !== 'advance' && sub !== 'rollback') throw new ConfigError("migrate needs 'status', 'advance' or 'rollback'")
+  const name = io.env.TIERBUS_MIGRATION
+  if (!name) throw new ConfigError('set TIERBUS_MIGRATION (e.g. postgres->redis) and TIERBUS_MIGRATION_STORE (the redis:// or postgres:// URL your app uses)')
+  parseMigration(name)
+  const store = await migrationStoreFromEnv(io.env)
+  try {
+    let phase = (await store.readPhase(name)) ?? 'source'
+    if (sub !== 'status') {
+      const to = sub === 'advance' ? nextPhase(phase) : previousPhase(phase)
+      await store.writePhase(name, to)
+      phase = to
+    }
+    const history = await store.history(name)
+    const behaviour = PHASE_BEHAVIOUR[phase]
+    if (values.json) io.out(JSON.stringify({ migration: name, phase, behaviour, history }, null, 2))
+    else {
+      io.out(`${name}: ${phase}${sub === 'status' ? '' : ` (was ${history.at(-2)?.phase ?? 'source'})`}`)
+      io.out(`  publishes to ${behaviour.publish.join(' then ')}; handlers run on ${behaviour.handle.join(' and ')}${behaviour.shadow ? '; the target is shadow-read' : ''}`)
+      for (const h of history) io.out(`  ${h.at}  ${h.phase}`)
+    }
+    return 0
+  } finally {
+    await store.close()
   }
 }

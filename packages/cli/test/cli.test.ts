@@ -40,6 +40,30 @@ describe('tierbus CLI', () => {
     expect(redrive.stderr[0]).toMatch(/needs dead-letter ids/)
   })
 
+  it('migrate advances, rolls back and reports the phase in the shared store', async () => {
+    const schema = `tbcli_${Math.random().toString(36).slice(2, 10)}`
+    const env = { TIERBUS_MIGRATION: 'postgres->redis', TIERBUS_MIGRATION_STORE: 'postgres://postgres@127.0.0.1:5432/test', TIERBUS_MIGRATION_SCHEMA: schema }
+    try {
+      for (const step of ['advance', 'advance', 'rollback', 'advance']) expect(await runCli(['migrate', step], io(env))).toBe(0)
+      const status = io(env)
+      expect(await runCli(['migrate', 'status', '--json'], status)).toBe(0)
+      const json = JSON.parse(status.stdout.join(''))
+      expect(json.phase).toBe('shadow')
+      expect(json.history.map((h: { phase: string }) => h.phase)).toEqual(['dual-write', 'shadow', 'dual-write', 'shadow'])
+      const text = io(env)
+      await runCli(['migrate', 'advance'], text)
+      expect(text.stdout[0]).toBe('postgres->redis: cutover (was shadow)')
+      const noEnv = io({})
+      expect(await runCli(['migrate', 'status'], noEnv)).toBe(2)
+      expect(noEnv.stderr[0]).toMatch(/set TIERBUS_MIGRATION/)
+    } finally {
+      const pg = (await import('pg')).default
+      const pool = new pg.Pool({ connectionString: env.TIERBUS_MIGRATION_STORE })
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await pool.end()
+    }
+  })
+
   it('fails with exit code 2 and the reason on bad usage', async () => {
     const cases: string[][] = [['frobnicate'], ['plan'], ['plan', '/nonexistent.yaml'], ['advise', '--current', 'kafka'], ['advise', '--current', 'db-realtime'], ['dlq', 'list', '--bogus']]
     for (const argv of cases) {
