@@ -1,0 +1,191 @@
+import { ConfigError, TierbusError, type Bus, type BusSubscription, type MetricsSnapshot } from '@tierbus/core'
+import { adviseTier, workloadFromMetrics, type AdvisedTier, type Verdict, type Workload } from '@tierbus/migrator'
+
+/** A bus, or a function that gives one (e.g. `() => sharedBus()`). */
+export type BusSource = Bus | (() => Promise<Bus>)
+
+/** Decides whether a request may call a route (e.g. checks Vercel Cron's `Authorization: Bearer <CRON_SECRET>`). */
+export type Authorize = (request: Request) => boolean | Promise<boolean>
+
+const busOf = (source: BusSource): Promise<Bus> => (typeof source === 'function' ? source() : Promise.resolve(source))
+
+const json = (body: unknown, status = 200) => Response.json(body, { status, headers: { 'cache-control': 'no-store' } })
+
+async function guarded(request: Request, authorize: Authorize | undefined, run: () => Promise<Response>): Promise<Response> {
+  if (authorize && !(await authorize(request))) return json({ error: 'unauthorized' }, 401)
+  try {
+    return await run()
+  } catch (err) {
+    if (err instanceof TierbusError) return json({ error: err.message, code: err.code }, err instanceof ConfigError ? 400 : 503)
+    throw err
+  }
+}
+
+/** `Authorization: Bearer <secret>` check, as Vercel Cron sends with CRON_SECRET. */
+export function bearer(secret: string | undefined): Authorize {
+  if (!secret) throw new ConfigError('bearer(secret): the secret is empty; set CRON_SECRET (or pass the token your scheduler sends)')
+  return (request) => request.headers.get('authorization') === `Bearer ${secret}`
+}
+
+/** Maps a transport name to the advisor's tier names. */
+export function tierOf(transportName: string): AdvisedTier {
+  const name = transportName.split('->')[0]!
+  if (name === 'memory') return 'memory'
+  if (/^(postgres|pglite|supabase|db)/.test(name)) return 'db-realtime'
+  if (/^(redis|upstash)/.test(name)) return 'redis-streams'
+  if (/^(sqs|sns)/.test(name)) return 'sqs-sns'
+  if (name === 'nats') return 'nats'
+  return 'memory'
+}
+
+/** The body of the metrics route: seed 004's `/api/events/metrics` fields plus tierbus detail. */
+export interface EventsMetrics {
+  transport: string
+  at: string
+  eventVolume: { perSecond: number; perDay: number; published: number; handled: number; byType: Record<string, { published: number; acked: number; deadLettered: number }> }
+  latency: { endToEndMs: MetricsSnapshot['endToEndMs']; handlerMs: MetricsSnapshot['handlerMs'] }
+  errorRate: number
+  dlqCount: number
+  recommendation: Verdict
+}
+
+/** Options of `metricsRoute`. */
+export interface MetricsRouteOptions {
+  bus: BusSource
+  /** Requirements the advisor weighs besides measured volume (latency need, agents, multi-region...). */
+  requirements?: Omit<Workload, 'eventsPerDay' | 'p99LatencyMs' | 'currentTier'> & { currentTier?: AdvisedTier }
+  authorize?: Authorize
+}
+
+/** Most dead letters counted; beyond it the count says `dlqCount: 1000` and the DLQ route pages. */
+const DLQ_COUNT_CAP = 1_000
+
+/** GET handler: volume, latency, error rate, DLQ count and the advisor's recommendation, as JSON. */
+export function metricsRoute(options: MetricsRouteOptions): (request: Request) => Promise<Response> {
+  return (request) =>
+    guarded(request, options.authorize, async () => {
+      const bus = await busOf(options.bus)
+      const m = bus.metrics()
+      const dlqCount = bus.transport.deadLetters ? (await bus.transport.deadLetters.list({ limit: DLQ_COUNT_CAP })).length : 0
+      const currentTier = options.requirements?.currentTier ?? tierOf(m.transport)
+      const workload = workloadFromMetrics(m, { ...options.requirements, currentTier })
+      const body: EventsMetrics = {
+        transport: m.transport,
+        at: m.at,
+        eventVolume: {
+          perSecond: m.rates.publishedPerSec,
+          perDay: Math.round(workload.eventsPerDay),
+          published: m.totals.published,
+          handled: m.totals.acked,
+          byType: Object.fromEntries(Object.entries(m.byType).map(([t, s]) => [t, { published: s.published, acked: s.acked, deadLettered: s.deadLettered }])),
+        },
+        latency: { endToEndMs: m.endToEndMs, handlerMs: m.handlerMs },
+        errorRate: m.errorRate,
+        dlqCount,
+        recommendation: adviseTier(workload),
+      }
+      return json(body)
+    })
+}
+
+/** Options of `drainRoute`. */
+export interface DrainRouteOptions {
+  bus: BusSource
+  /** Subscribes the handlers this drain runs (called per request; the subscriptions are closed after). */
+  subscribe: (bus: Bus) => Promise<BusSubscription[]>
+  /** Stop taking new events after this long (keep it under the platform's function timeout). */
+  budgetMs?: number
+  /** Stop early after this long without a new delivery. */
+  idleMs?: number
+  authorize?: Authorize
+}
+
+/** Defaults of `drainRoute`. */
+export const DRAIN_DEFAULTS = Object.freeze({ budgetMs: 10_000, idleMs: 1_000 })
+
+/**
+ * POST handler for serverless consumption (Vercel Cron, a webhook): serverless functions cannot hold a
+ * consumer open, so each call subscribes, handles events until the time budget runs out or the queue
+ * stays idle, then stops intake and waits for in-flight handlers (within the budget). Work it could not
+ * finish is redelivered later by the tier.
+ */
+export function drainRoute(options: DrainRouteOptions): (request: Request) => Promise<Response> {
+  const budgetMs = options.budgetMs ?? DRAIN_DEFAULTS.budgetMs
+  const idleMs = options.idleMs ?? DRAIN_DEFAULTS.idleMs
+  return (request) =>
+    guarded(request, options.authorize, async () => {
+      const bus = await busOf(options.bus)
+      const started = Date.now()
+      const before = bus.metrics().totals
+      const subs = await options.subscribe(bus)
+      let last = before.delivered
+      let lastChange = Date.now()
+      for (;;) {
+        const now = Date.now()
+        const delivered = bus.metrics().totals.delivered
+        if (delivered !== last) {
+          last = delivered
+          lastChange = now
+        }
+        const busy = subs.some((s) => s.inFlight > 0)
+        if (now - started >= budgetMs || (!busy && now - lastChange >= idleMs)) break
+        await new Promise((resolve) => setTimeout(resolve, 25))
+      }
+      const remaining = Math.max(100, budgetMs - (Date.now() - started))
+      const drained = await Promise.all(subs.map((s) => s.close({ timeoutMs: remaining })))
+      const after = bus.metrics().totals
+      return json({
+        handled: after.acked - before.acked,
+        retried: after.retried - before.retried,
+        deadLettered: after.deadLettered - before.deadLettered,
+        durationMs: Date.now() - started,
+        finishedInFlight: drained.every(Boolean),
+      })
+    })
+}
+
+/** Options of `deadLetterRoutes`. */
+export interface DeadLetterRoutesOptions {
+  bus: BusSource
+  authorize?: Authorize
+}
+
+/**
+ * Dead-letter route handlers: `GET ?group=&limit=` lists, `POST { ids } | { all: true, group }` redrives,
+ * `DELETE { ids }` purges. Export them as `GET`, `POST`, `DELETE` of one route file.
+ */
+export function deadLetterRoutes(options: DeadLetterRoutesOptions): Record<'GET' | 'POST' | 'DELETE', (request: Request) => Promise<Response>> {
+  const idsOf = async (request: Request, bus: Bus): Promise<string[]> => {
+    const body = (await request.json().catch(() => ({}))) as { ids?: unknown; all?: unknown; group?: unknown }
+    if (body.all === true) {
+      const group = typeof body.group === 'string' ? body.group : undefined
+      return (await bus.deadLetters.list({ ...(group ? { group } : {}), limit: 10_000 })).map((d) => d.id)
+    }
+    if (!Array.isArray(body.ids) || !body.ids.every((id) => typeof id === 'string')) {
+      throw new ConfigError('send { "ids": ["<dead letter id>", ...] } or { "all": true, "group": "<group>" }')
+    }
+    return body.ids as string[]
+  }
+  return {
+    GET: (request) =>
+      guarded(request, options.authorize, async () => {
+        const bus = await busOf(options.bus)
+        const url = new URL(request.url)
+        const group = url.searchParams.get('group') ?? undefined
+        const limit = Math.min(1_000, Number(url.searchParams.get('limit') ?? 100) || 100)
+        return json({ deadLetters: await bus.deadLetters.list({ ...(group ? { group } : {}), limit }) })
+      }),
+    POST: (request) =>
+      guarded(request, options.authorize, async () => {
+        const bus = await busOf(options.bus)
+        const ids = await idsOf(request, bus)
+        return json({ requested: ids.length, redriven: await bus.deadLetters.redrive(ids) })
+      }),
+    DELETE: (request) =>
+      guarded(request, options.authorize, async () => {
+        const bus = await busOf(options.bus)
+        const ids = await idsOf(request, bus)
+        return json({ requested: ids.length, purged: await bus.deadLetters.purge(ids) })
+      }),
+  }
+}

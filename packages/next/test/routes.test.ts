@@ -1,0 +1,125 @@
+import { createBus, defineEvent, memoryTransport, type Bus } from '@tierbus/core'
+import { eventually } from '@tierbus/core/testing'
+import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { bearer, deadLetterRoutes, drainRoute, metricsRoute, resetSharedBus, sharedBus, singleton, tierOf } from '@tierbus/next'
+
+const FeedbackCreated = defineEvent('feedback.created', z.object({ feedbackId: z.string(), text: z.string() }))
+const buses: Bus[] = []
+const newBus = () => {
+  const bus = createBus({ transport: memoryTransport(), source: 'signalsloop/web', retry: { attempts: 2, backoff: { baseMs: 5, maxMs: 10 } }, onError: () => {} })
+  buses.push(bus)
+  return bus
+}
+afterEach(async () => {
+  while (buses.length) await buses.pop()!.close()
+})
+
+describe('metrics route', () => {
+  it("answers seed 004's /api/events/metrics shape with the advisor's recommendation", async () => {
+    const bus = newBus()
+    await bus.subscribe(FeedbackCreated, (e) => {
+      if (e.data.text === 'poison') throw new Error('cannot parse')
+    }, { group: 'sentiment-agent' })
+    await bus.publishBatch(FeedbackCreated, [{ feedbackId: 'a', text: 'ok' }, { feedbackId: 'b', text: 'poison' }])
+    await eventually(() => bus.metrics().totals.deadLettered === 1, 'dead letter')
+    const GET = metricsRoute({ bus, requirements: { agents: 8 } })
+    const res = await GET(new Request('http://localhost/api/events/metrics'))
+    expect(res.status).toBe(200)
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    const body = await res.json()
+    expect(body.eventVolume).toMatchObject({ published: 2, handled: 1 })
+    expect(body.eventVolume.byType['feedback.created']).toEqual({ published: 2, acked: 1, deadLettered: 1 })
+    expect(body.latency.endToEndMs.count).toBe(1)
+    expect(body.errorRate).toBeGreaterThan(0)
+    expect(body.dlqCount).toBe(1)
+    expect(body.recommendation.currentTier).toBe('memory')
+    expect(body.recommendation.reasons.length).toBeGreaterThan(0)
+  })
+
+  it('maps transport names to advisor tiers', () => {
+    expect(tierOf('postgres')).toBe('db-realtime')
+    expect(tierOf('pglite')).toBe('db-realtime')
+    expect(tierOf('upstash')).toBe('redis-streams')
+    expect(tierOf('sqs')).toBe('sqs-sns')
+    expect(tierOf('postgres->redis')).toBe('db-realtime')
+    expect(tierOf('nats')).toBe('nats')
+  })
+})
+
+describe('drain route', () => {
+  it('handles what is queued within the budget, stops when idle, and reports the counts', async () => {
+    const bus = newBus()
+    await bus.publishBatch(FeedbackCreated, Array.from({ length: 30 }, (_, i) => ({ feedbackId: `f${i}`, text: 'x' })))
+    // The group exists from an earlier drain; memory keeps its queue (as a persistent tier would).
+    const seen: string[] = []
+    const POST = drainRoute({
+      bus,
+      budgetMs: 5_000,
+      idleMs: 100,
+      authorize: bearer('s3cret'),
+      subscribe: async (b) => [await b.subscribe(FeedbackCreated, (e) => void seen.push(e.data.feedbackId), { group: 'sentiment-agent', startFrom: 'earliest' })],
+    })
+    expect((await POST(new Request('http://localhost/api/events/drain', { method: 'POST' }))).status).toBe(401)
+    const res = await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: { authorization: 'Bearer s3cret' } }))
+    expect(res.status).toBe(200)
+    const body = await res.json()
+    expect(body).toMatchObject({ handled: 30, deadLettered: 0, finishedInFlight: true })
+    expect(body.durationMs).toBeLessThan(5_000)
+    expect(new Set(seen).size).toBe(30)
+  })
+
+  it('stops taking events when the budget runs out', async () => {
+    const bus = newBus()
+    await bus.publishBatch(FeedbackCreated, Array.from({ length: 100 }, (_, i) => ({ feedbackId: `f${i}`, text: 'x' })))
+    const POST = drainRoute({
+      bus,
+      budgetMs: 300,
+      idleMs: 10_000,
+      subscribe: async (b) => [await b.subscribe(FeedbackCreated, () => new Promise((r) => setTimeout(r, 20)), { group: 'slow', concurrency: 1, startFrom: 'earliest' })],
+    })
+    const body = await (await POST(new Request('http://localhost/drain', { method: 'POST' }))).json()
+    expect(body.handled).toBeGreaterThan(0)
+    expect(body.handled).toBeLessThan(100)
+    expect(body.durationMs).toBeLessThan(1_500)
+  })
+})
+
+describe('dead-letter routes', () => {
+  it('lists, redrives and purges dead letters', async () => {
+    const bus = newBus()
+    let healthy = false
+    await bus.subscribe(FeedbackCreated, () => {
+      if (!healthy) throw new Error('model down')
+    }, { group: 'sentiment-agent' })
+    await bus.publishBatch(FeedbackCreated, [{ feedbackId: 'a', text: 'x' }, { feedbackId: 'b', text: 'y' }])
+    await eventually(() => bus.metrics().totals.deadLettered === 2, 'two dead letters')
+    const routes = deadLetterRoutes({ bus })
+    const listed = await (await routes.GET(new Request('http://localhost/api/events/dlq?group=sentiment-agent'))).json()
+    expect(listed.deadLetters).toHaveLength(2)
+    expect(listed.deadLetters[0].reason).toMatchObject({ kind: 'handler-failed', attempts: 2 })
+    healthy = true
+    const redriven = await (await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', body: JSON.stringify({ ids: [listed.deadLetters[0].id] }) }))).json()
+    expect(redriven).toEqual({ requested: 1, redriven: 1 })
+    await eventually(() => bus.metrics().totals.acked === 1, 'redriven event handled')
+    const purged = await (await routes.DELETE(new Request('http://localhost/api/events/dlq', { method: 'DELETE', body: JSON.stringify({ all: true }) }))).json()
+    expect(purged).toEqual({ requested: 1, purged: 1 })
+    const bad = await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', body: '{"ids": 3}' }))
+    expect(bad.status).toBe(400)
+    expect((await bad.json()).error).toMatch(/send \{ "ids"/)
+  })
+})
+
+describe('shared bus', () => {
+  it('creates the bus once per process, surviving module reloads, and does not cache a failure', async () => {
+    const a = await sharedBus({ env: { TIERBUS_TRANSPORT: 'memory' }, source: 'web', key: 'test' })
+    const b = await sharedBus({ env: { TIERBUS_TRANSPORT: 'memory' }, source: 'web', key: 'test' })
+    expect(a).toBe(b)
+    expect(singleton('k', () => ({ n: 1 }))).toBe(singleton('k', () => ({ n: 2 })))
+    await resetSharedBus('test')
+    await expect(sharedBus({ env: { TIERBUS_TRANSPORT: 'kafka' }, source: 'web', key: 'bad' })).rejects.toThrow(/TIERBUS_TRANSPORT/)
+    const ok = await sharedBus({ env: { TIERBUS_TRANSPORT: 'memory' }, source: 'web', key: 'bad' })
+    expect(ok.transport.name).toBe('memory')
+    await resetSharedBus('bad')
+  })
+})
