@@ -34,6 +34,7 @@ commands:
   dlq list [--group G] [--limit N] [--json]
   dlq redrive (<id>... | --all) [--group G]
                                         dead letters of the tier TIERBUS_TRANSPORT names
+  db migrate|sql [--schema S]           apply (or print) the db-realtime tier's SQL migrations (DATABASE_URL)
   migrate status|advance|rollback [--json]
                                         the phase of TIERBUS_MIGRATION in TIERBUS_MIGRATION_STORE;
                                         running apps follow a change within TIERBUS_MIGRATION_POLL_MS
@@ -52,6 +53,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await dlq(rest, io)
       case 'migrate':
         return await migrate(rest, io)
+      case 'db':
+        return await db(rest, io)
       case undefined:
       case 'help':
       case '--help':
@@ -192,4 +195,15 @@ async function migrate(args: readonly string[], io: CliIo): Promise<number> {
   } finally {
     await store.close()
   }
+}
+
+async function db(args: readonly string[], io: CliIo): Promise<number> {
+  let mod: { runMigrateCli?: (argv: readonly string[], env: CliIo['env']) => Promise<string> }
+  try {
+    mod = (await import('@tierbus/db-realtime')) as typeof mod
+  } catch (err) {
+    throw new ConfigError(`tierbus db needs the db tier: npm install @tierbus/db-realtime pg (${(err as Error).message})`)
+  }
+  io.out(await mod.runMigrateCli!(args, io.env))
+  return 0
 }

@@ -64,6 +64,24 @@ describe('tierbus CLI', () => {
     }
   })
 
+  it('db migrate applies the db tier schema, then reports it up to date', async () => {
+    const schema = `tbclidb_${Math.random().toString(36).slice(2, 10)}`
+    const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' }
+    try {
+      const first = io(env)
+      expect(await runCli(['db', 'migrate', '--schema', schema], first)).toBe(0)
+      expect(first.stdout[0]).toMatch(/applied migrations 1, 2/)
+      const again = io(env)
+      expect(await runCli(['db', 'migrate', '--schema', schema], again)).toBe(0)
+      expect(again.stdout[0]).toMatch(/up to date/)
+    } finally {
+      const pg = (await import('pg')).default
+      const pool = new pg.Pool({ connectionString: env.DATABASE_URL })
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await pool.end()
+    }
+  })
+
   it('fails with exit code 2 and the reason on bad usage', async () => {
     const cases: string[][] = [['frobnicate'], ['plan'], ['plan', '/nonexistent.yaml'], ['advise', '--current', 'kafka'], ['advise', '--current', 'db-realtime'], ['dlq', 'list', '--bogus']]
     for (const argv of cases) {

@@ -126,7 +126,10 @@ export interface Bus {
   subscribe<D extends AnyEventDefinition>(event: D, handler: Handler<EventOutput<D>, ReplyInput<D>>, options?: SubscribeOptions): Promise<BusSubscription>
   /** Subscribes to a pattern: `agent.*.heartbeat`, `work.nlp.>`. Data of types in `events` is checked. */
   subscribe(pattern: string, handler: Handler<unknown>, options?: SubscribeOptions): Promise<BusSubscription>
-  /** Publishes a request and waits for the first reply (a subscriber's return value). */
+  /**
+   * Publishes a request and waits for the first reply: the return value of a subscriber that subscribed
+   * to this event by definition (pattern subscribers never answer; a handler returning undefined does not).
+   */
   request<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options?: RequestOptions): Promise<ReplyOutput<D>>
   /** Counters, rates and latency percentiles as plain JSON. */
   metrics(): MetricsSnapshot
@@ -224,7 +227,7 @@ class EventBus implements Bus {
     assertPattern(pattern)
     if (typeof handler !== 'function') throw new ConfigError(`subscribe('${pattern}'): handler must be a function`)
     const spec = this.specFor(pattern, options, false)
-    return this.start(spec, handler as Handler, options, definition ? () => definition : (type) => this.registry.get(type))
+    return this.start(spec, handler as Handler, options, definition ? () => definition : (type) => this.registry.get(type), definition !== undefined)
   }
 
   async request<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options: RequestOptions = {}): Promise<ReplyOutput<D>> {
@@ -237,6 +240,7 @@ class EventBus implements Bus {
       (reply) => this.settleRequest(reply.envelope),
       {},
       () => undefined,
+      false,
     )
     await this.inbox
     let timer: NodeJS.Timeout | undefined
@@ -322,6 +326,7 @@ class EventBus implements Bus {
     handler: Handler,
     options: SubscribeOptions,
     definitionFor: (type: string) => AnyEventDefinition | undefined,
+    responder: boolean,
   ): Promise<BusSubscription> {
     const retry = this.retryFor(options)
     const consumer = new Consumer({
@@ -330,7 +335,7 @@ class EventBus implements Bus {
       concurrency: spec.maxInFlight,
       retry: spec.ephemeral ? resolveRetry({ attempts: 1 }) : retry,
       definitionFor,
-      reply: (request, outcome) => this.sendReply(request, outcome, definitionFor(request.type)),
+      ...(responder ? { reply: (request: Envelope, outcome: { data: unknown } | { error: string }) => this.sendReply(request, outcome, definitionFor(request.type)) } : {}),
       ...(spec.ephemeral ? {} : { metrics: this.collector }),
       onError: this.onError,
     })

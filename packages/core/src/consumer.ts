@@ -23,7 +23,11 @@ export interface ConsumerOptions {
   readonly retry: RetryPolicy
   /** The event definition whose schema checks `data` of this type, if one is known. */
   readonly definitionFor: (type: string) => AnyEventDefinition | undefined
-  /** Sends a reply (or the failure) back to a requester; set when the bus supports request-reply. */
+  /**
+   * Sends a reply (or the failure) back to a requester. Set only for responders — subscriptions by
+   * event definition — so a pattern subscriber that also sees requests (an audit log, a `>` firehose)
+   * never answers them; and only a handler that returns a value replies.
+   */
   readonly reply?: (request: Envelope, outcome: { data: unknown } | { error: string }) => Promise<void>
   readonly metrics?: Metrics
   readonly onError: ErrorListener
@@ -192,7 +196,7 @@ export class Consumer {
         result = this.options.handler(new ReceivedEventView(env, data, attempt))
         // Await only real promises: a synchronous handler saves a microtask hop per event.
         if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') result = await result
-        if (env.replyto && this.options.reply) await this.options.reply(env, { data: result })
+        if (env.replyto && this.options.reply && result !== undefined) await this.options.reply(env, { data: result })
       } catch (err) {
         metrics?.failed(env.type, performance.now() - started)
         if (this.abandoned) return

@@ -386,6 +386,22 @@ export function runTransportConformance(name: string, factory: TransportFactory,
       expect(rest).toEqual([`${prefix}.work.nlp.high.sentiment`])
     })
 
+    it("keeps tierbus-internal traffic (request-reply inboxes) out of a catch-all '>' subscription", async () => {
+      const { bus, prefix } = await setup()
+      const Ask = defineEvent(`${prefix}.ask`, z.object({}), { reply: z.object({ ok: z.boolean() }) })
+      const Note = defineEvent(`${prefix}.note`, Item)
+      const b = bus()
+      const everything: string[] = []
+      await b.subscribe('>', (e) => void everything.push(e.type), { group: 'firehose' })
+      await b.subscribe(Ask, () => ({ ok: true }), { group: 'askers' })
+      expect(await b.request(Ask, {}, { timeoutMs })).toEqual({ ok: true })
+      await b.publish(Note, { n: 1 })
+      await wait(() => everything.includes(Note.type), 'the ordinary event')
+      await quietPeriod(quietMs)
+      expect(everything.filter((t) => t.startsWith('_'))).toEqual([])
+      expect(everything.sort(), JSON.stringify(everything)).toEqual([Ask.type, Note.type])
+    })
+
     it('answers request-reply with the handler result, and times out without a responder', async () => {
       const { bus, prefix } = await setup()
       const Ask = defineEvent(`${prefix}.sentiment.analyze`, z.object({ text: z.string() }), { reply: z.object({ score: z.number() }) })

@@ -1,0 +1,53 @@
+import { decodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
+import type { DbSubscription } from './subscription.js'
+
+const MAX_INT = 2_147_483_647
+
+/** A claimed row handed to the consumer; settles through the tierbus SQL functions, guarded by its attempt. */
+export class DbDelivery implements Delivery {
+  readonly envelope: Envelope | undefined
+  readonly malformed?: { readonly raw: string; readonly error: string }
+  private settled = false
+
+  constructor(
+    private readonly subscription: DbSubscription,
+    readonly seq: number,
+    readonly attempt: number,
+    text: string,
+  ) {
+    try {
+      this.envelope = decodeEnvelope(text)
+    } catch (err) {
+      this.envelope = undefined
+      this.malformed = { raw: text, error: (err as Error).message }
+    }
+  }
+
+  ack(): Promise<void> {
+    return this.settle(() => this.subscription.transport.acks.ack(this.subscription.groupId, this.seq, this.attempt))
+  }
+
+  retry(delayMs: number): Promise<void> {
+    const delay = Math.max(0, Math.min(MAX_INT, Math.round(delayMs)))
+    return this.settle(() => this.subscription.call('retry', [this.subscription.groupId, this.seq, this.attempt, delay]))
+  }
+
+  deadLetter(reason: DeadLetterReason): Promise<void> {
+    return this.settle(() =>
+      this.subscription.call('dead_letter', [this.subscription.groupId, this.seq, this.attempt, reason.kind, reason.error, reason.attempts]),
+    )
+  }
+
+  async touch(): Promise<void> {
+    if (this.settled) return
+    await this.subscription.call('touch', [this.subscription.groupId, this.seq, this.attempt, this.subscription.spec.leaseMs])
+  }
+
+  private async settle(action: () => Promise<unknown>): Promise<void> {
+    if (this.settled) return
+    this.settled = true
+    this.subscription.settled()
+    await action()
+    this.subscription.stored(this.envelope?.subject !== undefined)
+  }
+}

@@ -1,0 +1,481 @@
+import { ConfigError, TransportError } from '@tierbus/core'
+import { assertSchemaName, channelOf, quoteSchema } from './schema-name.js'
+
+/**
+ * The versioned SQL migrations of the db-realtime tier. Each one is idempotent (IF NOT EXISTS /
+ * CREATE OR REPLACE), applied in order inside one transaction, and recorded in `<schema>.migrations`.
+ * `{{S}}` is the quoted schema name and `{{CHANNEL}}` the NOTIFY channel: both come from a validated
+ * identifier (`assertSchemaName`); nothing user-supplied is ever spliced into SQL text.
+ *
+ * Design: `events` is an append-only log (the audit trail). A group keeps a cursor over it ordered by
+ * (tx_id, seq): only rows of transactions older than every running transaction are read, so a row that
+ * commits late can never fall behind a cursor (gap-free without serialising publishers). Claiming copies
+ * the group's new matching events into `deliveries` (its in-flight / retry state) and leases a batch of
+ * due rows with `FOR UPDATE SKIP LOCKED`; a lease is simply `available_at` in the future.
+ */
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  readonly sql: string
+}
+
+const TABLES = String.raw`
+CREATE TABLE IF NOT EXISTS {{S}}.events (
+  seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id         text NOT NULL UNIQUE,
+  type       text NOT NULL,
+  subject    text,
+  source     text,
+  time       timestamptz NOT NULL DEFAULT now(),
+  data       jsonb,
+  extras     jsonb NOT NULL DEFAULT '{}'::jsonb,
+  deliver_at timestamptz,
+  tx_id      xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE {{S}}.events IS 'tierbus: append-only event log (CloudEvents); extras holds the other envelope attributes';
+CREATE INDEX IF NOT EXISTS events_cursor ON {{S}}.events (tx_id, seq);
+CREATE INDEX IF NOT EXISTS events_time ON {{S}}.events USING brin (time);
+
+CREATE TABLE IF NOT EXISTS {{S}}.groups (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name           text NOT NULL,
+  pattern        text NOT NULL,
+  pattern_regex  text NOT NULL,
+  type_prefix    text NOT NULL,
+  cursor_tx      xid8 NOT NULL,
+  cursor_seq     bigint NOT NULL DEFAULT 0,
+  start_snapshot pg_snapshot,
+  ephemeral      boolean NOT NULL DEFAULT false,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (name, pattern)
+);
+COMMENT ON TABLE {{S}}.groups IS 'tierbus: consumer groups, one per (name, pattern), with their cursor over events';
+
+CREATE TABLE IF NOT EXISTS {{S}}.deliveries (
+  group_id     bigint NOT NULL REFERENCES {{S}}.groups (id) ON DELETE CASCADE,
+  seq          bigint NOT NULL,
+  subject      text,
+  available_at timestamptz NOT NULL,
+  attempt      integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (group_id, seq)
+);
+COMMENT ON TABLE {{S}}.deliveries IS 'tierbus: per-group pending, leased (available_at = lease end) and retrying events';
+CREATE INDEX IF NOT EXISTS deliveries_due ON {{S}}.deliveries (group_id, available_at, seq);
+CREATE INDEX IF NOT EXISTS deliveries_key ON {{S}}.deliveries (group_id, subject, seq) WHERE subject IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS {{S}}.dead_letters (
+  id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  group_id   bigint REFERENCES {{S}}.groups (id) ON DELETE SET NULL,
+  group_name text NOT NULL,
+  pattern    text NOT NULL,
+  seq        bigint NOT NULL,
+  event_id   text,
+  kind       text NOT NULL,
+  error      text NOT NULL,
+  attempts   integer NOT NULL,
+  failed_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE {{S}}.dead_letters IS 'tierbus: events a group gave up on, with the reason; the event row stays in events';
+CREATE INDEX IF NOT EXISTS dead_letters_group ON {{S}}.dead_letters (group_name, id);
+
+-- Row Level Security with no policy: roles without BYPASSRLS (Supabase anon / authenticated keys) see
+-- and change nothing, even if a default grant gave them table privileges.
+ALTER TABLE {{S}}.events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {{S}}.groups ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {{S}}.deliveries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {{S}}.dead_letters ENABLE ROW LEVEL SECURITY;
+
+-- NOTIFY once per INSERT statement; the payload is only a hint (the distinct types, or '*'), never a count.
+CREATE OR REPLACE FUNCTION {{S}}.notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE v_types text;
+BEGIN
+  SELECT string_agg(DISTINCT n.type, ' ') INTO v_types FROM new_events n;
+  IF v_types IS NULL THEN RETURN NULL; END IF;
+  IF octet_length(v_types) > 7000 THEN v_types := '*'; END IF;
+  PERFORM pg_notify('{{CHANNEL}}', v_types);
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER events_notify AFTER INSERT ON {{S}}.events
+  REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION {{S}}.notify_events();
+
+-- Supabase: stream inserts to Realtime (postgres_changes), the push of the supabase driver.
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime')
+     AND NOT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = 'supabase_realtime' AND schemaname = '{{SCHEMA}}' AND tablename = 'events') THEN
+    ALTER PUBLICATION supabase_realtime ADD TABLE {{S}}.events;
+  END IF;
+END $$;
+`
+
+const FUNCTIONS = String.raw`
+-- The CloudEvents structured-JSON text of a row (rows written by hand may not decode: the consumer then
+-- receives them as malformed and dead-letters them with the reason).
+CREATE OR REPLACE FUNCTION {{S}}.envelope_text(e {{S}}.events) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT (jsonb_build_object(
+      'specversion', '1.0', 'id', e.id, 'source', e.source, 'type', e.type,
+      'time', to_char(e.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'datacontenttype', 'application/json', 'data', e.data)
+    || CASE WHEN e.subject IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('subject', e.subject) END
+    || e.extras)::text
+$$;
+
+-- Appends a JSON array of envelopes; an id already stored is skipped (idempotent publish). Returns rows written.
+CREATE OR REPLACE FUNCTION {{S}}.publish(p_events jsonb) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE v_count integer;
+BEGIN
+  -- plpgsql (not sql) so the INSERT's plan is cached per session instead of re-planned on every call.
+  WITH written AS (
+    INSERT INTO {{S}}.events (id, type, subject, source, time, data, extras, deliver_at)
+    SELECT e->>'id', e->>'type', e->>'subject', e->>'source', (e->>'time')::timestamptz, e->'data',
+           e - ARRAY['specversion', 'id', 'type', 'subject', 'source', 'time', 'datacontenttype', 'data'],
+           (e->>'deliverat')::timestamptz
+    FROM jsonb_array_elements(p_events) AS e
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1)
+  SELECT count(*)::integer INTO v_count FROM written;
+  RETURN v_count;
+END $$;
+
+-- Creates the group (name, pattern) if missing and returns its id. 'latest' starts after every event
+-- committed now (exactly: events visible in the current snapshot are skipped); 'earliest' replays all.
+CREATE OR REPLACE FUNCTION {{S}}.register_group(p_name text, p_pattern text, p_regex text, p_prefix text, p_start text, p_ephemeral boolean)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE v_id bigint; v_snap pg_snapshot := pg_current_snapshot();
+BEGIN
+  SELECT g.id INTO v_id FROM {{S}}.groups g WHERE g.name = p_name AND g.pattern = p_pattern;
+  IF FOUND THEN RETURN v_id; END IF;
+  INSERT INTO {{S}}.groups AS g (name, pattern, pattern_regex, type_prefix, cursor_tx, start_snapshot, ephemeral)
+  VALUES (p_name, p_pattern, p_regex, p_prefix,
+          CASE WHEN p_start = 'earliest' THEN '0'::xid8 ELSE pg_snapshot_xmin(v_snap) END,
+          CASE WHEN p_start = 'earliest' THEN NULL ELSE v_snap END, p_ephemeral)
+  ON CONFLICT (name, pattern) DO UPDATE SET ephemeral = g.ephemeral
+  RETURNING g.id INTO v_id;
+  RETURN v_id;
+END $$;
+
+-- Removes a group and its pending deliveries (ephemeral request-reply inboxes, when they close).
+CREATE OR REPLACE FUNCTION {{S}}.drop_group(p_group bigint) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE v_count integer;
+BEGIN
+  WITH gone AS (DELETE FROM {{S}}.groups WHERE id = p_group RETURNING 1) SELECT count(*)::integer INTO v_count FROM gone;
+  RETURN v_count;
+END $$;
+
+-- Claims up to p_limit due deliveries for one member of a group, leasing them for p_lease_ms.
+-- First moves the group's cursor over new committed events (at most p_scan rows), copying matching
+-- ones into deliveries; a member that finds another one filling skips that step (SKIP LOCKED).
+-- Returns the leased rows; when there are none, one row with seq NULL whose hint says when to look
+-- again: 'more' (at once), 'soon' (events beyond the visibility horizon, or another member filling),
+-- 'idle' (wait for a notification), and next_in_ms (the next delayed / retrying / leased row).
+CREATE OR REPLACE FUNCTION {{S}}.claim(p_group bigint, p_limit integer, p_lease_ms integer, p_ordered boolean, p_scan integer)
+RETURNS TABLE (seq bigint, attempt integer, envelope text, hint text, next_in_ms integer) LANGUAGE plpgsql AS $$
+DECLARE
+  v_horizon xid8 := pg_snapshot_xmin(pg_current_snapshot());
+  g {{S}}.groups%ROWTYPE;
+  v_scanned integer := 0;
+  v_last_tx xid8;
+  v_last_seq bigint;
+  v_hint text := 'idle';
+  v_taken integer;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  SELECT * INTO g FROM {{S}}.groups WHERE id = p_group;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'tierbus group % does not exist (dropped?): subscribe again', p_group USING ERRCODE = 'P0002';
+  END IF;
+  IF EXISTS (SELECT 1 FROM {{S}}.events e WHERE (e.tx_id, e.seq) > (g.cursor_tx, g.cursor_seq)) THEN
+    SELECT * INTO g FROM {{S}}.groups WHERE id = p_group FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+      v_hint := 'soon';
+    ELSE
+      WITH scanned AS (
+        SELECT e.seq, e.tx_id, e.type, e.subject, e.deliver_at FROM {{S}}.events e
+        WHERE e.tx_id < v_horizon AND (e.tx_id, e.seq) > (g.cursor_tx, g.cursor_seq)
+        ORDER BY e.tx_id, e.seq LIMIT p_scan
+      ), filled AS (
+        INSERT INTO {{S}}.deliveries (group_id, seq, subject, available_at)
+        SELECT p_group, s.seq, s.subject, coalesce(s.deliver_at, now()) FROM scanned s
+        WHERE starts_with(s.type, g.type_prefix) AND s.type ~ g.pattern_regex
+          AND (g.start_snapshot IS NULL OR NOT pg_visible_in_snapshot(s.tx_id, g.start_snapshot))
+        ON CONFLICT DO NOTHING
+      )
+      SELECT count(*)::integer, (SELECT l.tx_id FROM scanned l ORDER BY l.tx_id DESC, l.seq DESC LIMIT 1),
+             (SELECT l.seq FROM scanned l ORDER BY l.tx_id DESC, l.seq DESC LIMIT 1)
+      INTO v_scanned, v_last_tx, v_last_seq FROM scanned;
+      IF v_scanned > 0 THEN
+        UPDATE {{S}}.groups SET cursor_tx = v_last_tx, cursor_seq = v_last_seq WHERE id = p_group;
+        g.cursor_tx := v_last_tx; g.cursor_seq := v_last_seq;
+      END IF;
+      IF v_scanned >= p_scan THEN
+        v_hint := 'more';
+      ELSIF EXISTS (SELECT 1 FROM {{S}}.events e WHERE e.tx_id >= v_horizon AND (e.tx_id, e.seq) > (g.cursor_tx, g.cursor_seq)) THEN
+        v_hint := 'soon';
+      END IF;
+    END IF;
+  END IF;
+
+  RETURN QUERY
+  WITH picked AS (
+    SELECT d.seq FROM {{S}}.deliveries d
+    WHERE d.group_id = p_group AND d.available_at <= now()
+      AND (NOT p_ordered OR d.subject IS NULL OR NOT EXISTS (
+        SELECT 1 FROM {{S}}.deliveries o WHERE o.group_id = p_group AND o.subject = d.subject AND o.seq < d.seq))
+    ORDER BY d.available_at, d.seq
+    LIMIT p_limit
+    FOR UPDATE SKIP LOCKED
+  ), leased AS (
+    UPDATE {{S}}.deliveries d SET available_at = now() + p_lease_ms * interval '1 millisecond', attempt = d.attempt + 1
+    FROM picked WHERE d.group_id = p_group AND d.seq = picked.seq
+    RETURNING d.seq, d.attempt
+  )
+  SELECT l.seq, l.attempt, {{S}}.envelope_text(e), v_hint, NULL::integer
+  FROM leased l JOIN {{S}}.events e ON e.seq = l.seq
+  ORDER BY l.seq;
+  GET DIAGNOSTICS v_taken = ROW_COUNT;
+  IF v_taken = 0 THEN
+    RETURN QUERY SELECT NULL::bigint, NULL::integer, NULL::text, v_hint,
+      (SELECT greatest(0, ceil(extract(epoch FROM min(d.available_at) - now()) * 1000))::integer
+       FROM {{S}}.deliveries d WHERE d.group_id = p_group AND d.available_at > now());
+  END IF;
+END $$;
+
+-- Settles: each acts only while the delivery still carries the attempt it was handed out with, so a
+-- consumer whose lease ran out and was re-claimed elsewhere cannot settle the new holder's copy.
+-- Claims and settles commit asynchronously (synchronous_commit off for that transaction only): a crash
+-- can lose the last few of them, which only means a redelivery (at-least-once), never a lost event,
+-- while consumers stop waiting for a WAL flush on every claim and ack. publish stays fully durable.
+CREATE OR REPLACE FUNCTION {{S}}.ack(p_group bigint, p_seqs bigint[], p_attempts integer[]) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE v_count integer;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  WITH done AS (
+    DELETE FROM {{S}}.deliveries d USING unnest(p_seqs, p_attempts) AS a(seq, attempt)
+    WHERE d.group_id = p_group AND d.seq = a.seq AND d.attempt = a.attempt RETURNING 1)
+  SELECT count(*)::integer INTO v_count FROM done;
+  RETURN v_count;
+END $$;
+
+CREATE OR REPLACE FUNCTION {{S}}.retry(p_group bigint, p_seq bigint, p_attempt integer, p_delay_ms integer) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE v_count integer;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  WITH moved AS (
+    UPDATE {{S}}.deliveries SET available_at = now() + p_delay_ms * interval '1 millisecond'
+    WHERE group_id = p_group AND seq = p_seq AND attempt = p_attempt RETURNING 1)
+  SELECT count(*)::integer INTO v_count FROM moved;
+  RETURN v_count;
+END $$;
+
+CREATE OR REPLACE FUNCTION {{S}}.touch(p_group bigint, p_seq bigint, p_attempt integer, p_lease_ms integer) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE v_count integer;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  WITH kept AS (
+    UPDATE {{S}}.deliveries SET available_at = now() + p_lease_ms * interval '1 millisecond'
+    WHERE group_id = p_group AND seq = p_seq AND attempt = p_attempt RETURNING 1)
+  SELECT count(*)::integer INTO v_count FROM kept;
+  RETURN v_count;
+END $$;
+
+-- Gives claimed-but-never-handed-out rows back at once, without counting an attempt (a subscription closed mid-claim).
+CREATE OR REPLACE FUNCTION {{S}}.release(p_group bigint, p_seqs bigint[], p_attempts integer[]) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE v_count integer;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  WITH back AS (
+    UPDATE {{S}}.deliveries d SET available_at = now(), attempt = d.attempt - 1
+    FROM unnest(p_seqs, p_attempts) AS a(seq, attempt)
+    WHERE d.group_id = p_group AND d.seq = a.seq AND d.attempt = a.attempt RETURNING 1)
+  SELECT count(*)::integer INTO v_count FROM back;
+  RETURN v_count;
+END $$;
+
+CREATE OR REPLACE FUNCTION {{S}}.dead_letter(p_group bigint, p_seq bigint, p_attempt integer, p_kind text, p_error text, p_attempts integer)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE v_count integer;
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  WITH done AS (
+    DELETE FROM {{S}}.deliveries WHERE group_id = p_group AND seq = p_seq AND attempt = p_attempt RETURNING group_id, seq),
+  kept AS (
+    INSERT INTO {{S}}.dead_letters (group_id, group_name, pattern, seq, event_id, kind, error, attempts)
+    SELECT d.group_id, g.name, g.pattern, d.seq, e.id, p_kind, p_error, p_attempts
+    FROM done d JOIN {{S}}.groups g ON g.id = d.group_id LEFT JOIN {{S}}.events e ON e.seq = d.seq
+    RETURNING 1)
+  SELECT count(*)::integer INTO v_count FROM kept;
+  RETURN v_count;
+END $$;
+
+CREATE OR REPLACE FUNCTION {{S}}.dead_letter_list(p_group_name text, p_limit integer)
+RETURNS TABLE (id bigint, group_name text, kind text, error text, attempts integer, failed_at text, envelope text) LANGUAGE sql STABLE AS $$
+  SELECT d.id, d.group_name, d.kind, d.error, d.attempts,
+         to_char(d.failed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), {{S}}.envelope_text(e)
+  FROM {{S}}.dead_letters d LEFT JOIN {{S}}.events e ON e.seq = d.seq
+  WHERE p_group_name IS NULL OR d.group_name = p_group_name
+  ORDER BY d.id
+  LIMIT p_limit
+$$;
+
+-- Hands dead letters back to the group they failed in (attempts restart at 1) and wakes its consumers.
+CREATE OR REPLACE FUNCTION {{S}}.dead_letter_redrive(p_ids bigint[]) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE v_count integer; v_types text;
+BEGIN
+  WITH moved AS (
+    DELETE FROM {{S}}.dead_letters d WHERE d.id = ANY (p_ids) AND d.group_id IS NOT NULL RETURNING d.group_id, d.seq),
+  back AS (
+    INSERT INTO {{S}}.deliveries (group_id, seq, subject, available_at, attempt)
+    SELECT m.group_id, m.seq, e.subject, now(), 0 FROM moved m JOIN {{S}}.events e ON e.seq = m.seq
+    ON CONFLICT DO NOTHING RETURNING seq)
+  SELECT count(*)::integer, string_agg(DISTINCT e.type, ' ') INTO v_count, v_types
+  FROM back b JOIN {{S}}.events e ON e.seq = b.seq;
+  IF v_count > 0 THEN PERFORM pg_notify('{{CHANNEL}}', CASE WHEN octet_length(v_types) > 7000 THEN '*' ELSE v_types END); END IF;
+  RETURN v_count;
+END $$;
+
+CREATE OR REPLACE FUNCTION {{S}}.dead_letter_purge(p_ids bigint[]) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE v_count integer;
+BEGIN
+  WITH gone AS (DELETE FROM {{S}}.dead_letters WHERE id = ANY (p_ids) RETURNING 1) SELECT count(*)::integer INTO v_count FROM gone;
+  RETURN v_count;
+END $$;
+
+-- One page of the log for replay: events of a time range matching a pattern, after a sequence number.
+CREATE OR REPLACE FUNCTION {{S}}.replay_page(p_from timestamptz, p_to timestamptz, p_regex text, p_prefix text, p_after bigint, p_limit integer)
+RETURNS TABLE (seq bigint, envelope text) LANGUAGE sql STABLE AS $$
+  SELECT e.seq, {{S}}.envelope_text(e) FROM {{S}}.events e
+  WHERE e.time >= p_from AND e.time < p_to AND e.seq > p_after
+    AND starts_with(e.type, p_prefix) AND e.type ~ p_regex
+  ORDER BY e.seq
+  LIMIT p_limit
+$$;
+
+-- Only the service role may call these (Supabase PostgREST RPC); anon and authenticated may not.
+REVOKE ALL ON ALL TABLES IN SCHEMA {{S}} FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {{S}} FROM PUBLIC;
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON ALL TABLES IN SCHEMA {{S}} FROM anon;
+    REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {{S}} FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON ALL TABLES IN SCHEMA {{S}} FROM authenticated;
+    REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {{S}} FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    GRANT USAGE ON SCHEMA {{S}} TO service_role;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {{S}} TO service_role;
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {{S}} TO service_role;
+  END IF;
+END $$;
+`
+
+/** Every migration, in order. Never edit a released one: add a new version. */
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  { version: 1, name: 'tables, indexes, row level security, notify trigger', sql: TABLES },
+  { version: 2, name: 'functions (publish, claim, settle, dead letters, replay) and grants', sql: FUNCTIONS },
+])
+
+/** The SQL of every migration for `schema`, e.g. to paste into a Supabase migration file. */
+export function migrationSql(schema: string): string {
+  return [schemaPrelude(schema), ...MIGRATIONS.map((m) => `-- tierbus migration ${m.version}: ${m.name}\n${render(m.sql, schema)}`)].join('\n')
+}
+
+function schemaPrelude(schema: string): string {
+  const S = quoteSchema(schema)
+  return `CREATE SCHEMA IF NOT EXISTS ${S};
+CREATE TABLE IF NOT EXISTS ${S}.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+ALTER TABLE ${S}.migrations ENABLE ROW LEVEL SECURITY;
+`
+}
+
+function render(sql: string, schema: string): string {
+  assertSchemaName(schema)
+  return sql.replaceAll('{{S}}', quoteSchema(schema)).replaceAll('{{SCHEMA}}', schema).replaceAll('{{CHANNEL}}', channelOf(schema))
+}
+
+/** Anything migrations can run on: a pg Pool or Client, a PGlite instance, or a PGlite transaction. */
+export interface MigratableDb {
+  query(text: string, params?: unknown[]): Promise<unknown>
+}
+
+/** Result of `migrate`. */
+export interface MigrateResult {
+  readonly schema: string
+  /** Versions applied by this call (empty when the schema was up to date). */
+  readonly applied: readonly number[]
+}
+
+interface SqlRunner {
+  /** Runs one or more statements without parameters. */
+  exec(text: string): Promise<void>
+  query(text: string, params: unknown[]): Promise<Array<Record<string, unknown>>>
+}
+
+/**
+ * Creates or upgrades the tierbus schema: applies every missing migration in one transaction, under an
+ * advisory lock so concurrent starts do not race. Safe to call on every start (it is a no-op when up to date).
+ */
+export async function migrate(db: MigratableDb, options: { schema?: string } = {}): Promise<MigrateResult> {
+  const schema = options.schema ?? 'tierbus'
+  assertSchemaName(schema)
+  try {
+    return await inTransaction(db, async (run) => {
+      await run.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tierbus.migrate.${schema}`])
+      await run.exec(schemaPrelude(schema))
+      const rows = await run.query(`SELECT version FROM ${quoteSchema(schema)}.migrations`, [])
+      const done = new Set(rows.map((r) => Number(r.version)))
+      const applied: number[] = []
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue
+        await run.exec(render(m.sql, schema))
+        await run.query(`INSERT INTO ${quoteSchema(schema)}.migrations (version, name) VALUES ($1, $2)`, [m.version, m.name])
+        applied.push(m.version)
+      }
+      return { schema, applied }
+    })
+  } catch (err) {
+    if (err instanceof ConfigError) throw err
+    throw new TransportError(
+      `migrating tierbus schema "${schema}" failed: ${(err as Error).message}. Check that the database is reachable and the user may CREATE in it`,
+      { cause: err, retryable: false },
+    )
+  }
+}
+
+type Queryish = { query(text: string, params?: unknown[]): Promise<unknown>; exec?: (text: string) => Promise<unknown> }
+
+function runnerOf(db: Queryish): SqlRunner {
+  return {
+    exec: async (text) => {
+      // PGlite runs multi-statement text with exec(); pg runs it with a parameterless query().
+      if (typeof db.exec === 'function') await db.exec(text)
+      else await db.query(text)
+    },
+    query: async (text, params) => ((await db.query(text, params)) as { rows: Array<Record<string, unknown>> }).rows,
+  }
+}
+
+async function inTransaction<T>(db: MigratableDb, fn: (run: SqlRunner) => Promise<T>): Promise<T> {
+  const any = db as MigratableDb & {
+    connect?: () => Promise<Queryish & { release(err?: boolean): void }>
+    transaction?: <R>(cb: (tx: Queryish) => Promise<R>) => Promise<R>
+  }
+  if (typeof any.transaction === 'function') return any.transaction((tx) => fn(runnerOf(tx)))
+  // A pg Pool hands out a client so BEGIN and COMMIT run on one connection; a Client is used as is.
+  const isPool = typeof any.connect === 'function' && 'totalCount' in any
+  const client: Queryish & { release?: (err?: boolean) => void } = isPool ? await any.connect!() : any
+  let failed = false
+  try {
+    await client.query('BEGIN')
+    const result = await fn(runnerOf(client))
+    await client.query('COMMIT')
+    return result
+  } catch (err) {
+    failed = true
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  } finally {
+    if (isPool) client.release!(failed)
+  }
+}

@@ -1,0 +1,71 @@
+import { ConfigError } from '@tierbus/core'
+import type { PGlite } from '@electric-sql/pglite'
+import { dbError } from './db-errors.js'
+import type { DbDriver } from './driver.js'
+import { channelOf } from './schema-name.js'
+import { functionCallSql, migratedVersionSql, type DbFunction } from './statements.js'
+
+/** Options of the PGlite (embedded Postgres) driver. */
+export interface PgliteDriverOptions {
+  /** An app-owned PGlite instance (not closed by tierbus). */
+  db?: PGlite
+  /** Data directory for a persistent database; in-memory when unset (and no `db` given). */
+  dataDir?: string
+}
+
+/** Opens (or wraps) a PGlite database. */
+export async function openPglite(options: PgliteDriverOptions): Promise<{ db: PGlite; owned: boolean }> {
+  if (options.db) return { db: options.db, owned: false }
+  let mod: typeof import('@electric-sql/pglite')
+  try {
+    mod = await import('@electric-sql/pglite')
+  } catch (err) {
+    throw new ConfigError('the pglite driver needs @electric-sql/pglite: npm install @electric-sql/pglite', { cause: err })
+  }
+  try {
+    const db = options.dataDir ? await mod.PGlite.create(options.dataDir) : await mod.PGlite.create()
+    return { db, owned: true }
+  } catch (err) {
+    throw new ConfigError(`could not open PGlite${options.dataDir ? ` at ${options.dataDir} (TIERBUS_PGLITE_DIR)` : ''}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Builds the PGlite driver: in-process Postgres; NOTIFY from its own inserts arrives through `db.listen`. */
+export function pgliteDriver(schema: string, db: PGlite, owned: boolean): DbDriver {
+  const texts = new Map<DbFunction, string>()
+  const textFor = (fn: DbFunction) => {
+    let t = texts.get(fn)
+    if (!t) texts.set(fn, (t = functionCallSql(schema, fn)))
+    return t
+  }
+  let closed = false
+  return {
+    kind: 'pglite',
+    schema,
+    async call(fn, args) {
+      try {
+        return (await db.query<Record<string, unknown>>(textFor(fn), args as unknown[])).rows
+      } catch (err) {
+        throw dbError(err, `pglite ${fn}`, schema)
+      }
+    },
+    async check() {
+      try {
+        await db.query(migratedVersionSql(schema))
+      } catch (err) {
+        throw dbError(err, 'pglite transport startup', schema)
+      }
+    },
+    async listen(onHint) {
+      const unlisten = await db.listen(channelOf(schema), (payload) => onHint(payload || '*'))
+      return async () => {
+        if (!db.closed) await unlisten()
+      }
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      if (owned && !db.closed) await db.close()
+    },
+  }
+}

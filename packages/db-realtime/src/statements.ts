@@ -1,0 +1,49 @@
+import { quoteSchema } from './schema-name.js'
+
+/**
+ * The SQL functions the migrations create and the transport calls, with their parameter names in call
+ * order. pg and PGlite call them with `SELECT`; Supabase calls the same functions through PostgREST RPC
+ * (named arguments), so all three drivers run exactly the same SQL.
+ */
+export const DB_FUNCTIONS = Object.freeze({
+  publish: { params: ['p_events'], returns: 'value' },
+  register_group: { params: ['p_name', 'p_pattern', 'p_regex', 'p_prefix', 'p_start', 'p_ephemeral'], returns: 'value' },
+  drop_group: { params: ['p_group'], returns: 'value' },
+  claim: { params: ['p_group', 'p_limit', 'p_lease_ms', 'p_ordered', 'p_scan'], returns: 'rows' },
+  ack: { params: ['p_group', 'p_seqs', 'p_attempts'], returns: 'value' },
+  retry: { params: ['p_group', 'p_seq', 'p_attempt', 'p_delay_ms'], returns: 'value' },
+  touch: { params: ['p_group', 'p_seq', 'p_attempt', 'p_lease_ms'], returns: 'value' },
+  release: { params: ['p_group', 'p_seqs', 'p_attempts'], returns: 'value' },
+  dead_letter: { params: ['p_group', 'p_seq', 'p_attempt', 'p_kind', 'p_error', 'p_attempts'], returns: 'value' },
+  dead_letter_list: { params: ['p_group_name', 'p_limit'], returns: 'rows' },
+  dead_letter_redrive: { params: ['p_ids'], returns: 'value' },
+  dead_letter_purge: { params: ['p_ids'], returns: 'value' },
+  replay_page: { params: ['p_from', 'p_to', 'p_regex', 'p_prefix', 'p_after', 'p_limit'], returns: 'rows' },
+} as const)
+
+/** Name of one tierbus SQL function. */
+export type DbFunction = keyof typeof DB_FUNCTIONS
+
+/** A result row; scalar functions come back as one row `{ value }`. */
+export type DbRow = Record<string, unknown>
+
+/**
+ * The SELECT that calls `fn` in `schema` with positional parameters `$1..$n` (named notation, so a
+ * reordered signature fails loudly instead of mixing arguments up).
+ */
+export function functionCallSql(schema: string, fn: DbFunction): string {
+  const { params, returns } = DB_FUNCTIONS[fn]
+  const args = params.map((p, i) => `${p} => $${i + 1}`).join(', ')
+  const call = `${quoteSchema(schema)}.${fn}(${args})`
+  return returns === 'rows' ? `SELECT * FROM ${call}` : `SELECT ${call} AS value`
+}
+
+/** The same call as `functionCallSql` with the JSON array argument cast, for `publishInTransaction`. */
+export function publishSql(schema: string): string {
+  return `SELECT ${quoteSchema(schema)}.publish(p_events => $1::jsonb) AS value`
+}
+
+/** Checks that a schema has been migrated: the latest applied migration version. */
+export function migratedVersionSql(schema: string): string {
+  return `SELECT max(version) AS value FROM ${quoteSchema(schema)}.migrations`
+}

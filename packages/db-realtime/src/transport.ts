@@ -1,0 +1,253 @@
+import {
+  ConfigError,
+  decodeEnvelope,
+  encodeEnvelope,
+  TransportError,
+  type Capabilities,
+  type DeadLetter,
+  type DeadLetterKind,
+  type DeadLetterStore,
+  type Delivery,
+  type Envelope,
+  type Subscription,
+  type SubscriptionSpec,
+  type Transport,
+} from '@tierbus/core'
+import { AckBuffer } from './ack-buffer.js'
+import type { DbDriver } from './driver.js'
+import { sqlPattern } from './patterns.js'
+import { DbSubscription, type SubscriptionHost } from './subscription.js'
+
+/** Tier 1 capabilities: durable log, replay, per-key order, delays; 1 MiB envelopes (rows stay TOAST-friendly and fit PostgREST bodies). */
+export const DB_REALTIME_CAPABILITIES: Capabilities = Object.freeze({
+  persistent: true,
+  replay: true,
+  ordering: 'per-key',
+  delay: true,
+  maxPayloadBytes: 1_048_576,
+})
+
+/** Options shared by every driver of the db-realtime transport. */
+export interface DbTransportOptions {
+  /** Schema holding the tierbus tables and functions (validated identifier). */
+  schema?: string
+  /** Fallback polling interval: every subscription claims at least this often, push or not. */
+  pollIntervalMs?: number
+  /** Use the push channel (LISTEN/NOTIFY or Realtime); false = polling only. */
+  push?: boolean
+  /** Events a claim scans past a group's cursor at most (bounds one claim's work). */
+  scanLimit?: number
+  /** Apply the migrations at startup (pg and PGlite; Supabase projects apply `migrationSql()` themselves). */
+  migrate?: boolean
+  /** Called with errors nobody awaits (a lost LISTEN connection, a failed poll); default: console.warn. */
+  onError?: (err: unknown) => void
+}
+
+/** Defaults of `DbTransportOptions`. */
+export const DB_REALTIME_DEFAULTS = Object.freeze({
+  schema: 'tierbus',
+  pollIntervalMs: 1_000,
+  push: true,
+  scanLimit: 1_000,
+  migrate: true,
+  /** Envelopes per `publish` call sent in one INSERT. */
+  publishChunk: 1_000,
+})
+
+/** Options of `transport.replay`. */
+export interface ReplayOptions {
+  /** Event type or NATS-style pattern (default `>`, everything). */
+  pattern?: string
+  /** Start of the time range (event `time`), inclusive. */
+  from?: Date | string
+  /** End of the time range, exclusive (default: now). */
+  to?: Date | string
+  /** Rows fetched per page. */
+  pageSize?: number
+}
+
+/** The db-realtime transport: the Transport SPI plus dead letters and replay of the log. */
+export interface DbRealtimeTransport extends Transport {
+  readonly deadLetters: DeadLetterStore
+  /** The schema this transport uses. */
+  readonly schema: string
+  /**
+   * Replays stored events of a time range, oldest first, into `handler` (outside any group: nothing
+   * is acked or retried). Returns how many events were handed over. Undecodable rows are skipped and counted in `skipped`.
+   */
+  replay(options: ReplayOptions, handler: (envelope: Envelope) => void | Promise<void>): Promise<{ replayed: number; skipped: number }>
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`db-realtime option ${name} must be a positive integer, got ${String(value)}`)
+  return value
+}
+
+/** Builds the transport over a driver (the driver is closed with the transport). */
+export function dbTransport(driver: DbDriver, options: DbTransportOptions = {}): DbRealtimeTransport {
+  return new DbTransport(driver, options)
+}
+
+class DbTransport implements DbRealtimeTransport, SubscriptionHost {
+  readonly name: string
+  readonly capabilities = DB_REALTIME_CAPABILITIES
+  readonly schema: string
+  readonly acks: AckBuffer
+  readonly pollIntervalMs: number
+  readonly scanLimit: number
+  readonly deadLetters: DeadLetterStore
+  private readonly push: boolean
+  private readonly onError: (err: unknown) => void
+  private readonly subscriptions = new Set<DbSubscription>()
+  private listening: Promise<() => Promise<void>> | undefined
+  private closed = false
+
+  constructor(
+    readonly driver: DbDriver,
+    options: DbTransportOptions,
+  ) {
+    this.name = driver.kind
+    this.schema = driver.schema
+    this.acks = new AckBuffer(driver)
+    this.pollIntervalMs = positiveInt(options.pollIntervalMs ?? DB_REALTIME_DEFAULTS.pollIntervalMs, 'pollIntervalMs')
+    this.scanLimit = positiveInt(options.scanLimit ?? DB_REALTIME_DEFAULTS.scanLimit, 'scanLimit')
+    this.push = options.push ?? DB_REALTIME_DEFAULTS.push
+    this.onError = options.onError ?? ((err) => console.warn(`[tierbus ${driver.kind}] ${(err as Error)?.message ?? String(err)}`))
+    this.deadLetters = {
+      list: (opts) => this.listDeadLetters(opts),
+      redrive: async (ids) => (ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_redrive', [this.deadLetterIds(ids)]))),
+      purge: async (ids) => (ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_purge', [this.deadLetterIds(ids)]))),
+    }
+  }
+
+  reportError(err: unknown): void {
+    try {
+      this.onError(err)
+    } catch {
+      // a throwing error listener must not break the claim loop
+    }
+  }
+
+  async publish(batch: readonly Envelope[]): Promise<void> {
+    this.assertOpen()
+    if (batch.length === 0) return
+    const chunk = DB_REALTIME_DEFAULTS.publishChunk
+    for (let i = 0; i < batch.length; i += chunk) {
+      const parts = batch.slice(i, i + chunk).map((e) => encodeEnvelope(e, this.capabilities.maxPayloadBytes, this.name))
+      await this.driver.call('publish', [`[${parts.join(',')}]`])
+    }
+  }
+
+  async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
+    this.assertOpen()
+    const p = sqlPattern(spec.pattern)
+    const rows = await this.driver.call('register_group', [spec.group, spec.pattern, p.regex, p.prefix, spec.startFrom, spec.ephemeral])
+    const groupId = this.value(rows)
+    if (this.push) await this.startListening()
+    const sub = new DbSubscription(this, groupId, spec, p.matches, onBatch)
+    this.subscriptions.add(sub)
+    return {
+      close: async () => {
+        this.subscriptions.delete(sub)
+        await sub.close()
+        if (spec.ephemeral) await this.driver.call('drop_group', [groupId]).catch((err) => this.reportError(err))
+      },
+    }
+  }
+
+  async replay(options: ReplayOptions, handler: (envelope: Envelope) => void | Promise<void>): Promise<{ replayed: number; skipped: number }> {
+    this.assertOpen()
+    const p = sqlPattern(options.pattern ?? '>')
+    const from = new Date(options.from ?? 0)
+    const to = new Date(options.to ?? Date.now())
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new ConfigError('replay: from and to must be valid dates or RFC 3339 strings')
+    const pageSize = positiveInt(options.pageSize ?? 500, 'pageSize')
+    let after = 0
+    let replayed = 0
+    let skipped = 0
+    for (;;) {
+      const rows = await this.driver.call('replay_page', [from.toISOString(), to.toISOString(), p.regex, p.prefix, after, pageSize])
+      for (const row of rows) {
+        after = Number(row.seq)
+        let envelope: Envelope
+        try {
+          envelope = decodeEnvelope(String(row.envelope))
+        } catch {
+          skipped++
+          continue
+        }
+        await handler(envelope)
+        replayed++
+      }
+      if (rows.length < pageSize) return { replayed, skipped }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const subs = [...this.subscriptions]
+    this.subscriptions.clear()
+    await Promise.all(subs.map((s) => s.close()))
+    await this.acks.drain()
+    const stop = this.listening
+    this.listening = undefined
+    if (stop) await (await stop.catch(() => async () => {}))()
+    await this.driver.close()
+  }
+
+  private startListening(): Promise<() => Promise<void>> {
+    this.listening ??= this.driver.listen(
+      (hint) => this.onHint(hint),
+      (err) => this.reportError(err),
+    )
+    return this.listening
+  }
+
+  private onHint(hint: string): void {
+    if (hint === '*' || hint === '') {
+      for (const s of this.subscriptions) s.wake()
+      return
+    }
+    const types = hint.split(' ')
+    for (const s of this.subscriptions) if (types.some((t) => s.matches(t))) s.wake()
+  }
+
+  private async listDeadLetters(options: { group?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    const rows = await this.driver.call('dead_letter_list', [options.group ?? null, options.limit ?? 100])
+    return rows.map((r) => {
+      const text = r.envelope === null || r.envelope === undefined ? undefined : String(r.envelope)
+      let envelope: Envelope | undefined
+      if (text !== undefined) {
+        try {
+          envelope = decodeEnvelope(text)
+        } catch {
+          envelope = undefined
+        }
+      }
+      return {
+        id: String(r.id),
+        group: String(r.group_name),
+        ...(envelope ? { envelope } : text !== undefined ? { raw: text } : {}),
+        reason: { kind: String(r.kind) as DeadLetterKind, error: String(r.error), attempts: Number(r.attempts) },
+        failedAt: String(r.failed_at),
+      }
+    })
+  }
+
+  private deadLetterIds(ids: readonly string[]): number[] {
+    return ids.map((id) => {
+      const n = Number(id)
+      if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`invalid dead letter id ${JSON.stringify(id)}: use ids returned by deadLetters.list()`)
+      return n
+    })
+  }
+
+  private value(rows: readonly Record<string, unknown>[]): number {
+    return Number(rows[0]?.value ?? 0)
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TransportError(`the ${this.name} transport is closed: create a new one`, { retryable: false })
+  }
+}
