@@ -3,6 +3,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   TransportError,
+  ValidationError,
   type Capabilities,
   type DeadLetter,
   type DeadLetterKind,
@@ -53,6 +54,22 @@ export const DB_REALTIME_DEFAULTS = Object.freeze({
   /** Envelopes per `publish` call sent in one INSERT. */
   publishChunk: 1_000,
 })
+
+/**
+ * Encodes an envelope for a jsonb column. Postgres cannot store the NUL character in jsonb strings
+ * (error 22P05), so such an event is refused before any write, with what to do, instead of failing
+ * the whole batch with a database error that looks retryable.
+ */
+export function encodeForJsonb(envelope: Envelope, maxBytes: number, tier: string): string {
+  const text = encodeEnvelope(envelope, maxBytes, tier)
+  if (text.includes('\\u0000')) {
+    throw new ValidationError(
+      `event '${envelope.type}' (${envelope.id}) contains the NUL character (\\u0000) in a string: Postgres cannot store it in jsonb; strip it before publishing, or base64-encode binary data`,
+      [{ path: 'data', message: 'contains \\u0000' }],
+    )
+  }
+  return text
+}
 
 /** Options of `transport.replay`. */
 export interface ReplayOptions {
@@ -133,7 +150,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     if (batch.length === 0) return
     const chunk = DB_REALTIME_DEFAULTS.publishChunk
     for (let i = 0; i < batch.length; i += chunk) {
-      const parts = batch.slice(i, i + chunk).map((e) => encodeEnvelope(e, this.capabilities.maxPayloadBytes, this.name))
+      const parts = batch.slice(i, i + chunk).map((e) => encodeForJsonb(e, this.capabilities.maxPayloadBytes, this.name))
       await this.driver.call('publish', [`[${parts.join(',')}]`])
     }
   }

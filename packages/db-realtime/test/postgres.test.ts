@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { z } from 'zod'
-import { createBus, defineEvent, TransportError, type Envelope } from '@tierbus/core'
+import { createBus, defineEvent, TransportError, ValidationError, type Envelope } from '@tierbus/core'
 import { eventually, quietPeriod, uniqueToken } from '@tierbus/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { postgresTransport, publishInTransaction, transactionTransport, transportFromEnv, type DbRealtimeTransport } from '../src/index.js'
@@ -93,6 +93,17 @@ describe('postgres transport', () => {
         client.release()
       }
     })
+  })
+
+  it('refuses an event with a NUL character (jsonb cannot store it) with a ValidationError, writing nothing of the batch', async () => {
+    const t = await transport()
+    const type = `${uniqueToken('t')}.nul`
+    const err = await t.publish([envelope(type, 1), { ...envelope(type, 2), data: { text: 'a\u0000b' } }]).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ValidationError)
+    expect((err as Error).message).toMatch(/NUL character .* strip it before publishing/)
+    const events: number[] = []
+    await t.replay({ pattern: type }, (e) => void events.push((e.data as { n: number }).n))
+    expect(events).toEqual([])
   })
 
   it('skips an event id that is already stored (idempotent publish)', async () => {
