@@ -170,8 +170,8 @@ export class Consumer {
     const { metrics, retry, spec } = this.options
     const env = d.envelope
     if (!env) {
-      metrics?.deadLettered('(malformed)', DEAD_LETTER_KINDS.malformed)
-      await this.settle(d, () => d.deadLetter({ kind: DEAD_LETTER_KINDS.malformed, error: d.malformed?.error ?? 'undecodable message', attempts: d.attempt }))
+      const reason = { kind: DEAD_LETTER_KINDS.malformed, error: d.malformed?.error ?? 'undecodable message', attempts: d.attempt }
+      if (await this.settle(d, () => d.deadLetter(reason))) metrics?.deadLettered('(malformed)', reason.kind)
       return
     }
     metrics?.delivered(env.type)
@@ -228,7 +228,6 @@ export class Consumer {
 
   /** Dead-letters, and tells a waiting requester that its request failed. */
   private async fail(d: Delivery, env: Envelope, reason: DeadLetterReason): Promise<void> {
-    this.options.metrics?.deadLettered(env.type, reason.kind)
     if (env.replyto && this.options.reply) {
       try {
         await this.options.reply(env, { error: reason.error })
@@ -236,15 +235,19 @@ export class Consumer {
         this.options.onError(err, { phase: 'reply', group: this.options.spec.group, eventId: env.id })
       }
     }
-    await this.settle(d, () => d.deadLetter(reason))
+    // Counted once the tier has written it, so metrics never run ahead of what deadLetters.list() shows.
+    if (await this.settle(d, () => d.deadLetter(reason))) this.options.metrics?.deadLettered(env.type, reason.kind)
   }
 
-  private async settle(d: Delivery, action: () => Promise<void>): Promise<void> {
-    if (this.abandoned) return
+  /** Runs a settle action; false when abandoned or when the tier failed it (the delivery comes back after its lease). */
+  private async settle(d: Delivery, action: () => Promise<void>): Promise<boolean> {
+    if (this.abandoned) return false
     try {
       await action()
+      return true
     } catch (err) {
       this.settleFailed(d, err)
+      return false
     }
   }
 

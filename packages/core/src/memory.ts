@@ -405,6 +405,7 @@ class MemoryTransport implements MemoryTransportApi {
           if (d.expiresAt <= now && this.release(d)) {
             d.entry.attempt++
             group.unshift(d.entry)
+            this.schedule(group)
           }
         }
       }

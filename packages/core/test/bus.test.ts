@@ -196,6 +196,47 @@ describe('bus', () => {
     hold.open()
   })
 
+  it('counts a dead letter only once the tier wrote it; a failed write comes back after the lease', async () => {
+    const base = memoryTransport()
+    let failNextDeadLetter = true
+    const flaky: Transport = {
+      name: 'flaky-dlq',
+      capabilities: base.capabilities,
+      deadLetters: base.deadLetters,
+      publish: (b) => base.publish(b),
+      subscribe: (spec, onBatch) =>
+        base.subscribe(spec, (batch) =>
+          onBatch(
+            batch.map((d) => ({
+              envelope: d.envelope,
+              attempt: d.attempt,
+              ack: () => d.ack(),
+              retry: (ms: number) => d.retry(ms),
+              deadLetter: async (reason) => {
+                if (failNextDeadLetter) {
+                  failNextDeadLetter = false
+                  throw new Error('DLQ write timed out')
+                }
+                await d.deadLetter(reason)
+              },
+            })),
+          ),
+        ),
+      close: () => base.close(),
+    }
+    const bus = newBus(flaky)
+    const E = defineEvent('dlq.flaky', z.object({}))
+    await bus.subscribe(E, () => {
+      throw new Error('always')
+    }, { retry: { attempts: 1 }, leaseMs: 100 })
+    await bus.publish(E, {})
+    await eventually(() => bus.metrics().totals.settleFailures === 1, 'the failed DLQ write')
+    expect(bus.metrics().totals.deadLettered).toBe(0)
+    await eventually(async () => (await base.deadLetters.list()).length === 1, 'the redelivered event dead-lettered')
+    expect(bus.metrics().totals.deadLettered).toBe(1)
+    await bus.close()
+  })
+
   it('reports metrics as plain JSON with counts, rates and latency percentiles per type', async () => {
     const bus = newBus()
     const E = defineEvent('m.event', z.object({ n: z.number() }))

@@ -4,6 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { bearer, deadLetterRoutes, drainRoute, metricsRoute, resetSharedBus, sharedBus, singleton, tierOf } from '@tierbus/next'
 
+/** A route's JSON body, loosely typed for assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const read = async (res: Response): Promise<any> => res.json()
+
 const FeedbackCreated = defineEvent('feedback.created', z.object({ feedbackId: z.string(), text: z.string() }))
 const buses: Bus[] = []
 const newBus = () => {
@@ -27,7 +31,7 @@ describe('metrics route', () => {
     const res = await GET(new Request('http://localhost/api/events/metrics'))
     expect(res.status).toBe(200)
     expect(res.headers.get('cache-control')).toBe('no-store')
-    const body = await res.json()
+    const body = await read(res)
     expect(body.eventVolume).toMatchObject({ published: 2, handled: 1 })
     expect(body.eventVolume.byType['feedback.created']).toEqual({ published: 2, acked: 1, deadLettered: 1 })
     expect(body.latency.endToEndMs.count).toBe(1)
@@ -63,7 +67,7 @@ describe('drain route', () => {
     expect((await POST(new Request('http://localhost/api/events/drain', { method: 'POST' }))).status).toBe(401)
     const res = await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: { authorization: 'Bearer s3cret' } }))
     expect(res.status).toBe(200)
-    const body = await res.json()
+    const body = await read(res)
     expect(body).toMatchObject({ handled: 30, deadLettered: 0, finishedInFlight: true })
     expect(body.durationMs).toBeLessThan(5_000)
     expect(new Set(seen).size).toBe(30)
@@ -78,7 +82,7 @@ describe('drain route', () => {
       idleMs: 10_000,
       subscribe: async (b) => [await b.subscribe(FeedbackCreated, () => new Promise((r) => setTimeout(r, 20)), { group: 'slow', concurrency: 1, startFrom: 'earliest' })],
     })
-    const body = await (await POST(new Request('http://localhost/drain', { method: 'POST' }))).json()
+    const body = await read(await POST(new Request('http://localhost/drain', { method: 'POST' })))
     expect(body.handled).toBeGreaterThan(0)
     expect(body.handled).toBeLessThan(100)
     expect(body.durationMs).toBeLessThan(1_500)
@@ -95,18 +99,18 @@ describe('dead-letter routes', () => {
     await bus.publishBatch(FeedbackCreated, [{ feedbackId: 'a', text: 'x' }, { feedbackId: 'b', text: 'y' }])
     await eventually(() => bus.metrics().totals.deadLettered === 2, 'two dead letters')
     const routes = deadLetterRoutes({ bus })
-    const listed = await (await routes.GET(new Request('http://localhost/api/events/dlq?group=sentiment-agent'))).json()
+    const listed = await read(await routes.GET(new Request('http://localhost/api/events/dlq?group=sentiment-agent')))
     expect(listed.deadLetters).toHaveLength(2)
     expect(listed.deadLetters[0].reason).toMatchObject({ kind: 'handler-failed', attempts: 2 })
     healthy = true
-    const redriven = await (await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', body: JSON.stringify({ ids: [listed.deadLetters[0].id] }) }))).json()
+    const redriven = await read(await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', body: JSON.stringify({ ids: [listed.deadLetters[0].id] }) })))
     expect(redriven).toEqual({ requested: 1, redriven: 1 })
     await eventually(() => bus.metrics().totals.acked === 1, 'redriven event handled')
-    const purged = await (await routes.DELETE(new Request('http://localhost/api/events/dlq', { method: 'DELETE', body: JSON.stringify({ all: true }) }))).json()
+    const purged = await read(await routes.DELETE(new Request('http://localhost/api/events/dlq', { method: 'DELETE', body: JSON.stringify({ all: true }) })))
     expect(purged).toEqual({ requested: 1, purged: 1 })
     const bad = await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', body: '{"ids": 3}' }))
     expect(bad.status).toBe(400)
-    expect((await bad.json()).error).toMatch(/send \{ "ids"/)
+    expect((await read(bad)).error).toMatch(/send \{ "ids"/)
   })
 })
 
