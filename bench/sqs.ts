@@ -1,0 +1,286 @@
+/**
+ * SQS/SNS tier benchmark (issue 5): tierbus vs the raw AWS SDK v3 doing the same batched calls, on the
+ * same fauxqs emulator in the same run. Measures publish and consume throughput (ratio), end-to-end
+ * p50/p99 at 1,000 events/s, and SDK requests per event (counted with a middleware).
+ * Run: npx tsx --conditions=tierbus-source bench/sqs.ts
+ */
+import { spawn } from 'node:child_process'
+import { cpus } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import { PublishBatchCommand, SNSClient } from '@aws-sdk/client-sns'
+import { DeleteMessageBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
+import { createBus, defineEvent, encodeEnvelope, type Envelope } from '@tierbus/core'
+import { queueNames, sqsTransport, type SqsTransport } from '@tierbus/sqs-sns'
+import { z } from 'zod'
+import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
+
+const N = Number(process.env.BENCH_EVENTS ?? 10_000)
+const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const RATE = 1_000
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 10)
+const CONSUMERS = 2
+const PUBLISH_CONCURRENCY = 8
+
+const Feedback = defineEvent('bench.feedback.created', z.object({ feedbackId: z.string(), text: z.string(), score: z.number() }))
+const sample = (i: number) => ({ feedbackId: `fb-${i}`, text: 'x'.repeat(900), score: i % 5 })
+
+/** fauxqs in its own process, on loopback, so the emulator does not share this process's event loop. */
+async function startEmulator(): Promise<{ endpoint: string; stop: () => void }> {
+  const script = `import { buildApp } from 'fauxqs'; const app = buildApp({ logger: false }); console.log(await app.listen({ port: 0, host: '127.0.0.1' }))`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] })
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`fauxqs exited (${code})`)))
+    child.stdout!.once('data', (d) => resolve(String(d).trim()))
+  })
+  return { endpoint, stop: () => void child.kill() }
+}
+
+/** Counts SDK calls per command through a middleware on each client. */
+function counted(endpoint: string) {
+  const aws = { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } }
+  const sqs = new SQSClient(aws)
+  const sns = new SNSClient(aws)
+  const counts = new Map<string, number>()
+  for (const client of [sqs, sns] as SQSClient[]) {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        counts.set(String(context.commandName), (counts.get(String(context.commandName)) ?? 0) + 1)
+        return next(args)
+      },
+      { step: 'initialize', name: 'benchRequestCounter' },
+    )
+  }
+  const total = () => [...counts.values()].reduce((a, b) => a + b, 0)
+  return { sqs, sns, counts, total }
+}
+
+const emulator = await startEmulator()
+
+/** A fresh namespace with one subscribed group, provisioned by tierbus; raw calls reuse its topic and queue. */
+async function namespace() {
+  const clients = counted(emulator.endpoint)
+  const transport = sqsTransport({ prefix: `bench${randomUUID().slice(0, 8)}`, sqsClient: clients.sqs, snsClient: clients.sns, waitTimeSeconds: 1 })
+  await transport.provision([{ group: 'bench', pattern: Feedback.type, maxAttempts: 5, leaseMs: 30_000 }])
+  const topicArn = await transport.topicArn()
+  const queueUrl = (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: queueNames(transport.prefix, 'bench', Feedback.type, false).queue }))).QueueUrl!
+  return { clients, transport, topicArn, queueUrl }
+}
+
+async function teardown(ns: { transport: SqsTransport; clients: ReturnType<typeof counted> }) {
+  await ns.transport.close()
+  await ns.transport.deleteNamespace().catch(() => {})
+  ns.clients.sqs.destroy()
+  ns.clients.sns.destroy()
+}
+
+function envelopeOf(i: number): Envelope {
+  const data = Feedback.schema.parse(sample(i))
+  return { specversion: '1.0', id: randomUUID(), source: 'bench', type: Feedback.type, time: new Date().toISOString(), datacontenttype: 'application/json', data }
+}
+
+/** Raw SDK publish: validate, encode, PublishBatch of 10 with the `type` attribute, 8 requests in flight. */
+async function rawPublish(sns: SNSClient, topicArn: string, count: number): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < count) {
+      const from = next
+      next = Math.min(count, next + 10)
+      const entries = []
+      for (let i = from; i < next; i++) {
+        const e = envelopeOf(i)
+        entries.push({ Id: String(i - from), Message: JSON.stringify(e), MessageAttributes: { type: { DataType: 'String', StringValue: e.type } } })
+      }
+      await sns.send(new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }))
+    }
+  }
+  await Promise.all(Array.from({ length: PUBLISH_CONCURRENCY }, worker))
+}
+
+/** Raw SDK consume: CONSUMERS loops of ReceiveMessage(10) -> decode + validate -> DeleteMessageBatch (not awaited before the next receive, 3 in flight at most). */
+async function rawConsume(sqs: SQSClient, queueUrl: string, count: number): Promise<void> {
+  let handled = 0
+  const deletes: Promise<unknown>[] = []
+  const loop = async () => {
+    // At most 3 deletes in flight per loop: unbounded deletes would queue receives behind them in the SDK's socket pool.
+    const mine: Promise<unknown>[] = []
+    while (handled < count) {
+      if (mine.length >= 3) await mine.shift()
+      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['ApproximateReceiveCount'] }))
+      const messages = out.Messages ?? []
+      if (messages.length === 0) continue
+      for (const m of messages) Feedback.schema.parse(JSON.parse(m.Body!).data)
+      handled += messages.length
+      const del = sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }))
+      mine.push(del)
+      deletes.push(del)
+    }
+  }
+  // Done when the last event is handled, as on the tierbus side; a loop still in an (empty) long poll ends afterwards.
+  const loops = Array.from({ length: CONSUMERS }, loop)
+  await new Promise<void>((resolve) => {
+    const check = () => (handled >= count ? resolve() : setTimeout(check, 1))
+    check()
+  })
+  void Promise.all(loops)
+    .then(() => Promise.all(deletes))
+    .catch(() => {})
+}
+
+async function tierbusPublish(transport: SqsTransport, count: number): Promise<void> {
+  const bus = createBus({ transport, source: 'bench', closeTransport: false })
+  for (let i = 0; i < count; i += 1000) await bus.publishBatch(Feedback, Array.from({ length: Math.min(1000, count - i) }, (_, k) => sample(i + k)))
+  await bus.close()
+}
+
+async function tierbusConsume(transport: SqsTransport, count: number): Promise<void> {
+  let handled = 0
+  let done!: () => void
+  const finished = new Promise<void>((r) => (done = r))
+  const buses = Array.from({ length: CONSUMERS }, () => createBus({ transport, source: 'bench', closeTransport: false, concurrency: 32 }))
+  for (const bus of buses) {
+    await bus.subscribe(Feedback, () => {
+      if (++handled === count) done()
+    }, { group: 'bench' })
+  }
+  await finished
+  await Promise.all(buses.map((b) => b.close()))
+}
+
+interface Round {
+  rawPublish: number
+  rawConsume: number
+  tbPublish: number
+  tbConsume: number
+  rawRequestsPerEvent: number
+  tbRequestsPerEvent: number
+  tbRequests: Map<string, number>
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now()
+  await fn()
+  return N / ((performance.now() - t0) / 1000)
+}
+
+async function round(): Promise<Round> {
+  const raw = await namespace()
+  raw.clients.counts.clear()
+  const rawPublishRate = await timed(() => rawPublish(raw.clients.sns, raw.topicArn, N))
+  const rawConsumeRate = await timed(() => rawConsume(raw.clients.sqs, raw.queueUrl, N))
+  const rawRequests = raw.clients.total()
+  await teardown(raw)
+
+  const tb = await namespace()
+  tb.clients.counts.clear()
+  const tbPublishRate = await timed(() => tierbusPublish(tb.transport, N))
+  const tbConsumeRate = await timed(() => tierbusConsume(tb.transport, N))
+  const tbRequests = new Map(tb.clients.counts)
+  const tbTotal = tb.clients.total()
+  await teardown(tb)
+  return {
+    rawPublish: rawPublishRate,
+    rawConsume: rawConsumeRate,
+    tbPublish: tbPublishRate,
+    tbConsume: tbConsumeRate,
+    rawRequestsPerEvent: rawRequests / N,
+    tbRequestsPerEvent: tbTotal / N,
+    tbRequests,
+  }
+}
+
+/** Publishes 10 events every 10 ms (1,000/s) for LATENCY_SECONDS with one consumer; latency = handled - envelope time. */
+async function latency(): Promise<{ p50: number; p99: number; max: number; count: number; requestsPerEvent: number }> {
+  const ns = await namespace()
+  const bus = createBus({ transport: ns.transport, source: 'bench', closeTransport: false, concurrency: 64 })
+  const samples: number[] = []
+  await bus.subscribe(Feedback, (e) => void samples.push(Date.now() - Date.parse(e.time)), { group: 'bench' })
+  ns.clients.counts.clear()
+  const total = RATE * LATENCY_SECONDS
+  const t0 = performance.now()
+  let sent = 0
+  const publishes: Promise<unknown>[] = []
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * RATE) + 10)
+    if (due > sent) {
+      publishes.push(bus.publishBatch(Feedback, Array.from({ length: due - sent }, (_, k) => sample(sent + k))))
+      sent = due
+    }
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  await Promise.all(publishes)
+  const deadline = Date.now() + 30_000
+  while (samples.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  const requests = ns.clients.total()
+  await bus.close()
+  await teardown(ns)
+  return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: quantile(samples, 1), count: samples.length, requestsPerEvent: requests / total }
+}
+
+const payloadBytes = Buffer.byteLength(encodeEnvelope(envelopeOf(0)))
+await round() // warm-up (JIT, emulator)
+const rounds: Round[] = []
+for (let r = 0; r < RUNS; r++) rounds.push(await round())
+const m = (f: (r: Round) => number) => median(rounds.map(f))
+const result = {
+  rawPublish: m((r) => r.rawPublish),
+  tbPublish: m((r) => r.tbPublish),
+  rawConsume: m((r) => r.rawConsume),
+  tbConsume: m((r) => r.tbConsume),
+  rawRequestsPerEvent: m((r) => r.rawRequestsPerEvent),
+  tbRequestsPerEvent: m((r) => r.tbRequestsPerEvent),
+}
+const lat = await latency()
+emulator.stop()
+
+const byCommand = [...rounds[rounds.length - 1]!.tbRequests].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c.replace(/Command$/, '')} ${fmt(n / N, 3)}`).join(', ')
+const publishRatio = result.tbPublish / result.rawPublish
+const consumeRatio = result.tbConsume / result.rawConsume
+console.log(`sqs-sns tier on fauxqs, ${fmt(N)} events of ${payloadBytes} B encoded, median of ${RUNS} runs`)
+console.log(`  publish  raw ${fmt(result.rawPublish)} events/s, tierbus ${fmt(result.tbPublish)} events/s, ratio ${fmt(publishRatio, 3)}`)
+console.log(`  consume  raw ${fmt(result.rawConsume)} events/s, tierbus ${fmt(result.tbConsume)} events/s, ratio ${fmt(consumeRatio, 3)}`)
+console.log(`  requests per event end to end: raw ${fmt(result.rawRequestsPerEvent, 3)}, tierbus ${fmt(result.tbRequestsPerEvent, 3)} (${byCommand}) = ${fmt(result.tbRequestsPerEvent * 1e6)} per 1M events`)
+console.log(`  e2e at ${fmt(RATE)} events/s for ${LATENCY_SECONDS} s: p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms (${fmt(lat.count)} events), ${fmt(lat.requestsPerEvent, 3)} requests/event`)
+console.log(`  aims: ratio >= 0.9 (${publishRatio >= 0.9 && consumeRatio >= 0.9 ? 'met' : 'NOT met'}), <= 0.35 requests/event (${result.tbRequestsPerEvent <= 0.35 ? 'met' : 'NOT met'})`)
+
+const rows: Array<[string, number]> = [
+  ['raw SDK publish (PublishBatch x10, 8 in flight)', result.rawPublish],
+  ['tierbus publishBatch(1,000)', result.tbPublish],
+  ['raw SDK consume (Receive 10 + DeleteBatch, 2 loops)', result.rawConsume],
+  ['tierbus consume (2 subscribers, concurrency 32)', result.tbConsume],
+]
+writeBenchSection(
+  'sqs',
+  `## SQS/SNS tier (bench/sqs.ts)
+
+${machineLine()}, fauxqs 1.9.2 (SQS/SNS emulator) in its own Node process on loopback, AWS SDK v3. ${fmt(N)} events of
+${payloadBytes} bytes encoded, one SNS topic fanned out to one SQS queue (raw delivery, filter policy on \`type\`); median
+of ${RUNS} runs after a warm-up. Both sides validate with zod and encode/decode a CloudEvents envelope. The raw side
+makes the same batched calls by hand: PublishBatch of 10 entries with 8 requests in flight; two consume loops of
+ReceiveMessage (10, long poll) followed by a DeleteMessageBatch that is not awaited before the next receive
+(at most 3 deletes in flight per loop).
+
+${table(
+  ['path', 'events/s', 'vs raw'],
+  [
+    [rows[0]![0], fmt(result.rawPublish), '1.000'],
+    [rows[1]![0], fmt(result.tbPublish), fmt(publishRatio, 3)],
+    [rows[2]![0], fmt(result.rawConsume), '1.000'],
+    [rows[3]![0], fmt(result.tbConsume), fmt(consumeRatio, 3)],
+  ],
+)}
+
+${bars(rows, 'events/s')}
+
+- Requests per event, publish + consume end to end: **${fmt(result.tbRequestsPerEvent, 3)}** for tierbus (${byCommand}),
+  ${fmt(result.rawRequestsPerEvent, 3)} for the raw loops: **${fmt(result.tbRequestsPerEvent * 1e6)} requests per 1M events**
+  (SNS publish + SQS receive + delete; SNS→SQS deliveries are not API calls). Aim ≤ 0.35: **${result.tbRequestsPerEvent <= 0.35 ? 'met' : 'not met'}**.
+- End-to-end latency at ${fmt(RATE)} events/s (10 events every 10 ms via \`publishBatch\`, ${LATENCY_SECONDS} s, one subscriber,
+  concurrency 64): **p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms** (max ${fmt(lat.max)} ms, ${fmt(lat.count)} events),
+  ${fmt(lat.requestsPerEvent, 3)} requests/event (at this rate receives return fewer than 10 messages each).
+- Aim tierbus/raw ≥ 0.9: publish ${fmt(publishRatio, 3)}, consume ${fmt(consumeRatio, 3)}: **${publishRatio >= 0.9 && consumeRatio >= 0.9 ? 'met' : 'not met'}**.
+- The emulator runs in a second process on the same ${cpus().length} cores, so CPU that tierbus spends per event
+  (envelope decode and checks, core runtime, metrics) is taken from the emulator: ratios move by ±0.15 between
+  runs on a busy machine. Both sides make the same calls, as the requests per event show.
+- An emulator is not AWS: real SQS/SNS add ~5-30 ms per call across the network, so absolute rates and latencies
+  differ; the ratio and the requests per event (the cost driver) carry over.`,
+)

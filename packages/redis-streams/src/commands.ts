@@ -1,0 +1,206 @@
+/**
+ * Every Redis command and Lua script the transport sends, in one place. Scripts are used where a step
+ * must be atomic or must not run when an earlier one failed (a `MULTI` would run the `XACK` even after
+ * a failed `XADD` to the dead-letter stream, since Redis transactions do not stop on a command error).
+ * Each script names its keys in KEYS, so it runs on Redis Cluster when the prefix is a hash tag.
+ */
+import type { RedisCommand } from './client.js'
+import type { RetentionPolicy } from './options.js'
+
+/** Field of a stream entry that holds the encoded envelope. */
+export const PAYLOAD_FIELD = 'payload'
+
+/** `MAXLEN ~ n` / `MINID ~ <ms>-0` arguments of XADD for a retention policy (none when keeping everything). */
+export function trimArgs(retention: RetentionPolicy, now = Date.now()): Array<string | number> {
+  if (retention === false) return []
+  if ('maxLen' in retention) return ['MAXLEN', '~', retention.maxLen]
+  return ['MINID', '~', `${Math.max(0, now - retention.maxAgeMs)}-0`]
+}
+
+/** Appends one encoded envelope to its stream, trimming approximately. */
+export function xadd(stream: string, payload: string, trim: ReadonlyArray<string | number>): RedisCommand {
+  return ['XADD', stream, ...trim, '*', PAYLOAD_FIELD, payload]
+}
+
+/** Creates a consumer group (and the stream, if missing) starting at `startId` (`$` latest, `0` earliest). */
+export function xgroupCreate(stream: string, group: string, startId: '$' | '0'): RedisCommand {
+  return ['XGROUP', 'CREATE', stream, group, startId, 'MKSTREAM']
+}
+
+/** Reads up to `count` never-delivered entries from every stream, blocking up to `blockMs` when given. */
+export function xreadgroup(group: string, consumer: string, count: number, blockMs: number | undefined, streams: readonly string[]): RedisCommand {
+  const block = blockMs !== undefined && blockMs > 0 ? ['BLOCK', Math.ceil(blockMs)] : []
+  return ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, ...block, 'STREAMS', ...streams, ...streams.map(() => '>')]
+}
+
+/** Acknowledges entries of one stream for a group. */
+export function xack(stream: string, group: string, ids: readonly string[]): RedisCommand {
+  return ['XACK', stream, group, ...ids]
+}
+
+/** `EVAL` of a script with its keys and arguments. */
+export function evalScript(script: string, keys: readonly string[], args: ReadonlyArray<string | number>): RedisCommand {
+  return ['EVAL', script, keys.length, ...keys, ...args]
+}
+
+/**
+ * Claims entries whose lease ran out (idle >= min-idle) across the given streams, up to `count` in all,
+ * following each stream's XAUTOCLAIM cursor. Returns `{ {stream, id, fields, deliveries}..., trimmed }`:
+ * `deliveries` is the entry's delivery count after the claim (the next `attempt`); `trimmed` counts
+ * pending ids whose entry was trimmed away, which XAUTOCLAIM drops from the PEL and which are acked
+ * here too so they can never block it.
+ * KEYS: streams. ARGV: group, consumer, minIdleMs, count.
+ */
+export const RECLAIM_SCRIPT = `
+local group, consumer, minIdle = ARGV[1], ARGV[2], ARGV[3]
+local want = tonumber(ARGV[4])
+local out, trimmed = {}, 0
+for k = 1, #KEYS do
+  if want <= 0 then break end
+  local cursor = '0-0'
+  for round = 1, 10 do
+    local r = redis.pcall('XAUTOCLAIM', KEYS[k], group, consumer, minIdle, cursor, 'COUNT', want)
+    if type(r) ~= 'table' or r.err then break end
+    for _, e in ipairs(r[2]) do
+      local p = redis.call('XPENDING', KEYS[k], group, e[1], e[1], 1)
+      local deliveries = 1
+      if p[1] then deliveries = p[1][4] end
+      out[#out + 1] = { KEYS[k], e[1], e[2], deliveries }
+      want = want - 1
+    end
+    if r[3] then
+      for _, id in ipairs(r[3]) do
+        redis.call('XACK', KEYS[k], group, id)
+        trimmed = trimmed + 1
+      end
+    end
+    cursor = r[1]
+    if cursor == '0-0' or want <= 0 then break end
+  end
+end
+return { out, trimmed }
+`
+
+/**
+ * Sets the idle time of entries this consumer still owns, without counting a delivery: idle 0 renews a
+ * lease (touch); idle leaseMs - delay makes the entry reclaimable (a retry) once delay has passed.
+ * Entries another consumer took over meanwhile are left alone. Returns how many were updated.
+ * KEYS: [stream]. ARGV: group, consumer, then pairs of (id, idleMs).
+ */
+export const SET_IDLE_SCRIPT = `
+local n = 0
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'IDLE', ARGV[i + 1], 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+`
+
+/**
+ * Writes a dead letter, then acks the entry: the XACK runs only if the XADD succeeded (a failing
+ * redis.call aborts the script), so a dead letter is never lost between the two.
+ * KEYS: [stream, dead-letter stream, dead-letter groups set]. ARGV: consumer group, entry id,
+ * subscriber group, payload, reason JSON, failedAt.
+ */
+export const DEAD_LETTER_SCRIPT = `
+redis.call('XADD', KEYS[2], '*', 'payload', ARGV[4], 'reason', ARGV[5], 'consumerGroup', ARGV[1], 'stream', KEYS[1], 'entry', ARGV[2], 'failedAt', ARGV[6])
+redis.call('SADD', KEYS[3], ARGV[3])
+return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+`
+
+/**
+ * Moves one dead letter to its consumer group's redrive stream (created with the group if missing),
+ * then deletes it; 0 when it is gone already.
+ * KEYS: [dead-letter stream, redrive stream]. ARGV: dead-letter id, consumer group.
+ */
+export const REDRIVE_SCRIPT = `
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if not e[1] then return 0 end
+local fields = e[1][2]
+local payload = ''
+for i = 1, #fields, 2 do if fields[i] == 'payload' then payload = fields[i + 1] end end
+redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[2], '0', 'MKSTREAM')
+redis.call('XADD', KEYS[2], '*', 'payload', payload)
+redis.call('XDEL', KEYS[1], ARGV[1])
+return 1
+`
+
+/**
+ * Removes this consumer from the group on each stream where it owns no pending entry (never one that
+ * does: its entries would become unclaimable by name). Returns how many were removed.
+ * KEYS: streams. ARGV: group, consumer.
+ */
+export const RELEASE_CONSUMER_SCRIPT = `
+local n = 0
+for k = 1, #KEYS do
+  local p = redis.pcall('XPENDING', KEYS[k], ARGV[1], '-', '+', 1, ARGV[2])
+  if type(p) == 'table' and not p.err and #p == 0 then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[k], ARGV[1], ARGV[2])
+    n = n + 1
+  end
+end
+return n
+`
+
+/**
+ * Removes consumers that own no pending entry and were idle at least minIdleMs (crashed processes
+ * leave them behind, named after a pid that is gone). Returns how many were removed.
+ * KEYS: streams. ARGV: group, minIdleMs, the caller's own consumer name (kept).
+ */
+export const PRUNE_CONSUMERS_SCRIPT = `
+local n = 0
+local minIdle = tonumber(ARGV[2])
+for k = 1, #KEYS do
+  local info = redis.pcall('XINFO', 'CONSUMERS', KEYS[k], ARGV[1])
+  if type(info) == 'table' and not info.err then
+    for _, c in ipairs(info) do
+      local name, pending, idle
+      for i = 1, #c, 2 do
+        if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = c[i + 1] elseif c[i] == 'idle' then idle = c[i + 1] end
+      end
+      if name ~= ARGV[3] and pending == 0 and idle ~= nil and idle >= minIdle then
+        redis.call('XGROUP', 'DELCONSUMER', KEYS[k], ARGV[1], name)
+        n = n + 1
+      end
+    end
+  end
+end
+return n
+`
+
+/**
+ * Drops an ephemeral subscription's group; deletes the stream and forgets its type when no group is
+ * left on it (a request-reply inbox nobody else reads).
+ * KEYS: [stream, types set]. ARGV: group, type.
+ */
+export const DROP_EPHEMERAL_SCRIPT = `
+redis.pcall('XGROUP', 'DESTROY', KEYS[1], ARGV[1])
+local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+if type(groups) == 'table' and not groups.err and #groups == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+`
+
+/**
+ * Publishes one delayed envelope that came due: removes it from the delayed set and appends it to its
+ * stream, or does nothing when another process moved it first. Returns 1 when moved.
+ * KEYS: [delayed set, stream, types set]. ARGV: member (the payload), type, then XADD trim arguments.
+ */
+export const MOVE_DELAYED_SCRIPT = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+local args = { KEYS[2] }
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+args[#args + 1] = '*'
+args[#args + 1] = 'payload'
+args[#args + 1] = ARGV[1]
+redis.call('XADD', unpack(args))
+redis.call('SADD', KEYS[3], ARGV[2])
+return 1
+`

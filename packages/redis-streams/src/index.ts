@@ -1,0 +1,18 @@
+/**
+ * @tierbus/redis-streams — tier 2: Redis Streams with consumer groups, XAUTOCLAIM lease recovery and
+ * retries, dead-letter streams and approximate retention, over ioredis (TCP) or @upstash/redis (HTTP).
+ */
+export { DEFAULT_MAX_PAYLOAD_BYTES, REDIS_CAPABILITIES, redisCapabilities } from './capabilities.js'
+export { isBusyGroupError, isNoGroupError } from './client.js'
+export type { BlockingReader, RedisCommand, RedisStreamClient } from './client.js'
+export { RedisDeadLetterStore } from './dead-letters.js'
+export { transportFromEnv } from './env.js'
+export { IORedisStreamClient, redisTransport } from './ioredis.js'
+export type { RedisTransportOptions } from './ioredis.js'
+export { assertKeyPrefix, RedisKeys } from './keys.js'
+export { REDIS_STREAMS_DEFAULTS, resolveOptions } from './options.js'
+export type { RedisErrorListener, RedisStreamsOptions, ResolvedRedisStreamsOptions, RetentionPolicy } from './options.js'
+export type { RedisStreamsStats } from './stats.js'
+export { RedisStreamsTransport } from './transport.js'
+export { UpstashStreamClient, upstashTransport } from './upstash.js'
+export type { UpstashTransportOptions } from './upstash.js'

@@ -1,0 +1,91 @@
+import { ConfigError, describeError } from '@tierbus/core'
+import { DEFAULT_MAX_PAYLOAD_BYTES } from './capabilities.js'
+import { assertKeyPrefix } from './keys.js'
+
+/**
+ * How much history each event stream keeps, applied with approximate trimming on every `XADD`:
+ * `{ maxLen }` keeps about that many entries per stream (`MAXLEN ~`), `{ maxAgeMs }` drops entries older
+ * than that (`MINID ~`), `false` keeps everything. Trimming drops entries whether or not every group
+ * has read them: size it above the largest backlog a slow group may build, or that group loses events.
+ */
+export type RetentionPolicy = { readonly maxLen: number } | { readonly maxAgeMs: number } | false
+
+/** Where the transport reports problems it cannot throw to anyone (a failed background read or claim). */
+export type RedisErrorListener = (error: unknown, context: { readonly operation: string; readonly group?: string }) => void
+
+/** Options shared by the ioredis and Upstash transports. */
+export interface RedisStreamsOptions {
+  /** Prefix of every key (`<prefix>:stream:<type>`, ...); isolates buses sharing one Redis. */
+  prefix?: string
+  /** History kept per stream (see `RetentionPolicy`). */
+  retention?: RetentionPolicy
+  /** Largest encoded envelope, bytes. */
+  maxPayloadBytes?: number
+  /** Longest single blocking `XREADGROUP` (tcp), ms; also the worst-case wake-up delay if an interrupt is missed. */
+  blockMs?: number
+  /** Shortest poll interval (http), ms: used while events keep arriving. */
+  pollMinMs?: number
+  /** Longest poll interval (http), ms: the idle interval doubles up to it. */
+  pollMaxMs?: number
+  /** How often a wildcard subscription looks for new matching streams, ms (tcp also wakes at once on a pub/sub notice). */
+  discoveryMs?: number
+  /** Cap on how often a subscription reclaims expired leases (the interval is `leaseMs / 4`, at most this), ms. */
+  reclaimMaxIntervalMs?: number
+  /** Consumers with no pending entries idle this long are removed from their group, ms. */
+  staleConsumerMs?: number
+  /** Longest wait between checks for due delayed events, ms. */
+  delayedPollMs?: number
+  /** Background errors (a failed read, claim or reconnect); default: `console.warn`. */
+  onError?: RedisErrorListener
+}
+
+/** Defaults of `RedisStreamsOptions`. */
+export const REDIS_STREAMS_DEFAULTS = Object.freeze({
+  prefix: 'tierbus',
+  retention: Object.freeze({ maxLen: 100_000 }) as RetentionPolicy,
+  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
+  blockMs: 2_000,
+  pollMinMs: 50,
+  pollMaxMs: 1_000,
+  discoveryMs: 1_000,
+  reclaimMaxIntervalMs: 5_000,
+  staleConsumerMs: 3_600_000,
+  delayedPollMs: 1_000,
+  onError: ((error, context) => console.warn(`[tierbus/redis] ${context.operation}${context.group ? ` (group ${context.group})` : ''}: ${describeError(error)}`)) as RedisErrorListener,
+})
+
+/** Options with every default applied and checked. */
+export type ResolvedRedisStreamsOptions = Required<RedisStreamsOptions>
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`redis-streams option ${name} must be a positive integer, got ${String(value)}`)
+  return value
+}
+
+/** Applies defaults and rejects bad values with a ConfigError naming the option. */
+export function resolveOptions(options: RedisStreamsOptions): ResolvedRedisStreamsOptions {
+  const d = REDIS_STREAMS_DEFAULTS
+  const prefix = options.prefix ?? d.prefix
+  assertKeyPrefix(prefix)
+  const retention = options.retention ?? d.retention
+  if (retention !== false) {
+    if ('maxLen' in retention) positiveInt(retention.maxLen, 'retention.maxLen')
+    else if ('maxAgeMs' in retention) positiveInt(retention.maxAgeMs, 'retention.maxAgeMs')
+    else throw new ConfigError('redis-streams option retention must be { maxLen }, { maxAgeMs } or false')
+  }
+  const resolved: ResolvedRedisStreamsOptions = {
+    prefix,
+    retention,
+    maxPayloadBytes: positiveInt(options.maxPayloadBytes ?? d.maxPayloadBytes, 'maxPayloadBytes'),
+    blockMs: positiveInt(options.blockMs ?? d.blockMs, 'blockMs'),
+    pollMinMs: positiveInt(options.pollMinMs ?? d.pollMinMs, 'pollMinMs'),
+    pollMaxMs: positiveInt(options.pollMaxMs ?? d.pollMaxMs, 'pollMaxMs'),
+    discoveryMs: positiveInt(options.discoveryMs ?? d.discoveryMs, 'discoveryMs'),
+    reclaimMaxIntervalMs: positiveInt(options.reclaimMaxIntervalMs ?? d.reclaimMaxIntervalMs, 'reclaimMaxIntervalMs'),
+    staleConsumerMs: positiveInt(options.staleConsumerMs ?? d.staleConsumerMs, 'staleConsumerMs'),
+    delayedPollMs: positiveInt(options.delayedPollMs ?? d.delayedPollMs, 'delayedPollMs'),
+    onError: options.onError ?? d.onError,
+  }
+  if (resolved.pollMaxMs < resolved.pollMinMs) throw new ConfigError(`redis-streams option pollMaxMs (${resolved.pollMaxMs}) must be >= pollMinMs (${resolved.pollMinMs})`)
+  return resolved
+}

@@ -1,0 +1,158 @@
+import { encodeEnvelope, TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
+import { AckBatcher } from './ack-batcher.js'
+import { redisCapabilities } from './capabilities.js'
+import type { RedisCommand, RedisStreamClient } from './client.js'
+import { trimArgs, xadd } from './commands.js'
+import { RedisDeadLetterStore } from './dead-letters.js'
+import { DelayedMover } from './delayed.js'
+import { RedisKeys } from './keys.js'
+import { resolveOptions, type RedisStreamsOptions, type ResolvedRedisStreamsOptions } from './options.js'
+import { newStats, type RedisStreamsStats } from './stats.js'
+import { StreamSubscription } from './subscription.js'
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * Tier 2: Redis Streams. One stream per event type (`<prefix>:stream:<type>`), one consumer group per
+ * (subscriber group, pattern) on each matching stream, XREADGROUP/XACK, XAUTOCLAIM for expired leases
+ * and due retries, a dead-letter stream per group. Works over any `RedisStreamClient` (ioredis, Upstash).
+ */
+export class RedisStreamsTransport implements Transport {
+  readonly capabilities: Capabilities
+  readonly keys: RedisKeys
+  readonly deadLetters: RedisDeadLetterStore
+  private readonly options: ResolvedRedisStreamsOptions
+  private readonly acks: AckBatcher
+  private readonly counters: RedisStreamsStats = newStats()
+  private readonly delayed: DelayedMover
+  private readonly subscriptions = new Set<StreamSubscription>()
+  /** Types this transport has registered in the type set already (so a publish sends XADD alone). */
+  private readonly registered = new Set<string>()
+  private stopListening: Promise<(() => Promise<void>) | undefined> | undefined
+  private closed = false
+
+  constructor(
+    readonly name: string,
+    /** The client commands go through (exposed for tooling and tests). */
+    readonly client: RedisStreamClient,
+    options: RedisStreamsOptions = {},
+  ) {
+    this.options = resolveOptions(options)
+    this.capabilities = redisCapabilities(this.options.maxPayloadBytes)
+    this.keys = new RedisKeys(this.options.prefix)
+    this.acks = new AckBatcher(client)
+    this.deadLetters = new RedisDeadLetterStore(client, this.keys)
+    this.delayed = new DelayedMover(client, this.keys, this.options, this.counters)
+  }
+
+  /** Counters since creation: reclaimed leases, trimmed pending ids, pruned consumers, moved delayed events. */
+  stats(): Readonly<RedisStreamsStats> {
+    return { ...this.counters }
+  }
+
+  async publish(batch: readonly Envelope[]): Promise<void> {
+    this.assertOpen()
+    if (batch.length === 0) return
+    const now = Date.now()
+    const trim = trimArgs(this.options.retention, now)
+    const commands: RedisCommand[] = []
+    const newTypes: string[] = []
+    let earliestDue = Number.POSITIVE_INFINITY
+    for (const envelope of batch) {
+      const payload = encodeEnvelope(envelope, this.options.maxPayloadBytes, `${this.name} tier`)
+      const due = envelope.deliverat === undefined ? Number.NaN : Date.parse(envelope.deliverat)
+      if (due > now) {
+        commands.push(['ZADD', this.keys.delayed, due, payload])
+        earliestDue = Math.min(earliestDue, due)
+        continue
+      }
+      commands.push(xadd(this.keys.stream(envelope.type), payload, trim))
+      if (!this.registered.has(envelope.type) && !newTypes.includes(envelope.type)) newTypes.push(envelope.type)
+    }
+    // After the XADDs: a wildcard subscriber that sees a type in the registry finds its stream already there.
+    for (const type of newTypes) commands.push(['SADD', this.keys.types, type])
+    let replies: unknown[]
+    try {
+      replies = commands.length === 1 ? [await this.client.send(commands[0]!)] : await this.client.pipeline(commands)
+    } catch (err) {
+      throw this.publishError(err, batch.length)
+    }
+    const failed = replies.find((r) => r instanceof Error)
+    if (failed) throw this.publishError(failed, batch.length)
+    const announced = newTypes.filter((_, i) => replies[replies.length - newTypes.length + i] === 1)
+    for (const type of newTypes) this.registered.add(type)
+    if (announced.length > 0) await this.announce(announced)
+    if (Number.isFinite(earliestDue)) this.delayed.noteDue(earliestDue)
+  }
+
+  async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
+    this.assertOpen()
+    let sub: StreamSubscription
+    try {
+      sub = await StreamSubscription.start(
+        { client: this.client, keys: this.keys, options: this.options, acks: this.acks, stats: this.counters },
+        spec,
+        onBatch,
+      )
+    } catch (err) {
+      throw new TransportError(`${this.name}: subscribing group '${spec.group}' to '${spec.pattern}' failed: ${describe(err)}; check that Redis is reachable and is version 7.0 or later`, { cause: err })
+    }
+    this.subscriptions.add(sub)
+    if (sub.wantsTypeNotices) await this.listenForTypes()
+    this.delayed.start()
+    return {
+      close: async () => {
+        this.subscriptions.delete(sub)
+        await sub.close()
+      },
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.delayed.stop()
+    await Promise.all([...this.subscriptions].map((s) => s.close()))
+    this.subscriptions.clear()
+    const stop = await this.stopListening?.catch(() => undefined)
+    await stop?.().catch(() => {})
+    await this.acks.drain()
+    await this.client.close()
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TransportError(`${this.name} transport is closed: create a new one`, { retryable: false })
+  }
+
+  private publishError(err: unknown, size: number): TransportError {
+    return new TransportError(
+      `${this.name}: publishing ${size} event(s) failed (${describe(err)}); check that Redis is reachable (REDIS_URL / UPSTASH_REDIS_REST_URL) — part of the batch may have been published`,
+      { cause: err },
+    )
+  }
+
+  /** Tells wildcard subscriptions, here and in other processes (pub/sub), that types were published for the first time. */
+  private async announce(types: readonly string[]): Promise<void> {
+    for (const sub of this.subscriptions) for (const type of types) sub.noticeType(type)
+    try {
+      await this.client.pipeline(types.map((type) => ['PUBLISH', this.keys.typesChannel, type] as const))
+    } catch (err) {
+      // Only a wake-up hint: periodic discovery finds the stream anyway.
+      this.options.onError(err, { operation: 'announce new event types' })
+    }
+  }
+
+  private async listenForTypes(): Promise<void> {
+    if (this.stopListening || !this.client.listen) return
+    this.stopListening = this.client.listen(this.keys.typesChannel, (type) => {
+      for (const sub of this.subscriptions) sub.noticeType(type)
+    })
+    try {
+      await this.stopListening
+    } catch (err) {
+      this.options.onError(err, { operation: 'listen for new event types' })
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { ConfigError, TransportError } from '@tierbus/core'
+import type { Redis as UpstashRedis, Requester } from '@upstash/redis'
+import type { RedisCommand, RedisStreamClient } from './client.js'
+import type { RedisStreamsOptions } from './options.js'
+import { RedisStreamsTransport } from './transport.js'
+
+/** Options of `upstashTransport`: REST URL and token, or your `@upstash/redis` client. */
+export interface UpstashTransportOptions extends RedisStreamsOptions {
+  /** `UPSTASH_REDIS_REST_URL`, e.g. `https://eu1-example-12345.upstash.io`. */
+  url?: string
+  /** `UPSTASH_REDIS_REST_TOKEN`. */
+  token?: string
+  /** An `@upstash/redis` client to use instead of url + token. */
+  redis?: UpstashRedis
+}
+
+type PipelineReply = Array<{ result?: unknown; error?: string }>
+
+/**
+ * `RedisStreamClient` over the Upstash REST API, through @upstash/redis's own HTTP requester (its
+ * retries, keep-alive and base64 response decoding). No blocking reads over HTTP: subscriptions poll.
+ */
+export class UpstashStreamClient implements RedisStreamClient {
+  readonly protocol = 'http' as const
+
+  constructor(private readonly requester: Requester) {}
+
+  async send(command: RedisCommand): Promise<unknown> {
+    const reply = await this.requester.request({ body: command })
+    if (reply.error) throw new Error(reply.error)
+    return reply.result
+  }
+
+  async pipeline(commands: readonly RedisCommand[]): Promise<unknown[]> {
+    const reply = (await this.requester.request({ path: ['pipeline'], body: commands })) as unknown as PipelineReply
+    if (!Array.isArray(reply)) throw new TransportError(`Upstash /pipeline returned ${JSON.stringify(reply).slice(0, 200)} instead of an array`)
+    return reply.map((r) => (r.error ? new Error(r.error) : r.result))
+  }
+
+  async close(): Promise<void> {
+    // HTTP: nothing held open.
+  }
+}
+
+/** The HTTP requester inside an @upstash/redis client (every command of that client goes through it). */
+function requesterOf(redis: UpstashRedis): Requester {
+  const requester = (redis as unknown as { client?: Requester }).client
+  if (!requester || typeof requester.request !== 'function') {
+    throw new ConfigError('this @upstash/redis version does not expose its HTTP requester; install @upstash/redis 1.34 or later')
+  }
+  return requester
+}
+
+async function loadUpstash(): Promise<typeof import('@upstash/redis')> {
+  try {
+    return await import('@upstash/redis')
+  } catch (err) {
+    throw new ConfigError('the upstash tier needs the @upstash/redis package: npm install @upstash/redis', { cause: err })
+  }
+}
+
+/**
+ * Creates the Redis Streams transport over Upstash's HTTP REST API (serverless and edge friendly).
+ * Checks the URL and token with a PING, failing fast with a TransportError.
+ */
+export async function upstashTransport(options: UpstashTransportOptions): Promise<RedisStreamsTransport> {
+  const { url, token, redis, ...streamOptions } = options
+  let client: UpstashRedis
+  if (redis) client = redis
+  else {
+    if (!url || !token) throw new ConfigError('upstashTransport needs { url, token } (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN) or { redis } (an @upstash/redis client)')
+    const { Redis } = await loadUpstash()
+    client = new Redis({ url, token, enableTelemetry: false, automaticDeserialization: false, retry: { retries: 3 } })
+  }
+  const streamClient = new UpstashStreamClient(requesterOf(client))
+  try {
+    await streamClient.send(['PING'])
+  } catch (err) {
+    throw new TransportError(`cannot reach Upstash Redis at ${url ?? 'the given client'} (${(err as Error).message}): check UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN`, { cause: err })
+  }
+  return new RedisStreamsTransport('upstash', streamClient, streamOptions)
+}

@@ -1,0 +1,12 @@
+import { runTransportConformance } from '@tierbus/core/testing'
+import { afterAll } from 'vitest'
+import { REDIS_CAPABILITIES, type RedisStreamsTransport } from '../src/index.js'
+import { adminClient, injectRawEntry, isolatedRedisTransport } from './helpers.js'
+
+const admin = adminClient()
+afterAll(() => admin.quit())
+
+runTransportConformance('redis (ioredis)', () => isolatedRedisTransport(admin), {
+  capabilities: REDIS_CAPABILITIES,
+  injectRaw: (transport, type, raw) => injectRawEntry(admin, transport as RedisStreamsTransport, type, raw),
+})

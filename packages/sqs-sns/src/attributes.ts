@@ -1,0 +1,32 @@
+/** SNS/SQS message attribute carrying the event type; subscription filter policies match on it. */
+export const TYPE_ATTRIBUTE = 'type'
+
+/** Message attributes tierbus writes on a dead-lettered message, recording why it failed. */
+export const DEAD_LETTER_ATTRIBUTES = Object.freeze({
+  kind: 'tierbus.reason.kind',
+  error: 'tierbus.reason.error',
+  attempts: 'tierbus.reason.attempts',
+  group: 'tierbus.group',
+  failedAt: 'tierbus.failed-at',
+} as const)
+
+/** Tags on every queue tierbus creates, so tools can find a namespace's queues and their group. */
+export const QUEUE_TAGS = Object.freeze({
+  namespace: 'tierbus:namespace',
+  group: 'tierbus:group',
+  role: 'tierbus:role',
+} as const)
+
+/** Longest error text kept in a dead letter's reason attribute (the message must stay under the SQS limit). */
+export const MAX_REASON_ERROR_CHARS = 2_000
+
+/** SNS and SQS limit: 256 KiB per message (body plus message attributes) and per batch request. */
+export const SNS_MESSAGE_LIMIT_BYTES = 262_144
+
+/** Bytes of every message kept for its `type` attribute (name + data type + up to 200 characters of type). */
+export const TYPE_ATTRIBUTE_RESERVE_BYTES = 256
+
+/** Size of one String message attribute as AWS counts it: name + data type + value, UTF-8. */
+export function attributeBytes(name: string, value: string, dataType = 'String'): number {
+  return Buffer.byteLength(name) + dataType.length + Buffer.byteLength(value)
+}

@@ -1,0 +1,15 @@
+import { runTransportConformance } from '@tierbus/core/testing'
+import { afterAll, beforeAll } from 'vitest'
+import { SQS_FIFO_CAPABILITIES } from '../src/index.js'
+import { isolatedTransport, startEmulator, type Emulator } from './emulator.js'
+
+let emulator: Emulator
+beforeAll(async () => {
+  emulator = await startEmulator()
+})
+afterAll(() => emulator?.stop())
+
+runTransportConformance('sqs-fifo', async () => isolatedTransport(emulator.endpoint, { fifo: true }), {
+  capabilities: SQS_FIFO_CAPABILITIES,
+  injectRaw: (transport, type, raw) => (transport as ReturnType<typeof isolatedTransport>).publishRaw(type, raw),
+})

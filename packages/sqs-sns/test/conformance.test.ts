@@ -1,0 +1,15 @@
+import { runTransportConformance } from '@tierbus/core/testing'
+import { afterAll, beforeAll } from 'vitest'
+import { SQS_CAPABILITIES } from '../src/index.js'
+import { isolatedTransport, startEmulator, type Emulator } from './emulator.js'
+
+let emulator: Emulator
+beforeAll(async () => {
+  emulator = await startEmulator()
+})
+afterAll(() => emulator?.stop())
+
+runTransportConformance('sqs', async () => isolatedTransport(emulator.endpoint), {
+  capabilities: SQS_CAPABILITIES,
+  injectRaw: (transport, type, raw) => (transport as ReturnType<typeof isolatedTransport>).publishRaw(type, raw),
+})

@@ -1,0 +1,48 @@
+import { SNSClient } from '@aws-sdk/client-sns'
+import { SQSClient } from '@aws-sdk/client-sqs'
+import { uniqueToken } from '@tierbus/core/testing'
+import { buildApp } from 'fauxqs'
+import { deleteNamespace } from '../src/provision.js'
+import { sqsTransport, type SqsTransport } from '../src/transport.js'
+import type { SqsTransportOptions } from '../src/options.js'
+
+/** Region and dummy credentials the emulator accepts (it does not check signatures). */
+export const EMULATOR_AWS = Object.freeze({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } })
+
+/** A running fauxqs SQS/SNS emulator on loopback. */
+export interface Emulator {
+  readonly endpoint: string
+  stop(): Promise<void>
+}
+
+/** Starts fauxqs on 127.0.0.1 with a free port (never 0.0.0.0, unlike its startFauxqs()). */
+export async function startEmulator(): Promise<Emulator> {
+  const app = buildApp({ logger: false, defaultRegion: EMULATOR_AWS.region })
+  const endpoint = await app.listen({ port: 0, host: '127.0.0.1' })
+  return { endpoint, stop: () => app.close() }
+}
+
+/** SDK clients pointed at the emulator. */
+export function emulatorClients(endpoint: string): { sqs: SQSClient; sns: SNSClient } {
+  return { sqs: new SQSClient({ ...EMULATOR_AWS, endpoint }), sns: new SNSClient({ ...EMULATOR_AWS, endpoint }) }
+}
+
+/**
+ * A transport on a fresh random namespace; closing it also deletes the namespace's topic and
+ * queues, so tests leave nothing behind.
+ */
+export function isolatedTransport(endpoint: string, options: SqsTransportOptions = {}): SqsTransport {
+  const { sqs, sns } = options.sqsClient && options.snsClient ? { sqs: options.sqsClient, sns: options.snsClient } : emulatorClients(endpoint)
+  const transport = sqsTransport({ prefix: uniqueToken('tb'), onError: () => {}, ...options, sqsClient: sqs, snsClient: sns })
+  const close = transport.close.bind(transport)
+  let closing: Promise<void> | undefined
+  return Object.assign(transport, {
+    close: () =>
+      (closing ??= (async () => {
+        await close()
+        await deleteNamespace({ sqs, sns, owned: false }, transport.prefix, transport.fifo)
+        sqs.destroy()
+        sns.destroy()
+      })()),
+  })
+}
