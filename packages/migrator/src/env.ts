@@ -69,7 +69,13 @@ export async function migrationTransportFromEnv(env: Env, load: Loader = importe
   }
   const pollMs = env.TIERBUS_MIGRATION_POLL_MS ? Number(env.TIERBUS_MIGRATION_POLL_MS) : MIGRATION_DEFAULTS.phasePollMs
   if (!Number.isFinite(pollMs) || pollMs < 10) throw new ConfigError('TIERBUS_MIGRATION_POLL_MS must be a number of milliseconds >= 10')
-  const transport = migratingTransport({ source, target, phase, dedup: store, control: { store, migration: name, pollMs } })
+  // A db-tier source is a transactional outbox (seed 004's guarantee): the app writes events in its own
+  // transactions and a relay forwards them. TIERBUS_MIGRATION_RELAY=external leaves the relay to a
+  // dedicated process.
+  const relay = env.TIERBUS_MIGRATION_RELAY ?? 'in-process'
+  if (relay !== 'in-process' && relay !== 'external') throw new ConfigError('TIERBUS_MIGRATION_RELAY must be in-process or external')
+  const outbox = ['postgres', 'pglite', 'supabase'].includes(from) ? { outbox: relay as 'in-process' | 'external' } : {}
+  const transport = migratingTransport({ source, target, phase, dedup: store, control: { store, migration: name, pollMs }, ...outbox })
   const close = transport.close.bind(transport)
   return Object.assign(transport, { close: async () => {
     await close()

@@ -14,6 +14,7 @@ import {
   type Transport,
 } from '@tierbus/core'
 import { DEDUP_DEFAULTS, memoryDedupStore, type DedupStore } from './dedup.js'
+import { startOutboxRelay, type OutboxRelay } from './outbox-relay.js'
 import { PHASE_BEHAVIOUR, type Phase } from './phases.js'
 import { ShadowComparator, type ShadowReport } from './shadow.js'
 import type { MigrationStore } from './store.js'
@@ -31,6 +32,14 @@ export interface MigratingTransportOptions {
   shadowGraceMs?: number
   /** Failures nobody awaits (relay, dedup bookkeeping, phase polling). */
   onError?: (error: unknown, context: string) => void
+  /**
+   * The source is the db tier used as a transactional outbox: until the `target` phase, the app writes
+   * events to the source only (in its own transactions, if it likes) and a relay forwards them to the
+   * target, so no event exists in one tier and not the other. `'in-process'` runs the relay in this
+   * process; `'external'` leaves it to a dedicated process (`startOutboxRelay`). Default: off (inline
+   * dual-write with a pending buffer).
+   */
+  outbox?: 'in-process' | 'external'
   /** Follow the live phase of `migration` in a shared store (set by `tierbus migrate advance`). */
   control?: { store: MigrationStore; migration: string; pollMs?: number }
 }
@@ -84,6 +93,8 @@ class Migration implements MigratingTransport {
   private readonly subscriptions = new Set<MigratingSubscription>()
   /** Relay buses of the current phase; undefined until first started. */
   private relays: Array<{ bus: Bus; sub: BusSubscription }> | undefined
+  private readonly outbox: 'in-process' | 'external' | undefined
+  private outboxRelay: Promise<OutboxRelay> | undefined
   readonly counters = { secondaryWriteFailures: 0, relayed: 0, duplicatesSkipped: 0, duplicatesDeferred: 0 }
   private poller: NodeJS.Timeout | undefined
   private switching: Promise<void> = Promise.resolve()
@@ -101,6 +112,7 @@ class Migration implements MigratingTransport {
       delay: a.delay && b.delay,
       maxPayloadBytes: Math.min(a.maxPayloadBytes, b.maxPayloadBytes),
     })
+    this.outbox = options.outbox
     this.dedup = options.dedup ?? memoryDedupStore()
     this.ttlMs = options.dedupTtlMs ?? DEDUP_DEFAULTS.ttlMs
     this.shadow = new ShadowComparator(options.shadowGraceMs)
@@ -127,6 +139,11 @@ class Migration implements MigratingTransport {
   async publish(batch: readonly Envelope[]): Promise<void> {
     // A publish-only process must drain its own pending buffer too, so relays start with the first publish.
     if (this.relays === undefined) await this.startRelays()
+    if (this.outbox && this.current !== 'target') {
+      // Outbox: the source only; the relay forwards to the target.
+      await this.tiers.source.publish(batch)
+      return
+    }
     const [first, second] = PHASE_BEHAVIOUR[this.current].publish
     await this.tiers[first!].publish(batch)
     if (!second) return
@@ -185,6 +202,7 @@ class Migration implements MigratingTransport {
     for (const sub of [...this.subscriptions]) await sub.close()
     this.subscriptions.clear()
     await this.stopRelays()
+    await (await this.outboxRelay?.catch(() => undefined))?.close()
     await Promise.all([this.tiers.source.close(), this.tiers.target.close()])
   }
 
@@ -262,8 +280,14 @@ class Migration implements MigratingTransport {
   private async startRelays(): Promise<void> {
     if (this.relays !== undefined) return
     const relays: Array<{ bus: Bus; sub: BusSubscription }> = (this.relays = [])
-    const behaviour = PHASE_BEHAVIOUR[this.current]
-    if (behaviour.publish.length < 2) return
+    // From dual-write on, relays run in every phase (target included) so whatever was buffered or
+    // written to the outbox before a phase change still drains; only `source` has nothing to forward.
+    if (this.current === 'source') return
+    if (this.outbox === 'in-process') {
+      this.outboxRelay ??= startOutboxRelay({ source: this.tiers.source, target: this.tiers.target, onError: (err) => this.onError(err, 'outbox relay') })
+      await this.outboxRelay
+    }
+    if (this.outbox) return
     for (const from of ['source', 'target'] as const) {
       const to: Side = from === 'source' ? 'target' : 'source'
       const bus = createBus({ transport: this.tiers[from], source: 'tierbus/migrator', closeTransport: false, onError: (err) => this.onError(err, 'relay') })
