@@ -5,6 +5,7 @@ runCli(process.argv.slice(2), {
   out: (text) => console.log(text),
   err: (text) => console.error(text),
   env: process.env,
+  tty: Boolean(process.stderr.isTTY),
 }).then(
   (code) => {
     process.exitCode = code

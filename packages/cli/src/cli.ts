@@ -1,8 +1,11 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { ConfigError, createBusFromEnv, TierbusError, type Env } from '@tierbus/core'
+import { ConfigError, createBusFromEnv, TierbusError, transportFromEnv, type Env } from '@tierbus/core'
 import {
   adviseTier,
+  backfill,
+  isHistorySource,
+  progressBar,
   formatPlan,
   migrationStoreFromEnv,
   nextPhase,
@@ -22,6 +25,8 @@ export interface CliIo {
   out(text: string): void
   err(text: string): void
   env: Env
+  /** stderr is a terminal: progress bars redraw in place instead of printing lines. */
+  tty?: boolean
 }
 
 const USAGE = `usage: tierbus <command> [options]
@@ -35,6 +40,8 @@ commands:
   dlq redrive (<id>... | --all) [--group G]
                                         dead letters of the tier TIERBUS_TRANSPORT names
   db migrate|sql [--schema S]           apply (or print) the db-realtime tier's SQL migrations (DATABASE_URL)
+  backfill [--from <time>] [--to <time>] [--pattern <p>] [--batch N] [--json]
+                                        copy history from the db tier (TIERBUS_MIGRATION's source) to its target
   migrate status|advance|rollback [--json]
                                         the phase of TIERBUS_MIGRATION in TIERBUS_MIGRATION_STORE;
                                         running apps follow a change within TIERBUS_MIGRATION_POLL_MS
@@ -55,6 +62,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await migrate(rest, io)
       case 'db':
         return await db(rest, io)
+      case 'backfill':
+        return await runBackfill(rest, io)
       case undefined:
       case 'help':
       case '--help':
@@ -206,4 +215,49 @@ async function db(args: readonly string[], io: CliIo): Promise<number> {
   }
   io.out(await mod.runMigrateCli!(args, io.env))
   return 0
+}
+
+async function runBackfill(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { from: { type: 'string' }, to: { type: 'string' }, pattern: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' } },
+  })
+  const name = io.env.TIERBUS_MIGRATION
+  if (!name) throw new ConfigError('set TIERBUS_MIGRATION (e.g. postgres->redis) and both tiers\' variables: backfill copies from its source to its target')
+  const { from, to } = parseMigration(name)
+  for (const [flag, value] of [['--from', values.from], ['--to', values.to]] as const) {
+    if (value !== undefined && Number.isNaN(Date.parse(value))) throw new ConfigError(`${flag} must be a date or RFC 3339 time, got ${JSON.stringify(value)}`)
+  }
+  const tierEnv = (kind: string): Env => ({ ...io.env, TIERBUS_TRANSPORT: kind, TIERBUS_MIGRATION: undefined })
+  const source = await transportFromEnv(tierEnv(from))
+  try {
+    if (!isHistorySource(source)) throw new ConfigError(`backfill reads history from the db tier, but TIERBUS_MIGRATION's source is ${from}`)
+    const target = await transportFromEnv(tierEnv(to))
+    try {
+      let last = 0
+      const result = await backfill({
+        source,
+        target,
+        ...(values.from ? { from: values.from } : {}),
+        ...(values.to ? { to: values.to } : {}),
+        ...(values.pattern ? { pattern: values.pattern } : {}),
+        ...(values.batch ? { batchSize: number(values.batch, '--batch')! } : {}),
+        onProgress: (p) => {
+          const now = Date.now()
+          const finished = p.total !== undefined && p.copied >= p.total
+          if (values.json || (now - last < 250 && !finished)) return
+          last = now
+          io.err(io.tty ? `\r${progressBar(p)}` : progressBar(p))
+        },
+      })
+      if (io.tty && !values.json) io.err('\n')
+      if (values.json) io.out(JSON.stringify({ migration: name, ...result }, null, 2))
+      else io.out(`copied ${result.copied.toLocaleString('en-US')} event(s) from ${from} to ${to} in ${(result.elapsedMs / 1000).toFixed(1)} s${result.skipped ? `; ${result.skipped} undecodable row(s) left in place` : ''}`)
+      return 0
+    } finally {
+      await target.close()
+    }
+  } finally {
+    await source.close()
+  }
 }

@@ -70,7 +70,7 @@ describe('tierbus CLI', () => {
     try {
       const first = io(env)
       expect(await runCli(['db', 'migrate', '--schema', schema], first)).toBe(0)
-      expect(first.stdout[0]).toMatch(/applied migrations 1, 2/)
+      expect(first.stdout[0]).toMatch(/applied migrations 1, 2, 3/)
       const again = io(env)
       expect(await runCli(['db', 'migrate', '--schema', schema], again)).toBe(0)
       expect(again.stdout[0]).toMatch(/up to date/)

@@ -370,10 +370,32 @@ DO $$ BEGIN
 END $$;
 `
 
+const COUNT_RANGE = String.raw`
+-- How many events of a time range match a pattern (progress of a backfill or replay).
+CREATE OR REPLACE FUNCTION {{S}}.count_range(p_from timestamptz, p_to timestamptz, p_regex text, p_prefix text)
+RETURNS bigint LANGUAGE sql STABLE AS $$
+  SELECT count(*) FROM {{S}}.events e
+  WHERE e.time >= p_from AND e.time < p_to AND starts_with(e.type, p_prefix) AND e.type ~ p_regex
+$$;
+REVOKE ALL ON FUNCTION {{S}}.count_range(timestamptz, timestamptz, text, text) FROM PUBLIC;
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON FUNCTION {{S}}.count_range(timestamptz, timestamptz, text, text) FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON FUNCTION {{S}}.count_range(timestamptz, timestamptz, text, text) FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    GRANT EXECUTE ON FUNCTION {{S}}.count_range(timestamptz, timestamptz, text, text) TO service_role;
+  END IF;
+END $$;
+`
+
 /** Every migration, in order. Never edit a released one: add a new version. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'tables, indexes, row level security, notify trigger', sql: TABLES },
   { version: 2, name: 'functions (publish, claim, settle, dead letters, replay) and grants', sql: FUNCTIONS },
+  { version: 3, name: 'count_range (backfill progress)', sql: COUNT_RANGE },
 ])
 
 /** The SQL of every migration for `schema`, e.g. to paste into a Supabase migration file. */

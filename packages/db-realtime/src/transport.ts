@@ -71,6 +71,15 @@ export function encodeForJsonb(envelope: Envelope, maxBytes: number, tier: strin
   return text
 }
 
+/** The pattern and time range of a replay or count, checked. */
+function rangeOf(options: Omit<ReplayOptions, 'pageSize'>) {
+  const p = sqlPattern(options.pattern ?? '>')
+  const from = new Date(options.from ?? 0)
+  const to = new Date(options.to ?? Date.now())
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new ConfigError('replay: from and to must be valid dates or RFC 3339 strings')
+  return { p, from, to }
+}
+
 /** Options of `transport.replay`. */
 export interface ReplayOptions {
   /** Event type or NATS-style pattern (default `>`, everything). */
@@ -93,6 +102,8 @@ export interface DbRealtimeTransport extends Transport {
    * is acked or retried). Returns how many events were handed over. Undecodable rows are skipped and counted in `skipped`.
    */
   replay(options: ReplayOptions, handler: (envelope: Envelope) => void | Promise<void>): Promise<{ replayed: number; skipped: number }>
+  /** How many events `replay` with the same options would visit (progress of a backfill). */
+  count(options: Omit<ReplayOptions, 'pageSize'>): Promise<number>
 }
 
 function positiveInt(value: number, name: string): number {
@@ -172,12 +183,15 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     }
   }
 
+  async count(options: Omit<ReplayOptions, 'pageSize'>): Promise<number> {
+    this.assertOpen()
+    const { p, from, to } = rangeOf(options)
+    return Number(this.value(await this.driver.call('count_range', [from.toISOString(), to.toISOString(), p.regex, p.prefix])))
+  }
+
   async replay(options: ReplayOptions, handler: (envelope: Envelope) => void | Promise<void>): Promise<{ replayed: number; skipped: number }> {
     this.assertOpen()
-    const p = sqlPattern(options.pattern ?? '>')
-    const from = new Date(options.from ?? 0)
-    const to = new Date(options.to ?? Date.now())
-    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new ConfigError('replay: from and to must be valid dates or RFC 3339 strings')
+    const { p, from, to } = rangeOf(options)
     const pageSize = positiveInt(options.pageSize ?? 500, 'pageSize')
     let after = 0
     let replayed = 0
