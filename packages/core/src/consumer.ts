@@ -158,71 +158,69 @@ export class Consumer {
     }
   }
 
+  /** Handles one delivery to its settlement, then frees its slot: one async frame per event (the hot path). */
   private async run(d: Delivery): Promise<void> {
     try {
-      await this.process(d)
-    } finally {
-      this.finish(d)
-    }
-  }
-
-  private async process(d: Delivery): Promise<void> {
-    const { metrics, retry, spec } = this.options
-    const env = d.envelope
-    if (!env) {
-      const reason = { kind: DEAD_LETTER_KINDS.malformed, error: d.malformed?.error ?? 'undecodable message', attempts: d.attempt }
-      if (await this.settle(d, () => d.deadLetter(reason))) metrics?.deadLettered('(malformed)', reason.kind)
-      return
-    }
-    metrics?.delivered(env.type)
-
-    let data: unknown = env.data
-    const definition = this.options.definitionFor(env.type)
-    if (definition) {
-      const parsed = definition.schema.safeParse(env.data)
-      if (!parsed.success) {
-        const error = new ValidationError(`received invalid '${env.type}': ${summarizeIssues(issuesOf(parsed.error))}`)
-        await this.fail(d, env, { kind: DEAD_LETTER_KINDS.invalidPayload, error: describeError(error), attempts: d.attempt })
+      const { metrics, retry, spec } = this.options
+      const env = d.envelope
+      if (!env) {
+        const reason = { kind: DEAD_LETTER_KINDS.malformed, error: d.malformed?.error ?? 'undecodable message', attempts: d.attempt }
+        if (await this.settle(d, () => d.deadLetter(reason))) metrics?.deadLettered('(malformed)', reason.kind)
         return
       }
-      data = parsed.data
-    }
+      metrics?.delivered(env.type)
 
-    let attempt = d.attempt
-    for (;;) {
-      const started = performance.now()
-      let result: unknown
-      try {
-        result = this.options.handler(new ReceivedEventView(env, data, attempt))
-        // Await only real promises: a synchronous handler saves a microtask hop per event.
-        if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') result = await result
-        if (env.replyto && this.options.reply && result !== undefined) await this.options.reply(env, { data: result })
-      } catch (err) {
-        metrics?.failed(env.type, performance.now() - started)
+      let data: unknown = env.data
+      const definition = this.options.definitionFor(env.type)
+      if (definition) {
+        const parsed = definition.schema.safeParse(env.data)
+        if (!parsed.success) {
+          const error = new ValidationError(`received invalid '${env.type}': ${summarizeIssues(issuesOf(parsed.error))}`)
+          await this.fail(d, env, { kind: DEAD_LETTER_KINDS.invalidPayload, error: describeError(error), attempts: d.attempt })
+          return
+        }
+        data = parsed.data
+      }
+
+      let attempt = d.attempt
+      for (;;) {
+        const started = performance.now()
+        let result: unknown
+        try {
+          result = this.options.handler(new ReceivedEventView(env, data, attempt))
+          // Await only real promises: a synchronous handler saves a microtask hop per event.
+          if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') result = await result
+          if (env.replyto && this.options.reply && result !== undefined) await this.options.reply(env, { data: result })
+        } catch (err) {
+          metrics?.failed(env.type, performance.now() - started)
+          if (this.abandoned) return
+          if (attempt >= retry.attempts) {
+            await this.fail(d, env, { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt })
+            return
+          }
+          metrics?.retried(env.type)
+          const delay = backoffDelay(attempt, retry.backoff)
+          if (!spec.ordered || env.subject === undefined) {
+            await this.settle(d, () => d.retry(delay))
+            return
+          }
+          // Ordered: retry in place so later events of the same key wait behind this one.
+          if (!(await this.sleep(delay))) return
+          attempt++
+          continue
+        }
+        metrics?.acked(env.type, performance.now() - started, parseTime(env.time))
         if (this.abandoned) return
-        if (attempt >= retry.attempts) {
-          await this.fail(d, env, { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt })
-          return
+        try {
+          await d.ack()
+        } catch (err) {
+          this.settleFailed(d, err)
         }
-        metrics?.retried(env.type)
-        const delay = backoffDelay(attempt, retry.backoff)
-        if (!spec.ordered || env.subject === undefined) {
-          await this.settle(d, () => d.retry(delay))
-          return
-        }
-        // Ordered: retry in place so later events of the same key wait behind this one.
-        if (!(await this.sleep(delay))) return
-        attempt++
-        continue
+        return
       }
-      metrics?.acked(env.type, performance.now() - started, parseTime(env.time))
-      if (this.abandoned) return
-      try {
-        await d.ack()
-      } catch (err) {
-        this.settleFailed(d, err)
-      }
-      return
+  
+    } finally {
+      this.finish(d)
     }
   }
 

@@ -15,6 +15,12 @@ export interface SubscriptionHost {
 
 /** First re-claim delay after a 'soon' hint (events beyond the visibility horizon); doubles up to the poll interval. */
 const SOON_MS = 2
+/**
+ * Cap of the 'soon' backoff. The hint only comes while events are pending behind the visibility
+ * horizon (an older transaction still running), so polling every 25 ms at most then keeps push latency
+ * low without spinning; with nothing pending the loop sleeps until NOTIFY or the poll interval.
+ */
+const SOON_MAX_MS = 25
 
 /**
  * One member of a consumer group: a single claim loop that sleeps until a push hint, a settle that
@@ -122,7 +128,7 @@ export class DbSubscription {
       let wait = pollIntervalMs
       if (meta.hint === 'soon') {
         wait = soon
-        soon = Math.min(soon * 2, pollIntervalMs)
+        soon = Math.min(soon * 2, SOON_MAX_MS, pollIntervalMs)
       } else soon = SOON_MS
       if (meta.next_in_ms !== null && meta.next_in_ms !== undefined) wait = Math.min(wait, Number(meta.next_in_ms) + 1)
       await this.sleep(wait)
