@@ -53,7 +53,12 @@ export class Consumer {
   /** Coarse clock for lease renewal, advanced by the heartbeat (no clock read per event). */
   private clock = Date.now()
 
-  constructor(private readonly options: ConsumerOptions) {}
+  /** This subscription's group counters (undefined without metrics, e.g. request-reply inboxes). */
+  private readonly groupStats: ReturnType<Metrics['group']> | undefined
+
+  constructor(private readonly options: ConsumerOptions) {
+    this.groupStats = options.metrics?.group(options.spec.group, options.spec.pattern)
+  }
 
   /** The transport's `onBatch`: queues the deliveries, starts what fits, resolves when there is room for more. */
   readonly accept = (batch: Delivery[]): Promise<void> => {
@@ -165,10 +170,14 @@ export class Consumer {
       const env = d.envelope
       if (!env) {
         const reason = { kind: DEAD_LETTER_KINDS.malformed, error: d.malformed?.error ?? 'undecodable message', attempts: d.attempt }
-        if (await this.settle(d, () => d.deadLetter(reason))) metrics?.deadLettered('(malformed)', reason.kind)
+        if (await this.settle(d, () => d.deadLetter(reason))) {
+          metrics?.deadLettered('(malformed)', reason.kind)
+          if (this.groupStats) this.groupStats.deadLettered++
+        }
         return
       }
       metrics?.delivered(env.type)
+      if (this.groupStats) this.groupStats.delivered++
 
       let data: unknown = env.data
       const definition = this.options.definitionFor(env.type)
@@ -199,6 +208,7 @@ export class Consumer {
             return
           }
           metrics?.retried(env.type)
+          if (this.groupStats) this.groupStats.retried++
           const delay = backoffDelay(attempt, retry.backoff)
           if (!spec.ordered || env.subject === undefined) {
             await this.settle(d, () => d.retry(delay))
@@ -213,6 +223,7 @@ export class Consumer {
         if (this.abandoned) return
         try {
           await d.ack()
+          if (this.groupStats) this.groupStats.acked++
         } catch (err) {
           this.settleFailed(d, err)
         }
@@ -234,7 +245,10 @@ export class Consumer {
       }
     }
     // Counted once the tier has written it, so metrics never run ahead of what deadLetters.list() shows.
-    if (await this.settle(d, () => d.deadLetter(reason))) this.options.metrics?.deadLettered(env.type, reason.kind)
+    if (await this.settle(d, () => d.deadLetter(reason))) {
+      this.options.metrics?.deadLettered(env.type, reason.kind)
+      if (this.groupStats) this.groupStats.deadLettered++
+    }
   }
 
   /** Runs a settle action; false when abandoned or when the tier failed it (the delivery comes back after its lease). */

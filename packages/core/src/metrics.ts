@@ -1,4 +1,5 @@
 import { LatencyHistogram, RateWindow, type LatencySummary } from './histogram.js'
+import { compilePattern } from './subjects.js'
 import type { DeadLetterKind } from './transport.js'
 
 /** Counters of one event type (or of all types). */
@@ -16,6 +17,21 @@ export interface TypeMetrics extends EventCounts {
   handlerMs: LatencySummary
   /** From the envelope's `time` (publish) to the handler finishing. */
   endToEndMs: LatencySummary
+}
+
+/** Counters of one consumer group in this process. */
+export interface GroupMetrics {
+  /** Patterns this group subscribes to here. */
+  patterns: string[]
+  delivered: number
+  acked: number
+  retried: number
+  deadLettered: number
+  /**
+   * Events of matching types published by this process and not yet settled (acked or dead-lettered) by
+   * this group here: the backlog when one process publishes and consumes (0 when it only consumes).
+   */
+  lag: number
 }
 
 /** `bus.metrics()`: a plain-JSON snapshot. */
@@ -37,6 +53,7 @@ export interface MetricsSnapshot {
   handlerMs: LatencySummary
   endToEndMs: LatencySummary
   byType: Record<string, TypeMetrics>
+  byGroup: Record<string, GroupMetrics>
 }
 
 class TypeStats {
@@ -49,9 +66,18 @@ class TypeStats {
   readonly endToEnd = new LatencyHistogram()
 }
 
+class GroupStats {
+  readonly patterns = new Map<string, (type: string) => boolean>()
+  delivered = 0
+  acked = 0
+  retried = 0
+  deadLettered = 0
+}
+
 /** Collects the bus's counters and histograms; cheap enough for every event on the hot path. */
 export class Metrics {
   private readonly types = new Map<string, TypeStats>()
+  private readonly groups = new Map<string, GroupStats>()
   private readonly publishedRate: RateWindow
   private readonly ackedRate: RateWindow
   private readonly failedRate: RateWindow
@@ -71,6 +97,14 @@ export class Metrics {
     let s = this.types.get(type)
     if (!s) this.types.set(type, (s = new TypeStats()))
     return s
+  }
+
+  /** Counters of a consumer group (a subscription registers its group and pattern). */
+  group(name: string, pattern: string): GroupStats {
+    let g = this.groups.get(name)
+    if (!g) this.groups.set(name, (g = new GroupStats()))
+    if (!g.patterns.has(pattern)) g.patterns.set(pattern, compilePattern(pattern))
+    return g
   }
 
   /** `n` events of `type` were published. */
@@ -158,6 +192,13 @@ export class Metrics {
       handlerMs: handler.summary(),
       endToEndMs: endToEnd.summary(),
       byType,
+      byGroup: Object.fromEntries(
+        [...this.groups].sort(([a], [b]) => a.localeCompare(b)).map(([name, g]) => {
+          let published = 0
+          for (const [type, t] of this.types) for (const match of g.patterns.values()) if (match(type)) published += t.published
+          return [name, { patterns: [...g.patterns.keys()], delivered: g.delivered, acked: g.acked, retried: g.retried, deadLettered: g.deadLettered, lag: Math.max(0, published - g.acked - g.deadLettered) }]
+        }),
+      ),
     }
   }
 }

@@ -253,6 +253,7 @@ describe('bus', () => {
     expect(m.byType['m.event'].endToEndMs.p99).toBeGreaterThanOrEqual(0)
     expect(m.rates.publishedPerSec).toBeGreaterThan(0)
     expect(m.errorRate).toBe(0)
+    expect(m.byGroup['signalsloop-api']).toEqual({ patterns: ['m.event'], delivered: 10, acked: 10, retried: 0, deadLettered: 0, lag: 0 })
     await bus.close()
   })
 

@@ -58,3 +58,21 @@ describe('envelope', () => {
     expect(headersOf(valid)).toEqual({ tenant: 'acme' })
   })
 })
+
+describe('typed errors', () => {
+  it('are recognised by instanceof across copies of the module (ESM and CJS builds loaded side by side)', async () => {
+    const { createRequire } = await import('node:module')
+    const { existsSync } = await import('node:fs')
+    const cjsPath = new URL('../dist/index.cjs', import.meta.url)
+    if (!existsSync(cjsPath)) throw new Error('build @tierbus/core first (npm run build): this test loads its CJS build next to the source')
+    const other = createRequire(import.meta.url)(cjsPath.pathname) as typeof import('@tierbus/core')
+    const { ValidationError: SourceValidation, ConfigError: SourceConfig, TierbusError: SourceTierbus } = await import('@tierbus/core')
+    const foreign = new other.ValidationError('bad data')
+    expect(other.ValidationError).not.toBe(SourceValidation)
+    expect(foreign).toBeInstanceOf(SourceValidation)
+    expect(foreign).toBeInstanceOf(SourceTierbus)
+    expect(foreign).not.toBeInstanceOf(SourceConfig)
+    expect(new SourceConfig('x')).toBeInstanceOf(other.ConfigError)
+    expect(new Error('plain')).not.toBeInstanceOf(SourceTierbus)
+  })
+})

@@ -32,6 +32,8 @@ export interface Workload {
   readonly agents?: number
   /** Running in production (memory is never recommended there). */
   readonly production?: boolean
+  /** How many seconds of traffic `eventsPerDay` was measured over (from live metrics). */
+  readonly observedSeconds?: number
 }
 
 /** One trigger the advisor evaluated. */
@@ -50,7 +52,12 @@ export interface Verdict {
   readonly action: 'stay' | 'migrate'
   readonly reasons: readonly string[]
   readonly triggers: readonly Trigger[]
+  /** True when the volume was extrapolated from less than an hour of traffic: watch it before acting. */
+  readonly provisional: boolean
 }
+
+/** Below this much observed traffic a verdict from live metrics is provisional. */
+export const PROVISIONAL_BELOW_SECONDS = 3_600
 
 const rank = (t: AdvisedTier) => (t === 'nats' ? 2 : TIER_LADDER.indexOf(t))
 
@@ -108,11 +115,14 @@ export function adviseTier(w: Workload, thresholds = ADVISOR_THRESHOLDS): Verdic
   if (w.p99LatencyMs !== undefined && w.latencyRequirementMs !== undefined && w.p99LatencyMs > w.latencyRequirementMs) {
     reasons.push(`measured p99 ${w.p99LatencyMs} ms exceeds the ${w.latencyRequirementMs} ms requirement`)
   }
-  return { currentTier: w.currentTier, recommendedTier: required, action: required === w.currentTier ? 'stay' : 'migrate', reasons, triggers }
+  const provisional = w.observedSeconds !== undefined && w.observedSeconds < PROVISIONAL_BELOW_SECONDS
+  if (provisional) reasons.push(`provisional: events/day extrapolated from ${Math.round(w.observedSeconds!)} s of traffic; watch it for a day before migrating`)
+  return { currentTier: w.currentTier, recommendedTier: required, action: required === w.currentTier ? 'stay' : 'migrate', reasons, triggers, provisional }
 }
 
-/** Derives volume and latency from a bus's metrics snapshot (events/day extrapolated from the sliding-window rate, or from totals over uptime when the window is empty). */
+/** Derives volume (average events/day over the process's uptime) and latency from a bus's metrics snapshot. */
 export function workloadFromMetrics(snapshot: MetricsSnapshot, requirements: Omit<Workload, 'eventsPerDay' | 'p99LatencyMs' | 'currentTier'> & { currentTier: AdvisedTier }): Workload {
-  const perSec = snapshot.rates.publishedPerSec > 0 ? snapshot.rates.publishedPerSec : snapshot.totals.published / Math.max(1, snapshot.uptimeMs / 1000)
-  return { ...requirements, eventsPerDay: perSec * 86_400, p99LatencyMs: snapshot.endToEndMs.p99 }
+  // The average over the process's life, not the 10 s window: a burst is not a daily volume.
+  const seconds = Math.max(1, snapshot.uptimeMs / 1000)
+  return { ...requirements, eventsPerDay: (snapshot.totals.published / seconds) * 86_400, p99LatencyMs: snapshot.endToEndMs.p99, observedSeconds: seconds }
 }

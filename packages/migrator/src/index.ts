@@ -1,4 +1,4 @@
-export { adviseTier, ADVISOR_THRESHOLDS, TIER_LADDER, workloadFromMetrics } from './advisor.js'
+export { adviseTier, ADVISOR_THRESHOLDS, PROVISIONAL_BELOW_SECONDS, TIER_LADDER, workloadFromMetrics } from './advisor.js'
 export type { AdvisedTier, Trigger, Verdict, Workload } from './advisor.js'
 export { formatPlan, planCapacity } from './planner.js'
 export type { CapacityPlan, Flow, PeakFlow, TierCost } from './planner.js'

@@ -6,6 +6,7 @@ import { adviseTier, workloadFromMetrics } from '@tierbus/migrator'
 describe('tier advisor (seed 004 triggers)', () => {
   it("keeps seed 004's current system at 2,500 events/day with 8 agents", () => {
     const v = adviseTier({ currentTier: 'db-realtime', eventsPerDay: 2500, agents: 8 })
+    expect(v.provisional).toBe(false)
     expect(v.action).toBe('stay')
     expect(v.recommendedTier).toBe('db-realtime')
     expect(v.reasons[0]).toMatch(/no trigger fired/)
@@ -46,11 +47,14 @@ describe('tier advisor (seed 004 triggers)', () => {
     await bus.subscribe(E, () => void n++)
     await bus.publishBatch(E, Array.from({ length: 50 }, (_, i) => ({ n: i })))
     const w = workloadFromMetrics(bus.metrics(), { currentTier: 'db-realtime' })
-    // 50 events in the 10 s window extrapolate to ~430k/day: past both thresholds.
+    // 50 events in a process a moment old extrapolate past both thresholds — and say so.
     expect(w.eventsPerDay).toBeGreaterThan(100_000)
+    expect(w.observedSeconds).toBeLessThan(60)
     const verdict = JSON.parse(JSON.stringify(adviseTier(w)))
     expect(verdict.recommendedTier).toBe('sqs-sns')
     expect(verdict.triggers.find((t: { name: string }) => t.name === 'events-per-day-over-sqs-threshold').fired).toBe(true)
+    expect(verdict.provisional).toBe(true)
+    expect(verdict.reasons.at(-1)).toMatch(/^provisional: events\/day extrapolated from \d+ s of traffic/)
     await bus.close()
   })
 })

@@ -46,6 +46,10 @@ export interface EventsMetrics {
   latency: { endToEndMs: MetricsSnapshot['endToEndMs']; handlerMs: MetricsSnapshot['handlerMs'] }
   errorRate: number
   dlqCount: number
+  /** Per consumer group in this process: counts and lag (see `GroupMetrics`). */
+  groups: MetricsSnapshot['byGroup']
+  /** The migration phase and its counters, when `TIERBUS_MIGRATION` is set; otherwise null. */
+  migration: { phase: string; [counter: string]: unknown } | null
   recommendation: Verdict
 }
 
@@ -82,10 +86,19 @@ export function metricsRoute(options: MetricsRouteOptions): (request: Request) =
         latency: { endToEndMs: m.endToEndMs, handlerMs: m.handlerMs },
         errorRate: m.errorRate,
         dlqCount,
+        groups: m.byGroup,
+        migration: migrationOf(bus.transport),
         recommendation: adviseTier(workload),
       }
       return json(body)
     })
+}
+
+/** The phase and counters of a migrating transport (duck-typed, so this package needs no migrator import at runtime). */
+function migrationOf(transport: unknown): EventsMetrics['migration'] {
+  const t = transport as { phase?: unknown; stats?: () => Record<string, unknown> }
+  if (typeof t.phase !== 'string' || typeof t.stats !== 'function') return null
+  return { ...t.stats(), phase: t.phase }
 }
 
 /** Options of `drainRoute`. */

@@ -37,6 +37,8 @@ describe('metrics route', () => {
     expect(body.latency.endToEndMs.count).toBe(1)
     expect(body.errorRate).toBeGreaterThan(0)
     expect(body.dlqCount).toBe(1)
+    expect(body.groups['sentiment-agent']).toMatchObject({ acked: 1, deadLettered: 1, lag: 0 })
+    expect(body.migration).toBeNull()
     expect(body.recommendation.currentTier).toBe('memory')
     expect(body.recommendation.reasons.length).toBeGreaterThan(0)
   })

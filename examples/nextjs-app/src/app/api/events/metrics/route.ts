@@ -1,0 +1,7 @@
+import { metricsRoute } from '@tierbus/next'
+import { getBus } from '@/lib/bus'
+
+export const dynamic = 'force-dynamic'
+
+/** Seed 004's metrics endpoint: volume, latency, error rate, DLQ count, groups, migration, advisor. */
+export const GET = metricsRoute({ bus: getBus, requirements: { agents: 2 } })

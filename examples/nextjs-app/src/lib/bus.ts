@@ -1,0 +1,41 @@
+import { singleton, sharedBus } from '@tierbus/next'
+import { FeedbackCreated } from './events'
+
+/**
+ * The tier packages this app can run on. Bundlers cannot follow createBusFromEnv's dynamic
+ * `import(name)`, so the app names them statically; add `@tierbus/redis-streams` etc. when you install them.
+ */
+const loadTier = async (name: string): Promise<unknown> => {
+  switch (name) {
+    case '@tierbus/db-realtime':
+      return import('@tierbus/db-realtime')
+    case '@tierbus/migrator':
+      return import('@tierbus/migrator')
+    default:
+      throw Object.assign(new Error(`${name} is not installed in this app`), { code: 'ERR_MODULE_NOT_FOUND' })
+  }
+}
+
+/** The app's bus: the tier is whatever TIERBUS_TRANSPORT (and its variables) say. */
+export const getBus = () =>
+  sharedBus({ source: 'signalsloop/web', events: [FeedbackCreated], retry: { attempts: 3, backoff: { baseMs: 100, maxMs: 400 } }, load: loadTier })
+
+/** What the agents produced, and the sentiment model's health (toggled by /api/model to show the DLQ). */
+export const state = singleton('signalsloop:state', () => ({
+  model: { healthy: true },
+  results: [] as Array<{ feedbackId: string; text: string; sentiment: string; attempt: number; at: string }>,
+}))
+
+/** Starts the agents once per server process (called from instrumentation.ts). */
+export async function startAgents(): Promise<void> {
+  await singleton('signalsloop:agents', async () => {
+    const bus = await getBus()
+    await bus.subscribe(FeedbackCreated, async (e) => {
+      if (!state.model.healthy) throw new Error('sentiment API 503')
+      const sentiment = /love|great|thanks|fast/i.test(e.data.text) ? 'positive' : /broken|bug|slow/i.test(e.data.text) ? 'negative' : 'neutral'
+      state.results.unshift({ feedbackId: e.data.feedbackId, text: e.data.text, sentiment, attempt: e.attempt, at: new Date().toISOString() })
+      state.results.length = Math.min(state.results.length, 50)
+    }, { group: 'sentiment-agent', concurrency: 4 })
+    await bus.subscribe('feedback.*', () => {}, { group: 'categorization-agent', concurrency: 2 })
+  })
+}

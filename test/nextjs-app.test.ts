@@ -1,0 +1,146 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const appDir = join(root, 'examples', 'nextjs-app')
+const nextBin = join(root, 'node_modules', 'next', 'dist', 'bin', 'next')
+const CHROMIUM = '/usr/bin/chromium'
+
+let browser: Browser
+const cleanups: Array<() => unknown> = []
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port
+      srv.close(() => resolve(port))
+    })
+    srv.on('error', reject)
+  })
+}
+
+/** Starts the built app with `next start` and the given tier env; resolves once it answers. */
+async function startApp(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort()
+  const child: ChildProcess = spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], {
+    cwd: appDir,
+    env: { ...process.env, NODE_ENV: 'production', TIERBUS_SOURCE: 'signalsloop/web', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (d: Buffer) => (output += d))
+  child.stderr!.on('data', (d: Buffer) => (output += d))
+  const url = `http://127.0.0.1:${port}`
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+    await exited
+    clearTimeout(timer)
+  }
+  cleanups.push(stop)
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}):\n${output}`)
+    try {
+      if ((await fetch(`${url}/api/feedback`)).ok) return { url, stop }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`the app did not answer within 60 s:\n${output}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+async function text(page: Page, testId: string): Promise<string> {
+  return (await page.getByTestId(testId).first().textContent()) ?? ''
+}
+
+/** Polls the page until `testId`'s text satisfies `ok`. */
+async function until(page: Page, testId: string, ok: (text: string) => boolean, what: string): Promise<string> {
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    const t = await page.getByTestId(testId).first().textContent({ timeout: 1_000 }).catch(() => null)
+    if (t !== null && ok(t)) return t
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last text of ${testId}: ${JSON.stringify(t)}`)
+    await page.waitForTimeout(200)
+  }
+}
+
+async function submit(page: Page, feedback: string): Promise<void> {
+  await page.getByTestId('feedback-text').fill(feedback)
+  await page.getByTestId('feedback-submit').click()
+  await until(page, 'feedback-status', (t) => t.startsWith('sent fb-'), `"${feedback}" to be accepted`)
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) execFileSync('bash', [join(root, 'scripts', 'chromium.sh')], { stdio: 'inherit' })
+  if (!existsSync(join(appDir, '.next', 'BUILD_ID'))) throw new Error('the example app is not built: run `npm run build` first (npm test does it via pretest)')
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+}, 300_000)
+
+afterAll(async () => {
+  while (cleanups.length) await cleanups.pop()!()
+  await browser?.close()
+})
+
+describe('examples/nextjs-app in a real browser', () => {
+  it('processes submitted feedback, shows it on the dashboard, dead-letters and redrives, and follows a tier switch by env var', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } })
+    cleanups.push(() => page.close())
+
+    // Tier 0 (memory), chosen by env only.
+    const memoryApp = await startApp({ TIERBUS_TRANSPORT: 'memory' })
+    await page.goto(`${memoryApp.url}/`)
+    await submit(page, 'Love the new roadmap view')
+    await until(page, 'results', (t) => t.includes('positive — Love the new roadmap view'), 'the sentiment agent to process it')
+
+    await page.goto(`${memoryApp.url}/dashboard`)
+    expect(await until(page, 'tier', (t) => t.length > 0, 'the tier')).toBe('memory')
+    await until(page, 'group-sentiment-agent', (t) => /sentiment-agent\s*feedback\.created\s*1/.test(t), 'sentiment-agent to show 1 handled')
+    expect(await text(page, 'advisor')).toMatch(/Advisor: (stay on|migrate to) /)
+    expect(await text(page, 'migration-phase')).toBe('none')
+
+    // The model goes down: the event is retried, then dead-lettered; the dashboard shows it.
+    await fetch(`${memoryApp.url}/api/model`, { method: 'POST', body: JSON.stringify({ healthy: false }) })
+    const feedbackPage = await browser.newPage()
+    cleanups.push(() => feedbackPage.close())
+    await feedbackPage.goto(`${memoryApp.url}/`)
+    await submit(feedbackPage, 'Export to CSV is broken again')
+    await until(page, 'dlq', (t) => t.includes('handler-failed after 3: Error: sentiment API 503'), 'the dead letter on the dashboard')
+    expect(await text(page, 'dlq-count')).toBe('1')
+
+    // The model is back: some traffic for the charts, then redrive from the dashboard.
+    await fetch(`${memoryApp.url}/api/model`, { method: 'POST', body: JSON.stringify({ healthy: true }) })
+    for (let i = 0; i < 30; i++) await fetch(`${memoryApp.url}/api/feedback`, { method: 'POST', body: JSON.stringify({ text: `great update ${i}` }) })
+    await until(page, 'published', (t) => Number(t) >= 32, 'the burst to show')
+    await until(page, 'lag-sentiment-agent', (t) => t === '0', 'sentiment-agent to catch up')
+    await page.screenshot({ path: join(root, 'docs', 'dashboard.png'), fullPage: true })
+    await page.getByTestId('redrive').first().click()
+    await until(page, 'dlq-empty', (t) => t === 'none', 'the DLQ to empty after redrive')
+    await until(feedbackPage, 'results', (t) => t.includes('negative — Export to CSV is broken again'), 'the redriven event to be processed')
+    await memoryApp.stop()
+
+    // Same code, tier 1 (embedded PGlite), chosen by env only: the dashboard follows.
+    const dataDir = mkdtempSync(join(tmpdir(), 'tierbus-next-'))
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
+    const pgliteApp = await startApp({ TIERBUS_TRANSPORT: 'pglite', TIERBUS_PGLITE_DIR: dataDir })
+    await page.goto(`${pgliteApp.url}/`)
+    await submit(page, 'Thanks for the fast support')
+    await until(page, 'results', (t) => t.includes('positive — Thanks for the fast support'), 'the agent on PGlite to process it')
+    await page.goto(`${pgliteApp.url}/dashboard`)
+    expect(await until(page, 'tier', (t) => t.length > 0, 'the tier')).toBe('pglite')
+    await until(page, 'group-sentiment-agent', (t) => /feedback\.created\s*1/.test(t), 'sentiment-agent on PGlite to show 1 handled')
+    await pgliteApp.stop()
+  }, 240_000)
+})
