@@ -6,25 +6,15 @@
  */
 import { randomUUID } from 'node:crypto'
 import { AckPolicy, DeliverPolicy, connect, nanos, type NatsConnection } from 'nats'
-import { createBus, defineEvent } from '@tierbus/core'
+import { createBus } from '@tierbus/core'
 import { natsTransport, type NatsTransport } from '@tierbus/nats'
-import { z } from 'zod'
 import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
+import { IN_FLIGHT, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.js'
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
 const N = Number(process.env.BENCH_EVENTS ?? 20_000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const BATCH = 1_000
-const IN_FLIGHT = 64
-const RATE = 1_000
-const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5)
-
-const Task = defineEvent(
-  'work.nlp.high.sentiment',
-  z.object({ taskId: z.string(), agent: z.string(), text: z.string(), priority: z.number(), sentAt: z.number() }),
-)
-const sample = (i: number) => ({ taskId: `t-${i}`, agent: 'nlp-001', text: 'x'.repeat(900), priority: i % 3, sentAt: 0 })
-const now = () => performance.timeOrigin + performance.now()
 const token = () => `bench${randomUUID().slice(0, 8)}`
 
 /** A fresh prefix + stream per measurement, deleted afterwards, so runs never see each other's data. */

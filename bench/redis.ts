@@ -6,11 +6,11 @@
  * Run: npx tsx --conditions=tierbus-source bench/redis.ts   (needs Redis 7+ on REDIS_URL)
  */
 import { randomUUID } from 'node:crypto'
-import { createBus, defineEvent, newEventId } from '@tierbus/core'
+import { createBus, newEventId } from '@tierbus/core'
 import { redisTransport, type RedisStreamsTransport } from '@tierbus/redis-streams'
 import { Redis } from 'ioredis'
-import { z } from 'zod'
 import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
+import { IN_FLIGHT, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const N_SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 5_000)
@@ -19,16 +19,6 @@ const N_CONSUME = Number(process.env.BENCH_CONSUME ?? 40_000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const BATCH = 500
 const CONSUMERS = 4
-const IN_FLIGHT = 64
-const RATE = 1_000
-const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5)
-
-const Task = defineEvent(
-  'work.nlp.high.sentiment',
-  z.object({ taskId: z.string(), agent: z.string(), text: z.string(), priority: z.number(), sentAt: z.number() }),
-)
-const sample = (i: number, sentAt = 0) => ({ taskId: `t-${i}`, agent: 'nlp-001', text: 'x'.repeat(900), priority: i % 3, sentAt })
-const now = () => performance.timeOrigin + performance.now()
 const token = () => `tbbench:${randomUUID().slice(0, 8)}`
 const admin = new Redis(REDIS_URL, { connectionName: 'tierbus-bench-admin' })
 

@@ -115,6 +115,24 @@ export function decodeEnvelope(input: string | Uint8Array | object): Envelope {
   return value
 }
 
+/** A decoded message: its envelope, or (when it is not one) the raw text and why. */
+export type DecodedMessage =
+  | { readonly envelope: Envelope; readonly malformed?: undefined }
+  | { readonly envelope?: undefined; readonly malformed: { readonly raw: string; readonly error: string } }
+
+/**
+ * Decodes a message body without throwing: what a transport hands core as `Delivery.envelope` or
+ * `Delivery.malformed` (core dead-letters the latter with the reason), and what a DLQ listing shows.
+ */
+export function tryDecodeEnvelope(input: string | Uint8Array): DecodedMessage {
+  try {
+    return { envelope: decodeEnvelope(input) }
+  } catch (err) {
+    const raw = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8')
+    return { malformed: { raw, error: err instanceof Error ? err.message : String(err) } }
+  }
+}
+
 /** Byte size of a string as UTF-8. */
 export function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8')

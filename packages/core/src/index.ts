@@ -19,9 +19,10 @@ export {
   envelopeIssues,
   headersOf,
   RESERVED_ATTRIBUTES,
+  tryDecodeEnvelope,
   utf8Length,
 } from './envelope.js'
-export type { Envelope } from './envelope.js'
+export type { DecodedMessage, Envelope } from './envelope.js'
 export { createBusFromEnv, transportFromEnv, TRANSPORT_KINDS } from './env.js'
 export type { AdapterModule, BusFromEnvOptions, Env, TransportKind } from './env.js'
 export { ConfigError, describeError, TierbusError, TimeoutError, TransportError, ValidationError } from './errors.js'

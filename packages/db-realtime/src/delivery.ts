@@ -1,4 +1,4 @@
-import { decodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
+import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
 import type { DbSubscription } from './subscription.js'
 
 const MAX_INT = 2_147_483_647
@@ -15,12 +15,9 @@ export class DbDelivery implements Delivery {
     readonly attempt: number,
     text: string,
   ) {
-    try {
-      this.envelope = decodeEnvelope(text)
-    } catch (err) {
-      this.envelope = undefined
-      this.malformed = { raw: text, error: (err as Error).message }
-    }
+    const decoded = tryDecodeEnvelope(text)
+    this.envelope = decoded.envelope
+    this.malformed = decoded.malformed
   }
 
   ack(): Promise<void> {

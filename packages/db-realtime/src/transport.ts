@@ -3,6 +3,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   TransportError,
+  tryDecodeEnvelope,
   ValidationError,
   type Capabilities,
   type DeadLetter,
@@ -248,14 +249,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     const rows = await this.driver.call('dead_letter_list', [options.group ?? null, options.limit ?? 100])
     return rows.map((r) => {
       const text = r.envelope === null || r.envelope === undefined ? undefined : String(r.envelope)
-      let envelope: Envelope | undefined
-      if (text !== undefined) {
-        try {
-          envelope = decodeEnvelope(text)
-        } catch {
-          envelope = undefined
-        }
-      }
+      const envelope = text === undefined ? undefined : tryDecodeEnvelope(text).envelope
       return {
         id: String(r.id),
         group: String(r.group_name),

@@ -1,5 +1,5 @@
 import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type MsgHdrs } from 'nats'
-import { decodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore, type Envelope } from '@tierbus/core'
+import { decodeEnvelope, tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
 import { isMessageGone, transportError } from './errors.js'
 import type { SubjectMap } from './subjects.js'
 
@@ -155,17 +155,11 @@ function toDeadLetter(seq: number, header: MsgHdrs, data: Uint8Array): DeadLette
     // Not written by tierbus (someone published on the DLQ subjects): show it rather than hide it.
     reason = { kind: 'malformed', error: `no readable ${DEAD_LETTER_HEADERS.reason} header`, attempts: 0 }
   }
-  let envelope: Envelope | undefined
-  let raw: string | undefined
-  try {
-    envelope = decodeEnvelope(data)
-  } catch {
-    raw = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
-  }
+  const { envelope, malformed } = tryDecodeEnvelope(data)
   return {
     id: String(seq),
     group: header.get(DEAD_LETTER_HEADERS.group),
-    ...(envelope ? { envelope } : { raw: raw ?? '' }),
+    ...(envelope ? { envelope } : { raw: malformed.raw }),
     reason,
     failedAt: header.get(DEAD_LETTER_HEADERS.failedAt),
   }

@@ -1,16 +1,10 @@
-import { decodeEnvelope, describeError, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
+import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
 import type { JetStreamDeadLetters } from './dead-letters.js'
 import { transportError } from './errors.js'
 import type { PulledMessage } from './pulled-message.js'
 
 /** Decodes message bytes into an envelope, or the `malformed` description core dead-letters. */
-export function decodeBody(data: Uint8Array): { envelope: Envelope } | { malformed: { raw: string; error: string } } {
-  try {
-    return { envelope: decodeEnvelope(data) }
-  } catch (err) {
-    return { malformed: { raw: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), error: describeError(err) } }
-  }
-}
+export const decodeBody = (data: Uint8Array) => tryDecodeEnvelope(data)
 
 /** What a delivery needs from its subscription. */
 export interface DeliveryOwner {

@@ -1,4 +1,4 @@
-import { decodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore, type Envelope } from '@tierbus/core'
+import { tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
 import type { RedisStreamClient } from './client.js'
 import { evalScript, REDRIVE_SCRIPT } from './commands.js'
 import type { RedisKeys } from './keys.js'
@@ -61,12 +61,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
         const [entryId, rawFields] = item as [string, unknown]
         const fields = fieldsToRecord(rawFields)
         const payload = fields.payload ?? ''
-        let envelope: Envelope | undefined
-        try {
-          envelope = decodeEnvelope(payload)
-        } catch {
-          envelope = undefined
-        }
+        const { envelope } = tryDecodeEnvelope(payload)
         const letter: DeadLetter = {
           id: deadLetterId(group, entryId),
           group,

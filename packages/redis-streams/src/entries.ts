@@ -1,4 +1,4 @@
-import { decodeEnvelope, describeError, type Envelope } from '@tierbus/core'
+import { tryDecodeEnvelope, type Envelope } from '@tierbus/core'
 import { PAYLOAD_FIELD } from './commands.js'
 
 /** One stream entry handed to a consumer: where it lives, its fields, and how often it was delivered. */
@@ -37,11 +37,7 @@ export function decodeEntry(entry: StreamEntry): DecodedEntry {
   if (raw === undefined) {
     return { malformed: { raw: JSON.stringify(entry.fields), error: `stream entry ${entry.id} of ${entry.stream} has no '${PAYLOAD_FIELD}' field: it was not written by tierbus` } }
   }
-  try {
-    return { envelope: decodeEnvelope(raw) }
-  } catch (err) {
-    return { malformed: { raw, error: describeError(err) } }
-  }
+  return tryDecodeEnvelope(raw)
 }
 
 /** Parses an `XREADGROUP` reply (`[[stream, [[id, fields], ...]], ...]` or null) into entries with delivery count 1. */

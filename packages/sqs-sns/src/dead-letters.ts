@@ -8,7 +8,7 @@ import {
   SendMessageCommand,
   type Message,
 } from '@aws-sdk/client-sqs'
-import { decodeEnvelope, DEAD_LETTER_KINDS, type DeadLetter, type DeadLetterReason, type DeadLetterStore, type DeadLetterKind, type Envelope } from '@tierbus/core'
+import { DEAD_LETTER_KINDS, tryDecodeEnvelope, type DeadLetter, type DeadLetterKind, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
 import { DEAD_LETTER_ATTRIBUTES, QUEUE_TAGS, TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { fifoId, sourceOfDlq } from './names.js'
@@ -192,12 +192,7 @@ export class SqsDeadLetters implements DeadLetterStore {
             attempts: maxReceiveCount ?? 0,
           }
     const body = m.Body ?? ''
-    let envelope: Envelope | undefined
-    try {
-      envelope = decodeEnvelope(body)
-    } catch {
-      envelope = undefined
-    }
+    const { envelope } = tryDecodeEnvelope(body)
     const sent = Number(m.Attributes?.SentTimestamp)
     return {
       id: `${dlqName}/${m.MessageId}`,

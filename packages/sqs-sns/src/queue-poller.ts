@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs'
-import { compilePattern, decodeEnvelope, type Delivery, type Envelope, type SubscriptionSpec } from '@tierbus/core'
+import { compilePattern, tryDecodeEnvelope, type Delivery, type SubscriptionSpec } from '@tierbus/core'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { SqsDelivery, type DeliveryContext, type ReceivedMessage } from './delivery.js'
@@ -133,13 +133,7 @@ export class QueuePoller {
       type: m.MessageAttributes?.[TYPE_ATTRIBUTE]?.StringValue,
       messageGroupId: m.Attributes?.MessageGroupId,
     }
-    let envelope: Envelope | undefined
-    let malformed: { raw: string; error: string } | undefined
-    try {
-      envelope = decodeEnvelope(body)
-    } catch (err) {
-      malformed = { raw: body, error: (err as Error).message }
-    }
+    const { envelope, malformed } = tryDecodeEnvelope(body)
     const type = envelope?.type ?? received.type
     if (type !== undefined && !this.matches(type)) {
       this.context.acks.delete(this.context.queue.url, received.receiptHandle).catch(this.options.onError)
