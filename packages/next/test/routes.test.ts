@@ -2,6 +2,7 @@ import { createBus, defineEvent, memoryTransport, type Bus } from '@tierbus/core
 import { eventually } from '@tierbus/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { migratingTransport } from '@tierbus/migrator'
 import { bearer, deadLetterRoutes, drainRoute, metricsRoute, resetSharedBus, sharedBus, singleton, tierOf } from '@tierbus/next'
 
 /** A route's JSON body, loosely typed for assertions. */
@@ -41,6 +42,16 @@ describe('metrics route', () => {
     expect(body.migration).toBeNull()
     expect(body.recommendation.currentTier).toBe('memory')
     expect(body.recommendation.reasons.length).toBeGreaterThan(0)
+  })
+
+  it('reports the migration phase and counters when the bus runs over a migrating transport', async () => {
+    const transport = migratingTransport({ source: memoryTransport(), target: memoryTransport(), phase: 'shadow' })
+    const bus = createBus({ transport, source: 'signalsloop/web' })
+    buses.push(bus)
+    const body = await read(await metricsRoute({ bus })(new Request('http://localhost/api/events/metrics')))
+    expect(body.transport).toBe('memory->memory')
+    expect(body.migration).toMatchObject({ phase: 'shadow', secondaryWriteFailures: 0, relayed: 0 })
+    expect(body.recommendation.currentTier).toBe('memory')
   })
 
   it('maps transport names to advisor tiers', () => {
