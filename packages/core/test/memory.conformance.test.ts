@@ -1,3 +1,4 @@
+// The assertions are the shared suite's: runTransportConformance in packages/core/src/testing/conformance.ts.
 import { MEMORY_CAPABILITIES, memoryTransport, type MemoryTransportApi } from '@tierbus/core'
 import { runTransportConformance } from '@tierbus/core/testing'
 

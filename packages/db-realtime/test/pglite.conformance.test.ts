@@ -1,3 +1,4 @@
+// The assertions are the shared suite's: runTransportConformance in packages/core/src/testing/conformance.ts.
 import { PGlite } from '@electric-sql/pglite'
 import { runTransportConformance, uniqueToken } from '@tierbus/core/testing'
 import { afterAll, beforeAll } from 'vitest'

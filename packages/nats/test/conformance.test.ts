@@ -1,3 +1,4 @@
+// The assertions are the shared suite's: runTransportConformance in packages/core/src/testing/conformance.ts.
 import { runTransportConformance } from '@tierbus/core/testing'
 import { NATS_CAPABILITIES, type NatsTransport } from '../src/index.js'
 import { isolatedTransport } from './helpers.js'

@@ -1,3 +1,4 @@
+// The assertions are the shared suite's: runTransportConformance in packages/core/src/testing/conformance.ts.
 import { runTransportConformance } from '@tierbus/core/testing'
 import { afterAll, beforeAll } from 'vitest'
 import { SQS_CAPABILITIES } from '../src/index.js'
