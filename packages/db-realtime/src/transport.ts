@@ -72,13 +72,16 @@ export function encodeForJsonb(envelope: Envelope, maxBytes: number, tier: strin
   return text
 }
 
-/** The pattern and time range of a replay or count, checked. */
+/**
+ * The pattern and time range of a replay or count, checked, as SQL parameters. Without `to` there is
+ * no upper bound ('infinity'): "now" would drop events stamped in the same millisecond as the call.
+ */
 function rangeOf(options: Omit<ReplayOptions, 'pageSize'>) {
   const p = sqlPattern(options.pattern ?? '>')
   const from = new Date(options.from ?? 0)
-  const to = new Date(options.to ?? Date.now())
-  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new ConfigError('replay: from and to must be valid dates or RFC 3339 strings')
-  return { p, from, to }
+  const to = options.to === undefined ? undefined : new Date(options.to)
+  if (Number.isNaN(from.getTime()) || (to && Number.isNaN(to.getTime()))) throw new ConfigError('replay: from and to must be valid dates or RFC 3339 strings')
+  return { p, from: from.toISOString(), to: to ? to.toISOString() : 'infinity' }
 }
 
 /** Options of `transport.replay`. */
@@ -87,7 +90,7 @@ export interface ReplayOptions {
   pattern?: string
   /** Start of the time range (event `time`), inclusive. */
   from?: Date | string
-  /** End of the time range, exclusive (default: now). */
+  /** End of the time range, exclusive (default: none). */
   to?: Date | string
   /** Rows fetched per page. */
   pageSize?: number
@@ -187,7 +190,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   async count(options: Omit<ReplayOptions, 'pageSize'>): Promise<number> {
     this.assertOpen()
     const { p, from, to } = rangeOf(options)
-    return Number(this.value(await this.driver.call('count_range', [from.toISOString(), to.toISOString(), p.regex, p.prefix])))
+    return Number(this.value(await this.driver.call('count_range', [from, to, p.regex, p.prefix])))
   }
 
   async replay(options: ReplayOptions, handler: (envelope: Envelope) => void | Promise<void>): Promise<{ replayed: number; skipped: number }> {
@@ -198,7 +201,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     let replayed = 0
     let skipped = 0
     for (;;) {
-      const rows = await this.driver.call('replay_page', [from.toISOString(), to.toISOString(), p.regex, p.prefix, after, pageSize])
+      const rows = await this.driver.call('replay_page', [from, to, p.regex, p.prefix, after, pageSize])
       for (const row of rows) {
         after = Number(row.seq)
         let envelope: Envelope

@@ -106,6 +106,17 @@ describe('postgres transport', () => {
     expect(events).toEqual([])
   })
 
+  it('replays events stamped in the very millisecond of the call when no end is given', async () => {
+    const t = await transport()
+    const type = `${uniqueToken('edge')}.x`
+    // Stamped far ahead: a default end of "now" (the old behaviour) would leave it out.
+    await t.publish([envelope(type, 1, { time: new Date(Date.now() + 60_000).toISOString() })])
+    const seen: number[] = []
+    await t.replay({ pattern: type }, (x) => void seen.push((x.data as { n: number }).n))
+    expect(seen).toEqual([1])
+    expect(await t.count({ pattern: type })).toBe(1)
+  })
+
   it('skips an event id that is already stored (idempotent publish)', async () => {
     const t = await transport()
     const type = `${uniqueToken('idem')}.x`
