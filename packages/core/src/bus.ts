@@ -226,8 +226,9 @@ class EventBus implements Bus {
     const pattern = typeof target === 'string' ? target : target.type
     assertPattern(pattern)
     if (typeof handler !== 'function') throw new ConfigError(`subscribe('${pattern}'): handler must be a function`)
-    const spec = this.specFor(pattern, options, false)
-    return this.start(spec, handler as Handler, options, definition ? () => definition : (type) => this.registry.get(type), definition !== undefined)
+    const retry = this.retryFor(options)
+    const spec = this.specFor(pattern, options, false, retry)
+    return this.start(spec, handler as Handler, retry, definition ? () => definition : (type) => this.registry.get(type), definition !== undefined)
   }
 
   async request<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options: RequestOptions = {}): Promise<ReplyOutput<D>> {
@@ -235,10 +236,12 @@ class EventBus implements Bus {
     const timeoutMs = options.timeoutMs ?? BUS_DEFAULTS.requestTimeoutMs
     const envelope = this.envelopeFor(event, data, options)
     envelope.replyto = this.inboxType
+    // A reply is handled once or not at all: the inbox never retries, and its spec says so to the tier.
+    const once = resolveRetry({ attempts: 1 })
     this.inbox ??= this.start(
-      { ...this.specFor(this.inboxType, { group: `${INBOX_PREFIX}-${this.inboxType.slice(INBOX_PREFIX.length + 1)}`, concurrency: 64 }, true) },
+      this.specFor(this.inboxType, { group: `${INBOX_PREFIX}-${this.inboxType.slice(INBOX_PREFIX.length + 1)}`, concurrency: 64 }, true, once),
       (reply) => this.settleRequest(reply.envelope),
-      {},
+      once,
       () => undefined,
       false,
     )
@@ -292,7 +295,7 @@ class EventBus implements Bus {
     return resolveRetry({ attempts: options.retry.attempts ?? this.retry.attempts, backoff: { ...this.retry.backoff, ...options.retry.backoff } })
   }
 
-  private specFor(pattern: string, options: SubscribeOptions, ephemeral: boolean): SubscriptionSpec {
+  private specFor(pattern: string, options: SubscribeOptions, ephemeral: boolean, retry: RetryPolicy): SubscriptionSpec {
     const group = options.group ?? this.group
     if (typeof group !== 'string' || !GROUP.test(group)) {
       throw new ConfigError(`invalid group ${JSON.stringify(group)}: use 1-100 letters, digits, '_', '.', ':' or '-'`)
@@ -307,7 +310,6 @@ class EventBus implements Bus {
     if (ordered && caps.ordering !== 'per-key') {
       throw new ConfigError(`the ${this.transport.name} tier does not keep per-key order (ordered: true); use its FIFO variant or a tier with capabilities.ordering 'per-key'`)
     }
-    const retry = this.retryFor(options)
     const concurrency = positiveInt(options.concurrency ?? this.concurrency, 'concurrency')
     return {
       pattern,
@@ -324,16 +326,15 @@ class EventBus implements Bus {
   private async start(
     spec: SubscriptionSpec,
     handler: Handler,
-    options: SubscribeOptions,
+    retry: RetryPolicy,
     definitionFor: (type: string) => AnyEventDefinition | undefined,
     responder: boolean,
   ): Promise<BusSubscription> {
-    const retry = this.retryFor(options)
     const consumer = new Consumer({
       spec,
       handler,
       concurrency: spec.maxInFlight,
-      retry: spec.ephemeral ? resolveRetry({ attempts: 1 }) : retry,
+      retry,
       definitionFor,
       ...(responder ? { reply: (request: Envelope, outcome: { data: unknown } | { error: string }) => this.sendReply(request, outcome, definitionFor(request.type)) } : {}),
       ...(spec.ephemeral ? {} : { metrics: this.collector }),

@@ -3,8 +3,6 @@ import type { JetStreamDeadLetters } from './dead-letters.js'
 import { transportError } from './errors.js'
 import type { PulledMessage } from './pulled-message.js'
 
-/** Decodes message bytes into an envelope, or the `malformed` description core dead-letters. */
-export const decodeBody = (data: Uint8Array) => tryDecodeEnvelope(data)
 
 /** What a delivery needs from its subscription. */
 export interface DeliveryOwner {
@@ -28,12 +26,9 @@ export class JetStreamDelivery implements Delivery {
     private readonly msg: PulledMessage,
     private readonly owner: DeliveryOwner,
   ) {
-    const body = decodeBody(msg.data)
-    if ('envelope' in body) this.envelope = body.envelope
-    else {
-      this.envelope = undefined
-      this.malformed = body.malformed
-    }
+    const { envelope, malformed } = tryDecodeEnvelope(msg.data)
+    this.envelope = envelope
+    if (malformed) this.malformed = malformed
   }
 
   get attempt(): number {

@@ -1,8 +1,7 @@
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from 'nats'
-import type { DeadLetterReason, Delivery, Envelope, Subscription, SubscriptionSpec } from '@tierbus/core'
+import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope, type Subscription, type SubscriptionSpec } from '@tierbus/core'
 import { BatchPump } from './batch-pump.js'
 import type { JetStreamDeadLetters } from './dead-letters.js'
-import { decodeBody } from './delivery.js'
 import { durableName } from './subjects.js'
 
 /** A reply received on core NATS: nothing to ack (core NATS keeps nothing), dead letters still stored. */
@@ -16,12 +15,9 @@ class InboxDelivery implements Delivery {
     private readonly group: string,
     private readonly deadLetters: JetStreamDeadLetters,
   ) {
-    const body = decodeBody(msg.data)
-    if ('envelope' in body) this.envelope = body.envelope
-    else {
-      this.envelope = undefined
-      this.malformed = body.malformed
-    }
+    const { envelope, malformed } = tryDecodeEnvelope(msg.data)
+    this.envelope = envelope
+    if (malformed) this.malformed = malformed
   }
 
   async ack(): Promise<void> {}
