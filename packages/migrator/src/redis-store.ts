@@ -1,5 +1,6 @@
 import { ConfigError } from '@tierbus/core'
 import type { ClaimResult } from './dedup.js'
+import { assertPhaseStep } from './phase-transitions.js'
 import { parsePhase, type Phase } from './phases.js'
 import type { MigrationStore, PhaseChange } from './store.js'
 
@@ -18,6 +19,11 @@ const CLAIM = `local v = redis.call('GET', KEYS[1])
 if v then return v end
 redis.call('SET', KEYS[1], 'processing', 'PX', ARGV[1])
 return 'claimed'`
+// Compare-and-set of the phase, atomically with its history entry ('' stands for "no phase stored").
+const WRITE_PHASE = `if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+return 1`
 const RELEASE = `if redis.call('GET', KEYS[1]) == 'processing' then return redis.call('DEL', KEYS[1]) end
 return 0`
 
@@ -48,16 +54,11 @@ export function redisMigrationStore(redis: RedisLike, options: RedisMigrationSto
       const v = await redis.get(`${prefix}:phase:${migration}`)
       return v === null ? undefined : parsePhase(v)
     },
-    async writePhase(migration, phase: Phase) {
+    async writePhase(migration, phase: Phase, expected) {
+      assertPhaseStep(migration, expected, phase)
       const at = new Date().toISOString()
-      await redis.eval(
-        `redis.call('SET', KEYS[1], ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[2]) return 1`,
-        2,
-        `${prefix}:phase:${migration}`,
-        `${prefix}:history:${migration}`,
-        phase,
-        JSON.stringify({ phase, at }),
-      )
+      const written = await redis.eval(WRITE_PHASE, 2, `${prefix}:phase:${migration}`, `${prefix}:history:${migration}`, expected ?? '', phase, JSON.stringify({ phase, at }))
+      return Number(written) === 1
     },
     async history(migration) {
       return (await redis.lrange(`${prefix}:history:${migration}`, 0, -1)).map((s) => JSON.parse(s) as PhaseChange)

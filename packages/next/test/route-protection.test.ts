@@ -29,7 +29,7 @@ async function busWithDeadLetter(): Promise<Bus> {
 /** A cookie-session check, the setup CSRF attacks: the browser attaches the cookie to cross-site requests. */
 const cookieSession: Authorize = (request) => request.headers.get('cookie') === 'session=admin'
 
-const request = (path: string, init: RequestInit & { headers?: Record<string, string> } = {}) => new Request(`${APP}${path}`, init)
+const request = (path: string, init: RequestInit = {}) => new Request(`${APP}${path}`, init)
 
 describe('route protection', () => {
   it('refuses every route without credentials (401) and serves it with them', async () => {
