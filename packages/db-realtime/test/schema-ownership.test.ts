@@ -55,10 +55,14 @@ describe('schema ownership', () => {
     expect(rows.map((r) => r.tablename)).toEqual(['orders'])
   })
 
-  it('adopts an empty existing schema, and accepts one tierbus migrated before the ownership mark', async () => {
+  it("adopts an empty existing schema or one holding only tierbus-marked tables, and accepts one migrated before the mark", async () => {
     const empty = schema()
     await pool.query(`CREATE SCHEMA "${empty}"`)
     expect((await migrate(pool, { schema: empty })).applied.length).toBeGreaterThan(0)
+    // The migrator's Postgres store marks its tables: the db tier may share that schema.
+    const shared = schema()
+    await pool.query(`CREATE SCHEMA "${shared}"; CREATE TABLE "${shared}".migration_state (migration text); COMMENT ON TABLE "${shared}".migration_state IS 'tierbus: live migration state'`)
+    expect((await migrate(pool, { schema: shared })).applied.length).toBeGreaterThan(0)
     const legacy = schema()
     await migrate(pool, { schema: legacy })
     await pool.query(`COMMENT ON TABLE "${legacy}".migrations IS NULL`)

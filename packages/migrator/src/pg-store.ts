@@ -1,6 +1,6 @@
 import { ConfigError } from '@tierbus/core'
 import type { ClaimResult } from './dedup.js'
-import { assertPhaseStep } from './phase-transitions.js'
+import { assertPhaseStep, storedPhase } from './phase-transitions.js'
 import { parsePhase, type Phase } from './phases.js'
 import type { MigrationStore, PhaseChange } from './store.js'
 
@@ -78,7 +78,7 @@ export async function postgresMigrationStore(db: PgLike, options: PostgresMigrat
     },
     async readPhase(migration) {
       const r = await db.query(`SELECT phase FROM ${s}.migration_state WHERE migration = $1`, [migration])
-      return r.rows.length ? parsePhase(String(r.rows[0]!.phase)) : undefined
+      return r.rows.length ? storedPhase(migration, String(r.rows[0]!.phase)) : undefined
     },
     async writePhase(migration, phase: Phase, expected) {
       assertPhaseStep(migration, expected, phase)

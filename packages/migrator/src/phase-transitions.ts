@@ -2,6 +2,15 @@ import { ValidationError } from '@tierbus/core'
 import { PHASES, type Phase } from './phases.js'
 import type { PhaseChange } from './store.js'
 
+/** A phase read back from a store; anything else there was written around tierbus (a ValidationError). */
+export function storedPhase(migration: string, text: string): Phase {
+  if ((PHASES as readonly string[]).includes(text)) return text as Phase
+  throw new ValidationError(
+    `migration ${migration}: the store holds phase ${JSON.stringify(text)}, which is not one of ${PHASES.join(', ')}; it was written outside tierbus: restore the last phase of the history (tierbus migrate status)`,
+    [{ path: 'phase', message: 'not a phase' }],
+  )
+}
+
 /** True when `to` is one step from `from`: an advance or a rollback. */
 export function isPhaseStep(from: Phase, to: Phase): boolean {
   return Math.abs(PHASES.indexOf(from) - PHASES.indexOf(to)) === 1

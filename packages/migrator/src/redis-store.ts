@@ -1,7 +1,7 @@
 import { ConfigError } from '@tierbus/core'
 import type { ClaimResult } from './dedup.js'
-import { assertPhaseStep } from './phase-transitions.js'
-import { parsePhase, type Phase } from './phases.js'
+import { assertPhaseStep, storedPhase } from './phase-transitions.js'
+import type { Phase } from './phases.js'
 import type { MigrationStore, PhaseChange } from './store.js'
 
 /** The ioredis calls this store makes (an `ioredis` `Redis` instance fits). */
@@ -52,7 +52,7 @@ export function redisMigrationStore(redis: RedisLike, options: RedisMigrationSto
     },
     async readPhase(migration) {
       const v = await redis.get(`${prefix}:phase:${migration}`)
-      return v === null ? undefined : parsePhase(v)
+      return v === null ? undefined : storedPhase(migration, v)
     },
     async writePhase(migration, phase: Phase, expected) {
       assertPhaseStep(migration, expected, phase)

@@ -86,6 +86,23 @@ describe.each(subjects)('%s phase store (real service)', (_name, make) => {
     }
   })
 
+  it('refuses a phase key SET to something that is not a phase, keeping its own', async () => {
+    const { store, rawSet } = await make()
+    const migration = 'memory->memory'
+    await store.writePhase(migration, 'source', undefined)
+    const errors: unknown[] = []
+    const t = migratingTransport({ source: memoryTransport(), target: memoryTransport(), phase: 'source', dedup: store, control: { store, migration, pollMs: 10 }, onError: (err) => void errors.push(err) })
+    try {
+      await rawSet(migration, 'yolo')
+      await eventually(() => errors.length > 0, 'the refusal')
+      expect(errors[0]).toBeInstanceOf(ValidationError)
+      expect((errors[0] as Error).message).toMatch(/holds phase "yolo", which is not one of/)
+      expect(t.phase).toBe('source')
+    } finally {
+      await t.close()
+    }
+  })
+
   it('lets exactly one of concurrent advances from the same phase win, with one history entry', async () => {
     const { store } = await make()
     const migration = 'postgres->redis'
