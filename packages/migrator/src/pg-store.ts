@@ -1,7 +1,7 @@
 import { ConfigError } from '@tierbus/core'
 import type { ClaimResult } from './dedup.js'
 import { assertPhaseStep, storedPhase } from './phase-transitions.js'
-import { parsePhase, type Phase } from './phases.js'
+import type { Phase } from './phases.js'
 import type { MigrationStore, PhaseChange } from './store.js'
 
 /** The node-postgres call this store makes (a `pg` `Pool` or `Client` fits). */
@@ -96,7 +96,7 @@ export async function postgresMigrationStore(db: PgLike, options: PostgresMigrat
     },
     async history(migration) {
       const r = await db.query(`SELECT phase, at FROM ${s}.migration_phase WHERE migration = $1 ORDER BY id`, [migration])
-      return r.rows.map((row) => ({ phase: parsePhase(String(row.phase)), at: new Date(row.at as string).toISOString() }) as PhaseChange)
+      return r.rows.map((row) => ({ phase: storedPhase(migration, String(row.phase)), at: new Date(row.at as string).toISOString() }) as PhaseChange)
     },
     async close() {
       if (options.ownsClient) await db.end?.()
