@@ -143,7 +143,8 @@ async function advise(args: readonly string[], io: CliIo): Promise<number> {
   const verdict = adviseTier(workload)
   if (values.json) io.out(JSON.stringify(verdict, null, 2))
   else {
-    io.out(`${verdict.action === 'stay' ? 'stay on' : 'migrate to'} ${verdict.recommendedTier}${verdict.action === 'migrate' ? ` (from ${verdict.currentTier})` : ''}`)
+    const verb = { stay: 'stay on', migrate: 'migrate to', watch: 'watch: may need' }[verdict.action]
+    io.out(`${verb} ${verdict.recommendedTier}${verdict.action === 'stay' ? '' : ` (from ${verdict.currentTier})`}`)
     for (const r of verdict.reasons) io.out(`  - ${r}`)
   }
   return 0
