@@ -2,7 +2,7 @@ import { assertPattern, ConfigError } from '@tierbus/core'
 import { parse } from 'yaml'
 import { z } from 'zod'
 
-/** A message type of a workload profile (seed 000's format). */
+/** A message type of a workload profile (the MisterSmith capacity plan's format). */
 export interface MessageTypeProfile {
   readonly name: string
   /** Per agent per second, the rate used for capacity (typical, or the midpoint of the range). */
@@ -53,7 +53,7 @@ export function parseRate(text: string, where: string): [number, number] {
   return [low, m[2] ? Number(m[2]) / per : low]
 }
 
-/** `"1-5 KB"`, `"100-500 bytes"`, `"1.5 KB"` -> [low, high] bytes (KB = 1,000 bytes, as seed 000 computes). */
+/** `"1-5 KB"`, `"100-500 bytes"`, `"1.5 KB"` -> [low, high] bytes (KB = 1,000 bytes, as the MisterSmith capacity plan computes). */
 export function parseSize(text: string, where: string): [number, number] {
   const m = /^\s*([\d.]+)(?:\s*-\s*([\d.]+))?\s*([a-z]+)\s*$/i.exec(text)
   const unit = m ? SIZE_UNITS[m[3]!.toLowerCase()] : undefined
@@ -85,7 +85,7 @@ const ProfileSchema = z.object({
   ),
 })
 
-/** Parses a workload profile from YAML text (seed 000's format, see profiles/mistersmith.yaml). */
+/** Parses a workload profile from YAML text (the MisterSmith capacity plan's format, see profiles/mistersmith.yaml). */
 export function parseProfile(yamlText: string): WorkloadProfile {
   let raw: unknown
   try {
