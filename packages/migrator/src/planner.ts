@@ -1,7 +1,7 @@
 import { priceOptions, type OptionCost } from './option-costs.js'
 import { DEFAULT_PRICING, type Pricing } from './pricing.js'
 import type { WorkloadProfile } from './profile.js'
-import { recommendRoutes, type RoutePlan } from './routes.js'
+import { recommendRoutes, type ClassLoad, type RoutePlan } from './routes.js'
 
 /** Message flow of one message type or of the whole workload. */
 export interface Flow {
@@ -52,6 +52,7 @@ export function planCapacity(profile: WorkloadProfile, pricing: Pricing = DEFAUL
   })
   const highestFactor = Math.max(1, ...Object.values(profile.peakFactors))
   const byType: Record<string, Flow> = {}
+  const classes: ClassLoad[] = []
   let mps = 0
   let bps = 0
   let persistent = 0
@@ -59,6 +60,7 @@ export function planCapacity(profile: WorkloadProfile, pricing: Pricing = DEFAUL
   for (const t of profile.messageTypes) {
     const m = t.ratePerAgentPerSecond * profile.agents
     byType[t.name] = flow(m, m * t.sizeBytes)
+    classes.push({ name: t.name, subjects: t.subjects, kind: t.kind, persistent: t.persistent, latencyMs: t.latencyMs, peakPerSecond: m * highestFactor, messagesPerMonth: m * month })
     mps += m
     bps += m * t.sizeBytes
     if (t.persistent) persistent += m
@@ -81,11 +83,5 @@ export function planCapacity(profile: WorkloadProfile, pricing: Pricing = DEFAUL
     },
     pricing,
   )
-  const routes = recommendRoutes(
-    profile.messageTypes.map((t) => {
-      const m = t.ratePerAgentPerSecond * profile.agents
-      return { name: t.name, subjects: t.subjects, kind: t.kind, persistent: t.persistent, latencyMs: t.latencyMs, peakPerSecond: m * highestFactor, messagesPerMonth: m * month }
-    }),
-  )
-  return { profile: profile.name, agents: profile.agents, connections: profile.connections, byType, total, peaks, costs, routes }
+  return { profile: profile.name, agents: profile.agents, connections: profile.connections, byType, total, peaks, costs, routes: recommendRoutes(classes) }
 }
