@@ -23,6 +23,8 @@ export function formatPlan(plan: CapacityPlan): string {
   out.push('', 'recommended routes (first match wins):')
   for (const r of plan.routes.routes) out.push(`  ${r.match.padEnd(16)} -> ${r.transport.padEnd(5)} ${r.reason}`)
   const shares = Object.entries(plan.routes.shares).map(([t, s]) => `${t} ${Math.round(s * 100)} %`)
-  out.push(`  share of messages: ${shares.join(', ')}`, '', `TIERBUS_ROUTES='${plan.routes.env}'`)
+  out.push(`  share of messages: ${shares.join(', ')}`)
+  const tiers = plan.hybrid.tiers.map((t) => `${t.transport} ${usd(t.cost.monthlyUsd)} (${t.cost.option}: ${t.classes.join(', ')})`)
+  out.push(`  monthly cost: ${tiers.join(' + ')} = ${usd(plan.hybrid.monthlyUsd)}`, '', `TIERBUS_ROUTES='${plan.routes.env}'`)
   return out.join('\n')
 }

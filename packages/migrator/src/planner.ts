@@ -1,6 +1,7 @@
 import { priceOptions, type OptionCost } from './option-costs.js'
 import { DEFAULT_PRICING, type Pricing } from './pricing.js'
 import type { WorkloadProfile } from './profile.js'
+import { priceRoutes, type HybridCost } from './route-costs.js'
 import { recommendRoutes, type ClassLoad, type RoutePlan } from './routes.js'
 
 /** Message flow of one message type or of the whole workload. */
@@ -32,6 +33,8 @@ export interface CapacityPlan {
   readonly costs: readonly OptionCost[]
   /** Which message classes go to which tier, with reasons and the `TIERBUS_ROUTES` string. */
   readonly routes: RoutePlan
+  /** What the route table costs a month, each tier priced on the classes it carries. */
+  readonly hybrid: HybridCost
 }
 
 const DAY = 86_400
@@ -60,7 +63,8 @@ export function planCapacity(profile: WorkloadProfile, pricing: Pricing = DEFAUL
   for (const t of profile.messageTypes) {
     const m = t.ratePerAgentPerSecond * profile.agents
     byType[t.name] = flow(m, m * t.sizeBytes)
-    classes.push({ name: t.name, subjects: t.subjects, kind: t.kind, persistent: t.persistent, latencyMs: t.latencyMs, peakPerSecond: m * highestFactor, messagesPerMonth: m * month })
+    const b = m * t.sizeBytes
+    classes.push({ name: t.name, subjects: t.subjects, kind: t.kind, persistent: t.persistent, latencyMs: t.latencyMs, peakPerSecond: m * highestFactor, messagesPerMonth: m * month, bytesPerSecond: b, peakBytesPerSecond: b * highestFactor })
     mps += m
     bps += m * t.sizeBytes
     if (t.persistent) persistent += m
@@ -83,5 +87,7 @@ export function planCapacity(profile: WorkloadProfile, pricing: Pricing = DEFAUL
     },
     pricing,
   )
-  return { profile: profile.name, agents: profile.agents, connections: profile.connections, byType, total, peaks, costs, routes: recommendRoutes(classes) }
+  const routes = recommendRoutes(classes)
+  const hybrid = priceRoutes(routes, classes, profile.connections, month, pricing)
+  return { profile: profile.name, agents: profile.agents, connections: profile.connections, byType, total, peaks, costs, routes, hybrid }
 }

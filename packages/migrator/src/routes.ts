@@ -12,6 +12,9 @@ export interface ClassLoad {
   /** Events/s at the profile's highest peak factor. */
   readonly peakPerSecond: number
   readonly messagesPerMonth: number
+  /** Average bytes/s, and at the highest peak (for pricing the route table). */
+  readonly bytesPerSecond: number
+  readonly peakBytesPerSecond: number
 }
 
 /** One line of the route table: events matching `match` go to `transport`. */

@@ -91,6 +91,18 @@ describe('capacity planner', () => {
     expect(cost('supabase').fitsPeak).toBe(false)
   })
 
+  it('prices the recommended route table, each tier on the classes it carries', () => {
+    expect(plan.hybrid.tiers.map((t) => [t.transport, t.cost.option, t.classes])).toEqual([
+      ['amqp', 'amazon-mq', ['coordination', 'health_pings']],
+      ['sqs', 'sqs-sns', ['discovery', 'tasks']],
+      ['nats', 'nats-self-hosted', ['metrics']],
+    ])
+    // Amazon MQ still needs the broker for 1,002 connections, though it carries 17 % of the messages.
+    expect(plan.hybrid.tiers[0]!.cost.items.map((i) => i.monthlyUsd)).toEqual([2160, 100, 4.64])
+    expect(plan.hybrid.tiers[1]!.cost.monthlyUsd).toBeCloseTo(475.2, 2)
+    expect(plan.hybrid.monthlyUsd).toBeCloseTo(2974.08, 2)
+  })
+
   it('keeps every price in DEFAULT_PRICING with a source', () => {
     const missing: string[] = []
     const walk = (node: unknown, path: string) => {
@@ -129,6 +141,7 @@ describe('capacity planner', () => {
     expect(text).toMatch(/amazon-mq\s+\$2,359\.91\s+\[amqp\] broker \$2,160\.00 \+ storage \$100\.00 \+ data transfer \$99\.91/)
     expect(text).toMatch(/postgres-self-hosted\s+\$156\.16 .*\(cannot carry the highest peak\)/)
     expect(text).toMatch(/^\s+metrics\.>\s+-> nats\s+metrics: high-volume/m)
+    expect(text).toContain('monthly cost: amqp $2,264.64 (amazon-mq: coordination, health_pings) + sqs $475.20 (sqs-sns: discovery, tasks) + nats $234.24 (nats-self-hosted: metrics) = $2,974.08')
     expect(text.split('\n').at(-1)).toBe("TIERBUS_ROUTES='coord.>=amqp;agent.>=sqs;work.>=sqs;health.>=amqp;metrics.>=nats;>=sqs'")
   })
 })

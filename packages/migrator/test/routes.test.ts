@@ -12,6 +12,8 @@ const load = (over: Partial<ClassLoad> & { name: string }): ClassLoad => ({
   latencyMs: 1000,
   peakPerSecond: 100,
   messagesPerMonth: 1e6,
+  bytesPerSecond: 1000,
+  peakBytesPerSecond: 5000,
   ...over,
 })
 
