@@ -1,3 +1,4 @@
+import { ConfigError } from '@tierbus/core'
 import type { BrokerSize, Fleet, Pricing } from './pricing.js'
 import type { RouteTier } from './tier-traits.js'
 
@@ -68,8 +69,10 @@ const carries = (max: { value: number } | null, peak: number) => max === null ||
 
 /** The smallest broker whose throughput carries the peak and whose connection limit carries the workload's. */
 export function chooseBroker(brokers: readonly BrokerSize[], peakPerSecond: number, connections: number): { broker: BrokerSize; fits: boolean } {
+  const largest = brokers.at(-1)
+  if (!largest) throw new ConfigError('pricing.amazonMq.brokers is empty: list the broker sizes, smallest first')
   const broker = brokers.find((b) => b.maxMessagesPerSecond >= peakPerSecond && b.maxConnections >= connections)
-  return broker ? { broker, fits: true } : { broker: brokers[brokers.length - 1]!, fits: false }
+  return broker ? { broker, fits: true } : { broker: largest, fits: false }
 }
 
 function amazonMq(load: PricedLoad, p: Pricing): OptionCost {

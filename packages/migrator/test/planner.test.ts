@@ -76,6 +76,7 @@ describe('capacity planner', () => {
     expect(chooseBroker(brokers, 900, 50).broker.instance).toBe('mq.t3.micro')
     expect(chooseBroker(brokers, 12_000, 10).broker.instance).toBe('mq.m5.2xlarge')
     expect(chooseBroker(brokers, 60_000, 10)).toEqual({ broker: brokers[2], fits: false })
+    expect(() => chooseBroker([], 1, 1)).toThrow(/pricing\.amazonMq\.brokers is empty/)
     const fewer = planCapacity(parseProfile(profileText.replace('service_connections: 2', 'service_connections: 0')))
     expect(fewer.costs.find((c) => c.option === 'amazon-mq')!.items[0]).toMatchObject({ monthlyUsd: 540, basis: 'mq.m5.large ACTIVE_STANDBY_MULTI_AZ' })
   })
