@@ -41,7 +41,7 @@ fail() { echo "services: $*" >&2; exit 1; }
 exec 3>&1
 run() {
   if [ -n "$DRY_RUN" ]; then local cmd; cmd=$(printf "%q " "$@"); say "would run: ${cmd% }" >&3; return 0; fi
-  "$@"
+  "$@" 3>&- # a daemon must not inherit fd 3: it would hold our caller's stdout open
 }
 
 # The table above, read once into arrays (no subprocess per lookup: this runs before every `npm test`).
