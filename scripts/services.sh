@@ -85,13 +85,17 @@ install_packages() { # package...
     [ -f /etc/debian_version ] && how="as root: apt-get install -y $* (npm test does this itself when run as root)"
     fail "missing $*; install them $how, then run npm test again"
   fi
-  say "installing $* from Debian's packages"
+  # The packages' own scripts are chatty: their output goes to a log, shown only when something fails.
+  local log=${TMPDIR:-/tmp}/tierbus-services-apt.log
+  [ -n "$DRY_RUN" ] && log=/dev/null
+  say "installing $* from Debian's packages (log: $log)"
   export DEBIAN_FRONTEND=noninteractive
   # A source that cannot be refreshed (a third-party repo offline) must not stop Debian's own packages.
-  run apt-get update -qq -o DPkg::Lock::Timeout=300 || say "apt-get update reported errors; installing anyway"
-  # apt-utils is not needed: drop debconf's notice about it, keep every other message.
-  run apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$@" 2> >(grep -v 'apt-utils is not installed' >&2) >/dev/null \
-    || fail "apt-get install $* failed (see above)"
+  run apt-get update -qq -o DPkg::Lock::Timeout=300 >"$log" 2>&1 || say "apt-get update reported errors (see $log); installing anyway"
+  if ! run apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$@" >>"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    fail "apt-get install $* failed; the whole output is in $log"
+  fi
 }
 
 # ---- starting ---------------------------------------------------------------------------------------
@@ -145,8 +149,23 @@ start_nats() {
 }
 
 start_rabbitmq() {
+  [ -n "${FRESH_RABBITMQ:-}" ] && configure_fresh_rabbitmq
   run rabbitmq-plugins enable --offline "$RABBITMQ_PLUGIN" >/dev/null || fail "could not enable $RABBITMQ_PLUGIN"
   run rabbitmq-server -detached
+}
+
+# What this machine kind has: node rabbit@localhost (starts even where the host name does not resolve),
+# Erlang's port mapper and AMQP on 127.0.0.1 only. Only for a RabbitMQ this script installed, and only
+# where no such configuration exists yet (the Debian package ships none).
+configure_fresh_rabbitmq() {
+  local env=/etc/rabbitmq/rabbitmq-env.conf conf=/etc/rabbitmq/rabbitmq.conf
+  # The package's rabbitmq-env.conf is all comments; a NODENAME or a rabbitmq.conf is someone's choice.
+  { grep -qs '^[[:space:]]*NODENAME=' "$env" || [ -e "$conf" ]; } && return 0
+  say "configuring the new RabbitMQ: node rabbit@localhost, listening on 127.0.0.1:5672"
+  if [ -n "$DRY_RUN" ]; then say "would write $env and $conf"; return 0; fi
+  printf '%s\n' 'NODENAME=rabbit@localhost' 'ERL_EPMD_ADDRESS=127.0.0.1' \
+    'export ERL_FLAGS="-kernel inet_dist_use_interface {127,0,0,1}"' >>"$env"
+  printf '%s\n' 'listeners.tcp.local = 127.0.0.1:5672' >"$conf"
 }
 
 # Starts a service that is installed but down, and waits until its port answers.
@@ -158,9 +177,9 @@ start() { # service
   say "$1 is down on $port, starting it"
   "start_$1" || fail "could not start $1; see the output above"
   [ -n "$DRY_RUN" ] && return 0
-  local seconds=30; [ "$1" = rabbitmq ] && seconds=60
+  local seconds=30 since=$SECONDS; [ "$1" = rabbitmq ] && seconds=60
   wait_for "$1" "$port" "$seconds"
-  say "$1 up on $port"
+  say "$1 up on $port after $((SECONDS - since)) s"
 }
 
 # ---- checks on services that are up -----------------------------------------------------------------
@@ -207,6 +226,7 @@ main() {
     for name in "${missing[@]}"; do packages+=("${PACKAGE[$name]}"); done
     install_packages "${packages[@]}"
     [[ " ${missing[*]} " == *" postgres "* ]] && FRESH_POSTGRES=1
+    [[ " ${missing[*]} " == *" rabbitmq "* ]] && FRESH_RABBITMQ=1
   fi
   for name in "${down[@]}"; do
     [ "${PORT[$name]}" = - ] && continue # installed above; nothing to start
