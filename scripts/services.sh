@@ -156,7 +156,7 @@ start_rabbitmq() {
 
 # What this machine kind has: node rabbit@localhost (starts even where the host name does not resolve),
 # Erlang's port mapper and AMQP on 127.0.0.1 only. Only for a RabbitMQ this script installed, and only
-# where no such configuration exists yet (the Debian package ships none).
+# where no such configuration exists yet (the Debian package ships only a commented rabbitmq-env.conf).
 configure_fresh_rabbitmq() {
   local env=/etc/rabbitmq/rabbitmq-env.conf conf=/etc/rabbitmq/rabbitmq.conf
   # The package's rabbitmq-env.conf is all comments; a NODENAME or a rabbitmq.conf is someone's choice.
