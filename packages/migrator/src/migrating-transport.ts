@@ -16,6 +16,7 @@ import {
 import { DEDUP_DEFAULTS, memoryDedupStore, type DedupStore } from './dedup.js'
 import { startOutboxRelay, type OutboxRelay } from './outbox-relay.js'
 import { PHASE_BEHAVIOUR, type Phase } from './phases.js'
+import { SharedIntake } from './shared-intake.js'
 import { ShadowComparator, type ShadowReport } from './shadow.js'
 import type { MigrationStore } from './store.js'
 
@@ -60,7 +61,11 @@ export interface MigrationStats {
 /** A transport that is mid-migration: phases, dual-write, shadow comparison, cross-tier dedup. */
 export interface MigratingTransport extends Transport {
   readonly phase: Phase
-  /** Moves to another phase live: publishing switches at once, subscriptions are re-pointed. */
+  /**
+   * Moves to another phase live: subscriptions are re-pointed, then publishing switches. Atomic: if a
+   * tier refuses a subscription, the migration stays in its phase with its subscriptions unchanged and
+   * this rejects with a TransportError (call it again once the tier is back).
+   */
   setPhase(phase: Phase): Promise<void>
   /** What the shadow phase has compared so far. */
   shadowReport(): ShadowReport
@@ -70,6 +75,7 @@ export interface MigratingTransport extends Transport {
 const PENDING = { target: '_migration.to-target', source: '_migration.to-source' } as const
 type Side = 'source' | 'target'
 type Role = 'handle:source' | 'handle:target' | 'shadow:target'
+type Relay = { bus: Bus; sub: BusSubscription }
 
 /**
  * Composes a source and a target transport into one that follows the migration phase (see
@@ -85,6 +91,8 @@ class Migration implements MigratingTransport {
   readonly capabilities: Capabilities
   readonly deadLetters: DeadLetterStore | undefined
   private current: Phase
+  /** The phase a running setPhase is switching to (its new subscriptions already consume). */
+  private next: Phase | undefined
   private readonly tiers: Record<Side, Transport>
   private readonly dedup: DedupStore
   private readonly ttlMs: number
@@ -92,7 +100,7 @@ class Migration implements MigratingTransport {
   private readonly onError: (error: unknown, context: string) => void
   private readonly subscriptions = new Set<MigratingSubscription>()
   /** Relay buses of the current phase; undefined until first started. */
-  private relays: Array<{ bus: Bus; sub: BusSubscription }> | undefined
+  private relays: Promise<Relay[]> | undefined
   private readonly outbox: 'in-process' | 'external' | undefined
   private outboxRelay: Promise<OutboxRelay> | undefined
   readonly counters = { secondaryWriteFailures: 0, relayed: 0, duplicatesSkipped: 0, duplicatesDeferred: 0 }
@@ -138,7 +146,7 @@ class Migration implements MigratingTransport {
 
   async publish(batch: readonly Envelope[]): Promise<void> {
     // A publish-only process must drain its own pending buffer too, so relays start with the first publish.
-    if (this.relays === undefined) await this.startRelays()
+    await this.startRelays()
     if (this.outbox && this.current !== 'target') {
       // Outbox: the source only; the relay forwards to the target.
       await this.tiers.source.publish(batch)
@@ -166,8 +174,13 @@ class Migration implements MigratingTransport {
   async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
     await this.startRelays()
     const sub = new MigratingSubscription(this, spec, onBatch)
-    await sub.apply(this.current)
-    this.subscriptions.add(sub)
+    // In line with phase switches, so a subscription never starts on a phase that is being left.
+    const started = this.switching.then(async () => {
+      await sub.apply(this.current)
+      this.subscriptions.add(sub)
+    })
+    this.switching = started.catch(() => {})
+    await started
     return {
       close: async () => {
         this.subscriptions.delete(sub)
@@ -177,15 +190,47 @@ class Migration implements MigratingTransport {
   }
 
   setPhase(phase: Phase): Promise<void> {
-    // Serialized: a poll and a manual switch never re-point subscriptions at the same time.
-    this.switching = this.switching.then(async () => {
-      if (phase === this.current && this.relays !== undefined) return
-      this.current = phase
-      await this.stopRelays()
-      await this.startRelays()
-      for (const sub of this.subscriptions) await sub.apply(phase)
-    })
-    return this.switching
+    // Serialized: a poll and a manual switch never re-point subscriptions at the same time. A failed
+    // switch rejects its own caller only; the chain goes on, so a later setPhase runs.
+    const switched = this.switching.then(() => this.switchTo(phase))
+    this.switching = switched.catch(() => {})
+    return switched
+  }
+
+  /**
+   * Opens what `phase` adds (subscriptions, relays) while the current phase keeps running; only when all
+   * of it is open does the phase change and what it drops close. On failure, closes what it opened.
+   */
+  private async switchTo(phase: Phase): Promise<void> {
+    const previous = this.current
+    if (phase === previous && this.relays !== undefined) return
+    const relaysChange = this.relays === undefined || (previous === 'source') !== (phase === 'source')
+    const opened: MigratingSubscription[] = []
+    let relays: Promise<Relay[]> | undefined
+    this.next = phase
+    try {
+      for (const sub of this.subscriptions) {
+        opened.push(sub)
+        await sub.open(phase)
+      }
+      if (relaysChange) {
+        relays = this.openRelays(phase)
+        await relays
+      }
+    } catch (err) {
+      for (const sub of opened) await sub.trim(previous).catch((e: unknown) => this.onError(e, `closing what the failed switch to ${phase} opened`))
+      throw new TransportError(
+        `could not switch the migration from phase ${previous} to ${phase}: ${describeError(err)}. It stays in ${previous} with its subscriptions unchanged; fix the tier and call setPhase('${phase}') again`,
+        { cause: err },
+      )
+    } finally {
+      this.next = undefined
+    }
+    this.current = phase
+    const dropped = relays ? this.relays : undefined
+    if (relays) this.relays = relays
+    for (const sub of this.subscriptions) await sub.trim(phase).catch((e: unknown) => this.onError(e, `closing subscriptions phase ${phase} no longer uses`))
+    await closeRelays(dropped)
   }
 
   shadowReport(): ShadowReport {
@@ -210,11 +255,11 @@ class Migration implements MigratingTransport {
     return this.tiers[side]
   }
 
-  /** Wraps a delivery batch with cross-tier dedup (all phases but `source`). */
+  /** Wraps a delivery batch with cross-tier dedup (all phases but `source`, and while switching away from it). */
   deduped(group: string, leaseMs: number, ordered: boolean, side: Side, onBatch: (batch: Delivery[]) => Promise<void>) {
     return async (batch: Delivery[]): Promise<void> => {
       const shadowing = PHASE_BEHAVIOUR[this.current].shadow && side === 'source'
-      if (this.current === 'source') return onBatch(batch)
+      if (this.current === 'source' && (this.next === undefined || this.next === 'source')) return onBatch(batch)
       const classify = async (d: Delivery): Promise<Delivery | undefined> => {
         if (!d.envelope) return d
         if (shadowing) this.shadow.seen('source', group, d.envelope.id)
@@ -277,17 +322,39 @@ class Migration implements MigratingTransport {
     }
   }
 
+  /** Starts the relays of the current phase once (the first publish or subscribe). */
   private async startRelays(): Promise<void> {
-    if (this.relays !== undefined) return
-    const relays: Array<{ bus: Bus; sub: BusSubscription }> = (this.relays = [])
+    const relays = (this.relays ??= this.openRelays(this.current))
+    try {
+      await relays
+    } catch (err) {
+      if (this.relays === relays) this.relays = undefined
+      throw err
+    }
+  }
+
+  /** Opens the relays `phase` needs; on failure closes the ones it opened and rejects. */
+  private async openRelays(phase: Phase): Promise<Relay[]> {
+    const relays: Relay[] = []
     // From dual-write on, relays run in every phase (target included) so whatever was buffered or
     // written to the outbox before a phase change still drains; only `source` has nothing to forward.
-    if (this.current === 'source') return
+    if (phase === 'source') return relays
     if (this.outbox === 'in-process') {
       this.outboxRelay ??= startOutboxRelay({ source: this.tiers.source, target: this.tiers.target, onError: (err) => this.onError(err, 'outbox relay') })
       await this.outboxRelay
     }
-    if (this.outbox) return
+    if (this.outbox) return relays
+    try {
+      await this.openPendingRelays(relays)
+    } catch (err) {
+      await Promise.all(relays.map((r) => r.bus.close()))
+      throw err
+    }
+    return relays
+  }
+
+  /** A relay per direction: forwards the pending buffer on one tier to the other. */
+  private async openPendingRelays(relays: Relay[]): Promise<void> {
     for (const from of ['source', 'target'] as const) {
       const to: Side = from === 'source' ? 'target' : 'source'
       const bus = createBus({ transport: this.tiers[from], source: 'tierbus/migrator', closeTransport: false, onError: (err) => this.onError(err, 'relay') })
@@ -304,41 +371,74 @@ class Migration implements MigratingTransport {
   }
 
   private async stopRelays(): Promise<void> {
-    const relays = this.relays ?? []
+    const relays = this.relays
     this.relays = undefined
-    await Promise.all(relays.map((r) => r.bus.close()))
+    await closeRelays(relays)
   }
+}
+
+async function closeRelays(relays: Promise<Relay[]> | undefined): Promise<void> {
+  const open = (await relays?.catch(() => undefined)) ?? []
+  await Promise.all(open.map((r) => r.bus.close()))
+}
+
+/** The tier subscriptions a phase uses. */
+function rolesOf(phase: Phase): Set<Role> {
+  const b = PHASE_BEHAVIOUR[phase]
+  const roles = new Set<Role>(b.handle.map((side) => `handle:${side}` as const))
+  if (b.shadow) roles.add('shadow:target')
+  return roles
 }
 
 /** One app subscription, re-pointed at the tiers each phase needs. */
 class MigratingSubscription {
-  private readonly open = new Map<Role, Subscription>()
+  private readonly running = new Map<Role, Subscription>()
+  /** Both handling tiers (cutover) feed the app's onBatch through this: one call at a time, one budget. */
+  private readonly intake: SharedIntake
 
   constructor(
     private readonly migration: Migration,
     private readonly spec: SubscriptionSpec,
-    private readonly onBatch: (batch: Delivery[]) => Promise<void>,
-  ) {}
+    onBatch: (batch: Delivery[]) => Promise<void>,
+  ) {
+    this.intake = new SharedIntake(spec.maxInFlight, spec.leaseMs, onBatch)
+  }
 
+  /** Opens, then closes, so no group goes unconsumed in between. */
   async apply(phase: Phase): Promise<void> {
-    const b = PHASE_BEHAVIOUR[phase]
-    const wanted = new Set<Role>(b.handle.map((side) => `handle:${side}` as const))
-    if (b.shadow) wanted.add('shadow:target')
-    // Open what the phase adds before closing what it drops, so no group goes unconsumed.
-    for (const role of wanted) {
-      if (this.open.has(role)) continue
-      this.open.set(role, await this.start(role))
-    }
-    for (const [role, sub] of this.open) {
-      if (wanted.has(role)) continue
-      this.open.delete(role)
-      await sub.close()
+    await this.open(phase)
+    await this.trim(phase)
+  }
+
+  /** Opens the tier subscriptions `phase` adds, keeping the others; on failure closes what it opened. */
+  async open(phase: Phase): Promise<void> {
+    const added: Role[] = []
+    try {
+      for (const role of rolesOf(phase)) {
+        if (this.running.has(role)) continue
+        this.running.set(role, await this.start(role))
+        added.push(role)
+      }
+    } catch (err) {
+      await this.closeRoles(added)
+      throw err
     }
   }
 
+  /** Closes the tier subscriptions `phase` does not use. */
+  async trim(phase: Phase): Promise<void> {
+    const wanted = rolesOf(phase)
+    await this.closeRoles([...this.running.keys()].filter((role) => !wanted.has(role)))
+  }
+
   async close(): Promise<void> {
-    const subs = [...this.open.values()]
-    this.open.clear()
+    this.intake.close()
+    await this.closeRoles([...this.running.keys()])
+  }
+
+  private async closeRoles(roles: readonly Role[]): Promise<void> {
+    const subs = roles.map((role) => this.running.get(role)).filter((s): s is Subscription => s !== undefined)
+    for (const role of roles) this.running.delete(role)
     await Promise.all(subs.map((s) => s.close()))
   }
 
@@ -346,7 +446,7 @@ class MigratingSubscription {
     const { spec, migration } = this
     if (role === 'shadow:target') return migration.tier('target').subscribe(spec, migration.shadowed(spec.group))
     const side: Side = role === 'handle:source' ? 'source' : 'target'
-    return migration.tier(side).subscribe(spec, migration.deduped(spec.group, spec.leaseMs, spec.ordered, side, this.onBatch))
+    return migration.tier(side).subscribe(spec, migration.deduped(spec.group, spec.leaseMs, spec.ordered, side, this.intake.deliver))
   }
 }
 
@@ -380,7 +480,9 @@ function combinedDeadLetters(tiers: Record<Side, Transport>): DeadLetterStore | 
       for (const side of ['source', 'target'] as const) {
         for (const d of (await tiers[side].deadLetters?.list(options)) ?? []) out.push({ ...d, id: `${side}:${d.id}` })
       }
-      return out.sort((a, b) => a.failedAt.localeCompare(b.failedAt))
+      // Each tier returns up to `limit` of its oldest; the oldest `limit` of both are among them.
+      out.sort((a, b) => a.failedAt.localeCompare(b.failedAt))
+      return options?.limit === undefined ? out : out.slice(0, options.limit)
     },
     async redrive(ids) {
       const by = split(ids)
