@@ -86,6 +86,17 @@ export function migratingTransport(options: MigratingTransportOptions): Migratin
   return new Migration(options)
 }
 
+/** What a migration between two tiers can promise in every phase: only what both tiers can do. */
+export function migrationCapabilities(a: Capabilities, b: Capabilities): Capabilities {
+  return Object.freeze({
+    persistent: a.persistent && b.persistent,
+    replay: a.replay && b.replay,
+    ordering: a.ordering === 'per-key' && b.ordering === 'per-key' ? 'per-key' : 'none',
+    delay: a.delay && b.delay,
+    maxPayloadBytes: Math.min(a.maxPayloadBytes, b.maxPayloadBytes),
+  })
+}
+
 class Migration implements MigratingTransport {
   readonly name: string
   readonly capabilities: Capabilities
@@ -111,15 +122,7 @@ class Migration implements MigratingTransport {
     this.tiers = { source: options.source, target: options.target }
     this.current = options.phase
     this.name = `${options.source.name}->${options.target.name}`
-    const a = options.source.capabilities
-    const b = options.target.capabilities
-    this.capabilities = Object.freeze({
-      persistent: a.persistent && b.persistent,
-      replay: a.replay && b.replay,
-      ordering: a.ordering === 'per-key' && b.ordering === 'per-key' ? 'per-key' : 'none',
-      delay: a.delay && b.delay,
-      maxPayloadBytes: Math.min(a.maxPayloadBytes, b.maxPayloadBytes),
-    })
+    this.capabilities = migrationCapabilities(options.source.capabilities, options.target.capabilities)
     this.outbox = options.outbox
     this.dedup = options.dedup ?? memoryDedupStore()
     this.ttlMs = options.dedupTtlMs ?? DEDUP_DEFAULTS.ttlMs
@@ -265,7 +268,8 @@ class Migration implements MigratingTransport {
         if (shadowing) this.shadow.seen('source', group, d.envelope.id)
         // Groups cannot contain "/", so this key is unambiguous (and storable: Postgres text rejects NUL).
         const key = `${group}/${d.envelope.id}`
-        const claim = await this.dedup.claim(key, leaseMs)
+        // Claimed per tier: this tier's own redelivery (a retry) of an event it holds runs; the other tier's copy waits.
+        const claim = await this.dedup.claim(key, leaseMs, side)
         if (claim === 'done') {
           this.counters.duplicatesSkipped++
           await d.ack()
@@ -277,7 +281,7 @@ class Migration implements MigratingTransport {
           await d.retry(Math.min(leaseMs, 1_000))
           return undefined
         }
-        return this.claimed(d, key)
+        return this.claimed(d, key, side, leaseMs)
       }
       let kept: Array<Delivery | undefined>
       if (ordered) {
@@ -299,7 +303,7 @@ class Migration implements MigratingTransport {
     }
   }
 
-  private claimed(d: Delivery, key: string): Delivery {
+  private claimed(d: Delivery, key: string, side: Side, leaseMs: number): Delivery {
     const { dedup, ttlMs } = this
     return {
       envelope: d.envelope,
@@ -310,12 +314,15 @@ class Migration implements MigratingTransport {
         await d.ack()
       },
       async retry(delayMs) {
-        await dedup.release(key)
+        // Keep holding the event until this tier hands it out again: the retry counts attempts on this
+        // tier, so the other tier's copy must not start over at attempt 1 in between.
+        await dedup.claim(key, delayMs + leaseMs, side)
         await d.retry(delayMs)
       },
       async deadLetter(reason) {
-        // Settled for this group: the other tier's copy must not run (and dead-letter) again.
-        await dedup.complete(key, ttlMs)
+        // Settled for this group: the other tier's copy must not run (and dead-letter) again, but a
+        // redrive of this dead letter (through this tier) must.
+        await dedup.complete(key, ttlMs, side)
         await d.deadLetter(reason)
       },
       ...(d.touch ? { touch: () => d.touch!() } : {}),
