@@ -158,12 +158,11 @@ describe('bus', () => {
     await bus.subscribe(Cmd, () => {
       throw new Error('model unavailable')
     }, { retry: { attempts: 1 } })
-    const started = Date.now()
-    const err = await bus.request(Cmd, { text: 'x' }, { timeoutMs: 5000 }).catch((e: unknown) => e)
+    // A timeout beyond the test's own: only the responder's failure can end this request in time.
+    const err = await bus.request(Cmd, { text: 'x' }, { timeoutMs: 120_000 }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TierbusError)
     expect((err as TierbusError).code).toBe('REPLY_FAILED')
     expect((err as Error).message).toContain('model unavailable')
-    expect(Date.now() - started).toBeLessThan(2000)
     await bus.close()
   })
 
