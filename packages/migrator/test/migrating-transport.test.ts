@@ -6,30 +6,16 @@ import { migratingTransport, PHASES, type Phase } from '@tierbus/migrator'
 
 const Ping = defineEvent('mig.ping', z.object({ n: z.number() }))
 
-/** A memory tier whose publish can be made to fail, to simulate the second tier being down. */
-function flakyTier(): Transport & { down: boolean } {
+/** A memory tier whose publish (`down`) or subscribe (`refuse`) can be made to fail, to simulate the tier being down. */
+function flakyTier(): Transport & { down: boolean; refuse: boolean } {
   const inner = memoryTransport()
   const tier = {
     name: 'flaky',
     capabilities: inner.capabilities,
     deadLetters: inner.deadLetters,
     down: false,
-    publish: (batch: readonly Envelope[]) => (tier.down ? Promise.reject(new Error('tier down')) : inner.publish(batch)),
-    subscribe: inner.subscribe.bind(inner),
-    close: () => inner.close(),
-  }
-  return tier
-}
-
-/** A memory tier whose subscribe can be made to fail, to simulate a re-subscribe failing mid-switch. */
-function refusingTier(): Transport & { refuse: boolean } {
-  const inner = memoryTransport()
-  const tier = {
-    name: 'refusing',
-    capabilities: inner.capabilities,
-    deadLetters: inner.deadLetters,
     refuse: false,
-    publish: (batch: readonly Envelope[]) => inner.publish(batch),
+    publish: (batch: readonly Envelope[]) => (tier.down ? Promise.reject(new Error('tier down')) : inner.publish(batch)),
     subscribe: (spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>) =>
       tier.refuse ? Promise.reject(new Error('subscribe refused')) : inner.subscribe(spec, onBatch),
     close: () => inner.close(),
@@ -123,7 +109,7 @@ describe('migrating transport', () => {
 
   it('keeps the old phase and subscriptions when a re-subscribe fails, rejects with a TransportError, and a later setPhase works', async () => {
     const source = memoryTransport()
-    const target = refusingTier()
+    const target = flakyTier()
     const transport = migratingTransport({ source, target, phase: 'dual-write', onError: () => {} })
     const bus = createBus({ transport, source: 'app', onError: () => {} })
     const handled: number[] = []
