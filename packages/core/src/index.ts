@@ -14,6 +14,7 @@ export type { ConsumerOptions, ErrorListener, Handler } from './consumer.js'
 export {
   assertEnvelope,
   assertHeaders,
+  assertPublishable,
   decodeEnvelope,
   encodeEnvelope,
   envelopeIssues,
@@ -47,7 +48,24 @@ export type { EventCounts, GroupMetrics, MetricsSnapshot, TypeMetrics } from './
 export type { ReceivedEvent } from './received.js'
 export { backoffDelay, DEFAULT_RETRY, resolveRetry } from './retry.js'
 export type { RetryOptions, RetryPolicy } from './retry.js'
-export { assertEventType, assertPattern, compilePattern, isInternalType, isWildcard, literalPrefix, matchesPattern } from './subjects.js'
+export {
+  assertEventType,
+  assertPattern,
+  assertPublishableType,
+  compilePattern,
+  INBOX_PREFIX,
+  isEventType,
+  isInboxType,
+  isInternalType,
+  isWildcard,
+  literalPrefix,
+  matchesPattern,
+  MAX_EVENT_TYPE_LENGTH,
+  newInboxType,
+  publishableTypeIssue,
+  replyToIssue,
+} from './subjects.js'
+export { exceedsNestingDepth, MAX_NESTING_DEPTH } from './nesting.js'
 export { DEAD_LETTER_KINDS } from './transport.js'
 export type {
   Capabilities,

@@ -1,5 +1,5 @@
 import { ConfigError, TransportError } from './errors.js'
-import type { Envelope } from './envelope.js'
+import { assertPublishable, type Envelope } from './envelope.js'
 import { newEventId } from './ids.js'
 import { compilePattern } from './subjects.js'
 import type {
@@ -228,6 +228,11 @@ class MemoryTransport implements MemoryTransportApi {
 
   publish(batch: readonly Envelope[]): Promise<void> {
     if (this.closed) return Promise.reject(new TransportError('memory transport is closed: create a new one', { retryable: false }))
+    try {
+      for (const envelope of batch) assertPublishable(envelope)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     const now = Date.now()
     for (const envelope of batch) {
       this.remember(envelope)

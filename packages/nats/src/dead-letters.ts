@@ -1,5 +1,5 @@
 import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type MsgHdrs } from 'nats'
-import { decodeEnvelope, tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
+import { decodeEnvelope, isInboxType, publishableTypeIssue, tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
 import { isMessageGone, transportError } from './errors.js'
 import type { SubjectMap } from './subjects.js'
 
@@ -75,7 +75,9 @@ export class JetStreamDeadLetters implements DeadLetterStore {
       if (!stored) continue
       const subject = stored.header.get(DEAD_LETTER_HEADERS.subject)
       const durable = stored.header.get(DEAD_LETTER_HEADERS.durable)
-      if (!subject || !durable || !isEnvelope(stored.data)) continue
+      // Headers of a stored message are input too (anyone allowed to publish on the DLQ subjects can write
+      // them): redrive only onto this transport's own event subjects, in the event-type grammar.
+      if (!subject || !durable || !this.isEventSubject(subject) || !isEnvelope(stored.data)) continue
       const h = natsHeaders()
       h.set(REDRIVE_HEADER, durable)
       try {
@@ -102,6 +104,12 @@ export class JetStreamDeadLetters implements DeadLetterStore {
       }
     }
     return n
+  }
+
+  /** True for `<prefix>.<event type>` subjects (not inboxes, not dead letters, no injected characters). */
+  private isEventSubject(subject: string): boolean {
+    const type = this.subjects.typeOf(subject)
+    return type !== undefined && !isInboxType(type) && publishableTypeIssue(type) === undefined
   }
 
   private async get(id: string): Promise<{ seq: number; header: MsgHdrs; data: Uint8Array } | undefined> {

@@ -1,0 +1,131 @@
+// Issue 11, item 1: a forged `replyto` must never reach the wire. nats.js 2.x writes subjects to the
+// socket unchecked, so before the fix a `replyto` holding CRLF + `PUB $JS.API.STREAM.DELETE.<stream>`
+// made the consumer's own connection delete its event and dead-letter streams.
+import { afterEach, describe, expect, it } from 'vitest'
+import { connect, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
+import { createBus, defineEvent, newEventId, ValidationError, type DeadLetter, type Envelope } from '@tierbus/core'
+import { eventually, quietPeriod } from '@tierbus/core/testing'
+import { z } from 'zod'
+import type { NatsTransport } from '../src/index.js'
+import { NATS_URL, isolatedTransport } from './helpers.js'
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!()
+})
+
+async function transport(): Promise<NatsTransport> {
+  const t = await isolatedTransport()
+  cleanups.push(() => t.close())
+  return t
+}
+
+/** A plain nats.js client, as an attacker (or any non-tierbus producer) would hold. */
+async function rawClient(): Promise<NatsConnection> {
+  const nc = await connect({ servers: NATS_URL })
+  cleanups.push(() => nc.close())
+  return nc
+}
+
+/** Records every message on `subjects` so a test can assert that nothing arrived there. */
+function watch(nc: NatsConnection, subjects: readonly string[]): { seen: string[]; subs: NatsSubscription[] } {
+  const seen: string[] = []
+  const subs = subjects.map((s) => nc.subscribe(s, { callback: (_err, msg) => void seen.push(msg.subject) }))
+  return { seen, subs }
+}
+
+function forgedEvent(type: string, replyto: string): string {
+  return JSON.stringify({ specversion: '1.0', id: newEventId(), source: 'attacker', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { q: 'x' }, replyto })
+}
+
+describe('NATS: forged reply targets and subjects', () => {
+  it('dead-letters a CloudEvent whose replyto smuggles a JetStream API command; streams survive and nothing is published', async () => {
+    const t = await transport()
+    const [eventStream, deadLetterStream] = [t.streams[0]!, t.streams[1]!]
+    const Ask = defineEvent('orders.ask', z.object({ q: z.string() }), { reply: z.object({ ok: z.boolean() }) })
+    const bus = createBus({ transport: t, source: 'security-test', closeTransport: false, onError: () => {} })
+    cleanups.push(() => bus.close({ timeoutMs: 1_000 }))
+    const handled: string[] = []
+    // A request subscription whose handler returns a value: exactly what the attack needs.
+    await bus.subscribe(Ask, (e) => (handled.push(e.id), { ok: true }), { group: 'askers' })
+
+    const attacker = await rawClient()
+    const observer = await rawClient()
+    const { seen, subs } = watch(observer, [`$JS.API.STREAM.DELETE.>`, `${t.subjects.inboxRoot}.>`, `${t.subjects.prefix}.stolen`])
+    await observer.flush()
+
+    const crlf = `_inbox.x\r\nPUB $JS.API.STREAM.DELETE.${eventStream} 0\r\n\r\n`
+    const crlfDlq = `_inbox.x\r\nPUB $JS.API.STREAM.DELETE.${deadLetterStream} 0\r\n\r\n`
+    const space = `_inbox.x ${t.subjects.prefix}.stolen`
+    const subject = t.subjects.subjectFor(Ask.type)
+    const js = attacker.jetstream()
+    for (const replyto of [crlf, crlfDlq, space]) await js.publish(subject, forgedEvent(Ask.type, replyto))
+
+    let dead: DeadLetter[] = []
+    await eventually(async () => (dead = await t.deadLetters.list({ group: 'askers' })).length === 3, () => `3 dead letters, got ${dead.length}`)
+
+    // The legitimate path still works on the same connection (a CRLF would have broken or hijacked it).
+    expect(await bus.request(Ask, { q: 'real' }, { timeoutMs: 5_000 })).toEqual({ ok: true })
+    await quietPeriod(200)
+    for (const s of subs) s.unsubscribe()
+
+    const jsm = await observer.jetstreamManager()
+    await expect(jsm.streams.info(eventStream)).resolves.toMatchObject({ config: { name: eventStream } })
+    await expect(jsm.streams.info(deadLetterStream)).resolves.toMatchObject({ config: { name: deadLetterStream } })
+    // Only the legitimate reply travelled on an inbox subject; no stream delete, nothing on the smuggled reply subject.
+    expect(seen.filter((s) => s.startsWith('$JS.API.STREAM.DELETE') || s.endsWith('.stolen'))).toEqual([])
+    expect(seen.filter((s) => s.startsWith(t.subjects.inboxRoot))).toHaveLength(1)
+    expect(handled).toHaveLength(1)
+    for (const d of dead) {
+      expect(d.envelope).toBeUndefined()
+      expect(d.reason.kind).toBe('malformed')
+      expect(d.reason.error).toContain('replyto')
+    }
+    expect(dead.map((d) => JSON.parse(d.raw!).replyto).sort()).toEqual([crlf, crlfDlq, space].sort())
+  })
+
+  it('dead-letters a CloudEvent whose type holds a space or CRLF, without running a pattern handler', async () => {
+    const t = await transport()
+    const bus = createBus({ transport: t, source: 'security-test', closeTransport: false, onError: () => {} })
+    cleanups.push(() => bus.close({ timeoutMs: 1_000 }))
+    const handled: string[] = []
+    await bus.subscribe('orders.>', (e) => void handled.push(e.type), { group: 'audit' })
+    const attacker = await rawClient()
+    const raw = JSON.parse(forgedEvent('orders.ask\r\nPUB x 0', '_inbox.0123456789abcdef')) as Envelope
+    await attacker.jetstream().publish(t.subjects.subjectFor('orders.ask'), JSON.stringify(raw))
+    let dead: DeadLetter[] = []
+    await eventually(async () => (dead = await t.deadLetters.list({ group: 'audit' })).length === 1, 'the forged event to be dead-lettered')
+    expect(handled).toEqual([])
+    expect(dead[0]!.reason.error).toContain('type')
+  })
+
+  it('publish rejects a type holding CRLF or a space with a ValidationError, and nothing reaches the server', async () => {
+    const t = await transport()
+    const observer = await rawClient()
+    const { seen, subs } = watch(observer, [`${t.subjects.prefix}.>`, `${t.subjects.inboxRoot}.>`, `$JS.API.STREAM.DELETE.${t.streams[0]}`])
+    await observer.flush()
+    const base: Envelope = { specversion: '1.0', id: newEventId(), source: 'direct', type: 'orders.ask', time: new Date().toISOString(), data: {} }
+    const bad: Array<Partial<Envelope>> = [
+      { type: `orders.ask\r\nPUB $JS.API.STREAM.DELETE.${t.streams[0]} 0\r\n\r\n` },
+      { type: 'orders.ask stolen' },
+      { type: 'orders.ask\u0000' },
+      { type: '_inbox.x\r\nPUB y 0' },
+      { type: '_inbox.not-an-inbox' },
+      { replyto: `_inbox.x\r\nPUB $JS.API.STREAM.DELETE.${t.streams[0]} 0\r\n\r\n` },
+      { replyto: 'orders.other' },
+    ]
+    for (const override of bad) {
+      const err = await t.publish([{ ...base, ...override }]).catch((e: unknown) => e)
+      expect(err, JSON.stringify(override)).toBeInstanceOf(ValidationError)
+    }
+    // A bad envelope in a batch rejects the whole batch before anything is sent.
+    const err = await t.publish([base, { ...base, id: newEventId(), type: 'orders.ask\nx' }]).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ValidationError)
+    await observer.flush()
+    await quietPeriod(200)
+    for (const s of subs) s.unsubscribe()
+    expect(seen).toEqual([])
+    const jsm = await observer.jetstreamManager()
+    expect((await jsm.streams.info(t.streams[0]!)).state.messages).toBe(0)
+  })
+})
