@@ -56,7 +56,8 @@ export interface BusFromEnvOptions extends Omit<BusOptions, 'transport' | 'sourc
 function parseCoreEnv(env: Env) {
   const parsed = CoreEnv.safeParse(env)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`)
+    // Names the variable and the expected form, never its value (it may hold a password).
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')} is invalid: ${i.message}`)
     throw new ConfigError(
       `invalid tierbus environment: ${problems.join('; ')}. TIERBUS_TRANSPORT must be one of ${kinds.join(', ')}`,
     )

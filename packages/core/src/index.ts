@@ -28,6 +28,7 @@ export { createBusFromEnv, transportFromEnv, TRANSPORT_KINDS } from './env.js'
 export type { AdapterModule, BusFromEnvOptions, Env, TransportKind } from './env.js'
 export { ConfigError, describeError, TierbusError, TimeoutError, TransportError, ValidationError } from './errors.js'
 export type { ValidationIssue } from './errors.js'
+export { REDACTED, redactSecrets } from './redact.js'
 export { defineEvent, issuesOf, parseData, summarizeIssues } from './events.js'
 export type {
   AnyEventDefinition,

@@ -1,12 +1,14 @@
 // Issue 11, item 1: a forged `replyto` must never reach the wire. nats.js 2.x writes subjects to the
 // socket unchecked, so before the fix a `replyto` holding CRLF + `PUB $JS.API.STREAM.DELETE.<stream>`
 // made the consumer's own connection delete its event and dead-letter streams.
+import { createServer } from 'node:net'
+import { inspect } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
-import { createBus, defineEvent, newEventId, ValidationError, type DeadLetter, type Envelope } from '@tierbus/core'
+import { ConfigError, createBus, createBusFromEnv, defineEvent, newEventId, ValidationError, type DeadLetter, type Envelope } from '@tierbus/core'
 import { eventually, quietPeriod } from '@tierbus/core/testing'
 import { z } from 'zod'
-import type { NatsTransport } from '../src/index.js'
+import { natsTransport, type NatsTransport } from '../src/index.js'
 import { NATS_URL, isolatedTransport } from './helpers.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -127,5 +129,37 @@ describe('NATS: forged reply targets and subjects', () => {
     expect(seen).toEqual([])
     const jsm = await observer.jetstreamManager()
     expect((await jsm.streams.info(t.streams[0]!)).state.messages).toBe(0)
+  })
+})
+
+describe('NATS: no credentials in errors (issue 11, item 4)', () => {
+  async function closedPort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const srv = createServer()
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as { port: number }
+        srv.close(() => resolve(port))
+      })
+      srv.on('error', reject)
+    })
+  }
+
+  it('a server URL with credentials that cannot connect fails without the password, in the message, cause or log', async () => {
+    const port = await closedPort()
+    const err = await natsTransport({ servers: `nats://alice:s3cret-pw@127.0.0.1:${port}`, prefix: 'tbsecret', connectTimeoutMs: 2_000 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(Error)
+    expect((err as Error).message).toContain('nats://alice:***@127.0.0.1')
+    expect(inspect(err)).not.toContain('s3cret-pw')
+    const token = await natsTransport({ servers: `nats://s3cret-token@127.0.0.1:${port}`, prefix: 'tbsecret' }).catch((e: unknown) => e)
+    expect(inspect(token)).not.toContain('s3cret-token')
+  })
+
+  it('a malformed NATS_URL is named, never echoed', async () => {
+    for (const NATS_URL of ['nats://alice:s3cret-pw@127.0.0.1:4222 extra', 's3cret-pw-as-a-bare-value']) {
+      const err = await createBusFromEnv({ env: { TIERBUS_TRANSPORT: 'nats', NATS_URL }, source: 'secrets-test' }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ConfigError)
+      expect((err as Error).message).toContain('NATS_URL')
+      expect((err as Error).message).not.toContain('s3cret-pw')
+    }
   })
 })
