@@ -1,9 +1,9 @@
 // Issue 11, item 4: a password in TIERBUS_MIGRATION_STORE or NATS_URL never reaches an error or the CLI's output.
-import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '@tierbus/core'
 import { runCli, type CliIo } from '@tierbus/cli'
 import { migrationStoreFromEnv } from '@tierbus/migrator'
+import { freePort } from '@tierbus/core/testing'
 
 const SECRET = 's3cret-pw'
 
@@ -12,16 +12,6 @@ function io(env: Record<string, string> = {}): CliIo & { printed: () => string }
   return { env, out: (t) => void lines.push(t), err: (t) => void lines.push(t), printed: () => lines.join('\n') }
 }
 
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-    srv.on('error', reject)
-  })
-}
 
 // Mistyped schemes and shapes: none matches a store, so the old message echoed the whole value.
 const MISTYPED_STORES = [`postgress://app:${SECRET}@127.0.0.1:5432/app`, `redis:/:${SECRET}@127.0.0.1:6379`, `${SECRET}`]
@@ -44,7 +34,7 @@ describe('no credentials in errors or CLI output', () => {
   })
 
   it('tierbus dlq list --json against an unreachable NATS URL with credentials prints no password', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     for (const NATS_URL of [`nats://alice:${SECRET}@127.0.0.1:${port}`, `nats://${SECRET}@127.0.0.1:${port}`, `nats://alice:${SECRET}@127.0.0.1:${port} typo`]) {
       const cli = io({ TIERBUS_TRANSPORT: 'nats', NATS_URL })
       expect(await runCli(['dlq', 'list', '--json'], cli)).toBeGreaterThan(0)

@@ -1,12 +1,11 @@
 // Issue 11, item 1: a forged `replyto` must never reach the wire. nats.js 2.x writes subjects to the
 // socket unchecked, so before the fix a `replyto` holding CRLF + `PUB $JS.API.STREAM.DELETE.<stream>`
 // made the consumer's own connection delete its event and dead-letter streams.
-import { createServer } from 'node:net'
 import { inspect } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
 import { ConfigError, createBus, createBusFromEnv, defineEvent, newEventId, ValidationError, type DeadLetter, type Envelope } from '@tierbus/core'
-import { eventually, quietPeriod } from '@tierbus/core/testing'
+import { eventually, freePort, quietPeriod } from '@tierbus/core/testing'
 import { z } from 'zod'
 import { natsTransport, type NatsTransport } from '../src/index.js'
 import { NATS_URL, isolatedTransport } from './helpers.js'
@@ -133,19 +132,9 @@ describe('NATS: forged reply targets and subjects', () => {
 })
 
 describe('NATS: no credentials in errors (issue 11, item 4)', () => {
-  async function closedPort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const srv = createServer()
-      srv.listen(0, '127.0.0.1', () => {
-        const { port } = srv.address() as { port: number }
-        srv.close(() => resolve(port))
-      })
-      srv.on('error', reject)
-    })
-  }
 
   it('a server URL with credentials that cannot connect fails without the password, in the message, cause or log', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const err = await natsTransport({ servers: `nats://alice:s3cret-pw@127.0.0.1:${port}`, prefix: 'tbsecret', connectTimeoutMs: 2_000 }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(Error)
     expect((err as Error).message).toContain('nats://alice:***@127.0.0.1')
