@@ -17,9 +17,19 @@ export function exceedsNestingDepth(input: string | unknown, max = MAX_NESTING_D
   return typeof input === 'string' ? textExceeds(input, max) : valueExceeds(input, max, 0)
 }
 
+/** More than `max` `{`/`[` characters anywhere in the text (native `indexOf` scans; typical events have few). */
+function hasManyOpeners(text: string, max: number): boolean {
+  let count = 0
+  for (const opener of ['{', '[']) {
+    for (let i = text.indexOf(opener); i !== -1; i = text.indexOf(opener, i + 1)) if (++count > max) return true
+  }
+  return false
+}
+
 function textExceeds(text: string, max: number): boolean {
-  // A body this short cannot hold max+1 opening brackets.
-  if (text.length <= max) return false
+  // Hot path (every decode): a body with at most `max` opening brackets cannot nest deeper, so the
+  // character-by-character scan below runs only for bodies with many brackets.
+  if (text.length <= max || !hasManyOpeners(text, max)) return false
   let depth = 0
   let inString = false
   for (let i = 0; i < text.length; i++) {
