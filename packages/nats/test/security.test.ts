@@ -1,8 +1,12 @@
 // Issue 11, item 1: a forged `replyto` must never reach the wire. nats.js 2.x writes subjects to the
 // socket unchecked, so before the fix a `replyto` holding CRLF + `PUB $JS.API.STREAM.DELETE.<stream>`
 // made the consumer's own connection delete its event and dead-letter streams.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { inspect } from 'node:util'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { connect, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
 import { ConfigError, createBus, createBusFromEnv, defineEvent, newEventId, ValidationError, type DeadLetter, type Envelope } from '@tierbus/core'
 import { eventually, freePort, quietPeriod } from '@tierbus/core/testing'
@@ -150,5 +154,79 @@ describe('NATS: no credentials in errors (issue 11, item 4)', () => {
       expect((err as Error).message).toContain('NATS_URL')
       expect((err as Error).message).not.toContain('s3cret-pw')
     }
+  })
+})
+
+describe('NATS with accounts: an attacker allowed to publish on one subject only', () => {
+  // A private nats-server (own port, own store dir) whose config grants the attacker exactly one subject,
+  // as in the audit; killed by its own PID afterwards.
+  let server: ChildProcess | undefined
+  let dir = ''
+  let url = ''
+  const PREFIX = 'acct'
+  beforeAll(async () => {
+    const port = await freePort()
+    dir = mkdtempSync(join(tmpdir(), 'tierbus-nats-acct-'))
+    const config = join(dir, 'server.conf')
+    writeFileSync(
+      config,
+      `listen: 127.0.0.1:${port}
+jetstream { store_dir: "${join(dir, 'js')}" }
+accounts {
+  APP {
+    jetstream: enabled
+    users: [
+      { user: app, password: app-pw }
+      { user: attacker, password: attacker-pw, permissions: { publish: { allow: ["${PREFIX}.orders.ask"] }, subscribe: { deny: ">" } } }
+    ]
+  }
+}
+`,
+    )
+    server = spawn('/usr/sbin/nats-server', ['-c', config], { stdio: 'ignore' })
+    url = `nats://127.0.0.1:${port}`
+    await eventually(async () => {
+      const nc = await connect({ servers: url, user: 'app', pass: 'app-pw', maxReconnectAttempts: 0 }).catch(() => undefined)
+      await nc?.close()
+      return nc !== undefined
+    }, 'the private nats-server to accept connections')
+  }, 30_000)
+  afterAll(() => {
+    if (server?.pid) process.kill(server.pid, 'SIGTERM')
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('cannot make the consumer delete its streams through a forged replyto', async () => {
+    const t = await natsTransport({ servers: url, connection: { user: 'app', pass: 'app-pw' }, prefix: PREFIX, stream: 'ACCT_EVENTS', deleteStreamsOnClose: true })
+    cleanups.push(() => t.close())
+    const Ask = defineEvent('orders.ask', z.object({ q: z.string() }), { reply: z.object({ ok: z.boolean() }) })
+    const bus = createBus({ transport: t, source: 'accounts-test', closeTransport: false, onError: () => {} })
+    cleanups.push(() => bus.close({ timeoutMs: 1_000 }))
+    const handled: string[] = []
+    await bus.subscribe(Ask, (e) => (handled.push(e.id), { ok: true }), { group: 'askers' })
+
+    const attacker = await connect({ servers: url, user: 'attacker', pass: 'attacker-pw' })
+    cleanups.push(() => attacker.close())
+    const denied: string[] = []
+    void (async () => {
+      for await (const s of attacker.status()) if (s.type === 'error') denied.push(String(s.data))
+    })()
+    // The attacker cannot delete the stream itself: its account may publish on one subject only...
+    attacker.publish(`$JS.API.STREAM.DELETE.${t.streams[0]}`, '')
+    // ...so it asks the consumer to do it, through the reply target.
+    for (const stream of t.streams) {
+      attacker.publish(t.subjects.subjectFor(Ask.type), forgedEvent(Ask.type, `_inbox.x\r\nPUB $JS.API.STREAM.DELETE.${stream} 0\r\n\r\n`))
+    }
+    attacker.publish(t.subjects.subjectFor(Ask.type), forgedEvent(Ask.type, `_inbox.x ${PREFIX}.stolen`))
+    await attacker.flush()
+
+    let dead: DeadLetter[] = []
+    await eventually(async () => (dead = await t.deadLetters.list({ group: 'askers' })).length === 3, () => `3 dead letters, got ${dead.length}`)
+    expect(await bus.request(Ask, { q: 'real' }, { timeoutMs: 5_000 })).toEqual({ ok: true })
+    const jsm = await t.connection.jetstreamManager()
+    for (const stream of t.streams) await expect(jsm.streams.info(stream)).resolves.toMatchObject({ config: { name: stream } })
+    expect(handled).toHaveLength(1)
+    expect(dead.every((d) => d.reason.kind === 'malformed' && d.reason.error.includes('replyto'))).toBe(true)
+    expect(denied.join('\n')).toMatch(/permissions.violation/i)
   })
 })
