@@ -132,8 +132,9 @@ export function decodeEnvelope(input: string | Uint8Array | object): Envelope {
     } catch (err) {
       throw new ValidationError(`malformed event envelope: not JSON (${(err as Error).message}); the message was not produced by tierbus or was corrupted`, [], { cause: err })
     }
+  } else if (exceedsNestingDepth(value)) {
+    throw new ValidationError(`malformed event envelope: ${TOO_DEEP}`, [{ path: '', message: TOO_DEEP }])
   }
-  else if (exceedsNestingDepth(value)) throw new ValidationError(`malformed event envelope: ${TOO_DEEP}`, [{ path: '', message: TOO_DEEP }])
   assertEnvelope(value)
   return value
 }

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import {
+  assertPublishableType,
   createBus,
   decodeEnvelope,
   defineEvent,
@@ -25,6 +26,8 @@ describe('inbox grammar', () => {
     const inbox = newInboxType()
     expect(inbox).toMatch(/^_inbox\.[0-9a-f]{16}$/)
     expect(isInboxType(inbox)).toBe(true)
+    expect(() => assertPublishableType(inbox)).not.toThrow()
+    expect(() => assertPublishableType('_inbox.x')).toThrow(ValidationError)
     for (const bad of ['_inbox.x', '_inbox.0123456789ABCDEF', '_inbox.0123456789abcdef0', '_inbox.0123456789abcde\n', 'orders.ask', ' _inbox.0123456789abcdef', 42]) {
       expect(isInboxType(bad), JSON.stringify(bad)).toBe(false)
     }
