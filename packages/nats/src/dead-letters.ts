@@ -21,6 +21,9 @@ export const REDRIVE_HEADER = 'Tierbus-Redrive-To'
 /** Longest error text kept in a dead letter's reason (the header must fit next to a near-limit payload). */
 export const MAX_REASON_ERROR_CHARS = 2_000
 
+/** What `durableName` produces: a redrive header may carry nothing else (no spaces, no control characters). */
+const DURABLE = /^[A-Za-z0-9_-]{1,64}$/
+
 /** Where a dead-lettered message came from. */
 export interface DeadLetterOrigin {
   readonly group: string
@@ -77,7 +80,7 @@ export class JetStreamDeadLetters implements DeadLetterStore {
       const durable = stored.header.get(DEAD_LETTER_HEADERS.durable)
       // Headers of a stored message are input too (anyone allowed to publish on the DLQ subjects can write
       // them): redrive only onto this transport's own event subjects, in the event-type grammar.
-      if (!subject || !durable || !this.isEventSubject(subject) || !isEnvelope(stored.data)) continue
+      if (!subject || !durable || !this.isEventSubject(subject) || !DURABLE.test(durable) || !isEnvelope(stored.data)) continue
       const h = natsHeaders()
       h.set(REDRIVE_HEADER, durable)
       try {

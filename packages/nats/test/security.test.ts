@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { connect, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
+import { connect, headers as natsHeaders, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
 import { ConfigError, createBus, createBusFromEnv, defineEvent, newEventId, ValidationError, type DeadLetter, type Envelope } from '@tierbus/core'
 import { eventually, freePort, quietPeriod } from '@tierbus/core/testing'
 import { z } from 'zod'
-import { natsTransport, type NatsTransport } from '../src/index.js'
+import { DEAD_LETTER_HEADERS, natsTransport, type NatsTransport } from '../src/index.js'
 import { NATS_URL, isolatedTransport } from './helpers.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
@@ -132,6 +132,40 @@ describe('NATS: forged reply targets and subjects', () => {
     expect(seen).toEqual([])
     const jsm = await observer.jetstreamManager()
     expect((await jsm.streams.info(t.streams[0]!)).state.messages).toBe(0)
+  })
+})
+
+describe('NATS: forged dead letters', () => {
+  it('redrive ignores a dead letter whose stored headers name a foreign or injected subject', async () => {
+    const t = await transport()
+    const observer = await rawClient()
+    const { seen, subs } = watch(observer, ['$JS.API.STREAM.DELETE.>', `${t.subjects.prefix}.>`, `${t.subjects.inboxRoot}.>`])
+    await observer.flush()
+    const attacker = await rawClient()
+    const body = forgedEvent('orders.ask', '_inbox.0123456789abcdef')
+    // Header values cannot hold CR/LF (nats.js refuses them), but a space smuggles a reply subject.
+    const forged: Array<[string, string]> = [
+      [`$JS.API.STREAM.DELETE.${t.streams[0]}`, 'askers_0123456789ab'],
+      [`${t.subjects.prefix}.orders.ask $JS.API.STREAM.DELETE.${t.streams[0]}`, 'askers_0123456789ab'],
+      [`${t.subjects.inboxRoot}.0123456789abcdef`, 'askers_0123456789ab'],
+      [`${t.subjects.prefix}.orders.ask`, 'askers x'],
+    ]
+    for (const [subject, durable] of forged) {
+      const h = natsHeaders()
+      h.set(DEAD_LETTER_HEADERS.subject, subject)
+      h.set(DEAD_LETTER_HEADERS.durable, durable)
+      h.set(DEAD_LETTER_HEADERS.group, 'askers')
+      await attacker.jetstream().publish(t.subjects.deadLetterSubject('askers_0123456789ab'), body, { headers: h })
+    }
+    const listed = await t.deadLetters.list()
+    expect(listed).toHaveLength(forged.length)
+    expect(await t.deadLetters.redrive(listed.map((d) => d.id))).toBe(0)
+    await observer.flush()
+    await quietPeriod(200)
+    for (const s of subs) s.unsubscribe()
+    expect(seen).toEqual([])
+    const jsm = await observer.jetstreamManager()
+    for (const stream of t.streams) await expect(jsm.streams.info(stream)).resolves.toMatchObject({ config: { name: stream } })
   })
 })
 
