@@ -56,7 +56,8 @@ describe('NATS: forged reply targets and subjects', () => {
 
     const attacker = await rawClient()
     const observer = await rawClient()
-    const { seen, subs } = watch(observer, [`$JS.API.STREAM.DELETE.>`, `${t.subjects.inboxRoot}.>`, `${t.subjects.prefix}.stolen`])
+    // Only this test's streams: other tests on the shared server delete theirs.
+    const { seen, subs } = watch(observer, [...t.streams.map((s) => `$JS.API.STREAM.DELETE.${s}`), `${t.subjects.inboxRoot}.>`, `${t.subjects.prefix}.stolen`])
     await observer.flush()
 
     const crlf = `_inbox.x\r\nPUB $JS.API.STREAM.DELETE.${eventStream} 0\r\n\r\n`
@@ -139,7 +140,7 @@ describe('NATS: forged dead letters', () => {
   it('redrive ignores a dead letter whose stored headers name a foreign or injected subject', async () => {
     const t = await transport()
     const observer = await rawClient()
-    const { seen, subs } = watch(observer, ['$JS.API.STREAM.DELETE.>', `${t.subjects.prefix}.>`, `${t.subjects.inboxRoot}.>`])
+    const { seen, subs } = watch(observer, [...t.streams.map((s) => `$JS.API.STREAM.DELETE.${s}`), `${t.subjects.prefix}.>`, `${t.subjects.inboxRoot}.>`])
     await observer.flush()
     const attacker = await rawClient()
     const body = forgedEvent('orders.ask', '_inbox.0123456789abcdef')
@@ -163,7 +164,7 @@ describe('NATS: forged dead letters', () => {
     await observer.flush()
     await quietPeriod(200)
     for (const s of subs) s.unsubscribe()
-    expect(seen).toEqual([])
+    expect(seen, JSON.stringify(seen)).toEqual([])
     const jsm = await observer.jetstreamManager()
     for (const stream of t.streams) await expect(jsm.streams.info(stream)).resolves.toMatchObject({ config: { name: stream } })
   })
