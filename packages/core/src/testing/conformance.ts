@@ -269,17 +269,21 @@ export function runTransportConformance(name: string, factory: TransportFactory,
 
     caseIf(options.injectRaw ? false : 'no injectRaw given', 'dead-letters a message whose replyto is not a request-reply inbox, without running the handler or replying', async () => {
       const { bus, event, transport, prefix } = await setup()
+      // Two request types, so the two forged requests never share a FIFO message group (a FIFO DLQ
+      // listing shows one message per group at a time).
       const Ask = defineEvent(`${prefix}.ask`, Item, { reply: z.object({ ok: z.boolean() }) })
+      const Ask2 = defineEvent(`${prefix}.ask2`, Item, { reply: z.object({ ok: z.boolean() }) })
       const E = event()
       const b = bus()
       const handled: number[] = []
       const elsewhere: string[] = []
       await b.subscribe(Ask, (e) => (handled.push(e.data.n), { ok: true }), { group: 'g' })
+      await b.subscribe(Ask2, (e) => (handled.push(e.data.n), { ok: true }), { group: 'g' })
       await b.subscribe(E, (e) => void elsewhere.push(e.id), { group: 'watch' })
-      const forged = (replyto: string) =>
-        JSON.stringify({ specversion: '1.0', id: `forged-${uniqueToken()}`, source: 'attacker', type: Ask.type, time: new Date().toISOString(), data: { n: 1 }, replyto })
-      await options.injectRaw!(transport, Ask.type, forged(`_inbox.x\r\nPUB $JS.API.STREAM.DELETE.X 0\r\n\r\n`))
-      await options.injectRaw!(transport, Ask.type, forged(E.type))
+      const forged = (type: string, replyto: string) =>
+        JSON.stringify({ specversion: '1.0', id: `forged-${uniqueToken()}`, source: 'attacker', type, time: new Date().toISOString(), data: { n: 1 }, replyto })
+      await options.injectRaw!(transport, Ask.type, forged(Ask.type, `_inbox.x\r\nPUB $JS.API.STREAM.DELETE.X 0\r\n\r\n`))
+      await options.injectRaw!(transport, Ask2.type, forged(Ask2.type, E.type))
       await wait(() => b.metrics().totals.deadLettered === 2, 'both forged requests to be dead-lettered')
       await b.publish(Ask, { n: 2 })
       await wait(() => handled.length === 1, 'the genuine event')
