@@ -14,7 +14,7 @@ export { nextPhase, parseMigration, parsePhase, PHASE_BEHAVIOUR, PHASES, previou
 export type { Phase } from './phases.js'
 export { ShadowComparator } from './shadow.js'
 export type { ShadowGroupReport, ShadowReport } from './shadow.js'
-export { migrationStoreFromEnv, migrationTransportFromEnv, MIGRATION_DEFAULTS } from './env.js'
+export { migrationAdapter, migrationStoreFromEnv, migrationTransportFromEnv, MIGRATION_DEFAULTS, tierbusAdapters } from './env.js'
 export { postgresMigrationStore } from './pg-store.js'
 export type { PgLike, PostgresMigrationStoreOptions } from './pg-store.js'
 export { redisMigrationStore } from './redis-store.js'
