@@ -32,7 +32,11 @@ export interface CliIo {
 const USAGE = `usage: tierbus <command> [options]
 
 commands:
-  plan <profile.yaml> [--json]          capacity plan and monthly cost per tier (see @tierbus/migrator/profiles)
+  plan <profile.yaml> [--json | --routes]
+                                        capacity plan, monthly cost per option (Amazon MQ, EventBridge +
+                                        SQS/SNS, MSK and every tier) and a recommended route table;
+                                        --routes prints only the TIERBUS_ROUTES value
+                                        (profiles: see @tierbus/migrator/profiles)
   advise --current <tier> [--metrics <file.json>] [--events-per-day N] [--latency-ms N]
          [--agents N] [--multi-region] [--guaranteed-delivery] [--production] [--json]
                                         which tier to be on, with reasons
@@ -100,14 +104,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 async function plan(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean' } } })
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean' }, routes: { type: 'boolean' } } })
   if (positionals.length !== 1) throw new ConfigError('plan needs one profile file, e.g. tierbus plan profiles/mistersmith.yaml')
+  if (values.json && values.routes) throw new ConfigError('plan takes --json or --routes, not both (the JSON holds the routes under routes.env)')
   const file = positionals[0]!
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new ConfigError(`cannot read ${file}: ${err.code ?? err.message}`)
   })
   const result = planCapacity(parseProfile(text))
-  io.out(values.json ? JSON.stringify(result, null, 2) : formatPlan(result))
+  io.out(values.json ? JSON.stringify(result, null, 2) : values.routes ? result.routes.env : formatPlan(result))
   return 0
 }
 

@@ -20,6 +20,30 @@ describe('tierbus CLI', () => {
     expect(JSON.parse(json.stdout.join('')).peaks.stress_conditions.messagesPerSecond).toBe(3375)
   })
 
+  it('plan prices every option and prints the recommended route table in TIERBUS_ROUTES form', async () => {
+    const routes = 'coord.>=amqp;agent.>=sqs;work.>=sqs;health.>=amqp;metrics.>=nats;>=sqs'
+    const text = io()
+    expect(await runCli(['plan', profile], text)).toBe(0)
+    const printed = text.stdout.join('\n')
+    expect(printed).toMatch(/amazon-mq\s+\$2,359\.91/)
+    expect(printed).toMatch(/eventbridge-sqs-sns\s+\$2,579\.99\s+\[no tier\]/)
+    expect(printed).toMatch(/msk\s+\$1,700\.07/)
+    expect(printed).toMatch(/^\s+coord\.>\s+-> amqp\s+coordination: real-time/m)
+    expect(printed).toContain(`TIERBUS_ROUTES='${routes}'`)
+    const json = io()
+    expect(await runCli(['plan', profile, '--json'], json)).toBe(0)
+    const plan = JSON.parse(json.stdout.join(''))
+    expect(plan.routes.env).toBe(routes)
+    expect(plan.routes.routes.at(-1)).toMatchObject({ match: '>', transport: 'sqs', class: null })
+    expect(plan.costs.find((c: { option: string }) => c.option === 'msk').items.map((i: { name: string }) => i.name)).toEqual(['cluster', 'storage', 'data transfer'])
+    const only = io()
+    expect(await runCli(['plan', profile, '--routes'], only)).toBe(0)
+    expect(only.stdout).toEqual([routes])
+    const both = io()
+    expect(await runCli(['plan', profile, '--routes', '--json'], both)).toBe(2)
+    expect(both.stderr[0]).toMatch(/--json or --routes, not both/)
+  })
+
   it('advise recommends a tier with reasons, from flags or a metrics snapshot', async () => {
     const out = io()
     expect(await runCli(['advise', '--current', 'db-realtime', '--events-per-day', '15000'], out)).toBe(0)
