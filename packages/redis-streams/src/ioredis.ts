@@ -1,4 +1,5 @@
 import { ConfigError, TransportError } from '@tierbus/core'
+import type { ConnectionState } from '@tierbus/core/adapter'
 import type { Redis as IORedis, RedisOptions as IORedisOptions } from 'ioredis'
 import type { BlockingReader, RedisCommand, RedisStreamClient } from './client.js'
 import { REDIS_STREAMS_DEFAULTS, type RedisStreamsOptions } from './options.js'
@@ -118,6 +119,14 @@ export class IORedisStreamClient implements RedisStreamClient {
       this.connections.delete(conn)
       conn.disconnect()
     }
+  }
+
+  watchConnection(state: ConnectionState): void {
+    const redis = this.redis
+    if (redis.status === 'ready') state.up()
+    redis.on('ready', () => state.up())
+    redis.on('close', () => state.down(new TransportError('the Redis connection closed; ioredis reconnects')))
+    redis.on('reconnecting', () => state.set('connecting'))
   }
 
   async close(): Promise<void> {
