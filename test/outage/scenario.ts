@@ -1,4 +1,4 @@
-import { expect } from 'vitest'
+import { afterAll, expect } from 'vitest'
 import { createBus, defineEvent, TransportError, type Transport } from '@tierbus/core'
 import { eventually, quietPeriod, uniqueToken } from '@tierbus/core/testing'
 import { z } from 'zod'
@@ -128,4 +128,16 @@ export function expectRecovered(report: OutageReport, publishTimeoutMs: number):
   }
   expect(report.statesAfterKill, 'connection states reported from the kill on').toContain('down')
   expect(report.statesAfterKill.at(-1), 'the last connection state').toBe('up')
+}
+
+/**
+ * Registers an `afterAll` that runs the returned `track`'s cleanups in reverse order, each even when
+ * another failed, so brokers and dirs go away whatever the tests did. Call inside `describe`.
+ */
+export function cleanupAfterAll(): (cleanup: () => Promise<void>) => void {
+  const cleanups: Array<() => Promise<void>> = []
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
+  })
+  return (cleanup) => void cleanups.push(cleanup)
 }

@@ -90,3 +90,14 @@ describe('reconnectWithBackoff', () => {
     expect(Date.now() - started).toBeLessThan(10_000)
   })
 })
+
+describe('memory transport connection state', () => {
+  it('reports up at creation and closed on close, through the same option as every tier', async () => {
+    const { memoryTransport } = await import('../src/memory.js')
+    const states: string[] = []
+    const transport = memoryTransport({ onConnectionState: (s) => void states.push(s), publishTimeoutMs: 1_000 })
+    await transport.close()
+    expect(states).toEqual(['up', 'closed'])
+    expect(() => memoryTransport({ publishTimeoutMs: -1 })).toThrow(ConfigError)
+  })
+})

@@ -1,20 +1,17 @@
-import { afterAll, describe, it } from 'vitest'
+import { describe, it } from 'vitest'
 import { postgresTransport } from '../src/index.js'
 import { startPostgres } from '../../../test/outage/brokers.js'
-import { expectRecovered, runOutage } from '../../../test/outage/scenario.js'
+import { cleanupAfterAll, expectRecovered, runOutage } from '../../../test/outage/scenario.js'
 import { freshSchema } from './helpers.js'
 
 const PUBLISH_TIMEOUT_MS = 2_000
 
 describe('Postgres outage: a private postgres SIGKILLed under load and restarted', () => {
-  const cleanups: Array<() => Promise<void>> = []
-  afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
-  })
+  const track = cleanupAfterAll()
 
   it('recovers from a 3 s outage: nothing lost, consumers resume, publish rejects within its deadline', async () => {
     const broker = await startPostgres()
-    cleanups.push(broker.cleanup)
+    track(broker.cleanup)
     const states: string[] = []
     const transport = await postgresTransport({
       connectionString: broker.url,
@@ -26,7 +23,7 @@ describe('Postgres outage: a private postgres SIGKILLed under load and restarted
       onConnectionState: (state) => void states.push(state),
       onError: () => {},
     })
-    cleanups.push(() => transport.close())
+    track(() => transport.close())
     const [server] = broker.processes
     const report = await runOutage({ transport, publishTimeoutMs: PUBLISH_TIMEOUT_MS, states, outageMs: 3_000, kill: () => server!.kill(), restart: () => server!.start() })
     expectRecovered(report, PUBLISH_TIMEOUT_MS)

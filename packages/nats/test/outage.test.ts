@@ -1,20 +1,17 @@
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { uniqueToken } from '@tierbus/core/testing'
 import { natsTransport, type NatsTransport, type NatsTransportOptions } from '../src/index.js'
 import { startNats, startNatsCluster, type PrivateBroker } from '../../../test/outage/brokers.js'
-import { expectRecovered, runOutage } from '../../../test/outage/scenario.js'
+import { cleanupAfterAll, expectRecovered, runOutage } from '../../../test/outage/scenario.js'
 
 const PUBLISH_TIMEOUT_MS = 2_000
 
 describe('NATS outage: a private nats-server SIGKILLed under load and restarted', () => {
-  const cleanups: Array<() => Promise<void>> = []
-  afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
-  })
+  const track = cleanupAfterAll()
 
   async function setup(broker: Promise<PrivateBroker>, overrides: Partial<NatsTransportOptions> = {}) {
     const b = await broker
-    cleanups.push(b.cleanup)
+    track(b.cleanup)
     const states: string[] = []
     const errors: unknown[] = []
     const token = uniqueToken('tb')
@@ -27,7 +24,7 @@ describe('NATS outage: a private nats-server SIGKILLed under load and restarted'
       onError: (err) => void errors.push(err),
       ...overrides,
     })
-    cleanups.push(() => transport.close())
+    track(() => transport.close())
     return { broker: b, transport, states, errors }
   }
 

@@ -1,20 +1,17 @@
-import { afterAll, describe, it } from 'vitest'
+import { describe, it } from 'vitest'
 import { uniqueToken } from '@tierbus/core/testing'
 import { redisTransport } from '../src/index.js'
 import { startRedis, type PrivateBroker } from '../../../test/outage/brokers.js'
-import { expectRecovered, runOutage } from '../../../test/outage/scenario.js'
+import { cleanupAfterAll, expectRecovered, runOutage } from '../../../test/outage/scenario.js'
 
 const PUBLISH_TIMEOUT_MS = 2_000
 
 describe('Redis outage: a private redis-server SIGKILLed under load and restarted', () => {
-  const cleanups: Array<() => Promise<void>> = []
-  afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
-  })
+  const track = cleanupAfterAll()
 
   async function outage(outageMs: number) {
     const broker: PrivateBroker = await startRedis()
-    cleanups.push(broker.cleanup)
+    track(broker.cleanup)
     const states: string[] = []
     const transport = await redisTransport({
       url: broker.url,
@@ -23,7 +20,7 @@ describe('Redis outage: a private redis-server SIGKILLed under load and restarte
       onConnectionState: (state) => void states.push(state),
       onError: () => {},
     })
-    cleanups.push(() => transport.close())
+    track(() => transport.close())
     const [server] = broker.processes
     return runOutage({ transport, publishTimeoutMs: PUBLISH_TIMEOUT_MS, states, outageMs, kill: () => server!.kill(), restart: () => server!.start() })
   }
