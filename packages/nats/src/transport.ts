@@ -52,7 +52,7 @@ export const NATS_CAPABILITIES: Capabilities = natsCapabilities()
 /** The NATS transport, with access to its connection and layout (tests, tooling). */
 export interface NatsTransport extends Transport {
   readonly deadLetters: JetStreamDeadLetters
-  /** The underlying connection (shared; do not close it yourself). */
+  /** The current connection (shared; do not close it yourself); replaced if the transport had to rebuild it. */
   readonly connection: NatsConnection
   /** Subject prefix and subject mapping. */
   readonly subjects: SubjectMap

@@ -125,7 +125,10 @@ export class IORedisStreamClient implements RedisStreamClient {
     const redis = this.redis
     if (redis.status === 'ready') state.up()
     redis.on('ready', () => state.up())
-    redis.on('close', () => state.down(new TransportError('the Redis connection closed; ioredis reconnects')))
+    // ioredis emits 'close' after every failed attempt too: report the loss once, then `connecting` until ready.
+    redis.on('close', () => {
+      if (state.current === 'up') state.down(new TransportError('the Redis connection closed; ioredis reconnects'))
+    })
     redis.on('reconnecting', () => state.set('connecting'))
   }
 
