@@ -1,6 +1,6 @@
 import { connect, Events, DebugEvents, type ConnectionOptions, type NatsConnection } from 'nats'
 import { TransportError } from '@tierbus/core'
-import { ConnectionState, RECONNECT_BACKOFF_DEFAULTS, reconnectDelay, reconnectWithBackoff, type ReconnectBackoff } from '@tierbus/core/adapter'
+import { ConnectionState, RECONNECT_BACKOFF_DEFAULTS, reconnectDelay, reconnectWithBackoff, withDeadline, type ReconnectBackoff } from '@tierbus/core/adapter'
 
 /** What the live NATS connection needs: how to connect, the backoff, and where to report. */
 export interface NatsLinkOptions {
@@ -48,12 +48,15 @@ export class NatsLink {
     return this.nc
   }
 
-  /** Stops rebuilding and closes the connection (flushing what is buffered). */
-  async close(): Promise<void> {
+  /**
+   * Stops rebuilding and closes the connection, first flushing what is buffered for at most
+   * `flushTimeoutMs`, so a close never waits on a server that is away.
+   */
+  async close(flushTimeoutMs: number): Promise<void> {
     this.closing.abort()
     const nc = this.nc
     if (!nc.isClosed()) {
-      await nc.flush().catch(() => {})
+      await withDeadline(nc.flush(), flushTimeoutMs, 'NATS flush on close').catch(() => {})
       await nc.close().catch(() => {})
     }
     this.options.state.closed()
@@ -64,9 +67,10 @@ export class NatsLink {
     void (async () => {
       for await (const status of nc.status()) {
         if (this.nc !== nc) return
-        if (status.type === Events.Disconnect) this.waits.reset()
-        if (status.type === Events.Disconnect) this.options.state.down(new TransportError(`NATS connection to ${String(status.data)} lost; reconnecting`))
-        else if (status.type === DebugEvents.Reconnecting) this.options.state.set('connecting')
+        if (status.type === Events.Disconnect) {
+          this.waits.reset()
+          this.options.state.down(new TransportError(`NATS connection to ${String(status.data)} lost; reconnecting`))
+        } else if (status.type === DebugEvents.Reconnecting) this.options.state.set('connecting')
         else if (status.type === Events.Reconnect) this.options.state.up()
         else if (status.type === Events.Error) this.options.onError(new TransportError(`NATS server reported: ${String(status.data)}`))
       }

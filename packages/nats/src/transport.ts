@@ -104,7 +104,7 @@ export async function natsTransport(options: NatsTransportOptions): Promise<Nats
     transport = new JetStreamTransport(link, jsm, state, resolved, subjects, plan)
     return transport
   } catch (err) {
-    await link.close()
+    await link.close(resolved.publishTimeoutMs)
     throw err
   }
 }
@@ -240,10 +240,9 @@ class JetStreamTransport implements NatsTransport {
       await Promise.all([...this.subscriptions].map((s) => s.current.close().catch(() => {})))
       this.subscriptions.clear()
       if (this.options.deleteStreamsOnClose && !this.connection.isClosed()) {
-        await this.connection.flush().catch(() => {})
-        await deleteStreams(this.jsm, this.streams).catch(() => {})
+        await withDeadline(deleteStreams(this.jsm, this.streams), this.options.publishTimeoutMs, 'deleting the streams on close').catch(() => {})
       }
-      await this.link.close()
+      await this.link.close(this.options.publishTimeoutMs)
     })())
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { uniqueToken } from '@tierbus/core/testing'
+import { eventually, uniqueToken } from '@tierbus/core/testing'
 import { natsTransport, type NatsTransport, type NatsTransportOptions } from '../src/index.js'
 import { startNats, startNatsCluster, type PrivateBroker } from '../../../test/outage/brokers.js'
 import { cleanupAfterAll, expectRecovered, runOutage } from '../../../test/outage/scenario.js'
@@ -60,6 +60,16 @@ describe('NATS outage: a private nats-server SIGKILLed under load and restarted'
     expect(closedBefore.isClosed(), 'the first client gave up').toBe(true)
     expect(transport.connection).not.toBe(closedBefore)
   }, 240_000)
+
+  it('closes promptly while the server is down and reconnects are unlimited', async () => {
+    const { broker, transport, states } = await setup(startNats())
+    await broker.processes[0]!.kill()
+    await eventually(() => states.includes('down'), 'the transport to notice the outage')
+    const started = Date.now()
+    await transport.close()
+    expect(Date.now() - started).toBeLessThanOrEqual(PUBLISH_TIMEOUT_MS + 3_000)
+    expect(states.at(-1)).toBe('closed')
+  }, 60_000)
 
   it('loses nothing when one node of a 3-node JetStream cluster (R3 stream) is SIGKILLed under load', async () => {
     const token = uniqueToken('tb')
