@@ -82,32 +82,34 @@ export class NatsLink {
     })
   }
 
+  /**
+   * Connects again with backoff until a new connection is up AND `onRebuilt` re-established everything
+   * on it; an attempt that fails halfway (the server went away again) closes its connection and retries.
+   */
   private async rebuild(): Promise<void> {
-    const nc = await reconnectWithBackoff(
-      async () => {
-        this.options.state.set('connecting')
-        this.waits.reset()
-        return connect(clientOptions(this.options, this.waits))
-      },
-      {
-        backoff: this.options.backoff,
-        signal: this.closing.signal,
-        onAttemptFailed: (err) => this.options.state.down(err),
-      },
-    )
+    const nc = await reconnectWithBackoff(() => this.reconnectOnce(), {
+      backoff: this.options.backoff,
+      signal: this.closing.signal,
+      onAttemptFailed: (err) => this.options.state.down(err),
+    })
     if (!nc) return
-    if (this.closing.signal.aborted) {
-      await nc.close().catch(() => {})
-      return
-    }
-    this.nc = nc
     this.watch(nc)
-    try {
-      await this.options.onRebuilt(nc)
-    } catch (err) {
-      this.options.onError(err)
-    }
     this.options.state.up()
+  }
+
+  private async reconnectOnce(): Promise<NatsConnection> {
+    this.options.state.set('connecting')
+    this.waits.reset()
+    const nc = await connect(clientOptions(this.options, this.waits))
+    try {
+      if (this.closing.signal.aborted) throw new TransportError('the NATS transport closed while reconnecting', { retryable: false })
+      this.nc = nc
+      await this.options.onRebuilt(nc)
+      return nc
+    } catch (err) {
+      await nc.close().catch(() => {})
+      throw err
+    }
   }
 }
 

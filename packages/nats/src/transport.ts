@@ -151,20 +151,22 @@ class JetStreamTransport implements NatsTransport {
   /**
    * Moves onto a connection the link rebuilt after the client gave up: new JetStream clients, streams
    * checked again, and every subscription re-opened (durable consumers keep their place on the server).
+   * Rejects when any step fails, so the link retries the whole move on a fresh connection.
    */
   async resume(nc: NatsConnection): Promise<void> {
     if (this.closing) return
     this.jsm = await nc.jetstreamManager()
     this.js = this.jetStreamOf(nc)
     this.deadLetters.rebind(this.js, this.jsm)
-    await ensureStreams(this.jsm, this.plan).catch((err) => this.reportError(err))
+    await ensureStreams(this.jsm, this.plan)
     for (const sub of this.subscriptions) {
       await sub.current.close().catch(() => {})
       if (this.closing) return
       try {
         sub.current = await sub.open()
       } catch (err) {
-        this.reportError(transportError(`re-opening the subscription of group ${sub.spec.group} (${sub.spec.pattern}) after a reconnect`, err))
+        // Thrown to the link, which closes this connection and tries again with backoff.
+        throw transportError(`re-opening the subscription of group ${sub.spec.group} (${sub.spec.pattern}) after a reconnect`, err)
       }
     }
   }
