@@ -1,4 +1,4 @@
-import { ConfigError, type Env, type Transport, type TransportKind } from '@tierbus/core'
+import { ConfigError, type Env, type Transport } from '@tierbus/core'
 import { z } from 'zod'
 import { redisTransport } from './ioredis.js'
 import { assertKeyPrefix } from './keys.js'
@@ -10,12 +10,12 @@ const CommonEnv = z.object({
   TIERBUS_REDIS_MAXLEN: z.coerce.number().int().min(0).optional(),
 })
 
-const RedisEnv = CommonEnv.extend({
+export const RedisEnv = CommonEnv.extend({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
   TIERBUS_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
 })
 
-const UpstashEnv = CommonEnv.extend({
+export const UpstashEnv = CommonEnv.extend({
   UPSTASH_REDIS_REST_URL: z.string().regex(/^https?:\/\//, 'an https:// URL'),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1, 'the REST token from the Upstash console'),
 })
@@ -46,7 +46,7 @@ function commonOptions(vars: z.infer<typeof CommonEnv>): RedisStreamsOptions {
  * (UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN); both read TIERBUS_REDIS_PREFIX (default
  * `tierbus`) and TIERBUS_REDIS_MAXLEN (entries kept per stream, approximate; 0 keeps everything).
  */
-export async function transportFromEnv(kind: TransportKind, env: Env): Promise<Transport> {
+export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
   if (kind === 'redis') {
     const vars = parse(RedisEnv, env, kind)
     const url = vars.TIERBUS_REDIS_URL ?? vars.REDIS_URL

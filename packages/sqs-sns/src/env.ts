@@ -1,4 +1,4 @@
-import { ConfigError, type Env, type Transport, type TransportKind } from '@tierbus/core'
+import { ConfigError, type Env, type Transport } from '@tierbus/core'
 import { z } from 'zod'
 import { SQS_DEFAULTS } from './options.js'
 import { sqsTransport } from './transport.js'
@@ -27,7 +27,7 @@ export const SqsEnv = z.object({
  * AWS_SESSION_TOKEN when set in `env`, else the AWS SDK's default chain. Fails at
  * startup (ConfigError) on a bad variable, and when the topic cannot be created or found.
  */
-export async function transportFromEnv(kind: TransportKind, env: Env): Promise<Transport> {
+export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
   if (kind !== 'sqs') throw new ConfigError(`@tierbus/sqs-sns builds TIERBUS_TRANSPORT=sqs, not ${kind}`)
   const parsed = SqsEnv.safeParse(env)
   if (!parsed.success) {
