@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto'
 import { Consumer, type ErrorListener, type Handler } from './consumer.js'
 import { assertHeaders, type Envelope } from './envelope.js'
-import { ConfigError, TierbusError, TimeoutError } from './errors.js'
+import { ConfigError, TierbusError, TimeoutError, ValidationError } from './errors.js'
 import { parseData, type AnyEventDefinition, type EventInput, type EventOutput, type ReplyInput, type ReplyOutput } from './events.js'
 import { nowIso } from './clock.js'
 import { newEventId } from './ids.js'
 import { Metrics, type MetricsSnapshot } from './metrics.js'
 import { resolveRetry, type RetryOptions, type RetryPolicy } from './retry.js'
-import { assertPattern } from './subjects.js'
+import { assertPattern, INBOX_PREFIX, newInboxType, replyToIssue } from './subjects.js'
 import type { DeadLetterStore, Subscription, SubscriptionSpec, Transport } from './transport.js'
 
 
@@ -140,7 +139,6 @@ export interface Bus {
 }
 
 const GROUP = /^[A-Za-z0-9_.:-]{1,100}$/
-const INBOX_PREFIX = '_inbox'
 
 function positiveInt(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, got ${String(value)}`)
@@ -165,7 +163,7 @@ class EventBus implements Bus {
   private readonly closeTransport: boolean
   private readonly collector: Metrics
   private readonly subscriptions = new Set<BusSubscription>()
-  private readonly inboxType = `${INBOX_PREFIX}.${randomBytes(8).toString('hex')}`
+  private readonly inboxType = newInboxType()
   private inbox: Promise<BusSubscription> | undefined
   private readonly waiting = new Map<string, { resolve: (e: Envelope) => void; reject: (err: unknown) => void }>()
   private closed = false
@@ -255,8 +253,9 @@ class EventBus implements Bus {
       }, timeoutMs)
     })
     try {
-      await this.send([envelope])
-      const reply = await replied
+      // Publish and the reply race the same timer: a publish slower than timeoutMs ends the request with the
+      // TimeoutError, and Promise.all keeps a handler on both so neither can become an unhandled rejection.
+      const [, reply] = await Promise.all([this.send([envelope]), replied])
       if (reply.replyerror !== undefined) {
         throw new TierbusError('REPLY_FAILED', `request '${event.type}' failed in the responder: ${reply.replyerror}`)
       }
@@ -361,6 +360,9 @@ class EventBus implements Bus {
   }
 
   private async sendReply(request: Envelope, outcome: { data: unknown } | { error: string }, definition: AnyEventDefinition | undefined): Promise<void> {
+    // Defence in depth: decoding already refuses a forged replyto; a reply never goes anywhere but an inbox.
+    const replyIssue = replyToIssue(request.replyto)
+    if (replyIssue) throw new ValidationError(`not replying to '${request.type}' (${request.id}): ${replyIssue}`, [{ path: 'replyto', message: replyIssue }])
     const reply: Envelope = {
       specversion: '1.0',
       id: newEventId(),

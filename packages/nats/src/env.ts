@@ -27,7 +27,8 @@ export async function transportFromEnv(kind: string, env: Env): Promise<Transpor
   if (kind !== 'nats') throw new ConfigError(`@tierbus/nats builds the 'nats' transport, not '${kind}': install the package for ${kind}`)
   const parsed = NatsEnv.safeParse(env)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`)
+    // Names the variable and the expected form, never its value (a NATS URL may hold a password or token).
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')} is invalid: ${i.message}`)
     throw new ConfigError(`invalid NATS environment: ${problems.join('; ')}`)
   }
   const vars = parsed.data

@@ -1,4 +1,5 @@
 import { ConfigError, TransportError } from '@tierbus/core'
+import type { ConnectionState } from '@tierbus/core/adapter'
 import type { Redis as IORedis, RedisOptions as IORedisOptions } from 'ioredis'
 import type { BlockingReader, RedisCommand, RedisStreamClient } from './client.js'
 import { REDIS_STREAMS_DEFAULTS, type RedisStreamsOptions } from './options.js'
@@ -14,10 +15,6 @@ export interface RedisTransportOptions extends RedisStreamsOptions {
   clientOptions?: IORedisOptions
   /** Name shown by `CLIENT LIST` for this transport's connections (readers get `:reader` appended). */
   connectionName?: string
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@')
 }
 
 /** Attempts a connection still waiting for a reply may make before it fails; reads block for seconds, so be patient. */
@@ -120,6 +117,17 @@ export class IORedisStreamClient implements RedisStreamClient {
     }
   }
 
+  watchConnection(state: ConnectionState): void {
+    const redis = this.redis
+    if (redis.status === 'ready') state.up()
+    redis.on('ready', () => state.up())
+    // ioredis emits 'close' after every failed attempt too: report the loss once, then `connecting` until ready.
+    redis.on('close', () => {
+      if (state.current === 'up') state.down(new TransportError('the Redis connection closed; ioredis reconnects'))
+    })
+    redis.on('reconnecting', () => state.set('connecting'))
+  }
+
   async close(): Promise<void> {
     for (const conn of this.connections) conn.disconnect()
     this.connections.clear()
@@ -154,7 +162,8 @@ export async function redisTransport(options: RedisTransportOptions): Promise<Re
       await redis.ping()
     } catch (err) {
       redis.disconnect()
-      throw new TransportError(`cannot connect to Redis at ${redact(url!)} (${(err as Error).message}): check REDIS_URL and that Redis 7+ is running`, { cause: err })
+      // TransportError redacts the URL's password (and the client's error) itself.
+      throw new TransportError(`cannot connect to Redis at ${url!} (${(err as Error).message}): check REDIS_URL and that Redis 7+ is running`, { cause: err })
     }
   }
   return new RedisStreamsTransport('redis', new IORedisStreamClient(redis, !client, connectionName), streamOptions)

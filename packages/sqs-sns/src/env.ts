@@ -33,7 +33,7 @@ export async function transportFromEnv(kind: string, env: Env): Promise<Transpor
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => {
       const name = String(i.path[0])
-      return env[name] === undefined ? `${name} is not set (${i.message})` : `${name}=${JSON.stringify(env[name])}: ${i.message}`
+      return env[name] === undefined ? `${name} is not set (${i.message})` : `${name} is invalid: ${i.message}`
     })
     throw new ConfigError(`TIERBUS_TRANSPORT=sqs: ${problems.join('; ')}. Set AWS_REGION (e.g. us-east-1); endpoints are only needed for emulators`)
   }

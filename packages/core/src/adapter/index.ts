@@ -1,0 +1,6 @@
+export { RECONNECT_BACKOFF_DEFAULTS, reconnectDelay, reconnectWithBackoff } from './backoff.js'
+export type { ReconnectBackoff, ReconnectOptions } from './backoff.js'
+export { ConnectionState, isNetworkError } from './connection.js'
+export type { ConnectionStateListener, ConnectionStateName, ConnectionStateOptions, ConnectionStateTrackerOptions } from './connection.js'
+export { DEFAULT_PUBLISH_TIMEOUT_MS, resolvePublishTimeout, withDeadline } from './deadline.js'
+export type { PublishDeadlineOptions } from './deadline.js'
