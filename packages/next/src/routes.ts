@@ -1,4 +1,4 @@
-import type { Bus, BusSubscription, MetricsSnapshot } from '@tierbus/core'
+import type { Bus, BusSubscription, MetricsSnapshot, SubscribeOptions } from '@tierbus/core'
 import { adviseTier, workloadFromMetrics, type AdvisedTier, type Verdict, type Workload } from '@tierbus/migrator'
 import { BadRequest, json } from './responses.js'
 import { guardedRoute, type RouteHandler, type RouteProtection } from './route-guard.js'
@@ -89,6 +89,12 @@ export interface DrainRouteOptions extends RouteProtection {
   budgetMs?: number
   /** Stop early after this long without a new delivery. */
   idleMs?: number
+  /**
+   * Where a consumer group that does not exist yet starts, for subscriptions made in `subscribe` that do
+   * not say: `earliest` (default, on tiers that can replay) so events published before the first drain
+   * are handled, not skipped; `latest` to start with events published after the group is created.
+   */
+  startFrom?: 'earliest' | 'latest'
 }
 
 /** Defaults of `drainRoute`. */
@@ -107,7 +113,7 @@ export function drainRoute(options: DrainRouteOptions): RouteHandler {
     const bus = await busOf(options.bus)
     const started = Date.now()
     const before = bus.metrics().totals
-    const subs = await options.subscribe(bus)
+    const subs = await options.subscribe(withStartFrom(bus, options.startFrom ?? 'earliest'))
     let last = before.delivered
     let lastChange = Date.now()
     for (;;) {
@@ -132,6 +138,17 @@ export function drainRoute(options: DrainRouteOptions): RouteHandler {
       finishedInFlight: drained.every(Boolean),
     })
   })
+}
+
+/**
+ * The bus as `drainRoute`'s `subscribe` sees it: subscriptions that do not set `startFrom` get the drain's.
+ * A tier that cannot replay keeps its own default (`latest`).
+ */
+function withStartFrom(bus: Bus, startFrom: 'earliest' | 'latest'): Bus {
+  if (startFrom === 'earliest' && !bus.transport.capabilities.replay) return bus
+  const subscribe = ((target: Parameters<Bus['subscribe']>[0], handler: Parameters<Bus['subscribe']>[1], options: SubscribeOptions = {}) =>
+    bus.subscribe(target as never, handler as never, { startFrom, ...options })) as Bus['subscribe']
+  return new Proxy(bus, { get: (target, key) => (key === 'subscribe' ? subscribe : Reflect.get(target, key, target)) })
 }
 
 /** Options of `deadLetterRoutes`. */

@@ -88,6 +88,44 @@ describe('drain route', () => {
     expect(new Set(seen).size).toBe(30)
   })
 
+  it('starts a new serverless group from the earliest retained event, so nothing published before the first drain is skipped', async () => {
+    const { redisTransport } = await import('@tierbus/redis-streams')
+    const prefix = `tbdrain-${Math.random().toString(36).slice(2, 10)}`
+    const bus = createBus({ transport: await redisTransport({ url: 'redis://127.0.0.1:6379', prefix }), source: 'signalsloop/web', onError: () => {} })
+    buses.push(bus)
+    try {
+      // Published before any consumer group exists: a group created at 'latest' would never see these.
+      await bus.publishBatch(FeedbackCreated, Array.from({ length: 5 }, (_, i) => ({ feedbackId: `early-${i}`, text: 'x' })))
+      const seen: string[] = []
+      const POST = drainRoute({
+        bus,
+        budgetMs: 10_000,
+        idleMs: 300,
+        authorize: PUBLIC_UNAUTHENTICATED,
+        subscribe: async (b) => [await b.subscribe(FeedbackCreated, (e) => void seen.push(e.data.feedbackId), { group: 'serverless-agent' })],
+      })
+      const body = await read(await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: JSON_HEADERS })))
+      expect(body.handled).toBe(5)
+      expect(seen.sort()).toEqual(['early-0', 'early-1', 'early-2', 'early-3', 'early-4'])
+      // startFrom: 'latest' keeps the old behaviour for a group that should ignore history.
+      const latest = drainRoute({
+        bus,
+        budgetMs: 5_000,
+        idleMs: 300,
+        startFrom: 'latest',
+        authorize: PUBLIC_UNAUTHENTICATED,
+        subscribe: async (b) => [await b.subscribe(FeedbackCreated, () => {}, { group: 'only-new' })],
+      })
+      expect((await read(await latest(new Request('http://localhost/api/events/drain', { method: 'POST', headers: JSON_HEADERS })))).handled).toBe(0)
+    } finally {
+      const { Redis } = await import('ioredis')
+      const redis = new Redis('redis://127.0.0.1:6379')
+      const keys = await redis.keys(`${prefix}*`)
+      if (keys.length) await redis.del(...keys)
+      await redis.quit()
+    }
+  })
+
   it('stops taking events when the budget runs out', async () => {
     const bus = newBus()
     await bus.publishBatch(FeedbackCreated, Array.from({ length: 100 }, (_, i) => ({ feedbackId: `f${i}`, text: 'x' })))
