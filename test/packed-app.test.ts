@@ -16,6 +16,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startUpstashBridge, type UpstashBridge } from '../packages/redis-streams/test/upstash-bridge.js'
 import { startEmulator, type Emulator } from '../packages/sqs-sns/test/emulator.js'
+import { BrokerProcess } from './outage/broker-process.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const template = join(root, 'test', 'packed-app', 'template')
@@ -85,14 +86,17 @@ afterAll(async () => {
 
 interface App {
   readonly url: string
-  stop(): Promise<void>
+  /** Sends SIGTERM (SIGKILL after 20 s) and resolves with how the process ended. */
+  stop(): Promise<{ code: number | null; signal: string | null; ms: number }>
+  /** What the server printed so far. */
+  output(): string
 }
 
 /** The token the app's dead-letter routes require (TIERBUS_ADMIN_TOKEN); every call sends it. */
 const ADMIN_TOKEN = `packed-admin-${process.pid}`
 
 /** Starts the built app with `next start` and the tier's env; resolves once the consumer is up. */
-async function startApp(env: Record<string, string>): Promise<App> {
+async function startApp(env: Record<string, string>, waitForConsumer = true): Promise<App> {
   const port = await freePort()
   const child: ChildProcess = spawn(process.execPath, [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
     cwd: appDir,
@@ -103,20 +107,21 @@ async function startApp(env: Record<string, string>): Promise<App> {
   child.stdout!.on('data', (d: Buffer) => (output += d))
   child.stderr!.on('data', (d: Buffer) => (output += d))
   const url = `http://127.0.0.1:${port}`
+  const ended = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })))
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((r) => child.once('exit', r))
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-    await exited
+    const started = Date.now()
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    const how = await ended
     clearTimeout(timer)
+    return { ...how, ms: Date.now() - started }
   }
   cleanups.push(stop)
   const deadline = Date.now() + 90_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}):\n${output}`)
     const res = await fetch(`${url}/api/handled?run=boot`).catch(() => undefined)
-    if (res?.ok) return { url, stop }
+    if (res?.ok && (!waitForConsumer || ((await res.json()) as { ready: boolean }).ready)) return { url, stop, output: () => output }
     if (Date.now() > deadline) throw new Error(`the app did not answer within 90 s (last status ${res?.status}):\n${output}`)
     await new Promise((r) => setTimeout(r, 250))
   }
@@ -139,6 +144,15 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, timeo
     if (value !== undefined) return value
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+/** Checks `probe` repeatedly for `ms`, failing the moment it is false. */
+async function staysTrue(probe: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (!(await probe())) throw new Error(`expected ${what} for ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 250))
   }
 }
 
@@ -245,4 +259,53 @@ describe('packed tarballs in a Next.js app outside the workspace (next build && 
       }
     }, 180_000)
   }
+})
+
+describe('packed app: boot, shutdown and recovery (next start)', () => {
+  it('starts while its tier is down, answers the tierbus routes with a JSON 503, and recovers by itself when the tier comes up', async () => {
+    const port = await freePort()
+    const redis = new BrokerProcess({ name: `redis-server :${port}`, command: 'redis-server', args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], ports: [port] })
+    cleanups.push(() => redis.kill())
+    const app = await startApp({ TIERBUS_TRANSPORT: 'redis', REDIS_URL: `redis://127.0.0.1:${port}`, TIERBUS_REDIS_PREFIX: `${token}-down` }, false)
+    try {
+      expect((await fetch(`${app.url}/`)).status).toBe(200)
+      const down = await call(app, 'GET', '/api/dlq?group=fulfilment')
+      expect(down.status).toBe(503)
+      expect(down.json).toEqual({ error: 'the event tier is unavailable; try again later', code: 'TRANSPORT' })
+      expect((await call(app, 'GET', '/api/handled?run=x')).json.ready).toBe(false)
+
+      await redis.start()
+      await until(async () => ((await call(app, 'GET', '/api/handled?run=x')).json.ready === true ? true : undefined), 'the consumer to start once Redis is up', 60_000)
+      const runId = `down-${Date.now().toString(36)}`
+      expect((await call(app, 'POST', '/api/publish', { run: runId, count: 5 })).status).toBe(201)
+      await until(async () => (((await call(app, 'GET', `/api/handled?run=${runId}`)).json.handled as number[]).length === 5 ? true : undefined), '5 events handled after recovery')
+    } finally {
+      await app.stop()
+      await redis.kill()
+    }
+  }, 180_000)
+
+  it('closes the shared bus on SIGTERM: after a restart on the same PGlite data no handled event is handled again', async () => {
+    const env = { TIERBUS_TRANSPORT: 'pglite', TIERBUS_PGLITE_DIR: join(work, 'pglite-sigterm') }
+    const first = await startApp(env)
+    const runId = `sigterm-${Date.now().toString(36)}`
+    expect((await call(first, 'POST', '/api/publish', { run: runId, count: 20 })).status).toBe(201)
+    await until(async () => (((await call(first, 'GET', `/api/handled?run=${runId}`)).json.handled as number[]).length === 20 ? true : undefined), '20 handled')
+    const stopped = await first.stop()
+    expect(stopped, first.output()).toMatchObject({ code: 143 })
+    expect(stopped.ms).toBeLessThan(20_000)
+
+    const second = await startApp(env)
+    try {
+      // A marker published after the restart is handled once its predecessors' leases (3 s) would have run out.
+      const marker = `${runId}-after`
+      expect((await call(second, 'POST', '/api/publish', { run: marker, count: 1 })).status).toBe(201)
+      await until(async () => (((await call(second, 'GET', `/api/handled?run=${marker}`)).json.handled as number[]).length === 1 ? true : undefined), 'the marker handled')
+      // Nothing of the first run may come back: a redelivery would arrive within its 3 s lease.
+      await staysTrue(async () => ((await call(second, 'GET', `/api/handled?run=${runId}`)).json.handled as number[]).length === 0, 4_000, 'no redelivered event')
+      expect((await call(second, 'GET', `/api/handled?run=${runId}`)).json.handled).toEqual([])
+    } finally {
+      await second.stop()
+    }
+  }, 240_000)
 })
