@@ -92,7 +92,7 @@ export class RedisStreamsTransport implements Transport {
     let sub: StreamSubscription
     try {
       sub = await StreamSubscription.start(
-        { client: this.client, keys: this.keys, options: this.options, acks: this.acks, stats: this.counters },
+        { client: this.client, keys: this.keys, options: this.options, acks: this.acks, stats: this.counters, isClosed: () => this.closed },
         spec,
         onBatch,
       )

@@ -1,0 +1,10 @@
+/**
+ * `@tierbus/core/adapter`: the mechanics every tier shares, so a tier (built-in or third-party) is
+ * only its backend calls. Nothing here is needed to use a bus; it is for writing transports.
+ */
+export { FETCH_LOOP_DEFAULTS, FetchLoop } from './fetch-loop.js'
+export type { FetchLoopOptions } from './fetch-loop.js'
+export { handOff } from './hand-off.js'
+export { InFlight, InFlightSlot } from './in-flight.js'
+export { SettleOnce } from './settle-once.js'
+export { WakeableSleep } from './wakeable-sleep.js'
