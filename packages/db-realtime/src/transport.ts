@@ -152,6 +152,10 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     }
   }
 
+  get isClosed(): boolean {
+    return this.closed
+  }
+
   reportError(err: unknown): void {
     try {
       this.onError(err)
