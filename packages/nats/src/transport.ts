@@ -170,6 +170,7 @@ class JetStreamTransport implements NatsTransport {
         deadLetters: this.deadLetters,
         fetchExpiresMs: this.options.fetchExpiresMs,
         onError,
+        isClosed: () => this.closing !== undefined,
         ...(spec.ephemeral ? { onClose: () => this.deleteConsumer(stream, durable) } : {}),
       })
     }

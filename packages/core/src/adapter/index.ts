@@ -2,6 +2,7 @@
  * `@tierbus/core/adapter`: the mechanics every tier shares, so a tier (built-in or third-party) is
  * only its backend calls. Nothing here is needed to use a bus; it is for writing transports.
  */
+export { BatchPump } from './batch-pump.js'
 export { FETCH_LOOP_DEFAULTS, FetchLoop } from './fetch-loop.js'
 export type { FetchLoopOptions } from './fetch-loop.js'
 export { handOff } from './hand-off.js'

@@ -14,15 +14,18 @@ export class WakeableSleep {
 
   /**
    * Sleeps `ms` on a real timer (never a resolved promise, so the event loop always turns), or until
-   * `wake()`. Returns true when woken, false when the time ran out. A remembered wake returns at once.
+   * `wake()` (only that, for `Infinity`). Returns true when woken, false when the time ran out. A remembered wake returns at once.
    */
   sleep(ms: number): Promise<boolean> {
     if (this.takeWake()) return Promise.resolve(true)
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.endSleep = undefined
-        resolve(false)
-      }, Math.max(0, ms))
+      // Infinity: until woken (setTimeout would fire at once).
+      const timer = Number.isFinite(ms)
+        ? setTimeout(() => {
+            this.endSleep = undefined
+            resolve(false)
+          }, Math.max(0, ms))
+        : undefined
       this.endSleep = () => {
         clearTimeout(timer)
         resolve(true)
