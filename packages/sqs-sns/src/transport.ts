@@ -56,6 +56,7 @@ class SqsSnsTransport implements SqsTransport {
   readonly deadLetters: SqsDeadLetters
   readonly prefix: string
   readonly fifo: boolean
+  readonly orderingHint: string | undefined
   private readonly options: ResolvedSqsOptions
   private readonly clients: SqsClients
   private readonly acks: AckBatcher
@@ -71,6 +72,7 @@ class SqsSnsTransport implements SqsTransport {
     this.fifo = this.options.fifo
     this.name = this.fifo ? 'sqs-fifo' : 'sqs'
     this.capabilities = this.fifo ? SQS_FIFO_CAPABILITIES : SQS_CAPABILITIES
+    this.orderingHint = this.fifo ? undefined : 'create the transport with sqsTransport({ fifo: true }) (env TIERBUS_SQS_FIFO=true): FIFO queues keep per-key order'
     this.clients = createClients(options)
     this.acks = new AckBatcher(this.clients, this.options.ackWindowMs)
     this.publisher = new TopicPublisher(this.clients, () => this.topicArn(), this.fifo, this.options.publishConcurrency)
