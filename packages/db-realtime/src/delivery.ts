@@ -24,7 +24,8 @@ export class DbDelivery implements Delivery {
   }
 
   ack(): Promise<void> {
-    return this.settle(() => this.subscription.transport.acks.ack(this.subscription.groupId, this.seq, this.attempt))
+    const { groupId } = this.subscription
+    return this.settle(() => this.subscription.transport.acks.ack(String(groupId), { group: groupId, seq: this.seq, attempt: this.attempt }))
   }
 
   retry(delayMs: number): Promise<void> {

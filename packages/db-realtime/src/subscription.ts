@@ -1,6 +1,6 @@
 import type { Delivery, SubscriptionSpec } from '@tierbus/core'
-import { FetchLoop } from '@tierbus/core/adapter'
-import type { AckBuffer } from './ack-buffer.js'
+import { FetchLoop, type AckCoalescer } from '@tierbus/core/adapter'
+import type { RowAck } from './ack-buffer.js'
 import { DbDelivery } from './delivery.js'
 import type { DbDriver } from './driver.js'
 import type { DbFunction, DbRow } from './statements.js'
@@ -8,7 +8,7 @@ import type { DbFunction, DbRow } from './statements.js'
 /** What a subscription needs from its transport. */
 export interface SubscriptionHost {
   readonly driver: DbDriver
-  readonly acks: AckBuffer
+  readonly acks: AckCoalescer<RowAck>
   readonly pollIntervalMs: number
   readonly scanLimit: number
   /** True once the transport is closed (settles are then no-ops). */

@@ -15,7 +15,8 @@ import {
   type SubscriptionSpec,
   type Transport,
 } from '@tierbus/core'
-import { AckBuffer } from './ack-buffer.js'
+import { positiveInt as assertPositiveInt, type AckCoalescer } from '@tierbus/core/adapter'
+import { rowAckCoalescer, type RowAck } from './ack-buffer.js'
 import type { DbDriver } from './driver.js'
 import { sqlPattern } from './patterns.js'
 import { DbSubscription, type SubscriptionHost } from './subscription.js'
@@ -111,8 +112,7 @@ export interface DbRealtimeTransport extends Transport {
 }
 
 function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`db-realtime option ${name} must be a positive integer, got ${String(value)}`)
-  return value
+  return assertPositiveInt(value, `db-realtime option ${name}`)
 }
 
 /** Builds the transport over a driver (the driver is closed with the transport). */
@@ -124,7 +124,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   readonly name: string
   readonly capabilities = DB_REALTIME_CAPABILITIES
   readonly schema: string
-  readonly acks: AckBuffer
+  readonly acks: AckCoalescer<RowAck>
   readonly pollIntervalMs: number
   readonly scanLimit: number
   readonly deadLetters: DeadLetterStore
@@ -140,7 +140,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   ) {
     this.name = driver.kind
     this.schema = driver.schema
-    this.acks = new AckBuffer(driver)
+    this.acks = rowAckCoalescer(driver)
     this.pollIntervalMs = positiveInt(options.pollIntervalMs ?? DB_REALTIME_DEFAULTS.pollIntervalMs, 'pollIntervalMs')
     this.scanLimit = positiveInt(options.scanLimit ?? DB_REALTIME_DEFAULTS.scanLimit, 'scanLimit')
     this.push = options.push ?? DB_REALTIME_DEFAULTS.push
@@ -228,7 +228,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     const subs = [...this.subscriptions]
     this.subscriptions.clear()
     await Promise.all(subs.map((s) => s.close()))
-    await this.acks.drain()
+    await this.acks.flush()
     const stop = this.listening
     this.listening = undefined
     if (stop) await (await stop.catch(() => async () => {}))()

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { compilePattern, isWildcard, type DeadLetterReason, type Delivery, type Subscription, type SubscriptionSpec } from '@tierbus/core'
-import { FetchLoop } from '@tierbus/core/adapter'
-import type { AckBatcher } from './ack-batcher.js'
+import { FetchLoop, type AckCoalescer } from '@tierbus/core/adapter'
+import { streamAckKey, type StreamAck } from './ack-batcher.js'
 import { isBusyGroupError, isNoGroupError, type BlockingReader, type RedisStreamClient } from './client.js'
 import {
   DEAD_LETTER_SCRIPT,
@@ -29,7 +29,7 @@ export interface SubscriptionContext {
   readonly client: RedisStreamClient
   readonly keys: RedisKeys
   readonly options: ResolvedRedisStreamsOptions
-  readonly acks: AckBatcher
+  readonly acks: AckCoalescer<StreamAck>
   readonly stats: RedisStreamsStats
   /** True once the transport is closed (settles are then no-ops). */
   readonly isClosed: () => boolean
@@ -157,7 +157,8 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   // --- DeliveryOwner -------------------------------------------------------------------------------
 
   ack(entry: StreamEntry): Promise<void> {
-    return this.ctx.acks.ack(entry.stream, this.consumerGroup, entry.id)
+    const ack = { stream: entry.stream, group: this.consumerGroup, id: entry.id }
+    return this.ctx.acks.ack(streamAckKey(ack), ack)
   }
 
   async retry(entry: StreamEntry, delayMs: number): Promise<void> {

@@ -1,5 +1,6 @@
 import { encodeEnvelope, TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
-import { AckBatcher } from './ack-batcher.js'
+import type { AckCoalescer } from '@tierbus/core/adapter'
+import { streamAckCoalescer, type StreamAck } from './ack-batcher.js'
 import { redisCapabilities } from './capabilities.js'
 import type { RedisCommand, RedisStreamClient } from './client.js'
 import { trimArgs, xadd } from './commands.js'
@@ -24,7 +25,7 @@ export class RedisStreamsTransport implements Transport {
   readonly keys: RedisKeys
   readonly deadLetters: RedisDeadLetterStore
   private readonly options: ResolvedRedisStreamsOptions
-  private readonly acks: AckBatcher
+  private readonly acks: AckCoalescer<StreamAck>
   private readonly counters: RedisStreamsStats = newStats()
   private readonly delayed: DelayedMover
   private readonly subscriptions = new Set<StreamSubscription>()
@@ -42,7 +43,7 @@ export class RedisStreamsTransport implements Transport {
     this.options = resolveOptions(options)
     this.capabilities = redisCapabilities(this.options.maxPayloadBytes)
     this.keys = new RedisKeys(this.options.prefix)
-    this.acks = new AckBatcher(client)
+    this.acks = streamAckCoalescer(client)
     this.deadLetters = new RedisDeadLetterStore(client, this.keys)
     this.delayed = new DelayedMover(client, this.keys, this.options, this.counters)
   }
@@ -118,7 +119,7 @@ export class RedisStreamsTransport implements Transport {
     this.subscriptions.clear()
     const stop = await this.stopListening?.catch(() => undefined)
     await stop?.().catch(() => {})
-    await this.acks.drain()
+    await this.acks.flush()
     await this.client.close()
   }
 

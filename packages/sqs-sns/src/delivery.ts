@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs'
 import type { DeadLetterReason, Delivery, Envelope } from '@tierbus/core'
-import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
-import type { AckBatcher } from './ack-batcher.js'
+import { SettleOnce, type AckCoalescer, type InFlightSlot } from '@tierbus/core/adapter'
 import { DEAD_LETTER_ATTRIBUTES, MAX_REASON_ERROR_CHARS, TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { fifoId } from './names.js'
@@ -13,7 +12,8 @@ import { visibilitySeconds } from './topology.js'
 /** What every delivery of one subscription shares. */
 export interface DeliveryContext {
   readonly clients: SqsClients
-  readonly acks: AckBatcher
+  /** Message deletes, keyed by queue URL. */
+  readonly acks: AckCoalescer<string>
   readonly queue: QueueRef
   /** Undefined for an ephemeral inbox: its dead letters are dropped with the inbox. */
   readonly dlq: QueueRef | undefined
@@ -54,7 +54,7 @@ export class SqsDelivery implements Delivery {
   }
 
   ack(): Promise<void> {
-    return this.once.settle(() => this.ctx.acks.delete(this.ctx.queue.url, this.message.receiptHandle))
+    return this.once.settle(() => this.ctx.acks.ack(this.ctx.queue.url, this.message.receiptHandle))
   }
 
   retry(delayMs: number): Promise<void> {
@@ -66,7 +66,7 @@ export class SqsDelivery implements Delivery {
     return this.once.settle(async () => {
       if (this.ctx.dlq) await sendToDeadLetterQueue(this.ctx, this.message, reason)
       // Sent first, deleted second: a crash in between leaves a duplicate, never a loss.
-      await this.ctx.acks.delete(this.ctx.queue.url, this.message.receiptHandle)
+      await this.ctx.acks.ack(this.ctx.queue.url, this.message.receiptHandle)
     })
   }
 

@@ -85,7 +85,7 @@ export class QueuePoller {
     const type = envelope?.type ?? received.type
     if (type !== undefined && !this.matches(type)) {
       slot.free()
-      this.context.acks.delete(this.context.queue.url, received.receiptHandle).catch(this.options.onError)
+      this.context.acks.ack(this.context.queue.url, received.receiptHandle).catch(this.options.onError)
       return undefined
     }
     return new SqsDelivery(this.context, slot, received, envelope, malformed)

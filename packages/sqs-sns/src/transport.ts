@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { PublishCommand } from '@aws-sdk/client-sns'
 import { TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
-import { AckBatcher } from './ack-batcher.js'
+import type { AckCoalescer } from '@tierbus/core/adapter'
+import { deleteCoalescer } from './ack-batcher.js'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { SqsDeadLetters } from './dead-letters.js'
@@ -59,7 +60,7 @@ class SqsSnsTransport implements SqsTransport {
   readonly orderingHint: string | undefined
   private readonly options: ResolvedSqsOptions
   private readonly clients: SqsClients
-  private readonly acks: AckBatcher
+  private readonly acks: AckCoalescer<string>
   private readonly publisher: TopicPublisher
   private readonly queues = new Map<string, Promise<ProvisionedQueue>>()
   private readonly pollers = new Set<QueuePoller>()
@@ -74,7 +75,7 @@ class SqsSnsTransport implements SqsTransport {
     this.capabilities = this.fifo ? SQS_FIFO_CAPABILITIES : SQS_CAPABILITIES
     this.orderingHint = this.fifo ? undefined : 'create the transport with sqsTransport({ fifo: true }) (env TIERBUS_SQS_FIFO=true): FIFO queues keep per-key order'
     this.clients = createClients(options)
-    this.acks = new AckBatcher(this.clients, this.options.ackWindowMs)
+    this.acks = deleteCoalescer(this.clients, this.options.ackWindowMs)
     this.publisher = new TopicPublisher(this.clients, () => this.topicArn(), this.fifo, this.options.publishConcurrency)
     this.deadLetters = new SqsDeadLetters(this.clients, this.prefix, this.fifo)
   }

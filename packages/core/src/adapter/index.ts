@@ -2,7 +2,10 @@
  * `@tierbus/core/adapter`: the mechanics every tier shares, so a tier (built-in or third-party) is
  * only its backend calls. Nothing here is needed to use a bus; it is for writing transports.
  */
+export { AckCoalescer } from './ack-coalescer.js'
+export type { AckCoalescerOptions, AckGroup, AckGroupResult } from './ack-coalescer.js'
 export { BatchPump } from './batch-pump.js'
+export { envVar, parseEnv, positiveInt } from './env-vars.js'
 export { FETCH_LOOP_DEFAULTS, FetchLoop } from './fetch-loop.js'
 export type { FetchLoopOptions } from './fetch-loop.js'
 export { handOff } from './hand-off.js'
