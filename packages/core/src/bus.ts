@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { positiveInt } from './adapter/env-vars.js'
 import { Consumer, type ErrorListener, type Handler } from './consumer.js'
 import { assertHeaders, type Envelope } from './envelope.js'
 import { ConfigError, TierbusError, TimeoutError } from './errors.js'
@@ -142,10 +143,6 @@ export interface Bus {
 const GROUP = /^[A-Za-z0-9_.:-]{1,100}$/
 const INBOX_PREFIX = '_inbox'
 
-function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, got ${String(value)}`)
-  return value
-}
 
 /** Creates a bus over a transport: `createBus({ transport: memoryTransport(), source: 'my-app' })`. */
 export function createBus(options: BusOptions): Bus {

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { createBus, type Bus, type BusOptions } from './bus.js'
+import { envVar, parseEnv } from './adapter/env-vars.js'
 import { ConfigError, TierbusError } from './errors.js'
 import { memoryTransport } from './memory.js'
 import type { Transport } from './transport.js'
@@ -34,9 +35,9 @@ const CoreEnv = z.object({
   TIERBUS_TRANSPORT: z.enum(kinds).optional(),
   TIERBUS_SOURCE: z.string().min(1).optional(),
   TIERBUS_GROUP: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional(),
-  TIERBUS_CONCURRENCY: z.coerce.number().int().positive().optional(),
+  TIERBUS_CONCURRENCY: envVar.positiveInt().optional(),
   TIERBUS_RETRY_ATTEMPTS: z.coerce.number().int().min(1).max(1000).optional(),
-  TIERBUS_MEMORY_RETENTION: z.coerce.number().int().min(0).optional(),
+  TIERBUS_MEMORY_RETENTION: envVar.nonNegativeInt().optional(),
   TIERBUS_MIGRATION: z.string().optional(),
   NODE_ENV: z.string().optional(),
 })
@@ -54,14 +55,7 @@ export interface BusFromEnvOptions extends Omit<BusOptions, 'transport' | 'sourc
 }
 
 function parseCoreEnv(env: Env) {
-  const parsed = CoreEnv.safeParse(env)
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`)
-    throw new ConfigError(
-      `invalid tierbus environment: ${problems.join('; ')}. TIERBUS_TRANSPORT must be one of ${kinds.join(', ')}`,
-    )
-  }
-  return parsed.data
+  return parseEnv(CoreEnv, env, 'invalid tierbus environment', `TIERBUS_TRANSPORT must be one of ${kinds.join(', ')}`)
 }
 
 /**
