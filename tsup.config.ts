@@ -19,7 +19,9 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   platform: 'node',
-  splitting: false,
+  // Shared chunks: a second entry (`@tierbus/core/testing`, a bin) reuses the package's code instead of
+  // bundling its own copy, so classes such as TierbusError exist once (instanceof holds across entries).
+  splitting: true,
   treeshake: true,
   external: [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {}), /^node:/],
   outDir: 'dist',

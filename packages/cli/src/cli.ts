@@ -32,10 +32,14 @@ export interface CliIo {
 const USAGE = `usage: tierbus <command> [options]
 
 commands:
-  plan <profile.yaml> [--json]          capacity plan and monthly cost per tier (seed 000 format)
+  plan <profile.yaml> [--json | --routes]
+                                        capacity plan, monthly cost per option (Amazon MQ, EventBridge +
+                                        SQS/SNS, MSK and every tier) and a recommended route table;
+                                        --routes prints only the TIERBUS_ROUTES value
+                                        (profiles: see @tierbus/migrator/profiles)
   advise --current <tier> [--metrics <file.json>] [--events-per-day N] [--latency-ms N]
          [--agents N] [--multi-region] [--guaranteed-delivery] [--production] [--json]
-                                        which tier to be on, with reasons (seed 004 triggers)
+                                        which tier to be on, with reasons
   dlq list [--group G] [--limit N] [--json]
   dlq redrive (<id>... | --all) [--group G]
                                         dead letters of the tier TIERBUS_TRANSPORT names
@@ -45,7 +49,19 @@ commands:
   migrate status|advance|rollback [--json]
                                         the phase of TIERBUS_MIGRATION in TIERBUS_MIGRATION_STORE;
                                         running apps follow a change within TIERBUS_MIGRATION_POLL_MS
-tiers for --current: ${[...TIER_LADDER, 'nats'].join(', ')}`
+tiers for --current: ${[...TIER_LADDER, 'nats'].join(', ')} (or a TIERBUS_TRANSPORT value: postgres, redis, sqs, ...)`
+
+/** The advisor's tier for each TIERBUS_TRANSPORT value, so `--current postgres` works as `--current db-realtime`. */
+const TIER_OF_TRANSPORT: Readonly<Record<string, AdvisedTier>> = Object.freeze({
+  memory: 'memory',
+  postgres: 'db-realtime',
+  pglite: 'db-realtime',
+  supabase: 'db-realtime',
+  redis: 'redis-streams',
+  upstash: 'redis-streams',
+  sqs: 'sqs-sns',
+  nats: 'nats',
+})
 
 /** Runs one CLI invocation; returns the exit code (0 ok, 1 failure, 2 usage). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -88,14 +104,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 async function plan(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean' } } })
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean' }, routes: { type: 'boolean' } } })
   if (positionals.length !== 1) throw new ConfigError('plan needs one profile file, e.g. tierbus plan profiles/mistersmith.yaml')
+  if (values.json && values.routes) throw new ConfigError('plan takes --json or --routes, not both (the JSON holds the routes under routes.env)')
   const file = positionals[0]!
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new ConfigError(`cannot read ${file}: ${err.code ?? err.message}`)
   })
   const result = planCapacity(parseProfile(text))
-  io.out(values.json ? JSON.stringify(result, null, 2) : formatPlan(result))
+  io.out(values.json ? JSON.stringify(result, null, 2) : values.routes ? result.routes.env : formatPlan(result))
   return 0
 }
 
@@ -122,9 +139,12 @@ async function advise(args: readonly string[], io: CliIo): Promise<number> {
     },
   })
   const tiers: readonly string[] = [...TIER_LADDER, 'nats']
-  if (!values.current || !tiers.includes(values.current)) throw new ConfigError(`--current must be one of ${tiers.join(', ')}`)
+  const current = values.current ? (TIER_OF_TRANSPORT[values.current] ?? values.current) : undefined
+  if (!current || !tiers.includes(current)) {
+    throw new ConfigError(`--current must be a tier (${tiers.join(', ')}) or a TIERBUS_TRANSPORT value (${Object.keys(TIER_OF_TRANSPORT).join(', ')})`)
+  }
   const requirements = {
-    currentTier: values.current as AdvisedTier,
+    currentTier: current as AdvisedTier,
     ...(values['latency-ms'] !== undefined ? { latencyRequirementMs: number(values['latency-ms'], '--latency-ms')! } : {}),
     ...(values.agents !== undefined ? { agents: number(values.agents, '--agents')! } : {}),
     multiRegion: Boolean(values['multi-region']),
@@ -143,7 +163,8 @@ async function advise(args: readonly string[], io: CliIo): Promise<number> {
   const verdict = adviseTier(workload)
   if (values.json) io.out(JSON.stringify(verdict, null, 2))
   else {
-    io.out(`${verdict.action === 'stay' ? 'stay on' : 'migrate to'} ${verdict.recommendedTier}${verdict.action === 'migrate' ? ` (from ${verdict.currentTier})` : ''}`)
+    const verb = { stay: 'stay on', migrate: 'migrate to', watch: 'watch: may need' }[verdict.action]
+    io.out(`${verb} ${verdict.recommendedTier}${verdict.action === 'stay' ? '' : ` (from ${verdict.currentTier})`}`)
     for (const r of verdict.reasons) io.out(`  - ${r}`)
   }
   return 0
@@ -157,6 +178,13 @@ async function dlq(args: readonly string[], io: CliIo): Promise<number> {
     options: { group: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' } },
   })
   if (sub !== 'list' && sub !== 'redrive') throw new ConfigError("dlq needs 'list' or 'redrive'")
+  // A fresh in-process memory bus has no dead letters: reading one would always say "none", silently.
+  if (!io.env.TIERBUS_TRANSPORT && !io.env.TIERBUS_MIGRATION) {
+    throw new ConfigError(`dlq reads the dead letters of your app's tier: set TIERBUS_TRANSPORT (and that tier's variables, e.g. REDIS_URL) as your app does`)
+  }
+  if (io.env.TIERBUS_TRANSPORT === 'memory') {
+    throw new ConfigError('dlq cannot read a memory tier: its dead letters live inside the app process (use bus.deadLetters there, or the dead-letter route)')
+  }
   const bus = await createBusFromEnv({ env: io.env, source: io.env.TIERBUS_SOURCE ?? 'tierbus/cli' })
   try {
     const filter = { ...(values.group ? { group: values.group } : {}), limit: number(values.limit, '--limit') ?? 100 }
@@ -168,6 +196,10 @@ async function dlq(args: readonly string[], io: CliIo): Promise<number> {
       return 0
     }
     const ids = values.all ? (await bus.deadLetters.list({ ...filter, limit: 10_000 })).map((d) => d.id) : positionals
+    if (ids.length === 0 && values.all) {
+      io.out('nothing to redrive: no dead letters')
+      return 0
+    }
     if (ids.length === 0) throw new ConfigError('dlq redrive needs dead-letter ids (from dlq list) or --all')
     const n = await bus.deadLetters.redrive(ids)
     io.out(`redrove ${n} of ${ids.length} dead letter(s)`)

@@ -20,6 +20,30 @@ describe('tierbus CLI', () => {
     expect(JSON.parse(json.stdout.join('')).peaks.stress_conditions.messagesPerSecond).toBe(3375)
   })
 
+  it('plan prices every option and prints the recommended route table in TIERBUS_ROUTES form', async () => {
+    const routes = 'coord.>=amqp;agent.>=sqs;work.>=sqs;health.>=amqp;metrics.>=nats;>=sqs'
+    const text = io()
+    expect(await runCli(['plan', profile], text)).toBe(0)
+    const printed = text.stdout.join('\n')
+    expect(printed).toMatch(/amazon-mq\s+\$2,359\.91/)
+    expect(printed).toMatch(/eventbridge-sqs-sns\s+\$2,579\.99\s+\[no tier\]/)
+    expect(printed).toMatch(/msk\s+\$1,700\.07/)
+    expect(printed).toMatch(/^\s+coord\.>\s+-> amqp\s+coordination: real-time/m)
+    expect(printed).toContain(`TIERBUS_ROUTES='${routes}'`)
+    const json = io()
+    expect(await runCli(['plan', profile, '--json'], json)).toBe(0)
+    const plan = JSON.parse(json.stdout.join(''))
+    expect(plan.routes.env).toBe(routes)
+    expect(plan.routes.routes.at(-1)).toMatchObject({ match: '>', transport: 'sqs', class: null })
+    expect(plan.costs.find((c: { option: string }) => c.option === 'msk').items.map((i: { name: string }) => i.name)).toEqual(['cluster', 'storage', 'data transfer'])
+    const only = io()
+    expect(await runCli(['plan', profile, '--routes'], only)).toBe(0)
+    expect(only.stdout).toEqual([routes])
+    const both = io()
+    expect(await runCli(['plan', profile, '--routes', '--json'], both)).toBe(2)
+    expect(both.stderr[0]).toMatch(/--json or --routes, not both/)
+  })
+
   it('advise recommends a tier with reasons, from flags or a metrics snapshot', async () => {
     const out = io()
     expect(await runCli(['advise', '--current', 'db-realtime', '--events-per-day', '15000'], out)).toBe(0)
@@ -31,13 +55,35 @@ describe('tierbus CLI', () => {
   })
 
   it('dlq lists and redrives the dead letters of the tier TIERBUS_TRANSPORT names', async () => {
-    // Memory is per process, so an empty DLQ is what a fresh CLI process sees.
-    const out = io({ TIERBUS_TRANSPORT: 'memory' })
+    const env = { TIERBUS_TRANSPORT: 'redis', REDIS_URL: 'redis://127.0.0.1:6379', TIERBUS_REDIS_PREFIX: `tbcli-${Math.random().toString(36).slice(2, 10)}` }
+    const out = io(env)
     expect(await runCli(['dlq', 'list'], out)).toBe(0)
     expect(out.stdout).toEqual(['no dead letters'])
-    const redrive = io({ TIERBUS_TRANSPORT: 'memory' })
+    const redrive = io(env)
     expect(await runCli(['dlq', 'redrive'], redrive)).toBe(2)
     expect(redrive.stderr[0]).toMatch(/needs dead-letter ids/)
+    // --all on an empty DLQ is not an error.
+    const all = io(env)
+    expect(await runCli(['dlq', 'redrive', '--all'], all)).toBe(0)
+    expect(all.stdout).toEqual(['nothing to redrive: no dead letters'])
+  })
+
+  it('dlq refuses to read a fresh in-process memory bus instead of silently saying none', async () => {
+    const unset = io({})
+    expect(await runCli(['dlq', 'list'], unset)).toBe(2)
+    expect(unset.stderr[0]).toMatch(/set TIERBUS_TRANSPORT/)
+    const memory = io({ TIERBUS_TRANSPORT: 'memory' })
+    expect(await runCli(['dlq', 'list'], memory)).toBe(2)
+    expect(memory.stderr[0]).toMatch(/inside the app process/)
+  })
+
+  it('advise accepts TIERBUS_TRANSPORT names as well as tier names', async () => {
+    const out = io()
+    expect(await runCli(['advise', '--current', 'postgres', '--events-per-day', '15000'], out)).toBe(0)
+    expect(out.stdout[0]).toBe('migrate to redis-streams (from db-realtime)')
+    const bad = io()
+    expect(await runCli(['advise', '--current', 'kafka', '--events-per-day', '1'], bad)).toBe(2)
+    expect(bad.stderr[0]).toMatch(/postgres, pglite, supabase, redis/)
   })
 
   it('migrate advances, rolls back and reports the phase in the shared store', async () => {
@@ -88,6 +134,33 @@ describe('tierbus CLI', () => {
       const out = io({ TIERBUS_TRANSPORT: 'memory' })
       expect(await runCli(argv, out), argv.join(' ')).toBe(2)
       expect(out.stderr.join('\n').length, argv.join(' ')).toBeGreaterThan(10)
+    }
+  })
+})
+
+describe('tierbus launcher (bin/tierbus.js)', () => {
+  it('says "not built" only when its own build is missing, and names any other missing module', async () => {
+    const { mkdtempSync, mkdirSync, copyFileSync, writeFileSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { spawnSync } = await import('node:child_process')
+    const dir = mkdtempSync(join(tmpdir(), 'tierbus-launcher-'))
+    try {
+      mkdirSync(join(dir, 'bin'))
+      copyFileSync(fileURLToPath(new URL('../bin/tierbus.js', import.meta.url)), join(dir, 'bin/tierbus.js'))
+      writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
+      const run = () => spawnSync(process.execPath, [join(dir, 'bin/tierbus.js')], { encoding: 'utf8' })
+      const unbuilt = run()
+      expect(unbuilt.status).toBe(1)
+      expect(unbuilt.stderr).toMatch(/not built yet/)
+      mkdirSync(join(dir, 'dist'))
+      writeFileSync(join(dir, 'dist/bin.js'), "import 'tierbus-missing-dependency'\n")
+      const broken = run()
+      expect(broken.status).toBe(1)
+      expect(broken.stderr).toMatch(/tierbus-missing-dependency/)
+      expect(broken.stderr).not.toMatch(/not built yet/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

@@ -3,109 +3,134 @@ import { createBus, type Bus, type BusOptions } from './bus.js'
 import { envVar, parseEnv } from './adapter/env-vars.js'
 import { ConfigError, TierbusError } from './errors.js'
 import { memoryTransport } from './memory.js'
+import { isTierAdapter, KNOWN_ADAPTERS, type AdapterContext, type Env, type TierAdapter } from './registry.js'
 import type { Transport } from './transport.js'
 
-/** Environment variables, as `process.env` holds them. */
-export type Env = Readonly<Record<string, string | undefined>>
+export type { Env } from './registry.js'
 
-/** Each `TIERBUS_TRANSPORT` value, the package that implements it, and the client it needs. */
-export const TRANSPORT_KINDS = Object.freeze({
-  memory: { package: '@tierbus/core', client: '' },
-  postgres: { package: '@tierbus/db-realtime', client: 'pg' },
-  pglite: { package: '@tierbus/db-realtime', client: '@electric-sql/pglite' },
-  supabase: { package: '@tierbus/db-realtime', client: '@supabase/supabase-js' },
-  redis: { package: '@tierbus/redis-streams', client: 'ioredis' },
-  upstash: { package: '@tierbus/redis-streams', client: '@upstash/redis' },
-  sqs: { package: '@tierbus/sqs-sns', client: '@aws-sdk/client-sqs @aws-sdk/client-sns' },
-  nats: { package: '@tierbus/nats', client: 'nats' },
-} as const)
-
-/** A `TIERBUS_TRANSPORT` value. */
-export type TransportKind = keyof typeof TRANSPORT_KINDS
-
-/** What an adapter package exports so `createBusFromEnv` can build its transport. */
-export interface AdapterModule {
-  /** Builds the transport for `kind` from its env vars; throws a ConfigError naming any missing or invalid one. */
-  transportFromEnv(kind: TransportKind, env: Env): Promise<Transport>
-}
-
-const kinds = Object.keys(TRANSPORT_KINDS) as [TransportKind, ...TransportKind[]]
+/** The in-process tier as a descriptor (always registered): `TIERBUS_MEMORY_RETENTION` events kept per group. */
+export const memoryAdapter: TierAdapter = Object.freeze<TierAdapter>({
+  kind: 'memory',
+  install: '@tierbus/core',
+  env: z.object({ TIERBUS_MEMORY_RETENTION: z.coerce.number().int().min(0).optional() }),
+  async create(env: Env) {
+    const retention = env.TIERBUS_MEMORY_RETENTION
+    if (retention === undefined) return memoryTransport()
+    const n = Number(retention)
+    if (!Number.isInteger(n) || n < 0) throw new ConfigError('TIERBUS_MEMORY_RETENTION must be a whole number of events (0 or more)')
+    return memoryTransport({ retention: n })
+  },
+})
 
 const CoreEnv = z.object({
-  TIERBUS_TRANSPORT: z.enum(kinds).optional(),
+  TIERBUS_TRANSPORT: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'a tier name such as memory, postgres, redis, sqs or nats').optional(),
   TIERBUS_SOURCE: z.string().min(1).optional(),
-  TIERBUS_GROUP: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional(),
+  TIERBUS_GROUP: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, "1-100 letters, digits, '_', '.', ':' or '-'").optional(),
   TIERBUS_CONCURRENCY: envVar.positiveInt().optional(),
   TIERBUS_RETRY_ATTEMPTS: z.coerce.number().int().min(1).max(1000).optional(),
-  TIERBUS_MEMORY_RETENTION: envVar.nonNegativeInt().optional(),
-  TIERBUS_MIGRATION: z.string().optional(),
   NODE_ENV: z.string().optional(),
 })
 
-/** Options of `createBusFromEnv`: bus options, with `source` optional (env `TIERBUS_SOURCE`). */
-export interface BusFromEnvOptions extends Omit<BusOptions, 'transport' | 'source'> {
-  source?: string
-  /** Where to read variables; default `process.env`. */
-  env?: Env
+/** How `transportFromEnv` finds tiers. */
+export interface AdapterOptions {
   /**
-   * Loads an adapter package by name; default: dynamic `import()`. Bundlers that cannot follow a
-   * dynamic import (some serverless builds) pass `(name) => import('@tierbus/redis-streams')` here.
+   * The tiers this app can run on, e.g. `[redisAdapter, postgresAdapter]` (memory is always there). Passing
+   * them is what makes the env-var flip work under bundlers such as Next.js's.
+   */
+  adapters?: readonly TierAdapter[]
+  /**
+   * Loads a tier package by name when its adapter was not passed; default: dynamic `import()`, which works
+   * in plain Node but not in bundled apps (pass `adapters` there).
    */
   load?: (specifier: string) => Promise<unknown>
 }
 
+/** Options of `createBusFromEnv`: bus options, with `source` optional (env `TIERBUS_SOURCE`). */
+export interface BusFromEnvOptions extends Omit<BusOptions, 'transport' | 'source'>, AdapterOptions {
+  source?: string
+  /** Where to read variables; default `process.env`. */
+  env?: Env
+}
+
 function parseCoreEnv(env: Env) {
-  return parseEnv(CoreEnv, env, 'invalid tierbus environment', `TIERBUS_TRANSPORT must be one of ${kinds.join(', ')}`)
+  return parseEnv(CoreEnv, env, 'invalid tierbus environment')
+}
+
+function registryOf(adapters: readonly TierAdapter[] = []): Map<string, TierAdapter> {
+  const registry = new Map<string, TierAdapter>([[memoryAdapter.kind, memoryAdapter]])
+  for (const a of adapters) {
+    if (!isTierAdapter(a)) {
+      throw new ConfigError('createBusFromEnv({ adapters }): each adapter must be a tier descriptor { kind, install, create } such as redisAdapter from @tierbus/redis-streams')
+    }
+    registry.set(a.selectedBy ?? a.kind, a)
+  }
+  return registry
 }
 
 /**
- * Builds the transport named by `TIERBUS_TRANSPORT` (default `memory` outside production; in
- * production it must be set, since memory loses events on restart). Fails at startup with a
- * ConfigError naming what to set or install.
+ * Builds the transport the environment names: the adapter selected by its own variable when one is set
+ * (`TIERBUS_MIGRATION` for the migrator), else `TIERBUS_TRANSPORT` (default `memory` outside production; in
+ * production it must be set, since memory loses events on restart). Fails at startup with a ConfigError
+ * naming what to set, install or pass.
  */
-export async function transportFromEnv(env: Env = process.env, load: (specifier: string) => Promise<unknown> = (s) => import(s)): Promise<Transport> {
-  if (env.TIERBUS_MIGRATION) return migrationFromEnv(env, load)
+export async function transportFromEnv(env: Env = process.env, options: AdapterOptions | AdapterOptions['load'] = {}): Promise<Transport> {
+  const { adapters, load = (s: string) => import(s) } = typeof options === 'function' ? { load: options } : options
+  const registry = registryOf(adapters)
+  const context: AdapterContext = { transportFromEnv: (inner) => transportFromEnv(inner, { adapters: [...registry.values()], load }) }
+  const selector = [...registry.keys(), ...Object.keys(KNOWN_ADAPTERS)].find((key) => /^[A-Z]/.test(key) && env[key])
+  if (selector) return build(await resolveAdapter(selector, `${selector} is set`, registry, load), env, context, `${selector} is set`)
   const vars = parseCoreEnv(env)
   const kind = vars.TIERBUS_TRANSPORT ?? (vars.NODE_ENV === 'production' ? undefined : 'memory')
   if (!kind) {
-    throw new ConfigError(`TIERBUS_TRANSPORT is not set and NODE_ENV is production: set it to one of ${kinds.join(', ')} (memory keeps nothing across restarts)`)
+    throw new ConfigError(`TIERBUS_TRANSPORT is not set and NODE_ENV is production: set it to one of ${knownKinds(registry)} (memory keeps nothing across restarts)`)
   }
-  if (kind === 'memory') return memoryTransport(vars.TIERBUS_MEMORY_RETENTION !== undefined ? { retention: vars.TIERBUS_MEMORY_RETENTION } : {})
-  const { package: pkg, client } = TRANSPORT_KINDS[kind]
-  const install = `npm install ${pkg} ${client}`
-  let mod: Partial<AdapterModule>
+  const what = `TIERBUS_TRANSPORT=${kind}`
+  return build(await resolveAdapter(kind, what, registry, load), env, context, what)
+}
+
+function knownKinds(registry: ReadonlyMap<string, TierAdapter>): string {
+  const kinds = new Set([...registry.values()].filter((a) => !a.selectedBy).map((a) => a.kind))
+  for (const key of Object.keys(KNOWN_ADAPTERS)) if (!/^[A-Z]/.test(key)) kinds.add(key)
+  return [...kinds].join(', ')
+}
+
+async function build(adapter: TierAdapter, env: Env, context: AdapterContext, what: string): Promise<Transport> {
   try {
-    mod = (await load(pkg)) as Partial<AdapterModule>
-  } catch (err) {
-    const code = (err as { code?: string }).code
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new ConfigError(`TIERBUS_TRANSPORT=${kind} needs the ${pkg} package and its client (${client}), which could not be loaded: ${install}`, { cause: err })
-    }
-    throw new ConfigError(`TIERBUS_TRANSPORT=${kind}: loading ${pkg} failed (${(err as Error).message}); check that ${install} succeeded`, { cause: err })
-  }
-  if (typeof mod.transportFromEnv !== 'function') {
-    throw new ConfigError(`${pkg} does not export transportFromEnv(); install a version that matches @tierbus/core: ${install}@latest`)
-  }
-  try {
-    return await mod.transportFromEnv(kind, env)
+    return await adapter.create(env, context)
   } catch (err) {
     if (err instanceof TierbusError) throw err
-    throw new ConfigError(`TIERBUS_TRANSPORT=${kind}: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError(`${what}: ${(err as Error).message}`, { cause: err })
   }
 }
 
-/** `TIERBUS_MIGRATION=<from>-><to>`: the migrator composes both tiers (loaded like an adapter). */
-async function migrationFromEnv(env: Env, load: (specifier: string) => Promise<unknown>): Promise<Transport> {
-  let mod: { migrationTransportFromEnv?: (env: Env, load: (s: string) => Promise<unknown>) => Promise<Transport> }
+/** The registered adapter for `key`, else the known package's, loaded by name (plain Node only). */
+async function resolveAdapter(key: string, what: string, registry: ReadonlyMap<string, TierAdapter>, load: (s: string) => Promise<unknown>): Promise<TierAdapter> {
+  const registered = registry.get(key)
+  if (registered) return registered
+  const known = KNOWN_ADAPTERS[key]
+  if (!known) {
+    throw new ConfigError(
+      `${what}, but no adapter for '${key}' was passed to createBusFromEnv({ adapters }). Known tiers: ${knownKinds(registry)}; a third-party tier's package exports its adapter to pass there`,
+    )
+  }
+  const install = `npm install ${known.package}${known.client ? ` ${known.client}` : ''}`
+  const pass = `import { ${known.export} } from '${known.package}' and pass createBusFromEnv({ adapters: [${known.export}] })`
+  let mod: { tierbusAdapters?: unknown }
   try {
-    mod = (await load('@tierbus/migrator')) as typeof mod
+    mod = (await load(known.package)) as typeof mod
   } catch (err) {
-    throw new ConfigError(`TIERBUS_MIGRATION=${env.TIERBUS_MIGRATION} needs the migrator: npm install @tierbus/migrator`, { cause: err })
+    const code = (err as { code?: string }).code
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new ConfigError(
+        `${what}, but no '${key}' adapter was passed and ${known.package} could not be loaded by name: either it is not installed (${install}), or a bundler (Next.js, serverless builds) cannot follow tierbus's dynamic import. Fix: ${install}, then ${pass}`,
+        { cause: err },
+      )
+    }
+    throw new ConfigError(`${what}: loading ${known.package} failed (${(err as Error).message}); check that \`${install}\` succeeded, then ${pass}`, { cause: err })
   }
-  if (typeof mod.migrationTransportFromEnv !== 'function') {
-    throw new ConfigError('@tierbus/migrator does not export migrationTransportFromEnv(); install a version that matches @tierbus/core')
-  }
-  return mod.migrationTransportFromEnv(env, load)
+  const found = Array.isArray(mod.tierbusAdapters) ? (mod.tierbusAdapters as unknown[]).find((a) => isTierAdapter(a) && (a.selectedBy ?? a.kind) === key) : undefined
+  if (!found) throw new ConfigError(`${known.package} exports no '${key}' adapter: install a version that matches @tierbus/core (${install}@latest)`)
+  return found as TierAdapter
 }
 
 /**
@@ -114,11 +139,11 @@ async function migrationFromEnv(env: Env, load: (specifier: string) => Promise<u
  * `TIERBUS_RETRY_ATTEMPTS` set bus defaults. Everything is validated before the bus exists.
  */
 export async function createBusFromEnv(options: BusFromEnvOptions = {}): Promise<Bus> {
-  const { env = process.env, load, ...busOptions } = options
+  const { env = process.env, load, adapters, ...busOptions } = options
   const vars = parseCoreEnv(env)
   const source = busOptions.source ?? vars.TIERBUS_SOURCE ?? env.npm_package_name
   if (!source) throw new ConfigError('createBusFromEnv: pass { source } or set TIERBUS_SOURCE to name this producer, e.g. signalsloop/api')
-  const transport = await transportFromEnv(env, load)
+  const transport = await transportFromEnv(env, { ...(adapters ? { adapters } : {}), ...(load ? { load } : {}) })
   const retry = vars.TIERBUS_RETRY_ATTEMPTS !== undefined ? { ...busOptions.retry, attempts: vars.TIERBUS_RETRY_ATTEMPTS } : busOptions.retry
   return createBus({
     ...busOptions,

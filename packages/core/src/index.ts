@@ -23,8 +23,10 @@ export {
   utf8Length,
 } from './envelope.js'
 export type { DecodedMessage, Envelope } from './envelope.js'
-export { createBusFromEnv, transportFromEnv, TRANSPORT_KINDS } from './env.js'
-export type { AdapterModule, BusFromEnvOptions, Env, TransportKind } from './env.js'
+export { createBusFromEnv, memoryAdapter, transportFromEnv } from './env.js'
+export type { AdapterOptions, BusFromEnvOptions } from './env.js'
+export { isTierAdapter, KNOWN_ADAPTERS } from './registry.js'
+export type { AdapterContext, Env, TierAdapter } from './registry.js'
 export { ConfigError, describeError, TierbusError, TimeoutError, TransportError, ValidationError } from './errors.js'
 export type { ValidationIssue } from './errors.js'
 export { defineEvent, issuesOf, parseData, summarizeIssues } from './events.js'

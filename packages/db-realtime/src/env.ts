@@ -1,4 +1,4 @@
-import { ConfigError, type Env, type Transport, type TransportKind } from '@tierbus/core'
+import { ConfigError, type Env, type Transport } from '@tierbus/core'
 import { envVar, parseEnv } from '@tierbus/core/adapter'
 import { z } from 'zod'
 import { SCHEMA_NAME } from './schema-name.js'
@@ -13,12 +13,12 @@ const Common = z.object({
 })
 
 const POSTGRES_URL = envVar.url(['postgres', 'postgresql'], 'postgres://user:pass@host:5432/db')
-const PostgresEnv = Common.extend({
+export const PostgresEnv = Common.extend({
   DATABASE_URL: POSTGRES_URL.optional(),
   TIERBUS_DATABASE_URL: POSTGRES_URL.optional(),
 })
-const PgliteEnv = Common.extend({ TIERBUS_PGLITE_DIR: z.string().min(1).optional() })
-const SupabaseEnv = Common.extend({
+export const PgliteEnv = Common.extend({ TIERBUS_PGLITE_DIR: z.string().min(1).optional() })
+export const SupabaseEnv = Common.extend({
   SUPABASE_URL: z.string().url('expected https://<project>.supabase.co'),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(20, 'expected the service-role key (Project settings > API)'),
 })
@@ -32,7 +32,7 @@ function parse<T extends z.ZodType>(schema: T, env: Env, kind: string): z.infer<
  * TIERBUS_DATABASE_URL), `pglite` TIERBUS_PGLITE_DIR (in-memory when unset), `supabase` SUPABASE_URL and
  * SUPABASE_SERVICE_ROLE_KEY; all read TIERBUS_DB_SCHEMA (default `tierbus`) and TIERBUS_DB_POLL_MS.
  */
-export async function transportFromEnv(kind: TransportKind, env: Env): Promise<Transport> {
+export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
   switch (kind) {
     case 'postgres': {
       const v = parse(PostgresEnv, env, kind)

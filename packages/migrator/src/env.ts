@@ -1,4 +1,4 @@
-import { ConfigError, transportFromEnv, type Env } from '@tierbus/core'
+import { ConfigError, transportFromEnv, type AdapterContext, type Env, type TierAdapter, type Transport } from '@tierbus/core'
 import { migratingTransport, type MigratingTransport } from './migrating-transport.js'
 import { parseMigration, parsePhase } from './phases.js'
 import { postgresMigrationStore, type PgLike } from './pg-store.js'
@@ -48,7 +48,8 @@ export async function migrationStoreFromEnv(env: Env, load: Loader = importer): 
  * variables, the shared store, and the phase (the store's, else `TIERBUS_MIGRATION_PHASE`, else `source`).
  * `createBusFromEnv` calls this when `TIERBUS_MIGRATION` is set.
  */
-export async function migrationTransportFromEnv(env: Env, load: Loader = importer): Promise<MigratingTransport> {
+export async function migrationTransportFromEnv(env: Env, load: Loader = importer, context?: AdapterContext): Promise<MigratingTransport> {
+  const tier = (tierVars: Env): Promise<Transport> => (context ? context.transportFromEnv(tierVars) : transportFromEnv(tierVars, { load }))
   const name = env.TIERBUS_MIGRATION ?? ''
   const { from, to } = parseMigration(name)
   if (env.TIERBUS_TRANSPORT && env.TIERBUS_TRANSPORT !== from && env.TIERBUS_TRANSPORT !== to) {
@@ -56,8 +57,8 @@ export async function migrationTransportFromEnv(env: Env, load: Loader = importe
   }
   const initial = env.TIERBUS_MIGRATION_PHASE ? parsePhase(env.TIERBUS_MIGRATION_PHASE) : 'source'
   const tierEnv = (kind: string): Env => ({ ...env, TIERBUS_TRANSPORT: kind, TIERBUS_MIGRATION: undefined })
-  const source = await transportFromEnv(tierEnv(from), load)
-  const target = await transportFromEnv(tierEnv(to), load).catch(async (err: unknown) => {
+  const source = await tier(tierEnv(from))
+  const target = await tier(tierEnv(to)).catch(async (err: unknown) => {
     await source.close()
     throw err
   })
@@ -82,3 +83,17 @@ export async function migrationTransportFromEnv(env: Env, load: Loader = importe
     await store.close()
   } })
 }
+
+/**
+ * The migrator as a tier descriptor, selected whenever `TIERBUS_MIGRATION` is set: pass it with the two
+ * tiers' adapters, `createBusFromEnv({ adapters: [migrationAdapter, postgresAdapter, redisAdapter] })`.
+ */
+export const migrationAdapter: TierAdapter = Object.freeze<TierAdapter>({
+  kind: 'migration',
+  selectedBy: 'TIERBUS_MIGRATION',
+  install: '@tierbus/migrator',
+  create: (env: Env, context: AdapterContext) => migrationTransportFromEnv(env, importer, context),
+})
+
+/** Every adapter of this package. */
+export const tierbusAdapters: readonly TierAdapter[] = Object.freeze([migrationAdapter])

@@ -1,4 +1,4 @@
-import { ConfigError, TRANSPORT_KINDS, type TransportKind } from '@tierbus/core'
+import { ConfigError } from '@tierbus/core'
 
 /** Migration phases in order; each step is reversible (advance or roll back one at a time). */
 export const PHASES = ['source', 'dual-write', 'shadow', 'cutover', 'target'] as const
@@ -22,14 +22,13 @@ export const PHASE_BEHAVIOUR: Readonly<Record<Phase, { publish: readonly ('sourc
   target: { publish: ['target'], handle: ['target'], shadow: false },
 }
 
-/** Parses `TIERBUS_MIGRATION=postgres->redis` into its two tiers. */
-export function parseMigration(text: string): { from: TransportKind; to: TransportKind } {
-  const m = /^\s*([a-z]+)\s*->\s*([a-z]+)\s*$/.exec(text)
-  const kinds = Object.keys(TRANSPORT_KINDS)
-  if (!m || !kinds.includes(m[1]!) || !kinds.includes(m[2]!) || m[1] === m[2]) {
-    throw new ConfigError(`TIERBUS_MIGRATION=${JSON.stringify(text)}: write it as <from>-><to> with two different tiers among ${kinds.join(', ')}, e.g. postgres->redis`)
+/** Parses `TIERBUS_MIGRATION=postgres->redis` into its two tiers (each a `TIERBUS_TRANSPORT` value). */
+export function parseMigration(text: string): { from: string; to: string } {
+  const m = /^\s*([a-z][a-z0-9-]{0,39})\s*->\s*([a-z][a-z0-9-]{0,39})\s*$/.exec(text)
+  if (!m || m[1] === m[2]) {
+    throw new ConfigError('TIERBUS_MIGRATION must be <from>-><to> with two different tiers (TIERBUS_TRANSPORT values), e.g. postgres->redis')
   }
-  return { from: m[1] as TransportKind, to: m[2] as TransportKind }
+  return { from: m[1]!, to: m[2]! }
 }
 
 /** Checks a phase name (e.g. from `TIERBUS_MIGRATION_PHASE`). */

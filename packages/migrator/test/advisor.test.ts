@@ -54,7 +54,40 @@ describe('tier advisor (seed 004 triggers)', () => {
     expect(verdict.recommendedTier).toBe('sqs-sns')
     expect(verdict.triggers.find((t: { name: string }) => t.name === 'events-per-day-over-sqs-threshold').fired).toBe(true)
     expect(verdict.provisional).toBe(true)
+    expect(verdict.action).toBe('watch')
     expect(verdict.reasons.at(-1)).toMatch(/^provisional: events\/day extrapolated from \d+ s of traffic/)
     await bus.close()
+  })
+
+  it('never says migrate on volume extrapolated from under an hour, and does once an hour was measured', () => {
+    const short = adviseTier({ currentTier: 'db-realtime', eventsPerDay: 458_234, observedSeconds: 4 })
+    expect(short).toMatchObject({ action: 'watch', recommendedTier: 'sqs-sns', provisional: true })
+    const long = adviseTier({ currentTier: 'db-realtime', eventsPerDay: 458_234, observedSeconds: 7_200 })
+    expect(long).toMatchObject({ action: 'migrate', recommendedTier: 'sqs-sns', provisional: false })
+  })
+
+  it('still says migrate for a requirement that needs no extrapolation (production on memory)', () => {
+    const v = adviseTier({ currentTier: 'memory', eventsPerDay: 10, production: true, observedSeconds: 4 })
+    expect(v).toMatchObject({ action: 'migrate', recommendedTier: 'db-realtime', provisional: false })
+  })
+
+  it('reads production from NODE_ENV when the app does not say', async () => {
+    const bus = createBus({ transport: memoryTransport(), source: 'advisor-env' })
+    const before = process.env.NODE_ENV
+    try {
+      process.env.NODE_ENV = 'production'
+      expect(workloadFromMetrics(bus.metrics(), { currentTier: 'memory' }).production).toBe(true)
+      expect(workloadFromMetrics(bus.metrics(), { currentTier: 'memory', production: false }).production).toBe(false)
+      process.env.NODE_ENV = 'development'
+      expect(workloadFromMetrics(bus.metrics(), { currentTier: 'memory' }).production).toBe(false)
+    } finally {
+      process.env.NODE_ENV = before
+      await bus.close()
+    }
+  })
+
+  it('writes no reason with an undefined value', () => {
+    const v = adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100 })
+    for (const t of v.triggers) expect(t.reason).not.toMatch(/undefined|NaN/)
   })
 })

@@ -8,7 +8,7 @@ describe('migration phases', () => {
     expect(parseMigration(' redis -> sqs ')).toEqual({ from: 'redis', to: 'sqs' })
     expect(() => parseMigration('postgres=>redis')).toThrow(/<from>-><to>/)
     expect(() => parseMigration('redis->redis')).toThrow(ConfigError)
-    expect(() => parseMigration('postgres->kafka')).toThrow(ConfigError)
+    expect(() => parseMigration('postgres->Kafka!')).toThrow(ConfigError)
     expect(parsePhase('shadow')).toBe('shadow')
     expect(() => parsePhase('halfway')).toThrow(/source, dual-write, shadow, cutover, target/)
   })
@@ -42,5 +42,25 @@ describe('memory dedup store', () => {
     expect(await store.claim('k', 1000)).toBe('claimed')
     now = 1500
     expect(await store.claim('k', 1000)).toBe('claimed')
+  })
+})
+
+describe('migration adapter', () => {
+  it('composes the two tiers from the adapters passed with it, loading nothing by name', async () => {
+    const { createBusFromEnv, memoryTransport } = await import('@tierbus/core')
+    const { migrationAdapter } = await import('@tierbus/migrator')
+    const built: string[] = []
+    const tier = (kind: string) => ({ kind, install: kind, create: async () => (built.push(kind), memoryTransport()) })
+    const load = async (name: string): Promise<never> => {
+      throw new Error(`load(${name}) must not be called`)
+    }
+    const env = { TIERBUS_MIGRATION: 'alpha->beta', TIERBUS_SOURCE: 'app' }
+    const bus = await createBusFromEnv({ env, adapters: [migrationAdapter, tier('alpha'), tier('beta')], load })
+    expect(built).toEqual(['alpha', 'beta'])
+    expect(bus.transport.name).toMatch(/alpha|beta|->|migrat/)
+    await bus.close()
+    await expect(createBusFromEnv({ env: { ...env, TIERBUS_MIGRATION: 'alpha->gamma' }, adapters: [migrationAdapter, tier('alpha')], load })).rejects.toThrow(
+      /no adapter for 'gamma'/,
+    )
   })
 })

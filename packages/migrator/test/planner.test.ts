@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { ConfigError } from '@tierbus/core'
 import { describe, expect, it } from 'vitest'
-import { formatPlan, parseProfile, parseRate, parseSize, planCapacity } from '@tierbus/migrator'
+import { chooseBroker, DEFAULT_PRICING, formatPlan, parseProfile, parseRate, parseSize, planCapacity } from '@tierbus/migrator'
 
-const seed000 = parseProfile(readFileSync(new URL('../profiles/mistersmith.yaml', import.meta.url), 'utf8'))
+const profileText = readFileSync(new URL('../profiles/mistersmith.yaml', import.meta.url), 'utf8')
+const seed000 = parseProfile(profileText)
 const plan = planCapacity(seed000)
+const cost = (option: string) => plan.costs.find((c) => c.option === option)!
 const within = (actual: number, expected: number, pct: number) => {
   expect(Math.abs(actual - expected) / expected).toBeLessThanOrEqual(pct / 100)
 }
@@ -44,18 +46,75 @@ describe('capacity planner', () => {
     }
   })
 
-  it('prices the workload per tier from the pricing table (EventBridge $1,750/month at 1.75B, seed 000)', () => {
-    const cost = Object.fromEntries(plan.costs.map((c) => [c.tier, c]))
-    expect(cost.eventbridge!.monthlyUsd).toBeCloseTo(1749.6, 1)
-    expect(cost['sqs-sns']!.monthlyUsd).toBeCloseTo(699.84, 2)
-    expect(cost['db-realtime']!.fitsPeak).toBe(false)
-    expect(cost['redis-streams']!.fitsPeak).toBe(true)
+  it("reproduces the three AWS totals of seed 000: Amazon MQ $2,360, EventBridge + SQS $2,600, MSK $1,700", () => {
+    const cost = Object.fromEntries(plan.costs.map((c) => [c.option, c]))
+    // Seed 000's cost_comparison, item by item; every item is a multiple of $50, so the planner's item
+    // must be within $25 of it and each total within $25 per item.
+    const seed: Record<string, [number, Record<string, number>]> = {
+      'amazon-mq': [2360, { broker: 2160, 'data transfer': 100, storage: 100 }],
+      'eventbridge-sqs-sns': [2600, { eventbridge: 1750, sqs: 500, sns: 200, 'data transfer': 150 }],
+      msk: [1700, { cluster: 1200, 'data transfer': 200, storage: 300 }],
+    }
+    for (const [option, [total, items]] of Object.entries(seed)) {
+      const c = cost[option]!
+      expect(c.items.map((i) => i.name).sort()).toEqual(Object.keys(items).sort())
+      for (const item of c.items) expect(Math.abs(item.monthlyUsd - items[item.name]!)).toBeLessThanOrEqual(25)
+      expect(Math.abs(c.monthlyUsd - total)).toBeLessThanOrEqual(25 * c.items.length)
+      expect(c.fitsPeak).toBe(true)
+    }
+    expect(cost['amazon-mq']!.monthlyUsd).toBeCloseTo(2360, -1)
+    expect(cost.msk!.monthlyUsd).toBeCloseTo(1700, -1)
+    expect(Math.round(cost['eventbridge-sqs-sns']!.monthlyUsd / 100) * 100).toBe(2600)
+    expect(cost['eventbridge-sqs-sns']!.items.find((i) => i.name === 'eventbridge')!.monthlyUsd).toBeCloseTo(1749.6, 2)
   })
 
-  it("costs 1M events/day on SQS at $12/month, as seed 004's decision matrix says", () => {
-    const small = parseProfile(`agents: 1\nmessage_types:\n  events:\n    frequency: ${1_000_000 / 1440} per minute per agent\n    size: 1 KB\n`)
-    const sqs = planCapacity(small).costs.find((c) => c.tier === 'sqs-sns')!
-    expect(sqs.monthlyUsd).toBeCloseTo(12, 6)
+  it('sizes Amazon MQ at the smallest broker that carries the peak and the connections', () => {
+    expect(plan.connections).toBe(1002)
+    expect(cost('amazon-mq').note).toMatch(/^mq\.m5\.2xlarge for 3,375 msg\/s and 1,002 connections \(mq\.t3\.micro tops out at 1,000 msg\/s; mq\.m5\.large tops out at 1,000 connections\)/)
+    const brokers = DEFAULT_PRICING.amazonMq.brokers
+    expect(chooseBroker(brokers, 3375, 1000)).toEqual({ broker: brokers[1], fits: true })
+    expect(chooseBroker(brokers, 900, 50).broker.instance).toBe('mq.t3.micro')
+    expect(chooseBroker(brokers, 12_000, 10).broker.instance).toBe('mq.m5.2xlarge')
+    expect(chooseBroker(brokers, 60_000, 10)).toEqual({ broker: brokers[2], fits: false })
+    expect(() => chooseBroker([], 1, 1)).toThrow(/pricing\.amazonMq\.brokers is empty/)
+    const fewer = planCapacity(parseProfile(profileText.replace('service_connections: 2', 'service_connections: 0')))
+    expect(fewer.costs.find((c) => c.option === 'amazon-mq')!.items[0]).toMatchObject({ monthlyUsd: 540, basis: 'mq.m5.large ACTIVE_STANDBY_MULTI_AZ' })
+  })
+
+  it('prices self-hosted NATS and Postgres with their instances, and every other tier', () => {
+    expect(plan.costs.map((c) => c.option)).toEqual(['amazon-mq', 'eventbridge-sqs-sns', 'msk', 'sqs-sns', 'upstash', 'elasticache-redis', 'nats-self-hosted', 'postgres-self-hosted', 'supabase'])
+    expect(cost('nats-self-hosted')).toMatchObject({ transport: 'nats', monthlyUsd: 234.24, fitsPeak: true })
+    expect(cost('nats-self-hosted').items[0]!.basis).toBe('3 × EC2 m5.large × $70.08')
+    expect(cost('postgres-self-hosted')).toMatchObject({ transport: 'postgres', monthlyUsd: 156.16, fitsPeak: false })
+    expect(cost('elasticache-redis')).toMatchObject({ transport: 'redis', monthlyUsd: 227.76, fitsPeak: true })
+    expect(cost('upstash').monthlyUsd).toBeCloseTo(3499.2, 2)
+    expect(cost('sqs-sns').monthlyUsd).toBeCloseTo(699.84, 2)
+    expect(cost('supabase').fitsPeak).toBe(false)
+  })
+
+  it('prices the recommended route table, each tier on the classes it carries', () => {
+    expect(plan.hybrid.tiers.map((t) => [t.transport, t.cost.option, t.classes])).toEqual([
+      ['amqp', 'amazon-mq', ['coordination', 'health_pings']],
+      ['sqs', 'sqs-sns', ['discovery', 'tasks']],
+      ['nats', 'nats-self-hosted', ['metrics']],
+    ])
+    // Amazon MQ still needs the broker for 1,002 connections, though it carries 17 % of the messages.
+    expect(plan.hybrid.tiers[0]!.cost.items.map((i) => i.monthlyUsd)).toEqual([2160, 100, 4.64])
+    expect(plan.hybrid.tiers[1]!.cost.monthlyUsd).toBeCloseTo(475.2, 2)
+    expect(plan.hybrid.monthlyUsd).toBeCloseTo(2974.08, 2)
+  })
+
+  it('keeps every price in DEFAULT_PRICING with a source', () => {
+    const missing: string[] = []
+    const walk = (node: unknown, path: string) => {
+      if (node === null || typeof node !== 'object') return
+      const o = node as Record<string, unknown>
+      if (('value' in o || 'monthlyUsd' in o) && !(typeof o.source === 'string' && o.source.length > 10)) missing.push(path)
+      for (const [k, v] of Object.entries(o)) walk(v, `${path}.${k}`)
+    }
+    walk(DEFAULT_PRICING, 'pricing')
+    expect(missing).toEqual([])
+    expect(JSON.stringify(DEFAULT_PRICING)).not.toMatch(/seed \d/i)
   })
 
   it('takes the midpoint rate and the top size when no typical value is given', () => {
@@ -80,5 +139,10 @@ describe('capacity planner', () => {
     expect(text).toContain('TOTAL')
     expect(text).toMatch(/TOTAL\s+675\s+9\.3 MB\/s\s+58\.3M\s+1\.75B/)
     expect(text).toContain('stress_conditions (5x): 3375 msg/s')
+    expect(text).toMatch(/amazon-mq\s+\$2,359\.91\s+\[amqp\] broker \$2,160\.00 \+ storage \$100\.00 \+ data transfer \$99\.91/)
+    expect(text).toMatch(/postgres-self-hosted\s+\$156\.16 .*\(cannot carry the highest peak\)/)
+    expect(text).toMatch(/^\s+metrics\.>\s+-> nats\s+metrics: high-volume/m)
+    expect(text).toContain('monthly cost: amqp $2,264.64 (amazon-mq: coordination, health_pings) + sqs $475.20 (sqs-sns: discovery, tasks) + nats $234.24 (nats-self-hosted: metrics) = $2,974.08')
+    expect(text.split('\n').at(-1)).toBe("TIERBUS_ROUTES='coord.>=amqp;agent.>=sqs;work.>=sqs;health.>=amqp;metrics.>=nats;>=sqs'")
   })
 })

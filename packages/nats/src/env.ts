@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ConfigError, type Env, type Transport, type TransportKind } from '@tierbus/core'
+import { ConfigError, type Env, type Transport } from '@tierbus/core'
 import { envVar, parseEnv } from '@tierbus/core/adapter'
 import { natsTransport } from './transport.js'
 
@@ -24,7 +24,7 @@ export const NatsEnv = z.object({
  * default server), `TIERBUS_NATS_PREFIX` (default `tierbus`), `TIERBUS_NATS_STREAM` (default
  * `TIERBUS`) and `TIERBUS_NATS_MAX_AGE_MS` (default 7 days).
  */
-export async function transportFromEnv(kind: TransportKind, env: Env): Promise<Transport> {
+export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
   if (kind !== 'nats') throw new ConfigError(`@tierbus/nats builds the 'nats' transport, not '${kind}': install the package for ${kind}`)
   const vars = parseEnv(NatsEnv, env, 'TIERBUS_TRANSPORT=nats')
   const url = vars.TIERBUS_NATS_URL ?? vars.NATS_URL

@@ -6,3 +6,4 @@ export { DEAD_LETTER_HEADERS, JetStreamDeadLetters, REDRIVE_HEADER } from './dea
 export { JetStreamNotEnabledError, StreamSubjectsOverlapError } from './errors.js'
 export { SubjectMap, durableName, subjectWithin, subjectsOverlap } from './subjects.js'
 export { NatsEnv, transportFromEnv } from './env.js'
+export { natsAdapter, tierbusAdapters } from './adapter.js'

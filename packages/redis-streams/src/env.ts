@@ -1,4 +1,4 @@
-import { ConfigError, type Env, type Transport, type TransportKind } from '@tierbus/core'
+import { ConfigError, type Env, type Transport } from '@tierbus/core'
 import { envVar, parseEnv } from '@tierbus/core/adapter'
 import { z } from 'zod'
 import { redisTransport } from './ioredis.js'
@@ -12,12 +12,12 @@ const CommonEnv = z.object({
 })
 
 const REDIS_URL = envVar.url(['redis', 'rediss'], 'redis://127.0.0.1:6379')
-const RedisEnv = CommonEnv.extend({
+export const RedisEnv = CommonEnv.extend({
   REDIS_URL: REDIS_URL.optional(),
   TIERBUS_REDIS_URL: REDIS_URL.optional(),
 })
 
-const UpstashEnv = CommonEnv.extend({
+export const UpstashEnv = CommonEnv.extend({
   UPSTASH_REDIS_REST_URL: envVar.url(['https', 'http'], 'https://<name>.upstash.io'),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1, 'the REST token from the Upstash console'),
 })
@@ -40,7 +40,7 @@ function commonOptions(vars: z.infer<typeof CommonEnv>): RedisStreamsOptions {
  * (UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN); both read TIERBUS_REDIS_PREFIX (default
  * `tierbus`) and TIERBUS_REDIS_MAXLEN (entries kept per stream, approximate; 0 keeps everything).
  */
-export async function transportFromEnv(kind: TransportKind, env: Env): Promise<Transport> {
+export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
   if (kind === 'redis') {
     const vars = parse(RedisEnv, env, kind)
     const url = vars.TIERBUS_REDIS_URL ?? vars.REDIS_URL

@@ -1,4 +1,4 @@
-import { ConfigError, type Env, type Transport, type TransportKind } from '@tierbus/core'
+import { ConfigError, type Env, type Transport } from '@tierbus/core'
 import { envVar, parseEnv } from '@tierbus/core/adapter'
 import { z } from 'zod'
 import { SQS_DEFAULTS } from './options.js'
@@ -28,7 +28,7 @@ export const SqsEnv = z.object({
  * AWS_SESSION_TOKEN when set in `env`, else the AWS SDK's default chain. Fails at
  * startup (ConfigError) on a bad variable, and when the topic cannot be created or found.
  */
-export async function transportFromEnv(kind: TransportKind, env: Env): Promise<Transport> {
+export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
   if (kind !== 'sqs') throw new ConfigError(`@tierbus/sqs-sns builds TIERBUS_TRANSPORT=sqs, not ${kind}`)
   const vars = parseEnv(SqsEnv, env, 'TIERBUS_TRANSPORT=sqs', 'Set AWS_REGION (e.g. us-east-1); endpoints are only needed for emulators')
   const sqsEndpoint = vars.AWS_ENDPOINT_URL_SQS ?? vars.AWS_ENDPOINT_URL

@@ -1,24 +1,17 @@
+import { pgliteAdapter, postgresAdapter, supabaseAdapter } from '@tierbus/db-realtime'
+import { migrationAdapter } from '@tierbus/migrator'
 import { singleton, sharedBus } from '@tierbus/next'
 import { FeedbackCreated } from './events'
 
 /**
- * The tier packages this app can run on. Bundlers cannot follow createBusFromEnv's dynamic
- * `import(name)`, so the app names them statically; add `@tierbus/redis-streams` etc. when you install them.
+ * The tiers this app can run on, passed statically so the bundler includes them; TIERBUS_TRANSPORT picks
+ * one at startup. Add e.g. `redisAdapter` from `@tierbus/redis-streams` when you install that tier.
  */
-const loadTier = async (name: string): Promise<unknown> => {
-  switch (name) {
-    case '@tierbus/db-realtime':
-      return import('@tierbus/db-realtime')
-    case '@tierbus/migrator':
-      return import('@tierbus/migrator')
-    default:
-      throw Object.assign(new Error(`${name} is not installed in this app`), { code: 'ERR_MODULE_NOT_FOUND' })
-  }
-}
+const adapters = [postgresAdapter, pgliteAdapter, supabaseAdapter, migrationAdapter]
 
 /** The app's bus: the tier is whatever TIERBUS_TRANSPORT (and its variables) say. */
 export const getBus = () =>
-  sharedBus({ source: 'signalsloop/web', events: [FeedbackCreated], retry: { attempts: 3, backoff: { baseMs: 100, maxMs: 400 } }, load: loadTier })
+  sharedBus({ source: 'signalsloop/web', events: [FeedbackCreated], retry: { attempts: 3, backoff: { baseMs: 100, maxMs: 400 } }, adapters })
 
 /** What the agents produced, and the sentiment model's health (toggled by /api/model to show the DLQ). */
 export const state = singleton('signalsloop:state', () => ({

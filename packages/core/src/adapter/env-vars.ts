@@ -1,30 +1,18 @@
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
-
-/** Environment variables, as `process.env` holds them. */
-type Env = Readonly<Record<string, string | undefined>>
-
-/** Names whose values are never quoted in an error (errors never carry credentials). */
-const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL/i
-
-/** A value as it may appear in an error: secrets hidden, a URL's user:password replaced. */
-function shown(name: string, value: string): string {
-  if (SECRET_NAME.test(name)) return '(value hidden)'
-  return JSON.stringify(value.replace(/\/\/[^/@\s]*@/g, '//***@'))
-}
+import type { Env } from '../registry.js'
 
 /**
  * Validates `env` against a zod object schema of variables; on failure throws one ConfigError in the
- * format every tier shares: `<context>: NAME is not set (expected …); NAME="value" is invalid
- * (expected …)[. advice]`. Secret values are never quoted.
+ * format every tier shares: `<context>: NAME is not set (expected …); NAME is invalid (expected …)[. advice]`.
+ * Values are never quoted: they may hold a secret (a key, a password inside a URL).
  */
 export function parseEnv<T extends z.ZodType>(schema: T, env: Env, context: string, advice?: string): z.infer<T> {
   const parsed = schema.safeParse(env)
   if (parsed.success) return parsed.data
   const problems = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '(environment)')
-    const value = env[name]
-    return value === undefined ? `${name} is not set (expected ${issue.message})` : `${name}=${shown(name, value)} is invalid (expected ${issue.message})`
+    return env[name] === undefined ? `${name} is not set (expected ${issue.message})` : `${name} is invalid (expected ${issue.message})`
   })
   throw new ConfigError(`${context}: ${problems.join('; ')}${advice ? `. ${advice}` : ''}`)
 }

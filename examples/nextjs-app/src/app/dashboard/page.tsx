@@ -75,7 +75,7 @@ export default function Dashboard() {
         {(metrics.errorRate * 100).toFixed(1)}% · DLQ <strong data-testid="dlq-count">{metrics.dlqCount}</strong>
       </p>
       <p data-testid="advisor">
-        Advisor: <strong>{r.action === 'stay' ? `stay on ${r.recommendedTier}` : `migrate to ${r.recommendedTier}`}</strong> — {r.reasons.join('; ')}
+        Advisor: <strong>{r.action === 'stay' ? `stay on ${r.recommendedTier}` : r.action === 'watch' ? `watch (may need ${r.recommendedTier})` : `migrate to ${r.recommendedTier}`}</strong> — {r.reasons.join('; ')}
       </p>
       <div style={{ display: 'flex', gap: '1rem', flexWrap: 'wrap' }}>
         <div>

@@ -1,0 +1,36 @@
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+// What `npm publish` would ship, read with `npm pack --dry-run` (no tarball written, no registry asked).
+const root = join(import.meta.dirname, '..')
+const packages = readdirSync(join(root, 'packages'))
+
+describe('published packages', () => {
+  it.each(packages)('@tierbus/%s ships its LICENSE, README and build, and links back to the repository', (dir) => {
+    const cwd = join(root, 'packages', dir)
+    const [report] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd, encoding: 'utf8' }))
+    const files = (report.files as Array<{ path: string }>).map((f) => f.path)
+    expect(files).toContain('LICENSE')
+    expect(files).toContain('README.md')
+    expect(files).toContain('dist/index.js')
+    expect(files).toContain('dist/index.d.ts')
+    const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8'))
+    expect(pkg.license).toBe('MIT')
+    expect(pkg.repository).toMatchObject({ type: 'git', directory: `packages/${dir}` })
+    expect(pkg.homepage).toMatch(/^https:\/\//)
+    expect(pkg.bugs.url).toMatch(/^https:\/\//)
+    expect(pkg.publishConfig).toEqual({ access: 'public' })
+  })
+
+  it('@tierbus/core/testing reuses core instead of bundling a second copy (one TierbusError class)', () => {
+    const dist = join(root, 'packages/core/dist')
+    for (const entry of ['testing/index.js', 'testing/index.cjs', 'index.js', 'index.cjs']) {
+      expect(readFileSync(join(dist, entry), 'utf8')).not.toMatch(/var TierbusError = class/)
+    }
+    const chunks = readdirSync(dist).filter((f) => /^chunk-.*\.(c?js)$/.test(f))
+    const defining = chunks.filter((f) => /var TierbusError = class/.test(readFileSync(join(dist, f), 'utf8')))
+    expect(defining).toHaveLength(2) // one ESM chunk, one CJS chunk
+  })
+})

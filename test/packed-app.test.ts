@@ -1,0 +1,243 @@
+/**
+ * The npm install as a user gets it: every package packed with `npm pack`, installed from the tarballs into a
+ * Next.js app outside the workspace (test/packed-app/template), built once with `next build`, then run with
+ * `next start` once per tier — only TIERBUS_TRANSPORT and the tier's own variables change between runs.
+ * For each tier: 20 events published and handled, one forced into the dead-letter queue, and redriven.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { connect } from 'nats'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startUpstashBridge, type UpstashBridge } from '../packages/redis-streams/test/upstash-bridge.js'
+import { startEmulator, type Emulator } from '../packages/sqs-sns/test/emulator.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const template = join(root, 'test', 'packed-app', 'template')
+const token = `pa${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test'
+const REDIS_URL = 'redis://127.0.0.1:6379'
+const NATS_URL = 'nats://127.0.0.1:4222'
+
+let work: string
+let appDir: string
+let bridge: UpstashBridge
+let emulator: Emulator
+const cleanups: Array<() => unknown> = []
+
+function run(cmd: string, args: string[], cwd: string): void {
+  try {
+    execFileSync(cmd, args, { cwd, stdio: 'pipe', encoding: 'utf8', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } })
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string }
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}\n${e.message}`)
+  }
+}
+
+/** The version the workspace itself installed, so the app gets what the repo is tested with. */
+function installedVersion(name: string): string {
+  return JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port
+      srv.close(() => resolve(port))
+    })
+    srv.on('error', reject)
+  })
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'tierbus-packed-'))
+  cleanups.push(() => rmSync(work, { recursive: true, force: true }))
+  const packs = join(work, 'packs')
+  mkdirSync(packs)
+  for (const pkg of readdirSync(join(root, 'packages'))) {
+    if (pkg === 'cli') continue
+    run('npm', ['pack', '--pack-destination', packs, '--ignore-scripts'], join(root, 'packages', pkg))
+  }
+  // Stable names for the template (npm pack names them <scope>-<name>-<version>.tgz).
+  for (const file of readdirSync(packs)) renameSync(join(packs, file), join(packs, file.replace(/-\d+\.\d+\.\d+.*\.tgz$/, '.tgz')))
+  appDir = join(work, 'app')
+  cpSync(template, appDir, { recursive: true, filter: (src) => !src.endsWith('package.json.template') })
+  const manifest = readFileSync(join(template, 'package.json.template'), 'utf8')
+    .replaceAll('__PACKS__', packs)
+    .replace(/__VERSION_([^_]+(?:_[^_]+)*)__/g, (_, name: string) => installedVersion(name))
+  writeFileSync(join(appDir, 'package.json'), manifest)
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], appDir)
+  run(process.execPath, [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], appDir)
+  bridge = await startUpstashBridge(REDIS_URL)
+  emulator = await startEmulator()
+}, 900_000)
+
+afterAll(async () => {
+  await bridge?.close()
+  await emulator?.stop()
+  while (cleanups.length) await cleanups.pop()!()
+}, 120_000)
+
+interface App {
+  readonly url: string
+  stop(): Promise<void>
+}
+
+/** Starts the built app with `next start` and the tier's env; resolves once the consumer is up. */
+async function startApp(env: Record<string, string>): Promise<App> {
+  const port = await freePort()
+  const child: ChildProcess = spawn(process.execPath, [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
+    cwd: appDir,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (d: Buffer) => (output += d))
+  child.stderr!.on('data', (d: Buffer) => (output += d))
+  const url = `http://127.0.0.1:${port}`
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  }
+  cleanups.push(stop)
+  const deadline = Date.now() + 90_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}):\n${output}`)
+    const res = await fetch(`${url}/api/handled?run=boot`).catch(() => undefined)
+    if (res?.ok) return { url, stop }
+    if (Date.now() > deadline) throw new Error(`the app did not answer within 90 s (last status ${res?.status}):\n${output}`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+async function call(app: App, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${app.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  return { status: res.status, json: (await res.json().catch(() => ({}))) as Record<string, unknown> }
+}
+
+/** Polls `probe` until it returns a value, failing with `what` after the deadline. */
+async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+const tiers: Array<{ name: string; transport: string; env: () => Record<string, string>; cleanup?: () => Promise<void> }> = [
+  { name: 'memory', transport: 'memory', env: () => ({ TIERBUS_TRANSPORT: 'memory' }) },
+  { name: 'pglite', transport: 'pglite', env: () => ({ TIERBUS_TRANSPORT: 'pglite', TIERBUS_PGLITE_DIR: join(work, 'pglite') }) },
+  {
+    name: 'postgres',
+    transport: 'postgres',
+    env: () => ({ TIERBUS_TRANSPORT: 'postgres', DATABASE_URL: POSTGRES_URL, TIERBUS_DB_SCHEMA: `${token}_pg` }),
+    cleanup: async () => {
+      const client = new pg.Client({ connectionString: POSTGRES_URL })
+      await client.connect()
+      await client.query(`DROP SCHEMA IF EXISTS ${token}_pg CASCADE`)
+      await client.end()
+    },
+  },
+  {
+    name: 'redis',
+    transport: 'redis',
+    env: () => ({ TIERBUS_TRANSPORT: 'redis', REDIS_URL, TIERBUS_REDIS_PREFIX: `${token}-redis` }),
+    cleanup: () => deleteRedisKeys(`${token}-redis`),
+  },
+  {
+    name: 'upstash (REST bridge onto the local Redis)',
+    transport: 'upstash',
+    env: () => ({ TIERBUS_TRANSPORT: 'upstash', UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token, TIERBUS_REDIS_PREFIX: `${token}-upstash` }),
+    cleanup: () => deleteRedisKeys(`${token}-upstash`),
+  },
+  {
+    name: 'sqs (emulator)',
+    transport: 'sqs',
+    env: () => ({
+      TIERBUS_TRANSPORT: 'sqs',
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL: emulator.endpoint,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      TIERBUS_SQS_PREFIX: `${token}-sqs`,
+      TIERBUS_SQS_PROVISION: 'true',
+    }),
+  },
+  {
+    name: 'nats',
+    transport: 'nats',
+    env: () => ({ TIERBUS_TRANSPORT: 'nats', NATS_URL, TIERBUS_NATS_PREFIX: `${token}.nats`, TIERBUS_NATS_STREAM: `${token.toUpperCase()}_NATS` }),
+    cleanup: async () => {
+      const nc = await connect({ servers: NATS_URL })
+      const jsm = await nc.jetstreamManager()
+      for await (const s of jsm.streams.list()) if (s.config.name.startsWith(`${token.toUpperCase()}_NATS`)) await jsm.streams.delete(s.config.name)
+      await nc.close()
+    },
+  },
+]
+
+async function deleteRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL)
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
+    if (keys.length) await redis.del(...keys)
+    cursor = next
+  } while (cursor !== '0')
+  await redis.quit()
+}
+
+describe('packed tarballs in a Next.js app outside the workspace (next build && next start)', () => {
+  for (const tier of tiers) {
+    it(`${tier.name}: handles 20 events, dead-letters a failing one and redrives it, with only env changed`, async () => {
+      const app = await startApp(tier.env())
+      try {
+        const runId = `${tier.transport}-${Date.now().toString(36)}`
+        const published = await call(app, 'POST', '/api/publish', { run: runId, count: 20 })
+        expect(published.status).toBe(201)
+        expect(published.json.transport).toBe(tier.transport)
+        const handled = await until(async () => {
+          const { json } = await call(app, 'GET', `/api/handled?run=${runId}`)
+          return (json.handled as number[]).length === 20 ? (json.handled as number[]) : undefined
+        }, `20 handled events on ${tier.name}`)
+        expect(handled).toEqual(Array.from({ length: 20 }, (_, n) => n))
+
+        const failRun = `${runId}-dlq`
+        expect((await call(app, 'POST', '/api/failing', { failing: true })).json.failing).toBe(true)
+        expect((await call(app, 'POST', '/api/publish', { run: failRun, count: 1 })).status).toBe(201)
+        const dead = await until(async () => {
+          const { json } = await call(app, 'GET', '/api/dlq?group=fulfilment')
+          const list = (json.deadLetters ?? []) as Array<{ id: string; envelope?: { data?: { run?: string } }; reason: { error: string } }>
+          return list.find((d) => d.envelope?.data?.run === failRun)
+        }, `the failing event in the dead-letter queue on ${tier.name}`)
+        expect(dead.reason.error).toMatch(/downstream unavailable/)
+
+        await call(app, 'POST', '/api/failing', { failing: false })
+        const redriven = await call(app, 'POST', '/api/dlq', { ids: [dead.id] })
+        expect(redriven.json).toMatchObject({ requested: 1, redriven: 1 })
+        await until(async () => {
+          const { json } = await call(app, 'GET', `/api/handled?run=${failRun}`)
+          return (json.handled as number[]).length === 1 ? true : undefined
+        }, `the redriven event handled on ${tier.name}`)
+      } finally {
+        await app.stop()
+        await tier.cleanup?.()
+      }
+    }, 180_000)
+  }
+})
