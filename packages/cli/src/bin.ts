@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { redactSecrets } from '@tierbus/core'
 import { runCli } from './cli.js'
 
 runCli(process.argv.slice(2), {
@@ -11,7 +12,8 @@ runCli(process.argv.slice(2), {
     process.exitCode = code
   },
   (err: unknown) => {
-    console.error('tierbus: unexpected failure:', err)
+    // A driver's error may quote the connection string it was given: print it redacted.
+    console.error(`tierbus: unexpected failure: ${redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}`)
     process.exitCode = 1
   },
 )

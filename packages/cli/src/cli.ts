@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { ConfigError, createBusFromEnv, TierbusError, transportFromEnv, type Env } from '@tierbus/core'
+import { ConfigError, createBusFromEnv, redactSecrets, TierbusError, transportFromEnv, type Env } from '@tierbus/core'
 import {
   adviseTier,
   backfill,
@@ -96,7 +96,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return err instanceof ConfigError ? 2 : 1
     }
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`tierbus ${command}: ${(err as Error).message}\n\n${USAGE}`)
+      io.err(`tierbus ${command}: ${redactSecrets((err as Error).message)}\n\n${USAGE}`)
       return 2
     }
     throw err

@@ -1,14 +1,13 @@
-import { randomBytes } from 'node:crypto'
 import { positiveInt } from './adapter/env-vars.js'
 import { Consumer, type ErrorListener, type Handler } from './consumer.js'
 import { assertHeaders, type Envelope } from './envelope.js'
-import { ConfigError, TierbusError, TimeoutError } from './errors.js'
+import { ConfigError, TierbusError, TimeoutError, ValidationError } from './errors.js'
 import { parseData, type AnyEventDefinition, type EventInput, type EventOutput, type ReplyInput, type ReplyOutput } from './events.js'
 import { nowIso } from './clock.js'
 import { newEventId } from './ids.js'
 import { Metrics, type MetricsSnapshot } from './metrics.js'
 import { resolveRetry, type RetryOptions, type RetryPolicy } from './retry.js'
-import { assertPattern } from './subjects.js'
+import { assertPattern, INBOX_PREFIX, newInboxType, replyToIssue } from './subjects.js'
 import type { DeadLetterStore, Subscription, SubscriptionSpec, Transport } from './transport.js'
 
 
@@ -141,7 +140,6 @@ export interface Bus {
 }
 
 const GROUP = /^[A-Za-z0-9_.:-]{1,100}$/
-const INBOX_PREFIX = '_inbox'
 
 
 /** Creates a bus over a transport: `createBus({ transport: memoryTransport(), source: 'my-app' })`. */
@@ -162,7 +160,7 @@ class EventBus implements Bus {
   private readonly closeTransport: boolean
   private readonly collector: Metrics
   private readonly subscriptions = new Set<BusSubscription>()
-  private readonly inboxType = `${INBOX_PREFIX}.${randomBytes(8).toString('hex')}`
+  private readonly inboxType = newInboxType()
   private inbox: Promise<BusSubscription> | undefined
   private readonly waiting = new Map<string, { resolve: (e: Envelope) => void; reject: (err: unknown) => void }>()
   private closed = false
@@ -359,6 +357,9 @@ class EventBus implements Bus {
   }
 
   private async sendReply(request: Envelope, outcome: { data: unknown } | { error: string }, definition: AnyEventDefinition | undefined): Promise<void> {
+    // Defence in depth: decoding already refuses a forged replyto; a reply never goes anywhere but an inbox.
+    const replyIssue = replyToIssue(request.replyto)
+    if (replyIssue) throw new ValidationError(`not replying to '${request.type}' (${request.id}): ${replyIssue}`, [{ path: 'replyto', message: replyIssue }])
     const reply: Envelope = {
       specversion: '1.0',
       id: newEventId(),

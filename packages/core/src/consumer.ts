@@ -5,6 +5,7 @@ import { parseTime } from './clock.js'
 import type { Envelope } from './envelope.js'
 import type { Metrics } from './metrics.js'
 import { ReceivedEventView, type ReceivedEvent } from './received.js'
+import { replyToIssue } from './subjects.js'
 import { backoffDelay, type RetryPolicy } from './retry.js'
 import { DEAD_LETTER_KINDS, type DeadLetterReason, type Delivery, type SubscriptionSpec } from './transport.js'
 
@@ -149,15 +150,21 @@ export class Consumer {
       const { metrics, retry, spec } = this.options
       const env = d.envelope
       if (!env) {
-        const reason = { kind: DEAD_LETTER_KINDS.malformed, error: d.malformed?.error ?? 'undecodable message', attempts: d.attempt }
-        if (await this.settle(d, () => d.deadLetter(reason))) {
-          metrics?.deadLettered('(malformed)', reason.kind)
-          if (this.groupStats) this.groupStats.deadLettered++
-        }
+        await this.deadLetterMalformed(d, d.malformed?.error ?? 'undecodable message', '(malformed)')
         return
       }
       metrics?.delivered(env.type)
       if (this.groupStats) this.groupStats.delivered++
+
+      // Tiers decode with this check already; an envelope handed over as an object (a custom transport)
+      // with a forged reply target is refused before its handler runs, so nothing it returns goes anywhere.
+      if (env.replyto !== undefined) {
+        const replyIssue = replyToIssue(env.replyto)
+        if (replyIssue) {
+          await this.deadLetterMalformed(d, `malformed event envelope: replyto: ${replyIssue}`, env.type)
+          return
+        }
+      }
 
       let data: unknown = env.data
       const definition = this.options.definitionFor(env.type)
@@ -212,6 +219,15 @@ export class Consumer {
   
     } finally {
       this.finish(d)
+    }
+  }
+
+  /** Dead-letters a message that is not a valid envelope at once (never retried, never replied to). */
+  private async deadLetterMalformed(d: Delivery, error: string, type: string): Promise<void> {
+    const reason = { kind: DEAD_LETTER_KINDS.malformed, error, attempts: d.attempt }
+    if (await this.settle(d, () => d.deadLetter(reason))) {
+      this.options.metrics?.deadLettered(type, reason.kind)
+      if (this.groupStats) this.groupStats.deadLettered++
     }
   }
 

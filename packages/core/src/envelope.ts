@@ -1,5 +1,6 @@
 import { ValidationError, type ValidationIssue } from './errors.js'
-import { assertEventType } from './subjects.js'
+import { exceedsNestingDepth, MAX_NESTING_DEPTH } from './nesting.js'
+import { publishableTypeIssue, replyToIssue } from './subjects.js'
 
 /**
  * A CloudEvents 1.0 event in structured JSON form, plus tierbus extension attributes.
@@ -23,7 +24,7 @@ export interface Envelope<TData = unknown> {
   traceparent?: string
   /** Correlates a reply with its request, or an event with the one that caused it. */
   correlationid?: string
-  /** Where a request's reply goes (an event type); set by `bus.request()`. */
+  /** Where a request's reply goes: a request-reply inbox type (`_inbox.<16 hex>`) set by `bus.request()`, nothing else. */
   replyto?: string
   /** Set on a reply whose request handler failed: the error, so the requester need not time out. */
   replyerror?: string
@@ -76,14 +77,16 @@ export function envelopeIssues(value: unknown): ValidationIssue[] {
     if (typeof e[key] !== 'string' || (e[key] as string).length === 0) issues.push({ path: key, message: 'expected a non-empty string' })
   }
   if (typeof e.type === 'string' && e.type.length > 0) {
-    try {
-      assertEventType(e.type)
-    } catch (err) {
-      issues.push({ path: 'type', message: (err as Error).message })
-    }
+    const typeIssue = publishableTypeIssue(e.type)
+    if (typeIssue) issues.push({ path: 'type', message: typeIssue })
+  }
+  // A forged reply target is how a message makes its consumer publish somewhere else: only core's inbox grammar passes.
+  if (e.replyto !== undefined) {
+    const replyIssue = replyToIssue(e.replyto)
+    if (replyIssue) issues.push({ path: 'replyto', message: replyIssue })
   }
   if (typeof e.time === 'string' && Number.isNaN(Date.parse(e.time))) issues.push({ path: 'time', message: 'expected an RFC 3339 timestamp' })
-  for (const key of ['subject', 'traceparent', 'correlationid', 'replyto', 'replyerror', 'deliverat', 'datacontenttype'] as const) {
+  for (const key of ['subject', 'traceparent', 'correlationid', 'replyerror', 'deliverat', 'datacontenttype'] as const) {
     if (e[key] !== undefined && typeof e[key] !== 'string') issues.push({ path: key, message: 'expected a string' })
   }
   if (e.datacontenttype !== undefined && e.datacontenttype !== 'application/json') {
@@ -100,16 +103,37 @@ export function assertEnvelope(value: unknown): asserts value is Envelope {
   }
 }
 
+/**
+ * Throws a ValidationError unless the envelope may leave through a tier: its `type` is an event type (or
+ * exactly an inbox type) and its `replyto`, if any, is exactly an inbox type. Every tier calls this in its
+ * own `publish`, so a transport used without the bus cannot put a forged subject, key or reply target on
+ * the wire either. Cheap: two precompiled regex tests.
+ */
+export function assertPublishable(envelope: Envelope): void {
+  const typeIssue = publishableTypeIssue(envelope?.type)
+  if (typeIssue) throw new ValidationError(`refusing to publish: ${typeIssue}`, [{ path: 'type', message: typeIssue }])
+  if (envelope.replyto !== undefined) {
+    const replyIssue = replyToIssue(envelope.replyto)
+    if (replyIssue) throw new ValidationError(`refusing to publish '${envelope.type}': ${replyIssue}`, [{ path: 'replyto', message: replyIssue }])
+  }
+}
+
+const TOO_DEEP = `nested deeper than ${MAX_NESTING_DEPTH} levels; tierbus refuses such bodies so that no reader (listing, redrive, JSON.stringify) can overflow its stack`
+
 /** Parses the structured-JSON form (string, bytes or already-parsed object) into a checked envelope. */
 export function decodeEnvelope(input: string | Uint8Array | object): Envelope {
   let value: unknown = input
   if (typeof input === 'string' || input instanceof Uint8Array) {
     const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8')
+    // Checked on the text, before parsing: a 5,000-deep body never becomes an object graph.
+    if (exceedsNestingDepth(text)) throw new ValidationError(`malformed event envelope: ${TOO_DEEP}`, [{ path: '', message: TOO_DEEP }])
     try {
       value = JSON.parse(text)
     } catch (err) {
       throw new ValidationError(`malformed event envelope: not JSON (${(err as Error).message}); the message was not produced by tierbus or was corrupted`, [], { cause: err })
     }
+  } else if (exceedsNestingDepth(value)) {
+    throw new ValidationError(`malformed event envelope: ${TOO_DEEP}`, [{ path: '', message: TOO_DEEP }])
   }
   assertEnvelope(value)
   return value

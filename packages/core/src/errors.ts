@@ -1,3 +1,5 @@
+import { redactSecrets } from './redact.js'
+
 /** Marks tierbus errors across copies of this module (the ESM and CJS builds can both be loaded). */
 const BRAND = Symbol.for('tierbus.error')
 
@@ -7,7 +9,10 @@ export class TierbusError extends Error {
   readonly code: string
 
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+    // Redacted here so that no path (an option value, an env variable, a client's error) can put a
+    // password into a message, a log line, a CLI's output or an HTTP body.
+    super(redactSecrets(message), options)
+    if (options?.cause !== undefined) redactCause(options.cause)
     this.name = new.target.name
     this.code = code
     Object.defineProperty(this, BRAND, { value: code })
@@ -24,6 +29,25 @@ export class TierbusError extends Error {
     const wanted = (this as unknown as { CODE?: string }).CODE
     return wanted === undefined || wanted === code
   }
+}
+
+/**
+ * Redacts the message and stack of a wrapped client error in place: loggers print the `cause` chain,
+ * and drivers (nats.js, pg, ioredis) echo the connection URL they were given.
+ */
+function redactCause(cause: unknown, depth = 0): void {
+  if (!(cause instanceof Error) || depth > 4) return
+  try {
+    const message = redactSecrets(cause.message)
+    if (message !== cause.message) cause.message = message
+    if (typeof cause.stack === 'string') {
+      const stack = redactSecrets(cause.stack)
+      if (stack !== cause.stack) cause.stack = stack
+    }
+  } catch {
+    // a frozen or exotic error: leave it, our own message is already redacted
+  }
+  redactCause((cause as { cause?: unknown }).cause, depth + 1)
 }
 
 /** Bad configuration (options, env vars, missing packages); thrown at startup, never at first publish. */
@@ -85,8 +109,12 @@ export class TimeoutError extends TierbusError {
   }
 }
 
-/** Short text for any thrown value, for dead-letter reasons and logs. */
+/** Short text for any thrown value, for dead-letter reasons and logs (credentials redacted). */
 export function describeError(err: unknown): string {
+  return redactSecrets(describeUnredacted(err))
+}
+
+function describeUnredacted(err: unknown): string {
   if (err instanceof Error) return err.message ? `${err.name}: ${err.message}` : err.name
   if (typeof err === 'string') return err
   try {

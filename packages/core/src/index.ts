@@ -14,6 +14,7 @@ export type { ConsumerOptions, ErrorListener, Handler } from './consumer.js'
 export {
   assertEnvelope,
   assertHeaders,
+  assertPublishable,
   decodeEnvelope,
   encodeEnvelope,
   envelopeIssues,
@@ -29,6 +30,7 @@ export { isTierAdapter, KNOWN_ADAPTERS } from './registry.js'
 export type { AdapterContext, Env, TierAdapter } from './registry.js'
 export { ConfigError, describeError, TierbusError, TimeoutError, TransportError, ValidationError } from './errors.js'
 export type { ValidationIssue } from './errors.js'
+export { REDACTED, redactSecrets } from './redact.js'
 export { defineEvent, issuesOf, parseData, summarizeIssues } from './events.js'
 export type {
   AnyEventDefinition,
@@ -49,7 +51,24 @@ export type { EventCounts, GroupMetrics, MetricsSnapshot, TypeMetrics } from './
 export type { ReceivedEvent } from './received.js'
 export { backoffDelay, DEFAULT_RETRY, resolveRetry } from './retry.js'
 export type { RetryOptions, RetryPolicy } from './retry.js'
-export { assertEventType, assertPattern, compilePattern, isInternalType, isWildcard, literalPrefix, matchesPattern } from './subjects.js'
+export {
+  assertEventType,
+  assertPattern,
+  assertPublishableType,
+  compilePattern,
+  INBOX_PREFIX,
+  isEventType,
+  isInboxType,
+  isInternalType,
+  isWildcard,
+  literalPrefix,
+  matchesPattern,
+  MAX_EVENT_TYPE_LENGTH,
+  newInboxType,
+  publishableTypeIssue,
+  replyToIssue,
+} from './subjects.js'
+export { exceedsNestingDepth, MAX_NESTING_DEPTH } from './nesting.js'
 export { DEAD_LETTER_KINDS } from './transport.js'
 export type {
   Capabilities,

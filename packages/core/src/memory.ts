@@ -1,5 +1,5 @@
 import { ConfigError, TransportError } from './errors.js'
-import type { Envelope } from './envelope.js'
+import { assertPublishable, tryDecodeEnvelope, type Envelope } from './envelope.js'
 import { newEventId } from './ids.js'
 import { compilePattern } from './subjects.js'
 import type {
@@ -43,7 +43,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTra
 /** The memory transport: the SPI, its dead letters, and a hook to simulate corrupted messages. */
 export interface MemoryTransportApi extends Transport {
   readonly deadLetters: DeadLetterStore
-  /** Delivers `raw` to subscribers of `type` as a message that is not a valid envelope (tests of the poison path). */
+  /** Hands `raw` to subscribers of `type` as a tier would after reading it off the wire: decoded and checked, malformed when it is not a valid envelope. */
   injectRaw(type: string, raw: string): void
 }
 
@@ -228,6 +228,11 @@ class MemoryTransport implements MemoryTransportApi {
 
   publish(batch: readonly Envelope[]): Promise<void> {
     if (this.closed) return Promise.reject(new TransportError('memory transport is closed: create a new one', { retryable: false }))
+    try {
+      for (const envelope of batch) assertPublishable(envelope)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     const now = Date.now()
     for (const envelope of batch) {
       this.remember(envelope)
@@ -239,16 +244,12 @@ class MemoryTransport implements MemoryTransportApi {
   }
 
   injectRaw(type: string, raw: string): void {
-    let error = 'not a CloudEvents envelope'
-    try {
-      JSON.parse(raw)
-    } catch (err) {
-      error = `not JSON: ${(err as Error).message}`
-    }
+    // Decoded as every broker tier decodes what it reads, so a forged but well-formed body is refused the same way.
+    const decoded = tryDecodeEnvelope(raw)
     const carrier = { type } as Envelope
     for (const group of this.groups.values()) {
       if (!group.match(type)) continue
-      group.push({ envelope: carrier, attempt: 1, malformed: { raw, error } })
+      group.push(decoded.envelope ? { envelope: decoded.envelope, attempt: 1 } : { envelope: carrier, attempt: 1, malformed: decoded.malformed })
       this.schedule(group)
     }
   }

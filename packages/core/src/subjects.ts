@@ -1,4 +1,5 @@
-import { ConfigError } from './errors.js'
+import { randomBytes } from 'node:crypto'
+import { ConfigError, ValidationError } from './errors.js'
 
 /**
  * Event types and subscription patterns are dot-separated tokens, as NATS subjects:
@@ -7,13 +8,76 @@ import { ConfigError } from './errors.js'
  */
 const TOKEN = /^[A-Za-z0-9_-]+$/
 
+/**
+ * The event-type grammar, precompiled (checked on every publish and every decode): dot-separated
+ * tokens of letters, digits, `_` and `-`. No space, CR, LF, tab, NUL, wildcard or empty token can pass,
+ * so a type is safe to put into a NATS subject, a Redis key or an SNS attribute as is.
+ */
+const EVENT_TYPE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/
+
+/** Longest event type, in characters. */
+export const MAX_EVENT_TYPE_LENGTH = 200
+
+/** First token of request-reply inbox types. */
+export const INBOX_PREFIX = '_inbox'
+
+/**
+ * The exact inbox grammar core generates (`newInboxType`): `_inbox.` and 16 lowercase hex digits.
+ * The only value a `replyto` may hold: anything else is a forged reply target.
+ */
+const INBOX_TYPE = /^_inbox\.[0-9a-f]{16}$/
+
+const INVALID_TYPE_HINT = `use dot-separated tokens of letters, digits, '_' or '-' (e.g. "feedback.created"), at most ${MAX_EVENT_TYPE_LENGTH} characters`
+
+/** A short, printable rendering of an untrusted value for an error message (control characters escaped). */
+function preview(value: unknown): string {
+  if (typeof value !== 'string') return value === null ? 'null' : typeof value
+  return JSON.stringify(value.length > 120 ? `${value.slice(0, 120)}…` : value)
+}
+
+/** True when `value` is a concrete event type (no wildcards, no whitespace or control characters). */
+export function isEventType(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_EVENT_TYPE_LENGTH && EVENT_TYPE.test(value)
+}
+
+/** True when `value` is a request-reply inbox type in the exact grammar core generates (`_inbox.<16 hex>`). */
+export function isInboxType(value: unknown): value is string {
+  return typeof value === 'string' && value.length === 23 && INBOX_TYPE.test(value)
+}
+
+/** A new, unguessable request-reply inbox type: `_inbox.<16 lowercase hex>`. */
+export function newInboxType(): string {
+  return `${INBOX_PREFIX}.${randomBytes(8).toString('hex')}`
+}
+
 /** Throws a ConfigError unless `type` is a concrete event type (no wildcards). */
 export function assertEventType(type: string): void {
-  if (typeof type !== 'string' || type.length === 0 || type.length > 200 || !type.split('.').every((t) => TOKEN.test(t))) {
-    throw new ConfigError(
-      `invalid event type ${JSON.stringify(type)}: use dot-separated tokens of letters, digits, '_' or '-' (e.g. "feedback.created"), at most 200 characters`,
-    )
+  if (!isEventType(type)) throw new ConfigError(`invalid event type ${JSON.stringify(type)}: ${INVALID_TYPE_HINT}`)
+}
+
+/**
+ * Why `type` may not be published (undefined when it may): an event type, or exactly an inbox type when
+ * it starts with `_inbox.`. What every tier checks at its own publish boundary, before `type` becomes a
+ * subject, key or attribute.
+ */
+export function publishableTypeIssue(type: unknown): string | undefined {
+  if (!isEventType(type)) return `invalid event type ${preview(type)}: ${INVALID_TYPE_HINT}`
+  if (type.startsWith(`${INBOX_PREFIX}.`) && !isInboxType(type)) {
+    return `invalid inbox type ${preview(type)}: request-reply inboxes are exactly '${INBOX_PREFIX}.' and 16 lowercase hex digits, as bus.request() creates them`
   }
+  return undefined
+}
+
+/** Why `replyto` is not a valid reply target (undefined when it is): only core's inbox grammar is. */
+export function replyToIssue(replyto: unknown): string | undefined {
+  if (isInboxType(replyto)) return undefined
+  return `invalid replyto ${preview(replyto)}: a reply target must be exactly '${INBOX_PREFIX}.' and 16 lowercase hex digits (a request-reply inbox created by bus.request())`
+}
+
+/** Throws a ValidationError unless `type` may be published (event-type grammar, or exactly the inbox grammar). */
+export function assertPublishableType(type: unknown): asserts type is string {
+  const issue = publishableTypeIssue(type)
+  if (issue) throw new ValidationError(issue, [{ path: 'type', message: issue }])
 }
 
 /** Throws a ConfigError unless `pattern` is a valid subscription pattern. */

@@ -1,8 +1,8 @@
-import { ConfigError, encodeEnvelope, TransportError, type Envelope, type Transport } from '@tierbus/core'
+import { ConfigError, TransportError, type Envelope, type Transport } from '@tierbus/core'
 import { dbError } from './db-errors.js'
 import { assertSchemaName } from './schema-name.js'
 import { publishSql } from './statements.js'
-import { DB_REALTIME_CAPABILITIES, DB_REALTIME_DEFAULTS } from './transport.js'
+import { DB_REALTIME_CAPABILITIES, DB_REALTIME_DEFAULTS, encodeForJsonb } from './transport.js'
 
 /** A connection inside the app's open transaction: a pg `PoolClient`/`Client` after BEGIN, or a PGlite `Transaction`. */
 export interface TransactionClient {
@@ -26,7 +26,7 @@ export async function publishInTransaction(
     throw new ConfigError('publishInTransaction(client, envelopes): client must be the pg client or PGlite transaction running your transaction')
   }
   if (envelopes.length === 0) return 0
-  const body = `[${envelopes.map((e) => encodeEnvelope(e, DB_REALTIME_CAPABILITIES.maxPayloadBytes, 'postgres')).join(',')}]`
+  const body = `[${envelopes.map((e) => encodeForJsonb(e, DB_REALTIME_CAPABILITIES.maxPayloadBytes, 'postgres')).join(',')}]`
   try {
     const result = (await client.query(publishSql(schema), [body])) as { rows: Array<{ value: unknown }> }
     return Number(result.rows[0]?.value ?? 0)

@@ -1,4 +1,5 @@
 import {
+  assertPublishable,
   ConfigError,
   decodeEnvelope,
   encodeEnvelope,
@@ -63,6 +64,7 @@ export const DB_REALTIME_DEFAULTS = Object.freeze({
  * the whole batch with a database error that looks retryable.
  */
 export function encodeForJsonb(envelope: Envelope, maxBytes: number, tier: string): string {
+  assertPublishable(envelope)
   const text = encodeEnvelope(envelope, maxBytes, tier)
   if (text.includes('\\u0000')) {
     throw new ValidationError(

@@ -43,13 +43,36 @@ export async function freshPostgresTransport(options: Partial<PostgresTransportO
 export const INJECT_RAW_SQL = (schema: string) =>
   `INSERT INTO "${schema}".events (id, type, source, data) VALUES ($1, $2, NULL, to_jsonb($3::text))`
 
+/** Writes a JSON object straight into the events table, attribute by attribute, as a producer with table access could (no tierbus checks). */
+export const INJECT_OBJECT_SQL = (schema: string) =>
+  `INSERT INTO "${schema}".events (id, type, subject, source, time, data, extras)
+   SELECT coalesce(j->>'id', $1), $2, j->>'subject', j->>'source', coalesce((j->>'time')::timestamptz, now()), j->'data',
+          j - ARRAY['specversion', 'id', 'type', 'subject', 'source', 'time', 'datacontenttype', 'data']
+   FROM (SELECT $3::jsonb AS j) AS raw`
+
+/**
+ * injectRaw for any db-realtime driver: a JSON object is written as a row with its attributes in their
+ * columns (so a forged `replyto` lands in `extras`, where tierbus reads it back); anything else as a row
+ * that is not a valid envelope (no source, the raw text as data).
+ */
+export async function injectRawRow(query: (sql: string, params: unknown[]) => Promise<unknown>, schema: string, type: string, raw: string): Promise<void> {
+  let isObject = false
+  try {
+    const value: unknown = JSON.parse(raw)
+    isObject = typeof value === 'object' && value !== null && !Array.isArray(value)
+  } catch {
+    // not JSON: stored as a raw row below
+  }
+  await query((isObject ? INJECT_OBJECT_SQL : INJECT_RAW_SQL)(schema), [uniqueToken('raw'), type, raw])
+}
+
 /** injectRaw for the conformance suite, on a pg pool. */
 export async function injectRawPg(transport: Transport, type: string, raw: string): Promise<void> {
   const t = transport as DbRealtimeTransport
   const client = new pg.Client({ connectionString: DATABASE_URL })
   await client.connect()
   try {
-    await client.query(INJECT_RAW_SQL(t.schema), [uniqueToken('raw'), type, raw])
+    await injectRawRow((sql, params) => client.query(sql, params), t.schema, type, raw)
   } finally {
     await client.end()
   }

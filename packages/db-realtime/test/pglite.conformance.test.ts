@@ -1,9 +1,9 @@
 // The assertions are the shared suite's: runTransportConformance in packages/core/src/testing/conformance.ts.
 import { PGlite } from '@electric-sql/pglite'
-import { runTransportConformance, uniqueToken } from '@tierbus/core/testing'
+import { runTransportConformance } from '@tierbus/core/testing'
 import { afterAll, beforeAll } from 'vitest'
 import { DB_REALTIME_CAPABILITIES, pgliteTransport, type DbRealtimeTransport } from '../src/index.js'
-import { freshSchema, INJECT_RAW_SQL } from './helpers.js'
+import { freshSchema, injectRawRow } from './helpers.js'
 
 // One in-memory PGlite for the file (starting one costs ~1 s); each case gets its own schema, dropped on close.
 let db: PGlite
@@ -30,7 +30,7 @@ runTransportConformance(
   {
     capabilities: DB_REALTIME_CAPABILITIES,
     injectRaw: async (transport, type, raw) => {
-      await db.query(INJECT_RAW_SQL((transport as DbRealtimeTransport).schema), [uniqueToken('raw'), type, raw])
+      await injectRawRow((sql, params) => db.query(sql, params), (transport as DbRealtimeTransport).schema, type, raw)
     },
   },
 )

@@ -27,7 +27,7 @@ export async function migrationStoreFromEnv(env: Env, load: Loader = importer): 
     try {
       return (await load(pkg)) as Record<string, unknown>
     } catch (err) {
-      throw new ConfigError(`TIERBUS_MIGRATION_STORE=${url.split(':')[0]}:… needs the ${pkg} package: npm install ${pkg}`, { cause: err })
+      throw new ConfigError(`TIERBUS_MIGRATION_STORE names a ${pkg === 'pg' ? 'postgres' : 'redis'} store, which needs the ${pkg} package: npm install ${pkg}`, { cause: err })
     }
   }
   if (/^rediss?:\/\//.test(url)) {
@@ -40,7 +40,8 @@ export async function migrationStoreFromEnv(env: Env, load: Loader = importer): 
     const Pool = ((mod.default as Record<string, unknown> | undefined)?.Pool ?? mod.Pool) as new (o: { connectionString: string; max: number }) => PgLike
     return postgresMigrationStore(new Pool({ connectionString: url, max: 4 }), { ownsClient: true, schema: env.TIERBUS_MIGRATION_SCHEMA ?? 'tierbus' })
   }
-  throw new ConfigError(`TIERBUS_MIGRATION_STORE=${JSON.stringify(url)}: use redis://…, postgres://… or memory`)
+  // The value is not echoed: a mistyped store URL still holds its password.
+  throw new ConfigError('TIERBUS_MIGRATION_STORE is not a store URL tierbus knows: use redis://…, postgres://… or memory (rediss:// and postgresql:// work too)')
 }
 
 /**
@@ -53,7 +54,7 @@ export async function migrationTransportFromEnv(env: Env, load: Loader = importe
   const name = env.TIERBUS_MIGRATION ?? ''
   const { from, to } = parseMigration(name)
   if (env.TIERBUS_TRANSPORT && env.TIERBUS_TRANSPORT !== from && env.TIERBUS_TRANSPORT !== to) {
-    throw new ConfigError(`TIERBUS_TRANSPORT=${env.TIERBUS_TRANSPORT} conflicts with TIERBUS_MIGRATION=${name}: unset it, or set it to ${from}`)
+    throw new ConfigError(`TIERBUS_TRANSPORT conflicts with TIERBUS_MIGRATION=${name}: unset it, or set it to ${from}`)
   }
   const initial = env.TIERBUS_MIGRATION_PHASE ? parsePhase(env.TIERBUS_MIGRATION_PHASE) : 'source'
   const tierEnv = (kind: string): Env => ({ ...env, TIERBUS_TRANSPORT: kind, TIERBUS_MIGRATION: undefined })

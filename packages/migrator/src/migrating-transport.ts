@@ -16,6 +16,7 @@ import {
 import { DEDUP_DEFAULTS, memoryDedupStore, type DedupStore } from './dedup.js'
 import { startOutboxRelay, type OutboxRelay } from './outbox-relay.js'
 import { PHASE_BEHAVIOUR, type Phase } from './phases.js'
+import { pendingEvent } from './relayed-envelope.js'
 import { ShadowComparator, type ShadowReport } from './shadow.js'
 import type { MigrationStore } from './store.js'
 
@@ -68,6 +69,7 @@ export interface MigratingTransport extends Transport {
 }
 
 const PENDING = { target: '_migration.to-target', source: '_migration.to-source' } as const
+const PENDING_EVENTS = { target: pendingEvent(PENDING.target), source: pendingEvent(PENDING.source) } as const
 type Side = 'source' | 'target'
 type Role = 'handle:source' | 'handle:target' | 'shadow:target'
 
@@ -291,10 +293,12 @@ class Migration implements MigratingTransport {
     for (const from of ['source', 'target'] as const) {
       const to: Side = from === 'source' ? 'target' : 'source'
       const bus = createBus({ transport: this.tiers[from], source: 'tierbus/migrator', closeTransport: false, onError: (err) => this.onError(err, 'relay') })
+      // By definition, not by pattern: the schema validates each relayed envelope before it is republished
+      // (the target's publish checks type and replyto again at its own boundary).
       const sub = await bus.subscribe(
-        PENDING[to],
+        PENDING_EVENTS[to],
         async (event) => {
-          await this.tiers[to].publish([event.data as Envelope])
+          await this.tiers[to].publish([event.data])
           this.counters.relayed++
         },
         { group: 'tierbus-migration-relay', concurrency: 16, retry: { attempts: 20, backoff: { baseMs: 500, maxMs: 60_000 } } },

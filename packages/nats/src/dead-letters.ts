@@ -1,5 +1,5 @@
 import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type MsgHdrs } from 'nats'
-import { decodeEnvelope, tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
+import { decodeEnvelope, isInboxType, publishableTypeIssue, tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
 import { isMessageGone, transportError } from './errors.js'
 import type { SubjectMap } from './subjects.js'
 
@@ -20,6 +20,9 @@ export const REDRIVE_HEADER = 'Tierbus-Redrive-To'
 
 /** Longest error text kept in a dead letter's reason (the header must fit next to a near-limit payload). */
 export const MAX_REASON_ERROR_CHARS = 2_000
+
+/** What `durableName` produces: a redrive header may carry nothing else (no spaces, no control characters). */
+const DURABLE = /^[A-Za-z0-9_-]{1,64}$/
 
 /** Where a dead-lettered message came from. */
 export interface DeadLetterOrigin {
@@ -75,7 +78,9 @@ export class JetStreamDeadLetters implements DeadLetterStore {
       if (!stored) continue
       const subject = stored.header.get(DEAD_LETTER_HEADERS.subject)
       const durable = stored.header.get(DEAD_LETTER_HEADERS.durable)
-      if (!subject || !durable || !isEnvelope(stored.data)) continue
+      // Headers of a stored message are input too (anyone allowed to publish on the DLQ subjects can write
+      // them): redrive only onto this transport's own event subjects, in the event-type grammar.
+      if (!subject || !durable || !this.isEventSubject(subject) || !DURABLE.test(durable) || !isEnvelope(stored.data)) continue
       const h = natsHeaders()
       h.set(REDRIVE_HEADER, durable)
       try {
@@ -102,6 +107,12 @@ export class JetStreamDeadLetters implements DeadLetterStore {
       }
     }
     return n
+  }
+
+  /** True for `<prefix>.<event type>` subjects (not inboxes, not dead letters, no injected characters). */
+  private isEventSubject(subject: string): boolean {
+    const type = this.subjects.typeOf(subject)
+    return type !== undefined && !isInboxType(type) && publishableTypeIssue(type) === undefined
   }
 
   private async get(id: string): Promise<{ seq: number; header: MsgHdrs; data: Uint8Array } | undefined> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { ConfigError } from '@tierbus/core'
+import { ConfigError, INBOX_PREFIX, isInboxType } from '@tierbus/core'
 
 /**
  * How tierbus names map onto NATS subjects, streams and consumers. Event types and patterns already
@@ -11,7 +11,7 @@ const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
 const STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/
 
 /** Event types under this first token are request-reply inboxes: carried on core NATS, never stored. */
-export const INBOX_TOKEN = '_inbox'
+export const INBOX_TOKEN = INBOX_PREFIX
 
 /** Throws a ConfigError unless `prefix` is dot-separated tokens of letters, digits, `_`, `-`. */
 export function assertPrefix(prefix: string): void {
@@ -27,11 +27,6 @@ export function assertStreamName(name: string): void {
   if (typeof name !== 'string' || !STREAM_NAME.test(name)) {
     throw new ConfigError(`invalid JetStream stream name ${JSON.stringify(name)}: use 1-64 letters, digits, '_' or '-' (no '.', '*', '>' or spaces)`)
   }
-}
-
-/** True when events of this type are request-reply replies (core NATS, not JetStream). */
-export function isInboxType(type: string): boolean {
-  return type.startsWith(`${INBOX_TOKEN}.`)
 }
 
 /** The subjects one transport uses, all derived from its prefix. */

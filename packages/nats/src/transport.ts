@@ -13,7 +13,9 @@ import {
   ConfigError,
   TransportError,
   assertPattern,
+  assertPublishable,
   encodeEnvelope,
+  isInboxType,
   type Capabilities,
   type Delivery,
   type Envelope,
@@ -27,7 +29,7 @@ import { InboxSubscription } from './inbox-subscription.js'
 import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js'
 import { PullSubscription } from './pull-subscription.js'
 import { deleteStreams, ensureStreams, planStreams, streamFor, type StreamPlan } from './streams.js'
-import { SubjectMap, durableName, isInboxType, subjectWithin } from './subjects.js'
+import { SubjectMap, durableName, subjectWithin } from './subjects.js'
 
 /** Bytes kept free under the server's `max_payload` for NATS headers (msg id, dead-letter reason). */
 export const HEADER_RESERVE_BYTES = 8_192
@@ -126,6 +128,8 @@ class JetStreamTransport implements NatsTransport {
     this.assertOpen()
     // Encode (and size-check) everything first, so an oversized event rejects the batch before any send.
     const encoded = batch.map((envelope) => {
+      // nats.js 2.x writes subjects to the wire unchecked: a space, CR or LF in a type would inject protocol.
+      assertPublishable(envelope)
       const subject = this.subjects.subjectFor(envelope.type)
       if (!isInboxType(envelope.type)) this.assertStored(envelope.type, subject)
       return { envelope, subject, body: encodeEnvelope(envelope, this.capabilities.maxPayloadBytes, 'NATS') }

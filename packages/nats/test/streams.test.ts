@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { connect } from 'nats'
 import { ConfigError, TransportError, createBus, defineEvent } from '@tierbus/core'
-import { eventually, uniqueToken } from '@tierbus/core/testing'
+import { eventually, freePort, uniqueToken } from '@tierbus/core/testing'
 import { z } from 'zod'
 import {
   JetStreamNotEnabledError,
@@ -22,17 +21,6 @@ async function open(t: Promise<NatsTransport>): Promise<NatsTransport> {
   const transport = await t
   opened.push(transport)
   return transport
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-    srv.on('error', reject)
-  })
 }
 
 describe('NATS streams', () => {

@@ -20,13 +20,15 @@ function fieldsToRecord(fields: unknown): Record<string, string> {
   return record
 }
 
-function parseReason(text: string | undefined): DeadLetterReason {
+/** The stored reason; for an entry written by something else, why its payload is unreadable (or the raw text). */
+function parseReason(text: string | undefined, malformed: { readonly error: string } | undefined): DeadLetterReason {
   try {
     const value = JSON.parse(text ?? '') as Partial<DeadLetterReason>
     if (value && typeof value.kind === 'string') return { kind: value.kind, error: String(value.error ?? ''), attempts: Number(value.attempts ?? 0) }
   } catch {
     // fall through: a reason written by something else
   }
+  if (malformed) return { kind: 'malformed', error: malformed.error, attempts: 0 }
   return { kind: 'handler-failed', error: text ?? 'unknown', attempts: 0 }
 }
 
@@ -61,12 +63,13 @@ export class RedisDeadLetterStore implements DeadLetterStore {
         const [entryId, rawFields] = item as [string, unknown]
         const fields = fieldsToRecord(rawFields)
         const payload = fields.payload ?? ''
-        const { envelope } = tryDecodeEnvelope(payload)
+        // Decoded without throwing (depth-capped too): one unreadable entry is listed raw, never fails the listing.
+        const { envelope, malformed } = tryDecodeEnvelope(payload)
         const letter: DeadLetter = {
           id: deadLetterId(group, entryId),
           group,
           ...(envelope ? { envelope } : { raw: payload }),
-          reason: parseReason(fields.reason),
+          reason: parseReason(fields.reason, malformed),
           failedAt: fields.failedAt ?? new Date(Number(entryId.split('-')[0])).toISOString(),
         }
         found.push({ entryId, letter })

@@ -1,3 +1,4 @@
+import { isEventType } from '@tierbus/core'
 import type { RedisCommand, RedisStreamClient } from './client.js'
 import { evalScript, MOVE_DELAYED_SCRIPT, trimArgs } from './commands.js'
 import type { RedisKeys } from './keys.js'
@@ -81,7 +82,8 @@ export class DelayedMover {
       } catch {
         // not written by tierbus: nowhere to route it
       }
-      if (!type) {
+      // The zset is input too: only a type in the event-type grammar becomes a stream key and a registered type.
+      if (!isEventType(type)) {
         this.options.onError(new Error(`dropping an unroutable member of ${this.keys.delayed}: ${member.slice(0, 200)}`), { operation: 'move delayed event' })
         return ['ZREM', this.keys.delayed, member]
       }

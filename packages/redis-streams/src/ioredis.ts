@@ -16,10 +16,6 @@ export interface RedisTransportOptions extends RedisStreamsOptions {
   connectionName?: string
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@')
-}
-
 /** Attempts a connection still waiting for a reply may make before it fails; reads block for seconds, so be patient. */
 const READER_RETRIES = 50
 
@@ -154,7 +150,8 @@ export async function redisTransport(options: RedisTransportOptions): Promise<Re
       await redis.ping()
     } catch (err) {
       redis.disconnect()
-      throw new TransportError(`cannot connect to Redis at ${redact(url!)} (${(err as Error).message}): check REDIS_URL and that Redis 7+ is running`, { cause: err })
+      // TransportError redacts the URL's password (and the client's error) itself.
+      throw new TransportError(`cannot connect to Redis at ${url!} (${(err as Error).message}): check REDIS_URL and that Redis 7+ is running`, { cause: err })
     }
   }
   return new RedisStreamsTransport('redis', new IORedisStreamClient(redis, !client, connectionName), streamOptions)

@@ -1,4 +1,4 @@
-import { encodeEnvelope, TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
+import { assertPublishable, encodeEnvelope, TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
 import type { AckCoalescer } from '@tierbus/core/adapter'
 import { streamAckCoalescer, type StreamAck } from './ack-batcher.js'
 import { redisCapabilities } from './capabilities.js'
@@ -62,6 +62,8 @@ export class RedisStreamsTransport implements Transport {
     const newTypes: string[] = []
     let earliestDue = Number.POSITIVE_INFINITY
     for (const envelope of batch) {
+      // The type becomes part of a stream key: checked here, so this transport is safe without the bus too.
+      assertPublishable(envelope)
       const payload = encodeEnvelope(envelope, this.options.maxPayloadBytes, `${this.name} tier`)
       const due = envelope.deliverat === undefined ? Number.NaN : Date.parse(envelope.deliverat)
       if (due > now) {

@@ -1,5 +1,5 @@
 import { PublishBatchCommand, type PublishBatchRequestEntry } from '@aws-sdk/client-sns'
-import { encodeEnvelope, TransportError, type Envelope } from '@tierbus/core'
+import { assertPublishable, encodeEnvelope, TransportError, type Envelope } from '@tierbus/core'
 import { attributeBytes, SNS_MESSAGE_LIMIT_BYTES, TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { fifoId } from './names.js'
@@ -20,6 +20,8 @@ interface SizedEntry {
 
 /** Builds one PublishBatch entry; throws a ValidationError naming the size and limit when the event is too large. */
 export function publishEntry(envelope: Envelope, index: number, fifo: boolean): SizedEntry {
+  // The type becomes the SNS `type` attribute that filter policies route on: checked at this boundary too.
+  assertPublishable(envelope)
   const message = encodeEnvelope(envelope, MAX_ENVELOPE_BYTES, TIER_LIMIT_TEXT)
   const entry: PublishBatchRequestEntry = {
     Id: String(index),

@@ -245,6 +245,86 @@ export function runTransportConformance(name: string, factory: TransportFactory,
       }
     })
 
+    it('publish rejects a type or replyto outside the grammar with a ValidationError, and delivers none of it', async () => {
+      const { bus, event, transport } = await setup()
+      const E = event()
+      const b = bus()
+      const got: Array<{ id: string; replyto?: string }> = []
+      await b.subscribe(E.type, (e) => void got.push({ id: e.id }), { group: 'g' })
+      const base: Envelope = { specversion: '1.0', id: 'x', source: 'direct', type: E.type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n: 1 } }
+      const forged: Array<Partial<Envelope>> = [
+        { type: `${E.type}\r\nPUB $JS.API.STREAM.DELETE.X 0\r\n\r\n` },
+        { type: `${E.type} stolen` },
+        { type: `${E.type}\t` },
+        { type: `${E.type}\u0000` },
+        { type: '_inbox.not-an-inbox' },
+        { replyto: '_inbox.x\r\nPUB $JS.API.STREAM.DELETE.X 0\r\n\r\n' },
+        { replyto: `${E.type}.elsewhere` },
+        { replyto: '_inbox.0123456789ABCDEF' },
+      ]
+      for (const [i, override] of forged.entries()) {
+        const err = await transport.publish([{ ...base, id: `forged-${i}`, ...override }]).catch((e: unknown) => e)
+        expect(err, JSON.stringify(override)).toBeInstanceOf(ValidationError)
+      }
+      const valid = await b.publish(E, { n: 2 })
+      await wait(() => got.length === 1, 'the valid event')
+      await quietPeriod(quietMs)
+      expect(got.map((g) => g.id)).toEqual([valid.id])
+    })
+
+    caseIf(options.injectRaw ? false : 'no injectRaw given', 'dead-letters a message whose replyto is not a request-reply inbox, without running the handler or replying', async () => {
+      const { bus, event, transport, prefix } = await setup()
+      // Two request types, so the two forged requests never share a FIFO message group (a FIFO DLQ
+      // listing shows one message per group at a time).
+      const Ask = defineEvent(`${prefix}.ask`, Item, { reply: z.object({ ok: z.boolean() }) })
+      const Ask2 = defineEvent(`${prefix}.ask2`, Item, { reply: z.object({ ok: z.boolean() }) })
+      const E = event()
+      const b = bus()
+      const handled: number[] = []
+      const elsewhere: string[] = []
+      await b.subscribe(Ask, (e) => (handled.push(e.data.n), { ok: true }), { group: 'g' })
+      await b.subscribe(Ask2, (e) => (handled.push(e.data.n), { ok: true }), { group: 'g' })
+      await b.subscribe(E, (e) => void elsewhere.push(e.id), { group: 'watch' })
+      const forged = (type: string, replyto: string) =>
+        JSON.stringify({ specversion: '1.0', id: `forged-${uniqueToken()}`, source: 'attacker', type, time: new Date().toISOString(), data: { n: 1 }, replyto })
+      await options.injectRaw!(transport, Ask.type, forged(Ask.type, `_inbox.x\r\nPUB $JS.API.STREAM.DELETE.X 0\r\n\r\n`))
+      await options.injectRaw!(transport, Ask2.type, forged(Ask2.type, E.type))
+      await wait(() => b.metrics().totals.deadLettered === 2, 'both forged requests to be dead-lettered')
+      await b.publish(Ask, { n: 2 })
+      await wait(() => handled.length === 1, 'the genuine event')
+      await quietPeriod(quietMs)
+      expect(handled).toEqual([2])
+      expect(elsewhere).toEqual([])
+      expect(b.metrics().totals.deadLetteredByKind).toEqual({ malformed: 2 })
+      if (transport.deadLetters) {
+        const dead = await transport.deadLetters.list({ group: 'g' })
+        expect(dead).toHaveLength(2)
+        for (const d of dead) expect(d.reason.error).toContain('replyto')
+      }
+    })
+
+    caseIf(options.injectRaw ? false : 'no injectRaw given', 'dead-letters a body nested 5,000 levels deep as malformed, and lists it with its raw text', async () => {
+      const { bus, event, transport } = await setup()
+      const E = event()
+      const b = bus()
+      const handled: number[] = []
+      await b.subscribe(E, (e) => void handled.push(e.data.n), { group: 'g' })
+      const deep = `{"specversion":"1.0","id":"deep","source":"attacker","type":"${E.type}","time":"${new Date().toISOString()}","data":${'['.repeat(5_000)}${']'.repeat(5_000)}}`
+      await options.injectRaw!(transport, E.type, deep)
+      await b.publish(E, { n: 1 })
+      await wait(() => handled.length === 1 && b.metrics().totals.deadLettered === 1, 'the valid event handled and the deep one dead-lettered')
+      expect(b.metrics().totals.deadLetteredByKind).toEqual({ malformed: 1 })
+      if (transport.deadLetters) {
+        const dead = await transport.deadLetters.list({ group: 'g' })
+        expect(dead).toHaveLength(1)
+        expect(dead[0]!.envelope).toBeUndefined()
+        // The raw text as the tier keeps it (the db tier re-serialises its columns), with all 5,000 levels.
+        expect(dead[0]!.raw).toContain('['.repeat(5_000))
+        expect(dead[0]!.reason.error).toContain('nested deeper than')
+        expect(() => JSON.stringify(dead)).not.toThrow()
+      }
+    })
+
     caseIf(caps.ordering === 'per-key' ? false : 'ordering is none', 'keeps per-key order across concurrency and a retry', async () => {
       const { bus, event } = await setup()
       const E = event()
