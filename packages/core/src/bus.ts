@@ -250,8 +250,9 @@ class EventBus implements Bus {
       }, timeoutMs)
     })
     try {
-      await this.send([envelope])
-      const reply = await replied
+      // Publish and the reply race the same timer: a publish slower than timeoutMs ends the request with the
+      // TimeoutError, and Promise.all keeps a handler on both so neither can become an unhandled rejection.
+      const [, reply] = await Promise.all([this.send([envelope]), replied])
       if (reply.replyerror !== undefined) {
         throw new TierbusError('REPLY_FAILED', `request '${event.type}' failed in the responder: ${reply.replyerror}`)
       }

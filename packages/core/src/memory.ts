@@ -1,3 +1,5 @@
+import { ConnectionState, type ConnectionStateOptions } from './adapter/connection.js'
+import { resolvePublishTimeout, type PublishDeadlineOptions } from './adapter/deadline.js'
 import { ConfigError, TransportError } from './errors.js'
 import { assertPublishable, tryDecodeEnvelope, type Envelope } from './envelope.js'
 import { newEventId } from './ids.js'
@@ -13,8 +15,11 @@ import type {
   Transport,
 } from './transport.js'
 
-/** Options of `memoryTransport`. */
-export interface MemoryTransportOptions {
+/**
+ * Options of `memoryTransport`. `publishTimeoutMs` is accepted and checked like on every tier, but an
+ * in-process publish never waits; `onConnectionState` hears `up` at creation and `closed` on close.
+ */
+export interface MemoryTransportOptions extends ConnectionStateOptions, PublishDeadlineOptions {
   /** Events kept for replay by new groups with `startFrom: 'earliest'`. */
   retention?: number
 }
@@ -201,10 +206,14 @@ class MemoryTransport implements MemoryTransportApi {
   private sweeper: NodeJS.Timeout | undefined
   private sweepEveryMs = 1000
   private closed = false
+  private readonly state: ConnectionState
 
   constructor(options: MemoryTransportOptions) {
     const retention = options.retention ?? MEMORY_DEFAULTS.retention
     if (!Number.isInteger(retention) || retention < 0) throw new ConfigError(`memoryTransport retention must be a non-negative integer, got ${String(retention)}`)
+    resolvePublishTimeout(options.publishTimeoutMs, 'memoryTransport')
+    this.state = new ConnectionState(options)
+    this.state.up()
     this.history = new Array(retention)
     this.deadLetters = {
       list: async ({ group, limit = 100 } = {}) =>
@@ -286,6 +295,7 @@ class MemoryTransport implements MemoryTransportApi {
 
   async close(): Promise<void> {
     this.closed = true
+    this.state.closed()
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     clearInterval(this.sweeper)

@@ -8,6 +8,7 @@ import {
   MEMORY_CAPABILITIES,
   outgoing,
   TierbusError,
+  TimeoutError,
   ValidationError,
   type ReceivedEvent,
   type Transport,
@@ -181,13 +182,48 @@ describe('bus', () => {
     await bus.subscribe(Cmd, () => {
       throw new Error('model unavailable')
     }, { retry: { attempts: 1 } })
-    const started = Date.now()
-    const err = await bus.request(Cmd, { text: 'x' }, { timeoutMs: 5000 }).catch((e: unknown) => e)
+    // A timeout beyond the test's own: only the responder's failure can end this request in time.
+    const err = await bus.request(Cmd, { text: 'x' }, { timeoutMs: 120_000 }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TierbusError)
     expect((err as TierbusError).code).toBe('REPLY_FAILED')
     expect((err as Error).message).toContain('model unavailable')
-    expect(Date.now() - started).toBeLessThan(2000)
     await bus.close()
+  })
+
+  it('rejects a request with a TimeoutError while its publish is still running, without an unhandled rejection', async () => {
+    const unhandled: unknown[] = []
+    const record = (reason: unknown) => void unhandled.push(reason)
+    process.on('unhandledRejection', record)
+    const inner = memoryTransport()
+    const held = gate()
+    // A tier whose publish outlasts the request's timeout (a broker that is slow to accept).
+    const slow: Transport = {
+      name: 'slow-publish',
+      capabilities: inner.capabilities,
+      publish: async (batch) => {
+        await held.promise
+        await inner.publish(batch)
+      },
+      subscribe: (spec, onBatch) => inner.subscribe(spec, onBatch),
+      close: () => inner.close(),
+    }
+    const bus = newBus(slow)
+    const Cmd = defineEvent('slow.publish', z.object({}))
+    await bus.subscribe(Cmd, () => 1)
+    let outcome: unknown
+    void bus.request(Cmd, {}, { timeoutMs: 50 }).then((v) => (outcome = v), (e: unknown) => (outcome = e))
+    try {
+      await eventually(() => outcome !== undefined, 'request settled while its publish is still held')
+      expect(outcome).toBeInstanceOf(TimeoutError)
+      held.open()
+      await eventually(() => bus.metrics().totals.published === 1, 'held publish finished')
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(unhandled).toEqual([])
+    } finally {
+      held.open()
+      process.off('unhandledRejection', record)
+      await bus.close()
+    }
   })
 
   it('rejects pending requests and new calls once closed', async () => {

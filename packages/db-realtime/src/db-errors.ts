@@ -1,7 +1,20 @@
 import { TierbusError, TransportError } from '@tierbus/core'
+import { isNetworkError } from '@tierbus/core/adapter'
 
 /** Postgres error codes meaning "the tierbus schema or its functions are not there". */
 const MISSING_SCHEMA_CODES = new Set(['3F000', '42P01', '42883', 'PGRST202', 'PGRST106'])
+
+/** Postgres error codes of a server that is shutting down, crashed, or still starting up (class 57P). */
+const SERVER_UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03'])
+
+/** True when a driver error means the database cannot be reached (network, shutdown, still starting up). */
+export function isDatabaseUnreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && SERVER_UNAVAILABLE_CODES.has(code)) return true
+  }
+  return isNetworkError(err)
+}
 
 /** Wraps a driver error in a TransportError whose message says what to do. */
 export function dbError(err: unknown, what: string, schema: string): TierbusError {

@@ -1,4 +1,5 @@
 import { ConfigError, TransportError } from '@tierbus/core'
+import { reconnectWithBackoff } from '@tierbus/core/adapter'
 import type { Client, Pool, PoolConfig } from 'pg'
 import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
@@ -13,7 +14,7 @@ export interface PgDriverOptions {
   connectionString?: string
   /** Size of the pool tierbus creates. */
   poolSize?: number
-  /** First delay before the LISTEN connection reconnects; doubles up to 5 s. */
+  /** Base delay between LISTEN reconnect attempts; doubles (with jitter) up to 5 s. The first attempt is at once. */
   reconnectDelayMs?: number
 }
 
@@ -82,23 +83,33 @@ export async function pgDriver(schema: string, options: PgDriverOptions): Promis
     },
     async listen(onHint, onError) {
       const channel = channelOf(schema)
+      const stopping = new AbortController()
+      const backoff = { initialDelayMs: options.reconnectDelayMs ?? PG_DRIVER_DEFAULTS.reconnectDelayMs, maxDelayMs: 5_000 }
       let client: Client | undefined
-      let stopped = false
-      let delay = options.reconnectDelayMs ?? PG_DRIVER_DEFAULTS.reconnectDelayMs
-      let timer: NodeJS.Timeout | undefined
+      let reconnecting = false
+      const drop = (c: Client) => {
+        if (client !== c) return false
+        client = undefined
+        c.removeAllListeners('notification')
+        c.end().catch(() => {})
+        return true
+      }
+      const reconnect = async () => {
+        if (reconnecting || stopping.signal.aborted) return
+        reconnecting = true
+        await reconnectWithBackoff(connect, { backoff, signal: stopping.signal })
+        reconnecting = false
+      }
+      /** Opens one LISTEN connection; when it drops later, reconnects with backoff, for as long as it takes. */
       const connect = async (): Promise<void> => {
         const c = new pg.Client(listenConfig)
         c.on('notification', (msg) => {
           if (msg.channel === channel) onHint(msg.payload ?? '*')
         })
         const lost = (err?: unknown) => {
-          if (client !== c) return
-          client = undefined
-          c.removeAllListeners('notification')
-          c.end().catch(() => {})
-          if (stopped) return
+          if (!drop(c) || stopping.signal.aborted) return
           if (err) onError(dbError(err, 'postgres LISTEN connection lost, reconnecting', schema))
-          schedule()
+          void reconnect()
         }
         c.on('error', lost)
         c.on('end', () => lost())
@@ -107,31 +118,25 @@ export async function pgDriver(schema: string, options: PgDriverOptions): Promis
           await c.connect()
           await c.query(`LISTEN ${channel}`)
         } catch (err) {
-          lost(err)
+          drop(c)
           throw err
         }
-        delay = options.reconnectDelayMs ?? PG_DRIVER_DEFAULTS.reconnectDelayMs
+        if (stopping.signal.aborted) {
+          drop(c)
+          return
+        }
         // Notifications sent while we were away are gone: tell every subscription to look.
         onHint('*')
-      }
-      const schedule = () => {
-        if (stopped || timer) return
-        timer = setTimeout(() => {
-          timer = undefined
-          connect().catch(() => {})
-        }, delay)
-        timer.unref()
-        delay = Math.min(delay * 2, 5_000)
       }
       try {
         await connect()
       } catch (err) {
         // The pool works but LISTEN failed (e.g. a transaction-mode pooler): polling still delivers.
         onError(dbError(err, 'postgres LISTEN failed; polling only until it reconnects', schema))
+        void reconnect()
       }
       return async () => {
-        stopped = true
-        clearTimeout(timer)
+        stopping.abort()
         const c = client
         client = undefined
         await c?.end().catch(() => {})

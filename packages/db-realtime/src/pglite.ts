@@ -3,6 +3,13 @@ import { openPglite, pgliteDriver, type PgliteDriverOptions } from './pglite-dri
 import { assertSchemaName } from './schema-name.js'
 import { DB_REALTIME_DEFAULTS, dbTransport, type DbRealtimeTransport, type DbTransportOptions } from './transport.js'
 
+/**
+ * Events one claim copies into a group's deliveries on PGlite (Postgres uses DB_REALTIME_DEFAULTS.scanLimit).
+ * PGlite runs SQL on the app's thread: a smaller step keeps each claim short, so timers, heartbeats and
+ * handlers get the thread back between steps instead of waiting out one long copy.
+ */
+export const PGLITE_SCAN_LIMIT = 250
+
 /** Options of `pgliteTransport`. */
 export interface PgliteTransportOptions extends DbTransportOptions, PgliteDriverOptions {}
 
@@ -22,5 +29,5 @@ export async function pgliteTransport(options: PgliteTransportOptions = {}): Pro
     await driver.close().catch(() => {})
     throw err
   }
-  return dbTransport(driver, { ...options, schema })
+  return dbTransport(driver, { scanLimit: PGLITE_SCAN_LIMIT, ...options, schema })
 }

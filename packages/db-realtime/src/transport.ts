@@ -16,9 +16,10 @@ import {
   type SubscriptionSpec,
   type Transport,
 } from '@tierbus/core'
-import { positiveInt as assertPositiveInt, type AckCoalescer } from '@tierbus/core/adapter'
+import { ConnectionState, positiveInt as assertPositiveInt, resolvePublishTimeout, withDeadline, type AckCoalescer, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
 import { rowAckCoalescer, type RowAck } from './ack-buffer.js'
 import type { DbDriver } from './driver.js'
+import { observedDriver } from './observed-driver.js'
 import { sqlPattern } from './patterns.js'
 import { DbSubscription, type SubscriptionHost } from './subscription.js'
 
@@ -32,7 +33,7 @@ export const DB_REALTIME_CAPABILITIES: Capabilities = Object.freeze({
 })
 
 /** Options shared by every driver of the db-realtime transport. */
-export interface DbTransportOptions {
+export interface DbTransportOptions extends ConnectionStateOptions, PublishDeadlineOptions {
   /** Schema holding the tierbus tables and functions (validated identifier). */
   schema?: string
   /** Fallback polling interval: every subscription claims at least this often, push or not. */
@@ -130,19 +131,24 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   readonly pollIntervalMs: number
   readonly scanLimit: number
   readonly deadLetters: DeadLetterStore
+  readonly driver: DbDriver
   private readonly push: boolean
+  private readonly publishTimeoutMs: number
+  private readonly state: ConnectionState
   private readonly onError: (err: unknown) => void
   private readonly subscriptions = new Set<DbSubscription>()
   private listening: Promise<() => Promise<void>> | undefined
   private closed = false
 
-  constructor(
-    readonly driver: DbDriver,
-    options: DbTransportOptions,
-  ) {
+  constructor(driver: DbDriver, options: DbTransportOptions) {
     this.name = driver.kind
     this.schema = driver.schema
-    this.acks = rowAckCoalescer(driver)
+    this.publishTimeoutMs = resolvePublishTimeout(options.publishTimeoutMs, `${driver.kind} transport`)
+    this.state = new ConnectionState({ onConnectionState: options.onConnectionState, onError: (err) => this.reportError(err) })
+    // The driver connected and checked the schema before the transport was built.
+    this.state.up()
+    this.driver = observedDriver(driver, this.state)
+    this.acks = rowAckCoalescer(this.driver)
     this.pollIntervalMs = positiveInt(options.pollIntervalMs ?? DB_REALTIME_DEFAULTS.pollIntervalMs, 'pollIntervalMs')
     this.scanLimit = positiveInt(options.scanLimit ?? DB_REALTIME_DEFAULTS.scanLimit, 'scanLimit')
     this.push = options.push ?? DB_REALTIME_DEFAULTS.push
@@ -169,6 +175,10 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   async publish(batch: readonly Envelope[]): Promise<void> {
     this.assertOpen()
     if (batch.length === 0) return
+    await withDeadline(this.insert(batch), this.publishTimeoutMs, `${this.name}: publishing ${batch.length} event(s)`)
+  }
+
+  private async insert(batch: readonly Envelope[]): Promise<void> {
     const chunk = DB_REALTIME_DEFAULTS.publishChunk
     for (let i = 0; i < batch.length; i += chunk) {
       const parts = batch.slice(i, i + chunk).map((e) => encodeForJsonb(e, this.capabilities.maxPayloadBytes, this.name))
@@ -234,6 +244,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     const stop = this.listening
     this.listening = undefined
     if (stop) await (await stop.catch(() => async () => {}))()
+    this.state.closed()
     await this.driver.close()
   }
 

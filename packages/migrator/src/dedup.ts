@@ -6,12 +6,24 @@ export type ClaimResult = 'claimed' | 'processing' | 'done'
  * runs its handler once. Implementations MUST make `claim` atomic across processes.
  */
 export interface DedupStore {
-  /** Claims the key for `leaseMs` if nobody holds or finished it; otherwise says who does. */
-  claim(key: string, leaseMs: number): Promise<ClaimResult>
-  /** Marks the key done for `ttlMs` (duplicates within it are skipped). */
-  complete(key: string, ttlMs: number): Promise<void>
+  /**
+   * Claims the key for `leaseMs` if nobody holds or finished it; otherwise says who does. A `holder`
+   * (the tier a copy came from) may claim a key it holds again, renewing the lease: that is its own
+   * redelivery (a retry), which must not wait behind itself.
+   */
+  claim(key: string, leaseMs: number, holder?: string): Promise<ClaimResult>
+  /**
+   * Marks the key done for `ttlMs` (duplicates within it are skipped). With a `holder`, that holder may
+   * still claim it (a dead letter redriven through the tier that wrote it); everyone else sees `done`.
+   */
+  complete(key: string, ttlMs: number, holder?: string): Promise<void>
   /** Drops a claim whose handler failed, so a redelivery may claim it again. */
   release(key: string): Promise<void>
+}
+
+/** How a store writes a state, tagged with its holder when there is one (`processing:target`). */
+export function dedupStateValue(state: 'processing' | 'done', holder: string | undefined): string {
+  return holder ? `${state}:${holder}` : state
 }
 
 /** Defaults of cross-tier dedup. */
@@ -22,7 +34,7 @@ export const DEDUP_DEFAULTS = Object.freeze({
 
 /** An in-process dedup store (one process only: tests, and single-instance apps). */
 export function memoryDedupStore(now: () => number = Date.now): DedupStore {
-  const entries = new Map<string, { state: 'processing' | 'done'; until: number }>()
+  const entries = new Map<string, { state: 'processing' | 'done'; holder: string | undefined; until: number }>()
   let sweeps = 0
   const sweep = () => {
     if (++sweeps % 1024 !== 0) return
@@ -30,15 +42,15 @@ export function memoryDedupStore(now: () => number = Date.now): DedupStore {
     for (const [k, e] of entries) if (e.until <= t) entries.delete(k)
   }
   return {
-    async claim(key, leaseMs) {
+    async claim(key, leaseMs, holder) {
       sweep()
       const e = entries.get(key)
-      if (e && e.until > now()) return e.state
-      entries.set(key, { state: 'processing', until: now() + leaseMs })
+      if (e && e.until > now() && (holder === undefined || e.holder !== holder)) return e.state
+      entries.set(key, { state: 'processing', holder, until: now() + leaseMs })
       return 'claimed'
     },
-    async complete(key, ttlMs) {
-      entries.set(key, { state: 'done', until: now() + ttlMs })
+    async complete(key, ttlMs, holder) {
+      entries.set(key, { state: 'done', holder, until: now() + ttlMs })
     },
     async release(key) {
       if (entries.get(key)?.state === 'processing') entries.delete(key)

@@ -17,6 +17,7 @@ import { DEDUP_DEFAULTS, memoryDedupStore, type DedupStore } from './dedup.js'
 import { startOutboxRelay, type OutboxRelay } from './outbox-relay.js'
 import { PHASE_BEHAVIOUR, type Phase } from './phases.js'
 import { pendingEvent } from './relayed-envelope.js'
+import { SharedIntake } from './shared-intake.js'
 import { ShadowComparator, type ShadowReport } from './shadow.js'
 import type { MigrationStore } from './store.js'
 
@@ -61,7 +62,11 @@ export interface MigrationStats {
 /** A transport that is mid-migration: phases, dual-write, shadow comparison, cross-tier dedup. */
 export interface MigratingTransport extends Transport {
   readonly phase: Phase
-  /** Moves to another phase live: publishing switches at once, subscriptions are re-pointed. */
+  /**
+   * Moves to another phase live: subscriptions are re-pointed, then publishing switches. Atomic: if a
+   * tier refuses a subscription, the migration stays in its phase with its subscriptions unchanged and
+   * this rejects with a TransportError (call it again once the tier is back).
+   */
   setPhase(phase: Phase): Promise<void>
   /** What the shadow phase has compared so far. */
   shadowReport(): ShadowReport
@@ -72,6 +77,7 @@ const PENDING = { target: '_migration.to-target', source: '_migration.to-source'
 const PENDING_EVENTS = { target: pendingEvent(PENDING.target), source: pendingEvent(PENDING.source) } as const
 type Side = 'source' | 'target'
 type Role = 'handle:source' | 'handle:target' | 'shadow:target'
+type Relay = { bus: Bus; sub: BusSubscription }
 
 /**
  * Composes a source and a target transport into one that follows the migration phase (see
@@ -82,11 +88,24 @@ export function migratingTransport(options: MigratingTransportOptions): Migratin
   return new Migration(options)
 }
 
+/** What a migration between two tiers can promise in every phase: only what both tiers can do. */
+export function migrationCapabilities(a: Capabilities, b: Capabilities): Capabilities {
+  return Object.freeze({
+    persistent: a.persistent && b.persistent,
+    replay: a.replay && b.replay,
+    ordering: a.ordering === 'per-key' && b.ordering === 'per-key' ? 'per-key' : 'none',
+    delay: a.delay && b.delay,
+    maxPayloadBytes: Math.min(a.maxPayloadBytes, b.maxPayloadBytes),
+  })
+}
+
 class Migration implements MigratingTransport {
   readonly name: string
   readonly capabilities: Capabilities
   readonly deadLetters: DeadLetterStore | undefined
   private current: Phase
+  /** The phase a running setPhase is switching to (its new subscriptions already consume). */
+  private next: Phase | undefined
   private readonly tiers: Record<Side, Transport>
   private readonly dedup: DedupStore
   private readonly ttlMs: number
@@ -94,7 +113,7 @@ class Migration implements MigratingTransport {
   private readonly onError: (error: unknown, context: string) => void
   private readonly subscriptions = new Set<MigratingSubscription>()
   /** Relay buses of the current phase; undefined until first started. */
-  private relays: Array<{ bus: Bus; sub: BusSubscription }> | undefined
+  private relays: Promise<Relay[]> | undefined
   private readonly outbox: 'in-process' | 'external' | undefined
   private outboxRelay: Promise<OutboxRelay> | undefined
   readonly counters = { secondaryWriteFailures: 0, relayed: 0, duplicatesSkipped: 0, duplicatesDeferred: 0 }
@@ -105,15 +124,7 @@ class Migration implements MigratingTransport {
     this.tiers = { source: options.source, target: options.target }
     this.current = options.phase
     this.name = `${options.source.name}->${options.target.name}`
-    const a = options.source.capabilities
-    const b = options.target.capabilities
-    this.capabilities = Object.freeze({
-      persistent: a.persistent && b.persistent,
-      replay: a.replay && b.replay,
-      ordering: a.ordering === 'per-key' && b.ordering === 'per-key' ? 'per-key' : 'none',
-      delay: a.delay && b.delay,
-      maxPayloadBytes: Math.min(a.maxPayloadBytes, b.maxPayloadBytes),
-    })
+    this.capabilities = migrationCapabilities(options.source.capabilities, options.target.capabilities)
     this.outbox = options.outbox
     this.dedup = options.dedup ?? memoryDedupStore()
     this.ttlMs = options.dedupTtlMs ?? DEDUP_DEFAULTS.ttlMs
@@ -140,7 +151,7 @@ class Migration implements MigratingTransport {
 
   async publish(batch: readonly Envelope[]): Promise<void> {
     // A publish-only process must drain its own pending buffer too, so relays start with the first publish.
-    if (this.relays === undefined) await this.startRelays()
+    await this.startRelays()
     if (this.outbox && this.current !== 'target') {
       // Outbox: the source only; the relay forwards to the target.
       await this.tiers.source.publish(batch)
@@ -168,8 +179,13 @@ class Migration implements MigratingTransport {
   async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
     await this.startRelays()
     const sub = new MigratingSubscription(this, spec, onBatch)
-    await sub.apply(this.current)
-    this.subscriptions.add(sub)
+    // In line with phase switches, so a subscription never starts on a phase that is being left.
+    const started = this.switching.then(async () => {
+      await sub.apply(this.current)
+      this.subscriptions.add(sub)
+    })
+    this.switching = started.catch(() => {})
+    await started
     return {
       close: async () => {
         this.subscriptions.delete(sub)
@@ -179,15 +195,47 @@ class Migration implements MigratingTransport {
   }
 
   setPhase(phase: Phase): Promise<void> {
-    // Serialized: a poll and a manual switch never re-point subscriptions at the same time.
-    this.switching = this.switching.then(async () => {
-      if (phase === this.current && this.relays !== undefined) return
-      this.current = phase
-      await this.stopRelays()
-      await this.startRelays()
-      for (const sub of this.subscriptions) await sub.apply(phase)
-    })
-    return this.switching
+    // Serialized: a poll and a manual switch never re-point subscriptions at the same time. A failed
+    // switch rejects its own caller only; the chain goes on, so a later setPhase runs.
+    const switched = this.switching.then(() => this.switchTo(phase))
+    this.switching = switched.catch(() => {})
+    return switched
+  }
+
+  /**
+   * Opens what `phase` adds (subscriptions, relays) while the current phase keeps running; only when all
+   * of it is open does the phase change and what it drops close. On failure, closes what it opened.
+   */
+  private async switchTo(phase: Phase): Promise<void> {
+    const previous = this.current
+    if (phase === previous && this.relays !== undefined) return
+    const relaysChange = this.relays === undefined || (previous === 'source') !== (phase === 'source')
+    const opened: MigratingSubscription[] = []
+    let relays: Promise<Relay[]> | undefined
+    this.next = phase
+    try {
+      for (const sub of this.subscriptions) {
+        opened.push(sub)
+        await sub.open(phase)
+      }
+      if (relaysChange) {
+        relays = this.openRelays(phase)
+        await relays
+      }
+    } catch (err) {
+      for (const sub of opened) await sub.trim(previous).catch((e: unknown) => this.onError(e, `closing what the failed switch to ${phase} opened`))
+      throw new TransportError(
+        `could not switch the migration from phase ${previous} to ${phase}: ${describeError(err)}. It stays in ${previous} with its subscriptions unchanged; fix the tier and call setPhase('${phase}') again`,
+        { cause: err },
+      )
+    } finally {
+      this.next = undefined
+    }
+    this.current = phase
+    const dropped = relays ? this.relays : undefined
+    if (relays) this.relays = relays
+    for (const sub of this.subscriptions) await sub.trim(phase).catch((e: unknown) => this.onError(e, `closing subscriptions phase ${phase} no longer uses`))
+    await closeRelays(dropped)
   }
 
   shadowReport(): ShadowReport {
@@ -212,17 +260,18 @@ class Migration implements MigratingTransport {
     return this.tiers[side]
   }
 
-  /** Wraps a delivery batch with cross-tier dedup (all phases but `source`). */
+  /** Wraps a delivery batch with cross-tier dedup (all phases but `source`, and while switching away from it). */
   deduped(group: string, leaseMs: number, ordered: boolean, side: Side, onBatch: (batch: Delivery[]) => Promise<void>) {
     return async (batch: Delivery[]): Promise<void> => {
       const shadowing = PHASE_BEHAVIOUR[this.current].shadow && side === 'source'
-      if (this.current === 'source') return onBatch(batch)
+      if (this.current === 'source' && (this.next === undefined || this.next === 'source')) return onBatch(batch)
       const classify = async (d: Delivery): Promise<Delivery | undefined> => {
         if (!d.envelope) return d
         if (shadowing) this.shadow.seen('source', group, d.envelope.id)
         // Groups cannot contain "/", so this key is unambiguous (and storable: Postgres text rejects NUL).
         const key = `${group}/${d.envelope.id}`
-        const claim = await this.dedup.claim(key, leaseMs)
+        // Claimed per tier: this tier's own redelivery (a retry) of an event it holds runs; the other tier's copy waits.
+        const claim = await this.dedup.claim(key, leaseMs, side)
         if (claim === 'done') {
           this.counters.duplicatesSkipped++
           await d.ack()
@@ -234,7 +283,7 @@ class Migration implements MigratingTransport {
           await d.retry(Math.min(leaseMs, 1_000))
           return undefined
         }
-        return this.claimed(d, key)
+        return this.claimed(d, key, side, leaseMs)
       }
       let kept: Array<Delivery | undefined>
       if (ordered) {
@@ -256,7 +305,7 @@ class Migration implements MigratingTransport {
     }
   }
 
-  private claimed(d: Delivery, key: string): Delivery {
+  private claimed(d: Delivery, key: string, side: Side, leaseMs: number): Delivery {
     const { dedup, ttlMs } = this
     return {
       envelope: d.envelope,
@@ -267,29 +316,54 @@ class Migration implements MigratingTransport {
         await d.ack()
       },
       async retry(delayMs) {
-        await dedup.release(key)
+        // Keep holding the event until this tier hands it out again: the retry counts attempts on this
+        // tier, so the other tier's copy must not start over at attempt 1 in between.
+        await dedup.claim(key, delayMs + leaseMs, side)
         await d.retry(delayMs)
       },
       async deadLetter(reason) {
-        // Settled for this group: the other tier's copy must not run (and dead-letter) again.
-        await dedup.complete(key, ttlMs)
+        // Settled for this group: the other tier's copy must not run (and dead-letter) again, but a
+        // redrive of this dead letter (through this tier) must.
+        await dedup.complete(key, ttlMs, side)
         await d.deadLetter(reason)
       },
       ...(d.touch ? { touch: () => d.touch!() } : {}),
     }
   }
 
+  /** Starts the relays of the current phase once (the first publish or subscribe). */
   private async startRelays(): Promise<void> {
-    if (this.relays !== undefined) return
-    const relays: Array<{ bus: Bus; sub: BusSubscription }> = (this.relays = [])
+    const relays = (this.relays ??= this.openRelays(this.current))
+    try {
+      await relays
+    } catch (err) {
+      if (this.relays === relays) this.relays = undefined
+      throw err
+    }
+  }
+
+  /** Opens the relays `phase` needs; on failure closes the ones it opened and rejects. */
+  private async openRelays(phase: Phase): Promise<Relay[]> {
+    const relays: Relay[] = []
     // From dual-write on, relays run in every phase (target included) so whatever was buffered or
     // written to the outbox before a phase change still drains; only `source` has nothing to forward.
-    if (this.current === 'source') return
+    if (phase === 'source') return relays
     if (this.outbox === 'in-process') {
       this.outboxRelay ??= startOutboxRelay({ source: this.tiers.source, target: this.tiers.target, onError: (err) => this.onError(err, 'outbox relay') })
       await this.outboxRelay
     }
-    if (this.outbox) return
+    if (this.outbox) return relays
+    try {
+      await this.openPendingRelays(relays)
+    } catch (err) {
+      await Promise.all(relays.map((r) => r.bus.close()))
+      throw err
+    }
+    return relays
+  }
+
+  /** A relay per direction: forwards the pending buffer on one tier to the other. */
+  private async openPendingRelays(relays: Relay[]): Promise<void> {
     for (const from of ['source', 'target'] as const) {
       const to: Side = from === 'source' ? 'target' : 'source'
       const bus = createBus({ transport: this.tiers[from], source: 'tierbus/migrator', closeTransport: false, onError: (err) => this.onError(err, 'relay') })
@@ -308,41 +382,74 @@ class Migration implements MigratingTransport {
   }
 
   private async stopRelays(): Promise<void> {
-    const relays = this.relays ?? []
+    const relays = this.relays
     this.relays = undefined
-    await Promise.all(relays.map((r) => r.bus.close()))
+    await closeRelays(relays)
   }
+}
+
+async function closeRelays(relays: Promise<Relay[]> | undefined): Promise<void> {
+  const open = (await relays?.catch(() => undefined)) ?? []
+  await Promise.all(open.map((r) => r.bus.close()))
+}
+
+/** The tier subscriptions a phase uses. */
+function rolesOf(phase: Phase): Set<Role> {
+  const b = PHASE_BEHAVIOUR[phase]
+  const roles = new Set<Role>(b.handle.map((side) => `handle:${side}` as const))
+  if (b.shadow) roles.add('shadow:target')
+  return roles
 }
 
 /** One app subscription, re-pointed at the tiers each phase needs. */
 class MigratingSubscription {
-  private readonly open = new Map<Role, Subscription>()
+  private readonly running = new Map<Role, Subscription>()
+  /** Both handling tiers (cutover) feed the app's onBatch through this: one call at a time, one budget. */
+  private readonly intake: SharedIntake
 
   constructor(
     private readonly migration: Migration,
     private readonly spec: SubscriptionSpec,
-    private readonly onBatch: (batch: Delivery[]) => Promise<void>,
-  ) {}
+    onBatch: (batch: Delivery[]) => Promise<void>,
+  ) {
+    this.intake = new SharedIntake(spec.maxInFlight, spec.leaseMs, onBatch)
+  }
 
+  /** Opens, then closes, so no group goes unconsumed in between. */
   async apply(phase: Phase): Promise<void> {
-    const b = PHASE_BEHAVIOUR[phase]
-    const wanted = new Set<Role>(b.handle.map((side) => `handle:${side}` as const))
-    if (b.shadow) wanted.add('shadow:target')
-    // Open what the phase adds before closing what it drops, so no group goes unconsumed.
-    for (const role of wanted) {
-      if (this.open.has(role)) continue
-      this.open.set(role, await this.start(role))
-    }
-    for (const [role, sub] of this.open) {
-      if (wanted.has(role)) continue
-      this.open.delete(role)
-      await sub.close()
+    await this.open(phase)
+    await this.trim(phase)
+  }
+
+  /** Opens the tier subscriptions `phase` adds, keeping the others; on failure closes what it opened. */
+  async open(phase: Phase): Promise<void> {
+    const added: Role[] = []
+    try {
+      for (const role of rolesOf(phase)) {
+        if (this.running.has(role)) continue
+        this.running.set(role, await this.start(role))
+        added.push(role)
+      }
+    } catch (err) {
+      await this.closeRoles(added)
+      throw err
     }
   }
 
+  /** Closes the tier subscriptions `phase` does not use. */
+  async trim(phase: Phase): Promise<void> {
+    const wanted = rolesOf(phase)
+    await this.closeRoles([...this.running.keys()].filter((role) => !wanted.has(role)))
+  }
+
   async close(): Promise<void> {
-    const subs = [...this.open.values()]
-    this.open.clear()
+    this.intake.close()
+    await this.closeRoles([...this.running.keys()])
+  }
+
+  private async closeRoles(roles: readonly Role[]): Promise<void> {
+    const subs = roles.map((role) => this.running.get(role)).filter((s): s is Subscription => s !== undefined)
+    for (const role of roles) this.running.delete(role)
     await Promise.all(subs.map((s) => s.close()))
   }
 
@@ -350,7 +457,7 @@ class MigratingSubscription {
     const { spec, migration } = this
     if (role === 'shadow:target') return migration.tier('target').subscribe(spec, migration.shadowed(spec.group))
     const side: Side = role === 'handle:source' ? 'source' : 'target'
-    return migration.tier(side).subscribe(spec, migration.deduped(spec.group, spec.leaseMs, spec.ordered, side, this.onBatch))
+    return migration.tier(side).subscribe(spec, migration.deduped(spec.group, spec.leaseMs, spec.ordered, side, this.intake.deliver))
   }
 }
 
@@ -384,7 +491,9 @@ function combinedDeadLetters(tiers: Record<Side, Transport>): DeadLetterStore | 
       for (const side of ['source', 'target'] as const) {
         for (const d of (await tiers[side].deadLetters?.list(options)) ?? []) out.push({ ...d, id: `${side}:${d.id}` })
       }
-      return out.sort((a, b) => a.failedAt.localeCompare(b.failedAt))
+      // Each tier returns up to `limit` of its oldest; the oldest `limit` of both are among them.
+      out.sort((a, b) => a.failedAt.localeCompare(b.failedAt))
+      return options?.limit === undefined ? out : out.slice(0, options.limit)
     },
     async redrive(ids) {
       const by = split(ids)

@@ -1,5 +1,5 @@
 import { ConfigError } from '@tierbus/core'
-import type { ClaimResult } from './dedup.js'
+import { dedupStateValue, type ClaimResult } from './dedup.js'
 import { parsePhase, type Phase } from './phases.js'
 import type { MigrationStore, PhaseChange } from './store.js'
 
@@ -19,6 +19,7 @@ export interface PostgresMigrationStoreOptions {
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
 
+
 /** Migration state in Postgres tables (`migration_dedup`, `migration_phase`), created on first use. */
 export async function postgresMigrationStore(db: PgLike, options: PostgresMigrationStoreOptions = {}): Promise<MigrationStore> {
   const schema = options.schema ?? 'tierbus'
@@ -33,31 +34,33 @@ export async function postgresMigrationStore(db: PgLike, options: PostgresMigrat
   await db.query(`ALTER TABLE ${s}.migration_phase ENABLE ROW LEVEL SECURITY`)
   let completes = 0
   return {
-    async claim(key, leaseMs) {
+    async claim(key, leaseMs, holder) {
+      // state is 'processing' or 'done', followed by ':<holder>' when one is known; the holder may claim its own key again.
       for (let i = 0; i < 3; i++) {
         const won = await db.query(
-          `INSERT INTO ${s}.migration_dedup (key, state, expires_at) VALUES ($1, 'processing', now() + $2 * interval '1 millisecond')
-           ON CONFLICT (key) DO UPDATE SET state = 'processing', expires_at = EXCLUDED.expires_at WHERE ${s}.migration_dedup.expires_at <= now()
+          `INSERT INTO ${s}.migration_dedup (key, state, expires_at) VALUES ($1, $3, now() + $2 * interval '1 millisecond')
+           ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state, expires_at = EXCLUDED.expires_at
+           WHERE ${s}.migration_dedup.expires_at <= now() OR ($4::text IS NOT NULL AND split_part(${s}.migration_dedup.state, ':', 2) = $4::text)
            RETURNING key`,
-          [key, Math.max(1, Math.round(leaseMs))],
+          [key, Math.max(1, Math.round(leaseMs)), dedupStateValue('processing', holder), holder ?? null],
         )
         if (won.rows.length > 0) return 'claimed'
-        const held = await db.query(`SELECT state FROM ${s}.migration_dedup WHERE key = $1 AND expires_at > now()`, [key])
+        const held = await db.query(`SELECT split_part(state, ':', 1) AS state FROM ${s}.migration_dedup WHERE key = $1 AND expires_at > now()`, [key])
         if (held.rows.length > 0) return held.rows[0]!.state as ClaimResult
         // The holder expired between the two statements: try again.
       }
       return 'processing'
     },
-    async complete(key, ttlMs) {
+    async complete(key, ttlMs, holder) {
       await db.query(
-        `INSERT INTO ${s}.migration_dedup (key, state, expires_at) VALUES ($1, 'done', now() + $2 * interval '1 millisecond')
-         ON CONFLICT (key) DO UPDATE SET state = 'done', expires_at = EXCLUDED.expires_at`,
-        [key, Math.max(1, Math.round(ttlMs))],
+        `INSERT INTO ${s}.migration_dedup (key, state, expires_at) VALUES ($1, $3, now() + $2 * interval '1 millisecond')
+         ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state, expires_at = EXCLUDED.expires_at`,
+        [key, Math.max(1, Math.round(ttlMs)), dedupStateValue('done', holder)],
       )
       if (++completes % 1000 === 0) await db.query(`DELETE FROM ${s}.migration_dedup WHERE expires_at < now()`)
     },
     async release(key) {
-      await db.query(`DELETE FROM ${s}.migration_dedup WHERE key = $1 AND state = 'processing'`, [key])
+      await db.query(`DELETE FROM ${s}.migration_dedup WHERE key = $1 AND split_part(state, ':', 1) = 'processing'`, [key])
     },
     async readPhase(migration) {
       const r = await db.query(`SELECT phase FROM ${s}.migration_phase WHERE migration = $1 ORDER BY id DESC LIMIT 1`, [migration])

@@ -1,5 +1,5 @@
 import { ConfigError } from '@tierbus/core'
-import type { ClaimResult } from './dedup.js'
+import { dedupStateValue, type ClaimResult } from './dedup.js'
 import { parsePhase, type Phase } from './phases.js'
 import type { MigrationStore, PhaseChange } from './store.js'
 
@@ -13,13 +13,19 @@ export interface RedisLike {
   quit(): Promise<unknown>
 }
 
-// Atomic claim: the key holds 'processing' (with a lease) or 'done' (with a TTL).
+// Atomic claim: the key holds 'processing' (with a lease) or 'done' (with a TTL), each optionally
+// followed by ':<holder>'; ARGV[2] is the claimant's holder ('' for none), who may claim its own key again.
 const CLAIM = `local v = redis.call('GET', KEYS[1])
-if v then return v end
-redis.call('SET', KEYS[1], 'processing', 'PX', ARGV[1])
+if v then
+  local state, holder = string.match(v, '^([a-z]+):?(.*)$')
+  if ARGV[2] == '' or holder ~= ARGV[2] then return state end
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[1])
 return 'claimed'`
-const RELEASE = `if redis.call('GET', KEYS[1]) == 'processing' then return redis.call('DEL', KEYS[1]) end
+const RELEASE = `local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 10) == 'processing' then return redis.call('DEL', KEYS[1]) end
 return 0`
+
 
 /** Options of `redisMigrationStore`. */
 export interface RedisMigrationStoreOptions {
@@ -35,11 +41,11 @@ export function redisMigrationStore(redis: RedisLike, options: RedisMigrationSto
   if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(prefix)) throw new ConfigError(`invalid Redis key prefix ${JSON.stringify(prefix)}: use letters, digits, ':', '_', '.', '-'`)
   const dedupKey = (key: string) => `${prefix}:dedup:${key}`
   return {
-    async claim(key, leaseMs) {
-      return (await redis.eval(CLAIM, 1, dedupKey(key), Math.max(1, Math.round(leaseMs)))) as ClaimResult
+    async claim(key, leaseMs, holder) {
+      return (await redis.eval(CLAIM, 1, dedupKey(key), Math.max(1, Math.round(leaseMs)), holder ?? '', dedupStateValue('processing', holder))) as ClaimResult
     },
-    async complete(key, ttlMs) {
-      await redis.set(dedupKey(key), 'done', 'PX', Math.max(1, Math.round(ttlMs)))
+    async complete(key, ttlMs, holder) {
+      await redis.set(dedupKey(key), dedupStateValue('done', holder), 'PX', Math.max(1, Math.round(ttlMs)))
     },
     async release(key) {
       await redis.eval(RELEASE, 1, dedupKey(key))

@@ -1,4 +1,4 @@
-import { createBus, defineEvent, memoryTransport, type Envelope, type Transport } from '@tierbus/core'
+import { createBus, defineEvent, memoryTransport, newEventId, TransportError, type Delivery, type Envelope, type SubscriptionSpec, type Transport } from '@tierbus/core'
 import { eventually } from '@tierbus/core/testing'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -6,20 +6,28 @@ import { migratingTransport, PHASES, type Phase } from '@tierbus/migrator'
 
 const Ping = defineEvent('mig.ping', z.object({ n: z.number() }))
 
-/** A memory tier whose publish can be made to fail, to simulate the second tier being down. */
-function flakyTier(): Transport & { down: boolean } {
+/** A memory tier whose publish (`down`) or subscribe (`refuse`) can be made to fail, to simulate the tier being down. */
+function flakyTier(): Transport & { down: boolean; refuse: boolean } {
   const inner = memoryTransport()
   const tier = {
     name: 'flaky',
     capabilities: inner.capabilities,
     deadLetters: inner.deadLetters,
     down: false,
+    refuse: false,
     publish: (batch: readonly Envelope[]) => (tier.down ? Promise.reject(new Error('tier down')) : inner.publish(batch)),
-    subscribe: inner.subscribe.bind(inner),
+    subscribe: (spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>) =>
+      tier.refuse ? Promise.reject(new Error('subscribe refused')) : inner.subscribe(spec, onBatch),
     close: () => inner.close(),
   }
   return tier
 }
+
+function envelope(n: number, type = Ping.type): Envelope {
+  return { specversion: '1.0', id: newEventId(), source: 'test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n } }
+}
+
+const SPEC: SubscriptionSpec = { pattern: Ping.type, group: 'g', startFrom: 'latest', maxInFlight: 4, leaseMs: 5_000, maxAttempts: 3, ordered: false, ephemeral: false }
 
 describe('migrating transport', () => {
   it('walks every phase and a rollback under continuous publishing: every event handled exactly once per group', async () => {
@@ -97,6 +105,89 @@ describe('migrating transport', () => {
     expect(report.targetOnly).toEqual([])
     expect(report.matched).toBe(1)
     await bus.close()
+  })
+
+  it('keeps the old phase and subscriptions when a re-subscribe fails, rejects with a TransportError, and a later setPhase works', async () => {
+    const source = memoryTransport()
+    const target = flakyTier()
+    const transport = migratingTransport({ source, target, phase: 'dual-write', onError: () => {} })
+    const bus = createBus({ transport, source: 'app', onError: () => {} })
+    const handled: number[] = []
+    await bus.subscribe(Ping, (e) => void handled.push(e.data.n), { group: 'agents' })
+    target.refuse = true
+    const err = await transport.setPhase('cutover').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TransportError)
+    expect((err as Error).message).toMatch(/dual-write/)
+    expect(transport.phase).toBe('dual-write')
+    await bus.publish(Ping, { n: 1 })
+    await eventually(() => handled.includes(1), 'the old subscription to keep handling')
+    target.refuse = false
+    await transport.setPhase('cutover')
+    expect(transport.phase).toBe('cutover')
+    await bus.publish(Ping, { n: 2 })
+    await eventually(() => handled.includes(2), 'the switched subscription to handle')
+    expect(handled.filter((n) => n === 2)).toHaveLength(1)
+    await bus.close()
+  })
+
+  it('in cutover calls onBatch one batch at a time and keeps maxInFlight across both tiers', async () => {
+    const source = memoryTransport()
+    const target = memoryTransport()
+    const transport = migratingTransport({ source, target, phase: 'cutover', onError: () => {} })
+    let active = 0
+    let maxActive = 0
+    const held: Delivery[] = []
+    let maxHeld = 0
+    const acked = new Set<number>()
+    const sub = await transport.subscribe(SPEC, async (batch) => {
+      active++
+      maxActive = Math.max(maxActive, active)
+      held.push(...batch)
+      maxHeld = Math.max(maxHeld, held.length)
+      // Yield to the timers so the other tier's loop has a chance to call in while this one runs.
+      await new Promise((r) => setTimeout(r, 2))
+      active--
+    })
+    // Settle what the subscriber holds a little later, as a slow consumer would.
+    const settler = setInterval(() => {
+      for (const d of held.splice(0)) {
+        acked.add((d.envelope!.data as { n: number }).n)
+        void d.ack()
+      }
+    }, 10)
+    try {
+      // Different events on each tier, so both loops have work at the same time.
+      await Promise.all([source.publish(Array.from({ length: 20 }, (_, i) => envelope(i))), target.publish(Array.from({ length: 20 }, (_, i) => envelope(100 + i)))])
+      await eventually(() => acked.size === 40, () => `all 40 events settled, got ${acked.size}`)
+      expect(maxActive).toBe(1)
+      expect(maxHeld).toBeLessThanOrEqual(SPEC.maxInFlight)
+    } finally {
+      clearInterval(settler)
+      await sub.close()
+      await transport.close()
+    }
+  })
+
+  it('lists at most limit dead letters across both tiers, oldest first', async () => {
+    const source = memoryTransport()
+    const target = memoryTransport()
+    const transport = migratingTransport({ source, target, phase: 'cutover', onError: () => {} })
+    const bury = async (tier: Transport, n: number) => {
+      const sub = await tier.subscribe(SPEC, async (batch) => {
+        for (const d of batch) await d.deadLetter({ kind: 'handler-failed', error: `failed ${n}`, attempts: 1 })
+      })
+      await tier.publish([envelope(n)])
+      await eventually(async () => ((await tier.deadLetters!.list()).length > 0 ? true : false), 'the dead letter written')
+      await sub.close()
+    }
+    // Interleaved in time: source 0, target 1, source 2, target 3, ...
+    for (let n = 0; n < 6; n++) {
+      await bury(n % 2 === 0 ? source : target, n)
+      await new Promise((r) => setTimeout(r, 2)) // distinct failedAt timestamps (ms resolution)
+    }
+    const listed = await transport.deadLetters!.list({ limit: 3 })
+    expect(listed.map((d) => d.reason.error)).toEqual(['failed 0', 'failed 1', 'failed 2'])
+    await transport.close()
   })
 
   it('declares only what both tiers can do', () => {

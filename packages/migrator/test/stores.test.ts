@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { migratingTransport, migrationStoreFromEnv, migrationTransportFromEnv, postgresMigrationStore, redisMigrationStore, type MigrationStore } from '@tierbus/migrator'
+import { memoryMigrationStore, migratingTransport, migrationStoreFromEnv, migrationTransportFromEnv, postgresMigrationStore, redisMigrationStore, type MigrationStore } from '@tierbus/migrator'
 
 const REDIS_URL = 'redis://127.0.0.1:6379'
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
@@ -24,6 +24,7 @@ afterAll(async () => {
 })
 
 const stores: Array<[string, () => Promise<MigrationStore>]> = [
+  ['memory', async () => memoryMigrationStore()],
   ['redis', async () => {
     const prefix = uniqueToken('tbtest:mig')
     prefixes.push(prefix)
@@ -43,6 +44,22 @@ describe.each(stores)('%s migration store (real service)', (_name, make) => {
     expect(await store.claim('g/e1', 5_000)).toBe('processing')
     await store.complete('g/e1', 60_000)
     expect(await store.claim('g/e1', 5_000)).toBe('done')
+  })
+
+  it("lets a holder claim its own key again while others wait, and reopens a dead letter only to the tier that wrote it", async () => {
+    const store = await make()
+    expect(await store.claim('g/e2', 5_000, 'target')).toBe('claimed')
+    expect(await store.claim('g/e2', 5_000, 'source')).toBe('processing')
+    // The target's own redelivery (a retry) of the event it holds.
+    expect(await store.claim('g/e2', 5_000, 'target')).toBe('claimed')
+    await store.release('g/e2')
+    expect(await store.claim('g/e2', 5_000, 'source')).toBe('claimed')
+    // Dead-lettered on the source: the target's copy is skipped, the source's redriven copy runs.
+    await store.complete('g/e2', 60_000, 'source')
+    expect(await store.claim('g/e2', 5_000, 'target')).toBe('done')
+    expect(await store.claim('g/e2', 5_000, 'source')).toBe('claimed')
+    await store.complete('g/e2', 60_000)
+    expect(await store.claim('g/e2', 5_000, 'source')).toBe('done')
   })
 
   it('gives exactly one of 20 concurrent claimants the claim', async () => {

@@ -37,11 +37,17 @@ export interface DeadLetterOrigin {
 /** Writes and reads the dead-letter stream of one transport. */
 export class JetStreamDeadLetters implements DeadLetterStore {
   constructor(
-    private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
+    private js: JetStreamClient,
+    private jsm: JetStreamManager,
     private readonly subjects: SubjectMap,
     private readonly stream: string,
   ) {}
+
+  /** Moves onto a new connection's clients (the transport rebuilt its connection). */
+  rebind(js: JetStreamClient, jsm: JetStreamManager): void {
+    this.js = js
+    this.jsm = jsm
+  }
 
   /** Stores a dead letter; resolves once JetStream has it (so the original may be terminated). */
   async write(origin: DeadLetterOrigin, reason: DeadLetterReason): Promise<void> {

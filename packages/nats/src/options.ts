@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'nats'
 import { ConfigError, assertPattern } from '@tierbus/core'
+import { resolvePublishTimeout, type ConnectionStateOptions, type PublishDeadlineOptions, type ReconnectBackoff } from '@tierbus/core/adapter'
 import { assertPrefix, assertStreamName } from './subjects.js'
 
 /** How a stream keeps messages: `limits` (by age/size, every group reads it), `interest` (until every consumer acked). */
@@ -24,7 +25,7 @@ export interface StreamFamily {
 }
 
 /** Options of `natsTransport`. */
-export interface NatsTransportOptions {
+export interface NatsTransportOptions extends ConnectionStateOptions, PublishDeadlineOptions {
   /** Server URL(s), e.g. `nats://127.0.0.1:4222`. */
   servers: string | string[]
   /** Subject prefix: event type `t` is published on `<prefix>.<t>`; dead letters on `<prefix>_dlq.<group>`. */
@@ -51,8 +52,15 @@ export interface NatsTransportOptions {
   deleteStreamsOnClose?: boolean
   /** Client keep-alive ping interval, ms (seed 000: 30 s). */
   pingIntervalMs?: number
-  /** Reconnect attempts before giving up (seed 000: 10; -1 = forever). */
+  /**
+   * Reconnect attempts of the client before it gives up (-1, the default, = forever). When it does give
+   * up the transport builds a new connection anyway and resumes its subscriptions: a bus never stays down.
+   */
   maxReconnectAttempts?: number
+  /** Waits between reconnect attempts (exponential with jitter, capped; default 250 ms doubling to 10 s). */
+  reconnectBackoff?: ReconnectBackoff
+  /** Errors nobody awaits (a failed pull, a server error notice); default: `console.warn`. */
+  onError?: (error: unknown) => void
   /** Connect timeout, ms (seed 000: 10 s). */
   connectTimeoutMs?: number
   /** Connection name shown in server monitoring. */
@@ -63,7 +71,10 @@ export interface NatsTransportOptions {
 
 const DAY_MS = 86_400_000
 
-/** Defaults of `NatsTransportOptions` (seed 000: ping 30 s, 10 reconnects, 10 s connect timeout; tasks kept 7 days). */
+/**
+ * Defaults of `NatsTransportOptions` (seed 000: ping 30 s, 10 s connect timeout; tasks kept 7 days).
+ * Reconnects never stop (seed 000 said 10 attempts, which left a bus dead after a ~20 s outage).
+ */
 export const NATS_DEFAULTS = Object.freeze({
   prefix: 'tierbus',
   stream: 'TIERBUS',
@@ -75,9 +86,10 @@ export const NATS_DEFAULTS = Object.freeze({
   fetchExpiresMs: 5_000,
   deleteStreamsOnClose: false,
   pingIntervalMs: 30_000,
-  maxReconnectAttempts: 10,
+  maxReconnectAttempts: -1,
   connectTimeoutMs: 10_000,
   name: 'tierbus',
+  onError: ((error) => console.warn('[tierbus/nats]', error)) as (error: unknown) => void,
 })
 
 /**
@@ -93,9 +105,11 @@ export function misterSmithStreams(namePrefix = 'MISTERSMITH'): StreamFamily[] {
 }
 
 /** Options with every default filled and checked. */
-export type ResolvedNatsOptions = Required<Omit<NatsTransportOptions, 'stream' | 'streams' | 'maxAgeMs' | 'connection'>> & {
+export type ResolvedNatsOptions = Required<Omit<NatsTransportOptions, 'stream' | 'streams' | 'maxAgeMs' | 'connection' | 'onConnectionState' | 'reconnectBackoff'>> & {
   streams: readonly Required<StreamFamily>[]
   connection: Omit<ConnectionOptions, 'servers'>
+  reconnectBackoff: ReconnectBackoff
+  onConnectionState?: NatsTransportOptions['onConnectionState']
 }
 
 function positive(value: number, name: string, min = 1): number {
@@ -157,5 +171,9 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedNatsOptio
     connectTimeoutMs: positive(options.connectTimeoutMs ?? d.connectTimeoutMs, 'connectTimeoutMs'),
     name: options.name ?? d.name,
     connection: options.connection ?? {},
+    publishTimeoutMs: resolvePublishTimeout(options.publishTimeoutMs, 'natsTransport'),
+    reconnectBackoff: options.reconnectBackoff ?? {},
+    onError: options.onError ?? d.onError,
+    ...(options.onConnectionState ? { onConnectionState: options.onConnectionState } : {}),
   }
 }

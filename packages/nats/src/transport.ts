@@ -1,7 +1,6 @@
 import {
   AckPolicy,
   DeliverPolicy,
-  connect,
   nanos,
   type ConsumerConfig,
   type JetStreamClient,
@@ -23,6 +22,8 @@ import {
   type SubscriptionSpec,
   type Transport,
 } from '@tierbus/core'
+import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
+import { NatsLink } from './connection.js'
 import { JetStreamDeadLetters } from './dead-letters.js'
 import { ERR_CONSUMER_NOT_FOUND, JetStreamNotEnabledError, isNoResponders, jetStreamCode, transportError } from './errors.js'
 import { InboxSubscription } from './inbox-subscription.js'
@@ -53,7 +54,7 @@ export const NATS_CAPABILITIES: Capabilities = natsCapabilities()
 /** The NATS transport, with access to its connection and layout (tests, tooling). */
 export interface NatsTransport extends Transport {
   readonly deadLetters: JetStreamDeadLetters
-  /** The underlying connection (shared; do not close it yourself). */
+  /** The current connection (shared; do not close it yourself); replaced if the transport had to rebuild it. */
   readonly connection: NatsConnection
   /** Subject prefix and subject mapping. */
   readonly subjects: SubjectMap
@@ -71,33 +72,51 @@ export async function natsTransport(options: NatsTransportOptions): Promise<Nats
   const subjects = new SubjectMap(resolved.prefix)
   const plan = planStreams(resolved, subjects)
   const servers = Array.isArray(resolved.servers) ? resolved.servers.join(',') : resolved.servers
-  let nc: NatsConnection
+  const state = new ConnectionState({ onConnectionState: resolved.onConnectionState, onError: resolved.onError })
+  let transport: JetStreamTransport | undefined
+  let link: NatsLink
   try {
-    nc = await connect({
-      ...resolved.connection,
-      servers: resolved.servers,
-      name: resolved.name,
-      pingInterval: resolved.pingIntervalMs,
-      maxReconnectAttempts: resolved.maxReconnectAttempts,
-      timeout: resolved.connectTimeoutMs,
+    link = await NatsLink.open({
+      connect: {
+        ...resolved.connection,
+        servers: resolved.servers,
+        name: resolved.name,
+        pingInterval: resolved.pingIntervalMs,
+        maxReconnectAttempts: resolved.maxReconnectAttempts,
+        timeout: resolved.connectTimeoutMs,
+      },
+      backoff: resolved.reconnectBackoff,
+      state,
+      onError: resolved.onError,
+      onRebuilt: (nc) => transport?.resume(nc) ?? Promise.resolve(),
     })
   } catch (err) {
+    state.closed()
     throw new TransportError(`cannot connect to NATS at ${servers}: ${(err as Error).message}; is nats-server running there (nats-server -js), and is NATS_URL right?`, { cause: err })
   }
   try {
     let jsm: JetStreamManager
     try {
-      jsm = await nc.jetstreamManager()
+      jsm = await link.connection.jetstreamManager()
     } catch (err) {
       if (isNoResponders(err)) throw new JetStreamNotEnabledError(servers, { cause: err })
       throw transportError('checking JetStream', err)
     }
     await ensureStreams(jsm, plan)
-    return new JetStreamTransport(nc, jsm, resolved, subjects, plan)
+    transport = new JetStreamTransport(link, jsm, state, resolved, subjects, plan)
+    return transport
   } catch (err) {
-    await nc.close().catch(() => {})
+    await link.close(resolved.publishTimeoutMs)
     throw err
   }
+}
+
+/** A subscription the transport can re-open on a rebuilt connection (same spec, same `onBatch`). */
+interface ResumableSubscription {
+  readonly spec: SubscriptionSpec
+  current: Subscription
+  /** Opens the subscription on the transport's current connection. */
+  open(): Promise<Subscription>
 }
 
 class JetStreamTransport implements NatsTransport {
@@ -105,23 +124,53 @@ class JetStreamTransport implements NatsTransport {
   readonly capabilities: Capabilities
   readonly deadLetters: JetStreamDeadLetters
   readonly streams: readonly string[]
-  private readonly js: JetStreamClient
-  private readonly subscriptions = new Set<Subscription>()
+  private js: JetStreamClient
+  private jsm: JetStreamManager
+  private readonly subscriptions = new Set<ResumableSubscription>()
   /** Event type → does a stream hold it (cached, types repeat). */
   private readonly stored = new Map<string, boolean>()
   private closing: Promise<void> | undefined
 
   constructor(
-    readonly connection: NatsConnection,
-    private readonly jsm: JetStreamManager,
+    private readonly link: NatsLink,
+    jsm: JetStreamManager,
+    private readonly state: ConnectionState,
     private readonly options: ResolvedNatsOptions,
     readonly subjects: SubjectMap,
     private readonly plan: StreamPlan,
   ) {
-    this.capabilities = natsCapabilities(connection.info?.max_payload ?? 1_048_576)
-    this.js = connection.jetstream()
+    this.capabilities = natsCapabilities(link.connection.info?.max_payload ?? 1_048_576)
+    this.jsm = jsm
+    this.js = this.jetStreamOf(link.connection)
     this.deadLetters = new JetStreamDeadLetters(this.js, jsm, subjects, plan.deadLetters.name)
     this.streams = [...plan.events.map((s) => s.name), plan.deadLetters.name]
+  }
+
+  get connection(): NatsConnection {
+    return this.link.connection
+  }
+
+  /**
+   * Moves onto a connection the link rebuilt after the client gave up: new JetStream clients, streams
+   * checked again, and every subscription re-opened (durable consumers keep their place on the server).
+   * Rejects when any step fails, so the link retries the whole move on a fresh connection.
+   */
+  async resume(nc: NatsConnection): Promise<void> {
+    if (this.closing) return
+    this.jsm = await nc.jetstreamManager()
+    this.js = this.jetStreamOf(nc)
+    this.deadLetters.rebind(this.js, this.jsm)
+    await ensureStreams(this.jsm, this.plan)
+    for (const sub of this.subscriptions) {
+      await sub.current.close().catch(() => {})
+      if (this.closing) return
+      try {
+        sub.current = await sub.open()
+      } catch (err) {
+        // Thrown to the link, which closes this connection and tries again with backoff.
+        throw transportError(`re-opening the subscription of group ${sub.spec.group} (${sub.spec.pattern}) after a reconnect`, err)
+      }
+    }
   }
 
   async publish(batch: readonly Envelope[]): Promise<void> {
@@ -134,6 +183,10 @@ class JetStreamTransport implements NatsTransport {
       if (!isInboxType(envelope.type)) this.assertStored(envelope.type, subject)
       return { envelope, subject, body: encodeEnvelope(envelope, this.capabilities.maxPayloadBytes, 'NATS') }
     })
+    await withDeadline(this.send(encoded), this.options.publishTimeoutMs, `NATS publish of ${batch.length} event(s)`)
+  }
+
+  private async send(encoded: ReadonlyArray<{ envelope: Envelope; subject: string; body: string }>): Promise<void> {
     const acks: Promise<PubAck>[] = []
     let core = false
     for (const { envelope, subject, body } of encoded) {
@@ -158,44 +211,64 @@ class JetStreamTransport implements NatsTransport {
   async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
     this.assertOpen()
     assertPattern(spec.pattern)
-    const onError = (err: unknown) => console.error(`[tierbus/nats] group ${spec.group} (${spec.pattern}):`, err)
-    let sub: Subscription
+    const onError = (err: unknown) => this.reportError(err)
+    let open: () => Promise<Subscription>
+    let onClosed: (() => Promise<void>) | undefined
     if (spec.ephemeral && isInboxType(spec.pattern)) {
-      sub = new InboxSubscription(this.connection, this.subjects.subjectFor(spec.pattern), spec, onBatch, this.deadLetters, onError)
+      open = async () => new InboxSubscription(this.connection, this.subjects.subjectFor(spec.pattern), spec, onBatch, this.deadLetters, onError)
     } else {
       const filter = this.subjects.subjectFor(spec.pattern)
       const stream = streamFor(this.plan, filter, spec.pattern)
       const durable = durableName(spec.group, spec.pattern)
       await this.ensureConsumer(stream, durable, filter, spec)
-      sub = new PullSubscription(spec, onBatch, {
-        connection: this.connection,
-        stream,
-        durable,
-        deadLetters: this.deadLetters,
-        fetchExpiresMs: this.options.fetchExpiresMs,
-        onError,
-        isClosed: () => this.closing !== undefined,
-        ...(spec.ephemeral ? { onClose: () => this.deleteConsumer(stream, durable) } : {}),
-      })
+      let first = true
+      open = async () => {
+        // After a rebuild the server may have lost the consumer (memory storage): make sure it is there.
+        if (!first) await this.ensureConsumer(stream, durable, filter, spec)
+        first = false
+        return new PullSubscription(spec, onBatch, { connection: this.connection, stream, durable, deadLetters: this.deadLetters, fetchExpiresMs: this.options.fetchExpiresMs, onError, isClosed: () => this.closing !== undefined })
+      }
+      if (spec.ephemeral) onClosed = () => this.deleteConsumer(stream, durable)
     }
+    const sub: ResumableSubscription = { spec, current: await open(), open }
     this.subscriptions.add(sub)
     return {
       close: async () => {
         this.subscriptions.delete(sub)
-        await sub.close()
+        await sub.current.close()
+        await onClosed?.()
       },
     }
   }
 
   close(): Promise<void> {
     return (this.closing ??= (async () => {
-      await Promise.all([...this.subscriptions].map((s) => s.close().catch(() => {})))
+      await Promise.all([...this.subscriptions].map((s) => s.current.close().catch(() => {})))
       this.subscriptions.clear()
-      if (this.connection.isClosed()) return
-      await this.connection.flush().catch(() => {})
-      if (this.options.deleteStreamsOnClose) await deleteStreams(this.jsm, this.streams).catch(() => {})
-      await this.connection.close()
+      if (this.options.deleteStreamsOnClose && !this.connection.isClosed()) {
+        await withDeadline(deleteStreams(this.jsm, this.streams), this.options.publishTimeoutMs, 'deleting the streams on close').catch(() => {})
+      }
+      await this.link.close(this.options.publishTimeoutMs)
     })())
+  }
+
+  /** The JetStream client of a connection; its requests time out with the publish deadline. */
+  private jetStreamOf(nc: NatsConnection): JetStreamClient {
+    return nc.jetstream({ timeout: this.options.publishTimeoutMs })
+  }
+
+  /**
+   * Reports a background error (a failed pull, a lost subscription) to `onError`. While the
+   * connection is not up they are consequences of the outage `onConnectionState` already reported,
+   * and a pull loop retrying every 500 ms would repeat them, so they are dropped.
+   */
+  private reportError(err: unknown): void {
+    if (this.state.current !== 'up') return
+    try {
+      this.options.onError(err)
+    } catch {
+      // a throwing listener must not break the pull loop
+    }
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { ConnectionState } from '@tierbus/core/adapter'
+
 /** One Redis command as sent on the wire: name, then arguments. */
 export type RedisCommand = readonly [string, ...(string | number)[]]
 
@@ -19,6 +21,8 @@ export interface RedisStreamClient {
   listen?(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>
   /** Releases the connections the transport opened (never a client the caller passed in). */
   close(): Promise<void>
+  /** Reports the connection's state changes to `state` from now on (a client without it is taken as always up). */
+  watchConnection?(state: ConnectionState): void
 }
 
 /** A dedicated connection for `XREADGROUP ... BLOCK`. */

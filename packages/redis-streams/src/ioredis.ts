@@ -1,4 +1,5 @@
 import { ConfigError, TransportError } from '@tierbus/core'
+import type { ConnectionState } from '@tierbus/core/adapter'
 import type { Redis as IORedis, RedisOptions as IORedisOptions } from 'ioredis'
 import type { BlockingReader, RedisCommand, RedisStreamClient } from './client.js'
 import { REDIS_STREAMS_DEFAULTS, type RedisStreamsOptions } from './options.js'
@@ -114,6 +115,17 @@ export class IORedisStreamClient implements RedisStreamClient {
       this.connections.delete(conn)
       conn.disconnect()
     }
+  }
+
+  watchConnection(state: ConnectionState): void {
+    const redis = this.redis
+    if (redis.status === 'ready') state.up()
+    redis.on('ready', () => state.up())
+    // ioredis emits 'close' after every failed attempt too: report the loss once, then `connecting` until ready.
+    redis.on('close', () => {
+      if (state.current === 'up') state.down(new TransportError('the Redis connection closed; ioredis reconnects'))
+    })
+    redis.on('reconnecting', () => state.set('connecting'))
   }
 
   async close(): Promise<void> {

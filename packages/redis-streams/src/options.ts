@@ -1,5 +1,5 @@
 import { ConfigError, describeError } from '@tierbus/core'
-import { positiveInt as assertPositiveInt } from '@tierbus/core/adapter'
+import { positiveInt as assertPositiveInt, resolvePublishTimeout, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './capabilities.js'
 import { assertKeyPrefix } from './keys.js'
 
@@ -15,7 +15,7 @@ export type RetentionPolicy = { readonly maxLen: number } | { readonly maxAgeMs:
 export type RedisErrorListener = (error: unknown, context: { readonly operation: string; readonly group?: string }) => void
 
 /** Options shared by the ioredis and Upstash transports. */
-export interface RedisStreamsOptions {
+export interface RedisStreamsOptions extends ConnectionStateOptions, PublishDeadlineOptions {
   /** Prefix of every key (`<prefix>:stream:<type>`, ...); isolates buses sharing one Redis. */
   prefix?: string
   /** History kept per stream (see `RetentionPolicy`). */
@@ -56,7 +56,7 @@ export const REDIS_STREAMS_DEFAULTS = Object.freeze({
 })
 
 /** Options with every default applied and checked. */
-export type ResolvedRedisStreamsOptions = Required<RedisStreamsOptions>
+export type ResolvedRedisStreamsOptions = Required<Omit<RedisStreamsOptions, 'onConnectionState'>> & Pick<RedisStreamsOptions, 'onConnectionState'>
 
 function positiveInt(value: number, name: string): number {
   return assertPositiveInt(value, `redis-streams option ${name}`)
@@ -85,6 +85,8 @@ export function resolveOptions(options: RedisStreamsOptions): ResolvedRedisStrea
     staleConsumerMs: positiveInt(options.staleConsumerMs ?? d.staleConsumerMs, 'staleConsumerMs'),
     delayedPollMs: positiveInt(options.delayedPollMs ?? d.delayedPollMs, 'delayedPollMs'),
     onError: options.onError ?? d.onError,
+    publishTimeoutMs: resolvePublishTimeout(options.publishTimeoutMs, 'redis-streams'),
+    ...(options.onConnectionState ? { onConnectionState: options.onConnectionState } : {}),
   }
   if (resolved.pollMaxMs < resolved.pollMinMs) throw new ConfigError(`redis-streams option pollMaxMs (${resolved.pollMaxMs}) must be >= pollMinMs (${resolved.pollMinMs})`)
   return resolved

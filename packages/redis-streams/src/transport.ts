@@ -1,5 +1,5 @@
 import { assertPublishable, encodeEnvelope, TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
-import type { AckCoalescer } from '@tierbus/core/adapter'
+import { ConnectionState, withDeadline, type AckCoalescer } from '@tierbus/core/adapter'
 import { streamAckCoalescer, type StreamAck } from './ack-batcher.js'
 import { redisCapabilities } from './capabilities.js'
 import type { RedisCommand, RedisStreamClient } from './client.js'
@@ -28,6 +28,7 @@ export class RedisStreamsTransport implements Transport {
   private readonly acks: AckCoalescer<StreamAck>
   private readonly counters: RedisStreamsStats = newStats()
   private readonly delayed: DelayedMover
+  private readonly state: ConnectionState
   private readonly subscriptions = new Set<StreamSubscription>()
   /** Types this transport has registered in the type set already (so a publish sends XADD alone). */
   private readonly registered = new Set<string>()
@@ -46,6 +47,9 @@ export class RedisStreamsTransport implements Transport {
     this.acks = streamAckCoalescer(client)
     this.deadLetters = new RedisDeadLetterStore(client, this.keys)
     this.delayed = new DelayedMover(client, this.keys, this.options, this.counters)
+    this.state = new ConnectionState({ onConnectionState: this.options.onConnectionState, onError: (err) => this.options.onError(err, { operation: 'connection state listener' }) })
+    if (client.watchConnection) client.watchConnection(this.state)
+    else this.state.up()
   }
 
   /** Counters since creation: reclaimed leases, trimmed pending ids, pruned consumers, moved delayed events. */
@@ -56,6 +60,11 @@ export class RedisStreamsTransport implements Transport {
   async publish(batch: readonly Envelope[]): Promise<void> {
     this.assertOpen()
     if (batch.length === 0) return
+    // ioredis queues commands while it reconnects: without a deadline a publish hangs for the whole outage.
+    await withDeadline(this.send(batch), this.options.publishTimeoutMs, `${this.name}: publishing ${batch.length} event(s)`)
+  }
+
+  private async send(batch: readonly Envelope[]): Promise<void> {
     const now = Date.now()
     const trim = trimArgs(this.options.retention, now)
     const commands: RedisCommand[] = []
@@ -122,6 +131,8 @@ export class RedisStreamsTransport implements Transport {
     const stop = await this.stopListening?.catch(() => undefined)
     await stop?.().catch(() => {})
     await this.acks.flush()
+    // Before the connections close, so their 'close' events are not reported as an outage.
+    this.state.closed()
     await this.client.close()
   }
 

@@ -1,4 +1,5 @@
 import { ConfigError, TransportError } from '@tierbus/core'
+import { isNetworkError, type ConnectionState } from '@tierbus/core/adapter'
 import type { Redis as UpstashRedis, Requester } from '@upstash/redis'
 import type { RedisCommand, RedisStreamClient } from './client.js'
 import type { RedisStreamsOptions } from './options.js'
@@ -22,23 +23,35 @@ type PipelineReply = Array<{ result?: unknown; error?: string }>
  */
 export class UpstashStreamClient implements RedisStreamClient {
   readonly protocol = 'http' as const
+  private state: ConnectionState | undefined
 
   constructor(private readonly requester: Requester) {}
 
+  /** HTTP holds no connection: each request that reaches Upstash means `up`, each that cannot means `down`. */
+  watchConnection(state: ConnectionState): void {
+    this.state = state
+    state.up()
+  }
+
   async send(command: RedisCommand): Promise<unknown> {
-    const reply = await this.requester.request({ body: command })
+    const reply = await this.request({ body: command })
     if (reply.error) throw new Error(reply.error)
     return reply.result
   }
 
   async pipeline(commands: readonly RedisCommand[]): Promise<unknown[]> {
-    const reply = (await this.requester.request({ path: ['pipeline'], body: commands })) as unknown as PipelineReply
+    const reply = (await this.request({ path: ['pipeline'], body: commands })) as unknown as PipelineReply
     if (!Array.isArray(reply)) throw new TransportError(`Upstash /pipeline returned ${JSON.stringify(reply).slice(0, 200)} instead of an array`)
     return reply.map((r) => (r.error ? new Error(r.error) : r.result))
   }
 
   async close(): Promise<void> {
     // HTTP: nothing held open.
+  }
+
+  private request(req: Parameters<Requester['request']>[0]): ReturnType<Requester['request']> {
+    const call = this.requester.request(req)
+    return this.state ? this.state.observe(call, isNetworkError) : call
   }
 }
 

@@ -1,6 +1,7 @@
 import { SNSClient } from '@aws-sdk/client-sns'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { ConfigError } from '@tierbus/core'
+import { resolvePublishTimeout, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
 import { assertPrefix } from './names.js'
 import { TOPOLOGY_DEFAULTS } from './topology.js'
 
@@ -12,7 +13,7 @@ export interface SqsCredentials {
 }
 
 /** Options of `sqsTransport`. */
-export interface SqsTransportOptions {
+export interface SqsTransportOptions extends ConnectionStateOptions, PublishDeadlineOptions {
   /** AWS region; default: the SDK's (AWS_REGION). */
   region?: string
   /** Endpoint override (an emulator or VPC endpoint): one URL for both, or one per service. */
@@ -60,6 +61,7 @@ export interface ResolvedSqsOptions {
   readonly publishConcurrency: number
   readonly redriveMargin: number
   readonly onError: (error: unknown) => void
+  readonly publishTimeoutMs: number
 }
 
 function intIn(name: string, value: number, min: number, max: number): number {
@@ -80,6 +82,7 @@ export function resolveOptions(options: SqsTransportOptions): ResolvedSqsOptions
     publishConcurrency: intIn('publishConcurrency', options.publishConcurrency ?? SQS_DEFAULTS.publishConcurrency, 1, 100),
     redriveMargin: intIn('redriveMargin', options.redriveMargin ?? SQS_DEFAULTS.redriveMargin, 0, 100),
     onError: options.onError ?? ((error) => console.warn('[tierbus/sqs-sns]', error)),
+    publishTimeoutMs: resolvePublishTimeout(options.publishTimeoutMs, 'sqsTransport'),
   }
 }
 

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { PublishCommand } from '@aws-sdk/client-sns'
 import { TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
-import type { AckCoalescer } from '@tierbus/core/adapter'
+import { ConnectionState, withDeadline, type AckCoalescer } from '@tierbus/core/adapter'
 import { deleteCoalescer } from './ack-batcher.js'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
+import { watchConnection } from './connection-state.js'
 import { SqsDeadLetters } from './dead-letters.js'
 import { fifoId } from './names.js'
 import { createClients, resolveOptions, type ResolvedSqsOptions, type SqsClients, type SqsTransportOptions } from './options.js'
@@ -66,6 +67,8 @@ class SqsSnsTransport implements SqsTransport {
   private readonly pollers = new Set<QueuePoller>()
   private topic: Promise<string> | undefined
   private closed = false
+  private readonly state: ConnectionState
+  private readonly unwatch: () => void
 
   constructor(options: SqsTransportOptions) {
     this.options = resolveOptions(options)
@@ -78,6 +81,9 @@ class SqsSnsTransport implements SqsTransport {
     this.acks = deleteCoalescer(this.clients, this.options.ackWindowMs)
     this.publisher = new TopicPublisher(this.clients, () => this.topicArn(), this.fifo, this.options.publishConcurrency)
     this.deadLetters = new SqsDeadLetters(this.clients, this.prefix, this.fifo)
+    // HTTP: nothing is known until the first call; it reports up or down.
+    this.state = new ConnectionState({ onConnectionState: options.onConnectionState, onError: this.options.onError })
+    this.unwatch = watchConnection(this.clients, this.state)
   }
 
   topicArn(): Promise<string> {
@@ -104,7 +110,7 @@ class SqsSnsTransport implements SqsTransport {
 
   publish(batch: readonly Envelope[]): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError())
-    return this.publisher.publish(batch)
+    return withDeadline(this.publisher.publish(batch), this.options.publishTimeoutMs, `${this.name}: publishing ${batch.length} event(s)`)
   }
 
   async publishRaw(type: string, body: string): Promise<void> {
@@ -171,6 +177,8 @@ class SqsSnsTransport implements SqsTransport {
     await Promise.all([...this.pollers].map((p) => p.close()))
     this.pollers.clear()
     await this.acks.flush()
+    this.state.closed()
+    this.unwatch()
     if (this.clients.owned) {
       this.clients.sqs.destroy()
       this.clients.sns.destroy()

@@ -46,3 +46,31 @@ export function isolatedTransport(endpoint: string, options: SqsTransportOptions
       })()),
   })
 }
+
+/** An emulator whose HTTP server can be taken down and brought back on the same port, its queues intact (outage tests). */
+export interface RestartableEmulator extends Emulator {
+  /** Closes the listening socket and drops every open connection (in-flight long polls fail). */
+  stopListening(): Promise<void>
+  /** Listens again on the same port; the emulator's state (queues, messages in flight) is kept. */
+  listenAgain(): Promise<void>
+}
+
+/** Starts fauxqs on 127.0.0.1 with a free port, restartable in place. */
+export async function startRestartableEmulator(): Promise<RestartableEmulator> {
+  const app = buildApp({ logger: false, defaultRegion: EMULATOR_AWS.region })
+  const endpoint = await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = Number(new URL(endpoint).port)
+  return {
+    endpoint,
+    stop: async () => {
+      if (!app.server.listening) await new Promise<void>((resolve) => app.server.listen(port, '127.0.0.1', resolve))
+      await app.close()
+    },
+    stopListening: () =>
+      new Promise<void>((resolve) => {
+        app.server.close(() => resolve())
+        app.server.closeAllConnections()
+      }),
+    listenAgain: () => new Promise<void>((resolve) => app.server.listen(port, '127.0.0.1', resolve)),
+  }
+}

@@ -4,7 +4,13 @@
  */
 export { AckCoalescer } from './ack-coalescer.js'
 export type { AckCoalescerOptions, AckGroup, AckGroupResult } from './ack-coalescer.js'
+export { RECONNECT_BACKOFF_DEFAULTS, reconnectDelay, reconnectWithBackoff } from './backoff.js'
+export type { ReconnectBackoff, ReconnectOptions } from './backoff.js'
 export { BatchPump } from './batch-pump.js'
+export { ConnectionState, isNetworkError } from './connection.js'
+export type { ConnectionStateListener, ConnectionStateName, ConnectionStateOptions, ConnectionStateTrackerOptions } from './connection.js'
+export { DEFAULT_PUBLISH_TIMEOUT_MS, resolvePublishTimeout, withDeadline } from './deadline.js'
+export type { PublishDeadlineOptions } from './deadline.js'
 export { envVar, parseEnv, positiveInt } from './env-vars.js'
 export { FETCH_LOOP_DEFAULTS, FetchLoop } from './fetch-loop.js'
 export type { FetchLoopOptions } from './fetch-loop.js'
