@@ -11,6 +11,9 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const appDir = join(root, 'examples', 'nextjs-app')
 const nextBin = join(root, 'node_modules', 'next', 'dist', 'bin', 'next')
 const CHROMIUM = '/usr/bin/chromium'
+/** The app's admin token (TIERBUS_ADMIN_TOKEN): the dashboard and /api/events/* require it. */
+const ADMIN_TOKEN = `test-admin-${process.pid}-${Date.now()}`
+const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }
 
 let browser: Browser
 const cleanups: Array<() => unknown> = []
@@ -30,7 +33,7 @@ async function startApp(env: Record<string, string>): Promise<{ url: string; sto
   const port = await freePort()
   const child: ChildProcess = spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], {
     cwd: appDir,
-    env: { ...process.env, NODE_ENV: 'production', TIERBUS_SOURCE: 'signalsloop/web', ...env },
+    env: { ...process.env, NODE_ENV: 'production', TIERBUS_SOURCE: 'signalsloop/web', TIERBUS_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
@@ -74,6 +77,13 @@ async function until(page: Page, testId: string, ok: (text: string) => boolean, 
   }
 }
 
+/** Opens the dashboard of an app this page has not signed in to yet, entering the admin token it asks for. */
+async function openDashboard(page: Page, url: string): Promise<void> {
+  await page.goto(`${url}/dashboard`)
+  await page.getByTestId('admin-token').fill(ADMIN_TOKEN)
+  await page.getByTestId('admin-token-submit').click()
+}
+
 async function submit(page: Page, feedback: string): Promise<void> {
   await page.getByTestId('feedback-text').fill(feedback)
   await page.getByTestId('feedback-submit').click()
@@ -105,14 +115,22 @@ describe('examples/nextjs-app in a real browser', () => {
     await submit(page, 'Love the new roadmap view')
     await until(page, 'results', (t) => t.includes('positive — Love the new roadmap view'), 'the sentiment agent to process it')
 
-    await page.goto(`${memoryApp.url}/dashboard`)
+    // The admin routes refuse callers without the token, and browsers' cross-site form posts.
+    expect((await fetch(`${memoryApp.url}/api/events/dlq`)).status).toBe(401)
+    expect((await fetch(`${memoryApp.url}/api/events/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
+    const forged = await fetch(`${memoryApp.url}/api/events/dlq`, { method: 'POST', headers: { authorization: ADMIN.authorization, 'content-type': 'text/plain', origin: 'https://evil.example' }, body: '{"all":true}' })
+    expect(forged.status).toBe(415)
+    const crossOrigin = await fetch(`${memoryApp.url}/api/model`, { method: 'POST', headers: { ...ADMIN, origin: 'https://evil.example' }, body: '{"healthy":false}' })
+    expect(crossOrigin.status).toBe(403)
+
+    await openDashboard(page, memoryApp.url)
     expect(await until(page, 'tier', (t) => t.length > 0, 'the tier')).toBe('memory')
     await until(page, 'group-sentiment-agent', (t) => /sentiment-agent\s*feedback\.created\s*1/.test(t), 'sentiment-agent to show 1 handled')
-    expect(await text(page, 'advisor')).toMatch(/Advisor: (stay on|migrate to) /)
+    expect(await text(page, 'advisor')).toMatch(/Advisor: (stay on|watch \(may need [a-z-]+\)|migrate to) /)
     expect(await text(page, 'migration-phase')).toBe('none')
 
     // The model goes down: the event is retried, then dead-lettered; the dashboard shows it.
-    await fetch(`${memoryApp.url}/api/model`, { method: 'POST', body: JSON.stringify({ healthy: false }) })
+    expect((await fetch(`${memoryApp.url}/api/model`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ healthy: false }) })).status).toBe(200)
     const feedbackPage = await browser.newPage()
     cleanups.push(() => feedbackPage.close())
     await feedbackPage.goto(`${memoryApp.url}/`)
@@ -121,7 +139,7 @@ describe('examples/nextjs-app in a real browser', () => {
     expect(await text(page, 'dlq-count')).toBe('1')
 
     // The model is back: some traffic for the charts, then redrive from the dashboard.
-    await fetch(`${memoryApp.url}/api/model`, { method: 'POST', body: JSON.stringify({ healthy: true }) })
+    expect((await fetch(`${memoryApp.url}/api/model`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ healthy: true }) })).status).toBe(200)
     for (let i = 0; i < 30; i++) await fetch(`${memoryApp.url}/api/feedback`, { method: 'POST', body: JSON.stringify({ text: `great update ${i}` }) })
     await until(page, 'published', (t) => Number(t) >= 32, 'the burst to show')
     await until(page, 'lag-sentiment-agent', (t) => t === '0', 'sentiment-agent to catch up')
@@ -141,7 +159,7 @@ describe('examples/nextjs-app in a real browser', () => {
     await page.goto(`${pgliteApp.url}/`)
     await submit(page, 'Thanks for the fast support')
     await until(page, 'results', (t) => t.includes('positive — Thanks for the fast support'), 'the agent on PGlite to process it')
-    await page.goto(`${pgliteApp.url}/dashboard`)
+    await openDashboard(page, pgliteApp.url)
     expect(await until(page, 'tier', (t) => t.length > 0, 'the tier')).toBe('pglite')
     await until(page, 'group-sentiment-agent', (t) => /feedback\.created\s*1/.test(t), 'sentiment-agent on PGlite to show 1 handled')
     await pgliteApp.stop()

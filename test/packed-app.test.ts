@@ -88,12 +88,15 @@ interface App {
   stop(): Promise<void>
 }
 
+/** The token the app's dead-letter routes require (TIERBUS_ADMIN_TOKEN); every call sends it. */
+const ADMIN_TOKEN = `packed-admin-${process.pid}`
+
 /** Starts the built app with `next start` and the tier's env; resolves once the consumer is up. */
 async function startApp(env: Record<string, string>): Promise<App> {
   const port = await freePort()
   const child: ChildProcess = spawn(process.execPath, [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
     cwd: appDir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', TIERBUS_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
@@ -122,7 +125,7 @@ async function startApp(env: Record<string, string>): Promise<App> {
 async function call(app: App, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${app.url}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   })
   return { status: res.status, json: (await res.json().catch(() => ({}))) as Record<string, unknown> }
@@ -226,6 +229,8 @@ describe('packed tarballs in a Next.js app outside the workspace (next build && 
           return list.find((d) => d.envelope?.data?.run === failRun)
         }, `the failing event in the dead-letter queue on ${tier.name}`)
         expect(dead.reason.error).toMatch(/downstream unavailable/)
+        // The dead-letter routes hold payloads: without the admin token they refuse.
+        expect((await fetch(`${app.url}/api/dlq?group=fulfilment`)).status).toBe(401)
 
         await call(app, 'POST', '/api/failing', { failing: false })
         const redriven = await call(app, 'POST', '/api/dlq', { ids: [dead.id] })

@@ -218,10 +218,14 @@ async function migrate(args: readonly string[], io: CliIo): Promise<number> {
   parseMigration(name)
   const store = await migrationStoreFromEnv(io.env)
   try {
-    let phase = (await store.readPhase(name)) ?? 'source'
+    const stored = await store.readPhase(name)
+    let phase = stored ?? 'source'
     if (sub !== 'status') {
       const to = sub === 'advance' ? nextPhase(phase) : previousPhase(phase)
-      await store.writePhase(name, to)
+      // Compare-and-set: if another advance/rollback moved the phase since we read it, nothing is written.
+      if (!(await store.writePhase(name, to, stored))) {
+        throw new ConfigError(`migration ${name}: the phase changed while this command ran (it is now ${(await store.readPhase(name)) ?? 'unset'}); check tierbus migrate status and run the command again if still needed`)
+      }
       phase = to
     }
     const history = await store.history(name)

@@ -1,5 +1,6 @@
 import { ConfigError, TransportError } from '@tierbus/core'
 import { assertSchemaName, channelOf, quoteSchema } from './schema-name.js'
+import { assertOwnSchema, OWNED_MARK } from './schema-ownership.js'
 
 /**
  * The versioned SQL migrations of the db-realtime tier. Each one is idempotent (IF NOT EXISTS /
@@ -351,23 +352,8 @@ RETURNS TABLE (seq bigint, envelope text) LANGUAGE sql STABLE AS $$
 $$;
 
 -- Only the service role may call these (Supabase PostgREST RPC); anon and authenticated may not.
-REVOKE ALL ON ALL TABLES IN SCHEMA {{S}} FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {{S}} FROM PUBLIC;
-DO $$ BEGIN
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
-    REVOKE ALL ON ALL TABLES IN SCHEMA {{S}} FROM anon;
-    REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {{S}} FROM anon;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    REVOKE ALL ON ALL TABLES IN SCHEMA {{S}} FROM authenticated;
-    REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {{S}} FROM authenticated;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-    GRANT USAGE ON SCHEMA {{S}} TO service_role;
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {{S}} TO service_role;
-    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {{S}} TO service_role;
-  END IF;
-END $$;
+-- Named one by one: the schema may hold other objects, and tierbus changes the grants of its own only.
+{{GRANTS}}
 `
 
 const COUNT_RANGE = String.raw`
@@ -535,10 +521,48 @@ DO $$ BEGIN
 END $$;
 `
 
-/** Every migration, in order. Never edit a released one: add a new version. */
+/** The tables tierbus creates in its schema (migration 1 and the prelude). */
+const OWN_TABLES = ['events', 'groups', 'deliveries', 'dead_letters', 'migrations'] as const
+/** The functions of migrations 1 and 2 (names are unique in the schema, so no argument lists are needed). */
+const OWN_FUNCTIONS = [
+  'notify_events', 'envelope_text', 'publish', 'register_group', 'drop_group', 'claim', 'ack', 'retry', 'touch', 'release',
+  'dead_letter', 'dead_letter_list', 'dead_letter_redrive', 'dead_letter_purge', 'replay_page',
+] as const
+
+/**
+ * REVOKE from PUBLIC / anon / authenticated and GRANT to service_role, on tierbus's tables and functions
+ * by name: never `ALL TABLES IN SCHEMA`, which would also change the app's objects.
+ */
+function grantsSql(tables: readonly string[], functions: readonly string[]): string {
+  const t = tables.map((n) => `{{S}}.${n}`).join(', ')
+  const f = functions.map((n) => `{{S}}.${n}`).join(', ')
+  return `REVOKE ALL ON TABLE ${t} FROM PUBLIC;
+REVOKE ALL ON FUNCTION ${f} FROM PUBLIC;
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE ${t} FROM anon;
+    REVOKE ALL ON FUNCTION ${f} FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE ${t} FROM authenticated;
+    REVOKE ALL ON FUNCTION ${f} FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    GRANT USAGE ON SCHEMA {{S}} TO service_role;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE ${t} TO service_role;
+    GRANT EXECUTE ON FUNCTION ${f} TO service_role;
+  END IF;
+END $$;`
+}
+
+/**
+ * Every migration, in order. Never change what a released one does: add a new version. (Version 2 once
+ * granted with `ALL ... IN SCHEMA`; on a schema holding only tierbus's objects, which `migrate` now
+ * guarantees, the by-name grants do the same.)
+ */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'tables, indexes, row level security, notify trigger', sql: TABLES },
-  { version: 2, name: 'functions (publish, claim, settle, dead letters, replay) and grants', sql: FUNCTIONS },
+  { version: 2, name: 'functions (publish, claim, settle, dead letters, replay) and grants', sql: FUNCTIONS.replace('{{GRANTS}}', () => grantsSql(OWN_TABLES, OWN_FUNCTIONS)) },
   { version: 3, name: 'count_range (backfill progress)', sql: COUNT_RANGE },
   { version: 4, name: 'ordered claims by key heads (no backlog walk), leases from the moment of leasing', sql: ORDERED_CLAIM },
 ])
@@ -552,6 +576,7 @@ function schemaPrelude(schema: string): string {
   const S = quoteSchema(schema)
   return `CREATE SCHEMA IF NOT EXISTS ${S};
 CREATE TABLE IF NOT EXISTS ${S}.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+COMMENT ON TABLE ${S}.migrations IS '${OWNED_MARK} applied tierbus migrations';
 ALTER TABLE ${S}.migrations ENABLE ROW LEVEL SECURITY;
 `
 }
@@ -573,7 +598,8 @@ export interface MigrateResult {
   readonly applied: readonly number[]
 }
 
-interface SqlRunner {
+/** Runs SQL inside `migrate`'s transaction. */
+export interface SqlRunner {
   /** Runs one or more statements without parameters. */
   exec(text: string): Promise<void>
   query(text: string, params: unknown[]): Promise<Array<Record<string, unknown>>>
@@ -589,6 +615,7 @@ export async function migrate(db: MigratableDb, options: { schema?: string } = {
   try {
     return await inTransaction(db, async (run) => {
       await run.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tierbus.migrate.${schema}`])
+      await assertOwnSchema(run, schema)
       await run.exec(schemaPrelude(schema))
       const rows = await run.query(`SELECT version FROM ${quoteSchema(schema)}.migrations`, [])
       const done = new Set(rows.map((r) => Number(r.version)))

@@ -12,11 +12,16 @@ export function quoteSchema(schema: string): string {
   return `"${schema}"`
 }
 
-/** Throws a ConfigError unless `schema` is a safe, unquoted-style Postgres identifier that is not reserved. */
+/** Throws a ConfigError unless `schema` is a safe, unquoted-style Postgres identifier that is not reserved, nor `public`. */
 export function assertSchemaName(schema: string): void {
   if (typeof schema !== 'string' || !SCHEMA_NAME.test(schema) || schema.startsWith('pg_') || schema === 'information_schema') {
     throw new ConfigError(
       `invalid tierbus schema name ${JSON.stringify(schema)}: use 1-40 lowercase letters, digits or '_' starting with a letter or '_' (not pg_*), e.g. "tierbus" (env TIERBUS_DB_SCHEMA)`,
+    )
+  }
+  if (schema === 'public') {
+    throw new ConfigError(
+      'tierbus schema "public" refused: it holds your app\'s tables, and tierbus\'s migrations and grants must not touch them; use a dedicated schema, e.g. "tierbus" (option schema / env TIERBUS_DB_SCHEMA)',
     )
   }
 }

@@ -66,8 +66,8 @@ export async function migrationTransportFromEnv(env: Env, load: Loader = importe
   const store = await migrationStoreFromEnv(env, load)
   let phase = await store.readPhase(name)
   if (!phase) {
-    phase = initial
-    await store.writePhase(name, phase)
+    // The first process seeds the phase; if another one did meanwhile, follow what it wrote.
+    phase = (await store.writePhase(name, initial, undefined)) ? initial : ((await store.readPhase(name)) ?? initial)
   }
   const pollMs = env.TIERBUS_MIGRATION_POLL_MS ? Number(env.TIERBUS_MIGRATION_POLL_MS) : MIGRATION_DEFAULTS.phasePollMs
   if (!Number.isFinite(pollMs) || pollMs < 10) throw new ConfigError('TIERBUS_MIGRATION_POLL_MS must be a number of milliseconds >= 10')

@@ -21,6 +21,7 @@ export { migratingTransport, migrationCapabilities } from './migrating-transport
 export type { MigratingTransport, MigratingTransportOptions, MigrationStats } from './migrating-transport.js'
 export { nextPhase, parseMigration, parsePhase, PHASE_BEHAVIOUR, PHASES, previousPhase } from './phases.js'
 export type { Phase } from './phases.js'
+export { assertPhaseStep, isPhaseStep, phaseChangeRefusal } from './phase-transitions.js'
 export { ShadowComparator } from './shadow.js'
 export type { ShadowGroupReport, ShadowReport } from './shadow.js'
 export { migrationAdapter, migrationStoreFromEnv, migrationTransportFromEnv, MIGRATION_DEFAULTS, tierbusAdapters } from './env.js'

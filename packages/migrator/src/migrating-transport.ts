@@ -3,6 +3,7 @@ import {
   describeError,
   newEventId,
   TransportError,
+  ValidationError,
   type Bus,
   type BusSubscription,
   type Capabilities,
@@ -15,6 +16,7 @@ import {
 } from '@tierbus/core'
 import { DEDUP_DEFAULTS, memoryDedupStore, type DedupStore } from './dedup.js'
 import { startOutboxRelay, type OutboxRelay } from './outbox-relay.js'
+import { phaseChangeRefusal } from './phase-transitions.js'
 import { PHASE_BEHAVIOUR, type Phase } from './phases.js'
 import { pendingEvent } from './relayed-envelope.js'
 import { SharedIntake } from './shared-intake.js'
@@ -119,6 +121,8 @@ class Migration implements MigratingTransport {
   readonly counters = { secondaryWriteFailures: 0, relayed: 0, duplicatesSkipped: 0, duplicatesDeferred: 0 }
   private poller: NodeJS.Timeout | undefined
   private switching: Promise<void> = Promise.resolve()
+  /** The last stored phase this process refused to follow (reported once, not on every poll). */
+  private refusedPhase: Phase | undefined
 
   constructor(options: MigratingTransportOptions) {
     this.tiers = { source: options.source, target: options.target }
@@ -133,16 +137,38 @@ class Migration implements MigratingTransport {
     this.deadLetters = combinedDeadLetters(this.tiers)
     const control = options.control
     if (control) {
+      let polling = false
       this.poller = setInterval(() => {
-        control.store.readPhase(control.migration).then(
-          (phase) => {
-            if (phase && phase !== this.current) void this.setPhase(phase).catch((err) => this.onError(err, `switching to phase ${phase}`))
-          },
-          (err) => this.onError(err, 'reading the migration phase'),
-        )
+        // One poll at a time: a slow poll's stale read must not be judged after a newer one.
+        if (polling) return
+        polling = true
+        this.followStore(control)
+          .catch((err) => this.onError(err, 'reading the migration phase'))
+          .finally(() => (polling = false))
       }, control.pollMs ?? 2_000)
       this.poller.unref()
     }
+  }
+
+  /**
+   * Follows the phase in the shared store, but only along recorded one-step changes: a phase written
+   * around tierbus (a raw SET of the key) or one that skips phases is refused, reported once to onError
+   * as a ValidationError, and this process keeps its phase.
+   */
+  private async followStore(control: NonNullable<MigratingTransportOptions['control']>): Promise<void> {
+    const observed = await control.store.readPhase(control.migration)
+    if (!observed || observed === this.current) return
+    const history = await control.store.history(control.migration)
+    // A legitimate change between the two reads would look like a mismatch: judge only a stable phase.
+    if ((await control.store.readPhase(control.migration)) !== observed) return
+    const refusal = phaseChangeRefusal(control.migration, this.current, observed, history)
+    if (refusal) {
+      if (this.refusedPhase !== observed) this.onError(new ValidationError(refusal, [{ path: 'phase', message: refusal }]), 'following the migration phase')
+      this.refusedPhase = observed
+      return
+    }
+    this.refusedPhase = undefined
+    await this.setPhase(observed).catch((err) => this.onError(err, `switching to phase ${observed}`))
   }
 
   get phase(): Phase {

@@ -1,6 +1,7 @@
 import { ConfigError } from '@tierbus/core'
 import { dedupStateValue, type ClaimResult } from './dedup.js'
-import { parsePhase, type Phase } from './phases.js'
+import { assertPhaseStep, storedPhase } from './phase-transitions.js'
+import type { Phase } from './phases.js'
 import type { MigrationStore, PhaseChange } from './store.js'
 
 /** The ioredis calls this store makes (an `ioredis` `Redis` instance fits). */
@@ -22,6 +23,11 @@ if v then
 end
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[1])
 return 'claimed'`
+// Compare-and-set of the phase, atomically with its history entry ('' stands for "no phase stored").
+const WRITE_PHASE = `if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+return 1`
 const RELEASE = `local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, 1, 10) == 'processing' then return redis.call('DEL', KEYS[1]) end
 return 0`
@@ -52,18 +58,13 @@ export function redisMigrationStore(redis: RedisLike, options: RedisMigrationSto
     },
     async readPhase(migration) {
       const v = await redis.get(`${prefix}:phase:${migration}`)
-      return v === null ? undefined : parsePhase(v)
+      return v === null ? undefined : storedPhase(migration, v)
     },
-    async writePhase(migration, phase: Phase) {
+    async writePhase(migration, phase: Phase, expected) {
+      assertPhaseStep(migration, expected, phase)
       const at = new Date().toISOString()
-      await redis.eval(
-        `redis.call('SET', KEYS[1], ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[2]) return 1`,
-        2,
-        `${prefix}:phase:${migration}`,
-        `${prefix}:history:${migration}`,
-        phase,
-        JSON.stringify({ phase, at }),
-      )
+      const written = await redis.eval(WRITE_PHASE, 2, `${prefix}:phase:${migration}`, `${prefix}:history:${migration}`, expected ?? '', phase, JSON.stringify({ phase, at }))
+      return Number(written) === 1
     },
     async history(migration) {
       return (await redis.lrange(`${prefix}:history:${migration}`, 0, -1)).map((s) => JSON.parse(s) as PhaseChange)

@@ -1,5 +1,6 @@
 import type { DedupStore } from './dedup.js'
 import { memoryDedupStore } from './dedup.js'
+import { assertPhaseStep } from './phase-transitions.js'
 import type { Phase } from './phases.js'
 
 /** One recorded phase change. */
@@ -15,8 +16,12 @@ export interface PhaseChange {
 export interface MigrationStore extends DedupStore {
   /** The current phase of `migration` (e.g. `postgres->redis`), or undefined when never set. */
   readPhase(migration: string): Promise<Phase | undefined>
-  /** Sets the phase and appends it to the history. */
-  writePhase(migration: string, phase: Phase): Promise<void>
+  /**
+   * Compare-and-set: records `phase` (and appends it to the history, atomically with it) only if the
+   * stored phase is still `expected` (undefined: none stored yet). Returns false when another writer got
+   * there first. Throws a ValidationError when `expected -> phase` is not one step (advance or rollback).
+   */
+  writePhase(migration: string, phase: Phase, expected: Phase | undefined): Promise<boolean>
   /** Phase changes, oldest first. */
   history(migration: string): Promise<PhaseChange[]>
   /** Releases connections the store opened itself. */
@@ -32,10 +37,13 @@ export function memoryMigrationStore(): MigrationStore {
     async readPhase(migration) {
       return phases.get(migration)?.at(-1)?.phase
     },
-    async writePhase(migration, phase) {
+    async writePhase(migration, phase, expected) {
+      assertPhaseStep(migration, expected, phase)
       const list = phases.get(migration) ?? []
+      if (list.at(-1)?.phase !== expected) return false
       list.push({ phase, at: new Date().toISOString() })
       phases.set(migration, list)
+      return true
     },
     async history(migration) {
       return [...(phases.get(migration) ?? [])]

@@ -1,31 +1,12 @@
-import { ConfigError, TierbusError, type Bus, type BusSubscription, type MetricsSnapshot } from '@tierbus/core'
+import type { Bus, BusSubscription, MetricsSnapshot } from '@tierbus/core'
 import { adviseTier, workloadFromMetrics, type AdvisedTier, type Verdict, type Workload } from '@tierbus/migrator'
+import { BadRequest, json } from './responses.js'
+import { guardedRoute, type RouteHandler, type RouteProtection } from './route-guard.js'
 
 /** A bus, or a function that gives one (e.g. `() => sharedBus()`). */
 export type BusSource = Bus | (() => Promise<Bus>)
 
-/** Decides whether a request may call a route (e.g. checks Vercel Cron's `Authorization: Bearer <CRON_SECRET>`). */
-export type Authorize = (request: Request) => boolean | Promise<boolean>
-
 const busOf = (source: BusSource): Promise<Bus> => (typeof source === 'function' ? source() : Promise.resolve(source))
-
-const json = (body: unknown, status = 200) => Response.json(body, { status, headers: { 'cache-control': 'no-store' } })
-
-async function guarded(request: Request, authorize: Authorize | undefined, run: () => Promise<Response>): Promise<Response> {
-  if (authorize && !(await authorize(request))) return json({ error: 'unauthorized' }, 401)
-  try {
-    return await run()
-  } catch (err) {
-    if (err instanceof TierbusError) return json({ error: err.message, code: err.code }, err instanceof ConfigError ? 400 : 503)
-    throw err
-  }
-}
-
-/** `Authorization: Bearer <secret>` check, as Vercel Cron sends with CRON_SECRET. */
-export function bearer(secret: string | undefined): Authorize {
-  if (!secret) throw new ConfigError('bearer(secret): the secret is empty; set CRON_SECRET (or pass the token your scheduler sends)')
-  return (request) => request.headers.get('authorization') === `Bearer ${secret}`
-}
 
 /** Maps a transport name to the advisor's tier names. */
 export function tierOf(transportName: string): AdvisedTier {
@@ -54,44 +35,42 @@ export interface EventsMetrics {
 }
 
 /** Options of `metricsRoute`. */
-export interface MetricsRouteOptions {
+export interface MetricsRouteOptions extends RouteProtection {
   bus: BusSource
   /** Requirements the advisor weighs besides measured volume (latency need, agents, multi-region...). */
   requirements?: Omit<Workload, 'eventsPerDay' | 'p99LatencyMs' | 'currentTier'> & { currentTier?: AdvisedTier }
-  authorize?: Authorize
 }
 
 /** Most dead letters counted; beyond it the count says `dlqCount: 1000` and the DLQ route pages. */
 const DLQ_COUNT_CAP = 1_000
 
 /** GET handler: volume, latency, error rate, DLQ count and the advisor's recommendation, as JSON. */
-export function metricsRoute(options: MetricsRouteOptions): (request: Request) => Promise<Response> {
-  return (request) =>
-    guarded(request, options.authorize, async () => {
-      const bus = await busOf(options.bus)
-      const m = bus.metrics()
-      const dlqCount = bus.transport.deadLetters ? (await bus.transport.deadLetters.list({ limit: DLQ_COUNT_CAP })).length : 0
-      const currentTier = options.requirements?.currentTier ?? tierOf(m.transport)
-      const workload = workloadFromMetrics(m, { ...options.requirements, currentTier })
-      const body: EventsMetrics = {
-        transport: m.transport,
-        at: m.at,
-        eventVolume: {
-          perSecond: m.rates.publishedPerSec,
-          perDay: Math.round(workload.eventsPerDay),
-          published: m.totals.published,
-          handled: m.totals.acked,
-          byType: Object.fromEntries(Object.entries(m.byType).map(([t, s]) => [t, { published: s.published, acked: s.acked, deadLettered: s.deadLettered }])),
-        },
-        latency: { endToEndMs: m.endToEndMs, handlerMs: m.handlerMs },
-        errorRate: m.errorRate,
-        dlqCount,
-        groups: m.byGroup,
-        migration: migrationOf(bus.transport),
-        recommendation: adviseTier(workload),
-      }
-      return json(body)
-    })
+export function metricsRoute(options: MetricsRouteOptions): RouteHandler {
+  return guardedRoute('metricsRoute', options, async () => {
+    const bus = await busOf(options.bus)
+    const m = bus.metrics()
+    const dlqCount = bus.transport.deadLetters ? (await bus.transport.deadLetters.list({ limit: DLQ_COUNT_CAP })).length : 0
+    const currentTier = options.requirements?.currentTier ?? tierOf(m.transport)
+    const workload = workloadFromMetrics(m, { ...options.requirements, currentTier })
+    const body: EventsMetrics = {
+      transport: m.transport,
+      at: m.at,
+      eventVolume: {
+        perSecond: m.rates.publishedPerSec,
+        perDay: Math.round(workload.eventsPerDay),
+        published: m.totals.published,
+        handled: m.totals.acked,
+        byType: Object.fromEntries(Object.entries(m.byType).map(([t, s]) => [t, { published: s.published, acked: s.acked, deadLettered: s.deadLettered }])),
+      },
+      latency: { endToEndMs: m.endToEndMs, handlerMs: m.handlerMs },
+      errorRate: m.errorRate,
+      dlqCount,
+      groups: m.byGroup,
+      migration: migrationOf(bus.transport),
+      recommendation: adviseTier(workload),
+    }
+    return json(body)
+  })
 }
 
 /** The phase and counters of a migrating transport (duck-typed, so this package needs no migrator import at runtime). */
@@ -102,7 +81,7 @@ function migrationOf(transport: unknown): EventsMetrics['migration'] {
 }
 
 /** Options of `drainRoute`. */
-export interface DrainRouteOptions {
+export interface DrainRouteOptions extends RouteProtection {
   bus: BusSource
   /** Subscribes the handlers this drain runs (called per request; the subscriptions are closed after). */
   subscribe: (bus: Bus) => Promise<BusSubscription[]>
@@ -110,7 +89,6 @@ export interface DrainRouteOptions {
   budgetMs?: number
   /** Stop early after this long without a new delivery. */
   idleMs?: number
-  authorize?: Authorize
 }
 
 /** Defaults of `drainRoute`. */
@@ -122,83 +100,92 @@ export const DRAIN_DEFAULTS = Object.freeze({ budgetMs: 10_000, idleMs: 1_000 })
  * stays idle, then stops intake and waits for in-flight handlers (within the budget). Work it could not
  * finish is redelivered later by the tier.
  */
-export function drainRoute(options: DrainRouteOptions): (request: Request) => Promise<Response> {
+export function drainRoute(options: DrainRouteOptions): RouteHandler {
   const budgetMs = options.budgetMs ?? DRAIN_DEFAULTS.budgetMs
   const idleMs = options.idleMs ?? DRAIN_DEFAULTS.idleMs
-  return (request) =>
-    guarded(request, options.authorize, async () => {
-      const bus = await busOf(options.bus)
-      const started = Date.now()
-      const before = bus.metrics().totals
-      const subs = await options.subscribe(bus)
-      let last = before.delivered
-      let lastChange = Date.now()
-      for (;;) {
-        const now = Date.now()
-        const delivered = bus.metrics().totals.delivered
-        if (delivered !== last) {
-          last = delivered
-          lastChange = now
-        }
-        const busy = subs.some((s) => s.inFlight > 0)
-        if (now - started >= budgetMs || (!busy && now - lastChange >= idleMs)) break
-        await new Promise((resolve) => setTimeout(resolve, 25))
+  return guardedRoute('drainRoute', options, async () => {
+    const bus = await busOf(options.bus)
+    const started = Date.now()
+    const before = bus.metrics().totals
+    const subs = await options.subscribe(bus)
+    let last = before.delivered
+    let lastChange = Date.now()
+    for (;;) {
+      const now = Date.now()
+      const delivered = bus.metrics().totals.delivered
+      if (delivered !== last) {
+        last = delivered
+        lastChange = now
       }
-      const remaining = Math.max(100, budgetMs - (Date.now() - started))
-      const drained = await Promise.all(subs.map((s) => s.close({ timeoutMs: remaining })))
-      const after = bus.metrics().totals
-      return json({
-        handled: after.acked - before.acked,
-        retried: after.retried - before.retried,
-        deadLettered: after.deadLettered - before.deadLettered,
-        durationMs: Date.now() - started,
-        finishedInFlight: drained.every(Boolean),
-      })
+      const busy = subs.some((s) => s.inFlight > 0)
+      if (now - started >= budgetMs || (!busy && now - lastChange >= idleMs)) break
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    const remaining = Math.max(100, budgetMs - (Date.now() - started))
+    const drained = await Promise.all(subs.map((s) => s.close({ timeoutMs: remaining })))
+    const after = bus.metrics().totals
+    return json({
+      handled: after.acked - before.acked,
+      retried: after.retried - before.retried,
+      deadLettered: after.deadLettered - before.deadLettered,
+      durationMs: Date.now() - started,
+      finishedInFlight: drained.every(Boolean),
     })
+  })
 }
 
 /** Options of `deadLetterRoutes`. */
-export interface DeadLetterRoutesOptions {
+export interface DeadLetterRoutesOptions extends RouteProtection {
   bus: BusSource
-  authorize?: Authorize
+}
+
+/** The fixed answer to a redrive/purge body of the wrong shape. */
+const IDS_SHAPE = 'send { "ids": ["<dead letter id>", ...] } or { "all": true, "group": "<group>" }'
+
+/** The JSON body of a mutating request; anything that is not JSON is the caller's error (400). */
+async function jsonBody(request: Request): Promise<unknown> {
+  const text = await request.text()
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new BadRequest(`the body is not JSON: ${IDS_SHAPE}`)
+  }
+}
+
+/** The dead letter ids a redrive/purge body names: `{ ids }`, or every one of a group with `{ all: true }`. */
+async function idsOf(request: Request, bus: Bus): Promise<string[]> {
+  const body = (await jsonBody(request)) as { ids?: unknown; all?: unknown; group?: unknown } | null
+  if (typeof body !== 'object' || body === null) throw new BadRequest(IDS_SHAPE)
+  if (body.all === true) {
+    const group = typeof body.group === 'string' ? body.group : undefined
+    return (await bus.deadLetters.list({ ...(group ? { group } : {}), limit: 10_000 })).map((d) => d.id)
+  }
+  if (!Array.isArray(body.ids) || !body.ids.every((id) => typeof id === 'string')) throw new BadRequest(IDS_SHAPE)
+  return body.ids as string[]
 }
 
 /**
  * Dead-letter route handlers: `GET ?group=&limit=` lists, `POST { ids } | { all: true, group }` redrives,
  * `DELETE { ids }` purges. Export them as `GET`, `POST`, `DELETE` of one route file.
  */
-export function deadLetterRoutes(options: DeadLetterRoutesOptions): Record<'GET' | 'POST' | 'DELETE', (request: Request) => Promise<Response>> {
-  const idsOf = async (request: Request, bus: Bus): Promise<string[]> => {
-    const body = (await request.json().catch(() => ({}))) as { ids?: unknown; all?: unknown; group?: unknown }
-    if (body.all === true) {
-      const group = typeof body.group === 'string' ? body.group : undefined
-      return (await bus.deadLetters.list({ ...(group ? { group } : {}), limit: 10_000 })).map((d) => d.id)
-    }
-    if (!Array.isArray(body.ids) || !body.ids.every((id) => typeof id === 'string')) {
-      throw new ConfigError('send { "ids": ["<dead letter id>", ...] } or { "all": true, "group": "<group>" }')
-    }
-    return body.ids as string[]
-  }
+export function deadLetterRoutes(options: DeadLetterRoutesOptions): Record<'GET' | 'POST' | 'DELETE', RouteHandler> {
   return {
-    GET: (request) =>
-      guarded(request, options.authorize, async () => {
-        const bus = await busOf(options.bus)
-        const url = new URL(request.url)
-        const group = url.searchParams.get('group') ?? undefined
-        const limit = Math.min(1_000, Number(url.searchParams.get('limit') ?? 100) || 100)
-        return json({ deadLetters: await bus.deadLetters.list({ ...(group ? { group } : {}), limit }) })
-      }),
-    POST: (request) =>
-      guarded(request, options.authorize, async () => {
-        const bus = await busOf(options.bus)
-        const ids = await idsOf(request, bus)
-        return json({ requested: ids.length, redriven: await bus.deadLetters.redrive(ids) })
-      }),
-    DELETE: (request) =>
-      guarded(request, options.authorize, async () => {
-        const bus = await busOf(options.bus)
-        const ids = await idsOf(request, bus)
-        return json({ requested: ids.length, purged: await bus.deadLetters.purge(ids) })
-      }),
+    GET: guardedRoute('deadLetterRoutes', options, async (request) => {
+      const bus = await busOf(options.bus)
+      const url = new URL(request.url)
+      const group = url.searchParams.get('group') ?? undefined
+      const limit = Math.min(1_000, Number(url.searchParams.get('limit') ?? 100) || 100)
+      return json({ deadLetters: await bus.deadLetters.list({ ...(group ? { group } : {}), limit }) })
+    }),
+    POST: guardedRoute('deadLetterRoutes', options, async (request) => {
+      const bus = await busOf(options.bus)
+      const ids = await idsOf(request, bus)
+      return json({ requested: ids.length, redriven: await bus.deadLetters.redrive(ids) })
+    }),
+    DELETE: guardedRoute('deadLetterRoutes', options, async (request) => {
+      const bus = await busOf(options.bus)
+      const ids = await idsOf(request, bus)
+      return json({ requested: ids.length, purged: await bus.deadLetters.purge(ids) })
+    }),
   }
 }

@@ -3,13 +3,15 @@ import { eventually } from '@tierbus/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { migratingTransport } from '@tierbus/migrator'
-import { bearer, deadLetterRoutes, drainRoute, metricsRoute, resetSharedBus, sharedBus, singleton, tierOf } from '@tierbus/next'
+import { bearer, deadLetterRoutes, drainRoute, metricsRoute, PUBLIC_UNAUTHENTICATED, resetSharedBus, sharedBus, singleton, tierOf } from '@tierbus/next'
 
 /** A route's JSON body, loosely typed for assertions. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const read = async (res: Response): Promise<any> => res.json()
 
 const FeedbackCreated = defineEvent('feedback.created', z.object({ feedbackId: z.string(), text: z.string() }))
+/** Headers of a same-origin JSON request, as the dashboard's fetch sends them. */
+const JSON_HEADERS = { 'content-type': 'application/json' }
 const buses: Bus[] = []
 const newBus = () => {
   const bus = createBus({ transport: memoryTransport(), source: 'signalsloop/web', retry: { attempts: 2, backoff: { baseMs: 5, maxMs: 10 } }, onError: () => {} })
@@ -28,7 +30,7 @@ describe('metrics route', () => {
     }, { group: 'sentiment-agent' })
     await bus.publishBatch(FeedbackCreated, [{ feedbackId: 'a', text: 'ok' }, { feedbackId: 'b', text: 'poison' }])
     await eventually(() => bus.metrics().totals.deadLettered === 1, 'dead letter')
-    const GET = metricsRoute({ bus, requirements: { agents: 8 } })
+    const GET = metricsRoute({ bus, requirements: { agents: 8 }, authorize: PUBLIC_UNAUTHENTICATED })
     const res = await GET(new Request('http://localhost/api/events/metrics'))
     expect(res.status).toBe(200)
     expect(res.headers.get('cache-control')).toBe('no-store')
@@ -48,7 +50,7 @@ describe('metrics route', () => {
     const transport = migratingTransport({ source: memoryTransport(), target: memoryTransport(), phase: 'shadow' })
     const bus = createBus({ transport, source: 'signalsloop/web' })
     buses.push(bus)
-    const body = await read(await metricsRoute({ bus })(new Request('http://localhost/api/events/metrics')))
+    const body = await read(await metricsRoute({ bus, authorize: PUBLIC_UNAUTHENTICATED })(new Request('http://localhost/api/events/metrics')))
     expect(body.transport).toBe('memory->memory')
     expect(body.migration).toMatchObject({ phase: 'shadow', secondaryWriteFailures: 0, relayed: 0 })
     expect(body.recommendation.currentTier).toBe('memory')
@@ -77,8 +79,8 @@ describe('drain route', () => {
       authorize: bearer('s3cret'),
       subscribe: async (b) => [await b.subscribe(FeedbackCreated, (e) => void seen.push(e.data.feedbackId), { group: 'sentiment-agent', startFrom: 'earliest' })],
     })
-    expect((await POST(new Request('http://localhost/api/events/drain', { method: 'POST' }))).status).toBe(401)
-    const res = await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: { authorization: 'Bearer s3cret' } }))
+    expect((await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: JSON_HEADERS }))).status).toBe(401)
+    const res = await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: { ...JSON_HEADERS, authorization: 'Bearer s3cret' } }))
     expect(res.status).toBe(200)
     const body = await read(res)
     expect(body).toMatchObject({ handled: 30, deadLettered: 0, finishedInFlight: true })
@@ -93,9 +95,10 @@ describe('drain route', () => {
       bus,
       budgetMs: 300,
       idleMs: 10_000,
+      authorize: PUBLIC_UNAUTHENTICATED,
       subscribe: async (b) => [await b.subscribe(FeedbackCreated, () => new Promise((r) => setTimeout(r, 20)), { group: 'slow', concurrency: 1, startFrom: 'earliest' })],
     })
-    const body = await read(await POST(new Request('http://localhost/drain', { method: 'POST' })))
+    const body = await read(await POST(new Request('http://localhost/drain', { method: 'POST', headers: JSON_HEADERS })))
     expect(body.handled).toBeGreaterThan(0)
     expect(body.handled).toBeLessThan(100)
     expect(body.durationMs).toBeLessThan(1_500)
@@ -111,19 +114,19 @@ describe('dead-letter routes', () => {
     }, { group: 'sentiment-agent' })
     await bus.publishBatch(FeedbackCreated, [{ feedbackId: 'a', text: 'x' }, { feedbackId: 'b', text: 'y' }])
     await eventually(() => bus.metrics().totals.deadLettered === 2, 'two dead letters')
-    const routes = deadLetterRoutes({ bus })
+    const routes = deadLetterRoutes({ bus, authorize: PUBLIC_UNAUTHENTICATED })
     const listed = await read(await routes.GET(new Request('http://localhost/api/events/dlq?group=sentiment-agent')))
     expect(listed.deadLetters).toHaveLength(2)
     expect(listed.deadLetters[0].reason).toMatchObject({ kind: 'handler-failed', attempts: 2 })
     healthy = true
-    const redriven = await read(await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', body: JSON.stringify({ ids: [listed.deadLetters[0].id] }) })))
+    const redriven = await read(await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ ids: [listed.deadLetters[0].id] }) })))
     expect(redriven).toEqual({ requested: 1, redriven: 1 })
     await eventually(() => bus.metrics().totals.acked === 1, 'redriven event handled')
-    const purged = await read(await routes.DELETE(new Request('http://localhost/api/events/dlq', { method: 'DELETE', body: JSON.stringify({ all: true }) })))
+    const purged = await read(await routes.DELETE(new Request('http://localhost/api/events/dlq', { method: 'DELETE', headers: JSON_HEADERS, body: JSON.stringify({ all: true }) })))
     expect(purged).toEqual({ requested: 1, purged: 1 })
-    const bad = await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', body: '{"ids": 3}' }))
+    const bad = await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', headers: JSON_HEADERS, body: '{"ids": 3}' }))
     expect(bad.status).toBe(400)
-    expect((await read(bad)).error).toMatch(/send \{ "ids"/)
+    expect(await read(bad)).toEqual({ code: 'BAD_REQUEST', error: expect.stringMatching(/send \{ "ids"/) })
   })
 })
 

@@ -13,7 +13,7 @@ import { DEAD_LETTER_ATTRIBUTES, QUEUE_TAGS, TYPE_ATTRIBUTE } from './attributes
 import { transportError } from './aws-errors.js'
 import { fifoId, sourceOfDlq } from './names.js'
 import type { SqsClients } from './options.js'
-import { namespaceQueues } from './provision.js'
+import { namespaceQueues, type TaggedQueue } from './provision.js'
 
 /** How long dead letters being inspected stay hidden from other inspectors, seconds. */
 const HOLD_SECONDS = 30
@@ -26,6 +26,19 @@ const KINDS = new Set<string>(Object.values(DEAD_LETTER_KINDS))
 function parseId(id: string): { dlq: string; messageId: string } | undefined {
   const slash = id.lastIndexOf('/')
   return slash > 0 ? { dlq: id.slice(0, slash), messageId: id.slice(slash + 1) } : undefined
+}
+
+/** Dead letter ids grouped by the DLQ they name; malformed ids are dropped. */
+function groupIds(ids: readonly string[]): Map<string, Set<string>> {
+  const byQueue = new Map<string, Set<string>>()
+  for (const id of ids) {
+    const parsed = parseId(id)
+    if (!parsed) continue
+    let set = byQueue.get(parsed.dlq)
+    if (!set) byQueue.set(parsed.dlq, (set = new Set()))
+    set.add(parsed.messageId)
+  }
+  return byQueue
 }
 
 /**
@@ -69,39 +82,41 @@ export class SqsDeadLetters implements DeadLetterStore {
   }
 
   private async act(ids: readonly string[], action: 'redrive' | 'purge'): Promise<number> {
-    const byQueue = new Map<string, Set<string>>()
-    for (const id of ids) {
-      const parsed = parseId(id)
-      if (!parsed || !parsed.dlq.startsWith(`${this.prefix}-`)) continue
-      let set = byQueue.get(parsed.dlq)
-      if (!set) byQueue.set(parsed.dlq, (set = new Set()))
-      set.add(parsed.messageId)
-    }
     let count = 0
     try {
-      for (const [dlqName, wanted] of byQueue) {
-        const dlqUrl = await this.urlOf(dlqName)
-        if (!dlqUrl) continue
-        const held = await this.hold(dlqUrl, Number.POSITIVE_INFINITY, wanted)
+      const queues = await this.ownQueues()
+      for (const [dlqName, wanted] of groupIds(ids)) {
+        // Only this namespace's own dead-letter queues, found by their tags: an id naming a live queue,
+        // another namespace's queue or anything else is ignored, never received from.
+        const dlq = queues.dlqs.get(dlqName)
+        if (!dlq) continue
+        const held = await this.hold(dlq.url, Number.POSITIVE_INFINITY, wanted)
         const chosen = held.filter((m) => wanted.has(m.MessageId!))
-        await this.release(dlqUrl, held.filter((m) => !wanted.has(m.MessageId!)))
+        await this.release(dlq.url, held.filter((m) => !wanted.has(m.MessageId!)))
         if (chosen.length === 0) continue
         if (action === 'redrive') {
-          const sourceUrl = await this.urlOf(sourceOfDlq(dlqName))
-          if (!sourceUrl) {
-            await this.release(dlqUrl, chosen)
+          const source = queues.sources.get(sourceOfDlq(dlqName))
+          if (!source || source.tags[QUEUE_TAGS.group] !== dlq.tags[QUEUE_TAGS.group]) {
+            await this.release(dlq.url, chosen)
             continue
           }
           // Sent to the group's own queue (not the topic): only the group that failed gets it again, as a new message (attempt 1).
-          for (const m of chosen) await this.clients.sqs.send(new SendMessageCommand(this.redriveMessage(sourceUrl, m)))
+          for (const m of chosen) await this.clients.sqs.send(new SendMessageCommand(this.redriveMessage(source.url, m)))
         }
-        await this.deleteAll(dlqUrl, chosen)
+        await this.deleteAll(dlq.url, chosen)
         count += chosen.length
       }
     } catch (err) {
       throw transportError(`${action} of dead letters`, err)
     }
     return count
+  }
+
+  /** This namespace's dead-letter queues and group queues by name, as tagged at provisioning. */
+  private async ownQueues(): Promise<{ dlqs: Map<string, TaggedQueue>; sources: Map<string, TaggedQueue> }> {
+    const tagged = await namespaceQueues(this.clients, this.prefix)
+    const byRole = (role: string) => new Map(tagged.filter((q) => q.tags[QUEUE_TAGS.role] === role).map((q) => [q.name, q]))
+    return { dlqs: byRole('dlq'), sources: byRole('queue') }
   }
 
   private redriveMessage(queueUrl: string, m: Message) {

@@ -1,6 +1,6 @@
 'use client'
 
-import { useCallback, useEffect, useState } from 'react'
+import { useCallback, useEffect, useState, type FormEvent } from 'react'
 
 type Summary = { count: number; p50: number; p95: number; p99: number }
 type Metrics = {
@@ -37,32 +37,103 @@ function Chart({ points, series, unit, testId }: { points: Point[]; series: Arra
   )
 }
 
+/** Where the dashboard keeps the admin token: this tab only, gone when it closes. */
+const TOKEN_KEY = 'signalsloop:admin-token'
+
+/** The admin API answered 401: the token is missing or wrong. */
+class Unauthorized extends Error {}
+
+/** Asks for the admin token (TIERBUS_ADMIN_TOKEN on the server); the dashboard sends it as a Bearer token. */
+function TokenForm({ onToken, rejected }: { onToken: (token: string) => void; rejected: boolean }) {
+  const [value, setValue] = useState('')
+  function submit(event: FormEvent) {
+    event.preventDefault()
+    if (value) onToken(value)
+  }
+  return (
+    <main>
+      <h1>Events dashboard</h1>
+      <form onSubmit={submit} style={{ display: 'flex', gap: '0.5rem' }}>
+        <label>
+          Admin token{' '}
+          <input data-testid="admin-token" type="password" autoComplete="current-password" value={value} onChange={(e) => setValue(e.target.value)} />
+        </label>
+        <button data-testid="admin-token-submit" type="submit">Open</button>
+      </form>
+      {rejected ? <p data-testid="admin-token-rejected">That token was refused.</p> : null}
+    </main>
+  )
+}
+
 export default function Dashboard() {
+  // Read after mount (sessionStorage is browser-only), so the token form appears once the page is interactive.
+  const [mounted, setMounted] = useState(false)
+  const [token, setToken] = useState<string | null>(null)
+  const [rejected, setRejected] = useState(false)
   const [metrics, setMetrics] = useState<Metrics | null>(null)
   const [points, setPoints] = useState<Point[]>([])
   const [dead, setDead] = useState<DeadLetter[]>([])
 
+  useEffect(() => {
+    setToken(sessionStorage.getItem(TOKEN_KEY))
+    setMounted(true)
+  }, [])
+
+  /** Calls an admin route with the token; JSON bodies go as application/json (the routes refuse anything else). */
+  const admin = useCallback(
+    async <T,>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> => {
+      const res = await fetch(path, {
+        method: init.method ?? 'GET',
+        cache: 'no-store',
+        headers: { authorization: `Bearer ${token}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      })
+      if (res.status === 401) throw new Unauthorized()
+      if (!res.ok) throw new Error(`${path}: ${res.status}`)
+      return (await res.json()) as T
+    },
+    [token],
+  )
+
+  const signOut = useCallback(() => {
+    sessionStorage.removeItem(TOKEN_KEY)
+    setToken(null)
+    setRejected(true)
+  }, [])
+
   const refresh = useCallback(async () => {
-    const [m, d] = await Promise.all([
-      fetch('/api/events/metrics', { cache: 'no-store' }).then((r) => r.json() as Promise<Metrics>),
-      fetch('/api/events/dlq', { cache: 'no-store' }).then((r) => r.json() as Promise<{ deadLetters: DeadLetter[] }>),
-    ])
+    const [m, d] = await Promise.all([admin<Metrics>('/api/events/metrics'), admin<{ deadLetters: DeadLetter[] }>('/api/events/dlq')])
     setMetrics(m)
     setDead(d.deadLetters)
     setPoints((prev) => [...prev, { t: Date.now(), rate: m.eventVolume.perSecond, acked: m.eventVolume.handled, p50: m.latency.endToEndMs.p50, p99: m.latency.endToEndMs.p99 }].slice(-60))
-  }, [])
+  }, [admin])
 
   useEffect(() => {
-    void refresh().catch(() => {})
-    const timer = setInterval(() => void refresh().catch(() => {}), 1000)
+    if (!token) return
+    const tick = () => void refresh().catch((err: unknown) => (err instanceof Unauthorized ? signOut() : undefined))
+    tick()
+    const timer = setInterval(tick, 1000)
     return () => clearInterval(timer)
-  }, [refresh])
+  }, [token, refresh, signOut])
 
   async function redrive(id: string) {
-    await fetch('/api/events/dlq', { method: 'POST', body: JSON.stringify({ ids: [id] }) })
+    await admin('/api/events/dlq', { method: 'POST', body: { ids: [id] } })
     await refresh()
   }
 
+  if (!mounted) return <p>loading…</p>
+  if (!token) {
+    return (
+      <TokenForm
+        rejected={rejected}
+        onToken={(t) => {
+          sessionStorage.setItem(TOKEN_KEY, t)
+          setRejected(false)
+          setToken(t)
+        }}
+      />
+    )
+  }
   if (!metrics) return <p>loading…</p>
   const r = metrics.recommendation
   return (
