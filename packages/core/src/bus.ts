@@ -1,3 +1,4 @@
+import { positiveInt } from './adapter/env-vars.js'
 import { Consumer, type ErrorListener, type Handler } from './consumer.js'
 import { assertHeaders, type Envelope } from './envelope.js'
 import { ConfigError, TierbusError, TimeoutError, ValidationError } from './errors.js'
@@ -140,10 +141,6 @@ export interface Bus {
 
 const GROUP = /^[A-Za-z0-9_.:-]{1,100}$/
 
-function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, got ${String(value)}`)
-  return value
-}
 
 /** Creates a bus over a transport: `createBus({ transport: memoryTransport(), source: 'my-app' })`. */
 export function createBus(options: BusOptions): Bus {
@@ -307,7 +304,8 @@ class EventBus implements Bus {
     }
     const ordered = options.ordered ?? false
     if (ordered && caps.ordering !== 'per-key') {
-      throw new ConfigError(`the ${this.transport.name} tier does not keep per-key order (ordered: true); use its FIFO variant or a tier with capabilities.ordering 'per-key'`)
+      const hint = this.transport.orderingHint ?? "use a tier with capabilities.ordering 'per-key' (memory, postgres, pglite, supabase, or SQS with fifo: true)"
+      throw new ConfigError(`the ${this.transport.name} tier does not keep per-key order (ordered: true); ${hint}`)
     }
     const concurrency = positiveInt(options.concurrency ?? this.concurrency, 'concurrency')
     return {

@@ -1,3 +1,4 @@
+import { LeaseKeeper } from './adapter/lease-keeper.js'
 import { describeError, ValidationError } from './errors.js'
 import { summarizeIssues, issuesOf, type AnyEventDefinition } from './events.js'
 import { parseTime } from './clock.js'
@@ -47,18 +48,19 @@ export class Consumer {
   private capacityWaiters: Array<() => void> = []
   private drainWaiters: Array<() => void> = []
   private abandoned = false
-  private readonly abort = new AbortController()
-  /** Running deliveries that can be kept alive, with when their lease was last renewed. */
-  private readonly renewable = new Map<Delivery, number>()
-  private heartbeat: NodeJS.Timeout | undefined
-  /** Coarse clock for lease renewal, advanced by the heartbeat (no clock read per event). */
-  private clock = Date.now()
+  /** Ends the in-place retry sleeps of ordered lanes when the consumer is abandoned. */
+  private readonly sleepers = new Set<() => void>()
+  /** Renews the lease of handlers that run longer than half of it (SQS visibility, NATS `working`). */
+  private readonly leases: LeaseKeeper<Delivery>
 
   /** This subscription's group counters (undefined without metrics, e.g. request-reply inboxes). */
   private readonly groupStats: ReturnType<Metrics['group']> | undefined
 
   constructor(private readonly options: ConsumerOptions) {
     this.groupStats = options.metrics?.group(options.spec.group, options.spec.pattern)
+    this.leases = new LeaseKeeper(options.spec.leaseMs, (d) =>
+      d.touch!().catch((err) => this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) })),
+    )
   }
 
   /** The transport's `onBatch`: queues the deliveries, starts what fits, resolves when there is room for more. */
@@ -101,46 +103,25 @@ export class Consumer {
     clearTimeout(timer)
     if (!drained) {
       this.abandoned = true
-      this.abort.abort()
+      const sleepers = [...this.sleepers]
+      this.sleepers.clear()
+      for (const end of sleepers) end()
     }
-    this.stopHeartbeat()
+    this.leases.stop()
     return drained
-  }
-
-  /** Renews the lease of handlers that run longer than half of it (SQS visibility, NATS `working`). */
-  private startHeartbeat(): void {
-    const leaseMs = this.options.spec.leaseMs
-    this.clock = Date.now()
-    this.heartbeat = setInterval(() => {
-      const now = (this.clock = Date.now())
-      for (const [d, renewed] of this.renewable) {
-        if (now - renewed < leaseMs / 2) continue
-        this.renewable.set(d, now)
-        d.touch!().catch((err) => this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) }))
-      }
-    }, Math.max(5, Math.floor(leaseMs / 4)))
-    this.heartbeat.unref()
-  }
-
-  private stopHeartbeat(): void {
-    clearInterval(this.heartbeat)
-    this.heartbeat = undefined
   }
 
   private pump(): void {
     while (this.running < this.options.concurrency && this.ready.length > 0) {
       const d = this.ready.shift()!
       this.running++
-      if (d.touch) {
-        if (!this.heartbeat && !this.abandoned) this.startHeartbeat()
-        this.renewable.set(d, this.clock)
-      }
+      if (d.touch && !this.abandoned) this.leases.track(d)
       void this.run(d)
     }
   }
 
   private finish(d: Delivery): void {
-    if (d.touch) this.renewable.delete(d)
+    if (d.touch) this.leases.untrack(d)
     this.running--
     this.pending--
     const key = this.options.spec.ordered ? d.envelope?.subject : undefined
@@ -157,7 +138,6 @@ export class Consumer {
       for (const w of waiters) w()
     }
     if (this.pending === 0 && this.drainWaiters.length > 0) {
-      this.stopHeartbeat()
       const waiters = this.drainWaiters
       this.drainWaiters = []
       for (const w of waiters) w()
@@ -284,20 +264,22 @@ export class Consumer {
     this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) })
   }
 
-  /** Resolves true after `ms`, or false at once when the consumer is abandoned. */
+  /**
+   * Resolves true after `ms`, or false at once when the consumer is abandoned. A plain set of wake-ups,
+   * not AbortSignal listeners: any number of lanes may sleep at once without a MaxListeners warning.
+   */
   private sleep(ms: number): Promise<boolean> {
-    const signal = this.abort.signal
-    if (signal.aborted) return Promise.resolve(false)
+    if (this.abandoned) return Promise.resolve(false)
     return new Promise((resolve) => {
-      const onAbort = () => {
+      const end = () => {
         clearTimeout(timer)
         resolve(false)
       }
       const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort)
+        this.sleepers.delete(end)
         resolve(true)
       }, ms)
-      signal.addEventListener('abort', onAbort, { once: true })
+      this.sleepers.add(end)
     })
   }
 }

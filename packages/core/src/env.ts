@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { createBus, type Bus, type BusOptions } from './bus.js'
+import { envVar, parseEnv } from './adapter/env-vars.js'
 import { ConfigError, TierbusError } from './errors.js'
 import { memoryTransport } from './memory.js'
 import { isTierAdapter, KNOWN_ADAPTERS, type AdapterContext, type Env, type TierAdapter } from './registry.js'
@@ -25,7 +26,7 @@ const CoreEnv = z.object({
   TIERBUS_TRANSPORT: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'a tier name such as memory, postgres, redis, sqs or nats').optional(),
   TIERBUS_SOURCE: z.string().min(1).optional(),
   TIERBUS_GROUP: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, "1-100 letters, digits, '_', '.', ':' or '-'").optional(),
-  TIERBUS_CONCURRENCY: z.coerce.number().int().positive().optional(),
+  TIERBUS_CONCURRENCY: envVar.positiveInt().optional(),
   TIERBUS_RETRY_ATTEMPTS: z.coerce.number().int().min(1).max(1000).optional(),
   NODE_ENV: z.string().optional(),
 })
@@ -52,13 +53,7 @@ export interface BusFromEnvOptions extends Omit<BusOptions, 'transport' | 'sourc
 }
 
 function parseCoreEnv(env: Env) {
-  const parsed = CoreEnv.safeParse(env)
-  if (!parsed.success) {
-    // Name the variable and what it expects; never echo its value (it may hold a secret).
-    const problems = parsed.error.issues.map((i) => `${String(i.path[0])} is invalid (expected ${i.message})`)
-    throw new ConfigError(`invalid tierbus environment: ${problems.join('; ')}`)
-  }
-  return parsed.data
+  return parseEnv(CoreEnv, env, 'invalid tierbus environment')
 }
 
 function registryOf(adapters: readonly TierAdapter[] = []): Map<string, TierAdapter> {

@@ -141,4 +141,9 @@ export interface Transport {
   close(): Promise<void>
   /** Dead-letter access, where the tier offers it. */
   readonly deadLetters?: DeadLetterStore
+  /**
+   * Optional, for tiers whose `capabilities.ordering` is `none`: what to do instead when a subscription
+   * asks for `ordered` (e.g. "create it with sqsTransport({ fifo: true })"), quoted in core's ConfigError.
+   */
+  readonly orderingHint?: string
 }

@@ -152,6 +152,30 @@ describe('bus', () => {
     await bus.close()
   })
 
+  it("refuses ordered: true on a tier without per-key order with a hint that is true for that tier", async () => {
+    const base = memoryTransport()
+    const unordered = (extra: Partial<Transport> = {}): Transport => ({
+      name: 'unordered',
+      capabilities: { ...MEMORY_CAPABILITIES, ordering: 'none' },
+      publish: (b) => base.publish(b),
+      subscribe: (s, f) => base.subscribe(s, f),
+      close: async () => {},
+      ...extra,
+    })
+    const E = defineEvent('x.ordered', z.object({}))
+    const plain = newBus(unordered())
+    const err = await plain.subscribe(E, () => {}, { ordered: true }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigError)
+    // No "FIFO variant" claim for a tier that has none: it names tiers that do keep order.
+    expect((err as Error).message).not.toMatch(/its FIFO variant/)
+    expect((err as Error).message).toMatch(/postgres/)
+    const hinted = newBus(unordered({ orderingHint: 'create it with fifo: true' }))
+    await expect(hinted.subscribe(E, () => {}, { ordered: true })).rejects.toThrow(/unordered tier does not keep per-key order \(ordered: true\); create it with fifo: true/)
+    await plain.close()
+    await hinted.close()
+    await base.close()
+  })
+
   it('fails a request at once when the responder dead-letters it, instead of waiting for the timeout', async () => {
     const bus = newBus()
     const Cmd = defineEvent('nlp.analyze', z.object({ text: z.string() }), { reply: z.object({ score: z.number() }) })

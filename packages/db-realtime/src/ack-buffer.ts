@@ -1,58 +1,29 @@
+import { AckCoalescer, type AckGroupResult } from '@tierbus/core/adapter'
 import type { DbDriver } from './driver.js'
 
-interface PendingAck {
+/** One claimed row to ack, guarded by its attempt. */
+export interface RowAck {
+  readonly group: number
   readonly seq: number
   readonly attempt: number
-  readonly resolve: () => void
-  readonly reject: (err: unknown) => void
 }
 
 /**
- * Coalesces acks into one `ack` call per group: while one flush is in flight the next acks queue up
- * and go together, so an idle consumer acks at once and a busy one acks in batches (no timers).
+ * Acks coalesced by core's ack coalescer into one `ack` call per group: while one round is in flight
+ * the next acks queue up and go together, so an idle consumer acks at once and a busy one in batches.
  */
-export class AckBuffer {
-  private pending = new Map<number, PendingAck[]>()
-  private flushing: Promise<void> | undefined
-
-  constructor(private readonly driver: DbDriver) {}
-
-  /** Resolves once the ack is stored. */
-  ack(group: number, seq: number, attempt: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const list = this.pending.get(group)
-      const entry = { seq, attempt, resolve, reject }
-      if (list) list.push(entry)
-      else this.pending.set(group, [entry])
-      if (!this.flushing) this.flushing = this.flush()
-    })
-  }
-
-  /** Waits until every queued ack has been sent. */
-  async drain(): Promise<void> {
-    while (this.flushing) await this.flushing
-  }
-
-  private async flush(): Promise<void> {
-    // Let acks settled in the same tick join this flush.
-    await Promise.resolve()
-    try {
-      while (this.pending.size > 0) {
-        const batch = this.pending
-        this.pending = new Map()
-        await Promise.all(
-          [...batch].map(async ([group, acks]) => {
-            try {
-              await this.driver.call('ack', [group, acks.map((a) => a.seq), acks.map((a) => a.attempt)])
-              for (const a of acks) a.resolve()
-            } catch (err) {
-              for (const a of acks) a.reject(err)
-            }
-          }),
-        )
-      }
-    } finally {
-      this.flushing = undefined
-    }
-  }
+export function rowAckCoalescer(driver: DbDriver): AckCoalescer<RowAck> {
+  return new AckCoalescer<RowAck>({
+    send: (groups) =>
+      Promise.all(
+        groups.map(async ({ items }): Promise<AckGroupResult> => {
+          try {
+            await driver.call('ack', [items[0]!.group, items.map((a) => a.seq), items.map((a) => a.attempt)])
+            return undefined
+          } catch (error) {
+            return { error }
+          }
+        }),
+      ),
+  })
 }

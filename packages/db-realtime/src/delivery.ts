@@ -1,4 +1,5 @@
 import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
+import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
 import type { DbSubscription } from './subscription.js'
 
 const MAX_INT = 2_147_483_647
@@ -7,21 +8,24 @@ const MAX_INT = 2_147_483_647
 export class DbDelivery implements Delivery {
   readonly envelope: Envelope | undefined
   readonly malformed?: { readonly raw: string; readonly error: string }
-  private settled = false
+  private readonly once: SettleOnce
 
   constructor(
     private readonly subscription: DbSubscription,
+    slot: InFlightSlot,
     readonly seq: number,
     readonly attempt: number,
     text: string,
   ) {
+    this.once = new SettleOnce(slot, () => subscription.transport.isClosed)
     const decoded = tryDecodeEnvelope(text)
     this.envelope = decoded.envelope
     this.malformed = decoded.malformed
   }
 
   ack(): Promise<void> {
-    return this.settle(() => this.subscription.transport.acks.ack(this.subscription.groupId, this.seq, this.attempt))
+    const { groupId } = this.subscription
+    return this.settle(() => this.subscription.transport.acks.ack(String(groupId), { group: groupId, seq: this.seq, attempt: this.attempt }))
   }
 
   retry(delayMs: number): Promise<void> {
@@ -35,16 +39,14 @@ export class DbDelivery implements Delivery {
     )
   }
 
-  async touch(): Promise<void> {
-    if (this.settled) return
-    await this.subscription.call('touch', [this.subscription.groupId, this.seq, this.attempt, this.subscription.spec.leaseMs])
+  touch(): Promise<void> {
+    return this.once.touch(() => this.subscription.call('touch', [this.subscription.groupId, this.seq, this.attempt, this.subscription.spec.leaseMs]))
   }
 
-  private async settle(action: () => Promise<unknown>): Promise<void> {
-    if (this.settled) return
-    this.settled = true
-    this.subscription.settled()
-    await action()
-    this.subscription.stored(this.envelope?.subject !== undefined)
+  private settle(action: () => Promise<unknown>): Promise<void> {
+    return this.once.settle(async () => {
+      await action()
+      this.subscription.stored(this.envelope?.subject !== undefined)
+    })
   }
 }

@@ -1,4 +1,5 @@
 import { ConfigError, type Env, type Transport } from '@tierbus/core'
+import { envVar, parseEnv } from '@tierbus/core/adapter'
 import { z } from 'zod'
 import { SCHEMA_NAME } from './schema-name.js'
 import { pgliteTransport } from './pglite.js'
@@ -8,12 +9,13 @@ import { DB_REALTIME_DEFAULTS } from './transport.js'
 
 const Common = z.object({
   TIERBUS_DB_SCHEMA: z.string().regex(SCHEMA_NAME, 'use 1-40 lowercase letters, digits or _').default(DB_REALTIME_DEFAULTS.schema),
-  TIERBUS_DB_POLL_MS: z.coerce.number().int().positive().optional(),
+  TIERBUS_DB_POLL_MS: envVar.positiveInt().optional(),
 })
 
+const POSTGRES_URL = envVar.url(['postgres', 'postgresql'], 'postgres://user:pass@host:5432/db')
 export const PostgresEnv = Common.extend({
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected postgres://user:pass@host:5432/db').optional(),
-  TIERBUS_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected postgres://user:pass@host:5432/db').optional(),
+  DATABASE_URL: POSTGRES_URL.optional(),
+  TIERBUS_DATABASE_URL: POSTGRES_URL.optional(),
 })
 export const PgliteEnv = Common.extend({ TIERBUS_PGLITE_DIR: z.string().min(1).optional() })
 export const SupabaseEnv = Common.extend({
@@ -22,10 +24,7 @@ export const SupabaseEnv = Common.extend({
 })
 
 function parse<T extends z.ZodType>(schema: T, env: Env, kind: string): z.infer<T> {
-  const parsed = schema.safeParse(env)
-  if (parsed.success) return parsed.data
-  const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)
-  throw new ConfigError(`TIERBUS_TRANSPORT=${kind}: set valid environment variables (${problems.join('; ')})`)
+  return parseEnv(schema, env, `TIERBUS_TRANSPORT=${kind}`)
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Delivery, SubscriptionSpec } from '@tierbus/core'
-import type { AckBuffer } from './ack-buffer.js'
+import { FetchLoop, type AckCoalescer } from '@tierbus/core/adapter'
+import type { RowAck } from './ack-buffer.js'
 import { DbDelivery } from './delivery.js'
 import type { DbDriver } from './driver.js'
 import type { DbFunction, DbRow } from './statements.js'
@@ -7,9 +8,11 @@ import type { DbFunction, DbRow } from './statements.js'
 /** What a subscription needs from its transport. */
 export interface SubscriptionHost {
   readonly driver: DbDriver
-  readonly acks: AckBuffer
+  readonly acks: AckCoalescer<RowAck>
   readonly pollIntervalMs: number
   readonly scanLimit: number
+  /** True once the transport is closed (settles are then no-ops). */
+  readonly isClosed: boolean
   reportError(err: unknown): void
 }
 
@@ -21,42 +24,48 @@ const SOON_MS = 2
  * low without spinning; with nothing pending the loop sleeps until NOTIFY or the poll interval.
  */
 const SOON_MAX_MS = 25
+/** First pause after a failed claim; doubles up to the poll interval. */
+const CLAIM_RETRY_MS = 200
 
 /**
- * One member of a consumer group: a single claim loop that sleeps until a push hint, a settle that
- * frees room, the next due row (delay, retry, lease expiry) or the polling interval, whichever comes
- * first. One timer per subscription, never one per event.
+ * One member of a consumer group: core's fetch loop around the `claim` function. It sleeps until a
+ * push hint, a settle that frees room, the next due row (delay, retry, lease expiry) or the polling
+ * interval, whichever comes first. One timer per subscription, never one per event.
  */
 export class DbSubscription {
-  private unsettled = 0
-  private closed = false
-  private woken = false
-  private wakeUp: (() => void) | undefined
-  private claiming: Promise<unknown> | undefined
-  private readonly loop: Promise<void>
+  private readonly loop: FetchLoop<DbRow>
+  /** What the last empty claim said about when to look again. */
+  private idleHint: DbRow = {}
+  private soon = SOON_MS
 
   constructor(
     readonly transport: SubscriptionHost,
     readonly groupId: number,
     readonly spec: SubscriptionSpec,
     readonly matches: (type: string) => boolean,
-    private readonly onBatch: (batch: Delivery[]) => Promise<void>,
+    onBatch: (batch: Delivery[]) => Promise<void>,
   ) {
-    this.loop = this.run()
+    this.loop = new FetchLoop<DbRow>({
+      maxInFlight: spec.maxInFlight,
+      fetch: (room) => this.claim(room),
+      toDeliveries: (rows, slots) =>
+        rows.map((r, i) => new DbDelivery(this, slots[i]!, Number(r.seq), Number(r.attempt), String(r.envelope))),
+      onBatch,
+      // A database that is down fails every claim: report the first failure and every 20th.
+      onError: (err, failures) => {
+        if (failures <= 1 || failures % 20 === 0) transport.reportError(err)
+      },
+      handBack: (rows) => this.giveBack(rows),
+      idleMs: () => this.idleMs(),
+      fullMs: () => transport.pollIntervalMs,
+      backoff: { initialMs: CLAIM_RETRY_MS, maxMs: transport.pollIntervalMs },
+    })
+    this.loop.start()
   }
 
   /** A push hint or a freed slot: claim again now. */
   wake(): void {
-    this.woken = true
-    const w = this.wakeUp
-    this.wakeUp = undefined
-    w?.()
-  }
-
-  /** Called by a delivery when it starts settling: frees a slot. */
-  settled(): void {
-    this.unsettled--
-    if (this.unsettled === this.spec.maxInFlight - 1) this.wake()
+    this.loop.wake()
   }
 
   /** Called once a settle is stored: in ordered groups the next event of that key may now be claimable. */
@@ -70,91 +79,40 @@ export class DbSubscription {
   }
 
   /** Stops intake: waits for a claim in progress (giving its rows back), not for handlers. */
-  async close(): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    this.wake()
-    await this.claiming?.catch(() => {})
-    // The loop may still be inside onBatch (a consumer waiting for room); it exits when that returns.
-    void this.loop
+  close(): Promise<void> {
+    return this.loop.close()
   }
 
-  private async run(): Promise<void> {
-    const { pollIntervalMs, scanLimit } = this.transport
-    let soon = SOON_MS
-    let failures = 0
-    while (!this.closed) {
-      const room = this.spec.maxInFlight - this.unsettled
-      if (room <= 0) {
-        await this.sleep(pollIntervalMs)
-        continue
-      }
-      this.woken = false
-      let rows: DbRow[]
-      try {
-        const claim = this.call('claim', [this.groupId, room, this.spec.leaseMs, this.spec.ordered, scanLimit])
-        this.claiming = claim
-        rows = await claim
-        failures = 0
-      } catch (err) {
-        this.claiming = undefined
-        if (this.closed) return
-        failures++
-        if (failures === 1 || failures % 20 === 0) this.transport.reportError(err)
-        await this.sleep(Math.min(pollIntervalMs, 100 * 2 ** Math.min(failures, 6)))
-        continue
-      }
-      const taken = rows.filter((r) => r.seq !== null && r.seq !== undefined)
-      if (taken.length > 0) {
-        if (this.closed) {
-          await this.giveBack(taken)
-          this.claiming = undefined
-          return
-        }
-        this.claiming = undefined
-        const batch = taken.map((r) => new DbDelivery(this, Number(r.seq), Number(r.attempt), String(r.envelope)))
-        this.unsettled += batch.length
-        soon = SOON_MS
-        try {
-          await this.onBatch(batch)
-        } catch (err) {
-          this.transport.reportError(err)
-        }
-        continue
-      }
-      this.claiming = undefined
-      const meta = rows[0] ?? {}
-      if (this.woken || meta.hint === 'more') continue
-      let wait = pollIntervalMs
-      if (meta.hint === 'soon') {
-        wait = soon
-        soon = Math.min(soon * 2, SOON_MAX_MS, pollIntervalMs)
-      } else soon = SOON_MS
-      if (meta.next_in_ms !== null && meta.next_in_ms !== undefined) wait = Math.min(wait, Number(meta.next_in_ms) + 1)
-      await this.sleep(wait)
-    }
+  /** Claims up to `room` rows; an empty claim keeps its hint for `idleMs`. */
+  private async claim(room: number): Promise<DbRow[]> {
+    const { scanLimit } = this.transport
+    const rows = await this.call('claim', [this.groupId, room, this.spec.leaseMs, this.spec.ordered, scanLimit])
+    const taken = rows.filter((r) => r.seq !== null && r.seq !== undefined)
+    if (taken.length > 0) this.soon = SOON_MS
+    else this.idleHint = rows[0] ?? {}
+    return taken
+  }
+
+  /** How long to sleep after an empty claim: not at all on 'more', a short backoff on 'soon', else until the next due row or poll. */
+  private idleMs(): number {
+    const { pollIntervalMs } = this.transport
+    const meta = this.idleHint
+    if (meta.hint === 'more') return 0
+    let wait = pollIntervalMs
+    if (meta.hint === 'soon') {
+      wait = this.soon
+      this.soon = Math.min(this.soon * 2, SOON_MAX_MS, pollIntervalMs)
+    } else this.soon = SOON_MS
+    if (meta.next_in_ms !== null && meta.next_in_ms !== undefined) wait = Math.min(wait, Number(meta.next_in_ms) + 1)
+    return wait
   }
 
   /** Rows claimed after close: back to the group at once, without spending an attempt. */
-  private async giveBack(rows: DbRow[]): Promise<void> {
+  private async giveBack(rows: readonly DbRow[]): Promise<void> {
     try {
       await this.call('release', [this.groupId, rows.map((r) => Number(r.seq)), rows.map((r) => Number(r.attempt))])
     } catch (err) {
       this.transport.reportError(err)
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.woken || this.closed) return Promise.resolve()
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wakeUp = undefined
-        resolve()
-      }, ms)
-      this.wakeUp = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
   }
 }

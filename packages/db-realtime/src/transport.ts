@@ -16,8 +16,8 @@ import {
   type SubscriptionSpec,
   type Transport,
 } from '@tierbus/core'
-import { ConnectionState, resolvePublishTimeout, withDeadline, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
-import { AckBuffer } from './ack-buffer.js'
+import { ConnectionState, positiveInt as assertPositiveInt, resolvePublishTimeout, withDeadline, type AckCoalescer, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
+import { rowAckCoalescer, type RowAck } from './ack-buffer.js'
 import type { DbDriver } from './driver.js'
 import { observedDriver } from './observed-driver.js'
 import { sqlPattern } from './patterns.js'
@@ -115,8 +115,7 @@ export interface DbRealtimeTransport extends Transport {
 }
 
 function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`db-realtime option ${name} must be a positive integer, got ${String(value)}`)
-  return value
+  return assertPositiveInt(value, `db-realtime option ${name}`)
 }
 
 /** Builds the transport over a driver (the driver is closed with the transport). */
@@ -128,7 +127,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   readonly name: string
   readonly capabilities = DB_REALTIME_CAPABILITIES
   readonly schema: string
-  readonly acks: AckBuffer
+  readonly acks: AckCoalescer<RowAck>
   readonly pollIntervalMs: number
   readonly scanLimit: number
   readonly deadLetters: DeadLetterStore
@@ -149,7 +148,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     // The driver connected and checked the schema before the transport was built.
     this.state.up()
     this.driver = observedDriver(driver, this.state)
-    this.acks = new AckBuffer(this.driver)
+    this.acks = rowAckCoalescer(this.driver)
     this.pollIntervalMs = positiveInt(options.pollIntervalMs ?? DB_REALTIME_DEFAULTS.pollIntervalMs, 'pollIntervalMs')
     this.scanLimit = positiveInt(options.scanLimit ?? DB_REALTIME_DEFAULTS.scanLimit, 'scanLimit')
     this.push = options.push ?? DB_REALTIME_DEFAULTS.push
@@ -159,6 +158,10 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
       redrive: async (ids) => (ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_redrive', [this.deadLetterIds(ids)]))),
       purge: async (ids) => (ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_purge', [this.deadLetterIds(ids)]))),
     }
+  }
+
+  get isClosed(): boolean {
+    return this.closed
   }
 
   reportError(err: unknown): void {
@@ -237,7 +240,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     const subs = [...this.subscriptions]
     this.subscriptions.clear()
     await Promise.all(subs.map((s) => s.close()))
-    await this.acks.drain()
+    await this.acks.flush()
     const stop = this.listening
     this.listening = undefined
     if (stop) await (await stop.catch(() => async () => {}))()

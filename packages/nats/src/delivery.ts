@@ -1,4 +1,5 @@
 import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
+import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
 import type { JetStreamDeadLetters } from './dead-letters.js'
 import { transportError } from './errors.js'
 import type { PulledMessage } from './pulled-message.js'
@@ -9,8 +10,6 @@ export interface DeliveryOwner {
   readonly group: string
   readonly durable: string
   readonly deadLetters: JetStreamDeadLetters
-  /** Called once when the delivery is settled (frees a slot for the next fetch). */
-  settled(): void
 }
 
 /**
@@ -20,12 +19,15 @@ export interface DeliveryOwner {
 export class JetStreamDelivery implements Delivery {
   readonly envelope: Envelope | undefined
   readonly malformed?: { readonly raw: string; readonly error: string }
-  private done = false
+  private readonly once: SettleOnce
 
   constructor(
     private readonly msg: PulledMessage,
     private readonly owner: DeliveryOwner,
+    slot: InFlightSlot,
+    isClosed: () => boolean,
   ) {
+    this.once = new SettleOnce(slot, isClosed)
     const { envelope, malformed } = tryDecodeEnvelope(msg.data)
     this.envelope = envelope
     if (malformed) this.malformed = malformed
@@ -35,34 +37,33 @@ export class JetStreamDelivery implements Delivery {
     return this.msg.deliveryCount
   }
 
-  async ack(): Promise<void> {
-    this.settle('acking', () => this.msg.ack())
+  ack(): Promise<void> {
+    return this.once.settle(() => this.respond('acking', () => this.msg.ack()))
   }
 
-  async retry(delayMs: number): Promise<void> {
-    this.settle('nak-ing', () => this.msg.nak(Math.max(0, Math.round(delayMs))))
+  retry(delayMs: number): Promise<void> {
+    return this.once.settle(() => this.respond('nak-ing', () => this.msg.nak(Math.max(0, Math.round(delayMs)))))
   }
 
-  async deadLetter(reason: DeadLetterReason): Promise<void> {
-    if (this.done) return
-    // Stored first: if the write fails the message stays unacked and comes back, so it is never lost.
-    await this.owner.deadLetters.write({ group: this.owner.group, durable: this.owner.durable, subject: this.msg.subject, data: this.msg.data }, reason)
-    this.settle('terminating', () => this.msg.term())
+  deadLetter(reason: DeadLetterReason): Promise<void> {
+    return this.once.settle(async () => {
+      // Stored first: if the write fails the message stays unacked and comes back, so it is never lost.
+      await this.owner.deadLetters.write({ group: this.owner.group, durable: this.owner.durable, subject: this.msg.subject, data: this.msg.data }, reason)
+      this.respond('terminating', () => this.msg.term())
+    })
   }
 
-  async touch(): Promise<void> {
-    if (this.done) return
-    try {
-      this.msg.working()
-    } catch (err) {
-      throw transportError(`extending the ack wait of a message of group ${this.owner.group}`, err)
-    }
+  touch(): Promise<void> {
+    return this.once.touch(() => {
+      try {
+        this.msg.working()
+      } catch (err) {
+        throw transportError(`extending the ack wait of a message of group ${this.owner.group}`, err)
+      }
+    })
   }
 
-  private settle(what: string, action: () => void): void {
-    if (this.done) return
-    this.done = true
-    this.owner.settled()
+  private respond(what: string, action: () => void): void {
     try {
       action()
     } catch (err) {

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { ConfigError, type Env, type Transport } from '@tierbus/core'
+import { envVar, parseEnv } from '@tierbus/core/adapter'
 import { natsTransport } from './transport.js'
 
 const NATS_URL = z
@@ -15,7 +16,7 @@ export const NatsEnv = z.object({
   TIERBUS_NATS_URL: NATS_URL.optional(),
   TIERBUS_NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, _ or -').max(100).optional(),
   TIERBUS_NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -').optional(),
-  TIERBUS_NATS_MAX_AGE_MS: z.coerce.number().int().min(0).optional(),
+  TIERBUS_NATS_MAX_AGE_MS: envVar.nonNegativeInt().optional(),
 })
 
 /**
@@ -25,13 +26,7 @@ export const NatsEnv = z.object({
  */
 export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
   if (kind !== 'nats') throw new ConfigError(`@tierbus/nats builds the 'nats' transport, not '${kind}': install the package for ${kind}`)
-  const parsed = NatsEnv.safeParse(env)
-  if (!parsed.success) {
-    // Names the variable and the expected form, never its value (a NATS URL may hold a password or token).
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')} is invalid: ${i.message}`)
-    throw new ConfigError(`invalid NATS environment: ${problems.join('; ')}`)
-  }
-  const vars = parsed.data
+  const vars = parseEnv(NatsEnv, env, 'TIERBUS_TRANSPORT=nats')
   const url = vars.TIERBUS_NATS_URL ?? vars.NATS_URL
   if (!url) throw new ConfigError('TIERBUS_TRANSPORT=nats needs the server: set NATS_URL (or TIERBUS_NATS_URL), e.g. nats://127.0.0.1:4222')
   return natsTransport({

@@ -1,6 +1,6 @@
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from 'nats'
 import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope, type Subscription, type SubscriptionSpec } from '@tierbus/core'
-import { BatchPump } from './batch-pump.js'
+import { BatchPump } from '@tierbus/core/adapter'
 import type { JetStreamDeadLetters } from './dead-letters.js'
 import { durableName } from './subjects.js'
 

@@ -1,6 +1,6 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
 import type { Delivery, Subscription, SubscriptionSpec } from '@tierbus/core'
-import { BatchPump } from './batch-pump.js'
+import { BatchPump, InFlight, WakeableSleep } from '@tierbus/core/adapter'
 import { REDRIVE_HEADER, type JetStreamDeadLetters } from './dead-letters.js'
 import { JetStreamDelivery, type DeliveryOwner } from './delivery.js'
 import { PulledMessage } from './pulled-message.js'
@@ -14,6 +14,8 @@ export interface PullContext {
   /** How long one pull request waits on the server, ms. */
   readonly fetchExpiresMs: number
   readonly onError: (err: unknown) => void
+  /** True once the transport is closed (settles are then no-ops). */
+  readonly isClosed: () => boolean
   /** Runs after intake stopped (e.g. deletes an ephemeral durable). */
   readonly onClose?: () => Promise<void>
 }
@@ -38,19 +40,16 @@ export class PullSubscription implements Subscription, DeliveryOwner {
   readonly group: string
   readonly durable: string
   readonly deadLetters: JetStreamDeadLetters
-  private outstanding = 0
+  private readonly inFlight: InFlight
   private readonly pulls: OpenPull[] = []
   private closed = false
   private failedAt = 0
-  private wake: (() => void) | undefined
+  private readonly sleeper = new WakeableSleep()
   private readonly pump: BatchPump<JetStreamDelivery>
   private readonly inbox = createInbox()
   private readonly sub: NatsSubscription
   private readonly nextSubject: string
   private readonly loop: Promise<void>
-  private stopIntake!: () => void
-  /** Resolves on close, so the loop never waits on a handler that hangs (core may be abandoning it). */
-  private readonly stopped = new Promise<void>((resolve) => (this.stopIntake = resolve))
 
   constructor(
     private readonly spec: SubscriptionSpec,
@@ -60,25 +59,20 @@ export class PullSubscription implements Subscription, DeliveryOwner {
     this.group = spec.group
     this.durable = ctx.durable
     this.deadLetters = ctx.deadLetters
+    this.inFlight = new InFlight(spec.maxInFlight, () => this.sleeper.wake())
     this.nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${ctx.stream}.${ctx.durable}`
     this.pump = new BatchPump(onBatch, ctx.onError)
     this.sub = ctx.connection.subscribe(this.inbox, { callback: (err, msg) => (err ? ctx.onError(err) : this.receive(msg)) })
     this.loop = this.run()
   }
 
-  settled(): void {
-    this.outstanding--
-    this.wakeUp()
-  }
-
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.stopIntake()
     this.sub.unsubscribe()
     // Messages pulled but never handed out go back at once instead of waiting out ack_wait.
     for (const d of this.pump.stop()) await d.retry(0).catch(() => {})
-    this.wakeUp()
+    this.sleeper.wake()
     await this.loop
     await this.ctx.onClose?.()
   }
@@ -89,34 +83,20 @@ export class PullSubscription implements Subscription, DeliveryOwner {
     return n
   }
 
-  private wakeUp(): void {
-    const wake = this.wake
-    this.wake = undefined
-    wake?.()
-  }
-
   private async run(): Promise<void> {
     const max = this.spec.maxInFlight
     const step = Math.max(1, Math.ceil(max / 4))
     while (!this.closed) {
       this.forgetExpired()
-      const free = max - this.outstanding - this.owed
+      const free = max - this.inFlight.held - this.owed
       const pause = this.failedAt + PULL_RETRY_MS - Date.now()
       if (free > 0 && pause <= 0 && (this.pulls.length === 0 || free >= step)) {
         this.pull(free)
         continue
       }
-      let timer: NodeJS.Timeout | undefined
       // Also wake when an open pull should have expired (its 408 can be lost across a reconnect).
-      const wait = pause > 0 ? pause : this.pulls.length > 0 ? this.ctx.fetchExpiresMs + 1_000 : 0
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          this.wake = resolve
-          if (wait > 0) timer = setTimeout(resolve, wait)
-        }),
-        this.stopped,
-      ])
-      clearTimeout(timer)
+      const wait = pause > 0 ? pause : this.pulls.length > 0 ? this.ctx.fetchExpiresMs + 1_000 : Number.POSITIVE_INFINITY
+      await this.sleeper.sleep(wait)
     }
   }
 
@@ -160,8 +140,8 @@ export class PullSubscription implements Subscription, DeliveryOwner {
       m.ack()
       return
     }
-    this.outstanding++
-    this.pump.push(new JetStreamDelivery(m, this))
+    const slot = this.inFlight.takeOne()
+    this.pump.push(new JetStreamDelivery(m, this, slot, this.ctx.isClosed), slot)
   }
 
   /** A pull request ended (408 expired, 409 ...) or could not be served (503: no JetStream / no consumer). */
@@ -172,6 +152,6 @@ export class PullSubscription implements Subscription, DeliveryOwner {
     if (code !== 408 && code !== 404) {
       this.fail(new Error(`JetStream pull from consumer ${this.durable} on stream ${this.ctx.stream} answered ${code} ${msg.headers?.description ?? ''}`.trim()))
     }
-    this.wakeUp()
+    this.sleeper.wake()
   }
 }

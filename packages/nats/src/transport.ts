@@ -226,7 +226,7 @@ class JetStreamTransport implements NatsTransport {
         // After a rebuild the server may have lost the consumer (memory storage): make sure it is there.
         if (!first) await this.ensureConsumer(stream, durable, filter, spec)
         first = false
-        return new PullSubscription(spec, onBatch, { connection: this.connection, stream, durable, deadLetters: this.deadLetters, fetchExpiresMs: this.options.fetchExpiresMs, onError })
+        return new PullSubscription(spec, onBatch, { connection: this.connection, stream, durable, deadLetters: this.deadLetters, fetchExpiresMs: this.options.fetchExpiresMs, onError, isClosed: () => this.closing !== undefined })
       }
       if (spec.ephemeral) onClosed = () => this.deleteConsumer(stream, durable)
     }

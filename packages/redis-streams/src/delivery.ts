@@ -1,10 +1,9 @@
 import type { DeadLetterReason, Delivery, Envelope } from '@tierbus/core'
+import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
 import { decodeEntry, type StreamEntry } from './entries.js'
 
 /** What a delivery asks its subscription to do; every method acts on one pending entry. */
 export interface DeliveryOwner {
-  /** Frees the delivery's in-flight slot; false when it was settled already. */
-  release(delivery: StreamDelivery): boolean
   ack(entry: StreamEntry): Promise<void>
   retry(entry: StreamEntry, delayMs: number): Promise<void>
   deadLetter(entry: StreamEntry, reason: DeadLetterReason): Promise<void>
@@ -15,13 +14,15 @@ export interface DeliveryOwner {
 export class StreamDelivery implements Delivery {
   readonly envelope: Envelope | undefined
   readonly malformed: { readonly raw: string; readonly error: string } | undefined
-  /** Set once ack, retry or deadLetter was called. */
-  settled = false
+  private readonly once: SettleOnce
 
   constructor(
     private readonly owner: DeliveryOwner,
     readonly entry: StreamEntry,
+    slot: InFlightSlot,
+    isClosed: () => boolean,
   ) {
+    this.once = new SettleOnce(slot, isClosed)
     const decoded = decodeEntry(entry)
     this.envelope = decoded.envelope
     this.malformed = decoded.malformed
@@ -31,19 +32,19 @@ export class StreamDelivery implements Delivery {
     return this.entry.deliveries
   }
 
-  async ack(): Promise<void> {
-    if (this.owner.release(this)) await this.owner.ack(this.entry)
+  ack(): Promise<void> {
+    return this.once.settle(() => this.owner.ack(this.entry))
   }
 
-  async retry(delayMs: number): Promise<void> {
-    if (this.owner.release(this)) await this.owner.retry(this.entry, delayMs)
+  retry(delayMs: number): Promise<void> {
+    return this.once.settle(() => this.owner.retry(this.entry, delayMs))
   }
 
-  async deadLetter(reason: DeadLetterReason): Promise<void> {
-    if (this.owner.release(this)) await this.owner.deadLetter(this.entry, reason)
+  deadLetter(reason: DeadLetterReason): Promise<void> {
+    return this.once.settle(() => this.owner.deadLetter(this.entry, reason))
   }
 
-  async touch(): Promise<void> {
-    if (!this.settled) await this.owner.touch(this.entry)
+  touch(): Promise<void> {
+    return this.once.touch(() => this.owner.touch(this.entry))
   }
 }

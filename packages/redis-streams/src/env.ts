@@ -1,4 +1,5 @@
 import { ConfigError, type Env, type Transport } from '@tierbus/core'
+import { envVar, parseEnv } from '@tierbus/core/adapter'
 import { z } from 'zod'
 import { redisTransport } from './ioredis.js'
 import { assertKeyPrefix } from './keys.js'
@@ -7,29 +8,22 @@ import { upstashTransport } from './upstash.js'
 
 const CommonEnv = z.object({
   TIERBUS_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:{}-]{1,100}$/, "1-100 letters, digits, '_', '.', ':', '-' or a {hash-tag}").optional(),
-  TIERBUS_REDIS_MAXLEN: z.coerce.number().int().min(0).optional(),
+  TIERBUS_REDIS_MAXLEN: envVar.nonNegativeInt().optional(),
 })
 
+const REDIS_URL = envVar.url(['redis', 'rediss'], 'redis://127.0.0.1:6379')
 export const RedisEnv = CommonEnv.extend({
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
-  TIERBUS_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  REDIS_URL: REDIS_URL.optional(),
+  TIERBUS_REDIS_URL: REDIS_URL.optional(),
 })
 
 export const UpstashEnv = CommonEnv.extend({
-  UPSTASH_REDIS_REST_URL: z.string().regex(/^https?:\/\//, 'an https:// URL'),
+  UPSTASH_REDIS_REST_URL: envVar.url(['https', 'http'], 'https://<name>.upstash.io'),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1, 'the REST token from the Upstash console'),
 })
 
 function parse<T extends z.ZodType>(schema: T, env: Env, kind: string): z.infer<T> {
-  const parsed = schema.safeParse(env)
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const name = String(i.path[0])
-      return `${name} ${env[name] === undefined ? 'is not set' : `is invalid`} (expected ${i.message})`
-    })
-    throw new ConfigError(`TIERBUS_TRANSPORT=${kind}: ${problems.join('; ')}`)
-  }
-  return parsed.data
+  return parseEnv(schema, env, `TIERBUS_TRANSPORT=${kind}`)
 }
 
 function commonOptions(vars: z.infer<typeof CommonEnv>): RedisStreamsOptions {

@@ -1,5 +1,5 @@
 import { ConfigError, describeError } from '@tierbus/core'
-import { resolvePublishTimeout, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
+import { positiveInt as assertPositiveInt, resolvePublishTimeout, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './capabilities.js'
 import { assertKeyPrefix } from './keys.js'
 
@@ -59,8 +59,7 @@ export const REDIS_STREAMS_DEFAULTS = Object.freeze({
 export type ResolvedRedisStreamsOptions = Required<Omit<RedisStreamsOptions, 'onConnectionState'>> & Pick<RedisStreamsOptions, 'onConnectionState'>
 
 function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`redis-streams option ${name} must be a positive integer, got ${String(value)}`)
-  return value
+  return assertPositiveInt(value, `redis-streams option ${name}`)
 }
 
 /** Applies defaults and rejects bad values with a ConfigError naming the option. */

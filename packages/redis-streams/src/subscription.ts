@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { compilePattern, isWildcard, type DeadLetterReason, type Delivery, type Subscription, type SubscriptionSpec } from '@tierbus/core'
-import type { AckBatcher } from './ack-batcher.js'
+import { FetchLoop, type AckCoalescer } from '@tierbus/core/adapter'
+import { streamAckKey, type StreamAck } from './ack-batcher.js'
 import { isBusyGroupError, isNoGroupError, type BlockingReader, type RedisStreamClient } from './client.js'
 import {
   DEAD_LETTER_SCRIPT,
@@ -28,8 +29,10 @@ export interface SubscriptionContext {
   readonly client: RedisStreamClient
   readonly keys: RedisKeys
   readonly options: ResolvedRedisStreamsOptions
-  readonly acks: AckBatcher
+  readonly acks: AckCoalescer<StreamAck>
   readonly stats: RedisStreamsStats
+  /** True once the transport is closed (settles are then no-ops). */
+  readonly isClosed: () => boolean
 }
 
 /** A retry whose delay is longer than the lease: its entry is kept alive here until it is nearly due. */
@@ -46,9 +49,9 @@ function consumerName(): string {
 
 /**
  * One subscription: a consumer in the consumer group of (group, pattern) on every matching stream plus
- * the group's redrive stream. One loop per subscription reads new entries (XREADGROUP, blocking on its
- * own connection over TCP, adaptive polling over HTTP), reclaims expired leases and due retries
- * (XAUTOCLAIM), and hands batches to core, awaiting each before reading more.
+ * the group's redrive stream. Core's fetch loop drives it: each fetch reclaims expired leases and due
+ * retries (XAUTOCLAIM) and reads new entries (XREADGROUP, blocking on its own connection over TCP,
+ * adaptive polling over HTTP); scheduled jobs (discovery, keep-alives, pruning) run before each fetch.
  *
  * Retries: `retry(delay)` leaves the entry pending and sets its idle time to `leaseMs - delay`
  * (XCLAIM IDLE, JUSTID so no delivery is counted), so any member's XAUTOCLAIM with min-idle `leaseMs`
@@ -66,19 +69,13 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   private readonly pruneEveryMs: number
   private readonly deferred = new Map<string, DeferredRetry>()
   private reader: BlockingReader | undefined
-  private running: Promise<void> | undefined
-  private unsettled = 0
-  private closed = false
-  private inHandoff = false
-  private waitingForRoom = false
+  private readonly loop: FetchLoop<StreamEntry>
   private nextReclaimAt = 0
   private nextDiscoveryAt = Number.POSITIVE_INFINITY
   private nextKeepAt = Number.POSITIVE_INFINITY
   private nextPruneAt: number
   /** When the current blocking read or pause ends; a wake-up is only needed for something due earlier. */
   private blockedUntil = 0
-  private wakeRequested = false
-  private endPause: (() => void) | undefined
   private pollMs: number
   private knownTypeCount = -1
   private discoveryRounds = 0
@@ -96,13 +93,31 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     this.pruneEveryMs = Math.max(1_000, Math.min(300_000, Math.floor(ctx.options.staleConsumerMs / 2)))
     this.nextPruneAt = Date.now() + this.pruneEveryMs
     this.pollMs = ctx.options.pollMinMs
+    this.loop = new FetchLoop<StreamEntry>({
+      maxInFlight: spec.maxInFlight,
+      beforeFetch: () => this.runScheduledJobs(),
+      fetch: (room) => this.fetch(room),
+      toDeliveries: (entries, slots) => entries.map((e, i) => new StreamDelivery(this, e, slots[i]!, ctx.isClosed)),
+      onBatch,
+      onError: (err) => ctx.options.onError(err, { operation: 'consume', group: spec.group }),
+      // The stream or group was deleted (DEL, FLUSHDB): recreate from the start of what is there now.
+      recover: async (err) => {
+        if (isNoGroupError(err)) await this.ensureGroups(this.readKeys(), '0')
+      },
+      handBack: (entries) => this.handBack(entries),
+      fullMs: () => this.budget(Date.now(), false),
+    })
+  }
+
+  private get closed(): boolean {
+    return this.loop.closed
   }
 
   /** Creates the groups (so events published after this resolves are seen), then starts the loop. */
   static async start(ctx: SubscriptionContext, spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<StreamSubscription> {
     const sub = new StreamSubscription(ctx, spec, onBatch)
     await sub.establish()
-    sub.running = sub.run()
+    sub.loop.start()
     return sub
   }
 
@@ -121,14 +136,12 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
 
   async close(): Promise<void> {
     if (this.closed) return
-    this.closed = true
-    this.wake()
+    const stopping = this.loop.close()
     // Closing the reader's connection ends a blocking read at once. Entries the server handed to a read
     // whose reply is lost stay pending under this consumer, so it is not removed below, and the group's
     // other members reclaim them after the lease.
     await this.reader?.close().catch(() => {})
-    // A loop inside onBatch waits for core's capacity, which may only free after this close: don't wait for it.
-    if (!this.inHandoff) await this.running?.catch(() => {})
+    await stopping
     const { client, keys } = this.ctx
     try {
       if (this.spec.ephemeral && !this.match) {
@@ -143,16 +156,9 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
 
   // --- DeliveryOwner -------------------------------------------------------------------------------
 
-  release(delivery: StreamDelivery): boolean {
-    if (delivery.settled) return false
-    delivery.settled = true
-    this.unsettled--
-    if (this.waitingForRoom) this.wake()
-    return true
-  }
-
   ack(entry: StreamEntry): Promise<void> {
-    return this.ctx.acks.ack(entry.stream, this.consumerGroup, entry.id)
+    const ack = { stream: entry.stream, group: this.consumerGroup, id: entry.id }
+    return this.ctx.acks.ack(streamAckKey(ack), ack)
   }
 
   async retry(entry: StreamEntry, delayMs: number): Promise<void> {
@@ -204,37 +210,17 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     if (this.ctx.client.openReader) this.reader = await this.ctx.client.openReader()
   }
 
-  private async run(): Promise<void> {
-    let failures = 0
-    while (!this.closed) {
-      try {
-        await this.step()
-        failures = 0
-      } catch (err) {
-        if (this.closed) break
-        failures++
-        this.ctx.options.onError(err, { operation: 'consume', group: this.spec.group })
-        if (isNoGroupError(err)) {
-          // The stream or group was deleted (DEL, FLUSHDB): recreate from the start of what is there now.
-          await this.ensureGroups(this.readKeys(), '0').catch(() => {})
-        }
-        await this.pause(Math.min(5_000, 50 * 2 ** Math.min(failures, 7)))
-      }
-    }
-  }
-
-  private async step(): Promise<void> {
+  /** Discovery, keep-alives of long-delayed retries and pruning, when due. */
+  private async runScheduledJobs(): Promise<void> {
     const now = Date.now()
     if (this.match && now >= this.nextDiscoveryAt) await this.discover()
     if (now >= this.nextKeepAt) await this.keepDeferred(now)
     if (now >= this.nextPruneAt) await this.prune()
-    const room = this.spec.maxInFlight - this.unsettled
-    if (room <= 0) {
-      this.waitingForRoom = true
-      await this.pause(this.budget(now))
-      this.waitingForRoom = false
-      return
-    }
+  }
+
+  /** Reclaims due entries (expired leases, retries) when it is time, then reads new ones for the rest of `room`. */
+  private async fetch(room: number): Promise<StreamEntry[]> {
+    const now = Date.now()
     let entries: StreamEntry[] = []
     if (now >= this.nextReclaimAt) {
       // Set before the await: a retry scheduled meanwhile lowers it (wakeBy) and must not be overwritten.
@@ -243,26 +229,19 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
       if (entries.length >= room) this.nextReclaimAt = now
     }
     if (entries.length < room && !this.closed) {
-      const block = entries.length > 0 || this.takeWake() ? 0 : this.budget(Date.now())
+      const block = entries.length > 0 || this.loop.sleeper.takeWake() ? 0 : this.budget(Date.now())
       entries = entries.concat(await this.read(room - entries.length, block))
     }
-    if (entries.length === 0) return
-    if (this.closed) {
-      await this.handBack(entries)
-      return
-    }
-    this.unsettled += entries.length
-    this.inHandoff = true
-    try {
-      await this.onBatch(entries.map((e) => new StreamDelivery(this, e)))
-    } finally {
-      this.inHandoff = false
-    }
+    return entries
   }
 
-  /** Milliseconds until the next scheduled job (reclaim, discovery, keep-alive, prune), at most `blockMs`. */
-  private budget(now: number): number {
-    const next = Math.min(this.nextReclaimAt, this.nextDiscoveryAt, this.nextKeepAt, this.nextPruneAt, now + this.ctx.options.blockMs)
+  /**
+   * Milliseconds until the next scheduled job (reclaim, discovery, keep-alive, prune), at most `blockMs`.
+   * While every slot is taken a reclaim cannot take anything, so it does not count then.
+   */
+  private budget(now: number, reclaimDue = true): number {
+    const reclaimAt = reclaimDue ? this.nextReclaimAt : Number.POSITIVE_INFINITY
+    const next = Math.min(reclaimAt, this.nextDiscoveryAt, this.nextKeepAt, this.nextPruneAt, now + this.ctx.options.blockMs)
     return Math.max(0, next - now)
   }
 
@@ -281,7 +260,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     if (entries.length > 0) this.pollMs = this.ctx.options.pollMinMs
     else if (blockMs >= 1) {
       // Recompute the budget: a retry scheduled during the request may be due sooner.
-      await this.pause(Math.min(this.pollMs, this.budget(Date.now())))
+      await this.loop.sleeper.sleep(Math.min(this.pollMs, this.budget(Date.now())))
       this.pollMs = Math.min(this.ctx.options.pollMaxMs, this.pollMs * 2)
     }
     return entries
@@ -396,37 +375,14 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   private wakeBy(at: number): void {
     this.nextReclaimAt = Math.min(this.nextReclaimAt, at)
     if (this.closed) return
-    if (this.blockedUntil === 0 && !this.endPause) return
-    if (this.blockedUntil !== 0 && this.blockedUntil <= at && !this.endPause) return
+    const sleeping = this.loop.sleeper.sleeping
+    if (this.blockedUntil === 0 && !sleeping) return
+    if (this.blockedUntil !== 0 && this.blockedUntil <= at && !sleeping) return
     this.wake()
   }
 
   private wake(): void {
-    this.wakeRequested = true
-    const end = this.endPause
-    this.endPause = undefined
-    end?.()
+    this.loop.wake()
     if (this.blockedUntil !== 0) this.reader?.interrupt()
-  }
-
-  private takeWake(): boolean {
-    const requested = this.wakeRequested
-    this.wakeRequested = false
-    return requested
-  }
-
-  private pause(ms: number): Promise<void> {
-    if (ms <= 0 || this.closed || this.takeWake()) return Promise.resolve()
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.endPause = undefined
-        resolve()
-      }, ms)
-      this.endPause = () => {
-        clearTimeout(timer)
-        this.wakeRequested = false
-        resolve()
-      }
-    })
   }
 }

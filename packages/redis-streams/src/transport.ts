@@ -1,6 +1,6 @@
 import { assertPublishable, encodeEnvelope, TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
-import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
-import { AckBatcher } from './ack-batcher.js'
+import { ConnectionState, withDeadline, type AckCoalescer } from '@tierbus/core/adapter'
+import { streamAckCoalescer, type StreamAck } from './ack-batcher.js'
 import { redisCapabilities } from './capabilities.js'
 import type { RedisCommand, RedisStreamClient } from './client.js'
 import { trimArgs, xadd } from './commands.js'
@@ -25,7 +25,7 @@ export class RedisStreamsTransport implements Transport {
   readonly keys: RedisKeys
   readonly deadLetters: RedisDeadLetterStore
   private readonly options: ResolvedRedisStreamsOptions
-  private readonly acks: AckBatcher
+  private readonly acks: AckCoalescer<StreamAck>
   private readonly counters: RedisStreamsStats = newStats()
   private readonly delayed: DelayedMover
   private readonly state: ConnectionState
@@ -44,7 +44,7 @@ export class RedisStreamsTransport implements Transport {
     this.options = resolveOptions(options)
     this.capabilities = redisCapabilities(this.options.maxPayloadBytes)
     this.keys = new RedisKeys(this.options.prefix)
-    this.acks = new AckBatcher(client)
+    this.acks = streamAckCoalescer(client)
     this.deadLetters = new RedisDeadLetterStore(client, this.keys)
     this.delayed = new DelayedMover(client, this.keys, this.options, this.counters)
     this.state = new ConnectionState({ onConnectionState: this.options.onConnectionState, onError: (err) => this.options.onError(err, { operation: 'connection state listener' }) })
@@ -104,7 +104,7 @@ export class RedisStreamsTransport implements Transport {
     let sub: StreamSubscription
     try {
       sub = await StreamSubscription.start(
-        { client: this.client, keys: this.keys, options: this.options, acks: this.acks, stats: this.counters },
+        { client: this.client, keys: this.keys, options: this.options, acks: this.acks, stats: this.counters, isClosed: () => this.closed },
         spec,
         onBatch,
       )
@@ -130,7 +130,7 @@ export class RedisStreamsTransport implements Transport {
     this.subscriptions.clear()
     const stop = await this.stopListening?.catch(() => undefined)
     await stop?.().catch(() => {})
-    await this.acks.drain()
+    await this.acks.flush()
     // Before the connections close, so their 'close' events are not reported as an outage.
     this.state.closed()
     await this.client.close()

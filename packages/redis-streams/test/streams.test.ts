@@ -224,7 +224,7 @@ describe('wildcard subscriptions', () => {
 describe('transportFromEnv', () => {
   it('names the variables to set when they are missing or invalid', async () => {
     await expect(transportFromEnv('redis', {})).rejects.toThrow(/REDIS_URL/)
-    await expect(transportFromEnv('redis', { REDIS_URL: 'http://localhost' })).rejects.toThrow(/REDIS_URL is invalid/)
+    await expect(transportFromEnv('redis', { REDIS_URL: 'http://localhost' })).rejects.toThrow(/REDIS_URL is invalid \(expected a redis:\/\/ or rediss:\/\/ URL/)
     await expect(transportFromEnv('redis', { REDIS_URL: REDIS_URL, TIERBUS_REDIS_PREFIX: 'a b' })).rejects.toThrow(/TIERBUS_REDIS_PREFIX/)
     await expect(transportFromEnv('redis', { REDIS_URL: REDIS_URL, TIERBUS_REDIS_MAXLEN: 'lots' })).rejects.toThrow(/TIERBUS_REDIS_MAXLEN/)
     const upstash = await transportFromEnv('upstash', {}).catch((e: unknown) => e)

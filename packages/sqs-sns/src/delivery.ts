@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs'
 import type { DeadLetterReason, Delivery, Envelope } from '@tierbus/core'
-import type { AckBatcher } from './ack-batcher.js'
+import { SettleOnce, type AckCoalescer, type InFlightSlot } from '@tierbus/core/adapter'
 import { DEAD_LETTER_ATTRIBUTES, MAX_REASON_ERROR_CHARS, TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { fifoId } from './names.js'
@@ -12,15 +12,16 @@ import { visibilitySeconds } from './topology.js'
 /** What every delivery of one subscription shares. */
 export interface DeliveryContext {
   readonly clients: SqsClients
-  readonly acks: AckBatcher
+  /** Message deletes, keyed by queue URL. */
+  readonly acks: AckCoalescer<string>
   readonly queue: QueueRef
   /** Undefined for an ephemeral inbox: its dead letters are dropped with the inbox. */
   readonly dlq: QueueRef | undefined
   readonly group: string
   readonly fifo: boolean
   readonly leaseMs: number
-  /** Called once when a delivery is settled (frees a slot for the next receive). */
-  readonly onSettled: () => void
+  /** True once the transport is closed (settles are then no-ops). */
+  readonly isClosed: () => boolean
 }
 
 /** One received SQS message, before decoding. */
@@ -34,51 +35,43 @@ export interface ReceivedMessage {
   readonly messageGroupId: string | undefined
 }
 
-const DONE = Promise.resolve()
-
 /** A message handed to core: ack = delete, retry = change visibility, deadLetter = send to the DLQ with the reason, then delete. */
 export class SqsDelivery implements Delivery {
-  private settled = false
+  private readonly once: SettleOnce
 
   constructor(
     private readonly ctx: DeliveryContext,
+    slot: InFlightSlot,
     private readonly message: ReceivedMessage,
     readonly envelope: Envelope | undefined,
     readonly malformed: { readonly raw: string; readonly error: string } | undefined,
-  ) {}
+  ) {
+    this.once = new SettleOnce(slot, ctx.isClosed)
+  }
 
   get attempt(): number {
     return this.message.attempt
   }
 
   ack(): Promise<void> {
-    if (!this.settle()) return DONE
-    return this.ctx.acks.delete(this.ctx.queue.url, this.message.receiptHandle)
+    return this.once.settle(() => this.ctx.acks.ack(this.ctx.queue.url, this.message.receiptHandle))
   }
 
-  async retry(delayMs: number): Promise<void> {
-    if (!this.settle()) return
+  retry(delayMs: number): Promise<void> {
     // SQS counts visibility in whole seconds: the delay is rounded up.
-    await this.changeVisibility(visibilitySeconds(delayMs), 'retry')
+    return this.once.settle(() => this.changeVisibility(visibilitySeconds(delayMs), 'retry'))
   }
 
-  async deadLetter(reason: DeadLetterReason): Promise<void> {
-    if (!this.settle()) return
-    if (this.ctx.dlq) await sendToDeadLetterQueue(this.ctx, this.message, reason)
-    // Sent first, deleted second: a crash in between leaves a duplicate, never a loss.
-    await this.ctx.acks.delete(this.ctx.queue.url, this.message.receiptHandle)
+  deadLetter(reason: DeadLetterReason): Promise<void> {
+    return this.once.settle(async () => {
+      if (this.ctx.dlq) await sendToDeadLetterQueue(this.ctx, this.message, reason)
+      // Sent first, deleted second: a crash in between leaves a duplicate, never a loss.
+      await this.ctx.acks.ack(this.ctx.queue.url, this.message.receiptHandle)
+    })
   }
 
   touch(): Promise<void> {
-    if (this.settled) return DONE
-    return this.changeVisibility(Math.max(1, visibilitySeconds(this.ctx.leaseMs)), 'touch')
-  }
-
-  private settle(): boolean {
-    if (this.settled) return false
-    this.settled = true
-    this.ctx.onSettled()
-    return true
+    return this.once.touch(() => this.changeVisibility(Math.max(1, visibilitySeconds(this.ctx.leaseMs)), 'touch'))
   }
 
   private async changeVisibility(seconds: number, why: string): Promise<void> {

@@ -1,9 +1,10 @@
 import { ConfigError, type Env, type Transport } from '@tierbus/core'
+import { envVar, parseEnv } from '@tierbus/core/adapter'
 import { z } from 'zod'
 import { SQS_DEFAULTS } from './options.js'
 import { sqsTransport } from './transport.js'
 
-const flag = z.enum(['true', 'false'])
+const flag = envVar.flag()
 
 /** The environment variables of the SQS/SNS tier. */
 export const SqsEnv = z.object({
@@ -29,15 +30,7 @@ export const SqsEnv = z.object({
  */
 export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
   if (kind !== 'sqs') throw new ConfigError(`@tierbus/sqs-sns builds TIERBUS_TRANSPORT=sqs, not ${kind}`)
-  const parsed = SqsEnv.safeParse(env)
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const name = String(i.path[0])
-      return env[name] === undefined ? `${name} is not set (${i.message})` : `${name} is invalid: ${i.message}`
-    })
-    throw new ConfigError(`TIERBUS_TRANSPORT=sqs: ${problems.join('; ')}. Set AWS_REGION (e.g. us-east-1); endpoints are only needed for emulators`)
-  }
-  const vars = parsed.data
+  const vars = parseEnv(SqsEnv, env, 'TIERBUS_TRANSPORT=sqs', 'Set AWS_REGION (e.g. us-east-1); endpoints are only needed for emulators')
   const sqsEndpoint = vars.AWS_ENDPOINT_URL_SQS ?? vars.AWS_ENDPOINT_URL
   const snsEndpoint = vars.AWS_ENDPOINT_URL_SNS ?? vars.AWS_ENDPOINT_URL
   if ((vars.AWS_ACCESS_KEY_ID === undefined) !== (vars.AWS_SECRET_ACCESS_KEY === undefined)) {

@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs'
 import { compilePattern, tryDecodeEnvelope, type Delivery, type SubscriptionSpec } from '@tierbus/core'
+import { FetchLoop, type InFlightSlot } from '@tierbus/core/adapter'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { SqsDelivery, type DeliveryContext, type ReceivedMessage } from './delivery.js'
@@ -19,112 +20,59 @@ export interface PollerOptions {
 }
 
 /**
- * The receive loop of one subscription member: long-polls its queue for up to min(10, free slots)
- * messages, hands them to core in one batch, and waits for core before polling again.
+ * The receive loop of one subscription member: core's fetch loop around a long poll of its queue for
+ * up to min(10, free slots) messages.
  */
 export class QueuePoller {
-  private closed = false
-  private handing = false
-  private unsettled = 0
-  private wakeUp: (() => void) | undefined
-  private readonly abort = new AbortController()
   private readonly matches: (type: string) => boolean
-  private readonly context: DeliveryContext
-  private loop: Promise<void> | undefined
+  private readonly loop: FetchLoop<Message>
 
   constructor(
-    context: Omit<DeliveryContext, 'onSettled'>,
+    private readonly context: DeliveryContext,
     private readonly options: PollerOptions,
   ) {
     this.matches = compilePattern(options.spec.pattern)
-    this.context = {
-      ...context,
-      onSettled: () => {
-        this.unsettled--
-        this.wake()
-      },
-    }
+    this.loop = new FetchLoop<Message>({
+      maxInFlight: options.spec.maxInFlight,
+      fetch: (room, signal) => this.receive(room, signal),
+      toDeliveries: (messages, slots) => messages.flatMap((m, i) => this.toDelivery(m, slots[i]!) ?? []),
+      onBatch: options.onBatch,
+      onError: (err) => options.onError(err),
+      handBack: (messages) => this.release(messages),
+      backoff: ERROR_BACKOFF,
+    })
   }
 
   start(): void {
-    this.loop ??= this.run()
+    this.loop.start()
   }
 
   /** Stops intake: aborts the pending long poll; received but unhanded messages are made visible again. */
-  async close(): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    this.abort.abort()
-    this.wake()
-    // While core holds the loop in onBatch (waiting for room), do not wait for it: close must not
-    // depend on handlers finishing. The loop exits as soon as onBatch returns.
-    if (!this.handing) await this.loop
+  close(): Promise<void> {
+    return this.loop.close()
   }
 
-  private wake(): void {
-    const w = this.wakeUp
-    this.wakeUp = undefined
-    w?.()
-  }
-
-  private async run(): Promise<void> {
-    const { spec } = this.options
-    const visibility = Math.max(1, visibilitySeconds(spec.leaseMs))
-    let backoff: number = ERROR_BACKOFF.initialMs
-    while (!this.closed) {
-      const room = Math.min(RECEIVE_BATCH, spec.maxInFlight - this.unsettled)
-      if (room <= 0) {
-        await new Promise<void>((resolve) => (this.wakeUp = resolve))
-        continue
-      }
-      let messages: Message[]
-      try {
-        const out = await this.context.clients.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: this.context.queue.url,
-            MaxNumberOfMessages: room,
-            WaitTimeSeconds: this.options.waitTimeSeconds,
-            VisibilityTimeout: visibility,
-            MessageAttributeNames: ['All'],
-            MessageSystemAttributeNames: this.context.fifo ? ['ApproximateReceiveCount', 'MessageGroupId'] : ['ApproximateReceiveCount'],
-          }),
-          { abortSignal: this.abort.signal },
-        )
-        messages = out.Messages ?? []
-        backoff = ERROR_BACKOFF.initialMs
-      } catch (err) {
-        if (this.closed) break
-        this.options.onError(transportError(`ReceiveMessage on ${this.context.queue.name}`, err))
-        await this.pause(backoff)
-        backoff = Math.min(ERROR_BACKOFF.maxMs, backoff * 2)
-        continue
-      }
-      if (messages.length === 0) continue
-      if (this.closed) {
-        await this.release(messages)
-        break
-      }
-      const batch: Delivery[] = []
-      for (const m of messages) {
-        const d = this.toDelivery(m)
-        if (d) batch.push(d)
-      }
-      if (batch.length === 0) continue
-      this.unsettled += batch.length
-      this.handing = true
-      try {
-        await this.options.onBatch(batch)
-      } catch (err) {
-        // Core's accept does not throw; if a custom consumer does, its deliveries stay leased and come back.
-        this.options.onError(err)
-      } finally {
-        this.handing = false
-      }
+  private async receive(room: number, signal: AbortSignal): Promise<Message[]> {
+    try {
+      const out = await this.context.clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.context.queue.url,
+          MaxNumberOfMessages: Math.min(RECEIVE_BATCH, room),
+          WaitTimeSeconds: this.options.waitTimeSeconds,
+          VisibilityTimeout: Math.max(1, visibilitySeconds(this.options.spec.leaseMs)),
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: this.context.fifo ? ['ApproximateReceiveCount', 'MessageGroupId'] : ['ApproximateReceiveCount'],
+        }),
+        { abortSignal: signal },
+      )
+      return out.Messages ?? []
+    } catch (err) {
+      throw transportError(`ReceiveMessage on ${this.context.queue.name}`, err)
     }
   }
 
   /** Decodes a message; a decoded event outside the pattern (a wildcard's prefix filter let it through) is acked silently. */
-  private toDelivery(m: Message): SqsDelivery | undefined {
+  private toDelivery(m: Message, slot: InFlightSlot): SqsDelivery | undefined {
     const body = m.Body ?? ''
     const received: ReceivedMessage = {
       body,
@@ -136,14 +84,15 @@ export class QueuePoller {
     const { envelope, malformed } = tryDecodeEnvelope(body)
     const type = envelope?.type ?? received.type
     if (type !== undefined && !this.matches(type)) {
-      this.context.acks.delete(this.context.queue.url, received.receiptHandle).catch(this.options.onError)
+      slot.free()
+      this.context.acks.ack(this.context.queue.url, received.receiptHandle).catch(this.options.onError)
       return undefined
     }
-    return new SqsDelivery(this.context, received, envelope, malformed)
+    return new SqsDelivery(this.context, slot, received, envelope, malformed)
   }
 
   /** Makes messages visible again at once (received while closing). */
-  private async release(messages: Message[]): Promise<void> {
+  private async release(messages: readonly Message[]): Promise<void> {
     try {
       await this.context.clients.sqs.send(
         new ChangeMessageVisibilityBatchCommand({
@@ -155,15 +104,5 @@ export class QueuePoller {
       // They reappear after the visibility timeout anyway.
       this.options.onError(transportError(`releasing received messages on ${this.context.queue.name}`, err))
     }
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms)
-      this.wakeUp = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
   }
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { PublishCommand } from '@aws-sdk/client-sns'
 import { TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
-import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
-import { AckBatcher } from './ack-batcher.js'
+import { ConnectionState, withDeadline, type AckCoalescer } from '@tierbus/core/adapter'
+import { deleteCoalescer } from './ack-batcher.js'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { watchConnection } from './connection-state.js'
@@ -58,9 +58,10 @@ class SqsSnsTransport implements SqsTransport {
   readonly deadLetters: SqsDeadLetters
   readonly prefix: string
   readonly fifo: boolean
+  readonly orderingHint: string | undefined
   private readonly options: ResolvedSqsOptions
   private readonly clients: SqsClients
-  private readonly acks: AckBatcher
+  private readonly acks: AckCoalescer<string>
   private readonly publisher: TopicPublisher
   private readonly queues = new Map<string, Promise<ProvisionedQueue>>()
   private readonly pollers = new Set<QueuePoller>()
@@ -75,8 +76,9 @@ class SqsSnsTransport implements SqsTransport {
     this.fifo = this.options.fifo
     this.name = this.fifo ? 'sqs-fifo' : 'sqs'
     this.capabilities = this.fifo ? SQS_FIFO_CAPABILITIES : SQS_CAPABILITIES
+    this.orderingHint = this.fifo ? undefined : 'create the transport with sqsTransport({ fifo: true }) (env TIERBUS_SQS_FIFO=true): FIFO queues keep per-key order'
     this.clients = createClients(options)
-    this.acks = new AckBatcher(this.clients, this.options.ackWindowMs)
+    this.acks = deleteCoalescer(this.clients, this.options.ackWindowMs)
     this.publisher = new TopicPublisher(this.clients, () => this.topicArn(), this.fifo, this.options.publishConcurrency)
     this.deadLetters = new SqsDeadLetters(this.clients, this.prefix, this.fifo)
     // HTTP: nothing is known until the first call; it reports up or down.
@@ -138,7 +140,7 @@ class SqsSnsTransport implements SqsTransport {
     }
     const provisioned = await resources
     const poller = new QueuePoller(
-      { clients: this.clients, acks: this.acks, queue: provisioned.queue, dlq: provisioned.dlq, group: spec.group, fifo: this.fifo, leaseMs: spec.leaseMs },
+      { clients: this.clients, acks: this.acks, queue: provisioned.queue, dlq: provisioned.dlq, group: spec.group, fifo: this.fifo, leaseMs: spec.leaseMs, isClosed: () => this.closed },
       { spec, waitTimeSeconds: this.options.waitTimeSeconds, onBatch, onError: this.options.onError },
     )
     this.pollers.add(poller)

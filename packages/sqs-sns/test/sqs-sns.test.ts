@@ -166,6 +166,16 @@ describe('visibility heartbeat', () => {
   })
 })
 
+describe('ordered subscriptions', () => {
+  it('refuses ordered: true on a standard transport, pointing at fifo: true', async () => {
+    const bus = createBus({ transport: sqsTransport({ ...EMULATOR_AWS, endpoint: emulator.endpoint }), source: 'sqs-test', onError: () => {} })
+    const err = await bus.subscribe(defineEvent(`${uniqueToken('o')}.item`, Item), () => {}, { ordered: true }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigError)
+    expect((err as Error).message).toMatch(/sqsTransport\(\{ fifo: true \}\)/)
+    await bus.close()
+  })
+})
+
 describe('transportFromEnv', () => {
   it('names AWS_REGION when it is missing, and the bad variable when one is invalid', async () => {
     await expect(transportFromEnv('sqs', {})).rejects.toThrow(/AWS_REGION is not set/)

@@ -7,6 +7,7 @@ import { defineEvent } from '../events.js'
 import type { ReceivedEvent } from '../received.js'
 import type { Capabilities, Transport } from '../transport.js'
 import { eventually, gate, quietPeriod, uniqueToken } from './eventually.js'
+import { describeSpiConformance } from './spi-conformance.js'
 
 /** Builds a transport on a fresh, isolated namespace (own schema / key prefix / queue names). */
 export type TransportFactory = () => Promise<Transport>
@@ -46,6 +47,8 @@ export function runTransportConformance(name: string, factory: TransportFactory,
   const quietMs = options.quietMs ?? CONFORMANCE_DEFAULTS.quietMs
   const wait = (cond: () => boolean, what: string | (() => string)) => eventually(cond, what, { timeoutMs })
   const caseTimeout = timeoutMs * 2 + leaseMs * 4
+
+  describeSpiConformance(name, factory, { timeoutMs, leaseMs, quietMs })
 
   describe(`transport conformance: ${name}`, () => {
     const cleanups: Array<() => Promise<void> | void> = []
@@ -213,8 +216,9 @@ export function runTransportConformance(name: string, factory: TransportFactory,
       await wait(() => handled.length === 1 && b.metrics().totals.deadLettered === 1, 'the valid event handled and the invalid one dead-lettered')
       expect(handled).toEqual([2])
       expect(b.metrics().totals.deadLetteredByKind).toEqual({ 'invalid-payload': 1 })
-      if (transport.deadLetters) {
-        const dead = await transport.deadLetters.list({ group: 'g' })
+      expect(transport.deadLetters, `${name} has no deadLetters store`).toBeDefined()
+      {
+        const dead = await transport.deadLetters!.list({ group: 'g' })
         expect(dead).toHaveLength(1)
         expect(dead[0]!.reason.kind).toBe('invalid-payload')
         expect(dead[0]!.reason.attempts).toBe(1)
@@ -232,8 +236,9 @@ export function runTransportConformance(name: string, factory: TransportFactory,
       await b.publish(E, { n: 3 })
       await wait(() => handled.length === 1 && b.metrics().totals.deadLettered === 1, 'the valid event handled and the garbage dead-lettered')
       expect(b.metrics().totals.deadLetteredByKind).toEqual({ malformed: 1 })
-      if (transport.deadLetters) {
-        const dead = await transport.deadLetters.list({ group: 'g' })
+      expect(transport.deadLetters, `${name} has no deadLetters store`).toBeDefined()
+      {
+        const dead = await transport.deadLetters!.list({ group: 'g' })
         expect(dead).toHaveLength(1)
         expect(dead[0]!.reason.kind).toBe('malformed')
         expect(dead[0]!.raw ?? '').toContain('this is')

@@ -1,11 +1,16 @@
-import type { Delivery } from '@tierbus/core'
+import type { Delivery } from '../transport.js'
+import { handOff } from './hand-off.js'
+import type { InFlightSlot } from './in-flight.js'
 
 /**
- * Hands queued deliveries to `onBatch` one call at a time (the SPI forbids concurrent calls): what
- * arrives while a call runs is handed over, as one batch, when it returns. Stopping hands out nothing more.
+ * The hand-off of a push-based tier (messages arrive by callback, e.g. NATS): queues deliveries and
+ * hands them to `onBatch` one call at a time (the SPI forbids concurrent calls); what arrives while a
+ * call runs goes over, as one batch, when it returns. A rejected call frees the slots of the
+ * deliveries it did not settle (see `handOff`). Stopping hands out nothing more.
  */
 export class BatchPump<D extends Delivery = Delivery> {
   private queue: D[] = []
+  private slots: InFlightSlot[] = []
   private running: Promise<void> | undefined
   private stopped = false
 
@@ -14,9 +19,10 @@ export class BatchPump<D extends Delivery = Delivery> {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  /** Queues a delivery and starts handing out if idle. */
-  push(delivery: D): void {
+  /** Queues a delivery (with its in-flight slot, if the tier counts them) and starts handing out if idle. */
+  push(delivery: D, slot?: InFlightSlot): void {
     this.queue.push(delivery)
+    if (slot) this.slots.push(slot)
     this.running ??= this.run()
   }
 
@@ -30,6 +36,7 @@ export class BatchPump<D extends Delivery = Delivery> {
     this.stopped = true
     const left = this.queue
     this.queue = []
+    this.slots = []
     return left
   }
 
@@ -38,12 +45,10 @@ export class BatchPump<D extends Delivery = Delivery> {
     await Promise.resolve()
     while (this.queue.length > 0 && !this.stopped) {
       const batch = this.queue
+      const slots = this.slots
       this.queue = []
-      try {
-        await this.onBatch(batch)
-      } catch (err) {
-        this.onError(err)
-      }
+      this.slots = []
+      await handOff(this.onBatch, batch, slots, this.onError)
     }
     this.running = undefined
   }

@@ -1,0 +1,113 @@
+/** Acks of one key (a stream and group, a queue, a group id) sent together in one round trip. */
+export interface AckGroup<T> {
+  readonly key: string
+  readonly items: readonly T[]
+}
+
+/**
+ * How one group's send went: `undefined` when every item was acked, `{ error }` when the group failed,
+ * `{ itemErrors }` when some items failed (undefined at the index of each item that was acked).
+ */
+export type AckGroupResult = undefined | { readonly error: unknown } | { readonly itemErrors: ReadonlyArray<unknown> }
+
+/** What the coalescer needs from a tier. */
+export interface AckCoalescerOptions<T> {
+  /** Sends every group in one round trip (a pipeline, parallel batch calls); one result per group, in order. A throw fails them all. */
+  readonly send: (groups: ReadonlyArray<AckGroup<T>>) => Promise<ReadonlyArray<AckGroupResult>>
+  /** Most items of one key per group (e.g. SQS DeleteMessageBatch takes 10); larger groups are split. Default unlimited. */
+  readonly maxGroupSize?: number
+  /** How long an ack arriving while nothing is in flight waits for company, ms (default 0: the next event-loop turn). */
+  readonly windowMs?: number
+}
+
+interface PendingAck<T> {
+  readonly item: T
+  readonly resolve: () => void
+  readonly reject: (err: unknown) => void
+}
+
+/**
+ * Coalesces acks: acks made while a send is in flight go together in the next one, grouped by key, so
+ * under load one round trip acks hundreds of messages; alone, an ack waits one turn (or `windowMs`).
+ * Each `ack` resolves once its own item was acknowledged, and rejects with its own error.
+ */
+export class AckCoalescer<T> {
+  private queue = new Map<string, Array<PendingAck<T>>>()
+  private sending: Promise<void> | undefined
+  private timer: NodeJS.Timeout | undefined
+  private scheduled = false
+
+  constructor(private readonly options: AckCoalescerOptions<T>) {}
+
+  /** Queues one ack under `key`; resolves once the backend acknowledged it. */
+  ack(key: string, item: T): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const list = this.queue.get(key)
+      const pending = { item, resolve, reject }
+      if (list) list.push(pending)
+      else this.queue.set(key, [pending])
+      this.schedule()
+    })
+  }
+
+  /** Sends everything queued now (no window) and waits until every send finished (close). */
+  async flush(): Promise<void> {
+    while (this.sending || this.queue.size > 0) {
+      this.cancelTimer()
+      this.sending ??= this.send()
+      await this.sending
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.sending) return
+    this.scheduled = true
+    const go = () => {
+      this.scheduled = false
+      this.timer = undefined
+      // A flush() may have sent everything meanwhile.
+      if (this.queue.size > 0) this.sending ??= this.send()
+    }
+    const windowMs = this.options.windowMs ?? 0
+    if (windowMs > 0) this.timer = setTimeout(go, windowMs)
+    else setImmediate(go)
+  }
+
+  private cancelTimer(): void {
+    if (!this.timer) return
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.scheduled = false
+  }
+
+  private async send(): Promise<void> {
+    const groups = this.takeGroups()
+    try {
+      const results = await this.options.send(groups.map((g) => ({ key: g.key, items: g.acks.map((a) => a.item) })))
+      groups.forEach((g, i) => settle(g.acks, results[i]))
+    } catch (err) {
+      for (const g of groups) for (const a of g.acks) a.reject(err)
+    } finally {
+      this.sending = undefined
+      if (this.queue.size > 0) this.schedule()
+    }
+  }
+
+  private takeGroups(): Array<{ key: string; acks: Array<PendingAck<T>> }> {
+    const max = this.options.maxGroupSize ?? Number.POSITIVE_INFINITY
+    const groups: Array<{ key: string; acks: Array<PendingAck<T>> }> = []
+    for (const [key, acks] of this.queue) {
+      for (let i = 0; i < acks.length; i += Number.isFinite(max) ? max : acks.length) {
+        groups.push({ key, acks: Number.isFinite(max) ? acks.slice(i, i + max) : acks })
+      }
+    }
+    this.queue = new Map()
+    return groups
+  }
+}
+
+function settle<T>(acks: ReadonlyArray<PendingAck<T>>, result: AckGroupResult): void {
+  if (result === undefined) for (const a of acks) a.resolve()
+  else if ('error' in result) for (const a of acks) a.reject(result.error)
+  else acks.forEach((a, i) => (result.itemErrors[i] === undefined ? a.resolve() : a.reject(result.itemErrors[i])))
+}

@@ -1,0 +1,58 @@
+import type { InFlightSlot } from './in-flight.js'
+
+const DONE: Promise<void> = Promise.resolve()
+
+/**
+ * The settle guard of one delivery: the first of `ack` / `retry` / `deadLetter` wins and frees the
+ * in-flight slot; later settles, and any settle or `touch` once the transport is closed, are no-ops
+ * that resolve (the message then comes back after its lease, as the SPI promises).
+ *
+ * ```ts
+ * ack(): Promise<void> { return this.once.settle(() => this.ctx.acks.add(this.id)) }
+ * touch(): Promise<void> { return this.once.touch(() => this.ctx.extend(this.id)) }
+ * ```
+ */
+export class SettleOnce {
+  private done = false
+
+  constructor(
+    private readonly slot: InFlightSlot | undefined,
+    /** True once the transport is closed: its connections are gone, so nothing is sent. */
+    private readonly isClosed: () => boolean = () => false,
+  ) {}
+
+  /** True once a settle ran (or the transport closed before one did). */
+  get settled(): boolean {
+    return this.done
+  }
+
+  /**
+   * Runs `action` if this is the first settle and the transport is open; frees the slot before the
+   * action starts, so the loop may fetch while the backend call is in flight.
+   */
+  settle(action: () => Promise<unknown> | void): Promise<void> {
+    if (this.done) return DONE
+    this.done = true
+    this.slot?.free()
+    if (this.isClosed()) return DONE
+    try {
+      const result = action()
+      return result instanceof Promise ? result.then(ignore) : DONE
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Runs `action` (a lease extension) only while unsettled and the transport is open. */
+  touch(action: () => Promise<unknown> | void): Promise<void> {
+    if (this.done || this.isClosed()) return DONE
+    try {
+      const result = action()
+      return result instanceof Promise ? result.then(ignore) : DONE
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+}
+
+function ignore(): void {}
