@@ -6,5 +6,5 @@ export async function register(): Promise<void> {
     console.error('[signalsloop] TIERBUS_ADMIN_TOKEN is not set: the dashboard and /api/events/* refuse every request until you set it')
   }
   const { startAgents } = await import('./lib/bus')
-  await startAgents()
+  startAgents()
 }
