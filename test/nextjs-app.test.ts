@@ -1,10 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { freePort } from '@tierbus/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -18,15 +18,6 @@ const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'applica
 let browser: Browser
 const cleanups: Array<() => unknown> = []
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port
-      srv.close(() => resolve(port))
-    })
-    srv.on('error', reject)
-  })
-}
 
 /** Starts the built app with `next start` and the given tier env; resolves once it answers. */
 async function startApp(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {

@@ -6,13 +6,13 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { connect } from 'nats'
 import pg from 'pg'
+import { freePort } from '@tierbus/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startUpstashBridge, type UpstashBridge } from '../packages/redis-streams/test/upstash-bridge.js'
 import { startEmulator, type Emulator } from '../packages/sqs-sns/test/emulator.js'
@@ -45,15 +45,6 @@ function installedVersion(name: string): string {
   return JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port
-      srv.close(() => resolve(port))
-    })
-    srv.on('error', reject)
-  })
-}
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'tierbus-packed-'))

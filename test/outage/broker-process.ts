@@ -1,21 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { eventually } from '@tierbus/core/testing'
+import { eventually, freePort } from '@tierbus/core/testing'
 
-/** A free TCP port on 127.0.0.1 (asked from the OS, then released for the broker to take). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
+export { freePort }
+
 
 /** True when something accepts TCP connections on 127.0.0.1:`port`. */
 export function portOpen(port: number): Promise<boolean> {
