@@ -63,7 +63,7 @@ beforeAll(async () => {
     .replaceAll('__PACKS__', packs)
     .replace(/__VERSION_([^_]+(?:_[^_]+)*)__/g, (_, name: string) => installedVersion(name))
   writeFileSync(join(appDir, 'package.json'), manifest)
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], appDir)
+  run('npm', ['install', '--include=dev', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], appDir)
   run(process.execPath, [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], appDir)
   bridge = await startUpstashBridge(REDIS_URL)
   emulator = await startEmulator()
