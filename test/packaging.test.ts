@@ -33,4 +33,13 @@ describe('published packages', () => {
     const defining = chunks.filter((f) => /var TierbusError = class/.test(readFileSync(join(dist, f), 'utf8')))
     expect(defining).toHaveLength(2) // one ESM chunk, one CJS chunk
   })
+
+  it('@tierbus/core imports no Node built-in outside its testing entry (Web Crypto), so edge runtimes can load it', () => {
+    const src = join(root, 'packages/core/src')
+    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.startsWith('testing'))
+    expect(files.length).toBeGreaterThan(10)
+    const offenders = files.filter((f) => /from ['"]node:|require\(['"]node:/.test(readFileSync(join(src, f), 'utf8')))
+    expect(offenders).toEqual([])
+  })
 })
+

@@ -1,8 +1,8 @@
-import { randomFillSync } from 'node:crypto'
 import { v7 } from 'uuid'
 
-// uuid's own v7() refills a 256-byte pool every 16 ids (randomFillSync has a high fixed cost); here
-// the pool holds 512 ids, and the monotonic (msecs, seq) state follows RFC 9562 method 1 as uuid does.
+// Web Crypto (Node >= 19, browsers and edge runtimes alike). uuid's own v7() refills a 256-byte pool every
+// 16 ids (each fill has a high fixed cost); here the pool holds 512 ids, and the monotonic (msecs, seq)
+// state follows RFC 9562 method 1 as uuid does.
 const pool = new Uint8Array(16 * 512)
 let next = pool.length
 let msecs = Number.NEGATIVE_INFINITY
@@ -11,7 +11,7 @@ let seq = 0
 /** A new event id: a UUIDv7, so ids sort by creation time (monotonic within a process) and double as idempotency keys. */
 export function newEventId(): string {
   if (next === pool.length) {
-    randomFillSync(pool)
+    globalThis.crypto.getRandomValues(pool)
     next = 0
   }
   const random = pool.subarray(next, (next += 16))

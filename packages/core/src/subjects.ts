@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { ConfigError, ValidationError } from './errors.js'
 
 /**
@@ -47,7 +46,8 @@ export function isInboxType(value: unknown): value is string {
 
 /** A new, unguessable request-reply inbox type: `_inbox.<16 lowercase hex>`. */
 export function newInboxType(): string {
-  return `${INBOX_PREFIX}.${randomBytes(8).toString('hex')}`
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(8))
+  return `${INBOX_PREFIX}.${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`
 }
 
 /** Throws a ConfigError unless `type` is a concrete event type (no wildcards). */
