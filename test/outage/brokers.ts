@@ -29,44 +29,64 @@ async function started(processes: BrokerProcess[], dirs: string[], url: string):
   return { url, processes, cleanup }
 }
 
+/**
+ * Starts a broker on ports picked by `freePort()`, picking again when one was taken in between (another
+ * test worker can bind a port after it was released and before the broker binds it).
+ */
+async function onFreshPorts(start: () => Promise<PrivateBroker>, attempts = 3): Promise<PrivateBroker> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start()
+    } catch (err) {
+      if (attempt >= attempts || !/address already in use|EADDRINUSE/i.test(String((err as Error).message))) throw err
+    }
+  }
+}
+
 /** redis-server on a free port with an append-only file fsynced on every write, so acked data survives SIGKILL. */
-export async function startRedis(): Promise<PrivateBroker> {
-  const port = await freePort()
-  const dir = tempDir('redis')
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
-  return started([new BrokerProcess({ name: `redis-server :${port}`, command: 'redis-server', args, ports: [port] })], [dir], `redis://127.0.0.1:${port}`)
+export function startRedis(): Promise<PrivateBroker> {
+  return onFreshPorts(async () => {
+    const port = await freePort()
+    const dir = tempDir('redis')
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
+    return started([new BrokerProcess({ name: `redis-server :${port}`, command: 'redis-server', args, ports: [port] })], [dir], `redis://127.0.0.1:${port}`)
+  })
 }
 
 /** nats-server with JetStream on a free port, storing in its own dir. */
-export async function startNats(): Promise<PrivateBroker> {
-  const port = await freePort()
-  const dir = tempDir('nats')
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]
-  return started([new BrokerProcess({ name: `nats-server :${port}`, command: 'nats-server', args, ports: [port] })], [dir], `nats://127.0.0.1:${port}`)
+export function startNats(): Promise<PrivateBroker> {
+  return onFreshPorts(async () => {
+    const port = await freePort()
+    const dir = tempDir('nats')
+    const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]
+    return started([new BrokerProcess({ name: `nats-server :${port}`, command: 'nats-server', args, ports: [port] })], [dir], `nats://127.0.0.1:${port}`)
+  })
 }
 
 /** A JetStream cluster of `size` nats-servers on private client and route ports, each with its own store. */
-export async function startNatsCluster(size = 3): Promise<PrivateBroker> {
-  const clientPorts: number[] = []
-  const routePorts: number[] = []
-  const monitorPorts: number[] = []
-  for (let i = 0; i < size; i++) {
-    clientPorts.push(await freePort())
-    routePorts.push(await freePort())
-    monitorPorts.push(await freePort())
-  }
-  const cluster = `tb${Math.random().toString(36).slice(2, 8)}`
-  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',')
-  const dirs: string[] = []
-  const processes = clientPorts.map((port, i) => {
-    const dir = tempDir(`nats-${i}`)
-    dirs.push(dir)
-    const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPorts[i]), '-n', `${cluster}-n${i}`, '-js', '-sd', dir, '--cluster_name', cluster, '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes]
-    // /healthz answers 200 once this node's JetStream is current with the cluster (a meta leader exists).
-    const ready = async () => (await fetch(`http://127.0.0.1:${monitorPorts[i]}/healthz`)).ok
-    return new BrokerProcess({ name: `nats-server ${cluster}-n${i} :${port}`, command: 'nats-server', args, ports: [port], ready })
+export function startNatsCluster(size = 3): Promise<PrivateBroker> {
+  return onFreshPorts(async () => {
+    const clientPorts: number[] = []
+    const routePorts: number[] = []
+    const monitorPorts: number[] = []
+    for (let i = 0; i < size; i++) {
+      clientPorts.push(await freePort())
+      routePorts.push(await freePort())
+      monitorPorts.push(await freePort())
+    }
+    const cluster = `tb${Math.random().toString(36).slice(2, 8)}`
+    const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',')
+    const dirs: string[] = []
+    const processes = clientPorts.map((port, i) => {
+      const dir = tempDir(`nats-${i}`)
+      dirs.push(dir)
+      const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPorts[i]), '-n', `${cluster}-n${i}`, '-js', '-sd', dir, '--cluster_name', cluster, '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes]
+      // /healthz answers 200 once this node's JetStream is current with the cluster (a meta leader exists).
+      const ready = async () => (await fetch(`http://127.0.0.1:${monitorPorts[i]}/healthz`)).ok
+      return new BrokerProcess({ name: `nats-server ${cluster}-n${i} :${port}`, command: 'nats-server', args, ports: [port], ready })
+    })
+    return started(processes, dirs, clientPorts.map((p) => `nats://127.0.0.1:${p}`).join(','))
   })
-  return started(processes, dirs, clientPorts.map((p) => `nats://127.0.0.1:${p}`).join(','))
 }
 
 const PG_BIN = '/usr/lib/postgresql/15/bin'
@@ -79,20 +99,22 @@ function postgresUser(): { uid: number; gid: number } {
  * A private Postgres 15 cluster: initdb in a temp dir owned by the postgres user, `postgres` on a free
  * port with its socket in that dir, fsync off (a SIGKILL of the server is not an OS crash), trust auth.
  */
-export async function startPostgres(): Promise<PrivateBroker> {
-  const port = await freePort()
-  const dir = tempDir('pg')
-  const { uid, gid } = postgresUser()
-  chownSync(dir, uid, gid)
-  const data = join(dir, 'data')
-  try {
-    execFileSync(`${PG_BIN}/initdb`, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { uid, gid, stdio: 'pipe' })
-  } catch (err) {
-    removeDir(dir)
-    throw new Error(`initdb failed: ${(err as { stderr?: Buffer }).stderr?.toString() ?? String(err)}`)
-  }
-  writeFileSync(join(data, 'postgresql.auto.conf'), 'fsync = off\nfull_page_writes = off\nsynchronous_commit = on\nmax_connections = 50\n')
-  const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1']
-  const broker = new BrokerProcess({ name: `postgres :${port}`, command: `${PG_BIN}/postgres`, args, ports: [port], uid, gid })
-  return started([broker], [dir], `postgres://postgres@127.0.0.1:${port}/postgres`)
+export function startPostgres(): Promise<PrivateBroker> {
+  return onFreshPorts(async () => {
+    const port = await freePort()
+    const dir = tempDir('pg')
+    const { uid, gid } = postgresUser()
+    chownSync(dir, uid, gid)
+    const data = join(dir, 'data')
+    try {
+      execFileSync(`${PG_BIN}/initdb`, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { uid, gid, stdio: 'pipe' })
+    } catch (err) {
+      removeDir(dir)
+      throw new Error(`initdb failed: ${(err as { stderr?: Buffer }).stderr?.toString() ?? String(err)}`)
+    }
+    writeFileSync(join(data, 'postgresql.auto.conf'), 'fsync = off\nfull_page_writes = off\nsynchronous_commit = on\nmax_connections = 50\n')
+    const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1']
+    const broker = new BrokerProcess({ name: `postgres :${port}`, command: `${PG_BIN}/postgres`, args, ports: [port], uid, gid })
+    return started([broker], [dir], `postgres://postgres@127.0.0.1:${port}/postgres`)
+  })
 }
