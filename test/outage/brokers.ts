@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { chownSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import pg from 'pg'
 import { BrokerProcess, freePort, removeDir, tempDir } from './broker-process.js'
 
 /** A private broker for one test file: its URL(s), its process(es), and cleanup of processes and dirs. */
@@ -114,7 +115,20 @@ export function startPostgres(): Promise<PrivateBroker> {
     }
     writeFileSync(join(data, 'postgresql.auto.conf'), 'fsync = off\nfull_page_writes = off\nsynchronous_commit = on\nmax_connections = 50\n')
     const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1']
-    const broker = new BrokerProcess({ name: `postgres :${port}`, command: `${PG_BIN}/postgres`, args, ports: [port], uid, gid })
-    return started([broker], [dir], `postgres://postgres@127.0.0.1:${port}/postgres`)
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`
+    // The port opens before recovery ends ("the database system is starting up"): ready once a query runs.
+    const ready = async () => {
+      const client = new pg.Client({ connectionString: url })
+      client.on('error', () => {})
+      try {
+        await client.connect()
+        await client.query('SELECT 1')
+        return true
+      } finally {
+        await client.end().catch(() => {})
+      }
+    }
+    const broker = new BrokerProcess({ name: `postgres :${port}`, command: `${PG_BIN}/postgres`, args, ports: [port], uid, gid, ready })
+    return started([broker], [dir], url)
   })
 }
