@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { postgresTransport } from '../src/index.js'
 import { startPostgres } from '../../../test/outage/brokers.js'
 import { cleanupAfterAll, expectRecovered, runOutage } from '../../../test/outage/scenario.js'
@@ -27,5 +27,6 @@ describe('Postgres outage: a private postgres SIGKILLed under load and restarted
     const [server] = broker.processes
     const report = await runOutage({ transport, publishTimeoutMs: PUBLISH_TIMEOUT_MS, states, outageMs: seconds * 1_000, kill: () => server!.kill(), restart: () => server!.start() })
     expectRecovered(report, PUBLISH_TIMEOUT_MS)
+    expect(report.lost).toEqual([])
   }, 300_000)
 })
