@@ -1,23 +1,10 @@
 import { memoryTransport, ValidationError } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
-import { Redis } from 'ioredis'
-import pg from 'pg'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { memoryMigrationStore, migratingTransport, postgresMigrationStore, redisMigrationStore, type MigrationStore, type Phase } from '@tierbus/migrator'
+import { storeBackends } from './store-backends.js'
 
-const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 })
-const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:5432/test', max: 8 })
-const schemas: string[] = []
-const prefixes: string[] = []
-afterAll(async () => {
-  for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`)
-  for (const p of prefixes) {
-    const keys = await redis.keys(`${p}:*`)
-    if (keys.length) await redis.del(...keys)
-  }
-  await pool.end()
-  redis.disconnect()
-})
+const { redis, pool, schemas, prefixes } = storeBackends(8)
 
 const closing: Array<() => Promise<void>> = []
 afterEach(async () => {

@@ -1,27 +1,11 @@
 import { createBus, defineEvent, memoryTransport } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
-import { Redis } from 'ioredis'
-import pg from 'pg'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { memoryMigrationStore, migratingTransport, migrationStoreFromEnv, migrationTransportFromEnv, postgresMigrationStore, redisMigrationStore, type MigrationStore } from '@tierbus/migrator'
+import { PG_URL, REDIS_URL, storeBackends } from './store-backends.js'
 
-const REDIS_URL = 'redis://127.0.0.1:6379'
-const PG_URL = 'postgres://postgres@127.0.0.1:5432/test'
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
-const pool = new pg.Pool({ connectionString: PG_URL, max: 4 })
-const schemas: string[] = []
-const prefixes: string[] = []
-
-afterAll(async () => {
-  for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`)
-  for (const p of prefixes) {
-    const keys = await redis.keys(`${p}:*`)
-    if (keys.length) await redis.del(...keys)
-  }
-  await pool.end()
-  redis.disconnect()
-})
+const { redis, pool, schemas, prefixes } = storeBackends(4)
 
 const stores: Array<[string, () => Promise<MigrationStore>]> = [
   ['memory', async () => memoryMigrationStore()],
