@@ -3,22 +3,37 @@
 // reference. Every tier's own limit is 1 MiB or less; the handler sees the whole event.
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { PGlite } from '@electric-sql/pglite'
-import { claimCheckTransport, createBus, defineEvent, memoryPayloadStore, memoryTransport, type PayloadStore, type Transport } from '@tierbus/core'
+import {
+  claimCheckTransport,
+  createBus,
+  defineEvent,
+  memoryPayloadStore,
+  memoryTransport,
+  type PayloadStore,
+  type Transport,
+} from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
 import { pgliteTransport } from '@tierbus/db-realtime'
-import { IORedisStreamClient, redisPayloadStore, type RedisStreamsTransport } from '@tierbus/redis-streams'
+import { IORedisStreamClient, type RedisStreamsTransport, redisPayloadStore } from '@tierbus/redis-streams'
 import { s3PayloadStore } from '@tierbus/sqs-sns'
 import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { freshPostgresTransport, freshSchema } from '../../packages/db-realtime/test/helpers.js'
 import { isolatedTransport as isolatedNatsTransport } from '../../packages/nats/test/helpers.js'
 import { adminClient, deleteKeys, isolatedRedisTransport } from '../../packages/redis-streams/test/helpers.js'
-import { EMULATOR_AWS, isolatedTransport as isolatedSqsTransport, startEmulator } from '../../packages/sqs-sns/test/emulator.js'
+import {
+  EMULATOR_AWS,
+  isolatedTransport as isolatedSqsTransport,
+  startEmulator,
+} from '../../packages/sqs-sns/test/emulator.js'
 
 const admin = adminClient()
 const cleanups: Array<() => Promise<unknown>> = []
 afterAll(async () => {
-  while (cleanups.length) await cleanups.pop()?.().catch(() => {})
+  while (cleanups.length)
+    await cleanups
+      .pop()?.()
+      .catch(() => {})
   await admin.quit()
 })
 
@@ -29,13 +44,22 @@ const Blob = defineEvent('media.transcript.ready', z.object({ name: z.string(), 
 
 /** Counts what goes into the store, so the test sees the body took the claim-check path. */
 function counted(store: PayloadStore): PayloadStore & { puts: number } {
-  const c = { kind: store.kind, puts: 0, put: async (id: string, body: string) => { c.puts++; await store.put(id, body) }, get: (id: string) => store.get(id) }
+  const c = {
+    kind: store.kind,
+    puts: 0,
+    put: async (id: string, body: string) => {
+      c.puts++
+      await store.put(id, body)
+    },
+    get: (id: string) => store.get(id),
+  }
   return c
 }
 
 type Tier = () => Promise<{ transport: Transport; store: PayloadStore; thresholdBytes?: number }>
 
-const redisStoreOver = (client: IORedisStreamClient, prefix: string) => redisPayloadStore({ client, prefix, retentionMs: 600_000 })
+const redisStoreOver = (client: IORedisStreamClient, prefix: string) =>
+  redisPayloadStore({ client, prefix, retentionMs: 600_000 })
 
 const tiers: Record<string, Tier> = {
   async memory() {
@@ -69,7 +93,10 @@ const tiers: Record<string, Tier> = {
     // Any store serves any tier: NATS keeps its bodies in Redis here.
     const prefix = uniqueToken('tbtest:payloads')
     cleanups.push(() => deleteKeys(admin, prefix))
-    return { transport: await isolatedNatsTransport(), store: redisStoreOver(new IORedisStreamClient(admin, false), prefix) }
+    return {
+      transport: await isolatedNatsTransport(),
+      store: redisStoreOver(new IORedisStreamClient(admin, false), prefix),
+    }
   },
 }
 
@@ -82,7 +109,9 @@ describe('claim-check: 10 MiB events on every tier', () => {
       const bus = createBus({ transport, source: 'claim-check/test', onError: () => {} })
       cleanups.push(() => bus.close({ timeoutMs: 5_000 }))
       // The tier (or the threshold) could not carry the event itself.
-      expect(Math.min(inner.capabilities.maxPayloadBytes, thresholdBytes ?? Number.POSITIVE_INFINITY)).toBeLessThan(TEN_MIB)
+      expect(Math.min(inner.capabilities.maxPayloadBytes, thresholdBytes ?? Number.POSITIVE_INFINITY)).toBeLessThan(
+        TEN_MIB,
+      )
       const got: string[] = []
       await bus.subscribe(Blob, (e) => void got.push(e.data.text), { group: 'transcribers' })
       const sent = await bus.publish(Blob, { name: 'episode-1', text: BODY })

@@ -4,7 +4,7 @@
 import { createBusFromEnv, defineEvent, type Env, type RoutedTransport } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
 import { postgresAdapter } from '@tierbus/db-realtime'
-import { migrationAdapter, migrationStoreFromEnv, type MigratingTransport, type Phase } from '@tierbus/migrator'
+import { type MigratingTransport, migrationAdapter, migrationStoreFromEnv, type Phase } from '@tierbus/migrator'
 import { redisAdapter } from '@tierbus/redis-streams'
 import { sqsAdapter } from '@tierbus/sqs-sns'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -17,7 +17,10 @@ const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test'
 const admin = adminClient()
 const cleanups: Array<() => Promise<unknown>> = []
 afterAll(async () => {
-  while (cleanups.length) await cleanups.pop()?.().catch(() => {})
+  while (cleanups.length)
+    await cleanups
+      .pop()?.()
+      .catch(() => {})
   await admin.quit()
 })
 
@@ -28,12 +31,17 @@ const WALK: Phase[] = ['dual-write', 'shadow', 'cutover', 'shadow', 'cutover', '
 const MIGRATION = 'postgres->sqs'
 
 describe('per-route migration (real Postgres, Redis, SQS emulator)', () => {
-  it('migrates work.> from postgres to sqs through every phase and a rollback while coord.> stays on redis: none lost, none twice', async () => {
+  it('moves work.> postgres->sqs, every phase and a rollback, coord.> on redis: none lost, none twice', async () => {
     const emulator = await startEmulator()
     const schema = uniqueToken('tbroute_').toLowerCase()
     const storeSchema = uniqueToken('tbroutemig_').toLowerCase()
     const prefix = uniqueToken('tbtest:route')
-    cleanups.push(() => emulator.stop(), () => dropSchema(schema), () => dropSchema(storeSchema), () => deleteKeys(admin, prefix))
+    cleanups.push(
+      () => emulator.stop(),
+      () => dropSchema(schema),
+      () => dropSchema(storeSchema),
+      () => deleteKeys(admin, prefix),
+    )
     const env: Env = {
       TIERBUS_ROUTES: `coord.>=redis;work.>=${MIGRATION}`,
       TIERBUS_SOURCE: 'route-migration',
@@ -77,8 +85,16 @@ describe('per-route migration (real Postgres, Redis, SQS emulator)', () => {
     const publisher = (async () => {
       // A live publisher: ~100 work and ~100 coord events a second until the walk ends.
       while (publishing) {
-        for (const e of await bus.publishBatch(Task, Array.from({ length: 5 }, () => ({ n: n++ })))) published.work.push(e.id)
-        for (const e of await bus.publishBatch(Stage, Array.from({ length: 5 }, () => ({ n: n++ })))) published.coord.push(e.id)
+        for (const e of await bus.publishBatch(
+          Task,
+          Array.from({ length: 5 }, () => ({ n: n++ })),
+        ))
+          published.work.push(e.id)
+        for (const e of await bus.publishBatch(
+          Stage,
+          Array.from({ length: 5 }, () => ({ n: n++ })),
+        ))
+          published.coord.push(e.id)
         await new Promise((r) => setTimeout(r, 50))
       }
     })()
@@ -88,32 +104,51 @@ describe('per-route migration (real Postgres, Redis, SQS emulator)', () => {
     let phase: Phase = 'source'
     for (const to of WALK) {
       const before = published.work.length
-      await eventually(() => published.work.length >= before + 50, 'the publisher to keep publishing in this phase', { timeoutMs: 30_000 })
+      await eventually(() => published.work.length >= before + 50, 'the publisher to keep publishing in this phase', {
+        timeoutMs: 30_000,
+      })
       // What `tierbus migrate advance` / `rollback` writes; every process following the store switches.
       expect(await store.writePhase(MIGRATION, to, phase)).toBe(true)
       phase = to
-      await eventually(() => migration.phase === to, `the work route to follow the store to ${to}`, { timeoutMs: 15_000 })
+      await eventually(() => migration.phase === to, `the work route to follow the store to ${to}`, {
+        timeoutMs: 15_000,
+      })
     }
     const last = published.work.length
-    await eventually(() => published.work.length >= last + 50, 'events published in the target phase', { timeoutMs: 30_000 })
+    await eventually(() => published.work.length >= last + 50, 'events published in the target phase', {
+      timeoutMs: 30_000,
+    })
     publishing = false
     await publisher
 
     const everything = [...published.work, ...published.coord]
-    const expected: Record<string, string[]> = { workers: published.work, coordinator: published.coord, audit: everything }
+    const expected: Record<string, string[]> = {
+      workers: published.work,
+      coordinator: published.coord,
+      audit: everything,
+    }
     await eventually(
       () => Object.entries(expected).every(([g, ids]) => ids.every((id) => handled.get(g)?.has(id))),
-      () => Object.entries(expected).map(([g, ids]) => `${g} ${ids.filter((id) => handled.get(g)?.has(id)).length}/${ids.length}`).join(', '),
+      () =>
+        Object.entries(expected)
+          .map(([g, ids]) => `${g} ${ids.filter((id) => handled.get(g)?.has(id)).length}/${ids.length}`)
+          .join(', '),
       { timeoutMs: 60_000, intervalMs: 100 },
     )
     for (const [group, ids] of Object.entries(expected)) {
       const seen = handled.get(group) ?? new Map<string, number>()
       expect(seen.size, `${group}: nothing but what was published`).toBe(ids.length)
-      expect([...seen.values()].filter((c) => c > 1), `${group}: none twice`).toEqual([])
+      expect(
+        [...seen.values()].filter((c) => c > 1),
+        `${group}: none twice`,
+      ).toEqual([])
     }
     // coord.> never moved: its tier is the same Redis transport, outside the migration.
     expect(router.transportOf(Stage.type)).toBe(coordTier)
     expect(migration.phase).toBe('target')
-    console.log(`[per-route migration] ${published.work.length} work + ${published.coord.length} coord events through ${WALK.length} phase changes`)
+    console.log(
+      `[per-route migration] ${published.work.length} work + ${published.coord.length} coord events, ` +
+        `${WALK.length} phase changes`,
+    )
   }, 180_000)
 })

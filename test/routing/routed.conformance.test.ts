@@ -2,7 +2,15 @@
 // A routed transport is a Transport too: here over a real Postgres, a real Redis and memory, so the suite's
 // events cross tiers (its `<prefix>.item` cases on Postgres, wildcard agent subjects on Redis, the rest
 // and request-reply requests in memory, reply inboxes on the first route: Postgres).
-import { intersectCapabilities, MEMORY_CAPABILITIES, memoryTransport, routedTransport, type MemoryTransportApi, type RoutedTransport, type Transport } from '@tierbus/core'
+import {
+  intersectCapabilities,
+  MEMORY_CAPABILITIES,
+  type MemoryTransportApi,
+  memoryTransport,
+  type RoutedTransport,
+  routedTransport,
+  type Transport,
+} from '@tierbus/core'
 import { runTransportConformance } from '@tierbus/core/testing'
 import { DB_REALTIME_CAPABILITIES } from '@tierbus/db-realtime'
 import { REDIS_CAPABILITIES, type RedisStreamsTransport } from '@tierbus/redis-streams'
@@ -13,7 +21,10 @@ import { adminClient, injectRawEntry, isolatedRedisTransport } from '../../packa
 const admin = adminClient()
 afterAll(() => admin.quit())
 
-const tiers = new WeakMap<Transport, { postgres: Transport; redis: RedisStreamsTransport; memory: MemoryTransportApi }>()
+const tiers = new WeakMap<
+  Transport,
+  { postgres: Transport; redis: RedisStreamsTransport; memory: MemoryTransportApi }
+>()
 
 async function freshRouter(): Promise<RoutedTransport> {
   const postgres = await freshPostgresTransport()

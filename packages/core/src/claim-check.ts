@@ -1,7 +1,7 @@
 import { capabilitiesOf } from './capabilities.js'
-import { encodeEnvelope, utf8Length, type Envelope } from './envelope.js'
+import { type Envelope, encodeEnvelope, utf8Length } from './envelope.js'
 import { ConfigError, describeError, ValidationError } from './errors.js'
-import { isPayloadStoreKind, newPayloadId, payloadIdOf, payloadRef, type PayloadStore } from './payload-store.js'
+import { isPayloadStoreKind, newPayloadId, type PayloadStore, payloadIdOf, payloadRef } from './payload-store.js'
 import type { Capabilities, Delivery, Subscription, SubscriptionSpec, Transport } from './transport.js'
 
 /** The envelope attribute that carries a claim-check reference (`<store kind>:<32 hex>`) instead of `data`. */
@@ -41,15 +41,22 @@ const FETCH_RETRY_MS = 1_000
 export function claimCheckTransport(inner: Transport, options: ClaimCheckOptions): Transport {
   const { store } = options
   if (!store || typeof store.put !== 'function' || typeof store.get !== 'function' || !isPayloadStoreKind(store.kind)) {
-    throw new ConfigError('claimCheckTransport(transport, { store }): store must be a PayloadStore { kind, put, get }, e.g. s3PayloadStore(...)')
+    throw new ConfigError(
+      'claimCheckTransport(transport, { store }): store must be a PayloadStore { kind, put, get }, ' +
+        'e.g. s3PayloadStore(...)',
+    )
   }
   const maxPayloadBytes = options.maxPayloadBytes ?? CLAIM_CHECK_DEFAULTS.maxPayloadBytes
   const withMax = (caps: Capabilities): Capabilities => Object.freeze({ ...caps, maxPayloadBytes })
-  const thresholdOf = (type: string) => Math.min(options.thresholdBytes ?? Number.POSITIVE_INFINITY, capabilitiesOf(inner, type).maxPayloadBytes)
+  const thresholdOf = (type: string) =>
+    Math.min(options.thresholdBytes ?? Number.POSITIVE_INFINITY, capabilitiesOf(inner, type).maxPayloadBytes)
 
   async function offload(envelope: Envelope): Promise<Envelope> {
     if (PAYLOAD_REF_ATTRIBUTE in envelope) {
-      throw new ValidationError(`event '${envelope.type}' (${envelope.id}) carries '${PAYLOAD_REF_ATTRIBUTE}', which claim-check reserves: remove it`)
+      throw new ValidationError(
+        `event '${envelope.type}' (${envelope.id}) carries '${PAYLOAD_REF_ATTRIBUTE}', ` +
+          'which claim-check reserves: remove it',
+      )
     }
     const threshold = thresholdOf(envelope.type)
     if (!Number.isFinite(threshold)) return envelope
@@ -66,7 +73,13 @@ export function claimCheckTransport(inner: Transport, options: ClaimCheckOptions
     if (!stub || !(PAYLOAD_REF_ATTRIBUTE in stub)) return d
     const ref = stub[PAYLOAD_REF_ATTRIBUTE]
     const id = payloadIdOf(store, ref)
-    if (!id) return malformed(d, stub, `claim-check: '${PAYLOAD_REF_ATTRIBUTE}' is not a reference the ${store.kind} payload store issued (expected ${store.kind}:<32 hex digits>); not fetched`)
+    if (!id)
+      return malformed(
+        d,
+        stub,
+        `claim-check: '${PAYLOAD_REF_ATTRIBUTE}' is not a reference the ${store.kind} payload store issued ` +
+          `(expected ${store.kind}:<32 hex digits>); not fetched`,
+      )
     let body: string | undefined
     try {
       body = await store.get(id)
@@ -75,9 +88,19 @@ export function claimCheckTransport(inner: Transport, options: ClaimCheckOptions
         await d.retry(FETCH_RETRY_MS * d.attempt)
         return undefined
       }
-      return malformed(d, stub, `claim-check: fetching ${store.kind}:${id} failed on attempt ${d.attempt}: ${describeError(err)}`)
+      return malformed(
+        d,
+        stub,
+        `claim-check: fetching ${store.kind}:${id} failed on attempt ${d.attempt}: ${describeError(err)}`,
+      )
     }
-    if (body === undefined) return malformed(d, stub, `claim-check: no body under ${store.kind}:${id} (expired or deleted: keep payloads at least as long as the tier keeps messages)`)
+    if (body === undefined)
+      return malformed(
+        d,
+        stub,
+        `claim-check: no body under ${store.kind}:${id} ` +
+          '(expired or deleted: keep payloads at least as long as the tier keeps messages)',
+      )
     let data: unknown
     try {
       data = JSON.parse(body)
@@ -99,7 +122,9 @@ export function claimCheckTransport(inner: Transport, options: ClaimCheckOptions
     },
     subscribe(spec, onBatch): Promise<Subscription> {
       return inner.subscribe(spec, async (batch) => {
-        const ready = (await Promise.all(batch.map((d) => fetched(d, spec)))).filter((d): d is Delivery => d !== undefined)
+        const ready = (await Promise.all(batch.map((d) => fetched(d, spec)))).filter(
+          (d): d is Delivery => d !== undefined,
+        )
         if (ready.length > 0) await onBatch(ready)
       })
     },

@@ -33,7 +33,8 @@ export function combineDeadLetters(parts: readonly LabelledDeadLetters[]): DeadL
   return {
     async list(options) {
       const out: DeadLetter[] = []
-      for (const [label, store] of stores) for (const d of await store.list(options)) out.push({ ...d, id: `${label}:${d.id}` })
+      for (const [label, store] of stores)
+        for (const d of await store.list(options)) out.push({ ...d, id: `${label}:${d.id}` })
       // Each tier returns up to `limit` of its oldest; the oldest `limit` of all are among them.
       out.sort((a, b) => a.failedAt.localeCompare(b.failedAt))
       return options?.limit === undefined ? out : out.slice(0, options.limit)

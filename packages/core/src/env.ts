@@ -100,7 +100,8 @@ async function routedFromEnv(env: Env, tierFromEnv: (env: Env) => Promise<Transp
   for (const name of ['TIERBUS_TRANSPORT', 'TIERBUS_MIGRATION'] as const) {
     if (env[name]) {
       throw new ConfigError(
-        `${name} and TIERBUS_ROUTES are both set: with routes, each route names its tier (a migration too, e.g. work.>=postgres->sqs); unset ${name}`,
+        `${name} and TIERBUS_ROUTES are both set: with routes, each route names its tier ` +
+          `(a migration too, e.g. work.>=postgres->sqs); unset ${name}`,
       )
     }
   }

@@ -36,7 +36,9 @@ export function isPayloadId(id: unknown): id is string {
 
 /** A new random payload id: 32 lowercase hex digits (128 bits). */
 export function newPayloadId(): string {
-  return Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('')
+  return Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join(
+    '',
+  )
 }
 
 /** The reference a message carries for a body in `store`: `<kind>:<id>`. */
@@ -46,7 +48,8 @@ export function payloadRef(store: PayloadStore, id: string): string {
 
 /** The id of `ref` when it is a reference `store` issued (`<its kind>:<32 hex>`); undefined for anything else. */
 export function payloadIdOf(store: PayloadStore, ref: unknown): string | undefined {
-  if (typeof ref !== 'string' || ref.length !== store.kind.length + 33 || !ref.startsWith(`${store.kind}:`)) return undefined
+  if (typeof ref !== 'string' || ref.length !== store.kind.length + 33 || !ref.startsWith(`${store.kind}:`))
+    return undefined
   const id = ref.slice(store.kind.length + 1)
   return isPayloadId(id) ? id : undefined
 }

@@ -18,11 +18,17 @@ export function routeTableIssue(matches: readonly string[], label: (i: number) =
     try {
       assertPattern(match)
     } catch {
-      return `${label(i)}: the pattern is not valid: use dot-separated tokens, '*' for one token, '>' as the last token (e.g. "coord.>")`
+      return (
+        `${label(i)}: the pattern is not valid: ` +
+        `use dot-separated tokens, '*' for one token, '>' as the last token (e.g. "coord.>")`
+      )
     }
     const earlier = matches.findIndex((m, k) => k < i && patternCovers(m, match))
     if (earlier >= 0) {
-      return `${label(i)} ("${match}") is never used: ${label(earlier)} ("${matches[earlier]}") already matches every type it does (first match wins); move it before that route or remove it`
+      return (
+        `${label(i)} ("${match}") is never used: ${label(earlier)} ("${matches[earlier]}") already matches every ` +
+        'type it does (first match wins); move it before that route or remove it'
+      )
     }
   }
   return undefined
@@ -38,7 +44,10 @@ export class RouteTable<T> {
   private readonly cache = new Map<string, T | undefined>()
 
   constructor(readonly routes: readonly RouteEntry<T>[]) {
-    const issue = routeTableIssue(routes.map((r) => r.match), (i) => `route ${i + 1}`)
+    const issue = routeTableIssue(
+      routes.map((r) => r.match),
+      (i) => `route ${i + 1}`,
+    )
     if (issue) throw new ConfigError(`routedTransport({ routes }): ${issue}`)
     this.matchers = routes.map((r) => compilePattern(r.match))
   }

@@ -60,7 +60,9 @@ class Router implements RoutedTransport {
   constructor(options: RoutedTransportOptions) {
     const routes = options?.routes
     if (!Array.isArray(routes) || routes.some((r) => typeof r?.transport?.publish !== 'function')) {
-      throw new ConfigError('routedTransport({ routes }): routes must be an array of { match, transport } with a Transport each')
+      throw new ConfigError(
+        'routedTransport({ routes }): routes must be an array of { match, transport } with a Transport each',
+      )
     }
     this.routes = Object.freeze([...routes])
     this.table = new RouteTable(routes.map((r) => ({ match: r.match, target: r.transport })))
@@ -68,6 +70,11 @@ class Router implements RoutedTransport {
     this.name = `routed(${this.tiers.map((t) => t.name).join('+')})`
     this.capabilities = intersectCapabilities(this.tiers.map((t) => t.capabilities))
     this.deadLetters = combineDeadLetters(labelled(this.tiers).map(([label, t]) => [label, t.deadLetters] as const))
+  }
+
+  /** The route patterns, in order, for error messages. */
+  private matches(): string {
+    return this.routes.map((r) => r.match).join(', ')
   }
 
   transportOf(type: string): Transport | undefined {
@@ -88,7 +95,8 @@ class Router implements RoutedTransport {
       const tier = this.table.targetOf(envelope.type)
       if (!tier) {
         throw new ConfigError(
-          `no route for event type '${envelope.type}' (routes: ${this.routes.map((r) => r.match).join(', ')}): add a route that matches it, or end the table with a catch-all '>'`,
+          `no route for event type '${envelope.type}' (routes: ${this.matches()}): ` +
+            "add a route that matches it, or end the table with a catch-all '>'",
         )
       }
       const list = byTier.get(tier)
@@ -105,7 +113,8 @@ class Router implements RoutedTransport {
     const [only] = tiers
     if (!only) {
       throw new ConfigError(
-        `no route reaches pattern '${spec.pattern}' (routes: ${this.routes.map((r) => r.match).join(', ')}): add a route for its types, or a catch-all '>'`,
+        `no route reaches pattern '${spec.pattern}' (routes: ${this.matches()}): ` +
+          "add a route for its types, or a catch-all '>'",
       )
     }
     if (tiers.length === 1) return only.subscribe(spec, onBatch)
@@ -125,7 +134,8 @@ class Router implements RoutedTransport {
   }
 
   close(): Promise<void> {
-    return (this.closing ??= settleAll(this.tiers.map((t) => t.close())))
+    this.closing ??= settleAll(this.tiers.map((t) => t.close()))
+    return this.closing
   }
 }
 

@@ -23,17 +23,24 @@ export function routeMigration(tier: string): { from: string; to: string } | und
 function tierIssue(route: RouteSpec, i: number): string | undefined {
   // The tier is not quoted: a value pasted into the wrong variable may be a URL with a password.
   if (typeof route.tier !== 'string' || !TIER.test(route.tier)) {
-    return `entry ${i + 1} does not name a tier after '=': use a TIERBUS_TRANSPORT value such as nats, postgres, redis or sqs, or a migration such as postgres->sqs`
+    return (
+      `entry ${i + 1} does not name a tier after '=': ` +
+      'use a TIERBUS_TRANSPORT value such as nats, postgres, redis or sqs, or a migration such as postgres->sqs'
+    )
   }
   const migration = routeMigration(route.tier)
-  if (migration && migration.from === migration.to) return `entry ${i + 1} migrates ${migration.from} to itself: name two different tiers, e.g. postgres->sqs`
+  if (migration && migration.from === migration.to)
+    return `entry ${i + 1} migrates ${migration.from} to itself: name two different tiers, e.g. postgres->sqs`
   return undefined
 }
 
 function assertRoutes(routes: readonly RouteSpec[], what: string): void {
   const issue =
     routes.map(tierIssue).find((m) => m !== undefined) ??
-    routeTableIssue(routes.map((r) => r.match), (i) => `entry ${i + 1}`)
+    routeTableIssue(
+      routes.map((r) => r.match),
+      (i) => `entry ${i + 1}`,
+    )
   if (issue) throw new ConfigError(`${what}: ${issue} (the format is pattern=tier joined by ';', e.g. ${EXAMPLE})`)
 }
 
@@ -44,7 +51,8 @@ function assertRoutes(routes: readonly RouteSpec[], what: string): void {
  * earlier one hides. A table without a catch-all `>` is valid: publishing a type no route matches fails.
  */
 export function parseRoutes(text: string): RouteSpec[] {
-  if (text.trim() === '') throw new ConfigError(`TIERBUS_ROUTES is empty: set it to pattern=tier entries joined by ';', e.g. ${EXAMPLE}`)
+  if (text.trim() === '')
+    throw new ConfigError(`TIERBUS_ROUTES is empty: set it to pattern=tier entries joined by ';', e.g. ${EXAMPLE}`)
   const routes = text.split(';').map((entry, i): RouteSpec => {
     const at = entry.indexOf('=')
     if (at < 0) {

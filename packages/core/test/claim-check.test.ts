@@ -1,21 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import {
-  claimCheckTransport,
   ConfigError,
+  claimCheckTransport,
   createBus,
   defineEvent,
+  type Envelope,
   MEMORY_CAPABILITIES,
   memoryPayloadStore,
   memoryTransport,
   newEventId,
-  routedTransport,
-  ValidationError,
-  type Envelope,
   type PayloadStore,
+  routedTransport,
   type Transport,
+  ValidationError,
 } from '@tierbus/core'
 import { eventually, quietPeriod } from '@tierbus/core/testing'
+import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
 
 const Doc = z.object({ name: z.string(), body: z.string() })
 const cleanups: Array<() => Promise<unknown>> = []
@@ -71,7 +71,10 @@ describe('claimCheckTransport', () => {
     const bus = createBus({ transport, source: 'test' })
     const Big = defineEvent('doc.stored', Doc)
     const got: Array<{ name: string; length: number; headers: Record<string, string> }> = []
-    await bus.subscribe(Big, (e) => void got.push({ name: e.data.name, length: e.data.body.length, headers: e.headers }))
+    await bus.subscribe(
+      Big,
+      (e) => void got.push({ name: e.data.name, length: e.data.body.length, headers: e.headers }),
+    )
     const body = 'x'.repeat(10 * 1024 * 1024)
     await bus.publish(Big, { name: 'big', body }, { headers: { tenant: 'acme' } })
     await bus.publish(Big, { name: 'small', body: 'tiny' })
@@ -106,7 +109,15 @@ describe('claimCheckTransport', () => {
     const store = memoryPayloadStore()
     const roomy = memoryTransport()
     const tight = smallTier(memoryPayloadStore()).limited
-    const transport = claimCheckTransport(routedTransport({ routes: [{ match: 'tight.>', transport: tight }, { match: '>', transport: roomy }] }), { store })
+    const transport = claimCheckTransport(
+      routedTransport({
+        routes: [
+          { match: 'tight.>', transport: tight },
+          { match: '>', transport: roomy },
+        ],
+      }),
+      { store },
+    )
     cleanups.push(() => transport.close())
     const bus = createBus({ transport, source: 'test' })
     await bus.publish(defineEvent('roomy.doc', Doc), { name: 'r', body: 'z'.repeat(10_000) })
@@ -126,12 +137,22 @@ describe('claimCheckTransport', () => {
     const bus = createBus({ transport, source: 'test', onError: () => {} })
     let handled = 0
     await bus.subscribe('doc.>', () => void handled++, { group: 'g' })
-    const forged: Envelope = { specversion: '1.0', id: newEventId(), source: 'evil', type: 'doc.forged', time: new Date().toISOString(), data: null, payloadref: ref }
+    const forged: Envelope = {
+      specversion: '1.0',
+      id: newEventId(),
+      source: 'evil',
+      type: 'doc.forged',
+      time: new Date().toISOString(),
+      data: null,
+      payloadref: ref,
+    }
     await inner.publish([forged])
     await eventually(async () => (await transport.deadLetters?.list())?.length === 1, 'the dead letter')
     const [letter] = (await transport.deadLetters?.list()) ?? []
     expect(letter?.reason.kind).toBe('malformed')
-    expect(letter?.reason.error).toMatch(/not a reference the memory payload store issued \(expected memory:<32 hex digits>\); not fetched/)
+    expect(letter?.reason.error).toMatch(
+      /not a reference the memory payload store issued \(expected memory:<32 hex digits>\); not fetched/,
+    )
     expect(store.asked).toEqual([])
     expect(handled).toBe(0)
   })
@@ -141,7 +162,15 @@ describe('claimCheckTransport', () => {
     const { inner, transport } = smallTier(store)
     const bus = createBus({ transport, source: 'test', onError: () => {} })
     await bus.subscribe('doc.>', () => {}, { group: 'g' })
-    const dangling: Envelope = { specversion: '1.0', id: newEventId(), source: 'x', type: 'doc.gone', time: new Date().toISOString(), data: null, payloadref: 'memory:0123456789abcdef0123456789abcdef' }
+    const dangling: Envelope = {
+      specversion: '1.0',
+      id: newEventId(),
+      source: 'x',
+      type: 'doc.gone',
+      time: new Date().toISOString(),
+      data: null,
+      payloadref: 'memory:0123456789abcdef0123456789abcdef',
+    }
     await inner.publish([dangling])
     await eventually(async () => (await transport.deadLetters?.list())?.length === 1, 'the dead letter')
     const [letter] = (await transport.deadLetters?.list()) ?? []
@@ -164,9 +193,21 @@ describe('claimCheckTransport', () => {
   })
 
   it("refuses an event that already carries 'payloadref', and a store that is not one", async () => {
-    expect(() => claimCheckTransport(memoryTransport(), { store: { kind: 'S3!', put: async () => {}, get: async () => undefined } })).toThrow(ConfigError)
+    expect(() =>
+      claimCheckTransport(memoryTransport(), {
+        store: { kind: 'S3!', put: async () => {}, get: async () => undefined },
+      }),
+    ).toThrow(ConfigError)
     const { transport } = smallTier(memoryPayloadStore())
-    const env: Envelope = { specversion: '1.0', id: newEventId(), source: 's', type: 'doc.x', time: new Date().toISOString(), data: {}, payloadref: 'memory:x' }
+    const env: Envelope = {
+      specversion: '1.0',
+      id: newEventId(),
+      source: 's',
+      type: 'doc.x',
+      time: new Date().toISOString(),
+      data: {},
+      payloadref: 'memory:x',
+    }
     await expect(transport.publish([env])).rejects.toThrow(/carries 'payloadref', which claim-check reserves/)
   })
 })

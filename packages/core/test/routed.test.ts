@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import {
+  type Capabilities,
   ConfigError,
   createBus,
   createBusFromEnv,
+  type Delivery,
   defineEvent,
+  type Envelope,
   formatRoutes,
   MEMORY_CAPABILITIES,
   memoryTransport,
@@ -13,15 +14,14 @@ import {
   patternCovers,
   patternIntersection,
   routedTransport,
-  TierbusError,
-  transportFromEnv,
-  type Capabilities,
-  type Delivery,
-  type Envelope,
   type TierAdapter,
+  TierbusError,
   type Transport,
+  transportFromEnv,
 } from '@tierbus/core'
 import { eventually, quietPeriod } from '@tierbus/core/testing'
+import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
 
 const Item = z.object({ n: z.number() })
 const cleanups: Array<() => Promise<unknown>> = []
@@ -48,7 +48,15 @@ function tierWith(name: string, overrides: Partial<Capabilities>): Transport & {
 }
 
 function envelope(type: string, n: number): Envelope {
-  return { specversion: '1.0', id: newEventId(), source: 'test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n } }
+  return {
+    specversion: '1.0',
+    id: newEventId(),
+    source: 'test',
+    type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: { n },
+  }
 }
 
 /** Three tiers: coordination, work, and a catch-all; the router over them, closed after the test. */
@@ -101,7 +109,10 @@ describe('TIERBUS_ROUTES format', () => {
       { match: '>', tier: 'redis' },
     ])
     expect(formatRoutes(routes)).toBe(text)
-    expect(parseRoutes(' coord.> = nats ; > = redis ')).toEqual([{ match: 'coord.>', tier: 'nats' }, { match: '>', tier: 'redis' }])
+    expect(parseRoutes(' coord.> = nats ; > = redis ')).toEqual([
+      { match: 'coord.>', tier: 'nats' },
+      { match: '>', tier: 'redis' },
+    ])
   })
 
   it.each([
@@ -142,7 +153,9 @@ describe('TIERBUS_ROUTES format', () => {
 describe('routedTransport', () => {
   it('publishes each event to the first route that matches, splitting a batch by tier in order', async () => {
     const { coord, work, rest, router } = threeTiers()
-    await router.publish(['coord.lock', 'work.nlp.a', 'coord.vote', 'agent.a1.status', 'work.nlp.b'].map((t, n) => envelope(t, n)))
+    await router.publish(
+      ['coord.lock', 'work.nlp.a', 'coord.vote', 'agent.a1.status', 'work.nlp.b'].map((t, n) => envelope(t, n)),
+    )
     expect(coord.published).toEqual(['coord.lock', 'coord.vote'])
     expect(work.published).toEqual(['work.nlp.a', 'work.nlp.b'])
     expect(rest.published).toEqual(['agent.a1.status'])
@@ -154,7 +167,9 @@ describe('routedTransport', () => {
     cleanups.push(() => router.close())
     const err = await router.publish([envelope('coord.lock', 1), envelope('work.x', 2)]).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ConfigError)
-    expect((err as Error).message).toMatch(/no route for event type 'work\.x' \(routes: coord\.>\): add a route .* catch-all '>'/)
+    expect((err as Error).message).toMatch(
+      /no route for event type 'work\.x' \(routes: coord\.>\): add a route .* catch-all '>'/,
+    )
     expect(coord.published).toEqual([])
     const bus = createBus({ transport: router, source: 'test' })
     await expect(bus.subscribe('work.>', () => {})).rejects.toThrow(/no route reaches pattern 'work\.>'/)
@@ -162,9 +177,14 @@ describe('routedTransport', () => {
 
   it('refuses a route table with a route that can never match', () => {
     const t = memoryTransport()
-    expect(() => routedTransport({ routes: [{ match: '>', transport: t }, { match: 'coord.>', transport: t }] })).toThrow(
-      /route 2 \("coord\.>"\) is never used: route 1 \(">"\)/,
-    )
+    expect(() =>
+      routedTransport({
+        routes: [
+          { match: '>', transport: t },
+          { match: 'coord.>', transport: t },
+        ],
+      }),
+    ).toThrow(/route 2 \("coord\.>"\) is never used: route 1 \(">"\)/)
     expect(() => routedTransport({ routes: [] })).toThrow(ConfigError)
   })
 
@@ -180,11 +200,15 @@ describe('routedTransport', () => {
     const bus = createBus({ transport: router, source: 'test' })
     // ordered and replay are checked against the routes the pattern reaches, not the weakest tier overall.
     await bus.subscribe('agent.>', () => {}, { ordered: true, startFrom: 'earliest' })
-    await expect(bus.subscribe('work.>', () => {}, { ordered: true })).rejects.toThrow(/does not keep per-key order.*routes all go to tiers/)
+    await expect(bus.subscribe('work.>', () => {}, { ordered: true })).rejects.toThrow(
+      /does not keep per-key order.*routes all go to tiers/,
+    )
     await expect(bus.subscribe('>', () => {}, { startFrom: 'earliest' })).rejects.toThrow(/cannot replay/)
     // delayMs is checked against the route of the published type.
     await bus.publish(defineEvent('agent.a1.status', Item), { n: 1 }, { delayMs: 10 })
-    await expect(bus.publish(defineEvent('coord.lock', Item), { n: 1 }, { delayMs: 10 })).rejects.toThrow(/does not support delayed delivery/)
+    await expect(bus.publish(defineEvent('coord.lock', Item), { n: 1 }, { delayMs: 10 })).rejects.toThrow(
+      /does not support delayed delivery/,
+    )
   })
 
   it('feeds a pattern that spans routes from every tier, one onBatch at a time, maxInFlight across all', async () => {
@@ -195,7 +219,16 @@ describe('routedTransport', () => {
     let maxUnsettled = 0
     const got: string[] = []
     const sub = await router.subscribe(
-      { pattern: '>', group: 'g', startFrom: 'latest', maxInFlight: 3, leaseMs: 30_000, maxAttempts: 3, ordered: false, ephemeral: false },
+      {
+        pattern: '>',
+        group: 'g',
+        startFrom: 'latest',
+        maxInFlight: 3,
+        leaseMs: 30_000,
+        maxAttempts: 3,
+        ordered: false,
+        ephemeral: false,
+      },
       async (batch: Delivery[]) => {
         maxActive = Math.max(maxActive, ++active)
         unsettled += batch.length
@@ -214,7 +247,10 @@ describe('routedTransport', () => {
     cleanups.push(() => sub.close())
     const types = Array.from({ length: 30 }, (_, n) => ['coord.x', 'work.y', 'agent.z'][n % 3] ?? 'agent.z')
     await router.publish(types.map((t, n) => envelope(t, n)))
-    await eventually(() => got.length === 30, () => `30 settled, got ${got.length}`)
+    await eventually(
+      () => got.length === 30,
+      () => `30 settled, got ${got.length}`,
+    )
     expect(maxActive).toBe(1)
     expect(maxUnsettled).toBeLessThanOrEqual(3)
     expect(got.filter((t) => t === 'coord.x')).toHaveLength(10)
@@ -254,9 +290,13 @@ describe('routedTransport', () => {
   it('lists, redrives and purges the dead letters of every tier as one store', async () => {
     const { router } = threeTiers()
     const bus = createBus({ transport: router, source: 'test', retry: { attempts: 1 }, onError: () => {} })
-    await bus.subscribe('>', () => {
-      throw new Error('no')
-    }, { group: 'failing' })
+    await bus.subscribe(
+      '>',
+      () => {
+        throw new Error('no')
+      },
+      { group: 'failing' },
+    )
     await bus.publish(defineEvent('coord.a', Item), { n: 1 })
     await bus.publish(defineEvent('work.b', Item), { n: 2 })
     await eventually(async () => (await router.deadLetters?.list())?.length === 2, 'two dead letters')
@@ -270,7 +310,13 @@ describe('routedTransport', () => {
     const a = memoryTransport()
     let closes = 0
     const counted: Transport = { ...tierWith('b', {}), close: async () => void closes++ }
-    const router = routedTransport({ routes: [{ match: 'a.>', transport: a }, { match: 'b.>', transport: counted }, { match: '>', transport: counted }] })
+    const router = routedTransport({
+      routes: [
+        { match: 'a.>', transport: a },
+        { match: 'b.>', transport: counted },
+        { match: '>', transport: counted },
+      ],
+    })
     await router.close()
     await router.close()
     expect(closes).toBe(1)

@@ -531,7 +531,7 @@ CREATE TABLE IF NOT EXISTS {{S}}.payloads (
   created_at timestamptz NOT NULL DEFAULT now(),
   expires_at timestamptz NOT NULL
 );
-COMMENT ON TABLE {{S}}.payloads IS 'tierbus: claim-check bodies of events too big for the events table, kept until expires_at';
+COMMENT ON TABLE {{S}}.payloads IS 'tierbus: claim-check bodies of big events, kept until expires_at';
 CREATE INDEX IF NOT EXISTS payloads_expiry ON {{S}}.payloads (expires_at);
 ALTER TABLE {{S}}.payloads ENABLE ROW LEVEL SECURITY;
 
@@ -540,7 +540,8 @@ RETURNS integer LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM {{S}}.payloads WHERE id IN (
     SELECT id FROM {{S}}.payloads WHERE expires_at < now() ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED);
-  INSERT INTO {{S}}.payloads (id, body, expires_at) VALUES (p_id, p_body, now() + make_interval(secs => p_ttl_ms / 1000.0))
+  INSERT INTO {{S}}.payloads (id, body, expires_at)
+  VALUES (p_id, p_body, now() + make_interval(secs => p_ttl_ms / 1000.0))
   ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at;
   RETURN 1;
 END $$;
@@ -595,7 +596,11 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 2, name: 'functions (publish, claim, settle, dead letters, replay) and grants', sql: FUNCTIONS.replace('{{GRANTS}}', () => grantsSql(OWN_TABLES, OWN_FUNCTIONS)) },
   { version: 3, name: 'count_range (backfill progress)', sql: COUNT_RANGE },
   { version: 4, name: 'ordered claims by key heads (no backlog walk), leases from the moment of leasing', sql: ORDERED_CLAIM },
-  { version: 5, name: 'payloads (claim-check bodies of big events)', sql: PAYLOADS.replace('{{GRANTS}}', () => grantsSql(['payloads'], ['payload_put', 'payload_get'])) },
+  {
+    version: 5,
+    name: 'payloads (claim-check bodies of big events)',
+    sql: PAYLOADS.replace('{{GRANTS}}', () => grantsSql(['payloads'], ['payload_put', 'payload_get'])),
+  },
 ])
 
 /** The SQL of every migration for `schema`, e.g. to paste into a Supabase migration file. */

@@ -14,7 +14,8 @@ export interface DbPayloadStoreOptions {
  */
 export function dbPayloadStore(driver: DbDriver, options: DbPayloadStoreOptions = {}): PayloadStore {
   const retentionMs = options.retentionMs ?? PAYLOAD_RETENTION_DEFAULT_MS
-  if (!Number.isInteger(retentionMs) || retentionMs <= 0) throw new ConfigError('payloadStore({ retentionMs }): a positive whole number of milliseconds')
+  if (!Number.isInteger(retentionMs) || retentionMs <= 0)
+    throw new ConfigError('payloadStore({ retentionMs }): a positive whole number of milliseconds')
   const checked = (id: string) => {
     // Defence in depth: claim-check validates references already (and the table's CHECK refuses others).
     if (!isPayloadId(id)) throw new ConfigError('db payload store: a payload id is 32 lowercase hex digits')

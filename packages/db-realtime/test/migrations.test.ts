@@ -71,7 +71,8 @@ describe('migrations', () => {
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY c.relname`,
       [s],
     )
-    expect(rows.map((r) => r.relname)).toEqual(['dead_letters', 'deliveries', 'events', 'groups', 'migrations', 'payloads'])
+    const tables = ['dead_letters', 'deliveries', 'events', 'groups', 'migrations', 'payloads']
+    expect(rows.map((r) => r.relname)).toEqual(tables)
     for (const r of rows) {
       expect(r.relrowsecurity).toBe(true)
       expect(r.policies).toBe(0)

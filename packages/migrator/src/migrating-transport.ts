@@ -130,7 +130,10 @@ class Migration implements MigratingTransport {
     this.ttlMs = options.dedupTtlMs ?? DEDUP_DEFAULTS.ttlMs
     this.shadow = new ShadowComparator(options.shadowGraceMs)
     this.onError = options.onError ?? ((err, context) => console.error(`[tierbus/migrator] ${context}:`, err))
-    this.deadLetters = combineDeadLetters([['source', this.tiers.source.deadLetters], ['target', this.tiers.target.deadLetters]])
+    this.deadLetters = combineDeadLetters([
+      ['source', this.tiers.source.deadLetters],
+      ['target', this.tiers.target.deadLetters],
+    ])
     const control = options.control
     if (control) {
       let polling = false

@@ -105,7 +105,8 @@ export function recommendRoutes(classes: readonly ClassLoad[]): RoutePlan {
     reason: `catch-all: events no class names go where most of the workload goes (${fallback}, ${Math.round(share * 100)} % of messages)`,
   })
   const rounded = Object.fromEntries(entries.map(([t, s]) => [t, Math.round(s * 1000) / 1000]))
-  return { routes: reachable, env: formatRoutes(reachable.map((r) => ({ match: r.match, tier: r.transport }))), shares: rounded }
+  const env = formatRoutes(reachable.map((r) => ({ match: r.match, tier: r.transport })))
+  return { routes: reachable, env, shares: rounded }
 }
 
 function assertNoShadowedRoutes(routes: readonly Route[]): void {

@@ -19,7 +19,8 @@ export interface RedisPayloadStoreOptions {
 export function redisPayloadStore(options: RedisPayloadStoreOptions): PayloadStore {
   assertKeyPrefix(options.prefix)
   const retentionMs = options.retentionMs ?? PAYLOAD_RETENTION_DEFAULT_MS
-  if (!Number.isInteger(retentionMs) || retentionMs <= 0) throw new ConfigError('redisPayloadStore: retentionMs must be a positive whole number of milliseconds')
+  if (!Number.isInteger(retentionMs) || retentionMs <= 0)
+    throw new ConfigError('redisPayloadStore: retentionMs must be a positive whole number of milliseconds')
   const key = (id: string) => {
     // Defence in depth: claim-check validates references already; a key is only ever prefix + 32 hex.
     if (!isPayloadId(id)) throw new ConfigError('redisPayloadStore: a payload id is 32 lowercase hex digits')

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3'
-import { ConfigError, isPayloadId, TransportError, type PayloadStore } from '@tierbus/core'
+import { ConfigError, isPayloadId, type PayloadStore, TransportError } from '@tierbus/core'
 
 /** Options of `s3PayloadStore`. */
 export interface S3PayloadStoreOptions {
@@ -37,10 +37,17 @@ function s3Commands(): Promise<typeof import('@aws-sdk/client-s3')> {
 export function s3PayloadStore(options: S3PayloadStoreOptions): PayloadStore {
   const { client, bucket } = options
   const prefix = options.prefix ?? S3_PAYLOAD_STORE_DEFAULTS.prefix
-  if (!client || typeof client.send !== 'function') throw new ConfigError('s3PayloadStore({ client }): pass an S3Client from @aws-sdk/client-s3')
-  if (typeof bucket !== 'string' || !BUCKET.test(bucket)) throw new ConfigError('s3PayloadStore({ bucket }): a bucket name is 3-63 lowercase letters, digits, dots or hyphens')
+  if (!client || typeof client.send !== 'function')
+    throw new ConfigError('s3PayloadStore({ client }): pass an S3Client from @aws-sdk/client-s3')
+  if (typeof bucket !== 'string' || !BUCKET.test(bucket))
+    throw new ConfigError(
+      's3PayloadStore({ bucket }): a bucket name is 3-63 lowercase letters, digits, dots or hyphens',
+    )
   if (!PREFIX.test(prefix) || prefix.includes('..') || prefix.startsWith('/')) {
-    throw new ConfigError("s3PayloadStore({ prefix }): use letters, digits and ! _ . * ' ( ) / - (no '..', no leading '/'), e.g. tierbus/payloads/")
+    throw new ConfigError(
+      "s3PayloadStore({ prefix }): use letters, digits and ! _ . * ' ( ) / - " +
+        "(no '..', no leading '/'), e.g. tierbus/payloads/",
+    )
   }
   const key = (id: string) => {
     // Defence in depth: claim-check validates references already; a key is only ever prefix + 32 hex.
@@ -52,9 +59,14 @@ export function s3PayloadStore(options: S3PayloadStoreOptions): PayloadStore {
     async put(id, body) {
       const { PutObjectCommand } = await s3Commands()
       try {
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key(id), Body: body, ContentType: 'application/json' }))
+        await client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key(id), Body: body, ContentType: 'application/json' }),
+        )
       } catch (err) {
-        throw new TransportError(`storing a claim-check body in s3://${bucket}/${prefix} failed: ${(err as Error).message}`, { cause: err })
+        throw new TransportError(
+          `storing a claim-check body in s3://${bucket}/${prefix} failed: ${(err as Error).message}`,
+          { cause: err },
+        )
       }
     },
     async get(id) {
@@ -65,7 +77,10 @@ export function s3PayloadStore(options: S3PayloadStoreOptions): PayloadStore {
       } catch (err) {
         const name = (err as { name?: string }).name
         if (name === 'NoSuchKey' || name === 'NotFound') return undefined
-        throw new TransportError(`fetching a claim-check body from s3://${bucket}/${prefix} failed: ${(err as Error).message}`, { cause: err })
+        throw new TransportError(
+          `fetching a claim-check body from s3://${bucket}/${prefix} failed: ${(err as Error).message}`,
+          { cause: err },
+        )
       }
     },
   }
