@@ -18,7 +18,13 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 
 const Feedback = defineEvent(
   'feedback.created',
-  z.object({ feedbackId: z.string(), projectId: z.string(), text: z.string(), score: z.number(), tags: z.array(z.string()) }),
+  z.object({
+    feedbackId: z.string(),
+    projectId: z.string(),
+    text: z.string(),
+    score: z.number(),
+    tags: z.array(z.string()),
+  }),
 )
 const sample = (i: number) => ({
   feedbackId: `fb-${i}`,
@@ -81,9 +87,13 @@ async function tierbus(mode: 'publish' | 'batch'): Promise<Sample> {
   let handled = 0
   let done!: () => void
   const finished = new Promise<void>((r) => (done = r))
-  await bus.subscribe(Feedback, () => {
-    if (++handled === N) done()
-  }, { group: 'bench' })
+  await bus.subscribe(
+    Feedback,
+    () => {
+      if (++handled === N) done()
+    },
+    { group: 'bench' },
+  )
   const sample = await timed(async () => {
     if (mode === 'publish') {
       for (const e of events) await bus.publish(Feedback, e)
@@ -109,24 +119,37 @@ const results = paths.map(([name], i) => {
   const runs = samples[i] ?? []
   return { name, rate: median(runs.map((s) => s.rate)), cpuUs: median(runs.map((s) => s.cpuUs)) }
 })
-const [raw, validate, single, batch] = results as [typeof results[number], typeof results[number], typeof results[number], typeof results[number]]
+const [raw, validate, single, batch] = results as [
+  (typeof results)[number],
+  (typeof results)[number],
+  (typeof results)[number],
+  (typeof results)[number],
+]
 
 const perCpuSecond = (cpuUs: number) => 1e6 / cpuUs
 const verdict = (r: { rate: number; cpuUs: number }, aim: number) =>
   `${r.rate >= aim ? 'met' : 'not met'} on the wall clock, ${perCpuSecond(r.cpuUs) >= aim ? 'met' : 'not met'} per CPU-second`
 console.log(`memory tier, ${fmt(N)} events of ${payloadBytes} B, median of ${RUNS} interleaved runs`)
 for (const r of results) {
-  console.log(`  ${r.name.padEnd(40)} ${fmt(r.rate).padStart(12)} events/s  ${fmt(r.cpuUs, 2).padStart(6)} CPU us/event  ${fmt(perCpuSecond(r.cpuUs)).padStart(12)} events/CPU-s`)
+  console.log(
+    `  ${r.name.padEnd(40)} ${fmt(r.rate).padStart(12)} events/s  ${fmt(r.cpuUs, 2).padStart(6)} CPU us/event  ${fmt(perCpuSecond(r.cpuUs)).padStart(12)} events/CPU-s`,
+  )
 }
 const coreCpu = single.cpuUs - validate.cpuUs - raw.cpuUs
-console.log(`  CPU per event over raw: ${fmt(single.cpuUs - raw.cpuUs, 2)} us (zod validation ${fmt(validate.cpuUs, 2)} us, core ${fmt(coreCpu, 2)} us)`)
-console.log(`  aim >= 500,000 events/s one at a time: ${verdict(single, 500_000)}; aim >= 1,000,000 batched: ${verdict(batch, 1_000_000)}`)
+console.log(
+  `  CPU per event over raw: ${fmt(single.cpuUs - raw.cpuUs, 2)} us (zod validation ${fmt(validate.cpuUs, 2)} us, core ${fmt(coreCpu, 2)} us)`,
+)
+console.log(
+  `  aim >= 500,000 events/s one at a time: ${verdict(single, 500_000)}; aim >= 1,000,000 batched: ${verdict(batch, 1_000_000)}`,
+)
 
 writeBenchSection(
   'memory',
   `## Memory tier (bench/memory.ts)
 
-${machineLine()}; load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} over ${cpus().length} cores while it ran. ${fmt(N)} events of
+${machineLine()}; load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ')} over ${cpus().length} cores while it ran. ${fmt(N)} events of
 ${payloadBytes} bytes (JSON; 1,000 distinct payloads in turn), published then handled by one subscription (concurrency 64),
 schema validation on at publish and at consume; median of ${RUNS} interleaved runs after a warm-up. The baseline is Node's
 \`EventEmitter\` handing the same objects to a handler. "CPU µs/event" is the process CPU time (all threads, GC included)
@@ -137,7 +160,10 @@ ${table(
   results.map((r) => [r.name, fmt(r.rate), fmt(r.cpuUs, 2), fmt(perCpuSecond(r.cpuUs)), fmt(raw.cpuUs / r.cpuUs, 3)]),
 )}
 
-${bars(results.map((r) => [r.name, perCpuSecond(r.cpuUs)] as const), 'events/CPU-s')}
+${bars(
+  results.map((r) => [r.name, perCpuSecond(r.cpuUs)] as const),
+  'events/CPU-s',
+)}
 
 CPU per event of tierbus over the raw emitter: **${fmt(single.cpuUs - raw.cpuUs, 2)} µs** with one \`publish()\` per event, of which
 ${fmt(validate.cpuUs, 2)} µs is the two zod parses and ${fmt(coreCpu, 2)} µs the core itself (envelope, UUIDv7 id, routing, consumer

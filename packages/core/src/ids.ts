@@ -43,7 +43,13 @@ export function newEventId(now: number = Date.now()): string {
   // Bytes 6-10: version 7, then 32 bits of seq around the variant bits (as uuid's v7Bytes); 11-15 random.
   // An id lives as long as its event (a queued backlog holds many): toLowerCase() (a no-op on these
   // characters) flattens the concatenation into one 36-character string, as uuid's stringify does.
-  const seqPart = HEX[0x70 | ((seq >>> 28) & 0x0f)]! + HEX[(seq >>> 20) & 0xff]! + '-' + HEX[0x80 | ((seq >>> 14) & 0x3f)]! + HEX[(seq >>> 6) & 0xff]! + '-'
+  const seqPart =
+    HEX[0x70 | ((seq >>> 28) & 0x0f)]! +
+    HEX[(seq >>> 20) & 0xff]! +
+    '-' +
+    HEX[0x80 | ((seq >>> 14) & 0x3f)]! +
+    HEX[(seq >>> 6) & 0xff]! +
+    '-'
   const randomPart =
     HEX[((seq << 2) & 0xff) | (pool[r + 10]! & 0x03)]! +
     HEX[pool[r + 11]!]! +
