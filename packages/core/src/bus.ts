@@ -9,7 +9,7 @@ import { newEventId } from './ids.js'
 import { Metrics, type MetricsSnapshot } from './metrics.js'
 import { assertMiddleware, composePublish, type Middleware, type PublishNext } from './middleware.js'
 import { resolveRetry, type RetryOptions, type RetryPolicy } from './retry.js'
-import { assertPattern, INBOX_PREFIX, newInboxType, replyToIssue } from './subjects.js'
+import { assertPattern, INBOX_PREFIX, isInboxType, newInboxType, replyToIssue } from './subjects.js'
 import type { DeadLetterStore, Subscription, SubscriptionSpec, Transport } from './transport.js'
 
 
@@ -413,13 +413,17 @@ class EventBus implements Bus {
 
   private async sendReply(request: Envelope, outcome: { data: unknown } | { error: string }, definition: AnyEventDefinition | undefined): Promise<void> {
     // Defence in depth: decoding already refuses a forged replyto; a reply never goes anywhere but an inbox.
-    const replyIssue = replyToIssue(request.replyto)
-    if (replyIssue) throw new ValidationError(`not replying to '${request.type}' (${request.id}): ${replyIssue}`, [{ path: 'replyto', message: replyIssue }])
+    const replyTo = request.replyto
+    if (!isInboxType(replyTo)) {
+      // replyToIssue() describes exactly what isInboxType() refuses.
+      const issue = replyToIssue(replyTo) ?? 'not a request-reply inbox'
+      throw new ValidationError(`not replying to '${request.type}' (${request.id}): ${issue}`, [{ path: 'replyto', message: issue }])
+    }
     const reply: Envelope = {
       specversion: '1.0',
       id: newEventId(),
       source: this.source,
-      type: request.replyto!,
+      type: replyTo,
       time: nowIso(),
       datacontenttype: 'application/json',
       data: null,

@@ -26,6 +26,7 @@ class Refusal {
 }
 
 /** A subscriber's function. Its return value is the reply when the event came from `bus.request()`. */
+// biome-ignore lint/suspicious/noConfusingVoidType: void lets a handler that returns nothing type-check (undefined would not)
 export type Handler<T = unknown, R = unknown> = (event: ReceivedEvent<T>) => R | void | Promise<R | void>
 
 /** Where the runtime reports problems it cannot throw to anyone (a failed ack, a failed reply). */
@@ -81,8 +82,9 @@ export class Consumer {
     this.groupStats = options.metrics?.group(options.spec.group, options.spec.pattern)
     this.tier = options.tier ?? 'unknown'
     this.useMiddleware(options.middleware ?? [])
+    // Only deliveries with touch() are tracked (see run()).
     this.leases = new LeaseKeeper(options.spec.leaseMs, (d) =>
-      d.touch!().catch((err) => this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) })),
+      d.touch?.().catch((err) => this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) })),
     )
   }
 
@@ -140,8 +142,9 @@ export class Consumer {
   }
 
   private pump(): void {
-    while (this.running < this.options.concurrency && this.ready.length > 0) {
-      const d = this.ready.shift()!
+    while (this.running < this.options.concurrency) {
+      const d = this.ready.shift()
+      if (d === undefined) break
       this.running++
       void this.run(d)
     }

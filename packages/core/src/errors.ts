@@ -26,6 +26,7 @@ export class TierbusError extends Error {
     if (typeof value !== 'object' || value === null) return false
     const code = (value as Record<symbol, unknown>)[BRAND]
     if (typeof code !== 'string') return false
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass being matched (ValidationError, ...)
     const wanted = (this as unknown as { CODE?: string }).CODE
     return wanted === undefined || wanted === code
   }

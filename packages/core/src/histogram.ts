@@ -22,10 +22,11 @@ export class LatencyHistogram {
 
   /** Records one observation in milliseconds (negative values, from clock skew, count as 0). */
   record(ms: number): void {
+    // biome-ignore lint/complexity/useMathMinMax: NaN must count as 0, and Math.max(NaN, 0) is NaN
     const v = ms > 0 ? ms : 0
     const us = v * 1000
     const i = us < 1 ? 0 : Math.min(BUCKETS - 1, Math.floor(Math.log2(us) * PER_OCTAVE) + 1)
-    this.counts[i]!++
+    this.counts[i] = (this.counts[i] ?? 0) + 1
     this.total++
     this.sum += v
     if (v > this.maximum) this.maximum = v
@@ -33,7 +34,7 @@ export class LatencyHistogram {
 
   /** Adds another histogram's observations to this one. */
   merge(other: LatencyHistogram): this {
-    for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!
+    for (let i = 0; i < BUCKETS; i++) this.counts[i] = (this.counts[i] ?? 0) + (other.counts[i] ?? 0)
     this.total += other.total
     this.sum += other.sum
     if (other.maximum > this.maximum) this.maximum = other.maximum
@@ -46,7 +47,7 @@ export class LatencyHistogram {
     const rank = Math.max(1, Math.ceil(q * this.total))
     let seen = 0
     for (let i = 0; i < BUCKETS; i++) {
-      seen += this.counts[i]!
+      seen += this.counts[i] ?? 0
       if (seen >= rank) {
         if (i === 0) return 0
         const upperUs = 2 ** (i / PER_OCTAVE)
@@ -93,7 +94,7 @@ export class RateWindow {
       this.stamps[i] = sec
       this.counts[i] = 0
     }
-    this.counts[i]! += n
+    this.counts[i] = (this.counts[i] ?? 0) + n
   }
 
   /** Mean rate over the last `windowSeconds` complete seconds plus the current partial one. */
@@ -102,8 +103,8 @@ export class RateWindow {
     const sec = Math.floor(nowMs / 1000)
     let sum = 0
     for (let i = 0; i < this.counts.length; i++) {
-      const s = this.stamps[i]!
-      if (s >= 0 && s > sec - this.counts.length && s <= sec) sum += this.counts[i]!
+      const s = this.stamps[i] ?? -1
+      if (s >= 0 && s > sec - this.counts.length && s <= sec) sum += this.counts[i] ?? 0
     }
     const elapsed = this.windowSeconds + (nowMs % 1000) / 1000
     return Math.round((sum / elapsed) * 100) / 100

@@ -12,6 +12,10 @@ let prefix = ''
 let prefixMs = Number.NaN
 
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+/** Two hex digits of a byte (0..255; HEX covers every byte, so the fallback is never taken). */
+const hex = (b: number): string => HEX[b] ?? ''
+/** Byte `i` of the random pool (always in range: `next` advances 16 at a time within the pool). */
+const byte = (i: number): number => pool[i] ?? 0
 
 function timePrefix(ms: number): string {
   const hex = ms.toString(16).padStart(12, '0')
@@ -30,7 +34,7 @@ export function newEventId(now: number = Date.now()): string {
   const r = next
   next += 16
   if (now > msecs) {
-    seq = (pool[r + 6]! << 23) | (pool[r + 7]! << 16) | (pool[r + 8]! << 8) | pool[r + 9]!
+    seq = (byte(r + 6) << 23) | (byte(r + 7) << 16) | (byte(r + 8) << 8) | byte(r + 9)
     msecs = now
   } else {
     seq = (seq + 1) | 0
@@ -44,19 +48,19 @@ export function newEventId(now: number = Date.now()): string {
   // An id lives as long as its event (a queued backlog holds many): toLowerCase() (a no-op on these
   // characters) flattens the concatenation into one 36-character string, as uuid's stringify does.
   const seqPart =
-    HEX[0x70 | ((seq >>> 28) & 0x0f)]! +
-    HEX[(seq >>> 20) & 0xff]! +
+    hex(0x70 | ((seq >>> 28) & 0x0f)) +
+    hex((seq >>> 20) & 0xff) +
     '-' +
-    HEX[0x80 | ((seq >>> 14) & 0x3f)]! +
-    HEX[(seq >>> 6) & 0xff]! +
+    hex(0x80 | ((seq >>> 14) & 0x3f)) +
+    hex((seq >>> 6) & 0xff) +
     '-'
   const randomPart =
-    HEX[((seq << 2) & 0xff) | (pool[r + 10]! & 0x03)]! +
-    HEX[pool[r + 11]!]! +
-    HEX[pool[r + 12]!]! +
-    HEX[pool[r + 13]!]! +
-    HEX[pool[r + 14]!]! +
-    HEX[pool[r + 15]!]!
+    hex(((seq << 2) & 0xff) | (byte(r + 10) & 0x03)) +
+    hex(byte(r + 11)) +
+    hex(byte(r + 12)) +
+    hex(byte(r + 13)) +
+    hex(byte(r + 14)) +
+    hex(byte(r + 15))
   return (prefix + seqPart + randomPart).toLowerCase()
 }
 

@@ -121,7 +121,8 @@ class MemoryGroup {
     const kept: Entry[] = []
     let i = this.head
     for (; i < this.items.length && taken.length < n; i++) {
-      const entry = this.items[i]!
+      const entry = this.items[i]
+      if (entry === undefined) break
       const key = entry.envelope.subject
       if (key !== undefined && this.lockedKeys.has(key)) kept.push(entry)
       else {
@@ -160,8 +161,8 @@ class MemoryGroup {
   /** The next member with room, round-robin. */
   nextMember(): Member | undefined {
     for (let k = 0; k < this.members.length; k++) {
-      const m = this.members[(this.next + k) % this.members.length]!
-      if (!m.busy && !m.closed && m.inFlight < m.spec.maxInFlight) {
+      const m = this.members[(this.next + k) % this.members.length]
+      if (m && !m.busy && !m.closed && m.inFlight < m.spec.maxInFlight) {
         this.next = (this.next + k + 1) % this.members.length
         return m
       }
@@ -429,7 +430,10 @@ class MemoryTransport implements MemoryTransportApi {
   private retained(): Envelope[] {
     const out: Envelope[] = []
     const n = this.history.length
-    for (let i = 0; i < this.historyCount; i++) out.push(this.history[(this.historyNext - this.historyCount + i + n) % n]!)
+    for (let i = 0; i < this.historyCount; i++) {
+      const e = this.history[(this.historyNext - this.historyCount + i + n) % n]
+      if (e !== undefined) out.push(e)
+    }
     return out
   }
 

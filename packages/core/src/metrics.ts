@@ -99,7 +99,10 @@ export class Metrics {
   private stats(type: string): TypeStats {
     if (type === this.lastType && this.lastStats) return this.lastStats
     let s = this.types.get(type)
-    if (!s) this.types.set(type, (s = new TypeStats()))
+    if (!s) {
+      s = new TypeStats()
+      this.types.set(type, s)
+    }
     this.lastType = type
     this.lastStats = s
     return s
@@ -108,7 +111,10 @@ export class Metrics {
   /** Counters of a consumer group (a subscription registers its group and pattern). */
   group(name: string, pattern: string): GroupStats {
     let g = this.groups.get(name)
-    if (!g) this.groups.set(name, (g = new GroupStats()))
+    if (!g) {
+      g = new GroupStats()
+      this.groups.set(name, g)
+    }
     if (!g.patterns.has(pattern)) g.patterns.set(pattern, compilePattern(pattern))
     return g
   }
@@ -138,7 +144,7 @@ export class Metrics {
     s.handler.record(handlerMs)
     const now = Date.now()
     const e2e = now - publishedAtMs
-    if (e2e === e2e) s.endToEnd.record(e2e)
+    if (!Number.isNaN(e2e)) s.endToEnd.record(e2e)
     this.ackedRate.addAt(now)
   }
 

@@ -68,12 +68,19 @@ describe('replies', () => {
       name: 'objects',
       capabilities: { persistent: false, replay: false, ordering: 'none', delay: false, maxPayloadBytes: Infinity },
       publish: async (batch) => void published.push(...batch),
-      subscribe: async (_spec, cb) => ((onBatch = cb), { close: async () => {} }),
+      subscribe: async (_spec, cb) => {
+        onBatch = cb
+        return { close: async () => {} }
+      },
       close: async () => {},
     }
     const deliver = async (envelope: Envelope) => {
       const settled: { deadLetter?: DeadLetterReason; acked?: boolean } = {}
-      const d: Delivery = { envelope, attempt: 1, ack: async () => void (settled.acked = true), retry: async () => {}, deadLetter: async (r) => void (settled.deadLetter = r) }
+      const d: Delivery = { envelope, attempt: 1, ack: async () => {
+        settled.acked = true
+      }, retry: async () => {}, deadLetter: async (r) => {
+        settled.deadLetter = r
+      } }
       await onBatch!([d])
       return settled
     }
@@ -85,7 +92,10 @@ describe('replies', () => {
     const Ask = defineEvent('orders.ask', z.object({}), { reply: z.object({ ok: z.boolean() }) })
     const bus = createBus({ transport, source: 't', onError: () => {} })
     let handled = 0
-    await bus.subscribe(Ask, () => (handled++, { ok: true }))
+    await bus.subscribe(Ask, () => {
+      handled++
+      return { ok: true }
+    })
     const settled = await deliver({ ...base, specversion: '1.0', replyto: 'orders.other' })
     await eventually(() => settled.deadLetter !== undefined, 'the forged request to be dead-lettered')
     expect(settled.deadLetter).toMatchObject({ kind: 'malformed' })

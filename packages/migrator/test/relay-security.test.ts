@@ -54,7 +54,10 @@ describe('migration relay', () => {
     await source.publish([...forged.map(pending), pending(valid)])
 
     let dead: DeadLetter[] = []
-    await eventually(async () => (dead = await source.deadLetters.list({ group: 'tierbus-migration-relay' })).length === forged.length, () => `${forged.length} relay dead letters, got ${dead.length}`)
+    await eventually(async () => {
+      dead = await source.deadLetters.list({ group: 'tierbus-migration-relay' })
+      return dead.length === forged.length
+    }, () => `${forged.length} relay dead letters, got ${dead.length}`)
     await eventually(() => onTarget.length >= 1, 'the valid pending event to be relayed')
     await quietPeriod(300)
     expect(onTarget.map((e) => e.id)).toEqual([valid.id])

@@ -109,7 +109,10 @@ describe('NATS consumers', () => {
     await b.publish(E, { task: 1 })
     await b.publish(E, { task: 2 })
     let dead = await transport.deadLetters.list()
-    await eventually(async () => (dead = await transport.deadLetters.list({ group: 'mailer' })).length === 2, 'two dead letters of mailer', { intervalMs: 50 })
+    await eventually(async () => {
+      dead = await transport.deadLetters.list({ group: 'mailer' })
+      return dead.length === 2
+    }, 'two dead letters of mailer', { intervalMs: 50 })
     expect(await transport.deadLetters.list({ group: 'billing' })).toEqual([])
     expect(dead[0]!.reason).toMatchObject({ kind: 'handler-failed', attempts: 2 })
     expect(dead[0]!.reason.error).toContain('mailer down')

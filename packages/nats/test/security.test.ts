@@ -68,7 +68,10 @@ describe('NATS: forged reply targets and subjects', () => {
     for (const replyto of [crlf, crlfDlq, space]) await js.publish(subject, forgedEvent(Ask.type, replyto))
 
     let dead: DeadLetter[] = []
-    await eventually(async () => (dead = await t.deadLetters.list({ group: 'askers' })).length === 3, () => `3 dead letters, got ${dead.length}`)
+    await eventually(async () => {
+      dead = await t.deadLetters.list({ group: 'askers' })
+      return dead.length === 3
+    }, () => `3 dead letters, got ${dead.length}`)
 
     // The legitimate path still works on the same connection (a CRLF would have broken or hijacked it).
     expect(await bus.request(Ask, { q: 'real' }, { timeoutMs: 5_000 })).toEqual({ ok: true })
@@ -100,7 +103,10 @@ describe('NATS: forged reply targets and subjects', () => {
     const raw = JSON.parse(forgedEvent('orders.ask\r\nPUB x 0', '_inbox.0123456789abcdef')) as Envelope
     await attacker.jetstream().publish(t.subjects.subjectFor('orders.ask'), JSON.stringify(raw))
     let dead: DeadLetter[] = []
-    await eventually(async () => (dead = await t.deadLetters.list({ group: 'audit' })).length === 1, 'the forged event to be dead-lettered')
+    await eventually(async () => {
+      dead = await t.deadLetters.list({ group: 'audit' })
+      return dead.length === 1
+    }, 'the forged event to be dead-lettered')
     expect(handled).toEqual([])
     expect(dead[0]!.reason.error).toContain('type')
   })
@@ -256,7 +262,10 @@ accounts {
     await attacker.flush()
 
     let dead: DeadLetter[] = []
-    await eventually(async () => (dead = await t.deadLetters.list({ group: 'askers' })).length === 3, () => `3 dead letters, got ${dead.length}`)
+    await eventually(async () => {
+      dead = await t.deadLetters.list({ group: 'askers' })
+      return dead.length === 3
+    }, () => `3 dead letters, got ${dead.length}`)
     expect(await bus.request(Ask, { q: 'real' }, { timeoutMs: 5_000 })).toEqual({ ok: true })
     const jsm = await t.connection.jetstreamManager()
     for (const stream of t.streams) await expect(jsm.streams.info(stream)).resolves.toMatchObject({ config: { name: stream } })

@@ -98,7 +98,10 @@ describe('crash recovery on SQS', () => {
     }, { group: 'poisoned' })
     const sent = await b.publishBatch(E, [{ n: 1 }, { n: 2 }, { n: 3 }])
     let dead: Awaited<ReturnType<typeof t.deadLetters.list>> = []
-    await eventually(async () => (dead = await t.deadLetters.list({ group: 'poisoned' })).length === 3, 'three dead letters', { timeoutMs: 15_000, intervalMs: 100 })
+    await eventually(async () => {
+      dead = await t.deadLetters.list({ group: 'poisoned' })
+      return dead.length === 3
+    }, 'three dead letters', { timeoutMs: 15_000, intervalMs: 100 })
     expect(new Set(dead.map((d) => d.envelope?.id))).toEqual(new Set(sent.map((e) => e.id)))
     for (const d of dead) {
       expect(d.reason).toMatchObject({ kind: 'handler-failed', attempts: 2 })
@@ -135,7 +138,10 @@ describe('crash recovery on SQS', () => {
     }
     expect(receiveCounts).toEqual(['1', '2', '3'])
     let dead: Awaited<ReturnType<typeof t.deadLetters.list>> = []
-    await eventually(async () => (dead = await t.deadLetters.list({ group: 'crashy' })).length === 1, 'the natively redriven dead letter', { timeoutMs: 10_000, intervalMs: 100 })
+    await eventually(async () => {
+      dead = await t.deadLetters.list({ group: 'crashy' })
+      return dead.length === 1
+    }, 'the natively redriven dead letter', { timeoutMs: 10_000, intervalMs: 100 })
     expect(dead[0]!.reason).toMatchObject({ kind: 'handler-failed', attempts: 3 })
     expect(dead[0]!.reason.error).toMatch(/RedrivePolicy after 3 receives/)
     expect(dead[0]!.envelope?.data).toEqual({ n: 9 })

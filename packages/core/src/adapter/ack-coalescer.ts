@@ -84,7 +84,7 @@ export class AckCoalescer<T> {
     const groups = this.takeGroups()
     try {
       const results = await this.options.send(groups.map((g) => ({ key: g.key, items: g.acks.map((a) => a.item) })))
-      groups.forEach((g, i) => settle(g.acks, results[i]))
+      for (const [i, g] of groups.entries()) settle(g.acks, results[i])
     } catch (err) {
       for (const g of groups) for (const a of g.acks) a.reject(err)
     } finally {
@@ -109,5 +109,11 @@ export class AckCoalescer<T> {
 function settle<T>(acks: ReadonlyArray<PendingAck<T>>, result: AckGroupResult): void {
   if (result === undefined) for (const a of acks) a.resolve()
   else if ('error' in result) for (const a of acks) a.reject(result.error)
-  else acks.forEach((a, i) => (result.itemErrors[i] === undefined ? a.resolve() : a.reject(result.itemErrors[i])))
+  else {
+    for (const [i, a] of acks.entries()) {
+      const error = result.itemErrors[i]
+      if (error === undefined) a.resolve()
+      else a.reject(error)
+    }
+  }
 }

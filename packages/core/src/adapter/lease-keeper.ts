@@ -41,7 +41,8 @@ export class LeaseKeeper<T> {
   private start(): void {
     this.clock = Date.now()
     this.timer = setInterval(() => {
-      const now = (this.clock = Date.now())
+      const now = Date.now()
+      this.clock = now
       for (const [item, renewed] of this.renewedAt) {
         if (now - renewed < this.leaseMs / 2) continue
         this.renewedAt.set(item, now)

@@ -30,7 +30,7 @@ export class SettleOnce {
    * Runs `action` if this is the first settle and the transport is open; frees the slot before the
    * action starts, so the loop may fetch while the backend call is in flight.
    */
-  settle(action: () => Promise<unknown> | void): Promise<void> {
+  settle(action: () => unknown): Promise<void> {
     if (this.done) return DONE
     this.done = true
     this.slot?.free()
@@ -44,7 +44,7 @@ export class SettleOnce {
   }
 
   /** Runs `action` (a lease extension) only while unsettled and the transport is open. */
-  touch(action: () => Promise<unknown> | void): Promise<void> {
+  touch(action: () => unknown): Promise<void> {
     if (this.done || this.isClosed()) return DONE
     try {
       const result = action()

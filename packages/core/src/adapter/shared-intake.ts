@@ -72,6 +72,7 @@ export class SharedIntake {
 
   /** The delivery as handed to the subscriber: its first settle frees the slot. */
   private counted(d: Delivery): Delivery {
+    const touch = d.touch
     const slot: Delivery = {
       envelope: d.envelope,
       attempt: d.attempt,
@@ -79,10 +80,10 @@ export class SharedIntake {
       ack: () => this.settle(slot, () => d.ack()),
       retry: (delayMs) => this.settle(slot, () => d.retry(delayMs)),
       deadLetter: (reason) => this.settle(slot, () => d.deadLetter(reason)),
-      ...(d.touch
+      ...(touch
         ? {
             touch: async () => {
-              await d.touch!()
+              await touch.call(d)
               if (this.handedOut.has(slot)) this.handedOut.set(slot, Date.now() + this.leaseMs)
             },
           }

@@ -187,7 +187,10 @@ export function runTransportConformance(name: string, factory: TransportFactory,
       )
       const sent = await b.publish(E, { n: 7 })
       let dead: Awaited<ReturnType<NonNullable<Transport['deadLetters']>['list']>> = []
-      await eventually(async () => (dead = await transport.deadLetters!.list({ group: 'dlq-g' })).length === 1, 'one dead letter', { timeoutMs, intervalMs: 50 })
+      await eventually(async () => {
+      dead = await transport.deadLetters!.list({ group: 'dlq-g' })
+      return dead.length === 1
+    }, 'one dead letter', { timeoutMs, intervalMs: 50 })
       expect(attempts).toEqual([1, 2, 3])
       const d = dead[0]!
       expect(d.group).toBe('dlq-g')
@@ -282,8 +285,14 @@ export function runTransportConformance(name: string, factory: TransportFactory,
       const b = bus()
       const handled: number[] = []
       const elsewhere: string[] = []
-      await b.subscribe(Ask, (e) => (handled.push(e.data.n), { ok: true }), { group: 'g' })
-      await b.subscribe(Ask2, (e) => (handled.push(e.data.n), { ok: true }), { group: 'g' })
+      await b.subscribe(Ask, (e) => {
+        handled.push(e.data.n)
+        return { ok: true }
+      }, { group: 'g' })
+      await b.subscribe(Ask2, (e) => {
+        handled.push(e.data.n)
+        return { ok: true }
+      }, { group: 'g' })
       await b.subscribe(E, (e) => void elsewhere.push(e.id), { group: 'watch' })
       const forged = (type: string, replyto: string) =>
         JSON.stringify({ specversion: '1.0', id: `forged-${uniqueToken()}`, source: 'attacker', type, time: new Date().toISOString(), data: { n: 1 }, replyto })
@@ -507,7 +516,9 @@ export function runTransportConformance(name: string, factory: TransportFactory,
       const E = event()
       const b = bus()
       let receivedAt = 0
-      await b.subscribe(E, () => void (receivedAt = Date.now()), { group: 'g' })
+      await b.subscribe(E, () => {
+        receivedAt = Date.now()
+      }, { group: 'g' })
       const sentAt = Date.now()
       await b.publish(E, { n: 1 }, { delayMs: 400 })
       await wait(() => receivedAt > 0, 'the delayed event')

@@ -70,7 +70,10 @@ export function describeSpiConformance(name: string, factory: () => Promise<Tran
       return { transport, close, publish, spec, subscribe }
     }
 
-    const nOf = (d: Delivery) => (d.envelope?.data as { n: number }).n
+    const nOf = (d: Delivery): number => {
+      if (!d.envelope) throw new Error('a delivery without an envelope (malformed) where a valid event was published')
+      return (d.envelope.data as { n: number }).n
+    }
 
     it('never calls onBatch concurrently and keeps unsettled deliveries within maxInFlight', async () => {
       const { publish, spec, subscribe } = await setup()
