@@ -34,3 +34,12 @@ export function transportError(action: string, err: unknown): TransportError {
     { cause: err, retryable: retryable(err) },
   )
 }
+
+/**
+ * A response field the AWS API documents as always present (QueueUrl, TopicArn, MessageId, ReceiptHandle):
+ * the SDK types it optional, so a missing one is a broken endpoint or emulator, reported as such.
+ */
+export function required<T>(value: T | undefined, field: string): T {
+  if (value === undefined) throw new TransportError(`SQS/SNS response has no ${field}; check that the endpoint speaks the AWS API`, { retryable: false })
+  return value
+}

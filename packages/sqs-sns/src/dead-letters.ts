@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sqs'
 import { DEAD_LETTER_KINDS, tryDecodeEnvelope, type DeadLetter, type DeadLetterKind, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
 import { DEAD_LETTER_ATTRIBUTES, QUEUE_TAGS, TYPE_ATTRIBUTE } from './attributes.js'
-import { transportError } from './aws-errors.js'
+import { required, transportError } from './aws-errors.js'
 import { fifoId, sourceOfDlq } from './names.js'
 import type { SqsClients } from './options.js'
 import { namespaceQueues, type TaggedQueue } from './provision.js'
@@ -35,7 +35,10 @@ function groupIds(ids: readonly string[]): Map<string, Set<string>> {
     const parsed = parseId(id)
     if (!parsed) continue
     let set = byQueue.get(parsed.dlq)
-    if (!set) byQueue.set(parsed.dlq, (set = new Set()))
+    if (!set) {
+      set = new Set()
+      byQueue.set(parsed.dlq, set)
+    }
     set.add(parsed.messageId)
   }
   return byQueue
@@ -91,8 +94,8 @@ export class SqsDeadLetters implements DeadLetterStore {
         const dlq = queues.dlqs.get(dlqName)
         if (!dlq) continue
         const held = await this.hold(dlq.url, Number.POSITIVE_INFINITY, wanted)
-        const chosen = held.filter((m) => wanted.has(m.MessageId!))
-        await this.release(dlq.url, held.filter((m) => !wanted.has(m.MessageId!)))
+        const chosen = held.filter((m) => wanted.has(required(m.MessageId, 'MessageId')))
+        await this.release(dlq.url, held.filter((m) => !wanted.has(required(m.MessageId, 'MessageId'))))
         if (chosen.length === 0) continue
         if (action === 'redrive') {
           const source = queues.sources.get(sourceOfDlq(dlqName))
@@ -145,12 +148,12 @@ export class SqsDeadLetters implements DeadLetterStore {
           MessageSystemAttributeNames: ['SentTimestamp', 'ApproximateReceiveCount', 'MessageGroupId'],
         }),
       )
-      const messages = (out.Messages ?? []).filter((m) => !seen.has(m.MessageId!))
+      const messages = (out.Messages ?? []).filter((m) => !seen.has(required(m.MessageId, 'MessageId')))
       if (messages.length === 0) break
       for (const m of messages) {
-        seen.add(m.MessageId!)
+        seen.add(required(m.MessageId, 'MessageId'))
         held.push(m)
-        if (wanted?.has(m.MessageId!)) found++
+        if (wanted?.has(required(m.MessageId, 'MessageId'))) found++
       }
       if (wanted && found >= wanted.size) break
     }
@@ -161,7 +164,7 @@ export class SqsDeadLetters implements DeadLetterStore {
     for (let i = 0; i < messages.length; i += 10) {
       const chunk = messages.slice(i, i + 10)
       await this.clients.sqs.send(
-        new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: chunk.map((m, k) => ({ Id: String(k), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 })) }),
+        new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: chunk.map((m, k) => ({ Id: String(k), ReceiptHandle: required(m.ReceiptHandle, 'ReceiptHandle'), VisibilityTimeout: 0 })) }),
       )
     }
   }
@@ -169,7 +172,7 @@ export class SqsDeadLetters implements DeadLetterStore {
   private async deleteAll(url: string, messages: readonly Message[]): Promise<void> {
     for (let i = 0; i < messages.length; i += 10) {
       const chunk = messages.slice(i, i + 10)
-      await this.clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: chunk.map((m, k) => ({ Id: String(k), ReceiptHandle: m.ReceiptHandle! })) }))
+      await this.clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: chunk.map((m, k) => ({ Id: String(k), ReceiptHandle: required(m.ReceiptHandle, 'ReceiptHandle') })) }))
     }
   }
 

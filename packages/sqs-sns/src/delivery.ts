@@ -64,7 +64,7 @@ export class SqsDelivery implements Delivery {
 
   deadLetter(reason: DeadLetterReason): Promise<void> {
     return this.once.settle(async () => {
-      if (this.ctx.dlq) await sendToDeadLetterQueue(this.ctx, this.message, reason)
+      if (this.ctx.dlq) await sendToDeadLetterQueue(this.ctx, this.ctx.dlq, this.message, reason)
       // Sent first, deleted second: a crash in between leaves a duplicate, never a loss.
       await this.ctx.acks.ack(this.ctx.queue.url, this.message.receiptHandle)
     })
@@ -88,8 +88,7 @@ function stringAttribute(value: string): MessageAttributeValue {
 }
 
 /** Writes a message to the group's DLQ with the reason as message attributes. */
-export async function sendToDeadLetterQueue(ctx: DeliveryContext, message: ReceivedMessage, reason: DeadLetterReason): Promise<void> {
-  const dlq = ctx.dlq!
+export async function sendToDeadLetterQueue(ctx: DeliveryContext, dlq: QueueRef, message: ReceivedMessage, reason: DeadLetterReason): Promise<void> {
   const attributes: Record<string, MessageAttributeValue> = {
     [DEAD_LETTER_ATTRIBUTES.kind]: stringAttribute(reason.kind),
     [DEAD_LETTER_ATTRIBUTES.error]: stringAttribute(reason.error.slice(0, MAX_REASON_ERROR_CHARS) || '(no message)'),

@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-sqs'
 import { TransportError } from '@tierbus/core'
 import { QUEUE_TAGS } from './attributes.js'
-import { awsErrorName, isMissingQueue, isQueueNameTaken, transportError } from './aws-errors.js'
+import { awsErrorName, isMissingQueue, isQueueNameTaken, required, transportError } from './aws-errors.js'
 import { queueNameOfUrl, topicName } from './names.js'
 import type { SqsClients } from './options.js'
 import { queuePolicy, TOPOLOGY_DEFAULTS, type QueuePlan } from './topology.js'
@@ -45,7 +45,7 @@ export async function ensureTopic(clients: SqsClients, prefix: string, fifo: boo
   const Name = topicName(prefix, fifo)
   try {
     const out = await clients.sns.send(new CreateTopicCommand({ Name, ...(fifo ? { Attributes: { FifoTopic: 'true', ContentBasedDeduplication: 'false' } } : {}) }))
-    return out.TopicArn!
+    return required(out.TopicArn, 'TopicArn')
   } catch (err) {
     throw transportError(`creating SNS topic ${Name}`, err)
   }
@@ -73,7 +73,7 @@ export async function findTopic(clients: SqsClients, prefix: string, fifo: boole
 
 async function queueArn(clients: SqsClients, url: string): Promise<string> {
   const out = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))
-  return out.Attributes!.QueueArn!
+  return required(out.Attributes?.QueueArn, 'QueueArn')
 }
 
 /** Creates a queue, or updates the attributes of the one that exists (idempotent). */
@@ -81,11 +81,11 @@ async function ensureQueue(clients: SqsClients, name: string, attributes: Record
   try {
     let url: string
     try {
-      url = (await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes, tags }))).QueueUrl!
+      url = required((await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes, tags }))).QueueUrl, 'QueueUrl')
     } catch (err) {
       if (!isQueueNameTaken(err)) throw err
       // The queue exists with other attributes (e.g. another maxAttempts): converge on the declared ones.
-      url = (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!
+      url = required((await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl, 'QueueUrl')
       const { FifoQueue: _, ...mutable } = attributes
       await clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: mutable }))
     }
@@ -98,7 +98,7 @@ async function ensureQueue(clients: SqsClients, name: string, attributes: Record
 /** Finds an existing queue; a TransportError says how to create it when missing. */
 export async function findQueue(clients: SqsClients, name: string): Promise<QueueRef> {
   try {
-    const url = (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!
+    const url = required((await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl, 'QueueUrl')
     return { name, url, arn: await queueArn(clients, url) }
   } catch (err) {
     if (isMissingQueue(err)) {
@@ -116,7 +116,7 @@ async function ensureSubscription(clients: SqsClients, topicArn: string, queue: 
   try {
     try {
       const out = await clients.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queue.arn, Attributes: attributes, ReturnSubscriptionArn: true }))
-      return out.SubscriptionArn!
+      return required(out.SubscriptionArn, 'SubscriptionArn')
     } catch (err) {
       if (!awsErrorName(err).includes('InvalidParameter')) throw err
       // "Subscription already exists with different attributes": update it in place.
@@ -241,7 +241,7 @@ export async function deleteNamespace(clients: SqsClients, prefix: string, fifo:
   let NextToken: string | undefined
   do {
     const page = await clients.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, ...(NextToken ? { NextToken } : {}) }))
-    await Promise.all((page.Subscriptions ?? []).map((s) => clients.sns.send(new UnsubscribeCommand({ SubscriptionArn: s.SubscriptionArn! }))))
+    await Promise.all((page.Subscriptions ?? []).map((s) => clients.sns.send(new UnsubscribeCommand({ SubscriptionArn: required(s.SubscriptionArn, 'SubscriptionArn') }))))
     NextToken = page.NextToken
   } while (NextToken)
   await clients.sns.send(new DeleteTopicCommand({ TopicArn: topicArn }))

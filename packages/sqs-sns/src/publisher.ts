@@ -1,4 +1,4 @@
-import { PublishBatchCommand, type PublishBatchRequestEntry } from '@aws-sdk/client-sns'
+import { PublishBatchCommand, type PublishBatchCommandOutput, type PublishBatchRequestEntry } from '@aws-sdk/client-sns'
 import { assertPublishable, encodeEnvelope, TransportError, type Envelope } from '@tierbus/core'
 import { attributeBytes, SNS_MESSAGE_LIMIT_BYTES, TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
@@ -142,7 +142,7 @@ export class TopicPublisher {
       }
       let next = 0
       const worker = async () => {
-        while (next < chunks.length) await sendChunk(chunks[next++]!, topicArn)
+        for (let chunk = chunks[next++]; chunk !== undefined; chunk = chunks[next++]) await sendChunk(chunk, topicArn)
       }
       await Promise.all(Array.from({ length: Math.min(this.concurrency, chunks.length) }, worker))
     }
@@ -151,7 +151,7 @@ export class TopicPublisher {
   }
 
   private async send(topicArn: string, entries: PublishBatchRequestEntry[]): Promise<void> {
-    let out
+    let out: PublishBatchCommandOutput
     try {
       out = await this.clients.sns.send(new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }))
     } catch (err) {

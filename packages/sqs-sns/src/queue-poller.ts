@@ -2,7 +2,7 @@ import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Messag
 import { compilePattern, tryDecodeEnvelope, type Delivery, type SubscriptionSpec } from '@tierbus/core'
 import { FetchLoop, type InFlightSlot } from '@tierbus/core/adapter'
 import { TYPE_ATTRIBUTE } from './attributes.js'
-import { transportError } from './aws-errors.js'
+import { required, transportError } from './aws-errors.js'
 import { SqsDelivery, type DeliveryContext, type ReceivedMessage } from './delivery.js'
 import { visibilitySeconds } from './topology.js'
 
@@ -35,7 +35,12 @@ export class QueuePoller {
     this.loop = new FetchLoop<Message>({
       maxInFlight: options.spec.maxInFlight,
       fetch: (room, signal) => this.receive(room, signal),
-      toDeliveries: (messages, slots) => messages.flatMap((m, i) => this.toDelivery(m, slots[i]!) ?? []),
+      toDeliveries: (messages, slots) =>
+        messages.flatMap((m, i) => {
+          const slot = slots[i]
+          if (!slot) throw new Error('internal: FetchLoop gave fewer in-flight slots than messages (a tierbus bug)')
+          return this.toDelivery(m, slot) ?? []
+        }),
       onBatch: options.onBatch,
       onError: (err) => options.onError(err),
       handBack: (messages) => this.release(messages),
@@ -76,7 +81,7 @@ export class QueuePoller {
     const body = m.Body ?? ''
     const received: ReceivedMessage = {
       body,
-      receiptHandle: m.ReceiptHandle!,
+      receiptHandle: required(m.ReceiptHandle, 'ReceiptHandle'),
       attempt: Math.max(1, Number(m.Attributes?.ApproximateReceiveCount ?? 1) || 1),
       type: m.MessageAttributes?.[TYPE_ATTRIBUTE]?.StringValue,
       messageGroupId: m.Attributes?.MessageGroupId,
@@ -97,7 +102,7 @@ export class QueuePoller {
       await this.context.clients.sqs.send(
         new ChangeMessageVisibilityBatchCommand({
           QueueUrl: this.context.queue.url,
-          Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 })),
+          Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: required(m.ReceiptHandle, 'ReceiptHandle'), VisibilityTimeout: 0 })),
         }),
       )
     } catch (err) {

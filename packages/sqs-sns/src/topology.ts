@@ -199,9 +199,9 @@ export function describeInfrastructure(subscriptions: readonly SubscriptionDecla
     )
     if (!q.exactFilter) lines.push(`  note: the filter only narrows to the prefix; events that pass it but do not match '${q.pattern}' are acked without being handled`)
   }
-  lines.push('IAM publisher: ' + iam.publisher.map((s) => s.Action.join(',')).join('; '))
-  lines.push('IAM consumer: ' + iam.consumer.map((s) => `${s.Action.join(',')} on ${s.Resource.length} resource(s)`).join('; '))
-  lines.push('IAM provisioner (dev/deploy only): ' + iam.provisioner.map((s) => s.Action.join(',')).join('; '))
+  lines.push(`IAM publisher: ${iam.publisher.map((s) => s.Action.join(',')).join('; ')}`)
+  lines.push(`IAM consumer: ${iam.consumer.map((s) => `${s.Action.join(',')} on ${s.Resource.length} resource(s)`).join('; ')}`)
+  lines.push(`IAM provisioner (dev/deploy only): ${iam.provisioner.map((s) => s.Action.join(',')).join('; ')}`)
   return {
     topic: { name, arn: topicArn, attributes: fifo ? { FifoTopic: 'true', ContentBasedDeduplication: 'false' } : {} },
     queues,

@@ -37,7 +37,10 @@ describe('provision()', () => {
   it('creates the topic, queue, DLQ, redrive policy, queue policy and filtered raw subscription, idempotently', async () => {
     const t = transport()
     const { sqs, sns } = emulatorClients(emulator.endpoint)
-    cleanups.push(async () => (sqs.destroy(), sns.destroy()))
+    cleanups.push(async () => {
+      sqs.destroy()
+      sns.destroy()
+    })
     const declaration = { group: 'sentiment', pattern: 'feedback.*', maxAttempts: 4, leaseMs: 2_500 }
     await t.provision([declaration])
     await t.provision([declaration])
