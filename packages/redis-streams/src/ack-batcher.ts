@@ -16,7 +16,13 @@ export interface StreamAck {
 export function streamAckCoalescer(client: RedisStreamClient): AckCoalescer<StreamAck> {
   return new AckCoalescer<StreamAck>({
     send: async (groups: ReadonlyArray<AckGroup<StreamAck>>) => {
-      const replies = await client.pipeline(groups.map(({ items }) => xack(items[0]!.stream, items[0]!.group, items.map((a) => a.id))))
+      const commands = groups.map(({ items }) => {
+        // A group holds the acks of one (stream, consumer group) key: at least one, all alike.
+        const [first] = items
+        if (!first) throw new Error('internal: an empty ack group (a tierbus bug)')
+        return xack(first.stream, first.group, items.map((a) => a.id))
+      })
+      const replies = await client.pipeline(commands)
       return replies.map((reply) => (reply instanceof Error ? { error: reply } : undefined))
     },
   })

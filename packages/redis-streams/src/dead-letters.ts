@@ -56,9 +56,10 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     if (groups.length === 0) return []
     const replies = await this.client.pipeline(groups.map((g) => ['XRANGE', this.keys.deadLetters(g), '-', '+', 'COUNT', limit] as const))
     const found: Array<{ entryId: string; letter: DeadLetter }> = []
-    replies.forEach((reply, i) => {
+    // One reply per group, in order (a pipeline).
+    groups.forEach((group, i) => {
+      const reply = replies[i]
       if (reply instanceof Error) throw reply
-      const group = groups[i]!
       for (const item of (reply as unknown[]) ?? []) {
         const [entryId, rawFields] = item as [string, unknown]
         const fields = fieldsToRecord(rawFields)

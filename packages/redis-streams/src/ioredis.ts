@@ -149,15 +149,15 @@ async function loadIORedis(): Promise<{ Redis: typeof import('ioredis').Redis }>
  */
 export async function redisTransport(options: RedisTransportOptions): Promise<RedisStreamsTransport> {
   const { url, client, clientOptions, connectionName = 'tierbus', ...streamOptions } = options
-  if (!client && !url) throw new ConfigError('redisTransport needs { url } (e.g. redis://127.0.0.1:6379, or set REDIS_URL) or { client } (an ioredis instance)')
   let redis: IORedis
   if (client) redis = client
+  else if (!url) throw new ConfigError('redisTransport needs { url } (e.g. redis://127.0.0.1:6379, or set REDIS_URL) or { client } (an ioredis instance)')
   else {
     const { Redis } = await loadIORedis()
     const redisOptions: IORedisOptions = { connectionName, lazyConnect: true, ...clientOptions }
     // ioredis' own RedisOptions is not assignable to its constructor's parameter under
     // exactOptionalPropertyTypes (`replyMapping?: ReplyMappingMode` vs `| undefined`): a typing gap only.
-    redis = new Redis(url!, redisOptions as never)
+    redis = new Redis(url, redisOptions as never)
     const onError = streamOptions.onError ?? REDIS_STREAMS_DEFAULTS.onError
     redis.on('error', (err: unknown) => onError(err, { operation: 'connection' }))
     try {
@@ -166,7 +166,7 @@ export async function redisTransport(options: RedisTransportOptions): Promise<Re
     } catch (err) {
       redis.disconnect()
       // TransportError redacts the URL's password (and the client's error) itself.
-      throw new TransportError(`cannot connect to Redis at ${url!} (${(err as Error).message}): check REDIS_URL and that Redis 7+ is running`, { cause: err })
+      throw new TransportError(`cannot connect to Redis at ${url} (${(err as Error).message}): check REDIS_URL and that Redis 7+ is running`, { cause: err })
     }
   }
   return new RedisStreamsTransport('redis', new IORedisStreamClient(redis, !client, connectionName), streamOptions)

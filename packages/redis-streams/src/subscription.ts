@@ -97,7 +97,12 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
       maxInFlight: spec.maxInFlight,
       beforeFetch: () => this.runScheduledJobs(),
       fetch: (room) => this.fetch(room),
-      toDeliveries: (entries, slots) => entries.map((e, i) => new StreamDelivery(this, e, slots[i]!, ctx.isClosed)),
+      toDeliveries: (entries, slots) =>
+        entries.map((e, i) => {
+          const slot = slots[i]
+          if (!slot) throw new Error('internal: FetchLoop gave fewer in-flight slots than entries (a tierbus bug)')
+          return new StreamDelivery(this, e, slot, ctx.isClosed)
+        }),
       onBatch,
       onError: (err) => ctx.options.onError(err, { operation: 'consume', group: spec.group }),
       // The stream or group was deleted (DEL, FLUSHDB): recreate from the start of what is there now.
@@ -339,6 +344,8 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   /** Streams whose type matches this wildcard: from the type registry, plus a SCAN on the first look. */
   private async matchingStreams(scan: boolean): Promise<string[]> {
     const { client, keys } = this.ctx
+    const { match } = this
+    if (!match) throw new Error('internal: matchingStreams() on a subscription without a wildcard (a tierbus bug)')
     const types = new Set((await client.send(['SMEMBERS', keys.types])) as string[])
     if (scan) {
       let cursor = '0'
@@ -351,15 +358,16 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
         }
       } while (cursor !== '0')
     }
-    return [...types].filter((t) => this.match!(t)).map((t) => keys.stream(t))
+    return [...types].filter((t) => match(t)).map((t) => keys.stream(t))
   }
 
   private async ensureGroups(streams: readonly string[], startId: '$' | '0'): Promise<void> {
     if (streams.length === 0) return
     const replies = await this.ctx.client.pipeline(streams.map((s) => xgroupCreate(s, this.consumerGroup, startId)))
-    replies.forEach((reply, i) => {
+    streams.forEach((stream, i) => {
+      const reply = replies[i]
       if (reply instanceof Error && !isBusyGroupError(reply)) throw reply
-      if (streams[i] !== this.redriveStream) this.streams.add(streams[i]!)
+      if (stream !== this.redriveStream) this.streams.add(stream)
     })
   }
 

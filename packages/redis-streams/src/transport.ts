@@ -87,7 +87,8 @@ export class RedisStreamsTransport implements Transport {
     for (const type of newTypes) commands.push(['SADD', this.keys.types, type])
     let replies: unknown[]
     try {
-      replies = commands.length === 1 ? [await this.client.send(commands[0]!)] : await this.client.pipeline(commands)
+      const [only] = commands
+      replies = only && commands.length === 1 ? [await this.client.send(only)] : await this.client.pipeline(commands)
     } catch (err) {
       throw this.publishError(err, batch.length)
     }

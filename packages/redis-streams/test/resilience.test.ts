@@ -25,7 +25,9 @@ describe('crash and reconnect', () => {
       const hung = new Set<number>()
       let ready = false
       let stderr = ''
-      child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()))
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString()
+      })
       child.stdout.on('data', (chunk: Buffer) => {
         for (const line of chunk.toString().split('\n')) {
           const [word, n] = line.split(' ')
