@@ -1,6 +1,6 @@
 import { connect, Events, DebugEvents, type ConnectionOptions, type NatsConnection } from 'nats'
 import { TransportError } from '@tierbus/core'
-import { ConnectionState, RECONNECT_BACKOFF_DEFAULTS, reconnectDelay, reconnectWithBackoff, withDeadline, type ReconnectBackoff } from '@tierbus/core/adapter'
+import { type ConnectionState, RECONNECT_BACKOFF_DEFAULTS, reconnectDelay, reconnectWithBackoff, withDeadline, type ReconnectBackoff } from '@tierbus/core/adapter'
 
 /** What the live NATS connection needs: how to connect, the backoff, and where to report. */
 export interface NatsLinkOptions {

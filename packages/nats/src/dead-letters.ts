@@ -1,4 +1,4 @@
-import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type MsgHdrs } from 'nats'
+import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type MsgHdrs, type StreamInfo } from 'nats'
 import { decodeEnvelope, isInboxType, publishableTypeIssue, tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
 import { isMessageGone, transportError } from './errors.js'
 import type { SubjectMap } from './subjects.js'
@@ -135,7 +135,7 @@ export class JetStreamDeadLetters implements DeadLetterStore {
 
   /** Every stored dead letter, oldest first (purged ones leave gaps, skipped). */
   private async *scan(): AsyncGenerator<{ seq: number; header: MsgHdrs; data: Uint8Array }> {
-    let info
+    let info: StreamInfo
     try {
       info = await this.jsm.streams.info(this.stream)
     } catch (err) {

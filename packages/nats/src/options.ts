@@ -149,7 +149,8 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedNatsOptio
   })
   const names = new Set(streams.map((s) => s.name))
   if (names.size !== streams.length) throw new ConfigError('natsTransport option streams: stream names must be unique')
-  const deadLetterStream = options.deadLetterStream ?? `${streams[0]!.name}_DLQ`
+  // streams is not empty (checked above); its first stream names the dead-letter stream by default.
+  const deadLetterStream = options.deadLetterStream ?? `${streams[0]?.name ?? d.stream}_DLQ`
   assertStreamName(deadLetterStream)
   if (names.has(deadLetterStream)) throw new ConfigError(`natsTransport option deadLetterStream ${deadLetterStream} must differ from the event streams' names`)
   const fetchExpiresMs = positive(options.fetchExpiresMs ?? d.fetchExpiresMs, 'fetchExpiresMs', 1000)

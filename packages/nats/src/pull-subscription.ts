@@ -114,7 +114,7 @@ export class PullSubscription implements Subscription, DeliveryOwner {
   /** Drops pulls well past their expiry whose end the server never reported. */
   private forgetExpired(): void {
     const now = Date.now()
-    while (this.pulls.length > 0 && this.pulls[0]!.expiresAt + 1_000 < now) this.pulls.shift()
+    while ((this.pulls[0]?.expiresAt ?? Number.POSITIVE_INFINITY) + 1_000 < now) this.pulls.shift()
   }
 
   private fail(err: unknown): void {
@@ -125,7 +125,10 @@ export class PullSubscription implements Subscription, DeliveryOwner {
 
   private receive(msg: Msg): void {
     const status = msg.data.length === 0 ? msg.headers?.code ?? 0 : 0
-    if (status >= 100) return this.status(msg, status)
+    if (status >= 100) {
+      this.status(msg, status)
+      return
+    }
     // The server serves pull requests in order: a message counts against the oldest open one.
     const pull = this.pulls[0]
     if (pull && --pull.remaining <= 0) this.pulls.shift()

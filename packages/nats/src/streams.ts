@@ -43,11 +43,11 @@ export function planStreams(options: ResolvedNatsOptions, subjects: SubjectMap):
       } satisfies Partial<StreamConfig>,
     }
   })
-  for (let i = 0; i < events.length; i++) {
-    for (let j = i + 1; j < events.length; j++) {
-      for (const s of events[i]!.subjects) {
-        if (events[j]!.subjects.some((t) => subjectsOverlap(s, t))) {
-          throw new StreamSubjectsOverlapError(events[j]!.name, events[j]!.subjects, events[i]!.name)
+  for (const [i, earlier] of events.entries()) {
+    for (const later of events.slice(i + 1)) {
+      for (const s of earlier.subjects) {
+        if (later.subjects.some((t) => subjectsOverlap(s, t))) {
+          throw new StreamSubjectsOverlapError(later.name, later.subjects, earlier.name)
         }
       }
     }

@@ -76,8 +76,7 @@ export function durableName(group: string, pattern: string): string {
 export function subjectWithin(inner: string, outer: string): boolean {
   const a = inner.split('.')
   const b = outer.split('.')
-  for (let i = 0; i < b.length; i++) {
-    const o = b[i]!
+  for (const [i, o] of b.entries()) {
     const t = a[i]
     if (t === undefined) return false
     if (o === '>') return true

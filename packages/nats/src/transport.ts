@@ -242,14 +242,15 @@ class JetStreamTransport implements NatsTransport {
   }
 
   close(): Promise<void> {
-    return (this.closing ??= (async () => {
+    this.closing ??= (async () => {
       await Promise.all([...this.subscriptions].map((s) => s.current.close().catch(() => {})))
       this.subscriptions.clear()
       if (this.options.deleteStreamsOnClose && !this.connection.isClosed()) {
         await withDeadline(deleteStreams(this.jsm, this.streams), this.options.publishTimeoutMs, 'deleting the streams on close').catch(() => {})
       }
       await this.link.close(this.options.publishTimeoutMs)
-    })())
+    })()
+    return this.closing
   }
 
   /** The JetStream client of a connection; its requests time out with the publish deadline. */
@@ -276,15 +277,17 @@ class JetStreamTransport implements NatsTransport {
    * members). The start position is fixed at creation: a group that exists keeps its place.
    */
   private async ensureConsumer(stream: string, durable: string, filter: string, spec: SubscriptionSpec): Promise<void> {
+    const ackWait = nanos(spec.leaseMs)
+    // Core decides when to give up (it dead-letters); JetStream must never drop a message silently.
+    const maxAckPending = Math.max(this.options.maxAckPending, spec.maxInFlight)
     const config: Partial<ConsumerConfig> = {
       durable_name: durable,
       description: `tierbus group ${spec.group} on ${spec.pattern}`,
       filter_subject: filter,
       ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(spec.leaseMs),
-      // Core decides when to give up (it dead-letters); JetStream must never drop a message silently.
+      ack_wait: ackWait,
       max_deliver: -1,
-      max_ack_pending: Math.max(this.options.maxAckPending, spec.maxInFlight),
+      max_ack_pending: maxAckPending,
     }
     try {
       const existing = await this.jsm.consumers.info(stream, durable).catch((err) => {
@@ -296,7 +299,7 @@ class JetStreamTransport implements NatsTransport {
           throw new ConfigError(`consumer ${durable} on stream ${stream} filters ${existing.config.filter_subject ?? '(nothing)'}, not ${filter}: delete it (nats consumer rm ${stream} ${durable})`)
         }
         if (existing.config.ack_wait !== config.ack_wait || existing.config.max_ack_pending !== config.max_ack_pending) {
-          await this.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait!, max_ack_pending: config.max_ack_pending! })
+          await this.jsm.consumers.update(stream, durable, { ack_wait: ackWait, max_ack_pending: maxAckPending })
         }
         return
       }

@@ -117,7 +117,7 @@ describe('NATS consumers', () => {
     expect(dead[0]!.reason).toMatchObject({ kind: 'handler-failed', attempts: 2 })
     expect(dead[0]!.reason.error).toContain('mailer down')
     // Oldest first; the two failed with independent backoff jitter, so either may have died first.
-    expect(dead.map((d) => (d.envelope?.data as { task: number }).task).sort()).toEqual([1, 2])
+    expect(dead.map((d) => (d.envelope?.data as { task: number } | undefined)?.task).sort()).toEqual([1, 2])
     healthy = true
     expect(await transport.deadLetters.redrive([dead[0]!.id])).toBe(1)
     await eventually(() => flaky.length === 5, 'the redriven event handled by mailer')

@@ -52,7 +52,14 @@ describe('NATS: forged reply targets and subjects', () => {
     cleanups.push(() => bus.close({ timeoutMs: 1_000 }))
     const handled: string[] = []
     // A request subscription whose handler returns a value: exactly what the attack needs.
-    await bus.subscribe(Ask, (e) => (handled.push(e.id), { ok: true }), { group: 'askers' })
+    await bus.subscribe(
+      Ask,
+      (e) => {
+        handled.push(e.id)
+        return { ok: true }
+      },
+      { group: 'askers' },
+    )
 
     const attacker = await rawClient()
     const observer = await rawClient()
@@ -244,7 +251,14 @@ accounts {
     const bus = createBus({ transport: t, source: 'accounts-test', closeTransport: false, onError: () => {} })
     cleanups.push(() => bus.close({ timeoutMs: 1_000 }))
     const handled: string[] = []
-    await bus.subscribe(Ask, (e) => (handled.push(e.id), { ok: true }), { group: 'askers' })
+    await bus.subscribe(
+      Ask,
+      (e) => {
+        handled.push(e.id)
+        return { ok: true }
+      },
+      { group: 'askers' },
+    )
 
     const attacker = await connect({ servers: url, user: 'attacker', pass: 'attacker-pw' })
     cleanups.push(() => attacker.close())
