@@ -18,7 +18,10 @@ export function rowAckCoalescer(driver: DbDriver): AckCoalescer<RowAck> {
       Promise.all(
         groups.map(async ({ items }): Promise<AckGroupResult> => {
           try {
-            await driver.call('ack', [items[0]!.group, items.map((a) => a.seq), items.map((a) => a.attempt)])
+            // A group holds the acks of one consumer group: at least one.
+            const [first] = items
+            if (!first) throw new Error('internal: an empty ack group (a tierbus bug)')
+            await driver.call('ack', [first.group, items.map((a) => a.seq), items.map((a) => a.attempt)])
             return undefined
           } catch (error) {
             return { error }

@@ -15,8 +15,11 @@ export async function runMigrateCli(argv: readonly string[], env: Env = process.
   const [command, ...rest] = argv
   let schema = env.TIERBUS_DB_SCHEMA ?? 'tierbus'
   for (let i = 0; i < rest.length; i++) {
-    if (rest[i] === '--schema' && rest[i + 1]) schema = rest[++i]!
-    else throw new ConfigError(`unknown argument ${JSON.stringify(rest[i])}\n${MIGRATE_CLI_USAGE}`)
+    const value = rest[i + 1]
+    if (rest[i] === '--schema' && value) {
+      schema = value
+      i++
+    } else throw new ConfigError(`unknown argument ${JSON.stringify(rest[i])}\n${MIGRATE_CLI_USAGE}`)
   }
   assertSchemaName(schema)
   if (command === 'sql') return migrationSql(schema)

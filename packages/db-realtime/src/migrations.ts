@@ -693,8 +693,8 @@ async function inTransaction<T>(db: MigratableDb, fn: (run: SqlRunner) => Promis
   }
   if (typeof any.transaction === 'function') return any.transaction((tx) => fn(runnerOf(tx)))
   // A pg Pool hands out a client so BEGIN and COMMIT run on one connection; a Client is used as is.
-  const isPool = typeof any.connect === 'function' && 'totalCount' in any
-  const client: Queryish & { release?: (err?: boolean) => void } = isPool ? await any.connect!() : any
+  const pooled = typeof any.connect === 'function' && 'totalCount' in any ? await any.connect() : undefined
+  const client: Queryish = pooled ?? any
   let failed = false
   try {
     await client.query('BEGIN')
@@ -706,6 +706,6 @@ async function inTransaction<T>(db: MigratableDb, fn: (run: SqlRunner) => Promis
     await client.query('ROLLBACK').catch(() => {})
     throw err
   } finally {
-    if (isPool) client.release!(failed)
+    pooled?.release(failed)
   }
 }

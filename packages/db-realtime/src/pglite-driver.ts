@@ -35,7 +35,10 @@ export function pgliteDriver(schema: string, db: PGlite, owned: boolean): DbDriv
   const texts = new Map<DbFunction, string>()
   const textFor = (fn: DbFunction) => {
     let t = texts.get(fn)
-    if (!t) texts.set(fn, (t = functionCallSql(schema, fn)))
+    if (!t) {
+      t = functionCallSql(schema, fn)
+      texts.set(fn, t)
+    }
     return t
   }
   let closed = false

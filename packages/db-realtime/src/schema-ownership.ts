@@ -26,7 +26,7 @@ SELECT
  */
 export async function assertOwnSchema(run: SqlRunner, schema: string): Promise<void> {
   const [row] = await run.query(OWNERSHIP_SQL, [schema, OWNED_MARK])
-  if (!row || !row.present || row.migrated) return
+  if (!row?.present || row.migrated) return
   if (Number(row.foreign_tables) === 0 && Number(row.functions) === 0) return
   throw new ConfigError(
     `schema "${schema}" already exists and was not created by tierbus (it holds ${Number(row.foreign_tables)} table(s) and ${Number(row.functions)} function(s) of its own): ` +

@@ -49,7 +49,11 @@ export class DbSubscription {
       maxInFlight: spec.maxInFlight,
       fetch: (room) => this.claim(room),
       toDeliveries: (rows, slots) =>
-        rows.map((r, i) => new DbDelivery(this, slots[i]!, Number(r.seq), Number(r.attempt), String(r.envelope))),
+        rows.map((r, i) => {
+          const slot = slots[i]
+          if (!slot) throw new Error('internal: FetchLoop gave fewer in-flight slots than rows (a tierbus bug)')
+          return new DbDelivery(this, slot, Number(r.seq), Number(r.attempt), String(r.envelope))
+        }),
       onBatch,
       // A database that is down fails every claim: report the first failure and every 20th.
       onError: (err, failures) => {

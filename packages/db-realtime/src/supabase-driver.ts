@@ -42,7 +42,7 @@ export function supabaseDriver(schema: string, client: SupabaseClient): DbDriver
     async call(fn, args) {
       const { params, returns } = DB_FUNCTIONS[fn]
       const named: Record<string, unknown> = {}
-      params.forEach((p, i) => (named[p] = args[i] ?? null))
+      for (const [i, p] of params.entries()) named[p] = args[i] ?? null
       const { data, error } = await rest.rpc(fn, named)
       if (error) throw dbError(Object.assign(new Error(error.message), { code: error.code }), `supabase rpc ${fn}`, schema)
       if (returns === 'rows') return (data ?? []) as DbRow[]

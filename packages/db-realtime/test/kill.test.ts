@@ -10,7 +10,7 @@ const script = fileURLToPath(new URL('./fixtures/hanging-consumer.ts', import.me
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
 
 describe('consumer killed mid-batch (SIGKILL)', () => {
-  const cleanups: Array<() => Promise<unknown> | void> = []
+  const cleanups: Array<() => unknown> = []
   afterEach(async () => {
     while (cleanups.length) await cleanups.pop()!()
   })
