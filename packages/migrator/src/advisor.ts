@@ -118,10 +118,11 @@ export function adviseTier(w: Workload, thresholds = ADVISOR_THRESHOLDS): Verdic
     reasons.push(`measured p99 ${w.p99LatencyMs} ms exceeds the ${w.latencyRequirementMs} ms requirement`)
   }
   // Volume measured over less than an hour is a guess: what it alone adds to the verdict is only watched.
-  const shortSample = w.observedSeconds !== undefined && w.observedSeconds < PROVISIONAL_BELOW_SECONDS
+  const observedSeconds = w.observedSeconds
+  const shortSample = observedSeconds !== undefined && observedSeconds < PROVISIONAL_BELOW_SECONDS
   const provisional = shortSample && requiredBy(triggers.filter((t) => !t.name.startsWith('events-per-day'))) !== required
   if (shortSample) {
-    reasons.push(`provisional: events/day extrapolated from ${Math.round(w.observedSeconds!)} s of traffic; watch it for a day before migrating`)
+    reasons.push(`provisional: events/day extrapolated from ${Math.round(observedSeconds)} s of traffic; watch it for a day before migrating`)
   }
   const action = required === w.currentTier ? 'stay' : provisional ? 'watch' : 'migrate'
   return { currentTier: w.currentTier, recommendedTier: required, action, reasons, triggers, provisional }

@@ -183,7 +183,7 @@ class Migration implements MigratingTransport {
       return
     }
     const [first, second] = PHASE_BEHAVIOUR[this.current].publish
-    await this.tiers[first!].publish(batch)
+    await this.tiers[first].publish(batch)
     if (!second) return
     try {
       await this.tiers[second].publish(batch)
@@ -191,7 +191,7 @@ class Migration implements MigratingTransport {
       this.counters.secondaryWriteFailures += batch.length
       this.onError(err, `write to the ${second} tier failed; buffering ${batch.length} event(s) on the ${first} tier for the relay`)
       try {
-        await this.tiers[first!].publish(batch.map((e) => pendingEnvelope(e, second)))
+        await this.tiers[first].publish(batch.map((e) => pendingEnvelope(e, second)))
       } catch (bufferErr) {
         throw new TransportError(
           `publish reached the ${first} tier but neither the ${second} tier nor the pending buffer: retry the publish (consumers dedupe by event id); ${describeError(bufferErr)}`,
@@ -352,13 +352,14 @@ class Migration implements MigratingTransport {
         await dedup.complete(key, ttlMs, side)
         await d.deadLetter(reason)
       },
-      ...(d.touch ? { touch: () => d.touch!() } : {}),
+      ...(d.touch ? { touch: d.touch.bind(d) } : {}),
     }
   }
 
   /** Starts the relays of the current phase once (the first publish or subscribe). */
   private async startRelays(): Promise<void> {
-    const relays = (this.relays ??= this.openRelays(this.current))
+    this.relays ??= this.openRelays(this.current)
+    const relays = this.relays
     try {
       await relays
     } catch (err) {

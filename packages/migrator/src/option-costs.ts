@@ -58,8 +58,8 @@ const transfer = (load: PricedLoad, perGb: number): CostItem => ({
   basis: `${fmt(load.bytesPerMonth / GB)} GB × $${perGb}/GB`,
 })
 
-function fleetItems(f: Fleet): CostItem[] {
-  const items: CostItem[] = [{ name: 'instances', monthlyUsd: f.nodes * f.nodeMonthly.value, basis: `${f.nodes} × ${f.instance} × $${f.nodeMonthly.value}` }]
+function fleetItems(f: Fleet): [CostItem, ...CostItem[]] {
+  const items: [CostItem, ...CostItem[]] = [{ name: 'instances', monthlyUsd: f.nodes * f.nodeMonthly.value, basis: `${f.nodes} × ${f.instance} × $${f.nodeMonthly.value}` }]
   const gb = f.nodes * f.storageGbPerNode
   if (gb > 0) items.push({ name: 'storage', monthlyUsd: gb * f.storagePerGbMonth.value, basis: `${fmt(gb)} GB × $${f.storagePerGbMonth.value}/GB-month` })
   return items
@@ -112,8 +112,8 @@ function eventBridgeSqsSns(load: PricedLoad, p: Pricing): OptionCost {
 
 function msk(load: PricedLoad, p: Pricing): OptionCost {
   const fits = carries(p.msk.maxEventsPerSecond, load.peakMessagesPerSecond) && carries(p.msk.maxBytesPerSecond, load.peakBytesPerSecond)
-  const [instances, storage] = fleetItems(p.msk)
-  return option('msk', null, [{ ...instances!, name: 'cluster' }, storage!, transfer(load, p.msk.transferPerGb.value)], fits, 'no tierbus tier for Kafka: the route planner maps MSK classes to nats (docs/tiers/eventbridge-msk.md)')
+  const [instances, ...storage] = fleetItems(p.msk)
+  return option('msk', null, [{ ...instances, name: 'cluster' }, ...storage, transfer(load, p.msk.transferPerGb.value)], fits, 'no tierbus tier for Kafka: the route planner maps MSK classes to nats (docs/tiers/eventbridge-msk.md)')
 }
 
 function fleet(name: string, transport: RouteTier, f: Fleet, load: PricedLoad, note: string): OptionCost {

@@ -62,7 +62,8 @@ export async function postgresMigrationStore(db: PgLike, options: PostgresMigrat
         )
         if (won.rows.length > 0) return 'claimed'
         const held = await db.query(`SELECT split_part(state, ':', 1) AS state FROM ${s}.migration_dedup WHERE key = $1 AND expires_at > now()`, [key])
-        if (held.rows.length > 0) return held.rows[0]!.state as ClaimResult
+        const [row] = held.rows
+        if (row) return row.state as ClaimResult
         // The holder expired between the two statements: try again.
       }
       return 'processing'
@@ -80,7 +81,8 @@ export async function postgresMigrationStore(db: PgLike, options: PostgresMigrat
     },
     async readPhase(migration) {
       const r = await db.query(`SELECT phase FROM ${s}.migration_state WHERE migration = $1`, [migration])
-      return r.rows.length ? storedPhase(migration, String(r.rows[0]!.phase)) : undefined
+      const [row] = r.rows
+      return row ? storedPhase(migration, String(row.phase)) : undefined
     },
     async writePhase(migration, phase: Phase, expected) {
       assertPhaseStep(migration, expected, phase)

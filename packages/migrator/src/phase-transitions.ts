@@ -43,8 +43,10 @@ export function phaseChangeRefusal(migration: string, current: Phase, observed: 
   const from = history.map((h) => h.phase).lastIndexOf(current)
   const path = from === -1 ? [current, observed] : history.slice(from).map((h) => h.phase)
   for (let i = 1; i < path.length; i++) {
-    if (!isPhaseStep(path[i - 1]!, path[i]!)) {
-      return `migration ${migration}: refusing phase ${observed}: ${path[i - 1]} -> ${path[i]} skips phases (a process at ${current} would strand events); ${keep}`
+    const from = path[i - 1]
+    const to = path[i]
+    if (from !== undefined && to !== undefined && !isPhaseStep(from, to)) {
+      return `migration ${migration}: refusing phase ${observed}: ${from} -> ${to} skips phases (a process at ${current} would strand events); ${keep}`
     }
   }
   return undefined

@@ -14,7 +14,10 @@ export type Phase = (typeof PHASES)[number]
  *   rollback loses nothing; cross-tier dedup runs each event's handler once per group;
  * - target: publish to and consume from the target only.
  */
-export const PHASE_BEHAVIOUR: Readonly<Record<Phase, { publish: readonly ('source' | 'target')[]; handle: readonly ('source' | 'target')[]; shadow: boolean }>> = {
+/** One tier, or two in order (the first is written or handled first). */
+type Sides = readonly ['source' | 'target'] | readonly ['source' | 'target', 'source' | 'target']
+
+export const PHASE_BEHAVIOUR: Readonly<Record<Phase, { publish: Sides; handle: Sides; shadow: boolean }>> = {
   source: { publish: ['source'], handle: ['source'], shadow: false },
   'dual-write': { publish: ['source', 'target'], handle: ['source'], shadow: false },
   shadow: { publish: ['source', 'target'], handle: ['source'], shadow: true },
@@ -25,10 +28,12 @@ export const PHASE_BEHAVIOUR: Readonly<Record<Phase, { publish: readonly ('sourc
 /** Parses `TIERBUS_MIGRATION=postgres->redis` into its two tiers (each a `TIERBUS_TRANSPORT` value). */
 export function parseMigration(text: string): { from: string; to: string } {
   const m = /^\s*([a-z][a-z0-9-]{0,39})\s*->\s*([a-z][a-z0-9-]{0,39})\s*$/.exec(text)
-  if (!m || m[1] === m[2]) {
+  const from = m?.[1]
+  const to = m?.[2]
+  if (from === undefined || to === undefined || from === to) {
     throw new ConfigError('TIERBUS_MIGRATION must be <from>-><to> with two different tiers (TIERBUS_TRANSPORT values), e.g. postgres->redis')
   }
-  return { from: m[1]!, to: m[2]! }
+  return { from, to }
 }
 
 /** Checks a phase name (e.g. from `TIERBUS_MIGRATION_PHASE`). */
@@ -42,13 +47,15 @@ export function parsePhase(text: string): Phase {
 /** The next phase (advance), or a ConfigError at the end. */
 export function nextPhase(phase: Phase): Phase {
   const i = PHASES.indexOf(phase)
-  if (i === PHASES.length - 1) throw new ConfigError(`the migration is already in its last phase (${phase}): switch TIERBUS_TRANSPORT to the target tier and remove TIERBUS_MIGRATION`)
-  return PHASES[i + 1]!
+  const next = PHASES[i + 1]
+  if (next === undefined) throw new ConfigError(`the migration is already in its last phase (${phase}): switch TIERBUS_TRANSPORT to the target tier and remove TIERBUS_MIGRATION`)
+  return next
 }
 
 /** The previous phase (rollback), or a ConfigError at the start. */
 export function previousPhase(phase: Phase): Phase {
   const i = PHASES.indexOf(phase)
-  if (i === 0) throw new ConfigError('the migration is in its first phase (source): there is nothing to roll back')
-  return PHASES[i - 1]!
+  const previous = PHASES[i - 1]
+  if (previous === undefined) throw new ConfigError('the migration is in its first phase (source): there is nothing to roll back')
+  return previous
 }

@@ -11,8 +11,8 @@ const bytes = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB/s` : `${(n 
 export function formatPlan(plan: CapacityPlan): string {
   const rows = Object.entries(plan.byType).map(([name, f]) => [name, f.messagesPerSecond.toFixed(0), bytes(f.bytesPerSecond), si(f.messagesPerDay, ''), si(f.messagesPerMonth, '')])
   rows.push(['TOTAL', plan.total.messagesPerSecond.toFixed(0), bytes(plan.total.bytesPerSecond), si(plan.total.messagesPerDay, ''), si(plan.total.messagesPerMonth, '')])
-  const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...[['type', 'msg/s', 'data', 'per day', 'per month'], ...rows].map((r) => r[i]!.length)))
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+  const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...[['type', 'msg/s', 'data', 'per day', 'per month'], ...rows].map((r) => (r[i] ?? '').length)))
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
   const out = [`capacity plan: ${plan.profile} (${plan.agents} agents)`, '', line(['type', 'msg/s', 'data', 'per day', 'per month']), ...rows.map(line), '', 'peaks:']
   for (const [name, p] of Object.entries(plan.peaks)) out.push(`  ${name} (${p.factor}x): ${p.messagesPerSecond.toFixed(0)} msg/s, ${bytes(p.bytesPerSecond)}, ${si(p.messagesPerDay, '')}/day`)
   out.push('', `monthly cost per option (${plan.connections.toLocaleString('en-US')} connections):`)

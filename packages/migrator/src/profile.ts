@@ -44,7 +44,8 @@ const SIZE_UNITS: Record<string, number> = { b: 1, byte: 1, bytes: 1, kb: 1000, 
 /** `"2-10 per minute per agent"`, `"1 per 30 seconds per agent"` -> [low, high] per agent per second. */
 export function parseRate(text: string, where: string): [number, number] {
   const m = /^\s*([\d.]+)(?:\s*-\s*([\d.]+))?\s+per\s+(?:([\d.]+)\s+)?([a-z]+)\s+per\s+agent\s*$/i.exec(text)
-  const seconds = m ? UNIT_SECONDS[m[4]!.toLowerCase()] : undefined
+  const unitName = m?.[4]?.toLowerCase()
+  const seconds = unitName === undefined ? undefined : UNIT_SECONDS[unitName]
   if (!m || seconds === undefined) {
     throw new ConfigError(`${where}: cannot read rate ${JSON.stringify(text)}; write it like "2-10 per minute per agent" or "1 per 30 seconds per agent"`)
   }
@@ -56,7 +57,8 @@ export function parseRate(text: string, where: string): [number, number] {
 /** `"1-5 KB"`, `"100-500 bytes"`, `"1.5 KB"` -> [low, high] bytes (KB = 1,000 bytes, as the MisterSmith capacity plan computes). */
 export function parseSize(text: string, where: string): [number, number] {
   const m = /^\s*([\d.]+)(?:\s*-\s*([\d.]+))?\s*([a-z]+)\s*$/i.exec(text)
-  const unit = m ? SIZE_UNITS[m[3]!.toLowerCase()] : undefined
+  const unitName = m?.[3]?.toLowerCase()
+  const unit = unitName === undefined ? undefined : SIZE_UNITS[unitName]
   if (!m || unit === undefined) throw new ConfigError(`${where}: cannot read size ${JSON.stringify(text)}; write it like "1-5 KB" or "100-500 bytes"`)
   const low = Number(m[1]) * unit
   return [low, m[2] ? Number(m[2]) * unit : low]

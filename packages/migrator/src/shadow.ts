@@ -32,7 +32,10 @@ export class ShadowComparator {
   /** Records that `side` delivered event `id` to `group`. */
   seen(side: 'source' | 'target', group: string, id: string): void {
     let g = this.groups.get(group)
-    if (!g) this.groups.set(group, (g = { pending: new Map(), matched: 0, lag: new LatencyHistogram(), earlier: 0 }))
+    if (!g) {
+      g = { pending: new Map(), matched: 0, lag: new LatencyHistogram(), earlier: 0 }
+      this.groups.set(group, g)
+    }
     const s = g.pending.get(id) ?? {}
     if (s[side] !== undefined) return
     s[side] = this.now()
@@ -44,7 +47,10 @@ export class ShadowComparator {
       g.lag.record(Math.max(0, lag))
       return
     }
-    if (g.pending.size >= this.maxPending) g.pending.delete(g.pending.keys().next().value!)
+    if (g.pending.size >= this.maxPending) {
+      const oldest = g.pending.keys().next()
+      if (!oldest.done) g.pending.delete(oldest.value)
+    }
     g.pending.set(id, s)
   }
 

@@ -18,7 +18,10 @@ async function followerAtSource(store: MigrationStore) {
   await store.writePhase(MIGRATION, 'source', undefined)
   const errors: Array<{ err: unknown; context: string }> = []
   const polls = { count: 0 }
-  const counted: MigrationStore = { ...store, readPhase: (m) => (polls.count++, store.readPhase(m)) }
+  const counted: MigrationStore = { ...store, readPhase: (m) => {
+      polls.count++
+      return store.readPhase(m)
+    } }
   const t = migratingTransport({ source: memoryTransport(), target: memoryTransport(), phase: 'source', dedup: store, control: { store: counted, migration: MIGRATION, pollMs: 10 }, onError: (err, context) => void errors.push({ err, context }) })
   closing.push(() => t.close())
   return { t, errors, polls }

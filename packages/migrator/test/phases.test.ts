@@ -50,7 +50,10 @@ describe('migration adapter', () => {
     const { createBusFromEnv, memoryTransport } = await import('@tierbus/core')
     const { migrationAdapter } = await import('@tierbus/migrator')
     const built: string[] = []
-    const tier = (kind: string) => ({ kind, install: kind, create: async () => (built.push(kind), memoryTransport()) })
+    const tier = (kind: string) => ({ kind, install: kind, create: async () => {
+      built.push(kind)
+      return memoryTransport()
+    } })
     const load = async (name: string): Promise<never> => {
       throw new Error(`load(${name}) must not be called`)
     }
