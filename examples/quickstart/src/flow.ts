@@ -21,6 +21,7 @@ export async function runFeedbackFlow(transport: Transport, log: (line: string) 
   let flaky = true
   const sentiment = new Map<string, string>()
   await bus.subscribe(FeedbackCreated, async (e) => {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the poison message is the one with control characters
     if (/[\u0001-\u0008]/.test(e.data.text)) {
       say(`sentiment-agent   ${e.data.feedbackId} attempt ${e.attempt}: cannot tokenize input`)
       throw new Error('tokenizer rejected control characters')

@@ -105,9 +105,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 async function plan(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean' }, routes: { type: 'boolean' } } })
-  if (positionals.length !== 1) throw new ConfigError('plan needs one profile file, e.g. tierbus plan profiles/mistersmith.yaml')
+  const [file] = positionals
+  if (positionals.length !== 1 || file === undefined) throw new ConfigError('plan needs one profile file, e.g. tierbus plan profiles/mistersmith.yaml')
   if (values.json && values.routes) throw new ConfigError('plan takes --json or --routes, not both (the JSON holds the routes under routes.env)')
-  const file = positionals[0]!
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new ConfigError(`cannot read ${file}: ${err.code ?? err.message}`)
   })
@@ -116,12 +116,12 @@ async function plan(args: readonly string[], io: CliIo): Promise<number> {
   return 0
 }
 
-const number = (value: string | undefined, flag: string): number | undefined => {
-  if (value === undefined) return undefined
+const numberOf = (value: string, flag: string): number => {
   const n = Number(value)
   if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${flag} must be a non-negative number, got ${JSON.stringify(value)}`)
   return n
 }
+const number = (value: string | undefined, flag: string): number | undefined => (value === undefined ? undefined : numberOf(value, flag))
 
 async function advise(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
@@ -145,8 +145,8 @@ async function advise(args: readonly string[], io: CliIo): Promise<number> {
   }
   const requirements = {
     currentTier: current as AdvisedTier,
-    ...(values['latency-ms'] !== undefined ? { latencyRequirementMs: number(values['latency-ms'], '--latency-ms')! } : {}),
-    ...(values.agents !== undefined ? { agents: number(values.agents, '--agents')! } : {}),
+    ...(values['latency-ms'] !== undefined ? { latencyRequirementMs: numberOf(values['latency-ms'], '--latency-ms') } : {}),
+    ...(values.agents !== undefined ? { agents: numberOf(values.agents, '--agents') } : {}),
     multiRegion: Boolean(values['multi-region']),
     guaranteedDeliverySla: Boolean(values['guaranteed-delivery']),
     production: Boolean(values.production),
@@ -249,7 +249,8 @@ async function db(args: readonly string[], io: CliIo): Promise<number> {
   } catch (err) {
     throw new ConfigError(`tierbus db needs the db tier: npm install @tierbus/db-realtime pg (${(err as Error).message})`)
   }
-  io.out(await mod.runMigrateCli!(args, io.env))
+  if (!mod.runMigrateCli) throw new ConfigError('tierbus db needs @tierbus/db-realtime with runMigrateCli: update it to the version of @tierbus/cli')
+  io.out(await mod.runMigrateCli(args, io.env))
   return 0
 }
 
@@ -277,7 +278,7 @@ async function runBackfill(args: readonly string[], io: CliIo): Promise<number> 
         ...(values.from ? { from: values.from } : {}),
         ...(values.to ? { to: values.to } : {}),
         ...(values.pattern ? { pattern: values.pattern } : {}),
-        ...(values.batch ? { batchSize: number(values.batch, '--batch')! } : {}),
+        ...(values.batch ? { batchSize: numberOf(values.batch, '--batch') } : {}),
         onProgress: (p) => {
           const now = Date.now()
           const finished = p.total !== undefined && p.copied >= p.total

@@ -18,7 +18,7 @@ export function isUnsafeMethod(request: Request): boolean {
  * can be sent cross-site without a CORS preflight, `application/json` cannot.
  */
 export function contentTypeRefusal(request: Request): Refusal | undefined {
-  const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+  const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
   if (type === 'application/json') return undefined
   return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the request with content-type: application/json' }
 }
@@ -29,7 +29,7 @@ function hostsOf(request: Request): Set<string> {
   // Set by the browser (Host) or by the proxy in front of the app; a cross-site page can set neither.
   for (const name of ['host', 'x-forwarded-host']) {
     const value = request.headers.get(name)
-    if (value) hosts.add(value.split(',')[0]!.trim())
+    if (value) hosts.add((value.split(',')[0] ?? '').trim())
   }
   return hosts
 }

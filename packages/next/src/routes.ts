@@ -10,7 +10,7 @@ const busOf = (source: BusSource): Promise<Bus> => (typeof source === 'function'
 
 /** Maps a transport name to the advisor's tier names. */
 export function tierOf(transportName: string): AdvisedTier {
-  const name = transportName.split('->')[0]!
+  const name = transportName.split('->')[0] ?? transportName
   if (name === 'memory') return 'memory'
   if (/^(postgres|pglite|supabase|db)/.test(name)) return 'db-realtime'
   if (/^(redis|upstash)/.test(name)) return 'redis-streams'

@@ -12,7 +12,9 @@ interface ShutdownState {
 }
 
 // On globalThis, like the buses themselves: hot reload must not install a second set of handlers.
-const state: ShutdownState = ((globalThis as { __tierbusShutdown?: ShutdownState }).__tierbusShutdown ??= { buses: new Set(), installed: false })
+const shared = globalThis as { __tierbusShutdown?: ShutdownState }
+shared.__tierbusShutdown ??= { buses: new Set(), installed: false }
+const state: ShutdownState = shared.__tierbusShutdown
 
 /**
  * Closes `bus` when the process gets SIGTERM or SIGINT. `next start` handles those signals itself and

@@ -1,7 +1,9 @@
 import { createBusFromEnv, type Bus, type BusFromEnvOptions } from '@tierbus/core'
 import { closeOnShutdown } from './shutdown.js'
 
-const registry: Map<string, unknown> = ((globalThis as { __tierbus?: Map<string, unknown> }).__tierbus ??= new Map())
+const shared = globalThis as { __tierbus?: Map<string, unknown> }
+shared.__tierbus ??= new Map()
+const registry: Map<string, unknown> = shared.__tierbus
 
 /**
  * One value per key for the whole process, kept on `globalThis` so Next.js hot reload (which re-runs

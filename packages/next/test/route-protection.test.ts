@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { bearer, deadLetterRoutes, drainRoute, metricsRoute, PUBLIC_UNAUTHENTICATED, type Authorize } from '@tierbus/next'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a JSON body the assertions reach into field by field (toEqual checks its shape)
 const read = async (res: Response): Promise<any> => res.json()
 
 const OrderPlaced = defineEvent('order.placed', z.object({ orderId: z.string(), email: z.string() }))
@@ -62,7 +62,7 @@ describe('route protection', () => {
   it('throws a ConfigError at creation when a route has neither authorize nor the public opt-out', () => {
     const bus = createBus({ transport: memoryTransport(), source: 'shop' })
     buses.push(bus)
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    // biome-ignore lint/suspicious/noExplicitAny: stands for an untyped (JavaScript) caller that omits authorize
     const open = { bus } as any
     expect(() => metricsRoute(open)).toThrow(ConfigError)
     expect(() => deadLetterRoutes(open)).toThrow(/pass authorize .*PUBLIC_UNAUTHENTICATED/)

@@ -6,7 +6,7 @@ import { migratingTransport } from '@tierbus/migrator'
 import { bearer, deadLetterRoutes, drainRoute, metricsRoute, PUBLIC_UNAUTHENTICATED, resetSharedBus, sharedBus, singleton, tierOf } from '@tierbus/next'
 
 /** A route's JSON body, loosely typed for assertions. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a JSON body the assertions reach into field by field (toEqual checks its shape)
 const read = async (res: Response): Promise<any> => res.json()
 
 const FeedbackCreated = defineEvent('feedback.created', z.object({ feedbackId: z.string(), text: z.string() }))

@@ -25,6 +25,7 @@ function Chart({ points, series, unit, testId }: { points: Point[]; series: Arra
   const y = (v: number) => h - 20 - (v / max) * (h - 30)
   return (
     <svg data-testid={testId} width={w} height={h} style={{ border: '1px solid #d9e2ec', borderRadius: 6, background: '#fff' }}>
+      <title>{series.map((s) => s.label).join(', ')} ({unit})</title>
       <text x={4} y={14} fontSize={11} fill="#52606d">{max.toFixed(max < 10 ? 1 : 0)} {unit}</text>
       <text x={4} y={h - 6} fontSize={11} fill="#52606d">0</text>
       {series.map((s, k) => (
@@ -179,7 +180,7 @@ export default function Dashboard() {
                 <td>{d.group}</td>
                 <td>{d.envelope?.type} {JSON.stringify(d.envelope?.data)}</td>
                 <td>{d.reason.kind} after {d.reason.attempts}: {d.reason.error}</td>
-                <td><button data-testid="redrive" onClick={() => void redrive(d.id)}>Redrive</button></td>
+                <td><button type="button" data-testid="redrive" onClick={() => void redrive(d.id)}>Redrive</button></td>
               </tr>
             ))}
           </tbody>
