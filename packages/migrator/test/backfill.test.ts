@@ -73,7 +73,7 @@ describe('backfill (db tier -> redis, real services)', () => {
     const result = await backfill({ source, target, from: t1, to: t2, pattern: 'feedback.*', batchSize: 500, onProgress: (p) => void seen.push(p) })
     expect(result).toMatchObject({ copied: 1_200, total: 1_200, skipped: 0 })
     expect(seen.map((p) => p.copied)).toEqual([500, 1_000, 1_200, 1_200])
-    expect(progressBar(seen[0]!)).toMatch(/^\[#{13}-{17}\]  42%  500\/1,200/)
+    expect(progressBar(seen[0]!)).toMatch(/^\[#{13}-{17}\] {2}42% {2}500\/1,200/)
     await target.close()
     await source.close()
     expect((await idsInRedis(prefix)).sort()).toEqual([...middle].sort())
@@ -91,7 +91,7 @@ describe('backfill (db tier -> redis, real services)', () => {
     const err: string[] = []
     const env = { TIERBUS_MIGRATION: 'postgres->redis', DATABASE_URL, TIERBUS_DB_SCHEMA: schema, REDIS_URL, TIERBUS_REDIS_PREFIX: prefix }
     const code = await runCli(['backfill', '--from', t1, '--to', t2, '--pattern', 'feedback.>', '--batch', '400'], { env, out: (t) => void out.push(t), err: (t) => void err.push(t) })
-    expect(err.join('\n')).toMatch(/\[#+\] 100%  1,200\/1,200/)
+    expect(err.join('\n')).toMatch(/\[#+\] 100% {2}1,200\/1,200/)
     expect(code).toBe(0)
     expect(out[0]).toMatch(/^copied 1,200 event\(s\) from postgres to redis in/)
     expect(await idsInRedis(prefix)).toHaveLength(1_200)

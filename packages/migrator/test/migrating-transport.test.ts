@@ -177,7 +177,7 @@ describe('migrating transport', () => {
         for (const d of batch) await d.deadLetter({ kind: 'handler-failed', error: `failed ${n}`, attempts: 1 })
       })
       await tier.publish([envelope(n)])
-      await eventually(async () => ((await tier.deadLetters!.list()).length > 0 ? true : false), 'the dead letter written')
+      await eventually(async () => (await tier.deadLetters!.list()).length > 0, 'the dead letter written')
       await sub.close()
     }
     // Interleaved in time: source 0, target 1, source 2, target 3, ...
