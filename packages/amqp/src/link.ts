@@ -1,0 +1,139 @@
+import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib'
+import { TransportError } from '@tierbus/core'
+import { ConnectionState, reconnectWithBackoff, type ReconnectBackoff } from '@tierbus/core/adapter'
+import { Publisher } from './publisher.js'
+
+/** What the live AMQP connection needs. */
+export interface AmqpLinkOptions {
+  readonly url: string
+  readonly connectionName: string
+  readonly heartbeatSeconds: number
+  readonly backoff: ReconnectBackoff
+  readonly socketOptions: Record<string, unknown>
+  readonly state: ConnectionState
+  readonly onError: (error: unknown) => void
+  /**
+   * Called on every new connection before it is handed out (the first included): declares the topology
+   * and re-opens the subscriptions. A throw closes that connection and the link tries again.
+   */
+  readonly onConnected: (connection: ChannelModel, publisher: Publisher) => Promise<void>
+}
+
+/** One connection with its confirm channel, as the link hands it out. */
+export interface LiveConnection {
+  readonly connection: ChannelModel
+  readonly publisher: Publisher
+}
+
+/** The URL with a `heartbeat` query parameter, unless it sets one itself. */
+function withHeartbeat(url: string, seconds: number): string {
+  if (/[?&]heartbeat=/.test(url)) return url
+  return `${url}${url.includes('?') ? '&' : '?'}heartbeat=${seconds}`
+}
+
+/**
+ * The transport's connection to RabbitMQ, kept up for as long as the transport is open. amqplib does
+ * not reconnect, so the link does: when the connection closes without `close()` (a broker restart, a
+ * connection closed by an operator, a dead socket found by heartbeats) it reports `down` and connects
+ * again with the kit's backoff, without an attempt limit, then runs `onConnected` (topology and
+ * subscriptions) before reporting `up`. `current()` waits for that, so a publish made during an outage
+ * goes out on the next connection (or runs into its deadline).
+ */
+export class AmqpLink {
+  private live: LiveConnection | undefined
+  private waiting: Array<(live: LiveConnection) => void> = []
+  private readonly closing = new AbortController()
+
+  private constructor(private readonly options: AmqpLinkOptions) {}
+
+  /** Connects once: startup fails fast with the broker's error (wrong URL, credentials, broker down). */
+  static async open(options: AmqpLinkOptions): Promise<AmqpLink> {
+    const link = new AmqpLink(options)
+    options.state.set('connecting')
+    link.adopt(await link.connectOnce())
+    return link
+  }
+
+  /** The connection if it is up now. */
+  get now(): LiveConnection | undefined {
+    return this.live
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.closing.signal.aborted
+  }
+
+  /** The live connection, waiting for the link to reconnect if it is down; rejects once closed. */
+  current(): Promise<LiveConnection> {
+    if (this.live) return Promise.resolve(this.live)
+    if (this.closed) return Promise.reject(new TransportError('the AMQP transport is closed: create a new one with amqpTransport()', { retryable: false }))
+    return new Promise((resolve) => this.waiting.push(resolve))
+  }
+
+  /** Stops reconnecting and closes the connection (unacked deliveries go back to their queues). */
+  async close(): Promise<void> {
+    this.closing.abort()
+    const live = this.live
+    this.live = undefined
+    if (live) {
+      await live.publisher.close()
+      await live.connection.close().catch(() => {})
+    }
+    this.options.state.closed()
+  }
+
+  private async connectOnce(): Promise<LiveConnection> {
+    const o = this.options
+    const connection = await connect(withHeartbeat(o.url, o.heartbeatSeconds), {
+      ...o.socketOptions,
+      clientProperties: { connection_name: o.connectionName },
+    })
+    // Without a listener an 'error' event would throw; the 'close' that follows drives the reconnect.
+    connection.on('error', () => {})
+    try {
+      if (this.closed) throw new TransportError('the AMQP transport closed while connecting', { retryable: false })
+      const channel: ConfirmChannel = await connection.createConfirmChannel()
+      const publisher = new Publisher(channel)
+      await o.onConnected(connection, publisher)
+      return { connection, publisher }
+    } catch (err) {
+      await connection.close().catch(() => {})
+      throw err
+    }
+  }
+
+  private adopt(live: LiveConnection): void {
+    this.live = live
+    live.connection.once('close', (err?: unknown) => this.lost(live, err))
+    this.options.state.up()
+    const waiting = this.waiting
+    this.waiting = []
+    for (const resolve of waiting) resolve(live)
+  }
+
+  private lost(live: LiveConnection, err: unknown): void {
+    if (this.live !== live) return
+    this.live = undefined
+
+    if (this.closed) return
+    this.options.state.down(err ?? new TransportError('the AMQP connection closed'))
+    void this.reconnect()
+  }
+
+  private async reconnect(): Promise<void> {
+    const live = await reconnectWithBackoff(
+      () => {
+        this.options.state.set('connecting')
+        return this.connectOnce()
+      },
+      { backoff: this.options.backoff, signal: this.closing.signal, onAttemptFailed: (err) => this.options.state.down(err) },
+    )
+    if (!live) return
+    if (this.closed) {
+      await live.connection.close().catch(() => {})
+      return
+    }
+    this.adopt(live)
+  }
+}
