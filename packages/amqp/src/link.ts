@@ -22,7 +22,8 @@ export interface AmqpLinkOptions {
 /** One connection with its confirm channel, as the link hands it out. */
 export interface LiveConnection {
   readonly connection: ChannelModel
-  readonly publisher: Publisher
+  /** Replaced when the broker closes the confirm channel while the connection lives on. */
+  publisher: Publisher
 }
 
 /** The URL with a `heartbeat` query parameter, unless it sets one itself. */
@@ -41,7 +42,7 @@ function withHeartbeat(url: string, seconds: number): string {
  */
 export class AmqpLink {
   private live: LiveConnection | undefined
-  private waiting: Array<(live: LiveConnection) => void> = []
+  private waiting: Array<{ resolve: (live: LiveConnection) => void; reject: (err: unknown) => void }> = []
   private readonly closing = new AbortController()
 
   private constructor(private readonly options: AmqpLinkOptions) {}
@@ -67,13 +68,14 @@ export class AmqpLink {
   /** The live connection, waiting for the link to reconnect if it is down; rejects once closed. */
   current(): Promise<LiveConnection> {
     if (this.live) return Promise.resolve(this.live)
-    if (this.closed) return Promise.reject(new TransportError('the AMQP transport is closed: create a new one with amqpTransport()', { retryable: false }))
-    return new Promise((resolve) => this.waiting.push(resolve))
+    if (this.closed) return Promise.reject(closedError())
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }))
   }
 
   /** Stops reconnecting and closes the connection (unacked deliveries go back to their queues). */
   async close(): Promise<void> {
     this.closing.abort()
+    for (const w of this.waiting.splice(0)) w.reject(closedError())
     const live = this.live
     this.live = undefined
     if (live) {
@@ -93,23 +95,39 @@ export class AmqpLink {
     connection.on('error', () => {})
     try {
       if (this.closed) throw new TransportError('the AMQP transport closed while connecting', { retryable: false })
-      const channel: ConfirmChannel = await connection.createConfirmChannel()
-      const publisher = new Publisher(channel)
-      await o.onConnected(connection, publisher)
-      return { connection, publisher }
+      const live: LiveConnection = { connection, publisher: await this.openPublisher(connection, () => live) }
+      await o.onConnected(connection, live.publisher)
+      return live
     } catch (err) {
       await connection.close().catch(() => {})
       throw err
     }
   }
 
+  /**
+   * A confirm channel on `connection`. Should the broker close it alone (a channel error such as a publish
+   * to an exchange deleted by hand), a new one replaces it while the connection lives.
+   */
+  private async openPublisher(connection: ChannelModel, live: () => LiveConnection): Promise<Publisher> {
+    const channel: ConfirmChannel = await connection.createConfirmChannel()
+    return new Publisher(channel, () => {
+      if (this.closed || this.live !== live()) return
+      void reconnectWithBackoff(
+        async () => {
+          const current = live()
+          if (this.live !== current || this.closed) return
+          current.publisher = await this.openPublisher(connection, live)
+        },
+        { backoff: this.options.backoff, signal: this.closing.signal, onAttemptFailed: (err) => this.options.onError(err) },
+      )
+    })
+  }
+
   private adopt(live: LiveConnection): void {
     this.live = live
     live.connection.once('close', (err?: unknown) => this.lost(live, err))
     this.options.state.up()
-    const waiting = this.waiting
-    this.waiting = []
-    for (const resolve of waiting) resolve(live)
+    for (const w of this.waiting.splice(0)) w.resolve(live)
   }
 
   private lost(live: LiveConnection, err: unknown): void {
@@ -136,4 +154,8 @@ export class AmqpLink {
     }
     this.adopt(live)
   }
+}
+
+function closedError(): TransportError {
+  return new TransportError('the AMQP transport is closed: create a new one with amqpTransport()', { retryable: false })
 }

@@ -27,7 +27,11 @@ export class Publisher {
   private drained: Promise<void> | undefined
   private closed = false
 
-  constructor(private readonly channel: ConfirmChannel) {
+  constructor(
+    private readonly channel: ConfirmChannel,
+    /** Called once when the broker closed the channel (a publish to a deleted exchange ...), not on `close()`. */
+    onLost: () => void = () => {},
+  ) {
     channel.on('return', (msg: ConsumeMessage) => {
       const id = msg.properties.messageId as unknown
       if (typeof id === 'string') this.returned.add(id)
@@ -35,7 +39,11 @@ export class Publisher {
     channel.on('drain', () => (this.drained = undefined))
     // A channel error is followed by 'close', which fails what is unconfirmed; the listener keeps it from throwing.
     channel.on('error', () => {})
-    channel.on('close', () => (this.closed = true))
+    channel.on('close', () => {
+      if (this.closed) return
+      this.closed = true
+      onLost()
+    })
   }
 
   /** Publishes and resolves on the broker's confirm. */
@@ -44,7 +52,7 @@ export class Publisher {
     await new Promise<void>((resolve, reject) => {
       const confirmed = (err: unknown) => {
         const wasReturned = m.mandatory === true && this.returned.delete(m.properties.messageId)
-        if (err) reject(this.closed ? transportError(`publishing ${m.what} (the channel closed before the broker confirmed it)`, err) : new PublishNackedError(m.what, { cause: err }))
+        if (err) reject(isNack(err) ? new PublishNackedError(m.what, { cause: err }) : transportError(`publishing ${m.what} (the channel closed before the broker confirmed it)`, err))
         else if (wasReturned) reject(new UnroutableError(m.what))
         else resolve()
       }
@@ -63,4 +71,9 @@ export class Publisher {
     this.closed = true
     await this.channel.close().catch(() => {})
   }
+}
+
+/** amqplib fails a confirm callback with this error on `basic.nack` (and with `channel closed` when the channel went). */
+function isNack(err: unknown): boolean {
+  return err instanceof Error && err.message === 'message nacked'
 }

@@ -114,7 +114,8 @@ class RabbitTransport implements AmqpTransport {
     // Encode and check everything first, so a bad event rejects the batch before any send.
     const now = Date.now()
     const messages = batch.map((envelope) => this.outgoing(envelope, now))
-    await withDeadline(this.send(messages), this.options.publishTimeoutMs, `AMQP publish of ${batch.length} event(s)`)
+    const timeout = this.options.publishTimeoutMs
+    await withDeadline(this.send(messages, Date.now() + timeout), timeout, `AMQP publish of ${batch.length} event(s)`)
   }
 
   private outgoing(envelope: Envelope, now: number): OutgoingMessage & { delayBucket: number } {
@@ -142,8 +143,10 @@ class RabbitTransport implements AmqpTransport {
     return { exchange: this.names.exchange, routingKey: envelope.type, content, properties, what: `event ${envelope.type}`, delayBucket: 0 }
   }
 
-  private async send(messages: ReadonlyArray<OutgoingMessage & { delayBucket: number }>): Promise<void> {
+  /** Sends on the live connection, waiting for a reconnect; not at all once `until` passed (the publish was rejected). */
+  private async send(messages: ReadonlyArray<OutgoingMessage & { delayBucket: number }>, until: number): Promise<void> {
     const { connection, publisher } = await this.link.current()
+    if (Date.now() >= until) return
     for (const m of messages) if (m.delayBucket > 0) await this.topology.ensureWait(connection, 'delay', m.delayBucket)
     // All in flight at once (pipelined); each resolves on its confirm.
     await Promise.all(messages.map((m) => publisher.publish(m)))

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest'
+import { eventually, uniqueToken } from '@tierbus/core/testing'
+import { amqpTransport, type AmqpTransport } from '../src/index.js'
+import { startRabbitMQ } from '../../../test/outage/brokers.js'
+import { cleanupAfterAll, expectRecovered, runOutage } from '../../../test/outage/scenario.js'
+
+const PUBLISH_TIMEOUT_MS = 2_000
+
+// One private node for the whole file: RabbitMQ takes 10-60 s to boot on this machine.
+describe('AMQP outage: a private RabbitMQ node SIGKILLed under load and restarted on the same port', () => {
+  const track = cleanupAfterAll()
+
+  it('recovers from a broker restart: nothing lost, consumers resume, publish rejects within its deadline; closes promptly while down', async () => {
+    const broker = await startRabbitMQ()
+    track(broker.cleanup)
+    const [node] = broker.processes
+    const states: string[] = []
+    const transport: AmqpTransport = await amqpTransport({
+      url: broker.url,
+      prefix: uniqueToken('tb'),
+      publishTimeoutMs: PUBLISH_TIMEOUT_MS,
+      reconnectBackoff: { initialDelayMs: 100, maxDelayMs: 1_000 },
+      onConnectionState: (state) => void states.push(state),
+      onError: () => {},
+    })
+    track(() => transport.close())
+    const report = await runOutage({ transport, publishTimeoutMs: PUBLISH_TIMEOUT_MS, states, outageMs: 3_000, kill: () => node!.kill(), restart: () => node!.start() })
+    expectRecovered(report, PUBLISH_TIMEOUT_MS)
+
+    // Down again, for good: close() must not wait for a broker that is not coming back.
+    await node!.kill()
+    await eventually(() => states.at(-1) !== 'up', 'the transport to notice the second outage')
+    const started = Date.now()
+    await transport.close()
+    expect(Date.now() - started).toBeLessThanOrEqual(PUBLISH_TIMEOUT_MS + 3_000)
+    expect(states.at(-1)).toBe('closed')
+  }, 600_000)
+})
