@@ -88,7 +88,7 @@ export class Topology {
           } catch (err) {
             if (replyCode(err) === 503 || /x-consistent-hash/.test(String(err))) {
               throw new ConfigError(
-                `ordered subscriptions need RabbitMQ's consistent-hash exchange: run 'rabbitmq-plugins enable rabbitmq_consistent_hash_exchange' on the broker (it ships with RabbitMQ; on Amazon MQ it is enabled by default)`,
+                `ordered subscriptions need RabbitMQ's consistent-hash exchange: run 'rabbitmq-plugins enable rabbitmq_consistent_hash_exchange' on the broker (it ships with RabbitMQ, and Amazon MQ for RabbitMQ supports it)`,
                 { cause: err },
               )
             }
