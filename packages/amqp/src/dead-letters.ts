@@ -70,7 +70,7 @@ export class AmqpDeadLetters implements DeadLetterStore {
     const out: DeadLetter[] = []
     for (const queue of await this.queuesOf(options.group)) {
       await this.scan(queue, (m) => {
-        if (out.length < limit) out.push(toDeadLetter(m))
+        if (out.length < limit) out.push(toDeadLetter(m, options.group))
         return out.length < limit ? 'keep' : 'stop'
       })
       if (out.length >= limit) break
@@ -182,7 +182,8 @@ function isEnvelope(content: Buffer): boolean {
   }
 }
 
-function toDeadLetter(m: GetMessage): DeadLetter {
+/** The entry as tierbus shows it; `group` names the DLQ's group when the entry has no group header (broker dead-lettered). */
+function toDeadLetter(m: GetMessage, group: string | undefined): DeadLetter {
   const h = m.properties.headers ?? {}
   let reason: DeadLetterReason
   try {
@@ -197,7 +198,7 @@ function toDeadLetter(m: GetMessage): DeadLetter {
   const failedAt = h[DEAD_LETTER_HEADERS.failedAt]
   return {
     id: idOf(m),
-    group: typeof h[DEAD_LETTER_HEADERS.group] === 'string' ? h[DEAD_LETTER_HEADERS.group] : '',
+    group: typeof h[DEAD_LETTER_HEADERS.group] === 'string' ? h[DEAD_LETTER_HEADERS.group] : (group ?? ''),
     ...(envelope ? { envelope } : { raw: malformed.raw }),
     reason,
     failedAt: typeof failedAt === 'string' ? failedAt : new Date(0).toISOString(),

@@ -16,7 +16,7 @@ export interface AmqpLinkOptions {
    * Called on every new connection before it is handed out (the first included): declares the topology
    * and re-opens the subscriptions. A throw closes that connection and the link tries again.
    */
-  readonly onConnected: (connection: ChannelModel, publisher: Publisher) => Promise<void>
+  readonly onConnected: (connection: ChannelModel) => Promise<void>
 }
 
 /** One connection with its confirm channel, as the link hands it out. */
@@ -96,7 +96,7 @@ export class AmqpLink {
     try {
       if (this.closed) throw new TransportError('the AMQP transport closed while connecting', { retryable: false })
       const live: LiveConnection = { connection, publisher: await this.openPublisher(connection, () => live) }
-      await o.onConnected(connection, live.publisher)
+      await o.onConnected(connection)
       return live
     } catch (err) {
       await connection.close().catch(() => {})

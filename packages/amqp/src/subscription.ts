@@ -24,6 +24,8 @@ export class AmqpSubscription implements Subscription {
   /** Received while every slot was taken (an ordered group's partitions together may exceed the budget). */
   private waiting: Array<{ msg: ConsumeMessage; channel: Channel; queue: string }> = []
   private channel: Channel | undefined
+  /** Consumer tags on the current channel (cancelled on close). */
+  private consumerTags: string[] = []
   private closed = false
   private readonly stopping = new AbortController()
 
@@ -50,11 +52,13 @@ export class AmqpSubscription implements Subscription {
     ch.on('error', () => {})
     ch.once('close', () => this.channelClosed(ch, connection))
     this.channel = ch
+    this.consumerTags = []
     try {
       const per = Math.max(1, Math.floor(this.spec.maxInFlight / this.plan.queues.length))
       await ch.prefetch(per, false)
       for (const queue of this.plan.queues) {
-        await ch.consume(queue, (msg) => (msg ? this.receive(msg, ch, queue) : this.cancelledByBroker(queue)), { noAck: false })
+        const { consumerTag } = await ch.consume(queue, (msg) => (msg ? this.receive(msg, ch, queue) : this.cancelledByBroker(queue)), { noAck: false })
+        this.consumerTags.push(consumerTag)
       }
     } catch (err) {
       await ch.close().catch(() => {})
@@ -107,9 +111,7 @@ export class AmqpSubscription implements Subscription {
   }
 
   private async cancelConsumers(ch: Channel): Promise<void> {
-    // basic.cancel per consumer tag: amqplib keeps the tags it got from basic.consume.
-    const tags = Object.keys((ch as unknown as { consumers?: Record<string, unknown> }).consumers ?? {})
-    for (const tag of tags) await ch.cancel(tag).catch(() => {})
+    for (const tag of this.consumerTags) await ch.cancel(tag).catch(() => {})
   }
 
   /** The broker cancelled a consumer (its queue was deleted): the channel is re-opened, which declares the queue again. */

@@ -85,4 +85,23 @@ describe('AMQP dead-letter queues', () => {
     expect(left.map((d) => d.id).sort()).toEqual([first.find((d) => d !== chosen)!.id, 'forged'].sort())
     await bus.close()
   })
+
+  it("lets the broker dead-letter a message handed out deliveryLimit times without a settle, and lists it with the broker's reason", async () => {
+    transport = await isolatedTransport({ deliveryLimit: 2 })
+    const t = transport
+    const type = `${uniqueToken('d')}.stuck`
+    let handedOut = 0
+    // A consumer that takes messages and never settles them (a crash loop, seen from the broker).
+    const sub = await t.subscribe(
+      { pattern: type, group: 'stuck', startFrom: 'latest', maxInFlight: 1, leaseMs: 200, maxAttempts: 100, ordered: false, ephemeral: false },
+      async (batch) => void (handedOut += batch.length),
+    )
+    await t.publish([{ specversion: '1.0', id: uniqueToken('id'), source: 'dlq-test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: {} }])
+    let dead: Awaited<ReturnType<typeof t.deadLetters.list>> = []
+    await eventually(async () => (dead = await t.deadLetters.list({ group: 'stuck' })).length === 1, 'the broker to dead-letter it', { intervalMs: 100 })
+    await sub.close()
+    expect(handedOut).toBeGreaterThanOrEqual(2)
+    expect(dead[0]!.group).toBe('stuck')
+    expect(dead[0]!.reason.error).toMatch(/dead-lettered by the broker: delivery_limit/)
+  })
 })
