@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { Channel, GetMessage, MessageProperties } from 'amqplib'
-import { decodeEnvelope, tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
+import {
+  decodeEnvelope,
+  tryDecodeEnvelope,
+  type DeadLetter,
+  type DeadLetterReason,
+  type DeadLetterStore,
+} from '@tierbus/core'
 import { transportError } from './errors.js'
 import { DEAD_LETTER_HEADERS, carriedHeaders } from './headers.js'
 import type { AmqpLink } from './link.js'
@@ -39,7 +45,10 @@ export class AmqpDeadLetters implements DeadLetterStore {
   /** Stores a dead letter; resolves once the broker confirmed it (so the original may be acked). */
   async write(origin: DeadLetterOrigin, reason: DeadLetterReason): Promise<void> {
     const { publisher } = await this.link.current()
-    const error = reason.error.length > MAX_REASON_ERROR_CHARS ? `${reason.error.slice(0, MAX_REASON_ERROR_CHARS)}...` : reason.error
+    const error =
+      reason.error.length > MAX_REASON_ERROR_CHARS
+        ? `${reason.error.slice(0, MAX_REASON_ERROR_CHARS)}...`
+        : reason.error
     const id = randomUUID()
     const p = origin.properties
     await publisher.publish({
@@ -142,7 +151,10 @@ export class AmqpDeadLetters implements DeadLetterStore {
    * Reads `queue` with basic.get on a private channel, up to `MAX_SCAN` messages; `visit` says per message
    * whether to ack it (it was acted on), keep it, or stop. Closing the channel returns what was kept.
    */
-  private async scan(queue: string, visit: (m: GetMessage) => 'keep' | 'ack' | 'stop' | Promise<'keep' | 'ack' | 'stop'>): Promise<void> {
+  private async scan(
+    queue: string,
+    visit: (m: GetMessage) => 'keep' | 'ack' | 'stop' | Promise<'keep' | 'ack' | 'stop'>,
+  ): Promise<void> {
     const { connection } = await this.link.current()
     let ch: Channel
     try {
@@ -182,7 +194,10 @@ function isEnvelope(content: Buffer): boolean {
   }
 }
 
-/** The entry as tierbus shows it; `group` names the DLQ's group when the entry has no group header (broker dead-lettered). */
+/**
+ * The entry as tierbus shows it; `group` names the DLQ's group when the entry has no group header
+ * (dead-lettered by the broker).
+ */
 function toDeadLetter(m: GetMessage, group: string | undefined): DeadLetter {
   const h = m.properties.headers ?? {}
   let reason: DeadLetterReason
@@ -190,9 +205,18 @@ function toDeadLetter(m: GetMessage, group: string | undefined): DeadLetter {
     reason = JSON.parse(String(h[DEAD_LETTER_HEADERS.reason])) as DeadLetterReason
   } catch {
     // Dead-lettered by the broker (x-delivery-limit) or written by someone else: show it rather than hide it.
-    const death = Array.isArray(h['x-death']) ? (h['x-death'][0] as { reason?: unknown; count?: unknown } | undefined) : undefined
-    const why = death ? `dead-lettered by the broker: ${String(death.reason)} (delivered ${String(h['x-delivery-count'] ?? death.count)} times without a settle)` : `no readable ${DEAD_LETTER_HEADERS.reason} header`
-    reason = { kind: 'handler-failed', error: why, attempts: typeof h['x-delivery-count'] === 'number' ? h['x-delivery-count'] : 0 }
+    const death = Array.isArray(h['x-death'])
+      ? (h['x-death'][0] as { reason?: unknown; count?: unknown } | undefined)
+      : undefined
+    const why = death
+      ? `dead-lettered by the broker: ${String(death.reason)} ` +
+        `(delivered ${String(h['x-delivery-count'] ?? death.count)} times without a settle)`
+      : `no readable ${DEAD_LETTER_HEADERS.reason} header`
+    reason = {
+      kind: 'handler-failed',
+      error: why,
+      attempts: typeof h['x-delivery-count'] === 'number' ? h['x-delivery-count'] : 0,
+    }
   }
   const { envelope, malformed } = tryDecodeEnvelope(m.content)
   const failedAt = h[DEAD_LETTER_HEADERS.failedAt]

@@ -2,6 +2,7 @@ import type { Channel, ConsumeMessage } from 'amqplib'
 import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
 import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
 import type { AmqpDeadLetters } from './dead-letters.js'
+import { UnroutableError } from './errors.js'
 import { TIERBUS_HEADERS, attemptOf, carriedHeaders } from './headers.js'
 import type { AmqpLink } from './link.js'
 import { waitBucket } from './names.js'
@@ -73,7 +74,10 @@ export class AmqpDelivery implements Delivery {
     return this.once.settle(async () => {
       // Stored first: if the write fails the message stays unacked and comes back after its lease.
       const { content, properties, fields } = this.msg
-      await this.ctx.deadLetters.write({ group: this.ctx.group, queue: this.queue, routingKey: fields.routingKey, content, properties }, reason)
+      await this.ctx.deadLetters.write(
+        { group: this.ctx.group, queue: this.queue, routingKey: fields.routingKey, content, properties },
+        reason,
+      )
       this.finish((ch) => ch.ack(this.msg))
     })
   }
@@ -88,7 +92,7 @@ export class AmqpDelivery implements Delivery {
     const bucket = delayMs > 0 ? waitBucket(delayMs) : 0
     if (bucket > 0) await this.ctx.topology.ensureWait(connection, 'retry', bucket)
     const p = this.msg.properties
-    await publisher.publish({
+    const copy = publisher.publish({
       exchange: bucket > 0 ? this.ctx.topology.names.waitExchange : '',
       routingKey: this.queue,
       content: this.msg.content,
@@ -104,6 +108,11 @@ export class AmqpDelivery implements Delivery {
           ...(bucket > 0 ? { [TIERBUS_HEADERS.wait]: waitTag('retry', bucket) } : {}),
         },
       },
+    })
+    await copy.catch((err: unknown) => {
+      // A retry that came back: its TTL queue was deleted; declare it again on the next retry.
+      if (err instanceof UnroutableError && bucket > 0) this.ctx.topology.forgetWait('retry', bucket)
+      throw err
     })
   }
 

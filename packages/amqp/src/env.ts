@@ -9,7 +9,11 @@ const AMQP_URL = envVar.url(['amqp', 'amqps'], 'amqp://guest:guest@127.0.0.1:567
 export const AmqpEnv = z.object({
   AMQP_URL: AMQP_URL.optional(),
   TIERBUS_AMQP_URL: AMQP_URL.optional(),
-  TIERBUS_AMQP_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, _ or -').max(100).optional(),
+  TIERBUS_AMQP_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, _ or -')
+    .max(100)
+    .optional(),
   TIERBUS_AMQP_ORDERED_PARTITIONS: envVar.positiveInt().optional(),
 })
 
@@ -18,13 +22,20 @@ export const AmqpEnv = z.object({
  * broker), `TIERBUS_AMQP_PREFIX` (default `tierbus`) and `TIERBUS_AMQP_ORDERED_PARTITIONS` (default 4).
  */
 export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
-  if (kind !== 'amqp') throw new ConfigError(`@tierbus/amqp builds the 'amqp' transport, not '${kind}': install the package for ${kind}`)
+  if (kind !== 'amqp')
+    throw new ConfigError(`@tierbus/amqp builds the 'amqp' transport, not '${kind}': install the package for ${kind}`)
   const vars = parseEnv(AmqpEnv, env, 'TIERBUS_TRANSPORT=amqp')
   const url = vars.TIERBUS_AMQP_URL ?? vars.AMQP_URL
-  if (!url) throw new ConfigError('TIERBUS_TRANSPORT=amqp needs the broker: set AMQP_URL (or TIERBUS_AMQP_URL), e.g. amqp://guest:guest@127.0.0.1:5672')
+  if (!url)
+    throw new ConfigError(
+      'TIERBUS_TRANSPORT=amqp needs the broker: set AMQP_URL (or TIERBUS_AMQP_URL), ' +
+        'e.g. amqp://guest:guest@127.0.0.1:5672',
+    )
   return amqpTransport({
     url,
     ...(vars.TIERBUS_AMQP_PREFIX !== undefined ? { prefix: vars.TIERBUS_AMQP_PREFIX } : {}),
-    ...(vars.TIERBUS_AMQP_ORDERED_PARTITIONS !== undefined ? { orderedPartitions: vars.TIERBUS_AMQP_ORDERED_PARTITIONS } : {}),
+    ...(vars.TIERBUS_AMQP_ORDERED_PARTITIONS !== undefined
+      ? { orderedPartitions: vars.TIERBUS_AMQP_ORDERED_PARTITIONS }
+      : {}),
   })
 }

@@ -3,17 +3,26 @@ import { ConfigError, TransportError } from '@tierbus/core'
 /** The broker refused a published message (`basic.nack` under publisher confirms): it was not stored. */
 export class PublishNackedError extends TransportError {
   constructor(what: string, options?: { cause?: unknown }) {
-    super(`RabbitMQ did not confirm ${what} (basic.nack): the broker could not store it (a full or unavailable queue); publish again`, { ...options, retryable: true })
+    super(
+      `RabbitMQ did not confirm ${what} (basic.nack): the broker could not store it ` +
+        '(a full or unavailable queue); publish again',
+      { ...options, retryable: true },
+    )
   }
 }
 
 /**
  * A message sent to one named queue (a retry, a dead letter, a delayed event) came back unroutable
- * (`basic.return`): the queue is gone. Not retryable as is: the topology must be declared again.
+ * (`basic.return`): the queue is gone. A TTL queue is declared again on its next use; a group queue when
+ * the group subscribes again.
  */
 export class UnroutableError extends TransportError {
   constructor(what: string, options?: { cause?: unknown }) {
-    super(`RabbitMQ returned ${what} as unroutable: its queue does not exist (was it deleted by hand?); the transport declares its queues on start and after a reconnect, so restart it`, { ...options, retryable: false })
+    super(
+      `RabbitMQ returned ${what} as unroutable: its queue does not exist (deleted by hand?). tierbus declares ` +
+        'group queues when it subscribes and TTL queues again on their next use',
+      { ...options, retryable: true },
+    )
   }
 }
 

@@ -118,7 +118,11 @@ export class AmqpLink {
           if (this.live !== current || this.closed) return
           current.publisher = await this.openPublisher(connection, live)
         },
-        { backoff: this.options.backoff, signal: this.closing.signal, onAttemptFailed: (err) => this.options.onError(err) },
+        {
+          backoff: this.options.backoff,
+          signal: this.closing.signal,
+          onAttemptFailed: (err) => this.options.onError(err),
+        },
       )
     })
   }
@@ -145,7 +149,11 @@ export class AmqpLink {
         this.options.state.set('connecting')
         return this.connectOnce()
       },
-      { backoff: this.options.backoff, signal: this.closing.signal, onAttemptFailed: (err) => this.options.state.down(err) },
+      {
+        backoff: this.options.backoff,
+        signal: this.closing.signal,
+        onAttemptFailed: (err) => this.options.state.down(err),
+      },
     )
     if (!live) return
     if (this.closed) {

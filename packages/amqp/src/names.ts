@@ -7,7 +7,10 @@ const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
 /** Throws a ConfigError unless `prefix` is a valid name prefix of at most 100 characters. */
 export function assertPrefix(prefix: string): void {
   if (typeof prefix !== 'string' || prefix.length > 100 || !PREFIX.test(prefix)) {
-    throw new ConfigError(`amqpTransport option prefix must be dot-separated tokens of letters, digits, _ or - (at most 100 characters), got ${JSON.stringify(prefix)}`)
+    throw new ConfigError(
+      'amqpTransport option prefix must be dot-separated tokens of letters, digits, _ or - ' +
+        `(at most 100 characters), got ${JSON.stringify(prefix)}`,
+    )
   }
 }
 
@@ -93,7 +96,9 @@ export type WaitKind = 'retry' | 'delay'
  * the queue expires them in order (per-message TTLs in one queue would wait behind the head).
  */
 export const WAIT_BUCKETS_MS: readonly number[] = Object.freeze(
-  [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000].flatMap((base) => [base * 10, base * 20, base * 50]).filter((ms) => ms <= 86_400_000),
+  [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000]
+    .flatMap((base) => [base * 10, base * 20, base * 50])
+    .filter((ms) => ms <= 86_400_000),
 )
 
 /** The longest wait a TTL queue offers, ms. */

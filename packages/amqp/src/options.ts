@@ -1,10 +1,19 @@
 import { ConfigError } from '@tierbus/core'
-import { positiveInt, resolvePublishTimeout, type ConnectionStateOptions, type PublishDeadlineOptions, type ReconnectBackoff } from '@tierbus/core/adapter'
+import {
+  positiveInt,
+  resolvePublishTimeout,
+  type ConnectionStateOptions,
+  type PublishDeadlineOptions,
+  type ReconnectBackoff,
+} from '@tierbus/core/adapter'
 import { assertPrefix } from './names.js'
 
 /** Options of `amqpTransport`. */
 export interface AmqpTransportOptions extends ConnectionStateOptions, PublishDeadlineOptions {
-  /** Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672` or `amqps://user:pass@b-1234.mq.us-east-1.amazonaws.com:5671`. */
+  /**
+   * Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672` or
+   * `amqps://user:pass@b-1234.mq.us-east-1.amazonaws.com:5671` (Amazon MQ).
+   */
   url: string
   /** Starts every exchange and queue name: `<prefix>.events`, `<prefix>.q.<group>...`, `<prefix>.dlq.<group>`. */
   prefix?: string
@@ -12,7 +21,7 @@ export interface AmqpTransportOptions extends ConnectionStateOptions, PublishDea
   connectionName?: string
   /** Largest encoded envelope, bytes (RabbitMQ 4.x refuses messages over 16 MiB by default; 3.13 over 128 MiB). */
   maxPayloadBytes?: number
-  /** Partitions (single-active-consumer queues) of an `ordered` subscription: at most this many members work at once. */
+  /** Partitions (single-active-consumer queues) of an `ordered` group: at most this many members work at once. */
   orderedPartitions?: number
   /**
    * `x-delivery-limit` of group queues: a message the broker handed out this many times without a settle
@@ -63,7 +72,9 @@ export interface ResolvedAmqpOptions {
 /** Fills defaults and rejects bad options with a ConfigError that says what to change. */
 export function resolveOptions(options: AmqpTransportOptions): ResolvedAmqpOptions {
   if (!options || typeof options.url !== 'string' || !/^amqps?:\/\/\S+$/.test(options.url)) {
-    throw new ConfigError("amqpTransport({ url }): pass the broker URL, e.g. 'amqp://guest:guest@127.0.0.1:5672' (env AMQP_URL)")
+    throw new ConfigError(
+      "amqpTransport({ url }): pass the broker URL, e.g. 'amqp://guest:guest@127.0.0.1:5672' (env AMQP_URL)",
+    )
   }
   const d = AMQP_DEFAULTS
   const prefix = options.prefix ?? d.prefix
@@ -77,9 +88,15 @@ export function resolveOptions(options: AmqpTransportOptions): ResolvedAmqpOptio
     prefix,
     connectionName,
     maxPayloadBytes: positiveInt(options.maxPayloadBytes ?? d.maxPayloadBytes, 'amqpTransport option maxPayloadBytes'),
-    orderedPartitions: positiveInt(options.orderedPartitions ?? d.orderedPartitions, 'amqpTransport option orderedPartitions'),
+    orderedPartitions: positiveInt(
+      options.orderedPartitions ?? d.orderedPartitions,
+      'amqpTransport option orderedPartitions',
+    ),
     deliveryLimit: positiveInt(options.deliveryLimit ?? d.deliveryLimit, 'amqpTransport option deliveryLimit'),
-    heartbeatSeconds: positiveInt(options.heartbeatSeconds ?? d.heartbeatSeconds, 'amqpTransport option heartbeatSeconds'),
+    heartbeatSeconds: positiveInt(
+      options.heartbeatSeconds ?? d.heartbeatSeconds,
+      'amqpTransport option heartbeatSeconds',
+    ),
     reconnectBackoff: options.reconnectBackoff ?? {},
     deleteOnClose: options.deleteOnClose ?? d.deleteOnClose,
     publishTimeoutMs: resolvePublishTimeout(options.publishTimeoutMs, 'amqpTransport'),

@@ -52,12 +52,23 @@ export class Publisher {
     await new Promise<void>((resolve, reject) => {
       const confirmed = (err: unknown) => {
         const wasReturned = m.mandatory === true && this.returned.delete(m.properties.messageId)
-        if (err) reject(isNack(err) ? new PublishNackedError(m.what, { cause: err }) : transportError(`publishing ${m.what} (the channel closed before the broker confirmed it)`, err))
+        if (err)
+          reject(
+            isNack(err)
+              ? new PublishNackedError(m.what, { cause: err })
+              : transportError(`publishing ${m.what} (the channel closed before the broker confirmed it)`, err),
+          )
         else if (wasReturned) reject(new UnroutableError(m.what))
         else resolve()
       }
       try {
-        const ok = this.channel.publish(m.exchange, m.routingKey, m.content, { ...m.properties, mandatory: m.mandatory === true }, confirmed)
+        const ok = this.channel.publish(
+          m.exchange,
+          m.routingKey,
+          m.content,
+          { ...m.properties, mandatory: m.mandatory === true },
+          confirmed,
+        )
         if (!ok) this.drained ??= new Promise((done) => this.channel.once('drain', () => done()))
       } catch (err) {
         reject(transportError(`publishing ${m.what}`, err))
@@ -73,7 +84,7 @@ export class Publisher {
   }
 }
 
-/** amqplib fails a confirm callback with this error on `basic.nack` (and with `channel closed` when the channel went). */
+/** amqplib fails a confirm callback with this on `basic.nack` (and with `channel closed` when the channel went). */
 function isNack(err: unknown): boolean {
   return err instanceof Error && err.message === 'message nacked'
 }

@@ -57,7 +57,11 @@ export class AmqpSubscription implements Subscription {
       const per = Math.max(1, Math.floor(this.spec.maxInFlight / this.plan.queues.length))
       await ch.prefetch(per, false)
       for (const queue of this.plan.queues) {
-        const { consumerTag } = await ch.consume(queue, (msg) => (msg ? this.receive(msg, ch, queue) : this.cancelledByBroker(queue)), { noAck: false })
+        const { consumerTag } = await ch.consume(
+          queue,
+          (msg) => (msg ? this.receive(msg, ch, queue) : this.cancelledByBroker(queue)),
+          { noAck: false },
+        )
         this.consumerTags.push(consumerTag)
       }
     } catch (err) {
@@ -114,10 +118,15 @@ export class AmqpSubscription implements Subscription {
     for (const tag of this.consumerTags) await ch.cancel(tag).catch(() => {})
   }
 
-  /** The broker cancelled a consumer (its queue was deleted): the channel is re-opened, which declares the queue again. */
+  /** The broker cancelled a consumer (its queue was deleted): re-opening the channel declares the queue again. */
   private cancelledByBroker(queue: string): void {
     if (this.closed) return
-    this.ctx.onError(transportError(`consuming queue ${queue} of group ${this.spec.group}`, new Error('the broker cancelled the consumer (queue deleted?); re-declaring it')))
+    this.ctx.onError(
+      transportError(
+        `consuming queue ${queue} of group ${this.spec.group}`,
+        new Error('the broker cancelled the consumer (queue deleted?); re-declaring it'),
+      ),
+    )
     void this.channel?.close().catch(() => {})
   }
 

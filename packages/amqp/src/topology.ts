@@ -55,7 +55,10 @@ export class Topology {
     this.exchanges.add(this.names.exchange).add(this.names.waitExchange)
   }
 
-  /** One quorum queue for (group, pattern), bound to the topic exchange, dead-lettering its over-delivered messages into the group's DLQ. */
+  /**
+   * One quorum queue for (group, pattern), bound to the topic exchange, dead-lettering its over-delivered
+   * messages into the group's DLQ.
+   */
   groupPlan(group: string, pattern: string): QueuePlan {
     const queue = this.names.groupQueue(group, pattern)
     return {
@@ -77,18 +80,25 @@ export class Topology {
    */
   orderedPlan(group: string, pattern: string): QueuePlan {
     const hash = this.names.hashExchange(group, pattern)
-    const queues = Array.from({ length: this.options.orderedPartitions }, (_, i) => this.names.partition(group, pattern, i))
+    const queues = Array.from({ length: this.options.orderedPartitions }, (_, i) =>
+      this.names.partition(group, pattern, i),
+    )
     return {
       queues,
       declare: (connection) =>
         this.on(connection, `declaring the ordered partitions of group ${group}`, async (ch) => {
           await this.assertDeadLetterQueue(ch, group)
           try {
-            await ch.assertExchange(hash, 'x-consistent-hash', { durable: true, arguments: { 'hash-header': TIERBUS_HEADERS.key } })
+            await ch.assertExchange(hash, 'x-consistent-hash', {
+              durable: true,
+              arguments: { 'hash-header': TIERBUS_HEADERS.key },
+            })
           } catch (err) {
             if (replyCode(err) === 503 || /x-consistent-hash/.test(String(err))) {
               throw new ConfigError(
-                `ordered subscriptions need RabbitMQ's consistent-hash exchange: run 'rabbitmq-plugins enable rabbitmq_consistent_hash_exchange' on the broker (it ships with RabbitMQ, and Amazon MQ for RabbitMQ supports it)`,
+                "ordered subscriptions need RabbitMQ's consistent-hash exchange: run 'rabbitmq-plugins enable " +
+                  "rabbitmq_consistent_hash_exchange' on the broker (it ships with RabbitMQ, and Amazon MQ for " +
+                  'RabbitMQ supports it)',
                 { cause: err },
               )
             }
@@ -113,7 +123,8 @@ export class Topology {
           await ch.assertQueue(queue, { exclusive: true, autoDelete: true, durable: false })
           if (pattern !== undefined) await ch.bindQueue(queue, this.names.exchange, bindingKey(pattern))
         }),
-      remove: (connection) => this.on(connection, `deleting private queue ${queue}`, (ch) => ch.deleteQueue(queue).then(() => {})),
+      remove: (connection) =>
+        this.on(connection, `deleting private queue ${queue}`, (ch) => ch.deleteQueue(queue).then(() => {})),
     }
   }
 
@@ -134,7 +145,10 @@ export class Topology {
           'x-message-ttl': ms,
           'x-dead-letter-exchange': kind === 'retry' ? '' : this.names.exchange,
         })
-        await ch.bindQueue(queue, this.names.waitExchange, '', { 'x-match': 'all', [TIERBUS_HEADERS.wait]: waitTag(kind, ms) })
+        await ch.bindQueue(queue, this.names.waitExchange, '', {
+          'x-match': 'all',
+          [TIERBUS_HEADERS.wait]: waitTag(kind, ms),
+        })
       })
       this.waits.set(queue, declared)
       declared.catch(() => this.waits.delete(queue))
@@ -142,9 +156,16 @@ export class Topology {
     return declared
   }
 
+  /** Forgets that a TTL queue was declared (it came back unroutable: deleted), so its next use declares it again. */
+  forgetWait(kind: WaitKind, ms: number): void {
+    this.waits.delete(this.names.waitQueue(kind, ms))
+  }
+
   /** Declares a group's dead-letter queue (for listing when the group never subscribed here). */
   declareDeadLetterQueue(connection: ChannelModel, group: string): Promise<void> {
-    return this.on(connection, `declaring the dead-letter queue of group ${group}`, (ch) => this.assertDeadLetterQueue(ch, group))
+    return this.on(connection, `declaring the dead-letter queue of group ${group}`, (ch) =>
+      this.assertDeadLetterQueue(ch, group),
+    )
   }
 
   /** The dead-letter queues this transport declared (the groups it knows). */
@@ -180,7 +201,11 @@ export class Topology {
       await ch.assertQueue(queue, { durable: true, arguments: args })
     } catch (err) {
       if (replyCode(err) === 406) {
-        throw new ConfigError(`queue ${queue} exists on the broker with other arguments than tierbus declares (${String((err as Error).message)}): delete it (rabbitmqctl delete_queue ${queue}) or use another prefix`, { cause: err })
+        throw new ConfigError(
+          `queue ${queue} exists on the broker with other arguments than tierbus declares ` +
+            `(${String((err as Error).message)}): delete it (rabbitmqctl delete_queue ${queue}) or use another prefix`,
+          { cause: err },
+        )
       }
       throw err
     }

@@ -15,6 +15,7 @@ import {
 } from '@tierbus/core'
 import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
 import { AmqpDeadLetters } from './dead-letters.js'
+import { UnroutableError } from './errors.js'
 import { TIERBUS_HEADERS } from './headers.js'
 import { AmqpLink } from './link.js'
 import { MAX_WAIT_MS, Names, waitBucket } from './names.js'
@@ -75,7 +76,11 @@ export async function amqpTransport(options: AmqpTransportOptions): Promise<Amqp
     })
   } catch (err) {
     state.closed()
-    throw new TransportError(`cannot connect to RabbitMQ at ${redactUrl(resolved.url)}: ${(err as Error).message}; is the broker running there, and are AMQP_URL and its credentials right?`, { cause: err })
+    throw new TransportError(
+      `cannot connect to RabbitMQ at ${redactUrl(resolved.url)}: ${(err as Error).message}; ` +
+        'is the broker running there, and are AMQP_URL and its credentials right?',
+      { cause: err },
+    )
   }
   transport = new RabbitTransport(link, topology, resolved)
   return transport
@@ -130,26 +135,58 @@ class RabbitTransport implements AmqpTransport {
     if (isInboxType(envelope.type)) {
       // A reply goes straight to the requester's private queue (never through the topic exchange, so no
       // '>' subscription sees it); unroutable once the requester gave up, and then dropped.
-      return { exchange: '', routingKey: this.names.inboxQueue(envelope.type), content, properties, what: `a reply to ${envelope.type}`, delayBucket: 0 }
+      return {
+        exchange: '',
+        routingKey: this.names.inboxQueue(envelope.type),
+        content,
+        properties,
+        what: `a reply to ${envelope.type}`,
+        delayBucket: 0,
+      }
     }
     const due = envelope.deliverat === undefined ? Number.NaN : Date.parse(envelope.deliverat)
     const delay = due - now
     if (delay > 0) {
-      if (delay > MAX_WAIT_MS) throw new ValidationError(`AMQP tier: delayMs ${delay} is longer than the longest wait it offers (${MAX_WAIT_MS} ms): schedule the event later instead`)
+      if (delay > MAX_WAIT_MS)
+        throw new ValidationError(
+          `AMQP tier: delayMs ${delay} is longer than the longest wait it offers (${MAX_WAIT_MS} ms): ` +
+            'schedule the event later instead',
+        )
       const bucket = waitBucket(delay)
       properties.headers[TIERBUS_HEADERS.wait] = waitTag('delay', bucket)
-      return { exchange: this.names.waitExchange, routingKey: envelope.type, content, properties, mandatory: true, what: `delayed event ${envelope.type}`, delayBucket: bucket }
+      return {
+        exchange: this.names.waitExchange,
+        routingKey: envelope.type,
+        content,
+        properties,
+        mandatory: true,
+        what: `delayed event ${envelope.type}`,
+        delayBucket: bucket,
+      }
     }
-    return { exchange: this.names.exchange, routingKey: envelope.type, content, properties, what: `event ${envelope.type}`, delayBucket: 0 }
+    return {
+      exchange: this.names.exchange,
+      routingKey: envelope.type,
+      content,
+      properties,
+      what: `event ${envelope.type}`,
+      delayBucket: 0,
+    }
   }
 
-  /** Sends on the live connection, waiting for a reconnect; not at all once `until` passed (the publish was rejected). */
+  /** Sends on the live connection, waiting for a reconnect; not at all once `until` passed (publish rejected). */
   private async send(messages: ReadonlyArray<OutgoingMessage & { delayBucket: number }>, until: number): Promise<void> {
     const { connection, publisher } = await this.link.current()
     if (Date.now() >= until) return
     for (const m of messages) if (m.delayBucket > 0) await this.topology.ensureWait(connection, 'delay', m.delayBucket)
     // All in flight at once (pipelined); each resolves on its confirm.
-    await Promise.all(messages.map((m) => publisher.publish(m)))
+    await Promise.all(messages.map((m) => publisher.publish(m).catch((err: unknown) => this.unroutable(err, m))))
+  }
+
+  /** A delayed event came back: its TTL queue was deleted; the next delayed publish declares it again. */
+  private unroutable(err: unknown, m: { delayBucket: number }): never {
+    if (err instanceof UnroutableError && m.delayBucket > 0) this.topology.forgetWait('delay', m.delayBucket)
+    throw err
   }
 
   async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
@@ -157,7 +194,12 @@ class RabbitTransport implements AmqpTransport {
     assertPattern(spec.pattern)
     const t = this.topology
     const plan = spec.ephemeral
-      ? t.ephemeralPlan(isInboxType(spec.pattern) ? this.names.inboxQueue(spec.pattern) : `${this.names.groupQueue(spec.group, spec.pattern)}.${Date.now().toString(36)}`, isInboxType(spec.pattern) ? undefined : spec.pattern)
+      ? t.ephemeralPlan(
+          isInboxType(spec.pattern)
+            ? this.names.inboxQueue(spec.pattern)
+            : `${this.names.groupQueue(spec.group, spec.pattern)}.${Date.now().toString(36)}`,
+          isInboxType(spec.pattern) ? undefined : spec.pattern,
+        )
       : spec.ordered
         ? t.orderedPlan(spec.group, spec.pattern)
         : t.groupPlan(spec.group, spec.pattern)
@@ -188,7 +230,11 @@ class RabbitTransport implements AmqpTransport {
       this.subscriptions.clear()
       const live = this.link.now
       if (this.options.deleteOnClose && live) {
-        await withDeadline(this.topology.deleteAll(live.connection), this.options.publishTimeoutMs, 'deleting the topology on close').catch(() => {})
+        await withDeadline(
+          this.topology.deleteAll(live.connection),
+          this.options.publishTimeoutMs,
+          'deleting the topology on close',
+        ).catch(() => {})
       }
       await this.link.close()
     })())
@@ -205,7 +251,10 @@ class RabbitTransport implements AmqpTransport {
   }
 
   private assertOpen(): void {
-    if (this.closing) throw new TransportError('the AMQP transport is closed: create a new one with amqpTransport()', { retryable: false })
+    if (this.closing)
+      throw new TransportError('the AMQP transport is closed: create a new one with amqpTransport()', {
+        retryable: false,
+      })
   }
 }
 

@@ -23,7 +23,11 @@ describe('AMQP dead-letter queues', () => {
     const ch = await t.connection!.createConfirmChannel()
     ch.publish(t.names.exchange, E.type, garbage, { persistent: true, messageId: 'foreign-1' })
     await ch.waitForConfirms()
-    await eventually(async () => (await t.deadLetters.list({ group: 'bytes' })).length === 1, 'the garbage to be dead-lettered', { intervalMs: 50 })
+    await eventually(
+      async () => (await t.deadLetters.list({ group: 'bytes' })).length === 1,
+      'the garbage to be dead-lettered',
+      { intervalMs: 50 },
+    )
     const [listed] = await t.deadLetters.list({ group: 'bytes' })
     expect(listed!.reason.kind).toBe('malformed')
     expect(listed!.envelope).toBeUndefined()
@@ -46,31 +50,47 @@ describe('AMQP dead-letter queues', () => {
     await bus.close()
   })
 
-  it('lists without consuming (two listings agree), redrives only the chosen entry to its own group, and refuses a forged target queue', async () => {
+  // Two listings agree (nothing consumed); a redrive goes to the failed group only; a forged target is refused.
+  it('lists without consuming, redrives one entry to its own group, refuses a forged target', async () => {
     transport = await isolatedTransport()
     const t = transport
     const bus = createBus({ transport: t, source: 'dlq-test', closeTransport: false, onError: () => {} })
     const E = defineEvent(`${uniqueToken('d')}.item`, z.object({ n: z.number() }))
     const handled: Array<[string, number]> = []
     let healthy = false
-    await bus.subscribe(E, (e) => {
-      if (!healthy) throw new Error(`fail ${e.data.n}`)
-      handled.push(['a', e.data.n])
-    }, { group: 'a', retry: { attempts: 1 } })
+    await bus.subscribe(
+      E,
+      (e) => {
+        if (!healthy) throw new Error(`fail ${e.data.n}`)
+        handled.push(['a', e.data.n])
+      },
+      { group: 'a', retry: { attempts: 1 } },
+    )
     await bus.subscribe(E, (e) => void handled.push(['b', e.data.n]), { group: 'b' })
     await bus.publishBatch(E, [{ n: 1 }, { n: 2 }])
-    await eventually(async () => (await t.deadLetters.list({ group: 'a' })).length === 2, 'two dead letters in group a', { intervalMs: 50 })
+    await eventually(
+      async () => (await t.deadLetters.list({ group: 'a' })).length === 2,
+      'two dead letters in group a',
+      { intervalMs: 50 },
+    )
     await eventually(() => handled.filter(([g]) => g === 'b').length === 2, 'group b to handle both')
     const first = await t.deadLetters.list({ group: 'a' })
     const second = await t.deadLetters.list({ group: 'a' })
     expect(second.map((d) => d.id).sort()).toEqual(first.map((d) => d.id).sort())
-    expect(first.every((d) => d.reason.kind === 'handler-failed' && d.reason.error.startsWith('Error: fail'))).toBe(true)
+    expect(first.every((d) => d.reason.kind === 'handler-failed' && d.reason.error.startsWith('Error: fail'))).toBe(
+      true,
+    )
 
     // A dead letter whose target header names a queue outside this transport's groups is not sent anywhere.
     const ch = await t.connection!.createConfirmChannel()
     ch.publish('', t.names.deadLetterQueue('a'), Buffer.from(JSON.stringify(first[0]!.envelope)), {
       persistent: true,
-      headers: { [DEAD_LETTER_HEADERS.id]: 'forged', [DEAD_LETTER_HEADERS.group]: 'a', [DEAD_LETTER_HEADERS.queue]: 'amq.rabbitmq.trace', [DEAD_LETTER_HEADERS.reason]: '{}' },
+      headers: {
+        [DEAD_LETTER_HEADERS.id]: 'forged',
+        [DEAD_LETTER_HEADERS.group]: 'a',
+        [DEAD_LETTER_HEADERS.queue]: 'amq.rabbitmq.trace',
+        [DEAD_LETTER_HEADERS.reason]: '{}',
+      },
     })
     await ch.waitForConfirms()
     await ch.close()
@@ -86,19 +106,42 @@ describe('AMQP dead-letter queues', () => {
     await bus.close()
   })
 
-  it("lets the broker dead-letter a message handed out deliveryLimit times without a settle, and lists it with the broker's reason", async () => {
+  it("lists what the broker dead-lettered after deliveryLimit unsettled handouts, with its reason", async () => {
     transport = await isolatedTransport({ deliveryLimit: 2 })
     const t = transport
     const type = `${uniqueToken('d')}.stuck`
     let handedOut = 0
     // A consumer that takes messages and never settles them (a crash loop, seen from the broker).
     const sub = await t.subscribe(
-      { pattern: type, group: 'stuck', startFrom: 'latest', maxInFlight: 1, leaseMs: 200, maxAttempts: 100, ordered: false, ephemeral: false },
+      {
+        pattern: type,
+        group: 'stuck',
+        startFrom: 'latest',
+        maxInFlight: 1,
+        leaseMs: 200,
+        maxAttempts: 100,
+        ordered: false,
+        ephemeral: false,
+      },
       async (batch) => void (handedOut += batch.length),
     )
-    await t.publish([{ specversion: '1.0', id: uniqueToken('id'), source: 'dlq-test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: {} }])
+    await t.publish([
+      {
+        specversion: '1.0',
+        id: uniqueToken('id'),
+        source: 'dlq-test',
+        type,
+        time: new Date().toISOString(),
+        datacontenttype: 'application/json',
+        data: {},
+      },
+    ])
     let dead: Awaited<ReturnType<typeof t.deadLetters.list>> = []
-    await eventually(async () => (dead = await t.deadLetters.list({ group: 'stuck' })).length === 1, 'the broker to dead-letter it', { intervalMs: 100 })
+    await eventually(
+      async () => (dead = await t.deadLetters.list({ group: 'stuck' })).length === 1,
+      'the broker to dead-letter it',
+      { intervalMs: 100 },
+    )
     await sub.close()
     expect(handedOut).toBeGreaterThanOrEqual(2)
     expect(dead[0]!.group).toBe('stuck')

@@ -12,13 +12,15 @@ describe('transportFromEnv (amqp)', () => {
   })
 
   it('names the invalid variable, without quoting its value', async () => {
-    await expect(transportFromEnv('amqp', { AMQP_URL, TIERBUS_AMQP_PREFIX: 'a.>' })).rejects.toThrow(/TIERBUS_AMQP_PREFIX/)
+    await expect(transportFromEnv('amqp', { AMQP_URL, TIERBUS_AMQP_PREFIX: 'a.>' })).rejects.toThrow(
+      /TIERBUS_AMQP_PREFIX/,
+    )
     const err = await transportFromEnv('amqp', { AMQP_URL: 'http://user:s3cret@x' }).catch((e: unknown) => e)
     expect((err as Error).message).toMatch(/AMQP_URL is invalid/)
     expect((err as Error).message).not.toContain('s3cret')
   })
 
-  it('builds a transport on the given prefix with TIERBUS_TRANSPORT=amqp through createBusFromEnv({ adapters })', async () => {
+  it('builds the transport for TIERBUS_TRANSPORT=amqp through createBusFromEnv({ adapters })', async () => {
     const prefix = uniqueToken('tb')
     const bus = await createBusFromEnv({
       env: { TIERBUS_TRANSPORT: 'amqp', AMQP_URL, TIERBUS_AMQP_PREFIX: prefix, TIERBUS_SOURCE: 'env-test' },

@@ -8,7 +8,14 @@ export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:56
 /** A transport on its own random prefix (and connection name); its queues and exchanges are deleted when it closes. */
 export async function isolatedTransport(overrides: Partial<AmqpTransportOptions> = {}): Promise<AmqpTransport> {
   const prefix = uniqueToken('tb')
-  return amqpTransport({ url: AMQP_URL, prefix, connectionName: `tierbus-test-${prefix}`, deleteOnClose: true, onError: () => {}, ...overrides })
+  return amqpTransport({
+    url: AMQP_URL,
+    prefix,
+    connectionName: `tierbus-test-${prefix}`,
+    deleteOnClose: true,
+    onError: () => {},
+    ...overrides,
+  })
 }
 
 /**
@@ -17,12 +24,15 @@ export async function isolatedTransport(overrides: Partial<AmqpTransportOptions>
  * how many it closed.
  */
 export function closeConnectionsNamed(connectionName: string): number {
-  const listing = execFileSync('rabbitmqctl', ['-q', 'list_connections', 'pid', 'client_properties'], { encoding: 'utf8' })
+  const listing = execFileSync('rabbitmqctl', ['-q', 'list_connections', 'pid', 'client_properties'], {
+    encoding: 'utf8',
+  })
   const pids = listing
     .split('\n')
     .filter((line) => line.includes(`"${connectionName}"`))
     .map((line) => line.split('\t')[0] ?? '')
     .filter((pid) => /^<[^>\s]+>$/.test(pid))
-  for (const pid of pids) execFileSync('rabbitmqctl', ['-q', 'close_connection', pid, 'tierbus reconnect test'], { stdio: 'ignore' })
+  for (const pid of pids)
+    execFileSync('rabbitmqctl', ['-q', 'close_connection', pid, 'tierbus reconnect test'], { stdio: 'ignore' })
   return pids.length
 }

@@ -3,7 +3,8 @@ import { ConfigError } from '@tierbus/core'
 import { MAX_WAIT_MS, Names, WAIT_BUCKETS_MS, bindingKey, waitBucket } from '../src/index.js'
 
 describe('NATS patterns as AMQP binding keys', () => {
-  it("keeps literal tokens and '*', and turns '>' (one or more words) into '*.#' (AMQP '#' alone would match zero)", () => {
+  // NATS '>' is one or more words; AMQP '#' alone would also match zero.
+  it("keeps literal tokens and '*', and turns '>' into '*.#'", () => {
     expect(bindingKey('order.created')).toBe('order.created')
     expect(bindingKey('agent.*.heartbeat')).toBe('agent.*.heartbeat')
     expect(bindingKey('work.nlp.>')).toBe('work.nlp.*.#')

@@ -6,7 +6,14 @@ import { MAX_WAIT_MS, PublishNackedError, UnroutableError, type AmqpTransport } 
 import { isolatedTransport } from './helpers.js'
 
 const envelope = (type: string, extra: Partial<Envelope> = {}): Envelope => ({
-  specversion: '1.0', id: uniqueToken('id'), source: 'publish-test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n: 1 }, ...extra,
+  specversion: '1.0',
+  id: uniqueToken('id'),
+  source: 'publish-test',
+  type,
+  time: new Date().toISOString(),
+  datacontenttype: 'application/json',
+  data: { n: 1 },
+  ...extra,
 })
 
 describe('AMQP publish with publisher confirms', () => {
@@ -16,7 +23,8 @@ describe('AMQP publish with publisher confirms', () => {
     transport = undefined
   })
 
-  it('rejects with PublishNackedError when the broker refuses the message (a full queue with reject-publish)', async () => {
+  // A queue that holds nothing and rejects publishes: the broker answers basic.nack.
+  it('rejects with PublishNackedError when the broker refuses the message', async () => {
     transport = await isolatedTransport()
     const type = `${uniqueToken('p')}.full`
     const ch = await transport.connection!.createChannel()
@@ -33,18 +41,23 @@ describe('AMQP publish with publisher confirms', () => {
     }
   })
 
-  it('rejects a delayed event with UnroutableError when its TTL queue is gone (basic.return), instead of dropping it', async () => {
+  // basic.return of a delayed event: its TTL queue was deleted by hand.
+  it('rejects a delayed event whose TTL queue is gone with UnroutableError, then declares it again', async () => {
     transport = await isolatedTransport()
     const type = `${uniqueToken('p')}.later`
     await transport.publish([envelope(type, { deliverat: new Date(Date.now() + 150).toISOString() })])
     const ch = await transport.connection!.createChannel()
     await ch.deleteQueue(`${transport.names.prefix}.wait.delay.200`)
     await ch.close()
-    const err = await transport.publish([envelope(type, { deliverat: new Date(Date.now() + 150).toISOString() })]).catch((e: unknown) => e)
+    const err = await transport
+      .publish([envelope(type, { deliverat: new Date(Date.now() + 150).toISOString() })])
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(UnroutableError)
+    await transport.publish([envelope(type, { deliverat: new Date(Date.now() + 150).toISOString() })])
   })
 
-  it('replaces its confirm channel when the broker closes it (a publish to an exchange deleted by hand), and publishes again', async () => {
+  // The broker closes the channel of a publish to an exchange deleted by hand.
+  it('replaces its confirm channel when the broker closes it, and publishes again', async () => {
     transport = await isolatedTransport()
     const type = `${uniqueToken('p')}.gone`
     const ch = await transport.connection!.createChannel()
@@ -53,22 +66,36 @@ describe('AMQP publish with publisher confirms', () => {
     expect(err).toBeInstanceOf(TransportError)
     await ch.assertExchange(transport.names.exchange, 'topic', { durable: true })
     await ch.close()
-    await eventually(async () => transport!.publish([envelope(type)]).then(() => true, () => false), 'a publish on a new confirm channel')
+    await eventually(
+      async () =>
+        transport!.publish([envelope(type)]).then(
+          () => true,
+          () => false,
+        ),
+      'a publish on a new confirm channel',
+    )
   })
 
   it('rejects a delay longer than the longest TTL queue with a ValidationError', async () => {
     transport = await isolatedTransport()
-    const err = await transport.publish([envelope(`${uniqueToken('p')}.far`, { deliverat: new Date(Date.now() + MAX_WAIT_MS + 60_000).toISOString() })]).catch((e: unknown) => e)
+    const err = await transport
+      .publish([
+        envelope(`${uniqueToken('p')}.far`, { deliverat: new Date(Date.now() + MAX_WAIT_MS + 60_000).toISOString() }),
+      ])
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ValidationError)
   })
 
-  it('resolves a publish only once the event is stored: a consumer that subscribes later in its group still gets it', async () => {
+  it('resolves a publish only once the event is stored in every group queue it routes to', async () => {
     transport = await isolatedTransport()
     const bus = createBus({ transport, source: 'publish-test', closeTransport: false })
     const E = defineEvent(`${uniqueToken('p')}.stored`, z.object({ n: z.number() }))
     const sub = await bus.subscribe(E, () => {}, { group: 'later' })
     await sub.close()
-    await bus.publishBatch(E, Array.from({ length: 100 }, (_, n) => ({ n })))
+    await bus.publishBatch(
+      E,
+      Array.from({ length: 100 }, (_, n) => ({ n })),
+    )
     const ch = await transport.connection!.createChannel()
     const { messageCount } = await ch.checkQueue(transport.names.groupQueue('later', E.type))
     await ch.close()
