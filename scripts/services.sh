@@ -207,7 +207,8 @@ ensure_test_database() {
 ensure_rabbitmq_plugin() {
   local file=${RABBITMQ_ENABLED_PLUGINS_FILE:-/etc/rabbitmq/enabled_plugins}
   [ -r "$file" ] && grep -q "$RABBITMQ_PLUGIN" "$file" && return 0
-  run rabbitmq-plugins enable "$RABBITMQ_PLUGIN" >/dev/null || fail "could not enable $RABBITMQ_PLUGIN on the running RabbitMQ (rabbitmq-plugins enable $RABBITMQ_PLUGIN)"
+  run rabbitmq-plugins enable "$RABBITMQ_PLUGIN" >/dev/null ||
+    fail "could not enable $RABBITMQ_PLUGIN on the running RabbitMQ (rabbitmq-plugins enable $RABBITMQ_PLUGIN)"
   say "enabled RabbitMQ plugin $RABBITMQ_PLUGIN"
 }
 

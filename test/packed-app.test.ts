@@ -209,7 +209,11 @@ const tiers: Array<{ name: string; transport: string; env: () => Record<string, 
 
 /** Deletes the queues and exchanges whose names start with `prefix` (a transport made from env keeps them). */
 async function deleteRabbitTopology(prefix: string): Promise<void> {
-  const list = (what: string) => execFileSync('rabbitmqctl', ['-q', what, 'name'], { encoding: 'utf8' }).split('\n').map((l) => l.trim()).filter((n) => n.startsWith(`${prefix}.`))
+  const list = (what: string) =>
+    execFileSync('rabbitmqctl', ['-q', what, 'name'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((n) => n.startsWith(`${prefix}.`))
   const connection = await connectAmqp(AMQP_URL)
   const ch = await connection.createChannel()
   for (const q of list('list_queues')) await ch.deleteQueue(q)

@@ -68,7 +68,13 @@ export class BrokerProcess {
   /** Starts the broker and waits until every port accepts connections. */
   async start(timeoutMs = this.spec.startTimeoutMs ?? 60_000): Promise<void> {
     const { command, args, uid, gid, env } = this.spec
-    const child = spawn(command, [...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}), ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}) })
+    const child = spawn(command, [...args], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env ? { env: { ...process.env, ...env } } : {}),
+      ...(uid !== undefined ? { uid } : {}),
+      ...(gid !== undefined ? { gid } : {}),
+    })
     this.child = child
     const keep = (chunk: Buffer) => {
       this.output.push(chunk.toString('utf8'))

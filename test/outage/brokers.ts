@@ -94,7 +94,8 @@ const PG_BIN = '/usr/lib/postgresql/15/bin'
 
 /** The uid and gid of a system user (postgres and RabbitMQ run as their own users, not as root). */
 function systemUser(name: string): { uid: number; gid: number } {
-  return { uid: Number(execFileSync('id', ['-u', name], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', name], { encoding: 'utf8' })) }
+  const id = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }))
+  return { uid: id('-u'), gid: id('-g') }
 }
 
 /**
@@ -168,7 +169,9 @@ export function startRabbitMQ(): Promise<PrivateBroker> {
       ERL_EPMD_ADDRESS: '127.0.0.1',
       ERL_FLAGS: '-kernel inet_dist_use_interface {127,0,0,1}',
     }
-    const broker = new BrokerProcess({ name: `rabbitmq-server :${port}`, command: RABBITMQ_SERVER, args: [], env, ports: [port], uid, gid, startTimeoutMs: 180_000 })
+    const name = `rabbitmq-server :${port}`
+    const command = RABBITMQ_SERVER
+    const broker = new BrokerProcess({ name, command, args: [], env, ports: [port], uid, gid, startTimeoutMs: 180_000 })
     return started([broker], [dir], `amqp://guest:guest@127.0.0.1:${port}`)
   })
 }

@@ -10,7 +10,17 @@ import { z } from 'zod'
 
 export const OrderPlaced = defineEvent('order.placed', z.object({ run: z.string(), n: z.number().int() }))
 
-const adapters = [postgresAdapter, pgliteAdapter, supabaseAdapter, redisAdapter, upstashAdapter, sqsAdapter, natsAdapter, amqpAdapter, migrationAdapter]
+const adapters = [
+  postgresAdapter,
+  pgliteAdapter,
+  supabaseAdapter,
+  redisAdapter,
+  upstashAdapter,
+  sqsAdapter,
+  natsAdapter,
+  amqpAdapter,
+  migrationAdapter,
+]
 
 const busOptions = { source: 'packed-app', events: [OrderPlaced], retry: { attempts: 2, backoff: { baseMs: 50, maxMs: 100 } }, adapters }
 
