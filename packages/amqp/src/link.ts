@@ -13,16 +13,23 @@ export interface AmqpLinkOptions {
   readonly state: ConnectionState
   readonly onError: (error: unknown) => void
   /**
-   * Called on every new connection before it is handed out (the first included): declares the topology
-   * and re-opens the subscriptions. A throw closes that connection and the link tries again.
+   * Called on every new pair of connections before it is handed out (the first included): declares the
+   * topology and re-opens the subscriptions. A throw closes them and the link tries again.
    */
-  readonly onConnected: (connection: ChannelModel) => Promise<void>
+  readonly onConnected: (live: LiveConnection) => Promise<void>
 }
 
-/** One connection with its confirm channel, as the link hands it out. */
+/**
+ * The link's two connections, as it hands them out: publishing and consuming go over separate
+ * connections, as RabbitMQ advises, because the broker's flow control throttles a connection that
+ * publishes faster than its queues take, and would hold back the acks of consumers on the same one.
+ */
 export interface LiveConnection {
+  /** Publishes, declarations, dead-letter reads. */
   readonly connection: ChannelModel
-  /** Replaced when the broker closes the confirm channel while the connection lives on. */
+  /** The subscriptions' channels. */
+  readonly consumer: ChannelModel
+  /** The confirm channel on `connection`; replaced when the broker closes it while the connection lives on. */
   publisher: Publisher
 }
 
@@ -33,12 +40,12 @@ function withHeartbeat(url: string, seconds: number): string {
 }
 
 /**
- * The transport's connection to RabbitMQ, kept up for as long as the transport is open. amqplib does
- * not reconnect, so the link does: when the connection closes without `close()` (a broker restart, a
- * connection closed by an operator, a dead socket found by heartbeats) it reports `down` and connects
- * again with the kit's backoff, without an attempt limit, then runs `onConnected` (topology and
- * subscriptions) before reporting `up`. `current()` waits for that, so a publish made during an outage
- * goes out on the next connection (or runs into its deadline).
+ * The transport's connections to RabbitMQ, kept up for as long as the transport is open. amqplib does
+ * not reconnect, so the link does: when either connection closes without `close()` (a broker restart, a
+ * connection closed by an operator, a dead socket found by heartbeats) it closes the other, reports
+ * `down` and connects both again with the kit's backoff, without an attempt limit, then runs
+ * `onConnected` (topology and subscriptions) before reporting `up`. `current()` waits for that, so a
+ * publish made during an outage goes out on the next connection (or runs into its deadline).
  */
 export class AmqpLink {
   private live: LiveConnection | undefined
@@ -80,28 +87,38 @@ export class AmqpLink {
     this.live = undefined
     if (live) {
       await live.publisher.close()
+      await live.consumer.close().catch(() => {})
       await live.connection.close().catch(() => {})
     }
     this.options.state.closed()
   }
 
   private async connectOnce(): Promise<LiveConnection> {
-    const o = this.options
-    const connection = await connect(withHeartbeat(o.url, o.heartbeatSeconds), {
-      ...o.socketOptions,
-      clientProperties: { connection_name: o.connectionName },
-    })
-    // Without a listener an 'error' event would throw; the 'close' that follows drives the reconnect.
-    connection.on('error', () => {})
+    const connection = await this.connectOne(this.options.connectionName)
+    let consumer: ChannelModel | undefined
     try {
+      consumer = await this.connectOne(`${this.options.connectionName} (consumers)`)
       if (this.closed) throw new TransportError('the AMQP transport closed while connecting', { retryable: false })
-      const live: LiveConnection = { connection, publisher: await this.openPublisher(connection, () => live) }
-      await o.onConnected(connection)
+      const live: LiveConnection = { connection, consumer, publisher: await this.openPublisher(connection, () => live) }
+      await this.options.onConnected(live)
       return live
     } catch (err) {
+      await consumer?.close().catch(() => {})
       await connection.close().catch(() => {})
       throw err
     }
+  }
+
+  /** One connection, named in its client properties (what `rabbitmqctl list_connections` shows). */
+  private async connectOne(name: string): Promise<ChannelModel> {
+    const o = this.options
+    const connection = await connect(withHeartbeat(o.url, o.heartbeatSeconds), {
+      ...o.socketOptions,
+      clientProperties: { connection_name: name },
+    })
+    // Without a listener an 'error' event would throw; the 'close' that follows drives the reconnect.
+    connection.on('error', () => {})
+    return connection
   }
 
   /**
@@ -130,6 +147,7 @@ export class AmqpLink {
   private adopt(live: LiveConnection): void {
     this.live = live
     live.connection.once('close', (err?: unknown) => this.lost(live, err))
+    live.consumer.once('close', (err?: unknown) => this.lost(live, err))
     this.options.state.up()
     for (const w of this.waiting.splice(0)) w.resolve(live)
   }
@@ -137,7 +155,9 @@ export class AmqpLink {
   private lost(live: LiveConnection, err: unknown): void {
     if (this.live !== live) return
     this.live = undefined
-
+    // Both go: the survivor's channels belong to the old topology state (and its unacked messages return).
+    void live.consumer.close().catch(() => {})
+    void live.connection.close().catch(() => {})
     if (this.closed) return
     this.options.state.down(err ?? new TransportError('the AMQP connection closed'))
     void this.reconnect()
@@ -157,6 +177,7 @@ export class AmqpLink {
     )
     if (!live) return
     if (this.closed) {
+      await live.consumer.close().catch(() => {})
       await live.connection.close().catch(() => {})
       return
     }

@@ -84,7 +84,7 @@ export class AmqpSubscription implements Subscription {
       else await this.cancelConsumers(ch)
     }
     // Not awaiting an onBatch in progress: core may wait there for handlers that end only after close.
-    if (this.plan.remove && this.ctx.link.now) await this.plan.remove(this.ctx.link.now.connection).catch(() => {})
+    if (this.plan.remove && this.ctx.link.now) await this.plan.remove(this.ctx.link.now.consumer).catch(() => {})
   }
 
   private receive(msg: ConsumeMessage, channel: Channel, queue: string): void {
@@ -137,11 +137,11 @@ export class AmqpSubscription implements Subscription {
     // Messages that waited for a slot went back to the queue with the channel.
     this.waiting = this.waiting.filter((w) => w.channel !== ch)
     const live = this.ctx.link.now
-    if (!live || live.connection !== connection) return
+    if (!live || live.consumer !== connection) return
     void reconnectWithBackoff(
       async () => {
         const now = this.ctx.link.now
-        if (!now || now.connection !== connection || this.closed) return
+        if (!now || now.consumer !== connection || this.closed) return
         await this.open(connection)
       },
       { backoff: this.ctx.backoff, signal: this.stopping.signal, onAttemptFailed: (err) => this.ctx.onError(err) },

@@ -68,10 +68,10 @@ export async function amqpTransport(options: AmqpTransportOptions): Promise<Amqp
       socketOptions: resolved.socketOptions,
       state,
       onError: resolved.onError,
-      onConnected: async (connection) => {
+      onConnected: async ({ connection, consumer }) => {
         topology.reset()
         await topology.declareBase(connection)
-        await transport?.resume(connection)
+        await transport?.resume(consumer)
       },
     })
   } catch (err) {
@@ -108,9 +108,9 @@ class RabbitTransport implements AmqpTransport {
     return this.link.now?.connection
   }
 
-  /** Re-opens every subscription on a new connection (queues are durable: they kept their messages). */
-  async resume(connection: ChannelModel): Promise<void> {
-    for (const sub of this.subscriptions) await sub.open(connection)
+  /** Re-opens every subscription on a new consumer connection (queues are durable: they kept their messages). */
+  async resume(consumer: ChannelModel): Promise<void> {
+    for (const sub of this.subscriptions) await sub.open(consumer)
   }
 
   async publish(batch: readonly Envelope[]): Promise<void> {
@@ -213,8 +213,8 @@ class RabbitTransport implements AmqpTransport {
       backoff: this.options.reconnectBackoff,
       onError: (err) => this.reportError(err),
     })
-    const { connection } = await this.link.current()
-    await sub.open(connection)
+    const { consumer } = await this.link.current()
+    await sub.open(consumer)
     this.subscriptions.add(sub)
     return {
       close: async () => {
