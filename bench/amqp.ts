@@ -6,6 +6,7 @@
  * Run: npx tsx --conditions=tierbus-source bench/amqp.ts   (needs RabbitMQ on AMQP_URL)
  */
 import { randomUUID } from 'node:crypto'
+import { cpus, loadavg } from 'node:os'
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib'
 import { createBus } from '@tierbus/core'
 import { amqpTransport, type AmqpTransport } from '@tierbus/amqp'
@@ -327,6 +328,7 @@ async function measure(fn: () => Promise<number>): Promise<number> {
 }
 
 const started = performance.now()
+const loadAtStart = loadavg()[0] ?? 0
 // Interleave raw and tierbus so drift on a shared machine hits both alike.
 const rawPub = await measure(rawPublishRun)
 const tbPub = await measure(tierbusPublish)
@@ -406,7 +408,8 @@ CloudEvents envelope, publish persistent to a topic exchange on a confirm channe
 (${fmt(BATCH)} in flight, awaited per batch); consume from the group's quorum queue with prefetch ${IN_FLIGHT}, decode +
 validate + \`basic.ack\` each message. The raw side is amqplib alone; tierbus adds its consumer runtime
 (concurrency ${IN_FLIGHT}), leases and the in-flight accounting. The machine was shared with other developers' test
-runs and builds while this ran (2 cores for the broker, both clients and everything else): read the ratios within one
+runs and builds while this ran (1-minute load average ${fmt(loadAtStart, 1)} at the start, ${fmt(loadavg()[0] ?? 0, 1)} at the end, on
+${cpus().length} cores shared by the broker, both clients and everything else): read the ratios within one
 run, not the absolute rates, and expect a wide spread between runs.
 
 ${table(
@@ -442,7 +445,10 @@ Peak: ${fmt(PEAK_RATE)} events/s (the MisterSmith capacity plan's peak) for ${PE
 event, one consumer (prefetch / concurrency ${IN_FLIGHT}) on a connection of its own, raw amqplib then tierbus.
 Backlog = confirmed minus handled, sampled once a second (largest in the first third → in the last third); held means
 published on time, every event handled, and no growing backlog. tierbus publishes reject at their 5 s deadline
-(counted as rejected); raw publishes wait as long as the broker takes. Backlog per second: raw
+(counted as rejected); raw publishes wait as long as the broker takes. The raw connection runs without heartbeats
+(amqplib's default); tierbus's sends one every 10 s (\`heartbeatSeconds\`), so on a CPU-starved machine it can be
+declared dead during a stall where the raw one rides it out: the tier then reconnects by itself, and what was
+published meanwhile rejects at its deadline. Backlog per second: raw
 \`${rawPk.backlog.join(' ')}\`, tierbus \`${tbPk.backlog.join(' ')}\`.
 
 ${table(

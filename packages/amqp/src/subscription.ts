@@ -65,6 +65,8 @@ export class AmqpSubscription implements Subscription {
         this.consumerTags.push(consumerTag)
       }
     } catch (err) {
+      // Given up here (the caller retries or fails): its close must not start a re-open of its own.
+      this.channel = undefined
       await ch.close().catch(() => {})
       throw transportError(`consuming queue ${this.plan.queues.join(', ')} of group ${this.spec.group}`, err)
     }
@@ -132,10 +134,12 @@ export class AmqpSubscription implements Subscription {
 
   /** The channel closed: re-open it if the connection lives on (else the link's reconnect re-opens everything). */
   private channelClosed(ch: Channel, connection: ChannelModel): void {
-    if (this.channel === ch) this.channel = undefined
-    if (this.closed) return
     // Messages that waited for a slot went back to the queue with the channel.
     this.waiting = this.waiting.filter((w) => w.channel !== ch)
+    // Only the current channel is re-opened (not one replaced meanwhile, given up by `open`, or closed idle).
+    if (this.channel !== ch) return
+    this.channel = undefined
+    if (this.closed) return
     const live = this.ctx.link.now
     if (!live || live.consumer !== connection) return
     void reconnectWithBackoff(
