@@ -96,20 +96,29 @@ export class BrokerProcess {
   }
 
   /** SIGKILLs the broker's process group by its PID and waits until the process is gone. */
-  async kill(): Promise<void> {
+  kill(): Promise<void> {
+    return this.signal('SIGKILL')
+  }
+
+  /** Stops the broker gracefully (SIGTERM to its process group) and waits until it is gone. */
+  stop(): Promise<void> {
+    return this.signal('SIGTERM')
+  }
+
+  private async signal(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
     const child = this.child
     if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return
     try {
-      process.kill(-child.pid, 'SIGKILL')
+      process.kill(-child.pid, signal)
     } catch {
-      child.kill('SIGKILL')
+      child.kill(signal)
     }
     await this.exited
     // The kernel releases listening sockets with the process; wait until the ports refuse.
     await eventually(async () => {
       for (const port of this.spec.ports) if (await portOpen(port)) return false
       return true
-    }, `${this.spec.name} ports to close after SIGKILL`, { timeoutMs: 30_000, intervalMs: 50 })
+    }, `${this.spec.name} ports to close after ${signal}`, { timeoutMs: 60_000, intervalMs: 50 })
   }
 
   /** The last lines the broker printed (for failure messages). */

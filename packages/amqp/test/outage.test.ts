@@ -30,6 +30,12 @@ describe('AMQP outage: a private RabbitMQ node SIGKILLed under load and restarte
       publishTimeoutMs: PUBLISH_TIMEOUT_MS,
       states,
       outageMs: 3_000,
+      // RabbitMQ 3.10 writes its registry of quorum queues to disk lazily: a queue declared moments before a
+      // SIGKILL can come back without a leader. A graceful restart first makes the group's queue long-lived.
+      prepare: async () => {
+        await node!.stop()
+        await node!.start()
+      },
       kill: () => node!.kill(),
       restart: () => node!.start(),
     })
