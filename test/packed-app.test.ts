@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
-import { connect as connectAmqp } from 'amqplib'
 import { connect } from 'nats'
 import pg from 'pg'
 import { freePort } from '@tierbus/core/testing'
@@ -25,7 +24,6 @@ const token = `pa${Date.now().toString(36)}${Math.random().toString(36).slice(2,
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test'
 const REDIS_URL = 'redis://127.0.0.1:6379'
 const NATS_URL = 'nats://127.0.0.1:4222'
-const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672'
 
 let work: string
 let appDir: string
@@ -199,27 +197,7 @@ const tiers: Array<{ name: string; transport: string; env: () => Record<string, 
       await nc.close()
     },
   },
-  {
-    name: 'amqp (RabbitMQ)',
-    transport: 'amqp',
-    env: () => ({ TIERBUS_TRANSPORT: 'amqp', AMQP_URL, TIERBUS_AMQP_PREFIX: `${token}-amqp` }),
-    cleanup: () => deleteRabbitTopology(`${token}-amqp`),
-  },
 ]
-
-/** Deletes the queues and exchanges whose names start with `prefix` (a transport made from env keeps them). */
-async function deleteRabbitTopology(prefix: string): Promise<void> {
-  const list = (what: string) =>
-    execFileSync('rabbitmqctl', ['-q', what, 'name'], { encoding: 'utf8' })
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((n) => n.startsWith(`${prefix}.`))
-  const connection = await connectAmqp(AMQP_URL)
-  const ch = await connection.createChannel()
-  for (const q of list('list_queues')) await ch.deleteQueue(q)
-  for (const x of list('list_exchanges')) await ch.deleteExchange(x)
-  await connection.close()
-}
 
 async function deleteRedisKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL)

@@ -1,4 +1,3 @@
-import { amqpAdapter } from '@tierbus/amqp'
 import { defineEvent } from '@tierbus/core'
 import { pgliteAdapter, postgresAdapter, supabaseAdapter } from '@tierbus/db-realtime'
 import { migrationAdapter } from '@tierbus/migrator'
@@ -10,17 +9,7 @@ import { z } from 'zod'
 
 export const OrderPlaced = defineEvent('order.placed', z.object({ run: z.string(), n: z.number().int() }))
 
-const adapters = [
-  postgresAdapter,
-  pgliteAdapter,
-  supabaseAdapter,
-  redisAdapter,
-  upstashAdapter,
-  sqsAdapter,
-  natsAdapter,
-  amqpAdapter,
-  migrationAdapter,
-]
+const adapters = [postgresAdapter, pgliteAdapter, supabaseAdapter, redisAdapter, upstashAdapter, sqsAdapter, natsAdapter, migrationAdapter]
 
 const busOptions = { source: 'packed-app', events: [OrderPlaced], retry: { attempts: 2, backoff: { baseMs: 50, maxMs: 100 } }, adapters }
 
