@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import { cpus, loadavg } from 'node:os'
-import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib'
+import { type AmqpTransport, amqpTransport } from '@tierbus/amqp'
 import { createBus } from '@tierbus/core'
-import { amqpTransport, type AmqpTransport } from '@tierbus/amqp'
+import { type ChannelModel, type ConfirmChannel, connect } from 'amqplib'
 import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
 import { IN_FLIGHT, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.js'
 

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import type { Channel, GetMessage, MessageProperties } from 'amqplib'
 import {
-  decodeEnvelope,
-  tryDecodeEnvelope,
   type DeadLetter,
   type DeadLetterReason,
   type DeadLetterStore,
+  decodeEnvelope,
+  tryDecodeEnvelope,
 } from '@tierbus/core'
+import type { Channel, GetMessage, MessageProperties } from 'amqplib'
 import { transportError } from './errors.js'
-import { DEAD_LETTER_HEADERS, carriedHeaders } from './headers.js'
+import { carriedHeaders, DEAD_LETTER_HEADERS } from './headers.js'
 import type { AmqpLink } from './link.js'
 import type { Topology } from './topology.js'
 

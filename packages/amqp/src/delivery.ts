@@ -1,12 +1,12 @@
+import { type DeadLetterReason, type Delivery, type Envelope, tryDecodeEnvelope } from '@tierbus/core'
+import { type InFlightSlot, SettleOnce } from '@tierbus/core/adapter'
 import type { Channel, ConsumeMessage } from 'amqplib'
-import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
-import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
 import type { AmqpDeadLetters } from './dead-letters.js'
 import { UnroutableError } from './errors.js'
-import { TIERBUS_HEADERS, attemptOf, carriedHeaders } from './headers.js'
+import { attemptOf, carriedHeaders, TIERBUS_HEADERS } from './headers.js'
 import type { AmqpLink } from './link.js'
 import { waitBucket } from './names.js'
-import { waitTag, type Topology } from './topology.js'
+import { type Topology, waitTag } from './topology.js'
 
 /** What a delivery needs from its subscription. */
 export interface DeliveryContext {

@@ -1,6 +1,6 @@
-import { z } from 'zod'
 import { ConfigError, type Env, type Transport } from '@tierbus/core'
 import { envVar, parseEnv } from '@tierbus/core/adapter'
+import { z } from 'zod'
 import { amqpTransport } from './transport.js'
 
 const AMQP_URL = envVar.url(['amqp', 'amqps'], 'amqp://guest:guest@127.0.0.1:5672')

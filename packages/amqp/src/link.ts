@@ -1,6 +1,6 @@
-import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib'
 import { TransportError } from '@tierbus/core'
-import { ConnectionState, reconnectWithBackoff, type ReconnectBackoff } from '@tierbus/core/adapter'
+import { type ConnectionState, type ReconnectBackoff, reconnectWithBackoff } from '@tierbus/core/adapter'
+import { type ChannelModel, type ConfirmChannel, connect } from 'amqplib'
 import { Publisher } from './publisher.js'
 
 /** What the live AMQP connection needs. */

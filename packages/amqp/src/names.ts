@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { ConfigError, assertPattern } from '@tierbus/core'
+import { assertPattern, ConfigError } from '@tierbus/core'
 
 /** What a prefix may be: dot-separated tokens of letters, digits, `_` or `-` (it starts every name). */
 const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/

@@ -1,10 +1,10 @@
 import { ConfigError } from '@tierbus/core'
 import {
-  positiveInt,
-  resolvePublishTimeout,
   type ConnectionStateOptions,
   type PublishDeadlineOptions,
+  positiveInt,
   type ReconnectBackoff,
+  resolvePublishTimeout,
 } from '@tierbus/core/adapter'
 import { assertPrefix } from './names.js'
 

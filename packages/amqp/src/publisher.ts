@@ -1,5 +1,5 @@
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib'
-import { PublishNackedError, UnroutableError, transportError } from './errors.js'
+import { PublishNackedError, transportError, UnroutableError } from './errors.js'
 
 /** One message for `Publisher.publish`. */
 export interface OutgoingMessage {

@@ -1,6 +1,6 @@
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import type { Delivery, Subscription, SubscriptionSpec } from '@tierbus/core'
-import { BatchPump, InFlight, reconnectWithBackoff, type ReconnectBackoff } from '@tierbus/core/adapter'
+import { BatchPump, InFlight, type ReconnectBackoff, reconnectWithBackoff } from '@tierbus/core/adapter'
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import { AmqpDelivery, type DeliveryContext } from './delivery.js'
 import { transportError } from './errors.js'
 import type { QueuePlan } from './topology.js'
@@ -90,7 +90,10 @@ export class AmqpSubscription implements Subscription {
   }
 
   private receive(msg: ConsumeMessage, channel: Channel, queue: string): void {
-    if (this.closed) return nack(channel, msg)
+    if (this.closed) {
+      nack(channel, msg)
+      return
+    }
     this.waiting.push({ msg, channel, queue })
     this.admit()
   }

@@ -1,5 +1,5 @@
-import type { Channel, ChannelModel, Options } from 'amqplib'
 import { ConfigError } from '@tierbus/core'
+import type { Channel, ChannelModel, Options } from 'amqplib'
 import { replyCode, transportError } from './errors.js'
 import { TIERBUS_HEADERS } from './headers.js'
 import { bindingKey, type Names, type WaitKind } from './names.js'

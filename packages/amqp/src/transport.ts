@@ -1,25 +1,25 @@
-import type { ChannelModel } from 'amqplib'
 import {
-  TransportError,
-  ValidationError,
   assertPattern,
   assertPublishable,
-  encodeEnvelope,
-  isInboxType,
   type Capabilities,
   type Delivery,
   type Envelope,
+  encodeEnvelope,
+  isInboxType,
   type Subscription,
   type SubscriptionSpec,
   type Transport,
+  TransportError,
+  ValidationError,
 } from '@tierbus/core'
 import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
+import type { ChannelModel } from 'amqplib'
 import { AmqpDeadLetters } from './dead-letters.js'
 import { UnroutableError } from './errors.js'
 import { TIERBUS_HEADERS } from './headers.js'
 import { AmqpLink } from './link.js'
 import { MAX_WAIT_MS, Names, waitBucket } from './names.js'
-import { resolveOptions, type AmqpTransportOptions, type ResolvedAmqpOptions } from './options.js'
+import { type AmqpTransportOptions, type ResolvedAmqpOptions, resolveOptions } from './options.js'
 import type { OutgoingMessage } from './publisher.js'
 import { AmqpSubscription } from './subscription.js'
 import { Topology, waitTag } from './topology.js'
@@ -55,7 +55,10 @@ export interface AmqpTransport extends Transport {
  */
 export async function amqpTransport(options: AmqpTransportOptions): Promise<AmqpTransport> {
   const resolved = resolveOptions(options)
-  const state = new ConnectionState({ onConnectionState: resolved.onConnectionState, onError: resolved.onError })
+  const state = new ConnectionState({
+    ...(resolved.onConnectionState ? { onConnectionState: resolved.onConnectionState } : {}),
+    onError: resolved.onError,
+  })
   const topology = new Topology(new Names(resolved.prefix), resolved)
   let transport: RabbitTransport | undefined
   let link: AmqpLink
@@ -225,19 +228,22 @@ class RabbitTransport implements AmqpTransport {
   }
 
   close(): Promise<void> {
-    return (this.closing ??= (async () => {
-      await Promise.all([...this.subscriptions].map((s) => s.close().catch(() => {})))
-      this.subscriptions.clear()
-      const live = this.link.now
-      if (this.options.deleteOnClose && live) {
-        await withDeadline(
-          this.topology.deleteAll(live.connection),
-          this.options.publishTimeoutMs,
-          'deleting the topology on close',
-        ).catch(() => {})
-      }
-      await this.link.close()
-    })())
+    this.closing ??= this.shutDown()
+    return this.closing
+  }
+
+  private async shutDown(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.close().catch(() => {})))
+    this.subscriptions.clear()
+    const live = this.link.now
+    if (this.options.deleteOnClose && live) {
+      await withDeadline(
+        this.topology.deleteAll(live.connection),
+        this.options.publishTimeoutMs,
+        'deleting the topology on close',
+      ).catch(() => {})
+    }
+    await this.link.close()
   }
 
   /** Background errors go to `onError`, except while the connection is down (the outage was reported once). */

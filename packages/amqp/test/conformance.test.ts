@@ -1,6 +1,6 @@
 // The assertions are the shared suite's: runTransportConformance in packages/core/src/testing/conformance.ts.
 import { runTransportConformance } from '@tierbus/core/testing'
-import { AMQP_DEFAULTS, amqpCapabilities, type AmqpTransport } from '../src/index.js'
+import { AMQP_DEFAULTS, type AmqpTransport, amqpCapabilities } from '../src/index.js'
 import { isolatedTransport } from './helpers.js'
 
 runTransportConformance('amqp', () => isolatedTransport(), {

@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest'
 import { createBus, defineEvent } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
+import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { DEAD_LETTER_HEADERS, type AmqpTransport } from '../src/index.js'
+import { type AmqpTransport, DEAD_LETTER_HEADERS } from '../src/index.js'
 import { isolatedTransport } from './helpers.js'
 
 describe('AMQP dead-letter queues', () => {
@@ -106,7 +106,7 @@ describe('AMQP dead-letter queues', () => {
     await bus.close()
   })
 
-  it("lists what the broker dead-lettered after deliveryLimit unsettled handouts, with its reason", async () => {
+  it('lists what the broker dead-lettered after deliveryLimit unsettled handouts, with its reason', async () => {
     transport = await isolatedTransport({ deliveryLimit: 2 })
     const t = transport
     const type = `${uniqueToken('d')}.stuck`
@@ -123,7 +123,9 @@ describe('AMQP dead-letter queues', () => {
         ordered: false,
         ephemeral: false,
       },
-      async (batch) => void (handedOut += batch.length),
+      async (batch) => {
+        handedOut += batch.length
+      },
     )
     await t.publish([
       {
@@ -137,11 +139,11 @@ describe('AMQP dead-letter queues', () => {
       },
     ])
     let dead: Awaited<ReturnType<typeof t.deadLetters.list>> = []
-    await eventually(
-      async () => (dead = await t.deadLetters.list({ group: 'stuck' })).length === 1,
-      'the broker to dead-letter it',
-      { intervalMs: 100 },
-    )
+    const listed = async () => {
+      dead = await t.deadLetters.list({ group: 'stuck' })
+      return dead.length === 1
+    }
+    await eventually(listed, 'the broker to dead-letter it', { intervalMs: 100 })
     await sub.close()
     expect(handedOut).toBeGreaterThanOrEqual(2)
     expect(dead[0]!.group).toBe('stuck')

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest'
 import { ConfigError, createBusFromEnv } from '@tierbus/core'
 import { uniqueToken } from '@tierbus/core/testing'
-import { amqpAdapter, transportFromEnv, type AmqpTransport } from '../src/index.js'
+import { describe, expect, it } from 'vitest'
+import { type AmqpTransport, amqpAdapter, transportFromEnv } from '../src/index.js'
 import { AMQP_URL } from './helpers.js'
 
 describe('transportFromEnv (amqp)', () => {

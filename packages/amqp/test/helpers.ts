@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { uniqueToken } from '@tierbus/core/testing'
-import { amqpTransport, type AmqpTransport, type AmqpTransportOptions } from '../src/index.js'
+import { type AmqpTransport, type AmqpTransportOptions, amqpTransport } from '../src/index.js'
 
 /** The RabbitMQ broker every test uses. */
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest'
 import { ConfigError } from '@tierbus/core'
-import { MAX_WAIT_MS, Names, WAIT_BUCKETS_MS, bindingKey, waitBucket } from '../src/index.js'
+import { describe, expect, it } from 'vitest'
+import { bindingKey, MAX_WAIT_MS, Names, WAIT_BUCKETS_MS, waitBucket } from '../src/index.js'
 
 describe('NATS patterns as AMQP binding keys', () => {
   // NATS '>' is one or more words; AMQP '#' alone would also match zero.

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { createBus, defineEvent, type Bus } from '@tierbus/core'
+import { type Bus, createBus, defineEvent } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
+import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import type { AmqpTransport } from '../src/index.js'
 import { isolatedTransport } from './helpers.js'

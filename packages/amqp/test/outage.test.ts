@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
-import { amqpTransport, type AmqpTransport } from '../src/index.js'
+import { describe, expect, it } from 'vitest'
 import { startRabbitMQ } from '../../../test/outage/brokers.js'
 import { cleanupAfterAll, expectRecovered, runOutage } from '../../../test/outage/scenario.js'
+import { type AmqpTransport, amqpTransport } from '../src/index.js'
 
 const PUBLISH_TIMEOUT_MS = 2_000
 

@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { TransportError, ValidationError, createBus, defineEvent, type Envelope } from '@tierbus/core'
+import { createBus, defineEvent, type Envelope, TransportError, ValidationError } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
+import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { MAX_WAIT_MS, PublishNackedError, UnroutableError, type AmqpTransport } from '../src/index.js'
+import { type AmqpTransport, MAX_WAIT_MS, PublishNackedError, UnroutableError } from '../src/index.js'
 import { isolatedTransport } from './helpers.js'
 
 const envelope = (type: string, extra: Partial<Envelope> = {}): Envelope => ({

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest'
 import { createBus, defineEvent } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
+import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { closeConnectionsNamed, isolatedTransport } from './helpers.js'
 
