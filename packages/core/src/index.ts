@@ -41,13 +41,15 @@ export type {
   ReplyInput,
   ReplyOutput,
 } from './events.js'
-export { LatencyHistogram, RateWindow } from './histogram.js'
-export type { LatencySummary } from './histogram.js'
+export { LATENCY_BUCKET_BOUNDS_MS, LatencyHistogram, RateWindow } from './histogram.js'
+export type { LatencyBuckets, LatencySummary } from './histogram.js'
 export { newEventId, timeOfId } from './ids.js'
 export { MEMORY_CAPABILITIES, MEMORY_DEFAULTS, memoryTransport } from './memory.js'
 export type { MemoryTransportApi, MemoryTransportOptions } from './memory.js'
 export { Metrics } from './metrics.js'
 export type { EventCounts, GroupMetrics, MetricsSnapshot, TypeMetrics } from './metrics.js'
+export { PROMETHEUS_CONTENT_TYPE, prometheusText } from './prometheus.js'
+export type { MetricsSource } from './prometheus.js'
 export type { ReceivedEvent } from './received.js'
 export { backoffDelay, DEFAULT_RETRY, resolveRetry } from './retry.js'
 export type { RetryOptions, RetryPolicy } from './retry.js'
