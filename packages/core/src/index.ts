@@ -24,6 +24,8 @@ export {
   utf8Length,
 } from './envelope.js'
 export type { DecodedMessage, Envelope } from './envelope.js'
+export { DEDUP_DEFAULTS, dedupStateValue, memoryDedupStore } from './dedup-store.js'
+export type { ClaimResult, DedupStore } from './dedup-store.js'
 export { createBusFromEnv, memoryAdapter, transportFromEnv } from './env.js'
 export type { AdapterOptions, BusFromEnvOptions } from './env.js'
 export { isTierAdapter, KNOWN_ADAPTERS } from './registry.js'
