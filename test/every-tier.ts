@@ -1,0 +1,69 @@
+import { PGlite } from '@electric-sql/pglite'
+import { memoryTransport, type Transport } from '@tierbus/core'
+import { pgliteTransport } from '@tierbus/db-realtime'
+import type { Redis } from 'ioredis'
+import { freshPostgresTransport, freshSchema } from '../packages/db-realtime/test/helpers.js'
+import { isolatedTransport as isolatedNatsTransport } from '../packages/nats/test/helpers.js'
+import { adminClient, isolatedRedisTransport } from '../packages/redis-streams/test/helpers.js'
+import { isolatedTransport as isolatedSqsTransport, startEmulator, type Emulator } from '../packages/sqs-sns/test/emulator.js'
+
+/** Every tier tierbus ships, each on its real backing service (the SQS/SNS emulator and PGlite in-process). */
+export const EVERY_TIER = ['memory', 'postgres', 'pglite', 'redis', 'sqs', 'nats'] as const
+export type TierName = (typeof EVERY_TIER)[number]
+
+/**
+ * Opens isolated transports of any tier (own schema / key prefix / queue and stream names, removed on
+ * close) and owns the per-file resources they share: one PGlite, one emulator, one Redis admin client.
+ * A test file makes one, opens what it needs, and calls `close()` in `afterAll`.
+ */
+export function tierKit() {
+  let pglite: Promise<PGlite> | undefined
+  let emulator: Promise<Emulator> | undefined
+  let admin: Redis | undefined
+  const open = new Set<Transport>()
+
+  async function transport(tier: TierName): Promise<Transport> {
+    const t = await create(tier)
+    open.add(t)
+    return t
+  }
+
+  async function create(tier: TierName): Promise<Transport> {
+    switch (tier) {
+      case 'memory':
+        return memoryTransport()
+      case 'postgres':
+        return freshPostgresTransport()
+      case 'pglite': {
+        const db = await (pglite ??= PGlite.create())
+        const schema = freshSchema()
+        const t = await pgliteTransport({ db, schema, onError: () => {} })
+        const close = t.close.bind(t)
+        return Object.assign(t, {
+          close: async () => {
+            await close()
+            await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+          },
+        })
+      }
+      case 'redis':
+        return isolatedRedisTransport((admin ??= adminClient()))
+      case 'sqs':
+        return isolatedSqsTransport((await (emulator ??= startEmulator())).endpoint)
+      case 'nats':
+        return isolatedNatsTransport()
+    }
+  }
+
+  return {
+    transport,
+    /** Closes what is still open (idempotent per transport), then the shared resources. */
+    async close(): Promise<void> {
+      await Promise.all([...open].map((t) => t.close().catch(() => {})))
+      open.clear()
+      await (await pglite)?.close()
+      await (await emulator)?.stop()
+      await admin?.quit()
+    },
+  }
+}
