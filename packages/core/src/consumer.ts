@@ -4,6 +4,7 @@ import { summarizeIssues, issuesOf, type AnyEventDefinition } from './events.js'
 import { parseTime } from './clock.js'
 import type { Envelope } from './envelope.js'
 import type { Metrics } from './metrics.js'
+import { composeHandle, DeliveryContext, type HandleRun, type Middleware, type SettleOutcome } from './middleware.js'
 import { ReceivedEventView, type ReceivedEvent } from './received.js'
 import { replyToIssue } from './subjects.js'
 import { backoffDelay, type RetryPolicy } from './retry.js'
@@ -33,6 +34,10 @@ export interface ConsumerOptions {
   readonly reply?: (request: Envelope, outcome: { data: unknown } | { error: string }) => Promise<void>
   readonly metrics?: Metrics
   readonly onError: ErrorListener
+  /** The tier's name, as handle middleware sees it (default: `unknown`). */
+  readonly tier?: string
+  /** Handle middleware, outermost first (see `useMiddleware`). */
+  readonly middleware?: readonly Middleware[]
 }
 
 /**
@@ -55,9 +60,14 @@ export class Consumer {
 
   /** This subscription's group counters (undefined without metrics, e.g. request-reply inboxes). */
   private readonly groupStats: ReturnType<Metrics['group']> | undefined
+  /** The handler wrapped in handle middleware; undefined without any, and the handler is called directly. */
+  private chain: HandleRun | undefined
+  private readonly tier: string
 
   constructor(private readonly options: ConsumerOptions) {
     this.groupStats = options.metrics?.group(options.spec.group, options.spec.pattern)
+    this.tier = options.tier ?? 'unknown'
+    this.useMiddleware(options.middleware ?? [])
     this.leases = new LeaseKeeper(options.spec.leaseMs, (d) =>
       d.touch!().catch((err) => this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) })),
     )
@@ -82,6 +92,11 @@ export class Consumer {
     this.pump()
     if (this.pending < this.options.concurrency) return ROOM
     return new Promise((resolve) => this.capacityWaiters.push(resolve))
+  }
+
+  /** Replaces the handle middleware (outermost first); composed here once, not per event. Runs already started keep theirs. */
+  useMiddleware(middleware: readonly Middleware[]): void {
+    this.chain = composeHandle(middleware, this.options.handler as (event: ReceivedEvent<unknown>) => unknown)
   }
 
   /** Deliveries accepted and not yet finished. */
@@ -181,28 +196,35 @@ export class Consumer {
       let attempt = d.attempt
       for (;;) {
         const started = performance.now()
+        const event = new ReceivedEventView(env, data, attempt)
+        const chain = this.chain
+        const ctx = chain ? new DeliveryContext(event, spec.group, this.tier) : undefined
         let result: unknown
         try {
-          result = this.options.handler(new ReceivedEventView(env, data, attempt))
-          // Await only real promises: a synchronous handler saves a microtask hop per event.
-          if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') result = await result
+          if (chain && ctx) result = await chain(ctx)
+          else {
+            result = this.options.handler(event)
+            // Await only real promises: a synchronous handler saves a microtask hop per event.
+            if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') result = await result
+          }
           if (env.replyto && this.options.reply && result !== undefined) await this.options.reply(env, { data: result })
         } catch (err) {
           metrics?.failed(env.type, performance.now() - started)
           if (this.abandoned) return
           if (attempt >= retry.attempts) {
-            await this.fail(d, env, { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt })
+            await this.fail(d, env, { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt }, ctx)
             return
           }
           metrics?.retried(env.type)
           if (this.groupStats) this.groupStats.retried++
           const delay = backoffDelay(attempt, retry.backoff)
           if (!spec.ordered || env.subject === undefined) {
-            await this.settle(d, () => d.retry(delay))
+            if (await this.settle(d, () => d.retry(delay))) this.settled(ctx, 'retried', env)
             return
           }
           // Ordered: retry in place so later events of the same key wait behind this one.
           if (!(await this.sleep(delay))) return
+          this.settled(ctx, 'retried', env)
           attempt++
           continue
         }
@@ -213,10 +235,11 @@ export class Consumer {
           if (this.groupStats) this.groupStats.acked++
         } catch (err) {
           this.settleFailed(d, err)
+          return
         }
+        this.settled(ctx, 'acked', env)
         return
       }
-  
     } finally {
       this.finish(d)
     }
@@ -232,7 +255,7 @@ export class Consumer {
   }
 
   /** Dead-letters, and tells a waiting requester that its request failed. */
-  private async fail(d: Delivery, env: Envelope, reason: DeadLetterReason): Promise<void> {
+  private async fail(d: Delivery, env: Envelope, reason: DeadLetterReason, ctx?: DeliveryContext): Promise<void> {
     if (env.replyto && this.options.reply) {
       try {
         await this.options.reply(env, { error: reason.error })
@@ -244,7 +267,13 @@ export class Consumer {
     if (await this.settle(d, () => d.deadLetter(reason))) {
       this.options.metrics?.deadLettered(env.type, reason.kind)
       if (this.groupStats) this.groupStats.deadLettered++
+      this.settled(ctx, 'dead-lettered', env)
     }
+  }
+
+  /** Tells a delivery's settle listeners (handle middleware) how it ended. */
+  private settled(ctx: DeliveryContext | undefined, outcome: SettleOutcome, env: Envelope): void {
+    ctx?.settled(outcome, (err) => this.options.onError(err, { phase: 'settle', group: this.options.spec.group, eventId: env.id }))
   }
 
   /** Runs a settle action; false when abandoned or when the tier failed it (the delivery comes back after its lease). */
