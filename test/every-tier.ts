@@ -57,6 +57,11 @@ export function tierKit() {
 
   return {
     transport,
+    /** Starts what a tier's transports share (PGlite takes seconds): call it in a `beforeAll` with a long timeout. */
+    async prepare(tier: TierName): Promise<void> {
+      if (tier === 'pglite') await (pglite ??= PGlite.create())
+      if (tier === 'sqs') await (emulator ??= startEmulator())
+    },
     /** Closes what is still open (idempotent per transport), then the shared resources. */
     async close(): Promise<void> {
       await Promise.all([...open].map((t) => t.close().catch(() => {})))

@@ -74,6 +74,8 @@ export {
   replyToIssue,
 } from './subjects.js'
 export { exceedsNestingDepth, MAX_NESTING_DEPTH } from './nesting.js'
+export { MAX_TRACESTATE_LENGTH, parseTraceparent } from './trace-context.js'
+export type { Traceparent } from './trace-context.js'
 export { DEAD_LETTER_KINDS } from './transport.js'
 export type {
   Capabilities,

@@ -21,8 +21,8 @@ const MAX_PENDING_REPLIES = 10_000
  * Spans per the OTel messaging conventions. A publish of one event is one PRODUCER `publish <type>`
  * span whose context goes into the envelope; a batch gets a PRODUCER `create <type>` span per event
  * (its context goes into that envelope) and one `publish` span linking them. A handling is a CONSUMER
- * `process <type>` span that links the creation context and, when no span is active, is its child (so
- * one trace runs from publisher to handler); its settlement is a CLIENT `<outcome> <type>` span under it.
+ * `process <type>` span that links the creation context and is its child (so one trace runs from
+ * publisher to handler); its settlement is a CLIENT `<outcome> <type>` span under it.
  */
 export class MessagingTracer {
   /** Process span contexts of requests being handled, by request id: a reply's publish span goes under them. */
@@ -72,9 +72,10 @@ export class MessagingTracer {
   async handle(ctx: HandleContext, next: () => Promise<unknown>): Promise<unknown> {
     const envelope = ctx.event.envelope
     const creation = spanContextOf(envelope)
+    // The creation context is the parent (semconv allows it for a single message), so one trace runs from
+    // publisher to handler on every tier, whatever context the tier's callback happens to run in.
     const active = otelContext.active()
-    // A handler runs with no span active (the tier called it): the creation context becomes the parent.
-    const parent = trace.getSpan(active) === undefined && creation ? trace.setSpanContext(active, creation) : active
+    const parent = creation ? trace.setSpanContext(active, creation) : active
     const destination = destinationName(envelope.type)
     const base: Attributes = {
       [ATTR.system]: ctx.tier,
@@ -106,12 +107,16 @@ export class MessagingTracer {
     }
   }
 
-  /** The parent of a publish: the active span; else a process span this reply answers; else the caller's `traceparent`. */
+  /**
+   * The parent of a publish: for a reply, the process span of the request it answers (the consumer sends
+   * replies outside the handler's context); else the active span; else the caller's own `traceparent`.
+   */
   private publishParent(envelope: Envelope): Context {
     const active = otelContext.active()
-    if (trace.getSpan(active) !== undefined) return active
     const request = isInboxType(envelope.type) && envelope.correlationid !== undefined ? this.requests.get(envelope.correlationid) : undefined
-    const supplied = request ?? spanContextOf(envelope)
+    if (request) return trace.setSpanContext(active, request)
+    if (trace.getSpan(active) !== undefined) return active
+    const supplied = spanContextOf(envelope)
     return supplied ? trace.setSpanContext(active, supplied) : active
   }
 

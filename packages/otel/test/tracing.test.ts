@@ -54,6 +54,8 @@ async function busOn(tier: (typeof EVERY_TIER)[number]): Promise<Bus> {
 }
 
 describe.each(EVERY_TIER)('traces on the %s tier', (tier) => {
+  beforeAll(() => kit.prepare(tier), 60_000)
+
   it('a publish in an active span yields a linked process span in the consumer, with the messaging attributes', async () => {
     const bus = await busOn(tier)
     const Created = defineEvent(`otel.${uniqueToken('c')}.created`, z.object({ n: z.number() }))
