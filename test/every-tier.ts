@@ -57,6 +57,10 @@ export function tierKit() {
 
   return {
     transport,
+    /** The PGlite the pglite transports of this kit share (e.g. for a dedup store beside them). */
+    pglite: (): Promise<PGlite> => (pglite ??= PGlite.create()),
+    /** The Redis admin client of this kit (for stores and cleanup). */
+    redis: (): Redis => (admin ??= adminClient()),
     /** Starts what a tier's transports share (PGlite takes seconds): call it in a `beforeAll` with a long timeout. */
     async prepare(tier: TierName): Promise<void> {
       if (tier === 'pglite') await (pglite ??= PGlite.create())

@@ -25,6 +25,8 @@ export {
 } from './envelope.js'
 export type { DecodedMessage, Envelope } from './envelope.js'
 export { DEDUP_DEFAULTS, dedupStateValue, memoryDedupStore } from './dedup-store.js'
+export { IDEMPOTENT_DEFAULTS, idempotent } from './idempotent.js'
+export type { IdempotentOptions } from './idempotent.js'
 export type { ClaimResult, DedupStore } from './dedup-store.js'
 export { createBusFromEnv, memoryAdapter, transportFromEnv } from './env.js'
 export type { AdapterOptions, BusFromEnvOptions } from './env.js'
