@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs'
 import { execSync } from 'node:child_process'
 
-const outputs = ['core', 'db-realtime', 'redis-streams', 'sqs-sns', 'nats', 'migrator', 'cli', 'next'].map((p) => `packages/${p}/dist/index.js`)
+const outputs = ['core', 'db-realtime', 'redis-streams', 'sqs-sns', 'nats', 'otel', 'migrator', 'cli', 'next'].map((p) => `packages/${p}/dist/index.js`)
 outputs.push('examples/nextjs-app/.next/BUILD_ID')
 const missing = outputs.filter((f) => !existsSync(f))
 if (missing.length > 0) {
