@@ -5,7 +5,11 @@ import type { Redis } from 'ioredis'
 import { freshPostgresTransport, freshSchema } from '../packages/db-realtime/test/helpers.js'
 import { isolatedTransport as isolatedNatsTransport } from '../packages/nats/test/helpers.js'
 import { adminClient, isolatedRedisTransport } from '../packages/redis-streams/test/helpers.js'
-import { isolatedTransport as isolatedSqsTransport, startEmulator, type Emulator } from '../packages/sqs-sns/test/emulator.js'
+import {
+  type Emulator,
+  isolatedTransport as isolatedSqsTransport,
+  startEmulator,
+} from '../packages/sqs-sns/test/emulator.js'
 
 /** Every tier tierbus ships, each on its real backing service (the SQS/SNS emulator and PGlite in-process). */
 export const EVERY_TIER = ['memory', 'postgres', 'pglite', 'redis', 'sqs', 'nats'] as const
@@ -21,6 +25,18 @@ export function tierKit() {
   let emulator: Promise<Emulator> | undefined
   let admin: Redis | undefined
   const open = new Set<Transport>()
+  const sharedPglite = (): Promise<PGlite> => {
+    if (!pglite) pglite = PGlite.create()
+    return pglite
+  }
+  const sharedEmulator = (): Promise<Emulator> => {
+    if (!emulator) emulator = startEmulator()
+    return emulator
+  }
+  const sharedRedis = (): Redis => {
+    if (!admin) admin = adminClient()
+    return admin
+  }
 
   async function transport(tier: TierName): Promise<Transport> {
     const t = await create(tier)
@@ -35,7 +51,7 @@ export function tierKit() {
       case 'postgres':
         return freshPostgresTransport()
       case 'pglite': {
-        const db = await (pglite ??= PGlite.create())
+        const db = await sharedPglite()
         const schema = freshSchema()
         const t = await pgliteTransport({ db, schema, onError: () => {} })
         const close = t.close.bind(t)
@@ -47,9 +63,9 @@ export function tierKit() {
         })
       }
       case 'redis':
-        return isolatedRedisTransport((admin ??= adminClient()))
+        return isolatedRedisTransport(sharedRedis())
       case 'sqs':
-        return isolatedSqsTransport((await (emulator ??= startEmulator())).endpoint)
+        return isolatedSqsTransport((await sharedEmulator()).endpoint)
       case 'nats':
         return isolatedNatsTransport()
     }
@@ -58,13 +74,13 @@ export function tierKit() {
   return {
     transport,
     /** The PGlite the pglite transports of this kit share (e.g. for a dedup store beside them). */
-    pglite: (): Promise<PGlite> => (pglite ??= PGlite.create()),
+    pglite: sharedPglite,
     /** The Redis admin client of this kit (for stores and cleanup). */
-    redis: (): Redis => (admin ??= adminClient()),
+    redis: sharedRedis,
     /** Starts what a tier's transports share (PGlite takes seconds): call it in a `beforeAll` with a long timeout. */
     async prepare(tier: TierName): Promise<void> {
-      if (tier === 'pglite') await (pglite ??= PGlite.create())
-      if (tier === 'sqs') await (emulator ??= startEmulator())
+      if (tier === 'pglite') await sharedPglite()
+      if (tier === 'sqs') await sharedEmulator()
     },
     /** Closes what is still open (idempotent per transport), then the shared resources. */
     async close(): Promise<void> {

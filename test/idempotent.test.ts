@@ -1,4 +1,13 @@
-import { createBus, defineEvent, idempotent, memoryDedupStore, type Bus, type DedupStore, type Middleware, type SettleOutcome } from '@tierbus/core'
+import {
+  type Bus,
+  createBus,
+  type DedupStore,
+  defineEvent,
+  idempotent,
+  type Middleware,
+  memoryDedupStore,
+  type SettleOutcome,
+} from '@tierbus/core'
 import { eventually, gate, uniqueToken } from '@tierbus/core/testing'
 import { postgresDedupStore } from '@tierbus/db-realtime'
 import { redisDedupStore } from '@tierbus/redis-streams'
@@ -7,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { DATABASE_URL, dropSchema, freshSchema } from '../packages/db-realtime/test/helpers.js'
 import { deleteKeys, uniquePrefix } from '../packages/redis-streams/test/helpers.js'
-import { EVERY_TIER, tierKit, type TierName } from './every-tier.js'
+import { EVERY_TIER, type TierName, tierKit } from './every-tier.js'
 
 // Redeliveries are forced the way a dead or stalled process causes them: the first subscription is closed
 // with a 10 ms drain budget while its delivery is unsettled, so core abandons it, stops renewing its lease,
@@ -89,14 +98,26 @@ describe.each(EVERY_TIER)('idempotent() on the %s tier', (tier) => {
       },
     }
     const charge = (e: { id: string }) => void charges.push(e.id)
-    const first = await bus.subscribe(Paid, charge, { group: 'billing', leaseMs: LEASE_MS, middleware: [dieBeforeAck, idempotent({ store })] })
+    const first = await bus.subscribe(Paid, charge, {
+      group: 'billing',
+      leaseMs: LEASE_MS,
+      middleware: [dieBeforeAck, idempotent({ store })],
+    })
     const sent = await bus.publish(Paid, { cents: 500 })
     await handledOnce.promise
     expect(await first.close({ timeoutMs: 10 })).toBe(false)
 
     const second = settleLog()
-    await bus.subscribe(Paid, charge, { group: 'billing', leaseMs: LEASE_MS, middleware: [second.middleware, idempotent({ store })] })
-    await eventually(() => second.outcomes.includes('acked'), () => `the redelivery acked (arrived ${second.arrived})`, { timeoutMs: 30_000 })
+    await bus.subscribe(Paid, charge, {
+      group: 'billing',
+      leaseMs: LEASE_MS,
+      middleware: [second.middleware, idempotent({ store })],
+    })
+    await eventually(
+      () => second.outcomes.includes('acked'),
+      () => `the redelivery acked (arrived ${second.arrived})`,
+      { timeoutMs: 30_000 },
+    )
     expect(second.arrived).toBe(1)
     expect(charges).toEqual([sent.id])
   })
@@ -106,21 +127,31 @@ describe.each(EVERY_TIER)('idempotent() on the %s tier', (tier) => {
     const running = gate()
     const finish = gate()
     stalled.push(finish.open)
-    const first = await bus.subscribe(Paid, async (e) => {
-      charges.push(e.id)
-      running.open()
-      await finish.promise // a stalled handler: core stops renewing its lease once the subscription gives up on it
-    }, { group: 'billing', leaseMs: LEASE_MS, middleware: [idempotent({ store })] })
+    const first = await bus.subscribe(
+      Paid,
+      async (e) => {
+        charges.push(e.id)
+        running.open()
+        await finish.promise // a stalled handler: core stops renewing its lease once the subscription gives up on it
+      },
+      { group: 'billing', leaseMs: LEASE_MS, middleware: [idempotent({ store })] },
+    )
     const sent = await bus.publish(Paid, { cents: 700 })
     await running.promise
     expect(await first.close({ timeoutMs: 10 })).toBe(false)
 
     const second = settleLog()
-    await bus.subscribe(Paid, (e) => void charges.push(e.id), { group: 'billing', leaseMs: LEASE_MS, middleware: [second.middleware, idempotent({ store })] })
+    await bus.subscribe(Paid, (e) => void charges.push(e.id), {
+      group: 'billing',
+      leaseMs: LEASE_MS,
+      middleware: [second.middleware, idempotent({ store })],
+    })
     await eventually(() => second.arrived === 1, 'the redelivery of the expired lease', { timeoutMs: 30_000 })
     expect(second.outcomes).toEqual([]) // waiting on the first copy's claim
     finish.open()
-    await eventually(() => second.outcomes.includes('acked'), 'the redelivery acked once the first copy finished', { timeoutMs: 10_000 })
+    await eventually(() => second.outcomes.includes('acked'), 'the redelivery acked once the first copy finished', {
+      timeoutMs: 10_000,
+    })
     expect(charges).toEqual([sent.id])
   })
 
@@ -128,11 +159,19 @@ describe.each(EVERY_TIER)('idempotent() on the %s tier', (tier) => {
     const { bus, Paid, store, charges } = await setup()
     let calls = 0
     const log = settleLog()
-    await bus.subscribe(Paid, (e) => {
-      calls++
-      if (calls === 1) throw new Error('gateway timeout')
-      charges.push(e.id)
-    }, { group: 'billing', retry: { attempts: 3, backoff: { baseMs: 10, maxMs: 20 } }, middleware: [log.middleware, idempotent({ store })] })
+    await bus.subscribe(
+      Paid,
+      (e) => {
+        calls++
+        if (calls === 1) throw new Error('gateway timeout')
+        charges.push(e.id)
+      },
+      {
+        group: 'billing',
+        retry: { attempts: 3, backoff: { baseMs: 10, maxMs: 20 } },
+        middleware: [log.middleware, idempotent({ store })],
+      },
+    )
     const sent = await bus.publish(Paid, { cents: 900 })
     await eventually(() => log.outcomes.includes('acked'), 'acked after one retry', { timeoutMs: 30_000 })
     expect(log.outcomes).toEqual(['retried', 'acked'])

@@ -42,11 +42,19 @@ const MAX_KEY_LENGTH = 512
  */
 export function idempotent(options: IdempotentOptions): Middleware {
   const { store } = options ?? {}
-  if (!store || typeof store.claim !== 'function' || typeof store.complete !== 'function' || typeof store.release !== 'function') {
-    throw new ConfigError('idempotent({ store }): store must be a DedupStore (memoryDedupStore(), redisDedupStore(redis), postgresDedupStore(db))')
+  if (
+    !store ||
+    typeof store.claim !== 'function' ||
+    typeof store.complete !== 'function' ||
+    typeof store.release !== 'function'
+  ) {
+    throw new ConfigError(
+      'idempotent({ store }): store must be a DedupStore (memoryDedupStore(), redisDedupStore(redis), postgresDedupStore(db))',
+    )
   }
   const keyOf = options.key ?? ((event: ReceivedEvent<unknown>) => event.id)
-  if (typeof keyOf !== 'function') throw new ConfigError('idempotent({ key }): key must be a function of the event, e.g. (e) => e.id')
+  if (typeof keyOf !== 'function')
+    throw new ConfigError('idempotent({ key }): key must be a function of the event, e.g. (e) => e.id')
   const ttlMs = positive(options.ttlMs ?? IDEMPOTENT_DEFAULTS.ttlMs, 'ttlMs')
   const claimMs = positive(options.claimMs ?? IDEMPOTENT_DEFAULTS.claimMs, 'claimMs')
   const waitMs = positive(options.waitMs ?? IDEMPOTENT_DEFAULTS.waitMs, 'waitMs')
@@ -59,7 +67,10 @@ export function idempotent(options: IdempotentOptions): Middleware {
       if (state === 'claimed') return true
       if (state === 'done') return false
       if (Date.now() >= deadline) {
-        throw new TierbusError('DUPLICATE_IN_PROGRESS', `another copy of this event has held idempotency key '${key}' for over ${waitMs} ms; this copy will be retried`)
+        throw new TierbusError(
+          'DUPLICATE_IN_PROGRESS',
+          `another copy of this event has held idempotency key '${key}' for over ${waitMs} ms; this copy will be retried`,
+        )
       }
       await new Promise((resolve) => setTimeout(resolve, IDEMPOTENT_DEFAULTS.pollMs))
     }
@@ -70,7 +81,9 @@ export function idempotent(options: IdempotentOptions): Middleware {
     async handle(ctx, next) {
       const userKey = keyOf(ctx.event)
       if (typeof userKey !== 'string' || userKey.length === 0 || userKey.length > MAX_KEY_LENGTH) {
-        throw new ValidationError(`idempotent({ key }) returned ${typeof userKey === 'string' ? `a key of ${userKey.length} characters` : typeof userKey}: return a non-empty string of at most ${MAX_KEY_LENGTH} characters`)
+        throw new ValidationError(
+          `idempotent({ key }) returned ${typeof userKey === 'string' ? `a key of ${userKey.length} characters` : typeof userKey}: return a non-empty string of at most ${MAX_KEY_LENGTH} characters`,
+        )
       }
       // Groups cannot contain '/', so the key is unambiguous; the prefix keeps it apart from the migrator's keys.
       const key = `idempotent/${ctx.group}/${userKey}`
@@ -96,6 +109,7 @@ export function idempotent(options: IdempotentOptions): Middleware {
 }
 
 function positive(value: number, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError(`idempotent({ ${name} }) must be a positive number of milliseconds, got ${String(value)}`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new ConfigError(`idempotent({ ${name} }) must be a positive number of milliseconds, got ${String(value)}`)
   return value
 }

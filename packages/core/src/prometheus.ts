@@ -35,7 +35,9 @@ class Exposition {
 
   /** A histogram's `_bucket` (cumulative, `le` in seconds, ending with +Inf), `_sum` and `_count` samples. */
   histogram(name: string, labels: Labels, h: LatencyBuckets): this {
-    h.boundsMs.forEach((bound, i) => this.sample(`${name}_bucket`, { ...labels, le: String(bound / 1000) }, h.counts[i] ?? h.count))
+    for (const [i, bound] of h.boundsMs.entries()) {
+      this.sample(`${name}_bucket`, { ...labels, le: String(bound / 1000) }, h.counts[i] ?? h.count)
+    }
     this.sample(`${name}_bucket`, { ...labels, le: '+Inf' }, h.count)
     this.sample(`${name}_sum`, labels, h.sumMs / 1000)
     return this.sample(`${name}_count`, labels, h.count)
@@ -61,7 +63,11 @@ export function prometheusText(source: MetricsSource): string {
   out.sample('tierbus_transport_info', { transport: m.transport }, 1)
   const counters = [
     ['tierbus_events_published_total', 'Events published by this process.', 'published'],
-    ['tierbus_events_delivered_total', 'Deliveries handed to a handler (or to the dead-letter path) in this process.', 'delivered'],
+    [
+      'tierbus_events_delivered_total',
+      'Deliveries handed to a handler (or to the dead-letter path) in this process.',
+      'delivered',
+    ],
     ['tierbus_events_acked_total', 'Deliveries whose handler succeeded.', 'acked'],
     ['tierbus_events_retried_total', 'Deliveries scheduled for another attempt after their handler threw.', 'retried'],
     ['tierbus_dead_letters_total', 'Deliveries sent to the dead-letter destination.', 'deadLettered'],
@@ -72,11 +78,23 @@ export function prometheusText(source: MetricsSource): string {
   }
   out.family('tierbus_handler_duration_seconds', 'histogram', 'Handler run time, successful or not.')
   for (const [type, t] of types) out.histogram('tierbus_handler_duration_seconds', { type }, t.handlerBuckets)
-  out.family('tierbus_end_to_end_duration_seconds', 'histogram', "From the event's publish time to its handler finishing.")
+  out.family(
+    'tierbus_end_to_end_duration_seconds',
+    'histogram',
+    "From the event's publish time to its handler finishing.",
+  )
   for (const [type, t] of types) out.histogram('tierbus_end_to_end_duration_seconds', { type }, t.endToEndBuckets)
-  out.family('tierbus_group_lag', 'gauge', 'Events of the group\'s types published by this process and not yet settled by the group here.')
+  out.family(
+    'tierbus_group_lag',
+    'gauge',
+    "Events of the group's types published by this process and not yet settled by the group here.",
+  )
   for (const [group, g] of Object.entries(m.byGroup)) out.sample('tierbus_group_lag', { group }, g.lag)
-  out.family('tierbus_settle_failures_total', 'counter', 'Ack, retry or dead-letter calls the tier failed (the message comes back after its lease).')
+  out.family(
+    'tierbus_settle_failures_total',
+    'counter',
+    'Ack, retry or dead-letter calls the tier failed (the message comes back after its lease).',
+  )
   out.sample('tierbus_settle_failures_total', {}, m.totals.settleFailures)
   return out.toString()
 }

@@ -20,7 +20,15 @@ export function parseTraceparent(value: unknown): Traceparent | undefined {
   if (typeof value !== 'string') return undefined
   const m = TRACEPARENT.exec(value)
   if (!m) return undefined
-  const [, version, traceId, spanId, flags, rest] = m as unknown as [string, string, string, string, string, string | undefined]
-  if (version === 'ff' || (version === '00' && rest !== undefined) || ZEROS.test(traceId) || ZEROS.test(spanId)) return undefined
+  const [, version, traceId, spanId, flags, rest] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+  ]
+  if (version === 'ff' || (version === '00' && rest !== undefined) || ZEROS.test(traceId) || ZEROS.test(spanId))
+    return undefined
   return { traceId, spanId, sampled: (parseInt(flags, 16) & 1) === 1 }
 }

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest'
-import { z } from 'zod'
-import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { createBus, defineEvent, LatencyHistogram, memoryTransport, prometheusText } from '@tierbus/core'
 import { eventually } from '@tierbus/core/testing'
+import parsePrometheusTextFormat from 'parse-prometheus-text-format'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 
 interface Family {
   name: string
@@ -17,7 +17,9 @@ const parse = (text: string) => parsePrometheusTextFormat(text) as Family[]
  * the other labels), so the samples are read a second time with the TYPE lines left out (as untyped).
  */
 function samples(text: string): Array<{ name: string; labels: Record<string, string>; value: number }> {
-  return parse(text.replace(/^# TYPE .*\n/gm, '')).flatMap((f) => f.metrics.map((m) => ({ name: f.name, labels: m.labels ?? {}, value: Number(m.value) })))
+  return parse(text.replace(/^# TYPE .*\n/gm, '')).flatMap((f) =>
+    f.metrics.map((m) => ({ name: f.name, labels: m.labels ?? {}, value: Number(m.value) })),
+  )
 }
 
 const Created = defineEvent('prom.created', z.object({ n: z.number() }))
@@ -25,11 +27,20 @@ const Other = defineEvent('prom.other', z.object({ n: z.number() }))
 
 describe('prometheusText', () => {
   it('exposes counters, the handler and end-to-end histograms and group lag under conventional names', async () => {
-    const bus = createBus({ transport: memoryTransport(), source: 'prom-test', retry: { attempts: 2, backoff: { baseMs: 1, maxMs: 2 } }, onError: () => {} })
+    const bus = createBus({
+      transport: memoryTransport(),
+      source: 'prom-test',
+      retry: { attempts: 2, backoff: { baseMs: 1, maxMs: 2 } },
+      onError: () => {},
+    })
     try {
-      await bus.subscribe(Created, (e) => {
-        if (e.data.n === 3) throw new Error('poison')
-      }, { group: 'workers' })
+      await bus.subscribe(
+        Created,
+        (e) => {
+          if (e.data.n === 3) throw new Error('poison')
+        },
+        { group: 'workers' },
+      )
       await bus.publishBatch(Created, [{ n: 1 }, { n: 2 }, { n: 3 }])
       await bus.publish(Other, { n: 9 })
       await eventually(() => bus.metrics().byType['prom.created']?.deadLettered === 1, 'the poison event dead-lettered')
@@ -54,7 +65,8 @@ describe('prometheusText', () => {
       for (const f of families.values()) expect(f.help.length).toBeGreaterThan(10)
 
       const all = samples(text)
-      const value = (name: string, labels: Record<string, string>) => all.find((s) => s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels))?.value
+      const value = (name: string, labels: Record<string, string>) =>
+        all.find((s) => s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels))?.value
       expect(value('tierbus_transport_info', { transport: 'memory' })).toBe(1)
       expect(value('tierbus_events_published_total', { type: 'prom.created' })).toBe(3)
       expect(value('tierbus_events_published_total', { type: 'prom.other' })).toBe(1)
@@ -65,11 +77,15 @@ describe('prometheusText', () => {
       expect(value('tierbus_settle_failures_total', {})).toBe(0)
 
       // Four handler runs of prom.created (two acks, a failure, its failed retry): buckets cumulative up to +Inf.
-      const buckets = all.filter((s) => s.name === 'tierbus_handler_duration_seconds_bucket' && s.labels.type === 'prom.created')
+      const buckets = all.filter(
+        (s) => s.name === 'tierbus_handler_duration_seconds_bucket' && s.labels.type === 'prom.created',
+      )
       expect(buckets.at(-1)?.labels.le).toBe('+Inf')
       expect(buckets.at(-1)?.value).toBe(4)
       expect(buckets.map((b) => b.value)).toEqual([...buckets.map((b) => b.value)].sort((a, b) => a - b))
-      expect(buckets.map((b) => Number(b.labels.le)).slice(0, -1)).toEqual([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
+      expect(buckets.map((b) => Number(b.labels.le)).slice(0, -1)).toEqual([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+      ])
       expect(value('tierbus_handler_duration_seconds_count', { type: 'prom.created' })).toBe(4)
       expect(value('tierbus_handler_duration_seconds_sum', { type: 'prom.created' })).toBeGreaterThanOrEqual(0)
       expect(value('tierbus_end_to_end_duration_seconds_count', { type: 'prom.created' })).toBe(2)
@@ -89,7 +105,12 @@ describe('prometheusText', () => {
   it('buckets observations cumulatively at the requested bounds', () => {
     const h = new LatencyHistogram()
     for (const ms of [0.5, 3, 7, 40, 2_000]) h.record(ms)
-    expect(h.buckets([1, 5, 10, 50, 1_000])).toEqual({ boundsMs: [1, 5, 10, 50, 1_000], counts: [1, 2, 3, 4, 4], sumMs: 2_050.5, count: 5 })
+    expect(h.buckets([1, 5, 10, 50, 1_000])).toEqual({
+      boundsMs: [1, 5, 10, 50, 1_000],
+      counts: [1, 2, 3, 4, 4],
+      sumMs: 2_050.5,
+      count: 5,
+    })
     expect(new LatencyHistogram().buckets([1, 2]).counts).toEqual([0, 0])
   })
 })

@@ -1,4 +1,4 @@
-import { ConfigError, dedupStateValue, type ClaimResult, type DedupStore } from '@tierbus/core'
+import { type ClaimResult, ConfigError, type DedupStore, dedupStateValue } from '@tierbus/core'
 import { OWNED_MARK } from './schema-ownership.js'
 
 /** The one call a Postgres dedup store makes: a `pg` `Pool` or `Client`, or a PGlite instance, fits. */
@@ -25,18 +25,31 @@ const SWEEP_EVERY = 1_000
  * commented as tierbus's so the db tier may share its schema.
  * Each claim is one conditional upsert, so it is atomic across processes. Works on PGlite too.
  */
-export async function postgresDedupStore(db: SqlQueryable, options: PostgresDedupStoreOptions = {}): Promise<DedupStore> {
+export async function postgresDedupStore(
+  db: SqlQueryable,
+  options: PostgresDedupStoreOptions = {},
+): Promise<DedupStore> {
   const schema = options.schema ?? 'tierbus'
   const table = options.table ?? 'dedup'
-  for (const [what, name] of [['schema', schema], ['table', table]] as const) {
-    if (!IDENT.test(name)) throw new ConfigError(`invalid ${what} name ${JSON.stringify(name)}: use lowercase letters, digits and '_' (max 63)`)
+  for (const [what, name] of [
+    ['schema', schema],
+    ['table', table],
+  ] as const) {
+    if (!IDENT.test(name))
+      throw new ConfigError(
+        `invalid ${what} name ${JSON.stringify(name)}: use lowercase letters, digits and '_' (max 63)`,
+      )
   }
   const t = `"${schema}"."${table}"`
   await db.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
-  await db.query(`CREATE TABLE IF NOT EXISTS ${t} (key text PRIMARY KEY, state text NOT NULL, expires_at timestamptz NOT NULL)`)
+  await db.query(
+    `CREATE TABLE IF NOT EXISTS ${t} (key text PRIMARY KEY, state text NOT NULL, expires_at timestamptz NOT NULL)`,
+  )
   await db.query(`ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY`)
   // Marked as tierbus's (schema ownership), so the db tier may still migrate into this schema.
-  await db.query(`DO $$ BEGIN IF obj_description('${t}'::regclass, 'pg_class') IS NULL THEN COMMENT ON TABLE ${t} IS '${OWNED_MARK} dedup keys'; END IF; END $$`)
+  await db.query(
+    `DO $$ BEGIN IF obj_description('${t}'::regclass, 'pg_class') IS NULL THEN COMMENT ON TABLE ${t} IS '${OWNED_MARK} dedup keys'; END IF; END $$`,
+  )
   const ms = (value: number) => Math.max(1, Math.round(value))
   let completes = 0
   return {
@@ -51,7 +64,10 @@ export async function postgresDedupStore(db: SqlQueryable, options: PostgresDedu
           [key, ms(leaseMs), dedupStateValue('processing', holder), holder ?? null],
         )
         if (won.rows.length > 0) return 'claimed'
-        const held = await db.query(`SELECT split_part(state, ':', 1) AS state FROM ${t} WHERE key = $1 AND expires_at > now()`, [key])
+        const held = await db.query(
+          `SELECT split_part(state, ':', 1) AS state FROM ${t} WHERE key = $1 AND expires_at > now()`,
+          [key],
+        )
         if (held.rows.length > 0) return held.rows[0]?.state as ClaimResult
         // The holder expired between the two statements: try again.
       }

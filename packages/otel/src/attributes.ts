@@ -23,7 +23,12 @@ export const ATTR = Object.freeze({
 } as const)
 
 /** `messaging.operation.type` values. */
-export const OPERATION = Object.freeze({ create: 'create', send: 'send', process: 'process', settle: 'settle' } as const)
+export const OPERATION = Object.freeze({
+  create: 'create',
+  send: 'send',
+  process: 'process',
+  settle: 'settle',
+} as const)
 
 /** Metric names: the semconv messaging metrics, plus tierbus's settle count and group lag. */
 export const METRIC = Object.freeze({

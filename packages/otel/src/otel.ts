@@ -1,5 +1,5 @@
-import { metrics, trace, type MeterProvider, type TracerProvider } from '@opentelemetry/api'
-import { ConfigError, type Bus, type Middleware } from '@tierbus/core'
+import { type MeterProvider, metrics, type TracerProvider, trace } from '@opentelemetry/api'
+import { type Bus, ConfigError, type Middleware } from '@tierbus/core'
 import { ATTR, INSTRUMENTATION_SCOPE, METRIC } from './attributes.js'
 import { MessagingMetrics } from './metrics.js'
 import { MessagingTracer } from './tracing.js'
@@ -27,9 +27,14 @@ export const OTEL_DEFAULTS = Object.freeze({ traces: true, metrics: true })
 export function otel(options: OtelOptions = {}): Middleware {
   const tracing = options.traces ?? OTEL_DEFAULTS.traces
   const measuring = options.metrics ?? OTEL_DEFAULTS.metrics
-  if (typeof tracing !== 'boolean' || typeof measuring !== 'boolean') throw new ConfigError('otel({ traces, metrics }): both are booleans')
-  const tracer = tracing ? new MessagingTracer((options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_SCOPE)) : undefined
-  const meter = measuring ? new MessagingMetrics((options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE)) : undefined
+  if (typeof tracing !== 'boolean' || typeof measuring !== 'boolean')
+    throw new ConfigError('otel({ traces, metrics }): both are booleans')
+  const tracer = tracing
+    ? new MessagingTracer((options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_SCOPE))
+    : undefined
+  const meter = measuring
+    ? new MessagingMetrics((options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE))
+    : undefined
   return {
     name: 'otel',
     publish(ctx, next) {
@@ -58,10 +63,14 @@ export function instrumentBus(bus: Bus, options: OtelOptions = {}): BusInstrumen
   bus.use(otel(options))
   if (options.metrics === false) return { stop() {} }
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE)
-  const lag = meter.createObservableGauge(METRIC.lag, { unit: '{message}', description: 'Events published by this process that a consumer group here has not settled yet.' })
+  const lag = meter.createObservableGauge(METRIC.lag, {
+    unit: '{message}',
+    description: 'Events published by this process that a consumer group here has not settled yet.',
+  })
   const observe = (result: { observe(value: number, attributes: Record<string, string>): void }) => {
     const snapshot = bus.metrics()
-    for (const [group, g] of Object.entries(snapshot.byGroup)) result.observe(g.lag, { [ATTR.system]: bus.transport.name, [ATTR.consumerGroup]: group })
+    for (const [group, g] of Object.entries(snapshot.byGroup))
+      result.observe(g.lag, { [ATTR.system]: bus.transport.name, [ATTR.consumerGroup]: group })
   }
   lag.addCallback(observe)
   return { stop: () => lag.removeCallback(observe) }

@@ -1,5 +1,5 @@
-import { createTraceState, TraceFlags, type SpanContext } from '@opentelemetry/api'
-import { parseTraceparent, type Envelope } from '@tierbus/core'
+import { createTraceState, type SpanContext, TraceFlags } from '@opentelemetry/api'
+import { type Envelope, parseTraceparent } from '@tierbus/core'
 
 /**
  * The publisher's span context carried by an envelope (the CloudEvents distributed-tracing extension:
@@ -9,8 +9,14 @@ import { parseTraceparent, type Envelope } from '@tierbus/core'
 export function spanContextOf(envelope: Envelope): SpanContext | undefined {
   const parsed = parseTraceparent(envelope.traceparent)
   if (!parsed) return undefined
-  const context: SpanContext = { traceId: parsed.traceId, spanId: parsed.spanId, traceFlags: parsed.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true }
-  if (typeof envelope.tracestate === 'string' && envelope.tracestate.length > 0) context.traceState = createTraceState(envelope.tracestate)
+  const context: SpanContext = {
+    traceId: parsed.traceId,
+    spanId: parsed.spanId,
+    traceFlags: parsed.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+    isRemote: true,
+  }
+  if (typeof envelope.tracestate === 'string' && envelope.tracestate.length > 0)
+    context.traceState = createTraceState(envelope.tracestate)
   return context
 }
 

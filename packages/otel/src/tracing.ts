@@ -1,16 +1,16 @@
 import {
-  context as otelContext,
-  SpanKind,
-  SpanStatusCode,
-  trace,
   type Attributes,
   type Context,
   type Link,
+  context as otelContext,
   type Span,
   type SpanContext,
+  SpanKind,
+  SpanStatusCode,
   type Tracer,
+  trace,
 } from '@opentelemetry/api'
-import { isInboxType, type Envelope, type HandleContext, type PublishContext, type SettleOutcome } from '@tierbus/core'
+import { type Envelope, type HandleContext, isInboxType, type PublishContext, type SettleOutcome } from '@tierbus/core'
 import { ATTR, destinationName, errorType, OPERATION } from './attributes.js'
 import { spanContextOf, writeSpanContext } from './trace-context.js'
 
@@ -37,7 +37,11 @@ export class MessagingTracer {
     const parent = this.publishParent(first)
     const single = envelopes.length === 1
     const destination = single || envelopes.every((e) => e.type === first.type) ? first.type : undefined
-    const attributes: Attributes = { [ATTR.system]: tier, [ATTR.operationType]: OPERATION.send, [ATTR.operationName]: 'publish' }
+    const attributes: Attributes = {
+      [ATTR.system]: tier,
+      [ATTR.operationType]: OPERATION.send,
+      [ATTR.operationName]: 'publish',
+    }
     if (destination !== undefined) attributes[ATTR.destination] = destinationName(destination)
     if (isInboxType(first.type)) attributes[ATTR.temporary] = true
     if (single) {
@@ -49,7 +53,16 @@ export class MessagingTracer {
       for (const envelope of envelopes) {
         const create = this.tracer.startSpan(
           `create ${destinationName(envelope.type)}`,
-          { kind: SpanKind.PRODUCER, attributes: { [ATTR.system]: tier, [ATTR.destination]: destinationName(envelope.type), [ATTR.messageId]: envelope.id, [ATTR.operationType]: OPERATION.create, [ATTR.operationName]: 'create' } },
+          {
+            kind: SpanKind.PRODUCER,
+            attributes: {
+              [ATTR.system]: tier,
+              [ATTR.destination]: destinationName(envelope.type),
+              [ATTR.messageId]: envelope.id,
+              [ATTR.operationType]: OPERATION.create,
+              [ATTR.operationName]: 'create',
+            },
+          },
           parent,
         )
         writeSpanContext(envelope, create.spanContext())
@@ -57,7 +70,11 @@ export class MessagingTracer {
         create.end()
       }
     }
-    const span = this.tracer.startSpan(`publish ${destination === undefined ? 'batch' : destinationName(destination)}`, { kind: SpanKind.PRODUCER, attributes, links }, parent)
+    const span = this.tracer.startSpan(
+      `publish ${destination === undefined ? 'batch' : destinationName(destination)}`,
+      { kind: SpanKind.PRODUCER, attributes, links },
+      parent,
+    )
     if (single) writeSpanContext(first, span.spanContext())
     try {
       await otelContext.with(trace.setSpan(parent, span), () => next(envelopes))
@@ -86,7 +103,16 @@ export class MessagingTracer {
     if (envelope.correlationid !== undefined) base[ATTR.conversationId] = envelope.correlationid
     const span = this.tracer.startSpan(
       `process ${destination}`,
-      { kind: SpanKind.CONSUMER, attributes: { ...base, [ATTR.operationType]: OPERATION.process, [ATTR.operationName]: 'process', [ATTR.attempt]: ctx.attempt }, links: creation ? [{ context: creation }] : [] },
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          ...base,
+          [ATTR.operationType]: OPERATION.process,
+          [ATTR.operationName]: 'process',
+          [ATTR.attempt]: ctx.attempt,
+        },
+        links: creation ? [{ context: creation }] : [],
+      },
       parent,
     )
     const processed = trace.setSpan(parent, span)
@@ -113,7 +139,10 @@ export class MessagingTracer {
    */
   private publishParent(envelope: Envelope): Context {
     const active = otelContext.active()
-    const request = isInboxType(envelope.type) && envelope.correlationid !== undefined ? this.requests.get(envelope.correlationid) : undefined
+    const request =
+      isInboxType(envelope.type) && envelope.correlationid !== undefined
+        ? this.requests.get(envelope.correlationid)
+        : undefined
     if (request) return trace.setSpanContext(active, request)
     if (trace.getSpan(active) !== undefined) return active
     const supplied = spanContextOf(envelope)
@@ -129,17 +158,31 @@ export class MessagingTracer {
   }
 
   /** A CLIENT span from the handler's end to the tier's settlement, named by the outcome. */
-  private settleSpan(outcome: SettleOutcome, destination: string, base: Attributes, parent: Context, startedAt: number): void {
+  private settleSpan(
+    outcome: SettleOutcome,
+    destination: string,
+    base: Attributes,
+    parent: Context,
+    startedAt: number,
+  ): void {
     const span = this.tracer.startSpan(
       `${outcome} ${destination}`,
-      { kind: SpanKind.CLIENT, startTime: startedAt || Date.now(), attributes: { ...base, [ATTR.operationType]: OPERATION.settle, [ATTR.operationName]: outcome, [ATTR.settleOutcome]: outcome } },
+      {
+        kind: SpanKind.CLIENT,
+        startTime: startedAt || Date.now(),
+        attributes: {
+          ...base,
+          [ATTR.operationType]: OPERATION.settle,
+          [ATTR.operationName]: outcome,
+          [ATTR.settleOutcome]: outcome,
+        },
+      },
       parent,
     )
     if (outcome === 'dead-lettered') span.setStatus({ code: SpanStatusCode.ERROR, message: 'dead-lettered' })
     span.end()
   }
 }
-
 
 function fail(span: Span, err: unknown): void {
   span.setAttribute(ATTR.errorType, errorType(err))

@@ -1,12 +1,17 @@
 import { context, SpanKind, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
-import { createBus, decodeEnvelope, defineEvent, type Bus } from '@tierbus/core'
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base'
+import { type Bus, createBus, decodeEnvelope, defineEvent } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
-import { migratingTransport, type MigratingTransport } from '@tierbus/migrator'
+import { type MigratingTransport, migratingTransport } from '@tierbus/migrator'
+import { ATTR, otel, spanContextOf } from '@tierbus/otel'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { ATTR, otel, spanContextOf } from '@tierbus/otel'
 import { freshPostgresTransport } from '../../db-realtime/test/helpers.js'
 import { adminClient, isolatedRedisTransport } from '../../redis-streams/test/helpers.js'
 
@@ -28,17 +33,23 @@ afterAll(async () => {
   await provider.shutdown()
 })
 
-const spansOf = (traceId: string): ReadableSpan[] => exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId)
+const spansOf = (traceId: string): ReadableSpan[] =>
+  exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId)
 
 describe('one trace across a live migration', () => {
   it('postgres -> redis through the outbox: from the publishing route handler to the handler, in dual-write and after cutover', async () => {
     const source = await freshPostgresTransport()
     const target = await isolatedRedisTransport(admin)
     transport = migratingTransport({ source, target, phase: 'dual-write', outbox: 'in-process', onError: () => {} })
-    bus = createBus({ transport, source: 'signalsloop/api', onError: () => {} }).use(otel({ tracerProvider: provider, metrics: false }))
+    bus = createBus({ transport, source: 'signalsloop/api', onError: () => {} }).use(
+      otel({ tracerProvider: provider, metrics: false }),
+    )
     const Created = defineEvent(`feedback.${uniqueToken('m')}.created`, z.object({ text: z.string() }))
     const handled = new Map<string, string | undefined>()
-    await bus.subscribe(Created, (e) => void handled.set(e.id, trace.getActiveSpan()?.spanContext().spanId), { group: 'sentiment-agent', leaseMs: 3_000 })
+    await bus.subscribe(Created, (e) => void handled.set(e.id, trace.getActiveSpan()?.spanContext().spanId), {
+      group: 'sentiment-agent',
+      leaseMs: 3_000,
+    })
 
     /** What a route handler does: a server span, and the publish inside it. */
     const publishFromRoute = async (text: string) => {
@@ -52,7 +63,11 @@ describe('one trace across a live migration', () => {
       if (transport.phase !== phase) await transport.setPhase(phase)
       const { envelope, traceId, routeSpanId } = await publishFromRoute(phase)
       await eventually(() => handled.has(envelope.id), `the ${phase} event handled`, { timeoutMs: 20_000 })
-      await eventually(() => spansOf(traceId).some((s) => s.name === `acked ${Created.type}`), `the ${phase} event acked`, { timeoutMs: 10_000 })
+      await eventually(
+        () => spansOf(traceId).some((s) => s.name === `acked ${Created.type}`),
+        `the ${phase} event acked`,
+        { timeoutMs: 10_000 },
+      )
 
       const spans = spansOf(traceId)
       const publish = spans.find((s) => s.name === `publish ${Created.type}`)
@@ -69,7 +84,9 @@ describe('one trace across a live migration', () => {
         (await admin.xrange(target.keys.stream(Created.type), '-', '+'))
           .map(([, fields]) => decodeEnvelope(fields[fields.indexOf('payload') + 1] ?? ''))
           .find((e) => e.id === envelope.id)
-      await eventually(async () => (await relayedCopy()) !== undefined, `the ${phase} event relayed to Redis`, { timeoutMs: 10_000 })
+      await eventually(async () => (await relayedCopy()) !== undefined, `the ${phase} event relayed to Redis`, {
+        timeoutMs: 10_000,
+      })
       const relayed = await relayedCopy()
       expect(relayed && spanContextOf(relayed)?.spanId).toBe(publish?.spanContext().spanId)
       expect(relayed?.traceparent).toBe(envelope.traceparent)

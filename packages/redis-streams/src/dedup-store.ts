@@ -1,4 +1,4 @@
-import { ConfigError, dedupStateValue, type ClaimResult, type DedupStore } from '@tierbus/core'
+import { type ClaimResult, ConfigError, type DedupStore, dedupStateValue } from '@tierbus/core'
 
 /** The one ioredis call a Redis dedup store makes (an `ioredis` `Redis` instance fits). */
 export interface RedisEvalClient {
@@ -34,12 +34,20 @@ const PREFIX = /^[A-Za-z0-9:_.-]{1,100}$/
  */
 export function redisDedupStore(redis: RedisEvalClient, options: RedisDedupStoreOptions = {}): DedupStore {
   const prefix = options.prefix ?? 'tierbus:dedup'
-  if (!PREFIX.test(prefix)) throw new ConfigError(`invalid Redis key prefix ${JSON.stringify(prefix)}: use letters, digits, ':', '_', '.', '-'`)
+  if (!PREFIX.test(prefix))
+    throw new ConfigError(`invalid Redis key prefix ${JSON.stringify(prefix)}: use letters, digits, ':', '_', '.', '-'`)
   const keyOf = (key: string) => `${prefix}:${key}`
   const ms = (value: number) => Math.max(1, Math.round(value))
   return {
     async claim(key, leaseMs, holder) {
-      return (await redis.eval(CLAIM, 1, keyOf(key), ms(leaseMs), holder ?? '', dedupStateValue('processing', holder))) as ClaimResult
+      return (await redis.eval(
+        CLAIM,
+        1,
+        keyOf(key),
+        ms(leaseMs),
+        holder ?? '',
+        dedupStateValue('processing', holder),
+      )) as ClaimResult
     },
     async complete(key, ttlMs, holder) {
       await redis.eval(COMPLETE, 1, keyOf(key), ms(ttlMs), dedupStateValue('done', holder))
