@@ -3,7 +3,7 @@ import { Consumer, type ErrorListener, type Handler } from './consumer.js'
 import { assertHeaders, type Envelope } from './envelope.js'
 import { ConfigError, TierbusError, TimeoutError, ValidationError } from './errors.js'
 import { parseData, type AnyEventDefinition, type EventInput, type EventOutput, type ReplyInput, type ReplyOutput } from './events.js'
-import { nowIso } from './clock.js'
+import { isoAt, nowIso } from './clock.js'
 import { newEventId } from './ids.js'
 import { MAX_TRACESTATE_LENGTH, parseTraceparent } from './trace-context.js'
 import { Metrics, type MetricsSnapshot } from './metrics.js'
@@ -178,13 +178,13 @@ class EventBus implements Bus {
   private readonly middleware: Middleware[] = []
   /** Re-composes each live subscription's handle chain after `use`. */
   private readonly rechain = new Set<() => void>()
-  /** Publishes and counts events: the tier call at the core of the publish chain. */
+  /** Publishes and counts what the tier accepted: the tier call at the core of the publish chain. */
   private readonly send: PublishNext = async (envelopes) => {
     await this.transport.publish(envelopes)
-    for (const e of envelopes) this.collector.published(e.type)
+    this.collector.publishedAll(envelopes)
   }
-  /** `send` inside the publish middleware (itself when there is none). */
-  private publishVia: PublishNext = this.send
+  /** `send` inside the publish middleware; undefined while no middleware has a publish hook. */
+  private publishVia: PublishNext | undefined
   /** Replies inside the publish middleware (not counted as published events, as before middleware). */
   private replyVia: PublishNext = (envelopes) => this.transport.publish(envelopes)
 
@@ -220,7 +220,13 @@ class EventBus implements Bus {
   async publish<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options?: PublishOptions): Promise<Envelope<EventInput<D>>> {
     this.assertOpen()
     const envelope = this.envelopeFor(event, data, options)
-    await this.publishVia([envelope])
+    const batch = [envelope]
+    if (this.publishVia) await this.publishVia(batch)
+    else {
+      // `send`, inlined: one promise hop fewer per event on the hottest path.
+      await this.transport.publish(batch)
+      this.collector.publishedAll(batch)
+    }
     return envelope as Envelope<EventInput<D>>
   }
 
@@ -234,7 +240,7 @@ class EventBus implements Bus {
       : (data ?? []).map((d) => this.envelopeFor(first as AnyEventDefinition, d, options))
     if (envelopes.length > 0) {
       this.assertOpen()
-      await this.publishVia(envelopes)
+      await (this.publishVia ?? this.send)(envelopes)
     }
     return envelopes
   }
@@ -280,7 +286,7 @@ class EventBus implements Bus {
     try {
       // Publish and the reply race the same timer: a publish slower than timeoutMs ends the request with the
       // TimeoutError, and Promise.all keeps a handler on both so neither can become an unhandled rejection.
-      const [, reply] = await Promise.all([this.publishVia([envelope]), replied])
+      const [, reply] = await Promise.all([(this.publishVia ?? this.send)([envelope]), replied])
       if (reply.replyerror !== undefined) {
         throw new TierbusError('REPLY_FAILED', `request '${event.type}' failed in the responder: ${reply.replyerror}`)
       }
@@ -296,7 +302,8 @@ class EventBus implements Bus {
     for (const m of middleware) assertMiddleware(m, 'bus.use()')
     this.middleware.push(...middleware)
     const tier = this.transport.name
-    this.publishVia = composePublish(this.middleware, tier, this.send)
+    const chain = composePublish(this.middleware, tier, this.send)
+    this.publishVia = chain === this.send ? undefined : chain
     this.replyVia = composePublish(this.middleware, tier, (envelopes) => this.transport.publish(envelopes))
     for (const rechain of this.rechain) rechain()
     return this
@@ -430,12 +437,13 @@ class EventBus implements Bus {
       throw new ConfigError('publish(event, data): event must come from defineEvent(type, schema)')
     }
     parseData(event.schema, event.type, data, 'publish')
+    const now = Date.now()
     const envelope: Envelope = {
       specversion: '1.0',
-      id: options?.id ?? newEventId(),
+      id: options?.id ?? newEventId(now),
       source: this.source,
       type: event.type,
-      time: nowIso(),
+      time: isoAt(now),
       datacontenttype: 'application/json',
       data,
       dataversion: event.version,

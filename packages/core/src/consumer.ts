@@ -12,6 +12,14 @@ import { DEAD_LETTER_KINDS, type DeadLetterReason, type Delivery, type Subscript
 
 const ROOM: Promise<void> = Promise.resolve()
 
+/** Why a delivery is dead-lettered before its handler runs (a class: handler data can be any value). */
+class Refusal {
+  constructor(
+    readonly kind: typeof DEAD_LETTER_KINDS.malformed | typeof DEAD_LETTER_KINDS.invalidPayload,
+    readonly error: string,
+  ) {}
+}
+
 /** A subscriber's function. Its return value is the reply when the event came from `bus.request()`. */
 export type Handler<T = unknown, R = unknown> = (event: ReceivedEvent<T>) => R | void | Promise<R | void>
 
@@ -130,7 +138,6 @@ export class Consumer {
     while (this.running < this.options.concurrency && this.ready.length > 0) {
       const d = this.ready.shift()!
       this.running++
-      if (d.touch && !this.abandoned) this.leases.track(d)
       void this.run(d)
     }
   }
@@ -159,90 +166,108 @@ export class Consumer {
     }
   }
 
-  /** Handles one delivery to its settlement, then frees its slot: one async frame per event (the hot path). */
+  /**
+   * Has the lease keeper renew `d`'s lease until it finishes. Called before each wait that lets the event
+   * loop turn (an async handler, a reply, an in-place retry), not for every delivery: while a synchronous
+   * handler runs no timer can fire, so tracking it would cost a map entry per event and renew nothing.
+   */
+  private keep(d: Delivery): void {
+    if (d.touch && !this.abandoned) this.leases.track(d)
+  }
+
+  /**
+   * Handles one delivery to its settlement, then frees its slot: one async frame per event (the hot path).
+   * Kept small on purpose: an async function that awaits stores all its registers per call, so the rare
+   * paths (refusals, failures, retries) live in their own methods.
+   */
   private async run(d: Delivery): Promise<void> {
     try {
-      const { metrics, retry, spec } = this.options
       const env = d.envelope
-      if (!env) {
-        await this.deadLetterMalformed(d, d.malformed?.error ?? 'undecodable message', '(malformed)')
-        return
-      }
-      metrics?.delivered(env.type)
-      if (this.groupStats) this.groupStats.delivered++
-
-      // Tiers decode with this check already; an envelope handed over as an object (a custom transport)
-      // with a forged reply target is refused before its handler runs, so nothing it returns goes anywhere.
-      if (env.replyto !== undefined) {
-        const replyIssue = replyToIssue(env.replyto)
-        if (replyIssue) {
-          await this.deadLetterMalformed(d, `malformed event envelope: replyto: ${replyIssue}`, env.type)
-          return
-        }
-      }
-
-      let data: unknown = env.data
-      const definition = this.options.definitionFor(env.type)
-      if (definition) {
-        const parsed = definition.schema.safeParse(env.data)
-        if (!parsed.success) {
-          const error = new ValidationError(`received invalid '${env.type}': ${summarizeIssues(issuesOf(parsed.error))}`)
-          await this.fail(d, env, { kind: DEAD_LETTER_KINDS.invalidPayload, error: describeError(error), attempts: d.attempt })
-          return
-        }
-        data = parsed.data
-      }
-
-      let attempt = d.attempt
-      for (;;) {
+      if (!env) return await this.deadLetterMalformed(d, d.malformed?.error ?? 'undecodable message', '(malformed)')
+      const data = this.admit(env)
+      if (data instanceof Refusal) return await this.refuse(d, env, data)
+      for (let attempt = d.attempt; ; attempt++) {
         const started = performance.now()
         const event = new ReceivedEventView(env, data, attempt)
-        const chain = this.chain
-        const ctx = chain ? new DeliveryContext(event, spec.group, this.tier) : undefined
-        let result: unknown
+        const ctx = this.chain ? new DeliveryContext(event, this.options.spec.group, this.tier) : undefined
         try {
-          if (chain && ctx) result = await chain(ctx)
-          else {
-            result = this.options.handler(event)
-            // Await only real promises: a synchronous handler saves a microtask hop per event.
-            if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') result = await result
+          let result = ctx && this.chain ? this.chain(ctx) : this.options.handler(event)
+          // Await only real promises: a synchronous handler saves a microtask hop per event.
+          if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+            this.keep(d)
+            result = await result
           }
-          if (env.replyto && this.options.reply && result !== undefined) await this.options.reply(env, { data: result })
+          if (env.replyto && this.options.reply && result !== undefined) {
+            this.keep(d)
+            await this.options.reply(env, { data: result })
+          }
         } catch (err) {
-          metrics?.failed(env.type, performance.now() - started)
-          if (this.abandoned) return
-          if (attempt >= retry.attempts) {
-            await this.fail(d, env, { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt }, ctx)
-            return
-          }
-          metrics?.retried(env.type)
-          if (this.groupStats) this.groupStats.retried++
-          const delay = backoffDelay(attempt, retry.backoff)
-          if (!spec.ordered || env.subject === undefined) {
-            if (await this.settle(d, () => d.retry(delay))) this.settled(ctx, 'retried', env)
-            return
-          }
-          // Ordered: retry in place so later events of the same key wait behind this one.
-          if (!(await this.sleep(delay))) return
-          this.settled(ctx, 'retried', env)
-          attempt++
-          continue
+          if (await this.failed(d, env, err, attempt, started, ctx)) continue
+          return
         }
-        metrics?.acked(env.type, performance.now() - started, parseTime(env.time))
+        this.options.metrics?.acked(env.type, performance.now() - started, parseTime(env.time))
         if (this.abandoned) return
         try {
           await d.ack()
-          if (this.groupStats) this.groupStats.acked++
         } catch (err) {
-          this.settleFailed(d, err)
-          return
+          return this.settleFailed(d, err)
         }
-        this.settled(ctx, 'acked', env)
-        return
+        if (this.groupStats) this.groupStats.acked++
+        return this.settled(ctx, 'acked', env)
       }
     } finally {
       this.finish(d)
     }
+  }
+
+  /** Counts a decoded delivery and checks it: the data to hand the handler (schema output), or why not. */
+  private admit(env: Envelope): unknown {
+    this.options.metrics?.delivered(env.type)
+    if (this.groupStats) this.groupStats.delivered++
+    // Tiers decode with this check already; an envelope handed over as an object (a custom transport)
+    // with a forged reply target is refused before its handler runs, so nothing it returns goes anywhere.
+    if (env.replyto !== undefined) {
+      const replyIssue = replyToIssue(env.replyto)
+      if (replyIssue) return new Refusal(DEAD_LETTER_KINDS.malformed, `malformed event envelope: replyto: ${replyIssue}`)
+    }
+    const definition = this.options.definitionFor(env.type)
+    if (!definition) return env.data
+    const parsed = definition.schema.safeParse(env.data)
+    if (parsed.success) return parsed.data
+    const error = new ValidationError(`received invalid '${env.type}': ${summarizeIssues(issuesOf(parsed.error))}`)
+    return new Refusal(DEAD_LETTER_KINDS.invalidPayload, describeError(error))
+  }
+
+  /** Dead-letters a delivery `admit` refused; an invalid payload also fails its requester's wait. */
+  private refuse(d: Delivery, env: Envelope, refusal: Refusal): Promise<void> {
+    if (refusal.kind === DEAD_LETTER_KINDS.malformed) return this.deadLetterMalformed(d, refusal.error, env.type)
+    return this.fail(d, env, { kind: refusal.kind, error: refusal.error, attempts: d.attempt })
+  }
+
+  /**
+   * After a handler (or handle middleware) threw: counts it, then dead-letters on the last attempt, or
+   * schedules a retry. Resolves true when an ordered lane retries in place (run again at once).
+   */
+  private async failed(d: Delivery, env: Envelope, err: unknown, attempt: number, started: number, ctx: DeliveryContext | undefined): Promise<boolean> {
+    const { metrics, retry, spec } = this.options
+    metrics?.failed(env.type, performance.now() - started)
+    if (this.abandoned) return false
+    if (attempt >= retry.attempts) {
+      await this.fail(d, env, { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt }, ctx)
+      return false
+    }
+    metrics?.retried(env.type)
+    if (this.groupStats) this.groupStats.retried++
+    const delay = backoffDelay(attempt, retry.backoff)
+    if (!spec.ordered || env.subject === undefined) {
+      if (await this.settle(d, () => d.retry(delay))) this.settled(ctx, 'retried', env)
+      return false
+    }
+    // Ordered: retry in place so later events of the same key wait behind this one.
+    this.keep(d)
+    if (!(await this.sleep(delay))) return false
+    this.settled(ctx, 'retried', env)
+    return true
   }
 
   /** Dead-letters a message that is not a valid envelope at once (never retried, never replied to). */
@@ -258,6 +283,7 @@ export class Consumer {
   private async fail(d: Delivery, env: Envelope, reason: DeadLetterReason, ctx?: DeliveryContext): Promise<void> {
     if (env.replyto && this.options.reply) {
       try {
+        this.keep(d)
         await this.options.reply(env, { error: reason.error })
       } catch (err) {
         this.options.onError(err, { phase: 'reply', group: this.options.spec.group, eventId: env.id })
