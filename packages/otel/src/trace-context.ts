@@ -4,7 +4,8 @@ import { type Envelope, parseTraceparent } from '@tierbus/core'
 /**
  * The publisher's span context carried by an envelope (the CloudEvents distributed-tracing extension:
  * `traceparent`, `tracestate`), or undefined when it carries none or a malformed one. Envelopes are hostile
- * input: a value that is not W3C Trace Context is ignored (the consumer starts a new trace), never trusted.
+ * input: a value that is not W3C Trace Context is ignored (the consumer starts a new trace), never trusted, and
+ * a `tracestate` longer than W3C's 512 characters is dropped.
  */
 export function spanContextOf(envelope: Envelope): SpanContext | undefined {
   const parsed = parseTraceparent(envelope.traceparent)
@@ -15,7 +16,11 @@ export function spanContextOf(envelope: Envelope): SpanContext | undefined {
     traceFlags: parsed.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
     isRemote: true,
   }
-  if (typeof envelope.tracestate === 'string' && envelope.tracestate.length > 0)
+  if (
+    typeof envelope.tracestate === 'string' &&
+    envelope.tracestate.length > 0 &&
+    envelope.tracestate.length <= MAX_TRACESTATE_LENGTH
+  )
     context.traceState = createTraceState(envelope.tracestate)
   return context
 }

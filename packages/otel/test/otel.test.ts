@@ -50,6 +50,7 @@ describe('trace context in envelopes', () => {
       isRemote: true,
     })
     expect(sc?.traceState?.get('congo')).toBe('t61rcWkgMzE')
+    expect(spanContextOf(envelope({ traceparent, tracestate: `a=${'x'.repeat(600)}` }))?.traceState).toBeUndefined()
     for (const bad of [
       'junk',
       '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
