@@ -1,5 +1,5 @@
 import { createTraceState, type SpanContext, TraceFlags } from '@opentelemetry/api'
-import { type Envelope, parseTraceparent } from '@tierbus/core'
+import { type Envelope, MAX_TRACESTATE_LENGTH, parseTraceparent } from '@tierbus/core'
 
 /**
  * The publisher's span context carried by an envelope (the CloudEvents distributed-tracing extension:
