@@ -20,7 +20,10 @@ export function docExample(file: string, marker: string): string {
  * Writes `code` to a temporary module inside the repository (so `@tierbus/*` and `zod` resolve as in an
  * app), returns its type errors (empty when it type-checks) and hands its import to `use`; removes it after.
  */
-export async function withDocModule<T>(code: string, use: (diagnostics: string[], load: () => Promise<unknown>) => Promise<T>): Promise<T> {
+export async function withDocModule<T>(
+  code: string,
+  use: (diagnostics: string[], load: () => Promise<unknown>) => Promise<T>,
+): Promise<T> {
   const dir = mkdtempSync(join(root, 'test', '.doc-'))
   const file = join(dir, 'example.ts')
   writeFileSync(file, code)
@@ -28,7 +31,9 @@ export async function withDocModule<T>(code: string, use: (diagnostics: string[]
     const config = ts.readConfigFile(join(root, 'tsconfig.json'), ts.sys.readFile)
     const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, root)
     const program = ts.createProgram([file], { ...options, noEmit: true })
-    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
+    const diagnostics = ts
+      .getPreEmitDiagnostics(program)
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
     return await use(diagnostics, () => import(pathToFileURL(file).href))
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -81,7 +81,7 @@ export interface SubscribeOptions {
   ordered?: boolean
   /** Redelivery delay after a crash; long handlers are kept alive by heartbeats where the tier supports it. */
   leaseMs?: number
-  /** Handle middleware of this subscription only, run inside the bus's (`bus.use`); their `publish` hooks are not used. */
+  /** Handle middleware of this subscription only, run inside the bus's (`bus.use`); `publish` hooks are not used. */
   middleware?: readonly Middleware[]
 }
 
@@ -254,11 +254,14 @@ class EventBus implements Bus {
     assertPattern(pattern)
     if (typeof handler !== 'function') throw new ConfigError(`subscribe('${pattern}'): handler must be a function`)
     const own = options.middleware ?? []
-    if (!Array.isArray(own)) throw new ConfigError(`subscribe('${pattern}'): middleware must be an array of middleware objects`)
+    if (!Array.isArray(own)) {
+      throw new ConfigError(`subscribe('${pattern}'): middleware must be an array of middleware objects`)
+    }
     for (const m of own) assertMiddleware(m, `subscribe('${pattern}', { middleware })`)
     const retry = this.retryFor(options)
     const spec = this.specFor(pattern, options, false, retry)
-    return this.start(spec, handler as Handler, retry, definition ? () => definition : (type) => this.registry.get(type), definition !== undefined, own)
+    const definitionFor = definition ? () => definition : (type: string) => this.registry.get(type)
+    return this.start(spec, handler as Handler, retry, definitionFor, definition !== undefined, own)
   }
 
   async request<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options: RequestOptions = {}): Promise<ReplyOutput<D>> {

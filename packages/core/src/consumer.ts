@@ -12,6 +12,11 @@ import { DEAD_LETTER_KINDS, type DeadLetterReason, type Delivery, type Subscript
 
 const ROOM: Promise<void> = Promise.resolve()
 
+/** True for a promise (or any thenable): what a handler returns when it is async. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function'
+}
+
 /** Why a delivery is dead-lettered before its handler runs (a class: handler data can be any value). */
 class Refusal {
   constructor(
@@ -102,7 +107,7 @@ export class Consumer {
     return new Promise((resolve) => this.capacityWaiters.push(resolve))
   }
 
-  /** Replaces the handle middleware (outermost first); composed here once, not per event. Runs already started keep theirs. */
+  /** Replaces the handle middleware (outermost first), composed once here, not per event; running handlers keep theirs. */
   useMiddleware(middleware: readonly Middleware[]): void {
     this.chain = composeHandle(middleware, this.options.handler as (event: ReceivedEvent<unknown>) => unknown)
   }
@@ -193,7 +198,7 @@ export class Consumer {
         try {
           let result = ctx && this.chain ? this.chain(ctx) : this.options.handler(event)
           // Await only real promises: a synchronous handler saves a microtask hop per event.
-          if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+          if (isThenable(result)) {
             this.keep(d)
             result = await result
           }
@@ -228,7 +233,9 @@ export class Consumer {
     // with a forged reply target is refused before its handler runs, so nothing it returns goes anywhere.
     if (env.replyto !== undefined) {
       const replyIssue = replyToIssue(env.replyto)
-      if (replyIssue) return new Refusal(DEAD_LETTER_KINDS.malformed, `malformed event envelope: replyto: ${replyIssue}`)
+      if (replyIssue) {
+        return new Refusal(DEAD_LETTER_KINDS.malformed, `malformed event envelope: replyto: ${replyIssue}`)
+      }
     }
     const definition = this.options.definitionFor(env.type)
     if (!definition) return env.data
@@ -248,12 +255,20 @@ export class Consumer {
    * After a handler (or handle middleware) threw: counts it, then dead-letters on the last attempt, or
    * schedules a retry. Resolves true when an ordered lane retries in place (run again at once).
    */
-  private async failed(d: Delivery, env: Envelope, err: unknown, attempt: number, started: number, ctx: DeliveryContext | undefined): Promise<boolean> {
+  private async failed(
+    d: Delivery,
+    env: Envelope,
+    err: unknown,
+    attempt: number,
+    started: number,
+    ctx: DeliveryContext | undefined,
+  ): Promise<boolean> {
     const { metrics, retry, spec } = this.options
     metrics?.failed(env.type, performance.now() - started)
     if (this.abandoned) return false
     if (attempt >= retry.attempts) {
-      await this.fail(d, env, { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt }, ctx)
+      const reason = { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt }
+      await this.fail(d, env, reason, ctx)
       return false
     }
     metrics?.retried(env.type)
@@ -299,7 +314,8 @@ export class Consumer {
 
   /** Tells a delivery's settle listeners (handle middleware) how it ended. */
   private settled(ctx: DeliveryContext | undefined, outcome: SettleOutcome, env: Envelope): void {
-    ctx?.settled(outcome, (err) => this.options.onError(err, { phase: 'settle', group: this.options.spec.group, eventId: env.id }))
+    const group = this.options.spec.group
+    ctx?.settled(outcome, (err) => this.options.onError(err, { phase: 'settle', group, eventId: env.id }))
   }
 
   /** Runs a settle action; false when abandoned or when the tier failed it (the delivery comes back after its lease). */

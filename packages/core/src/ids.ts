@@ -41,9 +41,15 @@ export function newEventId(now: number = Date.now()): string {
     prefixMs = msecs
   }
   // Bytes 6-10: version 7, then 32 bits of seq around the variant bits (as uuid's v7Bytes); 11-15 random.
-  // Built as two 12-character parts: V8 copies strings shorter than 13 characters flat, so an id is 2
-  // small string nodes instead of a chain of 10 (an id lives as long as its event does).
-  const seqPart = HEX[0x70 | ((seq >>> 28) & 0x0f)]! + HEX[(seq >>> 20) & 0xff]! + '-' + HEX[0x80 | ((seq >>> 14) & 0x3f)]! + HEX[(seq >>> 6) & 0xff]! + '-'
+  // An id lives as long as its event (a queued backlog holds many): toLowerCase() (a no-op on these
+  // characters) flattens the concatenation into one 36-character string, as uuid's stringify does.
+  const seqPart =
+    HEX[0x70 | ((seq >>> 28) & 0x0f)]! +
+    HEX[(seq >>> 20) & 0xff]! +
+    '-' +
+    HEX[0x80 | ((seq >>> 14) & 0x3f)]! +
+    HEX[(seq >>> 6) & 0xff]! +
+    '-'
   const randomPart =
     HEX[((seq << 2) & 0xff) | (pool[r + 10]! & 0x03)]! +
     HEX[pool[r + 11]!]! +
@@ -51,7 +57,7 @@ export function newEventId(now: number = Date.now()): string {
     HEX[pool[r + 13]!]! +
     HEX[pool[r + 14]!]! +
     HEX[pool[r + 15]!]!
-  return prefix + seqPart + randomPart
+  return (prefix + seqPart + randomPart).toLowerCase()
 }
 
 /** The creation time (ms since epoch) encoded in a UUIDv7, or undefined for other ids. */

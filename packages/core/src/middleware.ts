@@ -69,7 +69,9 @@ export function assertMiddleware(value: unknown, where: string): asserts value i
     (m.handle === undefined || typeof m.handle === 'function') &&
     (m.publish !== undefined || m.handle !== undefined)
   if (!ok) {
-    throw new ConfigError(`${where}: a middleware is an object with a publish(ctx, next) and/or handle(ctx, next) function, got ${describe(value)}`)
+    throw new ConfigError(
+      `${where}: a middleware is an object with a publish(ctx, next) and/or handle(ctx, next) function, got ${describe(value)}`,
+    )
   }
 }
 
@@ -99,7 +101,10 @@ export function composePublish(middleware: readonly Middleware[], tier: string, 
  * The handle chain: each middleware's `handle` around the next, `handler` innermost. Undefined when no
  * middleware has a handle hook, so the consumer calls the handler directly (no cost per event).
  */
-export function composeHandle(middleware: readonly Middleware[], handler: (event: ReceivedEvent<unknown>) => unknown): HandleRun | undefined {
+export function composeHandle(
+  middleware: readonly Middleware[],
+  handler: (event: ReceivedEvent<unknown>) => unknown,
+): HandleRun | undefined {
   let run: HandleRun | undefined
   for (let i = middleware.length - 1; i >= 0; i--) {
     const m = middleware[i] as Middleware
@@ -127,7 +132,8 @@ export class DeliveryContext implements HandleContext {
 
   onSettled(listener: (outcome: SettleOutcome) => void): void {
     if (typeof listener !== 'function') throw new ConfigError('onSettled(listener): listener must be a function')
-    ;(this.listeners ??= []).push(listener)
+    if (this.listeners) this.listeners.push(listener)
+    else this.listeners = [listener]
   }
 
   /** Calls the listeners once with the outcome; `report` receives what a listener throws. */

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest'
-import { validate, version } from 'uuid'
 import { newEventId, timeOfId } from '@tierbus/core'
+import { validate, version } from 'uuid'
+import { describe, expect, it } from 'vitest'
 
 describe('newEventId', () => {
   it('makes RFC 9562 UUIDv7 ids that sort in creation order, also within one millisecond', () => {

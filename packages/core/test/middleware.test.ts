@@ -1,16 +1,16 @@
-import { describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import {
   ConfigError,
   createBus,
   defineEvent,
-  memoryTransport,
   type Envelope,
   type HandleContext,
   type Middleware,
+  memoryTransport,
   type SettleOutcome,
 } from '@tierbus/core'
 import { eventually, quietPeriod } from '@tierbus/core/testing'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 
 const Order = defineEvent('order.placed', z.object({ orderId: z.string() }))
 const Quote = defineEvent('quote.asked', z.object({ item: z.string() }), { reply: z.object({ price: z.number() }) })
@@ -33,7 +33,7 @@ function tracer(name: string, log: string[]): Middleware {
       await next(ctx.envelopes)
       log.push(`${name}:publish<`)
     },
-    async handle(ctx, next) {
+    async handle(_ctx, next) {
       log.push(`${name}:handle>`)
       const result = await next()
       log.push(`${name}:handle<`)
@@ -62,9 +62,20 @@ describe('middleware', () => {
     await bus.publish(Order, { orderId: 'o1' })
     await eventually(() => log.includes('a:handle<'), 'handled')
     // The memory tier delivers in a microtask, so publish and handle entries interleave: check each chain.
-    expect(log.filter((l) => l.includes(':publish'))).toEqual(['a:publish>memory:1', 'b:publish>memory:1', 'b:publish<', 'a:publish<'])
+    expect(log.filter((l) => l.includes(':publish'))).toEqual([
+      'a:publish>memory:1',
+      'b:publish>memory:1',
+      'b:publish<',
+      'a:publish<',
+    ])
     expect(log.filter((l) => !l.includes(':publish'))).toEqual([
-      'a:handle>', 'b:handle>', 'c:handle>', 'handler', 'c:handle<', 'b:handle<', 'a:handle<',
+      'a:handle>',
+      'b:handle>',
+      'c:handle>',
+      'handler',
+      'c:handle<',
+      'b:handle<',
+      'a:handle<',
     ])
     await bus.close()
   })
@@ -72,7 +83,12 @@ describe('middleware', () => {
   it('hands publishBatch to publish middleware as one call with every envelope', async () => {
     const { bus } = newBus()
     const seen: number[] = []
-    bus.use({ publish: (ctx, next) => (seen.push(ctx.envelopes.length), next(ctx.envelopes)) })
+    bus.use({
+      publish: (ctx, next) => {
+        seen.push(ctx.envelopes.length)
+        return next(ctx.envelopes)
+      },
+    })
     await bus.publishBatch(Order, [{ orderId: 'o1' }, { orderId: 'o2' }, { orderId: 'o3' }])
     expect(seen).toEqual([3])
     expect(bus.metrics().totals.published).toBe(3)
@@ -95,7 +111,10 @@ describe('middleware', () => {
     await bus.publishBatch(Order, [{ orderId: 'o1' }, { orderId: 'drop-me' }, { orderId: 'o2' }])
     await eventually(() => got.length === 2, 'two delivered')
     await quietPeriod(50)
-    expect(got.map((e) => [(e.data as { orderId: string }).orderId, e.tenant])).toEqual([['o1', 't1'], ['o2', 't1']])
+    expect(got.map((e) => [(e.data as { orderId: string }).orderId, e.tenant])).toEqual([
+      ['o1', 't1'],
+      ['o2', 't1'],
+    ])
     // Metrics count what reached the tier.
     expect(bus.metrics().totals.published).toBe(2)
     await bus.close()
@@ -103,7 +122,11 @@ describe('middleware', () => {
 
   it('rejects the publish with what a publish middleware throws', async () => {
     const { bus } = newBus()
-    bus.use({ publish: async () => { throw new Error('quota exceeded') } })
+    bus.use({
+      publish: async () => {
+        throw new Error('quota exceeded')
+      },
+    })
     await expect(bus.publish(Order, { orderId: 'o1' })).rejects.toThrow('quota exceeded')
     expect(bus.metrics().totals.published).toBe(0)
     await bus.close()
@@ -124,12 +147,26 @@ describe('middleware', () => {
     await bus.subscribe(Order, () => void handlerRuns++, { group: 'g', retry: { attempts: 3, ...QUICK } })
     await bus.publish(Order, { orderId: 'o1' })
     await bus.publish(Order, { orderId: 'poison' })
-    await eventually(() => settled.length === 5, () => `settle outcomes: ${JSON.stringify(settled)}`)
-    expect(settled.filter(([id]) => id === 'o1')).toEqual([['o1', 1, 'retried'], ['o1', 2, 'acked']])
-    expect(settled.filter(([id]) => id === 'poison')).toEqual([['poison', 1, 'retried'], ['poison', 2, 'retried'], ['poison', 3, 'dead-lettered']])
+    await eventually(
+      () => settled.length === 5,
+      () => `settle outcomes: ${JSON.stringify(settled)}`,
+    )
+    expect(settled.filter(([id]) => id === 'o1')).toEqual([
+      ['o1', 1, 'retried'],
+      ['o1', 2, 'acked'],
+    ])
+    expect(settled.filter(([id]) => id === 'poison')).toEqual([
+      ['poison', 1, 'retried'],
+      ['poison', 2, 'retried'],
+      ['poison', 3, 'dead-lettered'],
+    ])
     expect(handlerRuns).toBe(1)
     const [dead] = await transport.deadLetters.list()
-    expect(dead?.reason).toMatchObject({ kind: 'handler-failed', attempts: 3, error: 'Error: flaky middleware on attempt 3' })
+    expect(dead?.reason).toMatchObject({
+      kind: 'handler-failed',
+      attempts: 3,
+      error: 'Error: flaky middleware on attempt 3',
+    })
     await bus.close()
   })
 
@@ -138,12 +175,23 @@ describe('middleware', () => {
     const settled: Array<[string, number, SettleOutcome]> = []
     let runs = 0
     bus.use(outcomes(settled))
-    await bus.subscribe(Order, () => {
-      if (++runs < 3) throw new Error('not yet')
-    }, { group: 'g', ordered: true, retry: { attempts: 5, ...QUICK } })
+    await bus.subscribe(
+      Order,
+      () => {
+        if (++runs < 3) throw new Error('not yet')
+      },
+      { group: 'g', ordered: true, retry: { attempts: 5, ...QUICK } },
+    )
     await bus.publish(Order, { orderId: 'o1' }, { key: 'k1' })
-    await eventually(() => settled.length === 3, () => `settle outcomes: ${JSON.stringify(settled)}`)
-    expect(settled).toEqual([['o1', 1, 'retried'], ['o1', 2, 'retried'], ['o1', 3, 'acked']])
+    await eventually(
+      () => settled.length === 3,
+      () => `settle outcomes: ${JSON.stringify(settled)}`,
+    )
+    expect(settled).toEqual([
+      ['o1', 1, 'retried'],
+      ['o1', 2, 'retried'],
+      ['o1', 3, 'acked'],
+    ])
     await bus.close()
   })
 
@@ -154,13 +202,15 @@ describe('middleware', () => {
     let handlerRuns = 0
     await bus.subscribe(Order, () => void handlerRuns++, {
       group: 'skipper',
-      middleware: [{
-        async handle(ctx) {
-          contexts.push({ group: ctx.group, tier: ctx.tier, attempt: ctx.attempt })
-          ctx.onSettled((o) => settled.push(o))
-          return undefined
+      middleware: [
+        {
+          async handle(ctx) {
+            contexts.push({ group: ctx.group, tier: ctx.tier, attempt: ctx.attempt })
+            ctx.onSettled((o) => settled.push(o))
+            return undefined
+          },
         },
-      }],
+      ],
     })
     await bus.publish(Order, { orderId: 'o1' })
     await eventually(() => settled.length === 1, 'settled')
@@ -176,7 +226,9 @@ describe('middleware', () => {
     const settled: SettleOutcome[] = []
     bus.use({
       async handle(ctx, next) {
-        ctx.onSettled(() => { throw new Error('listener bug') })
+        ctx.onSettled(() => {
+          throw new Error('listener bug')
+        })
         ctx.onSettled((o) => settled.push(o))
         return next()
       },
@@ -192,7 +244,12 @@ describe('middleware', () => {
     const { bus } = newBus()
     const wrapped: string[] = []
     const handled: string[] = []
-    const mark: Middleware = { handle: (ctx, next) => (wrapped.push(ctx.group), next()) }
+    const mark: Middleware = {
+      handle: (ctx, next) => {
+        wrapped.push(ctx.group)
+        return next()
+      },
+    }
     await bus.subscribe(Order, () => void handled.push('with'), { group: 'with', middleware: [mark] })
     await bus.subscribe(Order, () => void handled.push('without'), { group: 'without' })
     await bus.publish(Order, { orderId: 'o1' })
@@ -208,7 +265,12 @@ describe('middleware', () => {
     await bus.subscribe(Order, (e) => void handled.push(e.data.orderId), { group: 'g' })
     await bus.publish(Order, { orderId: 'before' })
     await eventually(() => handled.length === 1, 'first handled')
-    bus.use({ handle: (ctx, next) => (wrapped.push(ctx.attempt), next()) })
+    bus.use({
+      handle: (ctx, next) => {
+        wrapped.push(ctx.attempt)
+        return next()
+      },
+    })
     await bus.publish(Order, { orderId: 'after' })
     await eventually(() => handled.length === 2, 'second handled')
     expect(wrapped).toEqual([1])
@@ -219,7 +281,12 @@ describe('middleware', () => {
     const { bus } = newBus()
     const published: string[] = []
     bus.use(
-      { publish: (ctx, next) => (published.push(...ctx.envelopes.map((e) => (e.type.startsWith('_inbox.') ? 'reply' : e.type))), next(ctx.envelopes)) },
+      {
+        publish: (ctx, next) => {
+          published.push(...ctx.envelopes.map((e) => (e.type.startsWith('_inbox.') ? 'reply' : e.type)))
+          return next(ctx.envelopes)
+        },
+      },
       { handle: async (_ctx, next) => ({ price: ((await next()) as { price: number }).price * 2 }) },
     )
     await bus.subscribe(Quote, () => ({ price: 21 }), { group: 'pricing' })
@@ -232,7 +299,9 @@ describe('middleware', () => {
     const { bus } = newBus()
     expect(() => bus.use({} as Middleware)).toThrow(ConfigError)
     expect(() => bus.use({ name: 'half', handle: 'yes' } as unknown as Middleware)).toThrow(/'half'/)
-    await expect(bus.subscribe(Order, () => {}, { middleware: [null as unknown as Middleware] })).rejects.toThrow(ConfigError)
+    await expect(bus.subscribe(Order, () => {}, { middleware: [null as unknown as Middleware] })).rejects.toThrow(
+      ConfigError,
+    )
     await bus.close()
   })
 })
