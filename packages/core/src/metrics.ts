@@ -1,4 +1,4 @@
-import { LatencyHistogram, RateWindow, type LatencySummary } from './histogram.js'
+import { LatencyHistogram, RateWindow, type LatencyBuckets, type LatencySummary } from './histogram.js'
 import { compilePattern } from './subjects.js'
 import type { DeadLetterKind } from './transport.js'
 
@@ -17,6 +17,10 @@ export interface TypeMetrics extends EventCounts {
   handlerMs: LatencySummary
   /** From the envelope's `time` (publish) to the handler finishing. */
   endToEndMs: LatencySummary
+  /** `handlerMs` as cumulative buckets (what a Prometheus histogram needs). */
+  handlerBuckets: LatencyBuckets
+  /** `endToEndMs` as cumulative buckets. */
+  endToEndBuckets: LatencyBuckets
 }
 
 /** Counters of one consumer group in this process. */
@@ -188,6 +192,8 @@ export class Metrics {
         deadLettered: s.deadLettered,
         handlerMs: s.handler.summary(),
         endToEndMs: s.endToEnd.summary(),
+        handlerBuckets: s.handler.buckets(),
+        endToEndBuckets: s.endToEnd.buckets(),
       }
     }
     return {
