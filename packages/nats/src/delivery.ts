@@ -1,5 +1,6 @@
 import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
 import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
+import { attemptAfterDeferrals, dueTimeOf } from './deferral.js'
 import type { JetStreamDeadLetters } from './dead-letters.js'
 import { transportError } from './errors.js'
 import type { PulledMessage } from './pulled-message.js'
@@ -34,7 +35,9 @@ export class JetStreamDelivery implements Delivery {
   }
 
   get attempt(): number {
-    return this.msg.deliveryCount
+    const due = dueTimeOf(this.msg.headers)
+    if (due === undefined || !this.envelope) return this.msg.deliveryCount
+    return attemptAfterDeferrals(this.msg.deliveryCount, due, Date.parse(this.envelope.time))
   }
 
   ack(): Promise<void> {

@@ -2,6 +2,7 @@ import { createInbox, type Msg, type NatsConnection, type Subscription as NatsSu
 import type { Delivery, Subscription, SubscriptionSpec } from '@tierbus/core'
 import { BatchPump, InFlight, WakeableSleep } from '@tierbus/core/adapter'
 import { REDRIVE_HEADER, type JetStreamDeadLetters } from './dead-letters.js'
+import { deferralMs, dueTimeOf } from './deferral.js'
 import { JetStreamDelivery, type DeliveryOwner } from './delivery.js'
 import { PulledMessage } from './pulled-message.js'
 
@@ -138,6 +139,12 @@ export class PullSubscription implements Subscription, DeliveryOwner {
     if (target && target !== this.durable) {
       // A dead letter redriven to another group: not ours to handle.
       m.ack()
+      return
+    }
+    const deferral = deferralMs(dueTimeOf(m.headers))
+    if (deferral > 0) {
+      // A delayed event that arrived early: back to the server until it is due; no slot taken.
+      m.nak(deferral)
       return
     }
     const slot = this.inFlight.takeOne()

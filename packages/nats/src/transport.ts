@@ -25,6 +25,7 @@ import {
 import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
 import { NatsLink } from './connection.js'
 import { JetStreamDeadLetters } from './dead-letters.js'
+import { deferralHeaders } from './deferral.js'
 import { ERR_CONSUMER_NOT_FOUND, JetStreamNotEnabledError, isNoResponders, jetStreamCode, transportError } from './errors.js'
 import { InboxSubscription } from './inbox-subscription.js'
 import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js'
@@ -43,7 +44,8 @@ export function natsCapabilities(maxPayload = 1_048_576): Capabilities {
     // 'per-key' promises order per group; JetStream splits a key's events across a group's members,
     // so only a single-member group would keep it. Not promised (see README).
     ordering: 'none',
-    delay: false,
+    // Deferred on the consumer side: an early message is nak'ed until its due time (see deferral.ts).
+    delay: true,
     maxPayloadBytes: maxPayload - HEADER_RESERVE_BYTES,
   })
 }
@@ -195,7 +197,8 @@ class JetStreamTransport implements NatsTransport {
         core = true
         continue
       }
-      acks.push(this.js.publish(subject, body, this.options.dedupe ? { msgID: envelope.id } : undefined))
+      const headers = deferralHeaders(envelope)
+      acks.push(this.js.publish(subject, body, { ...(this.options.dedupe ? { msgID: envelope.id } : {}), ...(headers ? { headers } : {}) }))
     }
     try {
       // All sends are in flight at once (pipelined); each resolves on its PubAck.

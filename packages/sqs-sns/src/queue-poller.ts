@@ -3,11 +3,14 @@ import { compilePattern, tryDecodeEnvelope, type Delivery, type SubscriptionSpec
 import { FetchLoop, type InFlightSlot } from '@tierbus/core/adapter'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
+import { attemptAfterDeferral, defer, deferralFor, dueOf } from './deferral.js'
 import { SqsDelivery, type DeliveryContext, type ReceivedMessage } from './delivery.js'
 import { visibilitySeconds } from './topology.js'
 
 /** Messages per ReceiveMessage (SQS limit). */
 const RECEIVE_BATCH = 10
+/** System attributes every receive asks for: the attempt, and whether a delayed message was deferred. */
+const RECEIVE_ATTRIBUTES: ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp'] = ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp']
 /** Pause after a failed receive, doubling up to the max, so an outage does not spin. */
 const ERROR_BACKOFF = Object.freeze({ initialMs: 200, maxMs: 5_000 })
 
@@ -61,7 +64,7 @@ export class QueuePoller {
           WaitTimeSeconds: this.options.waitTimeSeconds,
           VisibilityTimeout: Math.max(1, visibilitySeconds(this.options.spec.leaseMs)),
           MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: this.context.fifo ? ['ApproximateReceiveCount', 'MessageGroupId'] : ['ApproximateReceiveCount'],
+          MessageSystemAttributeNames: this.context.fifo ? [...RECEIVE_ATTRIBUTES, 'MessageGroupId'] : RECEIVE_ATTRIBUTES,
         }),
         { abortSignal: signal },
       )
@@ -71,22 +74,35 @@ export class QueuePoller {
     }
   }
 
-  /** Decodes a message; a decoded event outside the pattern (a wildcard's prefix filter let it through) is acked silently. */
+  /**
+   * Decodes a message; a decoded event outside the pattern (a wildcard's prefix filter let it through) is
+   * acked silently, and a delayed event received before it is due is deferred (see deferral.ts).
+   */
   private toDelivery(m: Message, slot: InFlightSlot): SqsDelivery | undefined {
     const body = m.Body ?? ''
+    const receiveCount = Math.max(1, Number(m.Attributes?.ApproximateReceiveCount ?? 1) || 1)
+    const { envelope, malformed } = tryDecodeEnvelope(body)
+    const typeAttribute = m.MessageAttributes?.[TYPE_ATTRIBUTE]?.StringValue
+    const type = envelope?.type ?? typeAttribute
+    if (type !== undefined && !this.matches(type)) {
+      slot.free()
+      this.context.acks.ack(this.context.queue.url, m.ReceiptHandle!).catch(this.options.onError)
+      return undefined
+    }
+    const due = dueOf(envelope)
+    const deferral = deferralFor(due, receiveCount)
+    if (deferral) {
+      slot.free()
+      defer(this.context, m, deferral).catch(this.options.onError)
+      return undefined
+    }
+    const firstReceivedAt = Number(m.Attributes?.ApproximateFirstReceiveTimestamp) || undefined
     const received: ReceivedMessage = {
       body,
       receiptHandle: m.ReceiptHandle!,
-      attempt: Math.max(1, Number(m.Attributes?.ApproximateReceiveCount ?? 1) || 1),
-      type: m.MessageAttributes?.[TYPE_ATTRIBUTE]?.StringValue,
+      attempt: attemptAfterDeferral(receiveCount, firstReceivedAt, due),
+      type: typeAttribute,
       messageGroupId: m.Attributes?.MessageGroupId,
-    }
-    const { envelope, malformed } = tryDecodeEnvelope(body)
-    const type = envelope?.type ?? received.type
-    if (type !== undefined && !this.matches(type)) {
-      slot.free()
-      this.context.acks.ack(this.context.queue.url, received.receiptHandle).catch(this.options.onError)
-      return undefined
     }
     return new SqsDelivery(this.context, slot, received, envelope, malformed)
   }

@@ -14,12 +14,12 @@ import { MAX_ENVELOPE_BYTES, TopicPublisher } from './publisher.js'
 import { QueuePoller } from './queue-poller.js'
 import { describeInfrastructure, planQueue, type InfrastructureDescription, type SubscriptionDeclaration } from './topology.js'
 
-/** Tier 3 (standard topic and queues): durable, at-least-once, no order, no delay, 256 KiB messages. */
+/** Tier 3 (standard topic and queues): durable, at-least-once, no order, delay deferred on receipt, 256 KiB messages. */
 export const SQS_CAPABILITIES: Capabilities = Object.freeze({
   persistent: true,
   replay: false,
   ordering: 'none',
-  delay: false,
+  delay: true,
   maxPayloadBytes: MAX_ENVELOPE_BYTES,
 })
 
