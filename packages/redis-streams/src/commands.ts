@@ -204,3 +204,91 @@ redis.call('XADD', unpack(args))
 redis.call('SADD', KEYS[3], ARGV[2])
 return 1
 `
+
+/**
+ * Takes or keeps the ownership of streams for an ordered subscription: a key free (or already ours)
+ * becomes ours for ttlMs. Returns 1/0 per key, in KEYS order.
+ * KEYS: owner keys. ARGV: consumer, ttlMs.
+ */
+export const ACQUIRE_OWNERSHIP_SCRIPT = `
+local out = {}
+for k = 1, #KEYS do
+  local v = redis.call('GET', KEYS[k])
+  if v == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[k], ARGV[2])
+    out[k] = 1
+  elseif not v then
+    redis.call('SET', KEYS[k], ARGV[1], 'PX', ARGV[2])
+    out[k] = 1
+  else
+    out[k] = 0
+  end
+end
+return out
+`
+
+/**
+ * Renews (ARGV[2] = ttlMs) or releases (no ARGV[2]) one ownership if it is still ours; 0 when another
+ * member holds it now (ours had run out).
+ * KEYS: [owner key]. ARGV: consumer, ttlMs?.
+ */
+export const KEEP_OWNERSHIP_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('DEL', KEYS[1]) end
+return 1
+`
+
+/**
+ * Reclaim for ordered subscriptions on streams they own: a stream whose pending entries of other
+ * consumers (a previous owner's) are not all idle for minIdle yet is skipped whole, so its entries are
+ * taken together, in id order, once that owner is surely gone; otherwise as RECLAIM_SCRIPT. Returns
+ * `{ entries, trimmed, streams still holding other consumers' pending entries }`.
+ * KEYS: streams. ARGV: group, consumer, minIdleMs, count.
+ */
+export const ORDERED_RECLAIM_SCRIPT = `
+local group, consumer, minIdle = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
+local out, trimmed, busy = {}, 0, {}
+local function foreign(stream)
+  local n, young = 0, false
+  local p = redis.pcall('XPENDING', stream, group, '-', '+', 10000)
+  if type(p) == 'table' and not p.err then
+    for _, e in ipairs(p) do
+      if e[2] ~= consumer then
+        n = n + 1
+        if e[3] < minIdle then young = true end
+      end
+    end
+  end
+  return n, young
+end
+for k = 1, #KEYS do
+  local before, young = foreign(KEYS[k])
+  if young or want <= 0 then
+    if before > 0 then busy[#busy + 1] = KEYS[k] end
+  else
+    local cursor = '0-0'
+    for round = 1, 10 do
+      local r = redis.pcall('XAUTOCLAIM', KEYS[k], group, consumer, minIdle, cursor, 'COUNT', want)
+      if type(r) ~= 'table' or r.err then break end
+      for _, e in ipairs(r[2]) do
+        local q = redis.call('XPENDING', KEYS[k], group, e[1], e[1], 1)
+        local deliveries = 1
+        if q[1] then deliveries = q[1][4] end
+        out[#out + 1] = { KEYS[k], e[1], e[2], deliveries }
+        want = want - 1
+      end
+      if r[3] then
+        for _, id in ipairs(r[3]) do
+          redis.call('XACK', KEYS[k], group, id)
+          trimmed = trimmed + 1
+        end
+      end
+      cursor = r[1]
+      if cursor == '0-0' or want <= 0 then break end
+    end
+    if before > 0 and foreign(KEYS[k]) > 0 then busy[#busy + 1] = KEYS[k] end
+  end
+end
+return { out, trimmed, busy }
+`

@@ -8,6 +8,7 @@ import {
   DEAD_LETTER_SCRIPT,
   DROP_EPHEMERAL_SCRIPT,
   evalScript,
+  ORDERED_RECLAIM_SCRIPT,
   PRUNE_CONSUMERS_SCRIPT,
   RECLAIM_SCRIPT,
   RELEASE_CONSUMER_SCRIPT,
@@ -19,6 +20,7 @@ import { StreamDelivery, type DeliveryOwner } from './delivery.js'
 import { parseReadReply, parseReclaimReply, rawOf, type StreamEntry } from './entries.js'
 import type { RedisKeys } from './keys.js'
 import type { ResolvedRedisStreamsOptions } from './options.js'
+import { StreamOwnership } from './ownership.js'
 import type { RedisStreamsStats } from './stats.js'
 
 /** Slack added when waiting for an idle time to reach the lease (Redis idle times are whole milliseconds). */
@@ -68,6 +70,8 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   private readonly reclaimEveryMs: number
   private readonly pruneEveryMs: number
   private readonly deferred = new Map<string, DeferredRetry>()
+  /** Ordered subscriptions only: the streams this member owns (see ownership.ts). */
+  private readonly ownership: StreamOwnership | undefined
   private reader: BlockingReader | undefined
   private readonly loop: FetchLoop<StreamEntry>
   private nextReclaimAt = 0
@@ -93,6 +97,9 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     this.pruneEveryMs = Math.max(1_000, Math.min(300_000, Math.floor(ctx.options.staleConsumerMs / 2)))
     this.nextPruneAt = Date.now() + this.pruneEveryMs
     this.pollMs = ctx.options.pollMinMs
+    this.ownership = spec.ordered
+      ? new StreamOwnership(ctx.client, ctx.keys, this.consumerGroup, this.consumer, spec.leaseMs, (err) => ctx.options.onError(err, { operation: 'renew stream ownership', group: spec.group }))
+      : undefined
     this.loop = new FetchLoop<StreamEntry>({
       maxInFlight: spec.maxInFlight,
       beforeFetch: () => this.runScheduledJobs(),
@@ -144,6 +151,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     await stopping
     const { client, keys } = this.ctx
     try {
+      await this.ownership?.release()
       if (this.spec.ephemeral && !this.match) {
         await client.send(evalScript(DROP_EPHEMERAL_SCRIPT, [keys.stream(this.spec.pattern), keys.types], [this.consumerGroup, this.spec.pattern]))
       } else {
@@ -216,6 +224,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     if (this.match && now >= this.nextDiscoveryAt) await this.discover()
     if (now >= this.nextKeepAt) await this.keepDeferred(now)
     if (now >= this.nextPruneAt) await this.prune()
+    if (this.ownership && now >= this.ownership.nextAcquireAt && (await this.ownership.acquire(this.readKeys())) > 0) this.nextReclaimAt = 0
   }
 
   /** Reclaims due entries (expired leases, retries) when it is time, then reads new ones for the rest of `room`. */
@@ -241,12 +250,20 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
    */
   private budget(now: number, reclaimDue = true): number {
     const reclaimAt = reclaimDue ? this.nextReclaimAt : Number.POSITIVE_INFINITY
-    const next = Math.min(reclaimAt, this.nextDiscoveryAt, this.nextKeepAt, this.nextPruneAt, now + this.ctx.options.blockMs)
+    const acquireAt = this.ownership?.nextAcquireAt ?? Number.POSITIVE_INFINITY
+    const next = Math.min(reclaimAt, this.nextDiscoveryAt, this.nextKeepAt, this.nextPruneAt, acquireAt, now + this.ctx.options.blockMs)
     return Math.max(0, next - now)
   }
 
   private async read(count: number, blockMs: number): Promise<StreamEntry[]> {
-    const command = xreadgroup(this.consumerGroup, this.consumer, count, this.reader && blockMs >= 1 ? blockMs : undefined, this.readKeys())
+    const streams = this.ownership ? this.ownership.readable() : this.readKeys()
+    if (streams.length === 0) {
+      // An ordered member that owns nothing readable yet: wait for the next look at the leases.
+      if (blockMs >= 1) await this.loop.sleeper.sleep(blockMs)
+      return []
+    }
+    if (this.ownership) blockMs = Math.min(blockMs, this.ownership.readLimit(streams))
+    const command = xreadgroup(this.consumerGroup, this.consumer, count, this.reader && blockMs >= 1 ? blockMs : undefined, streams)
     if (this.reader) {
       this.blockedUntil = Date.now() + blockMs
       try {
@@ -267,13 +284,15 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   }
 
   private async reclaim(count: number): Promise<StreamEntry[]> {
-    const keys = this.readKeys()
+    const keys = this.ownership ? this.ownership.streams : this.readKeys()
     if (keys.length === 0) return []
     // Rotate the order so that one stream's backlog cannot starve the others' expired leases.
     const offset = this.reclaimOffset++ % keys.length
     const rotated = keys.slice(offset).concat(keys.slice(0, offset))
-    const reply = await this.ctx.client.send(evalScript(RECLAIM_SCRIPT, rotated, [this.consumerGroup, this.consumer, this.spec.leaseMs, count]))
-    const { entries, trimmed } = parseReclaimReply(reply)
+    const script = this.ownership ? ORDERED_RECLAIM_SCRIPT : RECLAIM_SCRIPT
+    const reply = await this.ctx.client.send(evalScript(script, rotated, [this.consumerGroup, this.consumer, this.spec.leaseMs, count]))
+    const { entries, trimmed, busy } = parseReclaimReply(reply)
+    this.ownership?.noteBusy(busy)
     this.ctx.stats.reclaimed += entries.length
     this.ctx.stats.trimmedPending += trimmed
     return entries
