@@ -70,6 +70,8 @@ export {
 } from './subjects.js'
 export { exceedsNestingDepth, MAX_NESTING_DEPTH } from './nesting.js'
 export { DEAD_LETTER_KINDS } from './transport.js'
+export { deadLetterBody, rawBodyOf } from './raw-body.js'
+export type { RawEncoding } from './raw-body.js'
 export type {
   Capabilities,
   DeadLetter,

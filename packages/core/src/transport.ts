@@ -97,8 +97,10 @@ export interface DeadLetter {
   readonly group: string
   /** The envelope, when the message could be decoded. */
   readonly envelope?: Envelope
-  /** The raw body, when it could not. */
+  /** The raw body, when it could not: its text, or the base64 of its bytes when they are not UTF-8 (`rawEncoding`). */
   readonly raw?: string
+  /** `base64` when `raw` holds the base64 of bytes that are not valid UTF-8 (`deadLetterBody` gives the bytes back). */
+  readonly rawEncoding?: 'base64'
   readonly reason: DeadLetterReason
   /** RFC 3339 time it was dead-lettered. */
   readonly failedAt: string

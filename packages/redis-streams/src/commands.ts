@@ -101,20 +101,77 @@ return n
 `
 
 /**
- * Writes a dead letter, then acks the entry: the XACK runs only if the XADD succeeded (a failing
- * redis.call aborts the script), so a dead letter is never lost between the two.
- * KEYS: [stream, dead-letter stream, dead-letter groups set]. ARGV: consumer group, entry id,
- * subscriber group, payload, reason JSON, failedAt.
+ * Lua: whether a string is valid UTF-8 as a strict decoder reads it (no overlongs, surrogates or code
+ * points past U+10FFFF), and base64 of any string. A body that is not UTF-8 is stored as base64, so a
+ * client that reads replies as UTF-8 text (ioredis, Upstash) can give back its exact bytes.
  */
-export const DEAD_LETTER_SCRIPT = `
-redis.call('XADD', KEYS[2], '*', 'payload', ARGV[4], 'reason', ARGV[5], 'consumerGroup', ARGV[1], 'stream', KEYS[1], 'entry', ARGV[2], 'failedAt', ARGV[6])
+export const LUA_BYTES_AS_TEXT = `
+local function isUtf8(s)
+  local i, n = 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    local len, lo, hi = 1, 0x80, 0xBF
+    if c < 0x80 then len = 1
+    elseif c >= 0xC2 and c <= 0xDF then len = 2
+    elseif c >= 0xE0 and c <= 0xEF then
+      len = 3
+      if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+    elseif c >= 0xF0 and c <= 0xF4 then
+      len = 4
+      if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+    else return false end
+    if i + len - 1 > n then return false end
+    for j = i + 1, i + len - 1 do
+      local d = s:byte(j)
+      if j == i + 1 then
+        if d < lo or d > hi then return false end
+      elseif d < 0x80 or d > 0xBF then return false end
+    end
+    i = i + len
+  end
+  return true
+end
+local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+local function base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local q = { math.floor(n / 262144) % 64, math.floor(n / 4096) % 64, math.floor(n / 64) % 64, n % 64 }
+    out[#out + 1] = B64:sub(q[1] + 1, q[1] + 1) .. B64:sub(q[2] + 1, q[2] + 1)
+      .. (b and B64:sub(q[3] + 1, q[3] + 1) or '=') .. (c and B64:sub(q[4] + 1, q[4] + 1) or '=')
+  end
+  return table.concat(out)
+end
+`
+
+/**
+ * Writes a dead letter, then acks the entry: the XACK runs only if the XADD succeeded (a failing
+ * redis.call aborts the script), so a dead letter is never lost between the two. For a malformed entry
+ * the payload is copied from the stream itself (the client's copy is UTF-8-decoded text, which may have
+ * replaced bytes) and stored as base64, with `encoding` = base64, when it is not valid UTF-8.
+ * KEYS: [stream, dead-letter stream, dead-letter groups set]. ARGV: consumer group, entry id,
+ * subscriber group, payload, reason JSON, failedAt, '1' when the entry is malformed.
+ */
+export const DEAD_LETTER_SCRIPT = `${LUA_BYTES_AS_TEXT}
+local payload, encoding = ARGV[4], 'utf8'
+if ARGV[7] == '1' then
+  local e = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+  if e[1] then
+    local f = e[1][2]
+    for i = 1, #f, 2 do if f[i] == 'payload' then payload = f[i + 1] end end
+  end
+  if not isUtf8(payload) then payload, encoding = base64(payload), 'base64' end
+end
+redis.call('XADD', KEYS[2], '*', 'payload', payload, 'encoding', encoding, 'reason', ARGV[5], 'consumerGroup', ARGV[1], 'stream', KEYS[1], 'entry', ARGV[2], 'failedAt', ARGV[6])
 redis.call('SADD', KEYS[3], ARGV[3])
 return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 `
 
 /**
  * Moves one dead letter to its consumer group's redrive stream (created with the group if missing),
- * then deletes it; 0 when it is gone already.
+ * then deletes it; 0 when it is gone already, or holds bytes that are not UTF-8 (no consumer could ever
+ * decode them: they stay listed, for purge).
  * KEYS: [dead-letter stream, redrive stream]. ARGV: dead-letter id, consumer group.
  */
 export const REDRIVE_SCRIPT = `
@@ -122,7 +179,10 @@ local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
 if not e[1] then return 0 end
 local fields = e[1][2]
 local payload = ''
-for i = 1, #fields, 2 do if fields[i] == 'payload' then payload = fields[i + 1] end end
+for i = 1, #fields, 2 do
+  if fields[i] == 'payload' then payload = fields[i + 1] end
+  if fields[i] == 'encoding' and fields[i + 1] == 'base64' then return 0 end
+end
 redis.pcall('XGROUP', 'CREATE', KEYS[2], ARGV[2], '0', 'MKSTREAM')
 redis.call('XADD', KEYS[2], '*', 'payload', payload)
 redis.call('XDEL', KEYS[1], ARGV[1])

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import { compilePattern, isWildcard, type DeadLetterReason, type Delivery, type Subscription, type SubscriptionSpec } from '@tierbus/core'
+import { compilePattern, DEAD_LETTER_KINDS, isWildcard, type DeadLetterReason, type Delivery, type Subscription, type SubscriptionSpec } from '@tierbus/core'
 import { FetchLoop, type AckCoalescer } from '@tierbus/core/adapter'
 import { streamAckKey, type StreamAck } from './ack-batcher.js'
 import { isBusyGroupError, isNoGroupError, type BlockingReader, type RedisStreamClient } from './client.js'
@@ -195,6 +195,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
         rawOf(entry.fields),
         JSON.stringify(reason),
         new Date().toISOString(),
+        reason.kind === DEAD_LETTER_KINDS.malformed ? '1' : '0',
       ]),
     )
   }
