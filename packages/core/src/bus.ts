@@ -264,7 +264,7 @@ class EventBus implements Bus {
   }
 
   metrics(): MetricsSnapshot {
-    return this.collector.snapshot()
+    return this.collector.snapshot(this.transport.trimmedUnread?.() ?? 0)
   }
 
   async close(options: CloseOptions = {}): Promise<void> {

@@ -144,6 +144,12 @@ export interface Transport {
   /** Dead-letter access, where the tier offers it. */
   readonly deadLetters?: DeadLetterStore
   /**
+   * Optional, for tiers whose retention can remove events no group has settled yet (by a limit the
+   * user chose): how many it removed so, counted once per group, since the transport was created.
+   * `bus.metrics().totals.trimmedUnread` reports it and the advisor warns about it.
+   */
+  trimmedUnread?(): number
+  /**
    * Optional, for tiers whose `capabilities.ordering` is `none`: what to do instead when a subscription
    * asks for `ordered` (e.g. "create it with sqsTransport({ fifo: true })"), quoted in core's ConfigError.
    */

@@ -10,17 +10,89 @@ import type { RetentionPolicy } from './options.js'
 /** Field of a stream entry that holds the encoded envelope. */
 export const PAYLOAD_FIELD = 'payload'
 
-/** `MAXLEN ~ n` / `MINID ~ <ms>-0` arguments of XADD for a retention policy (none when keeping everything). */
-export function trimArgs(retention: RetentionPolicy, now = Date.now()): Array<string | number> {
-  if (retention === false) return []
-  if ('maxLen' in retention) return ['MAXLEN', '~', retention.maxLen]
-  return ['MINID', '~', `${Math.max(0, now - retention.maxAgeMs)}-0`]
+/** Appends one encoded envelope to its stream (retention trims later, see `TRIM_SCRIPT`). */
+export function xadd(stream: string, payload: string): RedisCommand {
+  return ['XADD', stream, '*', PAYLOAD_FIELD, payload]
 }
 
-/** Appends one encoded envelope to its stream, trimming approximately. */
-export function xadd(stream: string, payload: string, trim: ReadonlyArray<string | number>): RedisCommand {
-  return ['XADD', stream, ...trim, '*', PAYLOAD_FIELD, payload]
+/** The arguments of `TRIM_SCRIPT` for a retention policy (none when it keeps everything). */
+export function trimScriptArgs(retention: RetentionPolicy, batch: number, now = Date.now()): Array<string | number> | undefined {
+  if (retention === false) return undefined
+  const unread = retention.trimUnread ? '1' : '0'
+  if ('maxLen' in retention) return ['len', retention.maxLen, now, unread, batch]
+  return ['age', retention.maxAgeMs, now, unread, batch]
 }
+
+/**
+ * Retention of one stream, aware of its consumer groups. The policy's cut (entries past `maxLen`, up to
+ * `batch` of the oldest per run; or older than `maxAgeMs`) is held back at the oldest entry some group
+ * has not settled (its oldest pending entry, or the entry after its last delivered one), unless
+ * `trimUnread` is '1': then the cut is made and what it removed unsettled is counted, per group.
+ * Returns `{ removed, removedUnread, held }` (held = 1 when a group's backlog kept entries the policy would drop).
+ * KEYS: [stream]. ARGV: 'len' | 'age', limit, now (ms), trimUnread ('1' / '0'), batch.
+ */
+export const TRIM_SCRIPT = `
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq), ms
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+local function after(id)
+  local _, seq, ms = parse(id)
+  return ms .. '-' .. (seq + 1)
+end
+local key, mode, limit, now, trimUnread, batch = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5])
+local cut
+if mode == 'len' then
+  local excess = redis.call('XLEN', key) - limit
+  if excess <= 0 then return { 0, 0, 0 } end
+  local r = redis.call('XRANGE', key, '-', '+', 'COUNT', math.min(excess, batch))
+  if #r == 0 then return { 0, 0, 0 } end
+  cut = after(r[#r][1])
+else
+  cut = math.max(0, now - limit) .. '-0'
+end
+local floors = {}
+local safe
+local groups = redis.pcall('XINFO', 'GROUPS', key)
+if type(groups) == 'table' and not groups.err then
+  for _, g in ipairs(groups) do
+    local name, pending, last
+    for i = 1, #g, 2 do
+      if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'pending' then pending = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
+    end
+    local floor = after(last)
+    if pending > 0 then
+      local p = redis.call('XPENDING', key, name)
+      if p[2] and less(p[2], floor) then floor = p[2] end
+    end
+    floors[#floors + 1] = { name, floor, last }
+    if not safe or less(floor, safe) then safe = floor end
+  end
+end
+local unread, held = 0, 0
+if safe and less(safe, cut) then
+  if trimUnread then
+    -- Pending ids outlive their entries: only those whose entry is still here are counted (once).
+    local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+    for _, f in ipairs(floors) do
+      if first and less(f[2], cut) then
+        unread = unread + #redis.call('XPENDING', key, f[1], first[1], '(' .. cut, batch)
+        if less(f[3], cut) then unread = unread + #redis.call('XRANGE', key, '(' .. f[3], '(' .. cut, 'COUNT', batch) end
+      end
+    end
+  else
+    cut = safe
+    held = 1
+  end
+end
+local removed = redis.call('XTRIM', key, 'MINID', cut)
+return { removed, unread, held }
+`
 
 /** Creates a consumer group (and the stream, if missing) starting at `startId` (`$` latest, `0` earliest). */
 export function xgroupCreate(stream: string, group: string, startId: '$' | '0'): RedisCommand {
@@ -251,16 +323,11 @@ return 0
 /**
  * Publishes one delayed envelope that came due: removes it from the delayed set and appends it to its
  * stream, or does nothing when another process moved it first. Returns 1 when moved.
- * KEYS: [delayed set, stream, types set]. ARGV: member (the payload), type, then XADD trim arguments.
+ * KEYS: [delayed set, stream, types set]. ARGV: member (the payload), type.
  */
 export const MOVE_DELAYED_SCRIPT = `
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-local args = { KEYS[2] }
-for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
-args[#args + 1] = '*'
-args[#args + 1] = 'payload'
-args[#args + 1] = ARGV[1]
-redis.call('XADD', unpack(args))
+redis.call('XADD', KEYS[2], '*', 'payload', ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[2])
 return 1
 `
