@@ -30,6 +30,7 @@ import { ERR_CONSUMER_NOT_FOUND, JetStreamNotEnabledError, isNoResponders, jetSt
 import { InboxSubscription } from './inbox-subscription.js'
 import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js'
 import { PullSubscription } from './pull-subscription.js'
+import { RetentionWatch } from './retention-watch.js'
 import { deleteStreams, ensureStreams, planStreams, streamFor, type StreamPlan } from './streams.js'
 import { SubjectMap, durableName, subjectWithin } from './subjects.js'
 
@@ -132,6 +133,7 @@ class JetStreamTransport implements NatsTransport {
   /** Event type → does a stream hold it (cached, types repeat). */
   private readonly stored = new Map<string, boolean>()
   private closing: Promise<void> | undefined
+  private readonly retention: RetentionWatch
 
   constructor(
     private readonly link: NatsLink,
@@ -146,6 +148,12 @@ class JetStreamTransport implements NatsTransport {
     this.js = this.jetStreamOf(link.connection)
     this.deadLetters = new JetStreamDeadLetters(this.js, jsm, subjects, plan.deadLetters.name)
     this.streams = [...plan.events.map((s) => s.name), plan.deadLetters.name]
+    this.retention = new RetentionWatch(() => this.jsm, options.retentionCheckMs, (err) => this.reportError(err))
+  }
+
+  /** Messages the streams' limits (`max_age`, `max_bytes`) removed before a group of this transport acked them. */
+  trimmedUnread(): number {
+    return this.retention.trimmedUnread
   }
 
   get connection(): NatsConnection {
@@ -232,6 +240,10 @@ class JetStreamTransport implements NatsTransport {
         return new PullSubscription(spec, onBatch, { connection: this.connection, stream, durable, deadLetters: this.deadLetters, fetchExpiresMs: this.options.fetchExpiresMs, onError, isClosed: () => this.closing !== undefined })
       }
       if (spec.ephemeral) onClosed = () => this.deleteConsumer(stream, durable)
+      else {
+        this.retention.watch(stream, durable)
+        onClosed = async () => this.retention.unwatch(stream, durable)
+      }
     }
     const sub: ResumableSubscription = { spec, current: await open(), open }
     this.subscriptions.add(sub)
@@ -246,6 +258,7 @@ class JetStreamTransport implements NatsTransport {
 
   close(): Promise<void> {
     return (this.closing ??= (async () => {
+      this.retention.stop()
       await Promise.all([...this.subscriptions].map((s) => s.current.close().catch(() => {})))
       this.subscriptions.clear()
       if (this.options.deleteStreamsOnClose && !this.connection.isClosed()) {
