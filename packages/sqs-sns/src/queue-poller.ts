@@ -10,14 +10,39 @@ import { visibilitySeconds } from './topology.js'
 /** Messages per ReceiveMessage (SQS limit). */
 const RECEIVE_BATCH = 10
 /** System attributes every receive asks for: the attempt, and whether a delayed message was deferred. */
-const RECEIVE_ATTRIBUTES: ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp'] = ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp']
+const RECEIVE_ATTRIBUTES: ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp', 'SentTimestamp'] = [
+  'ApproximateReceiveCount',
+  'ApproximateFirstReceiveTimestamp',
+  'SentTimestamp',
+]
+/** Least time between two retention warnings of one queue. */
+const RETENTION_WARNING_EVERY_MS = 60_000
 /** Pause after a failed receive, doubling up to the max, so an outage does not spin. */
 const ERROR_BACKOFF = Object.freeze({ initialMs: 200, maxMs: 5_000 })
+
+/**
+ * Group `group` received a message `ageMs` old from `queue`: SQS deletes messages after the queue's
+ * retention (at most 14 days) unconsumed or not, so the group is close to losing events silently.
+ */
+export class RetentionWarning extends Error {
+  override readonly name = 'RetentionWarning'
+  constructor(
+    readonly queue: string,
+    readonly group: string,
+    readonly ageMs: number,
+  ) {
+    super(
+      `group ${group} received a message ${Math.round(ageMs / 3_600_000)} h old from ${queue}: SQS deletes messages after the queue's retention (at most 14 days) whether or not they were consumed; add consumers or concurrency to this group before its backlog reaches that age`,
+    )
+  }
+}
 
 /** What a poller needs beyond the shared delivery context. */
 export interface PollerOptions {
   readonly spec: SubscriptionSpec
   readonly waitTimeSeconds: number
+  /** Receiving a message older than this warns that the queue's retention may delete unconsumed ones. */
+  readonly retentionWarnAfterMs: number
   readonly onBatch: (batch: Delivery[]) => Promise<void>
   readonly onError: (error: unknown) => void
 }
@@ -29,6 +54,7 @@ export interface PollerOptions {
 export class QueuePoller {
   private readonly matches: (type: string) => boolean
   private readonly loop: FetchLoop<Message>
+  private lastRetentionWarning = 0
 
   constructor(
     private readonly context: DeliveryContext,
@@ -79,6 +105,7 @@ export class QueuePoller {
    * acked silently, and a delayed event received before it is due is deferred (see deferral.ts).
    */
   private toDelivery(m: Message, slot: InFlightSlot): SqsDelivery | undefined {
+    this.checkAge(Number(m.Attributes?.SentTimestamp))
     const body = m.Body ?? ''
     const receiveCount = Math.max(1, Number(m.Attributes?.ApproximateReceiveCount ?? 1) || 1)
     const { envelope, malformed } = tryDecodeEnvelope(body)
@@ -105,6 +132,15 @@ export class QueuePoller {
       messageGroupId: m.Attributes?.MessageGroupId,
     }
     return new SqsDelivery(this.context, slot, received, envelope, malformed)
+  }
+
+  /** Warns (rate-limited) when the group is so far behind that SQS retention may delete what it has not read. */
+  private checkAge(sentAt: number): void {
+    const now = Date.now()
+    const age = now - sentAt
+    if (!(age > this.options.retentionWarnAfterMs) || now - this.lastRetentionWarning < RETENTION_WARNING_EVERY_MS) return
+    this.lastRetentionWarning = now
+    this.options.onError(new RetentionWarning(this.context.queue.name, this.options.spec.group, age))
   }
 
   /** Makes messages visible again at once (received while closing). */

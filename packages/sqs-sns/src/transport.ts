@@ -141,7 +141,7 @@ class SqsSnsTransport implements SqsTransport {
     const provisioned = await resources
     const poller = new QueuePoller(
       { clients: this.clients, acks: this.acks, queue: provisioned.queue, dlq: provisioned.dlq, group: spec.group, fifo: this.fifo, leaseMs: spec.leaseMs, isClosed: () => this.closed },
-      { spec, waitTimeSeconds: this.options.waitTimeSeconds, onBatch, onError: this.options.onError },
+      { spec, waitTimeSeconds: this.options.waitTimeSeconds, retentionWarnAfterMs: this.options.retentionWarnAfterMs, onBatch, onError: this.options.onError },
     )
     this.pollers.add(poller)
     poller.start()
