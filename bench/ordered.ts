@@ -70,7 +70,8 @@ async function drain(tier: Tier, ordered: boolean): Promise<number> {
   const transports = await Promise.all(Array.from({ length: MEMBERS }, () => ns.make()))
   const buses = transports.map((transport) => createBus({ transport, source: 'bench/ordered' }))
   const total = KEYS * PER_KEY
-  let handled = 0
+  // Distinct events, so a redelivery never counts twice.
+  const handled = new Set<string>()
   let finished: () => void = () => {}
   const done = new Promise<void>((resolve) => (finished = resolve))
   try {
@@ -84,10 +85,19 @@ async function drain(tier: Tier, ordered: boolean): Promise<number> {
     const t0 = performance.now()
     for (const bus of buses) {
       for (const event of events) {
-        await bus.subscribe(event, () => void (++handled === total && finished()), { group: 'bench', ordered, concurrency: 16, startFrom: 'earliest' })
+        await bus.subscribe(
+          event,
+          (e) => {
+            handled.add(`${e.data.key} ${e.data.n}`)
+            if (handled.size === total) finished()
+          },
+          { group: 'bench', ordered, concurrency: 16, startFrom: 'earliest' },
+        )
       }
     }
-    await done
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${tier.name}: ${handled.size} of ${total} handled after 180 s`)), 180_000)))
+    await Promise.race([done, timeout]).finally(() => clearTimeout(timer))
     return total / ((performance.now() - t0) / 1_000)
   } finally {
     await Promise.all(buses.map((b) => b.close()))

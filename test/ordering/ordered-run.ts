@@ -56,7 +56,12 @@ function now(): number {
 }
 
 /** Subscribes `bus` as a member of the ordered group (for `events`, default all), sending its records to `log`. */
-export async function subscribeMember(bus: Bus, member: string, log: (r: RunRecord) => void, options: { leaseMs: number; events?: typeof orderedEvents }): Promise<void> {
+export async function subscribeMember(
+  bus: Bus,
+  member: string,
+  log: (r: RunRecord) => void,
+  options: { leaseMs: number; events?: typeof orderedEvents; workMs?: number },
+): Promise<void> {
   for (const event of options.events ?? orderedEvents) {
     await bus.subscribe(
       event,
@@ -68,7 +73,7 @@ export async function subscribeMember(bus: Bus, member: string, log: (r: RunReco
           throw new Error(`first attempt of ${key}/${n} fails`)
         }
         // A little work, so handlers of different keys overlap and a same-key overlap would show.
-        await new Promise((resolve) => setImmediate(resolve))
+        await new Promise((resolve) => (options.workMs ? setTimeout(resolve, options.workMs) : setImmediate(resolve)))
         log({ phase: 'E', member, key, n, attempt: e.attempt, at: now(), ok: true })
       },
       { group: 'ordered-run', ordered: true, concurrency: 16, leaseMs: options.leaseMs, retry: { attempts: 5, backoff: { baseMs: 5, maxMs: 20 } } },
@@ -76,9 +81,9 @@ export async function subscribeMember(bus: Bus, member: string, log: (r: RunReco
   }
 }
 
-/** Publishes every event, keys interleaved, in publish order per key. */
-export async function publishRun(bus: Bus, batch = 200): Promise<void> {
-  const all = Array.from({ length: KEYS * PER_KEY }, (_, i) => ({ k: i % KEYS, n: Math.floor(i / KEYS) }))
+/** Publishes events `from` to `to` (exclusive) of every key, keys interleaved, in publish order per key. */
+export async function publishRun(bus: Bus, from = 0, to = PER_KEY, batch = 200): Promise<void> {
+  const all = Array.from({ length: KEYS * (to - from) }, (_, i) => ({ k: i % KEYS, n: from + Math.floor(i / KEYS) }))
   for (let i = 0; i < all.length; i += batch) {
     await Promise.all(
       all.slice(i, i + batch).map(({ k, n }) => {
@@ -120,9 +125,12 @@ export function spawnChildMember(fixture: string, env: Record<string, string>, l
   return { process: child, ready, stderr: () => stderr }
 }
 
-/** For a child fixture: subscribes as a member, logging to stdout, then prints `ready`. */
+/**
+ * For a child fixture: subscribes as a member, logging to stdout, then prints `ready`. Its handlers take
+ * 2 ms, so it still holds unsettled events when the parent kills it.
+ */
 export async function runChildMember(bus: Bus, member: string, leaseMs: number): Promise<void> {
-  await subscribeMember(bus, member, (r) => process.stdout.write(formatRecord(r)), { leaseMs })
+  await subscribeMember(bus, member, (r) => process.stdout.write(formatRecord(r)), { leaseMs, workMs: 2 })
   process.stdout.write('ready\n')
 }
 

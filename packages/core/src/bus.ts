@@ -304,7 +304,7 @@ class EventBus implements Bus {
     }
     const ordered = options.ordered ?? false
     if (ordered && caps.ordering !== 'per-key') {
-      const hint = this.transport.orderingHint ?? "use a tier with capabilities.ordering 'per-key' (memory, postgres, pglite, supabase, redis, upstash, or SQS with fifo: true)"
+      const hint = this.transport.orderingHint ?? "use a tier with capabilities.ordering 'per-key' (memory, postgres, pglite, supabase, redis, upstash, nats, or SQS with fifo: true)"
       throw new ConfigError(`the ${this.transport.name} tier does not keep per-key order (ordered: true); ${hint}`)
     }
     const concurrency = positiveInt(options.concurrency ?? this.concurrency, 'concurrency')

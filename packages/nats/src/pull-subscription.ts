@@ -19,7 +19,12 @@ export interface PullContext {
   readonly isClosed: () => boolean
   /** Runs after intake stopped (e.g. deletes an ephemeral durable). */
   readonly onClose?: () => Promise<void>
+  /** Ordered groups: how long a pull sent now may wait, ms (0: this member must not pull now). */
+  readonly pullWindowMs?: () => number
 }
+
+/** Shortest pull an ordered member sends; with less of its lease left it waits for the renewal. */
+const MIN_PULL_WINDOW_MS = 100
 
 /** Pause after a failed pull (no JetStream, consumer missing) before the next one. */
 const PULL_RETRY_MS = 500
@@ -67,6 +72,11 @@ export class PullSubscription implements Subscription, DeliveryOwner {
     this.loop = this.run()
   }
 
+  /** Looks again at once (an ordered member became the owner). */
+  wake(): void {
+    this.sleeper.wake()
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
@@ -91,8 +101,14 @@ export class PullSubscription implements Subscription, DeliveryOwner {
       this.forgetExpired()
       const free = max - this.inFlight.held - this.owed
       const pause = this.failedAt + PULL_RETRY_MS - Date.now()
+      const window = this.ctx.pullWindowMs ? this.ctx.pullWindowMs() : this.ctx.fetchExpiresMs
+      if (window < MIN_PULL_WINDOW_MS) {
+        // An ordered member that does not own its group's consumer (or must wait): look again soon.
+        await this.sleeper.sleep(MIN_PULL_WINDOW_MS)
+        continue
+      }
       if (free > 0 && pause <= 0 && (this.pulls.length === 0 || free >= step)) {
-        this.pull(free)
+        this.pull(free, Math.min(window, this.ctx.fetchExpiresMs))
         continue
       }
       // Also wake when an open pull should have expired (its 408 can be lost across a reconnect).
@@ -101,8 +117,7 @@ export class PullSubscription implements Subscription, DeliveryOwner {
     }
   }
 
-  private pull(batch: number): void {
-    const expires = this.ctx.fetchExpiresMs
+  private pull(batch: number, expires: number): void {
     this.pulls.push({ remaining: batch, expiresAt: Date.now() + expires })
     try {
       this.ctx.connection.publish(this.nextSubject, JSON.stringify({ batch, expires: expires * 1_000_000 }), { reply: this.inbox })
