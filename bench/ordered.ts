@@ -126,7 +126,7 @@ writeBenchSection(
 
 ${machineLine()}, services on loopback. ${fmt(KEYS * PER_KEY)} events (${KEYS} keys × ${fmt(PER_KEY)}, spread over ${TYPES}
 event types) retained first, then drained by ${MEMBERS} members of one group (two transports in one process), concurrency
-16 each, a handler that does no work; median of ${RUNS} runs after a warm-up, ordered and unordered alternating in the same
+16 each, a handler that does no work, timed from the first subscribe to the last event handled; median of ${RUNS} runs after a warm-up, ordered and unordered alternating in the same
 run. Ordered: each partition (a Redis stream / a NATS subject per event type) is read by one member at a time under a lease,
 so one partition's throughput is one member's, and core runs one event per key at a time. The shared 2-core VM runs the
 broker, both members and the publisher: read the ratio, not the absolute figures.
