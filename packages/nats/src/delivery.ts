@@ -11,6 +11,8 @@ export interface DeliveryOwner {
   readonly group: string
   readonly durable: string
   readonly deadLetters: JetStreamDeadLetters
+  /** Called once the message is settled (ordered groups stop keeping it alive). */
+  settled?(msg: PulledMessage): void
 }
 
 /**
@@ -51,6 +53,7 @@ export class JetStreamDelivery implements Delivery {
   deadLetter(reason: DeadLetterReason): Promise<void> {
     return this.once.settle(async () => {
       // Stored first: if the write fails the message stays unacked and comes back, so it is never lost.
+      this.owner.settled?.(this.msg)
       await this.owner.deadLetters.write({ group: this.owner.group, durable: this.owner.durable, subject: this.msg.subject, data: this.msg.data }, reason)
       this.respond('terminating', () => this.msg.term())
     })
@@ -67,6 +70,7 @@ export class JetStreamDelivery implements Delivery {
   }
 
   private respond(what: string, action: () => void): void {
+    this.owner.settled?.(this.msg)
     try {
       action()
     } catch (err) {

@@ -1,6 +1,6 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
 import type { Delivery, Subscription, SubscriptionSpec } from '@tierbus/core'
-import { BatchPump, InFlight, WakeableSleep } from '@tierbus/core/adapter'
+import { BatchPump, InFlight, LeaseKeeper, WakeableSleep } from '@tierbus/core/adapter'
 import { REDRIVE_HEADER, type JetStreamDeadLetters } from './dead-letters.js'
 import { deferralMs, dueTimeOf } from './deferral.js'
 import { JetStreamDelivery, type DeliveryOwner } from './delivery.js'
@@ -56,6 +56,12 @@ export class PullSubscription implements Subscription, DeliveryOwner {
   private readonly sub: NatsSubscription
   private readonly nextSubject: string
   private readonly loop: Promise<void>
+  /**
+   * Ordered groups only: every message handed to core and not settled gets `working` (+WPI) each half
+   * lease, also while it waits behind its key's lane (core renews only running ones), so it is never
+   * redelivered to a next owner while this member may still run it; a dead member's renewals stop.
+   */
+  private readonly held: LeaseKeeper<PulledMessage> | undefined
 
   constructor(
     private readonly spec: SubscriptionSpec,
@@ -68,8 +74,23 @@ export class PullSubscription implements Subscription, DeliveryOwner {
     this.inFlight = new InFlight(spec.maxInFlight, () => this.sleeper.wake())
     this.nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${ctx.stream}.${ctx.durable}`
     this.pump = new BatchPump(onBatch, ctx.onError)
+    this.held = ctx.pullWindowMs
+      ? new LeaseKeeper<PulledMessage>(spec.leaseMs, (m) => {
+          if (ctx.isClosed()) return this.held?.stop()
+          try {
+            m.working()
+          } catch (err) {
+            ctx.onError(err)
+          }
+        })
+      : undefined
     this.sub = ctx.connection.subscribe(this.inbox, { callback: (err, msg) => (err ? ctx.onError(err) : this.receive(msg)) })
     this.loop = this.run()
+  }
+
+  /** A handed-out message was settled. */
+  settled(msg: PulledMessage): void {
+    this.held?.untrack(msg)
   }
 
   /** Looks again at once (an ordered member became the owner). */
@@ -163,6 +184,7 @@ export class PullSubscription implements Subscription, DeliveryOwner {
       return
     }
     const slot = this.inFlight.takeOne()
+    this.held?.track(m)
     this.pump.push(new JetStreamDelivery(m, this, slot, this.ctx.isClosed), slot)
   }
 

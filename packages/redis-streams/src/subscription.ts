@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { compilePattern, DEAD_LETTER_KINDS, isWildcard, type DeadLetterReason, type Delivery, type Subscription, type SubscriptionSpec } from '@tierbus/core'
-import { FetchLoop, type AckCoalescer } from '@tierbus/core/adapter'
+import { FetchLoop, LeaseKeeper, type AckCoalescer } from '@tierbus/core/adapter'
 import { streamAckKey, type StreamAck } from './ack-batcher.js'
 import { isBusyGroupError, isNoGroupError, type BlockingReader, type RedisStreamClient } from './client.js'
 import {
@@ -72,6 +72,12 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   private readonly deferred = new Map<string, DeferredRetry>()
   /** Ordered subscriptions only: the streams this member owns (see ownership.ts). */
   private readonly ownership: StreamOwnership | undefined
+  /**
+   * Ordered subscriptions only: every entry handed to core and not settled is kept from going idle, also
+   * while it waits behind its key's lane (core renews only running ones). So another member that took a
+   * stream over waits until this member settled what it holds, or died (the renewals stop).
+   */
+  private readonly held: LeaseKeeper<StreamEntry> | undefined
   private reader: BlockingReader | undefined
   private readonly loop: FetchLoop<StreamEntry>
   private nextReclaimAt = 0
@@ -100,11 +106,21 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     this.ownership = spec.ordered
       ? new StreamOwnership(ctx.client, ctx.keys, this.consumerGroup, this.consumer, spec.leaseMs, (err) => ctx.options.onError(err, { operation: 'renew stream ownership', group: spec.group }))
       : undefined
+    this.held = spec.ordered
+      ? new LeaseKeeper<StreamEntry>(spec.leaseMs, (e) => {
+          if (ctx.isClosed()) return this.held?.stop()
+          this.setIdle(e.stream, [[e.id, 0]]).catch((err) => ctx.options.onError(err, { operation: 'keep held entries', group: spec.group }))
+        })
+      : undefined
     this.loop = new FetchLoop<StreamEntry>({
       maxInFlight: spec.maxInFlight,
       beforeFetch: () => this.runScheduledJobs(),
       fetch: (room) => this.fetch(room),
-      toDeliveries: (entries, slots) => entries.map((e, i) => new StreamDelivery(this, e, slots[i]!, ctx.isClosed)),
+      toDeliveries: (entries, slots) =>
+        entries.map((e, i) => {
+          this.held?.track(e)
+          return new StreamDelivery(this, e, slots[i]!, ctx.isClosed)
+        }),
       onBatch,
       onError: (err) => ctx.options.onError(err, { operation: 'consume', group: spec.group }),
       // The stream or group was deleted (DEL, FLUSHDB): recreate from the start of what is there now.
@@ -165,11 +181,13 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   // --- DeliveryOwner -------------------------------------------------------------------------------
 
   ack(entry: StreamEntry): Promise<void> {
+    this.held?.untrack(entry)
     const ack = { stream: entry.stream, group: this.consumerGroup, id: entry.id }
     return this.ctx.acks.ack(streamAckKey(ack), ack)
   }
 
   async retry(entry: StreamEntry, delayMs: number): Promise<void> {
+    this.held?.untrack(entry)
     const lease = this.spec.leaseMs
     const delay = Math.max(0, Math.ceil(delayMs))
     const now = Date.now()
@@ -186,6 +204,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   }
 
   async deadLetter(entry: StreamEntry, reason: DeadLetterReason): Promise<void> {
+    this.held?.untrack(entry)
     const { client, keys } = this.ctx
     await client.send(
       evalScript(DEAD_LETTER_SCRIPT, [entry.stream, keys.deadLetters(this.spec.group), keys.deadLetterGroups], [
@@ -301,6 +320,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
 
   /** Entries read after close: make them reclaimable by the group's other members at once. */
   private async handBack(entries: readonly StreamEntry[]): Promise<void> {
+    for (const e of entries) this.held?.untrack(e)
     const byStream = new Map<string, Array<[string, number]>>()
     for (const e of entries) {
       const list = byStream.get(e.stream) ?? []
