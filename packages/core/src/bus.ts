@@ -314,7 +314,7 @@ class EventBus implements Bus {
   }
 
   metrics(): MetricsSnapshot {
-    return this.collector.snapshot()
+    return this.collector.snapshot(this.transport.trimmedUnread?.() ?? 0)
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
@@ -354,7 +354,7 @@ class EventBus implements Bus {
     }
     const ordered = options.ordered ?? false
     if (ordered && caps.ordering !== 'per-key') {
-      const hint = this.transport.orderingHint ?? "use a tier with capabilities.ordering 'per-key' (memory, postgres, pglite, supabase, or SQS with fifo: true)"
+      const hint = this.transport.orderingHint ?? "use a tier with capabilities.ordering 'per-key' (memory, postgres, pglite, supabase, redis, upstash, nats, or SQS with fifo: true)"
       throw new ConfigError(`the ${this.transport.name} tier does not keep per-key order (ordered: true); ${hint}`)
     }
     const concurrency = positiveInt(options.concurrency ?? this.concurrency, 'concurrency')

@@ -92,6 +92,8 @@ export { exceedsNestingDepth, MAX_NESTING_DEPTH } from './nesting.js'
 export { MAX_TRACESTATE_LENGTH, parseTraceparent } from './trace-context.js'
 export type { Traceparent } from './trace-context.js'
 export { DEAD_LETTER_KINDS } from './transport.js'
+export { deadLetterBody, rawBodyOf } from './raw-body.js'
+export type { RawEncoding } from './raw-body.js'
 export type {
   Capabilities,
   DeadLetter,

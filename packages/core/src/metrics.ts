@@ -49,6 +49,11 @@ export interface MetricsSnapshot {
     deadLetteredByKind: Partial<Record<DeadLetterKind, number>>
     /** Ack/retry/dead-letter calls the transport failed (the message is redelivered after its lease). */
     settleFailures: number
+    /**
+     * Events the tier's retention removed before a consumer group settled them (per group), as the
+     * transport reports it (`Transport.trimmedUnread`); 0 on a tier whose retention never does.
+     */
+    trimmedUnread: number
   }
   /** Events per second over the sliding window. */
   rates: { windowSeconds: number; publishedPerSec: number; ackedPerSec: number; failedPerSec: number }
@@ -171,7 +176,7 @@ export class Metrics {
   }
 
   /** A plain-JSON snapshot of everything collected. */
-  snapshot(): MetricsSnapshot {
+  snapshot(trimmedUnread = 0): MetricsSnapshot {
     const totals = { published: 0, delivered: 0, acked: 0, retried: 0, deadLettered: 0 }
     const byType: Record<string, TypeMetrics> = {}
     const handler = new LatencyHistogram()
@@ -200,7 +205,7 @@ export class Metrics {
       transport: this.transport,
       at: new Date().toISOString(),
       uptimeMs: Date.now() - this.started,
-      totals: { ...totals, deadLetteredByKind: { ...this.byKind }, settleFailures: this.settleFailures },
+      totals: { ...totals, deadLetteredByKind: { ...this.byKind }, settleFailures: this.settleFailures, trimmedUnread },
       rates: {
         windowSeconds: this.publishedRate.windowSeconds,
         publishedPerSec: this.publishedRate.perSecond(),
