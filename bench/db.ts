@@ -21,7 +21,7 @@ import { createBus, defineEvent, outgoing, type Bus } from '@tierbus/core'
 import { MIGRATIONS, migrationSql, pgliteTransport, postgresTransport, type DbRealtimeTransport, type PostgresTransportOptions } from '@tierbus/db-realtime'
 import { PGlite } from '@electric-sql/pglite'
 import type { PeakReport } from './db-peak-consumer.js'
-import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
+import { bars, fmt, machineLine, median, quantile, writeBenchSection } from './report.js'
 import { IN_FLIGHT, now, sample as task, Task } from './workload.js'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
