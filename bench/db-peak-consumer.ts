@@ -16,8 +16,8 @@ export interface PeakReport {
 
 const send = (message: PeakReport | 'ready') => process.send?.(message)
 const transport = await postgresTransport({
-  connectionString: process.env.DATABASE_URL,
-  schema: process.env.BENCH_SCHEMA,
+  connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+  schema: process.env.BENCH_SCHEMA ?? 'tierbus',
   migrate: false,
   onError: () => {},
 })

@@ -530,7 +530,8 @@ const FAN_OUT = String.raw`
 -- steps (backfill_seq up to backfill_to) when it starts from 'earliest'.
 ALTER TABLE {{S}}.groups ADD COLUMN IF NOT EXISTS backfill_seq bigint NOT NULL DEFAULT 0;
 ALTER TABLE {{S}}.groups ADD COLUMN IF NOT EXISTS backfill_to bigint NOT NULL DEFAULT 0;
-COMMENT ON COLUMN {{S}}.groups.backfill_to IS 'events up to this seq predate the group: copied into deliveries in steps, after backfill_seq';
+COMMENT ON COLUMN {{S}}.groups.backfill_to IS
+  'events up to this seq predate the group: copied into deliveries in steps, after backfill_seq';
 
 -- An existing install: each group's events beyond its cursor are copied now, while no transaction writes
 -- events (the SHARE lock waits for running writers and holds new ones until this migration commits).
@@ -588,7 +589,8 @@ CREATE OR REPLACE TRIGGER events_written AFTER INSERT ON {{S}}.events
 -- events: it waits for transactions writing events to end and holds new writers until it commits, so
 -- every event up to max(seq) is committed and every later insert sees the group and fans out to it.
 -- 'latest' starts after those events; 'earliest' copies them in steps (claim) before or beside the new ones.
-CREATE OR REPLACE FUNCTION {{S}}.register_group(p_name text, p_pattern text, p_regex text, p_prefix text, p_start text, p_ephemeral boolean)
+CREATE OR REPLACE FUNCTION {{S}}.register_group(
+  p_name text, p_pattern text, p_regex text, p_prefix text, p_start text, p_ephemeral boolean)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE v_id bigint; v_edge bigint;
 BEGIN
@@ -597,7 +599,8 @@ BEGIN
   LOCK TABLE {{S}}.events IN SHARE MODE;
   SELECT coalesce(max(e.seq), 0) INTO v_edge FROM {{S}}.events e;
   INSERT INTO {{S}}.groups AS g (name, pattern, pattern_regex, type_prefix, backfill_seq, backfill_to, ephemeral)
-  VALUES (p_name, p_pattern, p_regex, p_prefix, CASE WHEN p_start = 'earliest' THEN 0 ELSE v_edge END, v_edge, p_ephemeral)
+  VALUES (p_name, p_pattern, p_regex, p_prefix,
+          CASE WHEN p_start = 'earliest' THEN 0 ELSE v_edge END, v_edge, p_ephemeral)
   ON CONFLICT (name, pattern) DO UPDATE SET ephemeral = g.ephemeral
   RETURNING g.id INTO v_id;
   RETURN v_id;
@@ -607,7 +610,8 @@ CREATE OR REPLACE FUNCTION {{S}}.drop_group(p_group bigint) RETURNS integer LANG
 DECLARE v_count integer;
 BEGIN
   DELETE FROM {{S}}.deliveries WHERE group_id = p_group;
-  WITH gone AS (DELETE FROM {{S}}.groups WHERE id = p_group RETURNING 1) SELECT count(*)::integer INTO v_count FROM gone;
+  WITH gone AS (DELETE FROM {{S}}.groups WHERE id = p_group RETURNING 1)
+  SELECT count(*)::integer INTO v_count FROM gone;
   RETURN v_count;
 END $$;
 
@@ -626,7 +630,8 @@ END $$;
 -- bitmap scan of the whole backlog plus a sort (~45 ms per claim at 20,000 pending rows, seen here).
 -- So the queries that find due rows run with enable_sort off: they read deliveries_due (or, for ordered
 -- claims, deliveries_key) in index order and stop after the first rows, whatever the statistics say.
-CREATE OR REPLACE FUNCTION {{S}}.claim(p_group bigint, p_limit integer, p_lease_ms integer, p_ordered boolean, p_scan integer)
+CREATE OR REPLACE FUNCTION {{S}}.claim(
+  p_group bigint, p_limit integer, p_lease_ms integer, p_ordered boolean, p_scan integer)
 RETURNS TABLE (seq bigint, attempt integer, envelope text, hint text, next_in_ms integer) LANGUAGE plpgsql AS $$
 DECLARE
   v_sort text := current_setting('enable_sort');
@@ -688,7 +693,8 @@ BEGIN
   -- statistics (an UPDATE by seq = ANY (...) was planned as a scan of the group's whole backlog).
   RETURN QUERY
   WITH leased AS (
-    UPDATE {{S}}.deliveries d SET available_at = clock_timestamp() + p_lease_ms * interval '1 millisecond', attempt = d.attempt + 1
+    UPDATE {{S}}.deliveries d
+    SET available_at = clock_timestamp() + p_lease_ms * interval '1 millisecond', attempt = d.attempt + 1
     WHERE d.ctid = ANY (coalesce(v_rows, '{}'))
     RETURNING d.seq, d.attempt
   )
@@ -705,7 +711,8 @@ END $$;
 
 -- Settles of many rows: one primary-key statement per row. Set-based forms (a join with unnest, or
 -- seq = ANY (...)) were planned from stale statistics as a scan of the group's whole backlog.
-CREATE OR REPLACE FUNCTION {{S}}.ack(p_group bigint, p_seqs bigint[], p_attempts integer[]) RETURNS integer LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION {{S}}.ack(p_group bigint, p_seqs bigint[], p_attempts integer[])
+RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE v_count integer := 0; v_one integer;
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
@@ -717,7 +724,8 @@ BEGIN
   RETURN v_count;
 END $$;
 
-CREATE OR REPLACE FUNCTION {{S}}.release(p_group bigint, p_seqs bigint[], p_attempts integer[]) RETURNS integer LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION {{S}}.release(p_group bigint, p_seqs bigint[], p_attempts integer[])
+RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE v_count integer := 0; v_one integer;
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
@@ -839,7 +847,9 @@ END $$;`
 }
 
 /** Planner settings of the hot-path functions (migration 5): index scans and nested loops only. */
-const INDEX_ONLY = 'SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off SET enable_mergejoin = off'
+const INDEX_ONLY = ['enable_seqscan', 'enable_bitmapscan', 'enable_hashjoin', 'enable_mergejoin']
+  .map((setting) => `SET ${setting} = off`)
+  .join(' ')
 
 /**
  * REVOKE from PUBLIC / anon / authenticated and GRANT EXECUTE to service_role on functions given with
@@ -847,13 +857,18 @@ const INDEX_ONLY = 'SET enable_seqscan = off SET enable_bitmapscan = off SET ena
  */
 function functionGrantsSql(signatures: readonly string[], grant: boolean): string {
   const f = signatures.map((n) => `{{S}}.${n}`).join(', ')
+  const serviceRole = `
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    GRANT EXECUTE ON FUNCTION ${f} TO service_role;
+  END IF;`
   return `REVOKE ALL ON FUNCTION ${f} FROM PUBLIC;
 DO $$ BEGIN
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN REVOKE ALL ON FUNCTION ${f} FROM anon; END IF;
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN REVOKE ALL ON FUNCTION ${f} FROM authenticated; END IF;${
-    grant ? `
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN GRANT EXECUTE ON FUNCTION ${f} TO service_role; END IF;` : ''
-  }
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON FUNCTION ${f} FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON FUNCTION ${f} FROM authenticated;
+  END IF;${grant ? serviceRole : ''}
 END $$;`
 }
 
@@ -867,8 +882,19 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 2, name: 'functions (publish, claim, settle, dead letters, replay) and grants', sql: FUNCTIONS.replace('{{GRANTS}}', () => grantsSql(OWN_TABLES, OWN_FUNCTIONS)) },
   { version: 3, name: 'count_range (backfill progress)', sql: COUNT_RANGE },
   { version: 4, name: 'ordered claims by key heads (no backlog walk), leases from the moment of leasing', sql: ORDERED_CLAIM },
-  { version: 5, name: 'fan-out into deliveries at write time (claims never wait on other transactions)', sql: FAN_OUT.replace('{{TRIGGER_GRANTS}}', () => functionGrantsSql(['events_written()'], false)).replaceAll('{{INDEX_ONLY}}', INDEX_ONLY) },
-  { version: 6, name: 'retention: prune, never past an event a group still needs', sql: RETENTION.replace('{{PRUNE_GRANTS}}', () => functionGrantsSql(['prune(bigint, bigint, bigint, integer)'], true)) },
+  {
+    version: 5,
+    name: 'fan-out into deliveries at write time (claims never wait on other transactions)',
+    sql: FAN_OUT.replace('{{TRIGGER_GRANTS}}', () => functionGrantsSql(['events_written()'], false)).replaceAll(
+      '{{INDEX_ONLY}}',
+      INDEX_ONLY,
+    ),
+  },
+  {
+    version: 6,
+    name: 'retention: prune, never past an event a group still needs',
+    sql: RETENTION.replace('{{PRUNE_GRANTS}}', () => functionGrantsSql(['prune(bigint, bigint, bigint, integer)'], true)),
+  },
 ])
 
 /** The SQL of every migration for `schema`, e.g. to paste into a Supabase migration file. */

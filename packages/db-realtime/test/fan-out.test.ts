@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { migrate, migrationSql, MIGRATIONS, postgresTransport, publishInTransaction } from '../src/index.js'
 import { DATABASE_URL, dropSchema, freshPostgresTransport, freshSchema } from './helpers.js'
 
-const Item = z.object({ n: z.number().int() })
 
 function envelope(type: string, n: number): Envelope {
   return { specversion: '1.0', id: uniqueToken('ev'), source: 'test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n } }
