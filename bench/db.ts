@@ -499,7 +499,8 @@ Aim push p99 < 20 ms at 1,000 events/s, commit→handler: ${verdict(current.comm
 The seed peak (the MisterSmith capacity plan's 3,375 events/s of ~1 KB): \`publishBatch\` of ${PEAK_BATCH} every ${PEAK_EVERY_MS} ms for
 ${PEAK_SECONDS} s from this process, one group of 2 consumer processes (child processes, each its own transport, concurrency ${IN_FLIGHT},
 no-op handler); PGlite the same way at 1,000 events/s (${PGLITE_BATCH} every ${PEAK_EVERY_MS} ms), in-process, one transport, 2 subscriptions
-of one group. Latency is from the publish call (the event's send time) to the handler, across processes.
+of one group. Latency is from the publish call (the event's send time) to the handler, across processes. The backlog is
+events whose publish had resolved minus events handled (publishes still waiting for their commit are not counted).
 
 | run | published events/s | handled events/s (while publishing) | backlog every 10 s | drain after publishing | publish→handler p50 / p99 ms |
 | --- | --- | --- | --- | --- | --- |
