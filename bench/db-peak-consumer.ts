@@ -24,10 +24,14 @@ const transport = await postgresTransport({
 const bus = createBus({ transport, source: 'bench', concurrency: IN_FLIGHT })
 let handled = 0
 let latencies: number[] = []
-await bus.subscribe(Task, (e) => {
-  handled++
-  latencies.push(now() - e.data.sentAt)
-}, { group: process.env.BENCH_GROUP ?? 'peak' })
+await bus.subscribe(
+  Task,
+  (e) => {
+    handled++
+    latencies.push(now() - e.data.sentAt)
+  },
+  { group: process.env.BENCH_GROUP ?? 'peak' },
+)
 const report = () => {
   send({ handled, latencies })
   handled = 0

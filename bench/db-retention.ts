@@ -4,8 +4,9 @@
  * `batchSize`, so its cost should follow the rows it removes, not the size of the table.
  * Run: npx tsx --conditions=tierbus-source bench/db-retention.ts   (DATABASE_URL; BENCH_RETENTION_ROWS=200000)
  */
-import pg from 'pg'
+
 import { postgresTransport } from '@tierbus/db-realtime'
+import pg from 'pg'
 import { fmt, machineLine, table, writeBenchSection } from './report.js'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -58,7 +59,9 @@ async function main(): Promise<void> {
   try {
     for (const rows of SIZES) {
       const r = await measure(rows)
-      console.log(`${fmt(r.rows)} events: pruned ${fmt(r.deleted)} in ${r.seconds.toFixed(2)} s (${r.steps} steps, ${fmt(r.deleted / r.seconds)} events/s); fill took ${r.fillSeconds.toFixed(1)} s`)
+      console.log(
+        `${fmt(r.rows)} events: pruned ${fmt(r.deleted)} in ${r.seconds.toFixed(2)} s (${r.steps} steps, ${fmt(r.deleted / r.seconds)} events/s); fill took ${r.fillSeconds.toFixed(1)} s`,
+      )
       results.push(r)
     }
   } finally {
@@ -75,7 +78,10 @@ ${machineLine()}, PostgreSQL 15 on loopback (shared 2-core machine, heavily load
 \`transport.prune({ maxAgeMs: 1 day })\` on an events table whose oldest ${fmt(PRUNED)} events are two days old, the rest new
 (~300 bytes of data each), one settled group; batches of 5,000 events per step (one short transaction each).
 
-${table(['events in the table', 'pruned', 'steps', 'seconds', 'pruned events/s'], results.map((r) => [fmt(r.rows), fmt(r.deleted), r.steps, r.seconds.toFixed(2), fmt(r.deleted / r.seconds)]))}
+${table(
+  ['events in the table', 'pruned', 'steps', 'seconds', 'pruned events/s'],
+  results.map((r) => [fmt(r.rows), fmt(r.deleted), r.steps, r.seconds.toFixed(2), fmt(r.deleted / r.seconds)]),
+)}
 
 Time for the same work on a 10× larger table: ${ratio.toFixed(2)}× (1.0 would be independent of table size). A prune step
 reads the primary key from where the last one stopped, so the rows it visits are the rows it removes (plus one batch of

@@ -16,12 +16,16 @@ const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000
 /** `90d`, `12h`, `30m`, `45s`, `500ms` → milliseconds. */
 function durationMs(text: string): number {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(text)
-  if (!m) throw new ConfigError(`--max-age: expected a duration like 90d, 12h, 30m, 45s or 500ms, got ${JSON.stringify(text)}`)
+  if (!m)
+    throw new ConfigError(
+      `--max-age: expected a duration like 90d, 12h, 30m, 45s or 500ms, got ${JSON.stringify(text)}`,
+    )
   return Number(m[1]) * (UNITS[m[2] ?? 'ms'] ?? 1)
 }
 
 function count(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) <= 0) throw new ConfigError(`--max-events: expected a positive integer, got ${JSON.stringify(text)}`)
+  if (!/^\d+$/.test(text) || Number(text) <= 0)
+    throw new ConfigError(`--max-events: expected a positive integer, got ${JSON.stringify(text)}`)
   return Number(text)
 }
 
@@ -48,7 +52,10 @@ export async function runMigrateCli(argv: readonly string[], env: Env = process.
   if (command === 'sql') return migrationSql(schema)
   if (command !== 'migrate' && command !== 'prune') throw new ConfigError(MIGRATE_CLI_USAGE)
   const url = env.TIERBUS_DATABASE_URL ?? env.DATABASE_URL
-  if (!url) throw new ConfigError(`tierbus-db ${command}: set DATABASE_URL (or TIERBUS_DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app`)
+  if (!url)
+    throw new ConfigError(
+      `tierbus-db ${command}: set DATABASE_URL (or TIERBUS_DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app`,
+    )
   return command === 'migrate' ? migrateOnce(url, schema) : pruneOnce(url, schema, policy)
 }
 
@@ -58,7 +65,9 @@ async function migrateOnce(url: string, schema: string): Promise<string> {
   await client.connect()
   try {
     const { applied } = await migrate(client, { schema })
-    return applied.length ? `schema "${schema}": applied migrations ${applied.join(', ')}` : `schema "${schema}": up to date`
+    return applied.length
+      ? `schema "${schema}": applied migrations ${applied.join(', ')}`
+      : `schema "${schema}": up to date`
   } finally {
     await client.end()
   }

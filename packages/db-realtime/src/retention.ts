@@ -40,7 +40,10 @@ export interface PruneResult {
 export const RETENTION_DEFAULTS = Object.freeze({ batchSize: 5_000, intervalMs: 600_000 })
 
 /** Checks a policy: at least one limit, each a positive integer. */
-export function checkRetention(policy: RetentionPolicy, where: string): Required<Pick<RetentionPolicy, 'batchSize'>> & RetentionPolicy {
+export function checkRetention(
+  policy: RetentionPolicy,
+  where: string,
+): Required<Pick<RetentionPolicy, 'batchSize'>> & RetentionPolicy {
   if (policy.maxAgeMs === undefined && policy.maxEvents === undefined) {
     throw new ConfigError(`${where}: give maxAgeMs and/or maxEvents (e.g. { maxAgeMs: 90 * 86_400_000 })`)
   }
@@ -66,7 +69,10 @@ export async function pruneEvents(driver: DbDriver, policy: RetentionPolicy): Pr
     deleted += Number(row?.deleted ?? 0)
     after = Number(row?.last_seq ?? after)
     if (!row || row.done) {
-      const held = row?.held_by === null || row?.held_by === undefined ? undefined : { group: String(row.held_by), seq: Number(row.held_seq) }
+      const held =
+        row?.held_by === null || row?.held_by === undefined
+          ? undefined
+          : { group: String(row.held_by), seq: Number(row.held_seq) }
       return { deleted, steps, ...(held ? { heldBy: held } : {}) }
     }
   }

@@ -1,14 +1,21 @@
-import pg from 'pg'
-import { z } from 'zod'
-import { createBus, defineEvent, outgoing, type Envelope } from '@tierbus/core'
+import { createBus, defineEvent, type Envelope, outgoing } from '@tierbus/core'
 import { eventually, quietPeriod, uniqueToken } from '@tierbus/core/testing'
+import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
-import { migrate, migrationSql, MIGRATIONS, postgresTransport, publishInTransaction } from '../src/index.js'
+import { z } from 'zod'
+import { MIGRATIONS, migrate, migrationSql, postgresTransport, publishInTransaction } from '../src/index.js'
 import { DATABASE_URL, dropSchema, freshPostgresTransport, freshSchema } from './helpers.js'
 
-
 function envelope(type: string, n: number): Envelope {
-  return { specversion: '1.0', id: uniqueToken('ev'), source: 'test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n } }
+  return {
+    specversion: '1.0',
+    id: uniqueToken('ev'),
+    source: 'test',
+    type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: { n },
+  }
 }
 
 /** Events are written into each group's deliveries when they are inserted (migration 5). */
@@ -64,7 +71,8 @@ describe('postgres fan-out at write time', () => {
     }
     await bus.publishBatch(batch(0, 20))
     const seen = new Map<string, number[]>()
-    const handler = (e: { data: { key: string; n: number } }) => void seen.set(e.data.key, [...(seen.get(e.data.key) ?? []), e.data.n])
+    const handler = (e: { data: { key: string; n: number } }) =>
+      void seen.set(e.data.key, [...(seen.get(e.data.key) ?? []), e.data.n])
     const options = { group: 'replayer', ordered: true, startFrom: 'earliest', concurrency: 4 } as const
     await bus.subscribe(E, handler, options)
     await bus.subscribe(E, handler, options)
@@ -78,14 +86,25 @@ describe('postgres fan-out at write time', () => {
     const t = await freshPostgresTransport()
     cleanups.push(() => t.close())
     const type = `${uniqueToken('dg')}.x`
-    const spec = { pattern: type, group: 'temp', startFrom: 'latest', maxInFlight: 1, leaseMs: 30_000, maxAttempts: 1, ordered: false, ephemeral: true } as const
+    const spec = {
+      pattern: type,
+      group: 'temp',
+      startFrom: 'latest',
+      maxInFlight: 1,
+      leaseMs: 30_000,
+      maxAttempts: 1,
+      ordered: false,
+      ephemeral: true,
+    } as const
     const inbox = await t.subscribe(spec, async () => {})
     const p = pool()
     const { rows: groups } = await p.query(`SELECT id FROM "${t.schema}".groups WHERE name = 'temp'`)
     expect(groups).toHaveLength(1)
     await inbox.close()
     await t.publish([envelope(type, 1)])
-    const { rows } = await p.query(`SELECT (SELECT count(*)::int FROM "${t.schema}".groups) AS groups, (SELECT count(*)::int FROM "${t.schema}".deliveries) AS deliveries`)
+    const { rows } = await p.query(
+      `SELECT (SELECT count(*)::int FROM "${t.schema}".groups) AS groups, (SELECT count(*)::int FROM "${t.schema}".deliveries) AS deliveries`,
+    )
     expect(rows[0]).toEqual({ groups: 0, deliveries: 0 })
   })
 
@@ -96,10 +115,14 @@ describe('postgres fan-out at write time', () => {
     const sql = migrationSql(schema)
     // The schema as versions 1-4 left it, recorded as such.
     await p.query(sql.slice(0, sql.indexOf('-- tierbus migration 5:')))
-    for (const m of MIGRATIONS.filter((x) => x.version <= 4)) await p.query(`INSERT INTO "${schema}".migrations (version, name) VALUES ($1, $2)`, [m.version, m.name])
+    for (const m of MIGRATIONS.filter((x) => x.version <= 4))
+      await p.query(`INSERT INTO "${schema}".migrations (version, name) VALUES ($1, $2)`, [m.version, m.name])
     const type = `${uniqueToken('up')}.x`
     const call = (text: string, params: unknown[]) => p.query(`SELECT * FROM "${schema}".${text}`, params)
-    const { rows: reg } = await call('register_group(p_name => $1, p_pattern => $2, p_regex => $3, p_prefix => $4, p_start => $5, p_ephemeral => false)', ['old', type, `^${type.replace('.', '\\.')}$`, type, 'latest'])
+    const { rows: reg } = await call(
+      'register_group(p_name => $1, p_pattern => $2, p_regex => $3, p_prefix => $4, p_start => $5, p_ephemeral => false)',
+      ['old', type, `^${type.replace('.', '\\.')}$`, type, 'latest'],
+    )
     const group = Number(reg[0].register_group)
     const all = Array.from({ length: 10 }, (_, n) => envelope(type, n))
     await call('publish(p_events => $1::jsonb)', [JSON.stringify(all)])
@@ -108,14 +131,19 @@ describe('postgres fan-out at write time', () => {
     // open transaction elsewhere on this shared server holds back.
     const { rows: first } = await p.query(`SELECT seq, tx_id FROM "${schema}".events ORDER BY seq LIMIT 4`)
     const last = first[3]
-    await p.query(`UPDATE "${schema}".groups SET cursor_tx = $1::xid8, cursor_seq = $2, start_snapshot = NULL WHERE id = $3`, [last.tx_id, last.seq, group])
+    await p.query(
+      `UPDATE "${schema}".groups SET cursor_tx = $1::xid8, cursor_seq = $2, start_snapshot = NULL WHERE id = $3`,
+      [last.tx_id, last.seq, group],
+    )
     await p.query(
       `INSERT INTO "${schema}".deliveries (group_id, seq, available_at, attempt)
        SELECT $1, s, now() + interval '60 seconds', 1 FROM unnest($2::bigint[]) AS s`,
       [group, first.slice(1).map((r) => r.seq)],
     )
 
-    expect((await migrate(p, { schema })).applied).toEqual(MIGRATIONS.filter((m) => m.version > 4).map((m) => m.version))
+    expect((await migrate(p, { schema })).applied).toEqual(
+      MIGRATIONS.filter((m) => m.version > 4).map((m) => m.version),
+    )
     const t = await postgresTransport({ connectionString: DATABASE_URL, schema, onError: () => {} })
     cleanups.push(() => t.close())
     const got: number[] = []
@@ -124,7 +152,10 @@ describe('postgres fan-out at write time', () => {
     await bus.subscribe(type, (e) => void got.push((e.data as { n: number }).n), { group: 'old' })
     await t.publish([envelope(type, 10)])
     // 4..10 now; 1..3 once their 60 s lease ends (not waited for here); 0 was acked.
-    await eventually(() => got.length >= 7, () => `events 4-10, got ${got}`)
+    await eventually(
+      () => got.length >= 7,
+      () => `events 4-10, got ${got}`,
+    )
     await quietPeriod(300)
     expect(got.sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8, 9, 10])
     const { rows: left } = await p.query(`SELECT count(*)::int AS n FROM "${schema}".deliveries`)

@@ -1,12 +1,20 @@
-import pg from 'pg'
 import { ConfigError, createBus, type Envelope } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
+import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runMigrateCli, type DbRealtimeTransport } from '../src/index.js'
+import { type DbRealtimeTransport, runMigrateCli } from '../src/index.js'
 import { DATABASE_URL, freshPostgresTransport } from './helpers.js'
 
 function envelope(type: string, n: number): Envelope {
-  return { specversion: '1.0', id: uniqueToken('ev'), source: 'test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n } }
+  return {
+    specversion: '1.0',
+    id: uniqueToken('ev'),
+    source: 'test',
+    type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: { n },
+  }
 }
 
 describe('postgres retention (prune)', () => {
@@ -19,9 +27,13 @@ describe('postgres retention (prune)', () => {
     cleanups.push(() => t.close())
     const p = new pg.Pool({ connectionString: DATABASE_URL, max: 2 })
     cleanups.push(() => p.end())
-    const left = async () => (await p.query(`SELECT n FROM (SELECT (data->>'n')::int AS n, seq FROM "${t.schema}".events) e ORDER BY seq`)).rows.map((r) => r.n as number)
+    const left = async () =>
+      (
+        await p.query(`SELECT n FROM (SELECT (data->>'n')::int AS n, seq FROM "${t.schema}".events) e ORDER BY seq`)
+      ).rows.map((r) => r.n as number)
     /** Makes every stored event look `ms` old. */
-    const age = (ms: number) => p.query(`UPDATE "${t.schema}".events SET created_at = now() - $1 * interval '1 millisecond'`, [ms])
+    const age = (ms: number) =>
+      p.query(`UPDATE "${t.schema}".events SET created_at = now() - $1 * interval '1 millisecond'`, [ms])
     return { t, p, left, age }
   }
   async function consumeAll(t: DbRealtimeTransport, type: string, group: string, count: number) {
@@ -76,9 +88,13 @@ describe('postgres retention (prune)', () => {
     const type = `${uniqueToken('rt')}.x`
     const bus = createBus({ transport: t, source: 'test', closeTransport: false, onError: () => {} })
     cleanups.push(() => bus.close())
-    await bus.subscribe(type, (e) => {
-      if ((e.data as { n: number }).n === 1) throw new Error('poison')
-    }, { group: 'dl', retry: { attempts: 1 } })
+    await bus.subscribe(
+      type,
+      (e) => {
+        if ((e.data as { n: number }).n === 1) throw new Error('poison')
+      },
+      { group: 'dl', retry: { attempts: 1 } },
+    )
     await t.publish([0, 1, 2].map((n) => envelope(type, n)))
     await eventually(async () => (await t.deadLetters.list({ group: 'dl' })).length === 1, 'the dead letter')
     // Every event is older than 1 ms; 0 and 2 go once their acks are stored, 1 stays for its dead letter.
@@ -105,10 +121,14 @@ describe('postgres retention (prune)', () => {
     await t.publish([0, 1, 2].map((n) => envelope(type, n)))
     await age(2 * 86_400_000)
     const env = { DATABASE_URL }
-    expect(await runMigrateCli(['prune', '--schema', t.schema, '--max-age', '1d'], env)).toBe(`schema "${t.schema}": pruned 3 event(s) in 1 step(s)`)
+    expect(await runMigrateCli(['prune', '--schema', t.schema, '--max-age', '1d'], env)).toBe(
+      `schema "${t.schema}": pruned 3 event(s) in 1 step(s)`,
+    )
     expect(await left()).toEqual([])
     await expect(runMigrateCli(['prune', '--schema', t.schema], env)).rejects.toThrow(/maxAgeMs and\/or maxEvents/)
-    await expect(runMigrateCli(['prune', '--schema', t.schema, '--max-age', '3 weeks'], env)).rejects.toThrow(/duration like 90d/)
+    await expect(runMigrateCli(['prune', '--schema', t.schema, '--max-age', '3 weeks'], env)).rejects.toThrow(
+      /duration like 90d/,
+    )
     await expect(runMigrateCli(['prune', '--max-events', '0'], env)).rejects.toBeInstanceOf(ConfigError)
     await expect(t.prune()).rejects.toThrow(/needs a policy/)
   })
