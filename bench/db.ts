@@ -6,7 +6,7 @@
  * - the seed peak: 3,375 events/s (~1 KB) for 60 s, publishBatch of 135 every 40 ms, one group of 2 consumer
  *   processes with concurrency 64, no-op handlers; and PGlite at 1,000 events/s the same way, in-process;
  * - ordered delivery: 16 keys x 1,000 events, 2 members of one group, `ordered: true`.
- * The consuming scenarios run twice, back to back: on the schema of migrations 1-4 (the cursor design) and on the
+ * The consuming scenarios run twice, back to back: on the schema of migrations 1-5 (the cursor design) and on the
  * current one (fan-out at publish), so before/after compare under the same machine conditions.
  * Aims: ratio >= 0.9, push p99 < 20 ms, handled rate >= publish rate with p99 < 500 ms at the seed peak,
  * PGlite >= 1,000 events/s, ordered >= 2,000 events/s.
@@ -55,19 +55,19 @@ const sample = (i: number) => ({ feedbackId: `fb-${i}`, projectId: 'p-1', text: 
 const payloadBytes = Buffer.byteLength(JSON.stringify(sample(0)))
 const schema = `bench_${Math.random().toString(36).slice(2, 8)}`
 /**
- * The designs compared in the same run: 'cursor' is the schema of migrations 1-4 (a group cursor that reads
+ * The designs compared in the same run: 'cursor' is the schema of migrations 1-5 (a group cursor that reads
  * only rows older than the oldest running transaction), 'fan-out' every migration (deliveries written at
  * publish). The transport code is the same; only the SQL functions differ.
  */
 type Design = 'cursor' | 'fan-out'
 const DESIGNS: readonly Design[] = ['cursor', 'fan-out']
-const schemaOf = (design: Design) => (design === 'fan-out' ? schema : `${schema}_v4`)
-/** The SQL of migrations 1-4 for `s`, recorded as applied (so the transport starts without upgrading it). */
+const schemaOf = (design: Design) => (design === 'fan-out' ? schema : `${schema}_v5`)
+/** The SQL of migrations 1-5 for `s`, recorded as applied (so the transport starts without upgrading it). */
 function cursorSchemaSql(s: string): string {
   const sql = migrationSql(s)
-  const old = MIGRATIONS.filter((m) => m.version <= 4)
+  const old = MIGRATIONS.filter((m) => m.version <= 5)
   const marks = old.map((m) => `INSERT INTO "${s}".migrations (version, name) VALUES (${m.version}, '${m.name.replaceAll("'", "''")}');`)
-  return `${sql.slice(0, sql.indexOf('-- tierbus migration 5:'))}\n${marks.join('\n')}`
+  return `${sql.slice(0, sql.indexOf('-- tierbus migration 6:'))}\n${marks.join('\n')}`
 }
 let design: Design = 'fan-out'
 const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 })
@@ -483,7 +483,7 @@ with the same columns and indexes, no trigger (single: one row per INSERT; batch
 
 ${bars([['raw single', m.rawSingle], ['tierbus single', m.tbSingle], [`raw batched ${BATCH}`, m.rawBatch], [`tierbus batched ${BATCH}`, m.tbBatch]], 'events/s')}
 
-**Before / after the fan-out redesign, in this run.** "cursor" is the schema of migrations 1–4 (a group cursor that reads
+**Before / after the fan-out redesign, in this run.** "cursor" is the schema of migrations 1–5 (a group cursor that reads
 only rows older than the oldest running transaction), "fan-out" the current one (deliveries written at publish); the
 transport code is the same, each scenario ran on both back to back.
 

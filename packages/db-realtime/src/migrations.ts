@@ -522,7 +522,7 @@ END $$;
 `
 
 const FAN_OUT = String.raw`
--- Fan-out at write time. Before: a group kept a cursor over events in (tx_id, seq) order and read only rows
+-- Fan-out at write time (migration 6). Before: a group kept a cursor over events in (tx_id, seq) order and read only rows
 -- of transactions older than the oldest running one, so one open writing transaction (a publisher, or a
 -- claim) held every newer event back. Now the insert itself writes one deliveries row per matching group,
 -- in the publishing transaction: an event that commits late simply becomes claimable when it commits, and
@@ -813,6 +813,37 @@ END $$;
 `
 
 /** The tables tierbus creates in its schema (migration 1 and the prelude). */
+const PAYLOADS = String.raw`
+-- Claim-check bodies (events too big for a row of their own): the JSON text of the data, kept until
+-- expires_at. Each put also removes up to 100 expired bodies, so the table stays bounded without a job.
+CREATE TABLE IF NOT EXISTS {{S}}.payloads (
+  id         text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{32}$'),
+  body       text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL
+);
+COMMENT ON TABLE {{S}}.payloads IS 'tierbus: claim-check bodies of big events, kept until expires_at';
+CREATE INDEX IF NOT EXISTS payloads_expiry ON {{S}}.payloads (expires_at);
+ALTER TABLE {{S}}.payloads ENABLE ROW LEVEL SECURITY;
+
+CREATE OR REPLACE FUNCTION {{S}}.payload_put(p_id text, p_body text, p_ttl_ms bigint)
+RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM {{S}}.payloads WHERE id IN (
+    SELECT id FROM {{S}}.payloads WHERE expires_at < now() ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED);
+  INSERT INTO {{S}}.payloads (id, body, expires_at)
+  VALUES (p_id, p_body, now() + make_interval(secs => p_ttl_ms / 1000.0))
+  ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at;
+  RETURN 1;
+END $$;
+
+CREATE OR REPLACE FUNCTION {{S}}.payload_get(p_id text)
+RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT body FROM {{S}}.payloads WHERE id = p_id AND expires_at > now()
+$$;
+{{GRANTS}}
+`
+
 const OWN_TABLES = ['events', 'groups', 'deliveries', 'dead_letters', 'migrations'] as const
 /** The functions of migrations 1 and 2 (names are unique in the schema, so no argument lists are needed). */
 const OWN_FUNCTIONS = [
@@ -846,7 +877,7 @@ DO $$ BEGIN
 END $$;`
 }
 
-/** Planner settings of the hot-path functions (migration 5): index scans and nested loops only. */
+/** Planner settings of the hot-path functions (migration 6): index scans and nested loops only. */
 const INDEX_ONLY = ['enable_seqscan', 'enable_bitmapscan', 'enable_hashjoin', 'enable_mergejoin']
   .map((setting) => `SET ${setting} = off`)
   .join(' ')
@@ -884,6 +915,11 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 4, name: 'ordered claims by key heads (no backlog walk), leases from the moment of leasing', sql: ORDERED_CLAIM },
   {
     version: 5,
+    name: 'payloads (claim-check bodies of big events)',
+    sql: PAYLOADS.replace('{{GRANTS}}', () => grantsSql(['payloads'], ['payload_put', 'payload_get'])),
+  },
+  {
+    version: 6,
     name: 'fan-out into deliveries at write time (claims never wait on other transactions)',
     sql: FAN_OUT.replace('{{TRIGGER_GRANTS}}', () => functionGrantsSql(['events_written()'], false)).replaceAll(
       '{{INDEX_ONLY}}',
@@ -891,7 +927,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     ),
   },
   {
-    version: 6,
+    version: 7,
     name: 'retention: prune, never past an event a group still needs',
     sql: RETENTION.replace('{{PRUNE_GRANTS}}', () => functionGrantsSql(['prune(bigint, bigint, bigint, integer)'], true)),
   },

@@ -12,6 +12,7 @@ import {
   type DeadLetterStore,
   type Delivery,
   type Envelope,
+  type PayloadStore,
   type Subscription,
   type SubscriptionSpec,
   type Transport,
@@ -20,6 +21,7 @@ import { ConnectionState, positiveInt as assertPositiveInt, resolvePublishTimeou
 import { rowAckCoalescer, type RowAck } from './ack-buffer.js'
 import type { DbDriver } from './driver.js'
 import { observedDriver } from './observed-driver.js'
+import { dbPayloadStore, type DbPayloadStoreOptions } from './payload-store.js'
 import { sqlPattern } from './patterns.js'
 import { checkRetention, pruneEvents, RETENTION_DEFAULTS, type AutoRetention, type PruneResult, type RetentionPolicy } from './retention.js'
 import { DbSubscription, type SubscriptionHost } from './subscription.js'
@@ -123,6 +125,8 @@ export interface DbRealtimeTransport extends Transport {
    * needs; resolves when nothing more may go. Safe to run from several processes at once.
    */
   prune(policy?: RetentionPolicy): Promise<PruneResult>
+  /** A claim-check store for big events in this schema's `payloads` table (see `claimCheckTransport`). */
+  payloadStore(options?: DbPayloadStoreOptions): PayloadStore
 }
 
 function positiveInt(value: number, name: string): number {
@@ -247,6 +251,10 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
         if (spec.ephemeral) await this.driver.call('drop_group', [groupId]).catch((err) => this.reportError(err))
       },
     }
+  }
+
+  payloadStore(options?: DbPayloadStoreOptions): PayloadStore {
+    return dbPayloadStore(this.driver, options)
   }
 
   async count(options: Omit<ReplayOptions, 'pageSize'>): Promise<number> {

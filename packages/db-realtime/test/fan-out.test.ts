@@ -18,7 +18,7 @@ function envelope(type: string, n: number): Envelope {
   }
 }
 
-/** Events are written into each group's deliveries when they are inserted (migration 5). */
+/** Events are written into each group's deliveries when they are inserted (migration 6). */
 describe('postgres fan-out at write time', () => {
   const cleanups: Array<() => Promise<unknown>> = []
   afterEach(async () => {
@@ -108,14 +108,14 @@ describe('postgres fan-out at write time', () => {
     expect(rows[0]).toEqual({ groups: 0, deliveries: 0 })
   })
 
-  it('upgrades an install of migrations 1-4: events beyond a group cursor are delivered after migrating, none twice', async () => {
+  it('upgrades an install of migrations 1-5: events beyond a group cursor are delivered after migrating, none twice', async () => {
     const schema = freshSchema()
     cleanups.push(() => dropSchema(schema))
     const p = pool()
     const sql = migrationSql(schema)
-    // The schema as versions 1-4 left it, recorded as such.
-    await p.query(sql.slice(0, sql.indexOf('-- tierbus migration 5:')))
-    for (const m of MIGRATIONS.filter((x) => x.version <= 4))
+    // The schema as versions 1-5 left it, recorded as such.
+    await p.query(sql.slice(0, sql.indexOf('-- tierbus migration 6:')))
+    for (const m of MIGRATIONS.filter((x) => x.version <= 5))
       await p.query(`INSERT INTO "${schema}".migrations (version, name) VALUES ($1, $2)`, [m.version, m.name])
     const type = `${uniqueToken('up')}.x`
     const call = (text: string, params: unknown[]) => p.query(`SELECT * FROM "${schema}".${text}`, params)
@@ -142,7 +142,7 @@ describe('postgres fan-out at write time', () => {
     )
 
     expect((await migrate(p, { schema })).applied).toEqual(
-      MIGRATIONS.filter((m) => m.version > 4).map((m) => m.version),
+      MIGRATIONS.filter((m) => m.version > 5).map((m) => m.version),
     )
     const t = await postgresTransport({ connectionString: DATABASE_URL, schema, onError: () => {} })
     cleanups.push(() => t.close())
