@@ -8,6 +8,8 @@ export { DB_REALTIME_CAPABILITIES, DB_REALTIME_DEFAULTS, dbTransport } from './t
 export type { DbRealtimeTransport, DbTransportOptions, ReplayOptions } from './transport.js'
 export { PG_DRIVER_DEFAULTS, pgDriver } from './pg-driver.js'
 export type { PgDbDriver, PgDriverOptions } from './pg-driver.js'
+export { POOLER_MODES, poolerModeOf } from './pooler.js'
+export type { PoolerMode, PoolTarget } from './pooler.js'
 export { openPglite, pgliteDriver } from './pglite-driver.js'
 export type { PgliteDriverOptions } from './pglite-driver.js'
 export { openSupabase, supabaseDriver } from './supabase-driver.js'
