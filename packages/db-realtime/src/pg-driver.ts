@@ -1,16 +1,33 @@
 import { ConfigError, TransportError } from '@tierbus/core'
 import { reconnectWithBackoff } from '@tierbus/core/adapter'
-import type { Client, Pool, PoolConfig } from 'pg'
+import type { Client, PoolConfig } from 'pg'
 import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
 import { poolerModeOf, type PoolerMode } from './pooler.js'
 import { channelOf } from './schema-name.js'
-import { DB_FUNCTIONS, functionCallSql, migratedVersionSql, type DbFunction, type DbRow } from './statements.js'
+import { DB_FUNCTIONS, functionCallSql, migratedVersionSql, type DbFunction } from './statements.js'
+
+/** One statement as the pg driver sends it: unnamed unless `name` is given. */
+export interface PgQueryConfig {
+  text: string
+  name?: string
+  values?: unknown[]
+}
+
+/**
+ * What tierbus uses of a node-postgres `Pool` (a real `pg.Pool` fits): queries, and `connect()` for the
+ * migrations' transaction. Declared here so the package's types never need `pg`'s.
+ */
+export interface PgPoolLike {
+  query(config: PgQueryConfig): Promise<{ rows: Array<Record<string, unknown>> }>
+  query(text: string, params?: unknown[]): Promise<unknown>
+  connect(): Promise<{ query(text: string, params?: unknown[]): Promise<unknown>; release(err?: boolean): void }>
+}
 
 /** Options of the node-postgres driver. */
 export interface PgDriverOptions {
-  /** An app-owned pool to use (not closed by tierbus); otherwise one is created from `connectionString`. */
-  pool?: Pool
+  /** An app-owned `pg.Pool` to use (not closed by tierbus); otherwise one is created from `connectionString`. */
+  pool?: PgPoolLike
   /** `postgres://user:pass@host:5432/db`, used when no pool is given. */
   connectionString?: string
   /** Size of the pool tierbus creates. */
@@ -44,7 +61,7 @@ async function loadPg(): Promise<PgModule> {
 
 /** The pg driver, exposing its pool (for migrations and transactional publish). */
 export interface PgDbDriver extends DbDriver {
-  readonly pool: Pool
+  readonly pool: PgPoolLike
   /** How the pool reaches Postgres (given or detected); `transaction` means unnamed statements only. */
   readonly pooler: PoolerMode
 }
@@ -59,14 +76,20 @@ export async function pgDriver(schema: string, options: PgDriverOptions): Promis
   if (!options.pool && !options.connectionString) {
     throw new ConfigError('postgresTransport needs { pool } or { connectionString } (env DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app')
   }
-  const ownsPool = !options.pool
-  const pool: Pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? PG_DRIVER_DEFAULTS.poolSize })
-  // An idle pooled client that loses its connection emits 'error' on the pool; without a listener that would crash the app.
-  if (ownsPool) pool.on('error', () => {})
+  let pool: PgPoolLike
+  let endPool: (() => Promise<void>) | undefined
+  if (options.pool) pool = options.pool
+  else {
+    const own = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? PG_DRIVER_DEFAULTS.poolSize })
+    // An idle pooled client that loses its connection emits 'error' on the pool; without a listener that would crash the app.
+    own.on('error', () => {})
+    pool = own
+    endPool = () => own.end()
+  }
   const poolConfig: PoolConfig = { ...(pool as unknown as { options: PoolConfig }).options }
   const pooler = poolerModeOf(poolConfig, options.pooler)
   const listenConfig = listenConfigOf(poolConfig, pooler, options.directConnectionString)
-  const statements = new Map<DbFunction, { name?: string; text: string }>()
+  const statements = new Map<DbFunction, PgQueryConfig>()
   const statementFor = (fn: DbFunction) => {
     let s = statements.get(fn)
     if (!s) {
@@ -88,7 +111,7 @@ export async function pgDriver(schema: string, options: PgDriverOptions): Promis
       const statement = statementFor(fn)
       if (args.length !== DB_FUNCTIONS[fn].params.length) throw new TransportError(`internal: ${fn} takes ${DB_FUNCTIONS[fn].params.length} arguments`, { retryable: false })
       try {
-        const result = await pool.query<DbRow>({ ...statement, values: args as unknown[] })
+        const result = await pool.query({ ...statement, values: args as unknown[] })
         return result.rows
       } catch (err) {
         throw dbError(err, `postgres ${fn}`, schema)
@@ -167,7 +190,7 @@ export async function pgDriver(schema: string, options: PgDriverOptions): Promis
     async close() {
       if (closed) return
       closed = true
-      if (ownsPool) await pool.end()
+      await endPool?.()
     },
   }
 }
