@@ -1,5 +1,6 @@
 import { ConfigError, type Env } from '@tierbus/core'
 import { migrate, migrationSql } from './migrations.js'
+import { loadPg } from './pg-driver.js'
 import { assertSchemaName } from './schema-name.js'
 
 /** Usage of the db-realtime schema CLI. */
@@ -23,7 +24,7 @@ export async function runMigrateCli(argv: readonly string[], env: Env = process.
   if (command !== 'migrate') throw new ConfigError(MIGRATE_CLI_USAGE)
   const url = env.TIERBUS_DATABASE_URL ?? env.DATABASE_URL
   if (!url) throw new ConfigError('tierbus-db migrate: set DATABASE_URL (or TIERBUS_DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app')
-  const { default: pg } = await import('pg')
+  const pg = await loadPg()
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {

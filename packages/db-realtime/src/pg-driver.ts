@@ -50,7 +50,8 @@ export const PG_DRIVER_DEFAULTS = Object.freeze({ poolSize: 10, reconnectDelayMs
 
 type PgModule = typeof import('pg')
 
-async function loadPg(): Promise<PgModule> {
+/** Loads node-postgres, or fails with a ConfigError saying to install it. */
+export async function loadPg(): Promise<PgModule> {
   try {
     const mod = (await import('pg')) as PgModule & { default?: PgModule }
     return mod.default ?? mod
