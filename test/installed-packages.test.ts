@@ -1,9 +1,9 @@
 /**
- * The packages' type declarations as an app compiles them: every package packed with `npm pack`, installed
- * from the tarballs into a temp dir outside the workspace (one npm install), then `tsc --noEmit` with
- * `skipLibCheck: false`, first with the optional peers installed (their real clients must fit tierbus's
- * client types: test/consumer-types/peers.ts), then with those peers removed (every public entry must still
- * type-check: test/consumer-types/bare.ts).
+ * The packages as an app installs them: every package packed with `npm pack` and installed from the tarballs
+ * into a temp dir outside the workspace (one npm install). Their bins run through `npx` from that install, and
+ * their type declarations compile with `tsc --noEmit`, `skipLibCheck: false`: first with the optional peers
+ * installed (their real clients must fit tierbus's client types: test/consumer-types/peers.ts), then with
+ * those peers removed (every public entry must still type-check: test/consumer-types/bare.ts).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -23,7 +23,8 @@ let dir: string
 
 function tsconfig(file: string): string {
   const name = `tsconfig.${file}.json`
-  const compilerOptions = { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', module: 'esnext', moduleResolution: 'bundler', types: ['node'] }
+  // Like a Next.js app: every installed @types package is included.
+  const compilerOptions = { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', module: 'esnext', moduleResolution: 'bundler' }
   writeFileSync(join(dir, name), JSON.stringify({ compilerOptions, files: [`${file}.ts`] }, null, 2))
   return name
 }
@@ -49,14 +50,26 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
+describe('bins installed from the tarballs', () => {
+  it('`npx tierbus` runs @tierbus/cli, with the profile the docs name where npm put it', () => {
+    // --no: never fetch from the registry (the npm name `tierbus` is not ours).
+    const routes = run('npx', ['--no', 'tierbus', 'plan', 'node_modules/@tierbus/migrator/profiles/mistersmith.yaml', '--routes'], dir)
+    expect(routes.trim()).toBe('coord.>=amqp;agent.>=sqs;work.>=sqs;health.>=amqp;metrics.>=nats;>=sqs')
+  }, 120_000)
+
+  it('`npx tierbus-db sql` runs @tierbus/db-realtime\'s schema CLI', () => {
+    expect(run('npx', ['--no', 'tierbus-db', 'sql', '--schema', 'app_events'], dir)).toContain('CREATE TABLE IF NOT EXISTS "app_events".events')
+  }, 120_000)
+})
+
 describe('type declarations in an app (tsc, skipLibCheck: false)', () => {
   it('accept the real pg Pool, PGlite, supabase-js client, ioredis and @upstash/redis clients', () => {
     expect(tsc('peers')).toBe('')
-  }, 120_000)
+  }, 300_000)
 
   it('type-check every public entry without pg, @types/pg, PGlite, supabase-js, ioredis or @upstash/redis installed', () => {
     for (const peer of OPTIONAL_PEERS) rmSync(join(dir, 'node_modules', peer), { recursive: true, force: true })
     expect(OPTIONAL_PEERS.filter((peer) => existsSync(join(dir, 'node_modules', peer)))).toEqual([])
     expect(tsc('bare')).toBe('')
-  }, 120_000)
+  }, 300_000)
 })
