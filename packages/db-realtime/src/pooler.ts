@@ -17,9 +17,9 @@ const SUPABASE_TRANSACTION_PORT = '6543'
 
 /** Where a pool connects: a connection string, or host and port (the fields of pg's `PoolConfig` we read). */
 export interface PoolTarget {
-  connectionString?: string
-  host?: string
-  port?: number | string
+  connectionString?: string | undefined
+  host?: string | undefined
+  port?: number | string | undefined
 }
 
 /**
