@@ -5,7 +5,7 @@
  * installed (their real clients must fit tierbus's client types: test/consumer-types/peers.ts), then with
  * those peers removed (every public entry must still type-check: test/consumer-types/bare.ts).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,7 +15,15 @@ import { installedVersion, packPackages, repoRoot, run } from './pack.js'
  * Optional peers whose types an app must not need: removed before the bare check. (PGlite's own .d.ts
  * refers to Emscripten's types without depending on them: with skipLibCheck false an app adds @types/emscripten.)
  */
-const OPTIONAL_PEERS = ['pg', '@types/pg', '@electric-sql/pglite', '@types/emscripten', '@supabase/supabase-js', 'ioredis', '@upstash/redis']
+const OPTIONAL_PEERS = [
+  'pg',
+  '@types/pg',
+  '@electric-sql/pglite',
+  '@types/emscripten',
+  '@supabase/supabase-js',
+  'ioredis',
+  '@upstash/redis',
+]
 /** What every app has: the compiler, Node's types, zod, and the required peers of sqs-sns and nats. */
 const BASE = ['typescript', '@types/node', 'zod', '@aws-sdk/client-sqs', '@aws-sdk/client-sns', 'nats']
 
@@ -24,7 +32,14 @@ let dir: string
 function tsconfig(file: string): string {
   const name = `tsconfig.${file}.json`
   // Like a Next.js app: every installed @types package is included.
-  const compilerOptions = { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', module: 'esnext', moduleResolution: 'bundler' }
+  const compilerOptions = {
+    strict: true,
+    skipLibCheck: false,
+    noEmit: true,
+    target: 'es2022',
+    module: 'esnext',
+    moduleResolution: 'bundler',
+  }
   writeFileSync(join(dir, name), JSON.stringify({ compilerOptions, files: [`${file}.ts`] }, null, 2))
   return name
 }
@@ -41,9 +56,13 @@ beforeAll(() => {
   const dependencies: Record<string, string> = {}
   for (const pkg of packed) dependencies[`@tierbus/${pkg}`] = `file:${join(packs, `tierbus-${pkg}.tgz`)}`
   for (const name of [...BASE, ...OPTIONAL_PEERS]) dependencies[name] = installedVersion(name)
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'tierbus-types-app', private: true, type: 'module', dependencies }, null, 2))
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'tierbus-types-app', private: true, type: 'module', dependencies }, null, 2),
+  )
   run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], dir)
-  for (const file of ['bare.ts', 'peers.ts']) copyFileSync(join(repoRoot, 'test', 'consumer-types', file), join(dir, file))
+  for (const file of ['bare.ts', 'peers.ts'])
+    copyFileSync(join(repoRoot, 'test', 'consumer-types', file), join(dir, file))
 }, 600_000)
 
 afterAll(() => {
@@ -53,12 +72,18 @@ afterAll(() => {
 describe('bins installed from the tarballs', () => {
   it('`npx tierbus` runs @tierbus/cli, with the profile the docs name where npm put it', () => {
     // --no: never fetch from the registry (the npm name `tierbus` is not ours).
-    const routes = run('npx', ['--no', 'tierbus', 'plan', 'node_modules/@tierbus/migrator/profiles/mistersmith.yaml', '--routes'], dir)
+    const routes = run(
+      'npx',
+      ['--no', 'tierbus', 'plan', 'node_modules/@tierbus/migrator/profiles/mistersmith.yaml', '--routes'],
+      dir,
+    )
     expect(routes.trim()).toBe('coord.>=amqp;agent.>=sqs;work.>=sqs;health.>=amqp;metrics.>=nats;>=sqs')
   }, 120_000)
 
-  it('`npx tierbus-db sql` runs @tierbus/db-realtime\'s schema CLI', () => {
-    expect(run('npx', ['--no', 'tierbus-db', 'sql', '--schema', 'app_events'], dir)).toContain('CREATE TABLE IF NOT EXISTS "app_events".events')
+  it("`npx tierbus-db sql` runs @tierbus/db-realtime's schema CLI", () => {
+    expect(run('npx', ['--no', 'tierbus-db', 'sql', '--schema', 'app_events'], dir)).toContain(
+      'CREATE TABLE IF NOT EXISTS "app_events".events',
+    )
   }, 120_000)
 })
 

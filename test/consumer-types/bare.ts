@@ -15,8 +15,13 @@ import * as sqs from '@tierbus/sqs-sns'
 export const entries = [cli, core, adapter, testing, db, migrator, nats, next, redis, sqs]
 
 // The bring-your-own-client options are usable without the client packages' types.
-export const options: Array<db.PostgresTransportOptions | redis.RedisTransportOptions | redis.UpstashTransportOptions> = [
-  { connectionString: 'postgres://localhost/app', directConnectionString: 'postgres://localhost/app', pooler: 'transaction' },
-  { url: 'redis://localhost:6379', clientOptions: { db: 1 } },
-  { url: 'https://example.upstash.io', token: 'token' },
-]
+export const options: Array<db.PostgresTransportOptions | redis.RedisTransportOptions | redis.UpstashTransportOptions> =
+  [
+    {
+      connectionString: 'postgres://localhost/app',
+      directConnectionString: 'postgres://localhost/app',
+      pooler: 'transaction',
+    },
+    { url: 'redis://localhost:6379', clientOptions: { db: 1 } },
+    { url: 'https://example.upstash.io', token: 'token' },
+  ]

@@ -1,21 +1,27 @@
 // With the optional peers installed, their real clients fit the structural client types tierbus declares.
 import { PGlite } from '@electric-sql/pglite'
 import { createClient } from '@supabase/supabase-js'
-import { Redis as UpstashRedis } from '@upstash/redis'
-import { Redis } from 'ioredis'
-import pg from 'pg'
 import {
   migrate,
-  publishInTransaction,
   type PgliteLike,
   type PgliteTransportOptions,
   type PgPoolLike,
   type PostgresTransportOptions,
+  publishInTransaction,
   type SupabaseClientLike,
   type SupabaseTransportOptions,
   type TransactionClient,
 } from '@tierbus/db-realtime'
-import { IORedisStreamClient, type IORedisLike, type RedisTransportOptions, type UpstashRedisLike, type UpstashTransportOptions } from '@tierbus/redis-streams'
+import {
+  type IORedisLike,
+  IORedisStreamClient,
+  type RedisTransportOptions,
+  type UpstashRedisLike,
+  type UpstashTransportOptions,
+} from '@tierbus/redis-streams'
+import { Redis as UpstashRedis } from '@upstash/redis'
+import { Redis } from 'ioredis'
+import pg from 'pg'
 
 const pool: PgPoolLike = new pg.Pool({ connectionString: 'postgres://localhost/app' })
 const pglite: PgliteLike = new PGlite()
@@ -28,7 +34,9 @@ export const options = {
   pglite: { db: new PGlite() } satisfies PgliteTransportOptions,
   supabase: { client: createClient('https://example.supabase.co', 'key') } satisfies SupabaseTransportOptions,
   redis: { client: new Redis(), clientOptions: { db: 1, tls: {} } } satisfies RedisTransportOptions,
-  upstash: { redis: new UpstashRedis({ url: 'https://example.upstash.io', token: 'token' }) } satisfies UpstashTransportOptions,
+  upstash: {
+    redis: new UpstashRedis({ url: 'https://example.upstash.io', token: 'token' }),
+  } satisfies UpstashTransportOptions,
 }
 
 export async function inTransaction(client: pg.PoolClient): Promise<void> {

@@ -46,5 +46,7 @@ export function poolerModeOf(target: PoolTarget, explicit?: PoolerMode): PoolerM
     host = url.hostname
     port = url.port
   }
-  return host !== undefined && SUPABASE_POOLER_HOST.test(host) && port === SUPABASE_TRANSACTION_PORT ? 'transaction' : 'none'
+  return host !== undefined && SUPABASE_POOLER_HOST.test(host) && port === SUPABASE_TRANSACTION_PORT
+    ? 'transaction'
+    : 'none'
 }

@@ -11,7 +11,10 @@ import { DATABASE_URL, dropSchema, freshSchema } from './helpers.js'
 const launcher = fileURLToPath(new URL('../bin/tierbus-db.js', import.meta.url))
 
 function tierbusDb(args: string[], env: Record<string, string>, bin = launcher) {
-  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } })
+  return spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...env },
+  })
 }
 
 describe('tierbus-db (bin/tierbus-db.js)', () => {
@@ -26,7 +29,9 @@ describe('tierbus-db (bin/tierbus-db.js)', () => {
     const first = tierbusDb(['migrate', '--schema', schema], { DATABASE_URL })
     expect(first.stderr).toBe('')
     expect(first.status).toBe(0)
-    expect(first.stdout.trim()).toBe(`schema "${schema}": applied migrations ${MIGRATIONS.map((m) => m.version).join(', ')}`)
+    expect(first.stdout.trim()).toBe(
+      `schema "${schema}": applied migrations ${MIGRATIONS.map((m) => m.version).join(', ')}`,
+    )
     const again = tierbusDb(['migrate', '--schema', schema], { DATABASE_URL })
     expect([again.status, again.stdout.trim()]).toEqual([0, `schema "${schema}": up to date`])
     expect(tierbusDb(['sql', '--schema', schema], {}).stdout).toContain(`CREATE TABLE IF NOT EXISTS "${schema}".events`)

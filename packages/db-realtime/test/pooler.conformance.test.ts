@@ -2,7 +2,7 @@
 // postgres transport through a private PgBouncer 1.18 in transaction mode: unnamed statements, polling, no LISTEN.
 import { runTransportConformance } from '@tierbus/core/testing'
 import { afterAll, beforeAll } from 'vitest'
-import { startPgBouncer, type PrivateBroker } from '../../../test/outage/brokers.js'
+import { type PrivateBroker, startPgBouncer } from '../../../test/outage/brokers.js'
 import { DB_REALTIME_CAPABILITIES } from '../src/index.js'
 import { freshPostgresTransport, injectRawPg } from './helpers.js'
 
@@ -12,7 +12,11 @@ beforeAll(async () => {
 }, 90_000)
 afterAll(() => bouncer?.cleanup())
 
-runTransportConformance('postgres through PgBouncer (transaction mode)', () => freshPostgresTransport({ connectionString: bouncer.url, pooler: 'transaction', pollIntervalMs: 50 }), {
-  capabilities: DB_REALTIME_CAPABILITIES,
-  injectRaw: injectRawPg,
-})
+runTransportConformance(
+  'postgres through PgBouncer (transaction mode)',
+  () => freshPostgresTransport({ connectionString: bouncer.url, pooler: 'transaction', pollIntervalMs: 50 }),
+  {
+    capabilities: DB_REALTIME_CAPABILITIES,
+    injectRaw: injectRawPg,
+  },
+)

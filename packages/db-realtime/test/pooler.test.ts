@@ -1,12 +1,13 @@
 // The db tier through PgBouncer 1.18 in transaction mode (a private pgbouncer per file, killed by its PID).
-import pg from 'pg'
-import { z } from 'zod'
+
 import { ConfigError, createBus, defineEvent } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
+import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { startPgBouncer, type PrivateBroker } from '../../../test/outage/brokers.js'
-import { poolerModeOf } from '../src/index.js'
+import { z } from 'zod'
+import { type PrivateBroker, startPgBouncer } from '../../../test/outage/brokers.js'
 import { postgresOptionsFromEnv } from '../src/env.js'
+import { poolerModeOf } from '../src/index.js'
 import { DATABASE_URL, freshPostgresTransport } from './helpers.js'
 
 const Item = z.object({ n: z.number().int() })
@@ -35,7 +36,11 @@ async function queryOn(url: string, sql: string): Promise<Array<Record<string, u
 }
 
 /** Publishes `count` events and waits until a group has handled them all, through `transport`. */
-async function roundTrip(transport: Awaited<ReturnType<typeof freshPostgresTransport>>, count: number, timeoutMs = 20_000): Promise<number[]> {
+async function roundTrip(
+  transport: Awaited<ReturnType<typeof freshPostgresTransport>>,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<number[]> {
   const Event = defineEvent(`${uniqueToken('pool')}.made`, Item)
   const bus = createBus({ transport, source: 'test', closeTransport: false })
   cleanups.push(() => bus.close())
@@ -69,7 +74,10 @@ describe('postgres transport through PgBouncer in transaction mode', () => {
     cleanups.push(() => t.close())
     // Handled well within the poll interval: only a NOTIFY on the direct LISTEN connection can have woken it.
     expect(await roundTrip(t, 3, 15_000)).toEqual([0, 1, 2])
-    const listeners = await queryOn(DATABASE_URL, `SELECT query FROM pg_stat_activity WHERE application_name = '${app}'`)
+    const listeners = await queryOn(
+      DATABASE_URL,
+      `SELECT query FROM pg_stat_activity WHERE application_name = '${app}'`,
+    )
     expect(listeners).toEqual([{ query: `LISTEN ${t.schema}_events` }])
     expect(await queryOn(bouncer.url, 'SELECT pg_listening_channels() AS channel')).toEqual([])
   })
@@ -80,7 +88,10 @@ describe('postgres transport through PgBouncer in transaction mode', () => {
       freshPostgresTransport({ connectionString: bouncer.url, pooler: 'transaction', pollIntervalMs: 50 }),
       freshPostgresTransport({ connectionString: bouncer.url, pooler: 'transaction', pollIntervalMs: 50 }),
     ])
-    cleanups.push(() => a.close(), () => b.close())
+    cleanups.push(
+      () => a.close(),
+      () => b.close(),
+    )
     const rows = await queryOn(DATABASE_URL, `SELECT max(version) AS v FROM "${a.schema}".migrations`)
     expect(Number(rows[0]?.v)).toBeGreaterThanOrEqual(4)
     expect(await roundTrip(b, 2)).toEqual([0, 1])
@@ -89,10 +100,20 @@ describe('postgres transport through PgBouncer in transaction mode', () => {
 
 describe('pooler mode', () => {
   it('is detected from the URL the way Prisma and Supabase write it, and an explicit mode wins', () => {
-    expect(poolerModeOf({ connectionString: 'postgres://u:p@db.example.com:6432/app?pgbouncer=true' })).toBe('transaction')
-    expect(poolerModeOf({ connectionString: 'postgres://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres' })).toBe('transaction')
+    expect(poolerModeOf({ connectionString: 'postgres://u:p@db.example.com:6432/app?pgbouncer=true' })).toBe(
+      'transaction',
+    )
+    expect(
+      poolerModeOf({
+        connectionString: 'postgres://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres',
+      }),
+    ).toBe('transaction')
     // Supavisor's session mode (port 5432) keeps a session per client: LISTEN and named statements work.
-    expect(poolerModeOf({ connectionString: 'postgres://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:5432/postgres' })).toBe('none')
+    expect(
+      poolerModeOf({
+        connectionString: 'postgres://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:5432/postgres',
+      }),
+    ).toBe('none')
     expect(poolerModeOf({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' })).toBe('none')
     expect(poolerModeOf({ host: 'aws-0-us-east-1.pooler.supabase.com', port: 6543 })).toBe('transaction')
     expect(poolerModeOf({ connectionString: 'postgres://h:6543/app?pgbouncer=true' }, 'none')).toBe('none')
@@ -102,7 +123,9 @@ describe('pooler mode', () => {
   it('takes the pooled URL, its DIRECT_URL and TIERBUS_DB_POOLER from env; DIRECT_URL pairs only with DATABASE_URL', () => {
     const pooled = 'postgres://u@pooler.example.com:6543/app'
     const direct = 'postgres://u@db.example.com:5432/app'
-    expect(postgresOptionsFromEnv({ DATABASE_URL: pooled, DIRECT_URL: direct, TIERBUS_DB_POOLER: 'transaction' })).toMatchObject({
+    expect(
+      postgresOptionsFromEnv({ DATABASE_URL: pooled, DIRECT_URL: direct, TIERBUS_DB_POOLER: 'transaction' }),
+    ).toMatchObject({
       connectionString: pooled,
       directConnectionString: direct,
       pooler: 'transaction',
@@ -110,7 +133,11 @@ describe('pooler mode', () => {
     const own = postgresOptionsFromEnv({ TIERBUS_DATABASE_URL: pooled, DATABASE_URL: direct, DIRECT_URL: direct })
     expect(own.connectionString).toBe(pooled)
     expect(own.directConnectionString).toBeUndefined()
-    expect(postgresOptionsFromEnv({ TIERBUS_DATABASE_URL: pooled, TIERBUS_DIRECT_URL: direct }).directConnectionString).toBe(direct)
-    expect(() => postgresOptionsFromEnv({ DATABASE_URL: pooled, TIERBUS_DB_POOLER: 'session' })).toThrow(/TIERBUS_DB_POOLER/)
+    expect(
+      postgresOptionsFromEnv({ TIERBUS_DATABASE_URL: pooled, TIERBUS_DIRECT_URL: direct }).directConnectionString,
+    ).toBe(direct)
+    expect(() => postgresOptionsFromEnv({ DATABASE_URL: pooled, TIERBUS_DB_POOLER: 'session' })).toThrow(
+      /TIERBUS_DB_POOLER/,
+    )
   })
 })
