@@ -144,7 +144,11 @@ const tiers: Array<{ name: string; transport: string; env: () => Record<string, 
     // Supabase's pooled DATABASE_URL, as Prisma marks it: unnamed statements, polling instead of LISTEN.
     name: 'postgres through PgBouncer 1.18 (transaction mode)',
     transport: 'postgres',
-    env: () => ({ TIERBUS_TRANSPORT: 'postgres', DATABASE_URL: `${pgbouncer.url}?pgbouncer=true`, TIERBUS_DB_SCHEMA: `${token}_pgb` }),
+    env: () => ({
+      TIERBUS_TRANSPORT: 'postgres',
+      DATABASE_URL: `${pgbouncer.url}?pgbouncer=true`,
+      TIERBUS_DB_SCHEMA: `${token}_pgb`,
+    }),
     cleanup: () => dropPostgresSchema(`${token}_pgb`),
   },
   {

@@ -174,7 +174,8 @@ export function startPgBouncer(options: PgBouncerOptions = {}): Promise<PrivateB
         'server_check_delay = 0',
       ].join('\n') + '\n',
     )
-    const broker = new BrokerProcess({ name: `pgbouncer :${port}`, command: 'pgbouncer', args: [ini], ports: [port], uid, gid })
+    const name = `pgbouncer :${port}`
+    const broker = new BrokerProcess({ name, command: 'pgbouncer', args: [ini], ports: [port], uid, gid })
     return started([broker], [dir], `postgres://postgres@127.0.0.1:${port}/${database}`)
   })
 }

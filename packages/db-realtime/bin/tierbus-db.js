@@ -13,7 +13,8 @@ import(entry.href).catch((err) => {
     )
   } else if (err && err.code === 'ERR_MODULE_NOT_FOUND') {
     console.error(
-      `tierbus-db: a module it needs is not installed: ${err.message}. Install: npm install @tierbus/db-realtime @tierbus/core zod pg`,
+      `tierbus-db: a module it needs is not installed: ${err.message}. ` +
+        'Install: npm install @tierbus/db-realtime @tierbus/core zod pg',
     )
   } else {
     console.error('tierbus-db: failed to start:', err)

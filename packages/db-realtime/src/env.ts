@@ -38,7 +38,11 @@ function parse<T extends z.ZodType>(schema: T, env: Env, kind: string): z.infer<
 export function postgresOptionsFromEnv(env: Env): PostgresTransportOptions {
   const v = parse(PostgresEnv, env, 'postgres')
   const url = v.TIERBUS_DATABASE_URL ?? v.DATABASE_URL
-  if (!url) throw new ConfigError('TIERBUS_TRANSPORT=postgres: set DATABASE_URL (or TIERBUS_DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app')
+  if (!url) {
+    throw new ConfigError(
+      'TIERBUS_TRANSPORT=postgres: set DATABASE_URL (or TIERBUS_DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app',
+    )
+  }
   // A DIRECT_URL belongs to DATABASE_URL (Prisma's pair): when tierbus has its own URL, only its own direct URL counts.
   const direct = v.TIERBUS_DIRECT_URL ?? (v.TIERBUS_DATABASE_URL ? undefined : v.DIRECT_URL)
   return {

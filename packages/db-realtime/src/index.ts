@@ -13,7 +13,12 @@ export type { PoolerMode, PoolTarget } from './pooler.js'
 export { openPglite, pgliteDriver } from './pglite-driver.js'
 export type { PgliteDriverOptions, PgliteLike } from './pglite-driver.js'
 export { openSupabase, supabaseDriver } from './supabase-driver.js'
-export type { SupabaseChannelLike, SupabaseClientLike, SupabaseDriverOptions } from './supabase-driver.js'
+export type {
+  SupabaseChannelLike,
+  SupabaseClientLike,
+  SupabaseDriverOptions,
+  SupabaseRpcResult,
+} from './supabase-driver.js'
 export type { DbDriver } from './driver.js'
 export { migrate, migrationSql, MIGRATIONS } from './migrations.js'
 export type { MigratableDb, MigrateResult, Migration } from './migrations.js'

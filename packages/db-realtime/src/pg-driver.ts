@@ -81,8 +81,9 @@ export async function pgDriver(schema: string, options: PgDriverOptions): Promis
   let endPool: (() => Promise<void>) | undefined
   if (options.pool) pool = options.pool
   else {
-    const own = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? PG_DRIVER_DEFAULTS.poolSize })
-    // An idle pooled client that loses its connection emits 'error' on the pool; without a listener that would crash the app.
+    const max = options.poolSize ?? PG_DRIVER_DEFAULTS.poolSize
+    const own = new pg.Pool({ connectionString: options.connectionString, max })
+    // An idle pooled client that loses its connection emits 'error' on the pool; unheard, it would crash the app.
     own.on('error', () => {})
     pool = own
     endPool = () => own.end()
@@ -201,7 +202,11 @@ export async function pgDriver(schema: string, options: PgDriverOptions): Promis
  * except through a transaction pooler (a LISTEN there lands on a server connection other clients share and
  * its notifications never reach us): then none.
  */
-function listenConfigOf(poolConfig: PoolConfig, pooler: PoolerMode, direct: string | undefined): PoolConfig | undefined {
+function listenConfigOf(
+  poolConfig: PoolConfig,
+  pooler: PoolerMode,
+  direct: string | undefined,
+): PoolConfig | undefined {
   if (direct) return { ...poolConfig, connectionString: direct }
   return pooler === 'transaction' ? undefined : poolConfig
 }

@@ -3,6 +3,12 @@ import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
 import { DB_FUNCTIONS, type DbRow } from './statements.js'
 
+/** What a supabase-js `rpc()` call resolves to. */
+export interface SupabaseRpcResult {
+  data: unknown
+  error: { message: string; code?: string } | null
+}
+
 /** The Realtime channel calls tierbus makes (a supabase-js `RealtimeChannel` fits). */
 export interface SupabaseChannelLike {
   on(
@@ -19,7 +25,7 @@ export interface SupabaseChannelLike {
  */
 export interface SupabaseClientLike {
   schema(schema: string): {
-    rpc(fn: string, args?: Record<string, unknown>): PromiseLike<{ data: unknown; error: { message: string; code?: string } | null }>
+    rpc(fn: string, args?: Record<string, unknown>): PromiseLike<SupabaseRpcResult>
   }
   channel(name: string): SupabaseChannelLike
   removeChannel(channel: SupabaseChannelLike): Promise<unknown>

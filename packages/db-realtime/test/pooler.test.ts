@@ -63,7 +63,7 @@ describe('postgres transport through PgBouncer in transaction mode', () => {
     expect(await queryOn(bouncer.url, 'SELECT pg_listening_channels() AS channel')).toEqual([])
   })
 
-  it('LISTENs on the direct connection when one is given: a consumer polling once a minute is woken at once', async () => {
+  it('LISTENs on the direct connection when given: a consumer polling once a minute wakes at once', async () => {
     const app = uniqueToken('direct').toLowerCase()
     const t = await freshPostgresTransport({
       connectionString: bouncer.url,
@@ -120,7 +120,7 @@ describe('pooler mode', () => {
     expect(() => poolerModeOf({}, 'session' as never)).toThrow(ConfigError)
   })
 
-  it('takes the pooled URL, its DIRECT_URL and TIERBUS_DB_POOLER from env; DIRECT_URL pairs only with DATABASE_URL', () => {
+  it('reads the pooled URL, DIRECT_URL and TIERBUS_DB_POOLER; DIRECT_URL pairs only with DATABASE_URL', () => {
     const pooled = 'postgres://u@pooler.example.com:6543/app'
     const direct = 'postgres://u@db.example.com:5432/app'
     expect(

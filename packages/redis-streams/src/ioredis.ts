@@ -37,9 +37,12 @@ export interface IORedisLike {
 export interface RedisTransportOptions extends RedisStreamsOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. */
   url?: string
-  /** An ioredis `Redis` client to use instead of `url`; the transport never closes it (it does close the connections it duplicates from it). */
+  /**
+   * An ioredis `Redis` client to use instead of `url`; the transport never closes it (it does close the
+   * connections it duplicates from it).
+   */
   client?: IORedisLike
-  /** Extra ioredis `RedisOptions` when connecting from `url` (e.g. `tls`, `db`, `password`), passed to `new Redis(url, options)`. */
+  /** Extra ioredis `RedisOptions` when connecting from `url` (e.g. `tls`, `db`), for `new Redis(url, options)`. */
   clientOptions?: Readonly<Record<string, unknown>>
   /** Name shown by `CLIENT LIST` for this transport's connections (readers get `:reader` appended). */
   connectionName?: string
