@@ -1,4 +1,5 @@
 import { positiveInt } from './adapter/env-vars.js'
+import { capabilitiesOf } from './capabilities.js'
 import { Consumer, type ErrorListener, type Handler } from './consumer.js'
 import { assertHeaders, type Envelope } from './envelope.js'
 import { ConfigError, TierbusError, TimeoutError, ValidationError } from './errors.js'
@@ -296,7 +297,7 @@ class EventBus implements Bus {
     if (typeof group !== 'string' || !GROUP.test(group)) {
       throw new ConfigError(`invalid group ${JSON.stringify(group)}: use 1-100 letters, digits, '_', '.', ':' or '-'`)
     }
-    const caps = this.transport.capabilities
+    const caps = capabilitiesOf(this.transport, pattern)
     const startFrom = options.startFrom ?? BUS_DEFAULTS.startFrom
     if (startFrom !== 'latest' && startFrom !== 'earliest') throw new ConfigError(`startFrom must be 'latest' or 'earliest', got ${JSON.stringify(startFrom)}`)
     if (startFrom === 'earliest' && !caps.replay) {
@@ -415,7 +416,7 @@ class EventBus implements Bus {
       Object.assign(envelope, options.headers)
     }
     if (options.delayMs !== undefined && options.delayMs > 0) {
-      if (!this.transport.capabilities.delay) {
+      if (!capabilitiesOf(this.transport, envelope.type).delay) {
         throw new ConfigError(`the ${this.transport.name} tier does not support delayed delivery (delayMs); schedule the publish in your app instead`)
       }
       envelope.deliverat = new Date(Date.now() + options.delayMs).toISOString()

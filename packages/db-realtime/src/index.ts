@@ -20,6 +20,8 @@ export type {
   SupabaseRpcResult,
 } from './supabase-driver.js'
 export type { DbDriver } from './driver.js'
+export { dbPayloadStore } from './payload-store.js'
+export type { DbPayloadStoreOptions } from './payload-store.js'
 export { migrate, migrationSql, MIGRATIONS } from './migrations.js'
 export type { MigratableDb, MigrateResult, Migration } from './migrations.js'
 export { publishInTransaction, transactionTransport } from './transactional.js'
