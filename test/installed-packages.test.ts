@@ -23,6 +23,7 @@ const OPTIONAL_PEERS = [
   '@supabase/supabase-js',
   'ioredis',
   '@upstash/redis',
+  '@aws-sdk/client-s3',
 ]
 /** What every app has: the compiler, Node's types, zod, and the required peers of sqs-sns and nats. */
 const BASE = ['typescript', '@types/node', 'zod', '@aws-sdk/client-sqs', '@aws-sdk/client-sns', 'nats']

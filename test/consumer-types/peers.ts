@@ -1,4 +1,5 @@
 // With the optional peers installed, their real clients fit the structural client types tierbus declares.
+import { S3Client } from '@aws-sdk/client-s3'
 import { PGlite } from '@electric-sql/pglite'
 import { createClient } from '@supabase/supabase-js'
 import {
@@ -19,6 +20,7 @@ import {
   type UpstashRedisLike,
   type UpstashTransportOptions,
 } from '@tierbus/redis-streams'
+import { s3PayloadStore } from '@tierbus/sqs-sns'
 import { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import pg from 'pg'
@@ -45,5 +47,7 @@ export async function inTransaction(client: pg.PoolClient): Promise<void> {
   await migrate(new pg.Client())
   await migrate(new PGlite())
 }
+
+export const s3 = s3PayloadStore({ client: new S3Client({ region: 'us-east-1' }), bucket: 'app-events' })
 
 export const clients = [pool, pglite, supabase, ioredis, upstash, new IORedisStreamClient(new Redis(), true)]
