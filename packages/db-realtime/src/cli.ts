@@ -1,6 +1,6 @@
 import { ConfigError, type Env } from '@tierbus/core'
 import { migrate, migrationSql } from './migrations.js'
-import { pgDriver } from './pg-driver.js'
+import { loadPg, pgDriver } from './pg-driver.js'
 import { pruneEvents, type RetentionPolicy } from './retention.js'
 import { assertSchemaName } from './schema-name.js'
 
@@ -60,7 +60,7 @@ export async function runMigrateCli(argv: readonly string[], env: Env = process.
 }
 
 async function migrateOnce(url: string, schema: string): Promise<string> {
-  const { default: pg } = await import('pg')
+  const pg = await loadPg()
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {

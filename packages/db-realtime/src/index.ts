@@ -7,11 +7,18 @@ export type { SupabaseTransportOptions } from './supabase.js'
 export { DB_REALTIME_CAPABILITIES, DB_REALTIME_DEFAULTS, dbTransport } from './transport.js'
 export type { DbRealtimeTransport, DbTransportOptions, ReplayOptions } from './transport.js'
 export { PG_DRIVER_DEFAULTS, pgDriver } from './pg-driver.js'
-export type { PgDbDriver, PgDriverOptions } from './pg-driver.js'
+export type { PgDbDriver, PgDriverOptions, PgPoolLike, PgQueryConfig } from './pg-driver.js'
+export { POOLER_MODES, poolerModeOf } from './pooler.js'
+export type { PoolerMode, PoolTarget } from './pooler.js'
 export { openPglite, pgliteDriver } from './pglite-driver.js'
-export type { PgliteDriverOptions } from './pglite-driver.js'
+export type { PgliteDriverOptions, PgliteLike } from './pglite-driver.js'
 export { openSupabase, supabaseDriver } from './supabase-driver.js'
-export type { SupabaseDriverOptions } from './supabase-driver.js'
+export type {
+  SupabaseChannelLike,
+  SupabaseClientLike,
+  SupabaseDriverOptions,
+  SupabaseRpcResult,
+} from './supabase-driver.js'
 export type { DbDriver } from './driver.js'
 export { dbPayloadStore } from './payload-store.js'
 export type { DbPayloadStoreOptions } from './payload-store.js'
