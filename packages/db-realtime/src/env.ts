@@ -1,9 +1,10 @@
 import { ConfigError, type Env, type Transport } from '@tierbus/core'
 import { envVar, parseEnv } from '@tierbus/core/adapter'
 import { z } from 'zod'
+import { POOLER_MODES } from './pooler.js'
 import { SCHEMA_NAME } from './schema-name.js'
 import { pgliteTransport } from './pglite.js'
-import { postgresTransport } from './postgres.js'
+import { postgresTransport, type PostgresTransportOptions } from './postgres.js'
 import { supabaseTransport } from './supabase.js'
 import { DB_REALTIME_DEFAULTS } from './transport.js'
 
@@ -16,6 +17,9 @@ const POSTGRES_URL = envVar.url(['postgres', 'postgresql'], 'postgres://user:pas
 export const PostgresEnv = Common.extend({
   DATABASE_URL: POSTGRES_URL.optional(),
   TIERBUS_DATABASE_URL: POSTGRES_URL.optional(),
+  DIRECT_URL: POSTGRES_URL.optional(),
+  TIERBUS_DIRECT_URL: POSTGRES_URL.optional(),
+  TIERBUS_DB_POOLER: z.enum(POOLER_MODES).optional(),
 })
 export const PgliteEnv = Common.extend({ TIERBUS_PGLITE_DIR: z.string().min(1).optional() })
 export const SupabaseEnv = Common.extend({
@@ -28,18 +32,39 @@ function parse<T extends z.ZodType>(schema: T, env: Env, kind: string): z.infer<
 }
 
 /**
+ * The `postgresTransport` options the env vars give: the (possibly pooled) URL, its direct connection for
+ * LISTEN, the pooler mode and the common settings.
+ */
+export function postgresOptionsFromEnv(env: Env): PostgresTransportOptions {
+  const v = parse(PostgresEnv, env, 'postgres')
+  const url = v.TIERBUS_DATABASE_URL ?? v.DATABASE_URL
+  if (!url) {
+    throw new ConfigError(
+      'TIERBUS_TRANSPORT=postgres: set DATABASE_URL (or TIERBUS_DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app',
+    )
+  }
+  // A DIRECT_URL belongs to DATABASE_URL (Prisma's pair): when tierbus has its own URL, only its own direct URL counts.
+  const direct = v.TIERBUS_DIRECT_URL ?? (v.TIERBUS_DATABASE_URL ? undefined : v.DIRECT_URL)
+  return {
+    connectionString: url,
+    schema: v.TIERBUS_DB_SCHEMA,
+    ...(direct ? { directConnectionString: direct } : {}),
+    ...(v.TIERBUS_DB_POOLER ? { pooler: v.TIERBUS_DB_POOLER } : {}),
+    ...(v.TIERBUS_DB_POLL_MS ? { pollIntervalMs: v.TIERBUS_DB_POLL_MS } : {}),
+  }
+}
+
+/**
  * Builds the db-realtime transport named by `kind` from env vars: `postgres` reads DATABASE_URL (or
- * TIERBUS_DATABASE_URL), `pglite` TIERBUS_PGLITE_DIR (in-memory when unset), `supabase` SUPABASE_URL and
+ * TIERBUS_DATABASE_URL), its direct connection for LISTEN DIRECT_URL (or TIERBUS_DIRECT_URL; DIRECT_URL
+ * only pairs with DATABASE_URL) and TIERBUS_DB_POOLER (`transaction` | `none`, detected from the URL when
+ * unset), `pglite` TIERBUS_PGLITE_DIR (in-memory when unset), `supabase` SUPABASE_URL and
  * SUPABASE_SERVICE_ROLE_KEY; all read TIERBUS_DB_SCHEMA (default `tierbus`) and TIERBUS_DB_POLL_MS.
  */
 export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
   switch (kind) {
-    case 'postgres': {
-      const v = parse(PostgresEnv, env, kind)
-      const url = v.TIERBUS_DATABASE_URL ?? v.DATABASE_URL
-      if (!url) throw new ConfigError('TIERBUS_TRANSPORT=postgres: set DATABASE_URL (or TIERBUS_DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app')
-      return postgresTransport({ connectionString: url, schema: v.TIERBUS_DB_SCHEMA, ...(v.TIERBUS_DB_POLL_MS ? { pollIntervalMs: v.TIERBUS_DB_POLL_MS } : {}) })
-    }
+    case 'postgres':
+      return postgresTransport(postgresOptionsFromEnv(env))
     case 'pglite': {
       const v = parse(PgliteEnv, env, kind)
       return pgliteTransport({ schema: v.TIERBUS_DB_SCHEMA, ...(v.TIERBUS_PGLITE_DIR ? { dataDir: v.TIERBUS_PGLITE_DIR } : {}), ...(v.TIERBUS_DB_POLL_MS ? { pollIntervalMs: v.TIERBUS_DB_POLL_MS } : {}) })
