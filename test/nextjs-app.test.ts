@@ -133,6 +133,8 @@ describe('examples/nextjs-app in a real browser', () => {
     expect((await fetch(`${memoryApp.url}/api/model`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ healthy: true }) })).status).toBe(200)
     for (let i = 0; i < 30; i++) await fetch(`${memoryApp.url}/api/feedback`, { method: 'POST', body: JSON.stringify({ text: `great update ${i}` }) })
     await until(page, 'published', (t) => Number(t) >= 32, 'the burst to show')
+    // The dashboard follows the stream route's live feed (Server-Sent Events), not a polling timer.
+    await until(page, 'live', (t) => t.includes('great update 29'), 'the burst on the live feed')
     await until(page, 'lag-sentiment-agent', (t) => t === '0', 'sentiment-agent to catch up')
     // docs/dashboard.png is refreshed only on request, so a test run leaves the work tree unchanged.
     const shot = process.env.TIERBUS_UPDATE_SCREENSHOT ? join(root, 'docs', 'dashboard.png') : join(tmpdir(), `tierbus-dashboard-${process.pid}.png`)
