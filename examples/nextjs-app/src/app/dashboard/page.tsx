@@ -19,8 +19,8 @@ type Point = { t: number; rate: number; acked: number; p50: number; p99: number 
 /** One message of the live feed (`streamRoute`'s JSON). */
 type LiveEvent = { id: string; type: string; time: string; data: unknown }
 
-/** After the last streamed event, refresh once more this much later (retries, dead letters and lag settle meanwhile). */
-const SETTLE_MS = 2_000
+/** How long after the last streamed event the dashboard keeps refreshing its metrics (once a second). */
+const ACTIVE_MS = 5_000
 
 /** A small SVG line chart of one or two series over the last minute. */
 function Chart({ points, series, unit, testId }: { points: Point[]; series: Array<{ key: keyof Point; color: string; label: string }>; unit: string; testId: string }) {
@@ -115,24 +115,24 @@ export default function Dashboard() {
     setPoints((prev) => [...prev, { t: Date.now(), rate: m.eventVolume.perSecond, acked: m.eventVolume.handled, p50: m.latency.endToEndMs.p50, p99: m.latency.endToEndMs.p99 }].slice(-60))
   }, [admin])
 
-  // No polling: the live feed (/api/events/stream, Server-Sent Events) says when something happened. Metrics are
-  // refreshed at most once a second while events arrive, and once more SETTLE_MS after the last one.
+  // No polling while nothing happens: the live feed (/api/events/stream, Server-Sent Events) says when something
+  // did. Metrics are refreshed once a second from the first event until ACTIVE_MS after the last one (retries,
+  // dead letters and lag settle meanwhile), then the dashboard waits for the next event.
   useEffect(() => {
     if (!token) return
     const tick = () => void refresh().catch((err: unknown) => (err instanceof Unauthorized ? signOut() : undefined))
-    let last = 0
-    let throttled: ReturnType<typeof setTimeout> | undefined
-    let settle: ReturnType<typeof setTimeout> | undefined
+    let activeUntil = 0
+    let timer: ReturnType<typeof setInterval> | undefined
     const onEvent = () => {
-      clearTimeout(settle)
-      settle = setTimeout(tick, SETTLE_MS)
-      if (throttled) return
-      const wait = Math.max(0, last + 1_000 - Date.now())
-      throttled = setTimeout(() => {
-        throttled = undefined
-        last = Date.now()
+      activeUntil = Date.now() + ACTIVE_MS
+      if (timer) return
+      tick()
+      timer = setInterval(() => {
         tick()
-      }, wait)
+        if (Date.now() < activeUntil) return
+        clearInterval(timer)
+        timer = undefined
+      }, 1_000)
     }
     // The `eventsource` package's EventSource: the browser's own cannot send the Authorization header.
     const source = new EventSource('/api/events/stream', {
@@ -149,8 +149,7 @@ export default function Dashboard() {
     tick()
     return () => {
       source.close()
-      clearTimeout(throttled)
-      clearTimeout(settle)
+      clearInterval(timer)
     }
   }, [token, refresh, signOut])
 
