@@ -177,6 +177,9 @@ ${table(['server', 'publish rate', 'delivered', 'failed publishes', 'events/s de
 
 Ratio tierbus / raw:
 ${ratios.join('\n')}
+
+A row that delivered less than was published ran out of CPU (server and clients share the machine): its events/s
+is the ceiling it reached and its latency is mostly queueing.
 `
 console.log(markdown)
 writeBenchSection('sse', markdown)
