@@ -10,7 +10,7 @@ import pg from 'pg'
 import { z } from 'zod'
 import { createBus, defineEvent, type Bus } from '@tierbus/core'
 import { postgresTransport, type DbRealtimeTransport, type PostgresTransportOptions } from '@tierbus/db-realtime'
-import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
+import { bars, fmt, machineLine, median, quantile, writeBenchSection } from './report.js'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 300)

@@ -71,7 +71,7 @@ export interface Delivery {
   /** The decoded envelope; undefined when the message could not be decoded (see `malformed`). */
   readonly envelope: Envelope | undefined
   /** Set when the message is not a valid envelope: the raw body and why. Core dead-letters it at once. */
-  readonly malformed?: { readonly raw: string; readonly error: string }
+  readonly malformed?: { readonly raw: string; readonly error: string } | undefined
   /** 1 on first delivery, incremented by each redelivery (retry or lease expiry). */
   readonly attempt: number
   /** Done: remove the message for this group. */
@@ -81,7 +81,7 @@ export interface Delivery {
   /** Move the message to the group's dead-letter destination with the reason, then remove it. Must not lose it. */
   deadLetter(reason: DeadLetterReason): Promise<void>
   /** Optional: extend the lease by `leaseMs` for a handler that runs long (visibility heartbeat). */
-  touch?(): Promise<void>
+  touch?: (() => Promise<void>) | undefined
 }
 
 /** A running subscription of one transport. */
@@ -140,10 +140,10 @@ export interface Transport {
   /** Release connections; unsettled deliveries are left for redelivery. Idempotent. */
   close(): Promise<void>
   /** Dead-letter access, where the tier offers it. */
-  readonly deadLetters?: DeadLetterStore
+  readonly deadLetters?: DeadLetterStore | undefined
   /**
    * Optional, for tiers whose `capabilities.ordering` is `none`: what to do instead when a subscription
    * asks for `ordered` (e.g. "create it with sqsTransport({ fifo: true })"), quoted in core's ConfigError.
    */
-  readonly orderingHint?: string
+  readonly orderingHint?: string | undefined
 }

@@ -7,7 +7,7 @@ const MAX_INT = 2_147_483_647
 /** A claimed row handed to the consumer; settles through the tierbus SQL functions, guarded by its attempt. */
 export class DbDelivery implements Delivery {
   readonly envelope: Envelope | undefined
-  readonly malformed?: { readonly raw: string; readonly error: string }
+  readonly malformed: { readonly raw: string; readonly error: string } | undefined
   private readonly once: SettleOnce
 
   constructor(

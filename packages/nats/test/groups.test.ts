@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createBus, defineEvent, type Bus } from '@tierbus/core'
 import { eventually, gate, quietPeriod, uniqueToken } from '@tierbus/core/testing'
 import { z } from 'zod'
-import { durableName, misterSmithStreams, type NatsTransport } from '../src/index.js'
+import { durableName, misterSmithStreams } from '../src/index.js'
 import { isolatedTransport } from './helpers.js'
 
 const cleanups: Array<() => Promise<void>> = []

@@ -154,7 +154,10 @@ export async function redisTransport(options: RedisTransportOptions): Promise<Re
   if (client) redis = client
   else {
     const { Redis } = await loadIORedis()
-    redis = new Redis(url!, { connectionName, lazyConnect: true, ...clientOptions })
+    const redisOptions: IORedisOptions = { connectionName, lazyConnect: true, ...clientOptions }
+    // ioredis' own RedisOptions is not assignable to its constructor's parameter under
+    // exactOptionalPropertyTypes (`replyMapping?: ReplyMappingMode` vs `| undefined`): a typing gap only.
+    redis = new Redis(url!, redisOptions as never)
     const onError = streamOptions.onError ?? REDIS_STREAMS_DEFAULTS.onError
     redis.on('error', (err: unknown) => onError(err, { operation: 'connection' }))
     try {

@@ -92,7 +92,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   private constructor(
     private readonly ctx: SubscriptionContext,
     readonly spec: SubscriptionSpec,
-    private readonly onBatch: (batch: Delivery[]) => Promise<void>,
+    onBatch: (batch: Delivery[]) => Promise<void>,
   ) {
     this.consumerGroup = ctx.keys.consumerGroup(spec.group, spec.pattern)
     this.redriveStream = spec.ephemeral ? undefined : ctx.keys.redrive(this.consumerGroup)

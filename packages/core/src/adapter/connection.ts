@@ -12,7 +12,7 @@ export type ConnectionStateListener = (state: ConnectionStateName, error?: unkno
 /** The options every tier accepts for connection reporting (same names on every tier). */
 export interface ConnectionStateOptions {
   /** Called when the connection to the backing service changes state (see `ConnectionStateName`). */
-  onConnectionState?: ConnectionStateListener
+  onConnectionState?: ConnectionStateListener | undefined
 }
 
 /** Options of `ConnectionState`. */
