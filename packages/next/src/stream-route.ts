@@ -11,6 +11,7 @@ export type StreamFilter = (event: ReceivedEvent, request: Request) => boolean |
 
 /** Options of `streamRoute`. */
 export interface StreamRouteOptions extends RouteProtection {
+  /** The bus, or a function giving it (e.g. `getBus`, from `sharedBus`). */
   bus: BusSource
   /** Event definitions, types or patterns to stream (`order.placed`, `order.*`, `work.>`). */
   events: ReadonlyArray<AnyEventDefinition | string>
@@ -40,10 +41,15 @@ export const RESYNC_EVENT = 'tierbus.resync'
 
 /** What the browser receives as each message's `data` (JSON). */
 export interface StreamMessage<T = unknown> {
+  /** The event id, also the SSE `id:` a reconnecting browser sends back as `Last-Event-ID`. */
   readonly id: string
+  /** The event type, e.g. `order.placed`. */
   readonly type: string
+  /** RFC 3339 publish time. */
   readonly time: string
+  /** The ordering key the event was published with, if any. */
   readonly subject?: string
+  /** The event data, checked by the bus against the event's schema where the bus knows it. */
   readonly data: T
 }
 
