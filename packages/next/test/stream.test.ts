@@ -94,6 +94,22 @@ describe('streamRoute', () => {
     expect(bob.messages.map((m) => m.data)).toEqual([{ user: 'bob', n: 2 }, { user: 'bob', n: 4 }])
   })
 
+  it('skips an event whose filter throws, reports the error, and keeps the connection', async () => {
+    const bus = newBus()
+    const errors: unknown[] = []
+    const filter = (event: { data: unknown }) => {
+      if ((event.data as { n: number }).n === 2) throw new Error('filter bug')
+      return true
+    }
+    const { server, route } = await serveStream({ bus, events: ['order.*'], filter, onError: (err) => errors.push(err) })
+    const client = await connect(server.url)
+    await bus.publishBatch(OrderPlaced, [1, 2, 3].map((n) => ({ user: 'ann', n })))
+    await eventually(() => client.messages.length === 2, 'events 1 and 3')
+    expect(client.messages.map((m) => (m.data as { n: number }).n)).toEqual([1, 3])
+    expect(errors).toEqual([new Error('filter bug')])
+    expect(route.stats().connections).toBe(1)
+  })
+
   it('refuses a browser that authorize rejects (401) and requires authorize at creation', async () => {
     const bus = newBus()
     const { server, route } = await serveStream({ bus, events: ['order.*'], authorize: bearer('viewer-token') })
