@@ -11,7 +11,10 @@ const clients = new Set<ServerResponse>()
 
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/stream') {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform' })
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+    })
     res.write('retry: 3000\n\n')
     clients.add(res)
     req.once('close', () => clients.delete(res))
@@ -24,7 +27,13 @@ const server = createServer((req, res) => {
     req.on('end', () => {
       const { text } = JSON.parse(body) as { text: string }
       const id = randomUUID()
-      const frame = `id: ${id}\ndata: ${JSON.stringify({ id, type: 'feedback.created', time: new Date().toISOString(), data: { feedbackId: id.slice(0, 8), text } })}\n\n`
+      const message = {
+        id,
+        type: 'feedback.created',
+        time: new Date().toISOString(),
+        data: { feedbackId: id.slice(0, 8), text },
+      }
+      const frame = `id: ${id}\ndata: ${JSON.stringify(message)}\n\n`
       for (const client of clients) client.write(frame)
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id }))
     })

@@ -41,8 +41,18 @@ interface Result {
 }
 
 /** Starts a server process and resolves once `ready(url)` answers. */
-async function startProcess(command: string, args: string[], cwd: string, env: Record<string, string>, ready: () => Promise<boolean>): Promise<() => Promise<void>> {
-  const child: ChildProcess = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+async function startProcess(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  ready: () => Promise<boolean>,
+): Promise<() => Promise<void>> {
+  const child: ChildProcess = spawn(command, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   child.stdout?.on('data', (d: Buffer) => (output += d))
   child.stderr?.on('data', (d: Buffer) => (output += d))
@@ -64,20 +74,50 @@ async function startProcess(command: string, args: string[], cwd: string, env: R
 }
 
 async function tierbusApp(): Promise<Target> {
-  if (!existsSync(`${appDir}/.next/BUILD_ID`)) throw new Error('build the example app first: npm run build -w @tierbus/example-nextjs-app')
+  if (!existsSync(`${appDir}/.next/BUILD_ID`))
+    throw new Error('build the example app first: npm run build -w @tierbus/example-nextjs-app')
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const env = { NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', TIERBUS_TRANSPORT: 'memory', TIERBUS_ADMIN_TOKEN: ADMIN_TOKEN }
+  const env = {
+    NODE_ENV: 'production',
+    NEXT_TELEMETRY_DISABLED: '1',
+    TIERBUS_TRANSPORT: 'memory',
+    TIERBUS_ADMIN_TOKEN: ADMIN_TOKEN,
+  }
   const next = `${root}node_modules/next/dist/bin/next`
-  const stop = await startProcess(process.execPath, [next, 'start', '-p', String(port), '-H', '127.0.0.1'], appDir, env, async () => (await fetch(`${url}/api/feedback`)).ok)
-  return { name: 'tierbus streamRoute on next start', streamUrl: `${url}/api/events/stream`, publishUrl: `${url}/api/feedback`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, stop }
+  const stop = await startProcess(
+    process.execPath,
+    [next, 'start', '-p', String(port), '-H', '127.0.0.1'],
+    appDir,
+    env,
+    async () => (await fetch(`${url}/api/feedback`)).ok,
+  )
+  return {
+    name: 'tierbus streamRoute on next start',
+    streamUrl: `${url}/api/events/stream`,
+    publishUrl: `${url}/api/feedback`,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    stop,
+  }
 }
 
 async function rawServer(): Promise<Target> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const stop = await startProcess(process.execPath, ['--import', 'tsx', `${root}bench/sse-raw-server.ts`, String(port)], root, {}, async () => (await fetch(`${url}/nothing`)).status === 404)
-  return { name: 'raw node:http SSE server', streamUrl: `${url}/stream`, publishUrl: `${url}/publish`, headers: {}, stop }
+  const stop = await startProcess(
+    process.execPath,
+    ['--import', 'tsx', `${root}bench/sse-raw-server.ts`, String(port)],
+    root,
+    {},
+    async () => (await fetch(`${url}/nothing`)).status === 404,
+  )
+  return {
+    name: 'raw node:http SSE server',
+    streamUrl: `${url}/stream`,
+    publishUrl: `${url}/publish`,
+    headers: {},
+    stop,
+  }
 }
 
 /** Opens CLIENTS streams, publishes `rate` events/s for SECONDS, and counts what every client parsed and when. */
@@ -101,7 +141,10 @@ async function load(target: Target, rate: number): Promise<Result> {
         res.on('data', (chunk: string) => {
           const text = tail + chunk
           const end = text.lastIndexOf('\n\n')
-          if (end < 0) return void (tail = text)
+          if (end < 0) {
+            tail = text
+            return
+          }
           tail = text.slice(end + 2)
           const now = performance.now()
           for (const [, seq] of text.slice(0, end).matchAll(/bench (\d+)/g)) {
@@ -122,7 +165,11 @@ async function load(target: Target, rate: number): Promise<Result> {
     const wait = due - performance.now()
     if (wait > 0) await new Promise((r) => setTimeout(r, wait))
     sentAt[seq] = performance.now()
-    void fetch(target.publishUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `bench ${seq}` }) })
+    void fetch(target.publishUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: `bench ${seq}` }),
+    })
       .then(async (r) => {
         await r.arrayBuffer()
         if (r.status !== 201) failedPublishes++
@@ -134,7 +181,13 @@ async function load(target: Target, rate: number): Promise<Result> {
   while (delivered < expected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100))
   closing = true
   for (const req of requests) req.destroy()
-  return { connected: requests.length, delivered, failedPublishes, perSecond: delivered / ((lastDelivery - started) / 1000), latency }
+  return {
+    connected: requests.length,
+    delivered,
+    failedPublishes,
+    perSecond: delivered / ((lastDelivery - started) / 1000),
+    latency,
+  }
 }
 
 async function measure(start: () => Promise<Target>, rate: number): Promise<Result & { name: string; rate: number }> {
@@ -157,23 +210,25 @@ const row = (r: Result & { name: string; rate: number }) => [
   fmt(r.latency.quantile(0.5), 1),
   fmt(r.latency.quantile(0.99), 1),
 ]
+const HEADER = ['server', 'publish rate', 'delivered', 'failed publishes', 'events/s delivered', 'p50 ms', 'p99 ms']
 const ratios = RATES.map((rate) => {
   const [raw, tierbus] = results.filter((r) => r.rate === rate)
   if (!raw || !tierbus) return ''
-  return `- at ${rate}/s: events/s delivered ${fmt(tierbus.perSecond / raw.perSecond, 2)}, p99 latency ${fmt(tierbus.latency.quantile(0.99) / Math.max(0.001, raw.latency.quantile(0.99)), 1)}×`
+  const p99 = tierbus.latency.quantile(0.99) / Math.max(0.001, raw.latency.quantile(0.99))
+  return `- at ${rate}/s: events/s delivered ${fmt(tierbus.perSecond / raw.perSecond, 2)}, p99 latency ${fmt(p99, 1)}×`
 })
 const markdown = `## SSE to browsers: streamRoute on next start (bench/sse.ts)
 
-${machineLine()}, load average ${loadavg()[0]?.toFixed(1)} at the end (the machine is shared). ${fmt(CLIENTS)} concurrent SSE
-clients (node:http connections reading the SSE frames, in the bench's own process on the same machine), events
-published by POST requests at each rate for ${SECONDS} s: to examples/nextjs-app's /api/feedback under \`next start\`
-(memory tier; each event goes through the route, the bus, the app's two agents and the streamRoute at
+${machineLine()}, load average ${loadavg()[0]?.toFixed(1)} at the end (the machine is shared).
+${fmt(CLIENTS)} concurrent SSE clients (node:http connections reading the SSE frames, in the bench's own process on
+the same machine), events published by POST requests at each rate for ${SECONDS} s: to examples/nextjs-app's
+/api/feedback under \`next start\` (memory tier; each event goes through the route, the bus, the app's two agents and the streamRoute at
 /api/events/stream, authorized by Bearer token), and to a minimal node:http SSE server that writes each POST to
 every connection (no framework, no bus, no auth). Latency runs from just before the publishing POST to the client
 reading the message; events/s delivered counts messages over all clients, from the first publish to the last
 delivery (deliveries stop being waited for 30 s after the last publish).
 
-${table(['server', 'publish rate', 'delivered', 'failed publishes', 'events/s delivered', 'p50 ms', 'p99 ms'], results.map(row))}
+${table(HEADER, results.map(row))}
 
 Ratio tierbus / raw:
 ${ratios.join('\n')}

@@ -7,7 +7,10 @@ import { DB_REALTIME_DEFAULTS } from './transport.js'
 // The env vars of each db-realtime tier, apart from the transports they build (so the supabase adapter,
 // the edge entry's only tier, does not pull the pg and PGlite code into an edge bundle).
 const Common = z.object({
-  TIERBUS_DB_SCHEMA: z.string().regex(SCHEMA_NAME, 'use 1-40 lowercase letters, digits or _').default(DB_REALTIME_DEFAULTS.schema),
+  TIERBUS_DB_SCHEMA: z
+    .string()
+    .regex(SCHEMA_NAME, 'use 1-40 lowercase letters, digits or _')
+    .default(DB_REALTIME_DEFAULTS.schema),
   TIERBUS_DB_POLL_MS: envVar.positiveInt().optional(),
 })
 

@@ -2,7 +2,7 @@ import type { Env, TierAdapter, Transport } from '@tierbus/core'
 import { parse, SupabaseEnv } from './env-schema.js'
 import { supabaseTransport } from './supabase.js'
 
-/** Builds the supabase transport from SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, TIERBUS_DB_SCHEMA and TIERBUS_DB_POLL_MS. */
+/** Builds the supabase transport from SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY, TIERBUS_DB_SCHEMA, TIERBUS_DB_POLL_MS */
 export function supabaseFromEnv(env: Env): Promise<Transport> {
   const v = parse(SupabaseEnv, env, 'supabase')
   return supabaseTransport({
@@ -13,7 +13,7 @@ export function supabaseFromEnv(env: Env): Promise<Transport> {
   })
 }
 
-/** `TIERBUS_TRANSPORT=supabase` (SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY): over HTTP, so edge runtimes can use it too. */
+/** `TIERBUS_TRANSPORT=supabase` (SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY): over HTTP, so the Edge can use it too. */
 export const supabaseAdapter: TierAdapter = Object.freeze<TierAdapter>({
   kind: 'supabase',
   install: '@tierbus/db-realtime @supabase/supabase-js',

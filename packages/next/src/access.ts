@@ -29,7 +29,8 @@ export function routeAccess(route: string, authorize: RouteAccess | undefined): 
 const encoder = new TextEncoder()
 
 /** SHA-256 of `text` through Web Crypto (Node, Edge runtime and browsers alike). */
-const digest = async (text: string): Promise<Uint8Array> => new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text)))
+const digest = async (text: string): Promise<Uint8Array> =>
+  new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text)))
 
 /** Compares two equal-length byte strings in time that does not depend on where they differ. */
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -44,7 +45,10 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
  * so the check runs in the Edge runtime too) and compared without an early exit.
  */
 export function bearer(secret: string | undefined): Authorize {
-  if (!secret) throw new ConfigError('bearer(secret): the secret is empty; set CRON_SECRET / TIERBUS_ADMIN_TOKEN (or pass the token your scheduler sends)')
+  if (!secret)
+    throw new ConfigError(
+      'bearer(secret): the secret is empty; set CRON_SECRET / TIERBUS_ADMIN_TOKEN (or pass the token your scheduler sends)',
+    )
   const expected = digest(`Bearer ${secret}`)
   return async (request) => equalBytes(await digest(request.headers.get('authorization') ?? ''), await expected)
 }

@@ -21,7 +21,10 @@ export interface StreamRouteOptions extends RouteProtection {
    * members of one group share the events instead of each getting all of them.
    */
   group?: string
-  /** Runs per connection and event; only events it accepts are sent. A throw counts as "not sent" and goes to `onError`. */
+  /**
+   * Runs per connection and event; only events it accepts are sent. A throw counts as "not sent" and goes to
+   * `onError`.
+   */
   filter?: StreamFilter
   /** Comment line sent this often so proxies keep an idle connection open (ms). */
   heartbeatMs?: number
@@ -34,7 +37,13 @@ export interface StreamRouteOptions extends RouteProtection {
 }
 
 /** Defaults of `streamRoute`. */
-export const STREAM_DEFAULTS = Object.freeze({ group: 'tierbus-stream', heartbeatMs: 15_000, maxBufferedBytes: 1 << 20, resumeBuffer: 1_000, retryMs: 3_000 })
+export const STREAM_DEFAULTS = Object.freeze({
+  group: 'tierbus-stream',
+  heartbeatMs: 15_000,
+  maxBufferedBytes: 1 << 20,
+  resumeBuffer: 1_000,
+  retryMs: 3_000,
+})
 
 /** The SSE event a stream sends when it cannot resume from the browser's `Last-Event-ID`: reload your state. */
 export const RESYNC_EVENT = 'tierbus.resync'
@@ -117,7 +126,13 @@ export function streamRoute(options: StreamRouteOptions): StreamRoute {
   })
   const sum = (key: keyof StreamStats) => [...hubs].reduce((n, hub) => n + hub.stats()[key], 0)
   return Object.assign(route, {
-    stats: (): StreamStats => ({ connections: sum('connections'), received: sum('received'), dropped: sum('dropped'), resumed: sum('resumed'), resyncs: sum('resyncs') }),
+    stats: (): StreamStats => ({
+      connections: sum('connections'),
+      received: sum('received'),
+      dropped: sum('dropped'),
+      resumed: sum('resumed'),
+      resyncs: sum('resyncs'),
+    }),
     close: async () => {
       await Promise.all([...hubs].map((hub) => hub.close()))
       hubs.clear()
@@ -125,22 +140,29 @@ export function streamRoute(options: StreamRouteOptions): StreamRoute {
   })
 }
 
-type Settings = Required<Omit<StreamRouteOptions, keyof RouteProtection | 'bus' | 'filter' | 'events'>> & { readonly patterns: readonly string[] }
+type Settings = Required<Omit<StreamRouteOptions, keyof RouteProtection | 'bus' | 'filter' | 'events'>> & {
+  readonly patterns: readonly string[]
+}
 
 function resolveSettings(options: StreamRouteOptions): Settings {
   const patterns = (options.events ?? []).map((e) => (typeof e === 'string' ? e : e.type))
-  if (patterns.length === 0) throw new ConfigError("streamRoute: pass events, the event types or patterns to stream, e.g. events: ['order.*']")
+  if (patterns.length === 0)
+    throw new ConfigError("streamRoute: pass events, the event types or patterns to stream, e.g. events: ['order.*']")
   const settings = { ...STREAM_DEFAULTS, ...definedOnly(options), patterns }
   for (const key of ['heartbeatMs', 'maxBufferedBytes', 'retryMs'] as const) {
-    if (!Number.isInteger(settings[key]) || settings[key] <= 0) throw new ConfigError(`streamRoute: ${key} must be a positive integer, got ${settings[key]}`)
+    if (!Number.isInteger(settings[key]) || settings[key] <= 0)
+      throw new ConfigError(`streamRoute: ${key} must be a positive integer, got ${settings[key]}`)
   }
-  if (!Number.isInteger(settings.resumeBuffer) || settings.resumeBuffer < 0) throw new ConfigError(`streamRoute: resumeBuffer must be 0 or more, got ${settings.resumeBuffer}`)
+  if (!Number.isInteger(settings.resumeBuffer) || settings.resumeBuffer < 0)
+    throw new ConfigError(`streamRoute: resumeBuffer must be 0 or more, got ${settings.resumeBuffer}`)
   return settings
 }
 
 function definedOnly(options: StreamRouteOptions): Partial<typeof STREAM_DEFAULTS> {
   const { group, heartbeatMs, maxBufferedBytes, resumeBuffer, retryMs } = options
-  return Object.fromEntries(Object.entries({ group, heartbeatMs, maxBufferedBytes, resumeBuffer, retryMs }).filter(([, v]) => v !== undefined))
+  return Object.fromEntries(
+    Object.entries({ group, heartbeatMs, maxBufferedBytes, resumeBuffer, retryMs }).filter(([, v]) => v !== undefined),
+  )
 }
 
 // Per bus, per group and patterns: Next.js hot reload re-creates the route, not the process, and a second hub
@@ -148,11 +170,11 @@ function definedOnly(options: StreamRouteOptions): Partial<typeof STREAM_DEFAULT
 const registry = singleton('tierbus:streams', () => new WeakMap<Bus, Map<string, StreamHub>>())
 
 function hubFor(bus: Bus, settings: Settings, onError: NonNullable<RouteProtection['onError']>): StreamHub {
-  let hubs = registry.get(bus)
-  if (!hubs) registry.set(bus, (hubs = new Map()))
+  const hubs = registry.get(bus) ?? new Map<string, StreamHub>()
+  registry.set(bus, hubs)
   const key = `${settings.group}\u0000${settings.patterns.join('\u0000')}`
-  let hub = hubs.get(key)
-  if (!hub) hubs.set(key, (hub = new StreamHub(bus, settings, onError, () => hubs.delete(key))))
+  const hub = hubs.get(key) ?? new StreamHub(bus, settings, onError, () => hubs.delete(key))
+  hubs.set(key, hub)
   return hub
 }
 
@@ -190,7 +212,12 @@ class StreamHub {
     const subs: BusSubscription[] = []
     try {
       for (const pattern of this.settings.patterns) {
-        subs.push(await this.bus.subscribe(pattern, (event) => this.receive(event), { group: this.settings.group, concurrency: FETCH_SIZE }))
+        subs.push(
+          await this.bus.subscribe(pattern, (event) => this.receive(event), {
+            group: this.settings.group,
+            concurrency: FETCH_SIZE,
+          }),
+        )
       }
       return subs
     } catch (err) {
@@ -202,11 +229,24 @@ class StreamHub {
   private receive(event: ReceivedEvent): void {
     this.counts.received++
     if (SSE_BREAK.test(event.id)) {
-      this.onError(new Error(`streamRoute: event ${JSON.stringify(event.id)} has an id SSE cannot carry; not streamed`), { route: 'streamRoute', method: 'GET' })
+      this.onError(
+        new Error(`streamRoute: event ${JSON.stringify(event.id)} has an id SSE cannot carry; not streamed`),
+        { route: 'streamRoute', method: 'GET' },
+      )
       return
     }
-    const message: StreamMessage = { id: event.id, type: event.type, time: event.time, ...(event.subject === undefined ? {} : { subject: event.subject }), data: event.data }
-    const entry: StreamedEvent<ReceivedEvent> = { id: event.id, event, frame: encoder.encode(`id: ${event.id}\ndata: ${JSON.stringify(message)}\n\n`) }
+    const message: StreamMessage = {
+      id: event.id,
+      type: event.type,
+      time: event.time,
+      ...(event.subject === undefined ? {} : { subject: event.subject }),
+      data: event.data,
+    }
+    const entry: StreamedEvent<ReceivedEvent> = {
+      id: event.id,
+      event,
+      frame: encoder.encode(`id: ${event.id}\ndata: ${JSON.stringify(message)}\n\n`),
+    }
     this.ring.push(entry)
     for (const connection of this.connections) connection.offer(entry)
   }
@@ -237,7 +277,11 @@ class StreamHub {
     )
     request.signal?.addEventListener('abort', () => connection?.close(), { once: true })
     return new Response(body, {
-      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' },
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+      },
     })
   }
 
@@ -251,7 +295,9 @@ class StreamHub {
     this.counts.resyncs++
     // The id of the newest held event (or none): a later reconnect resumes from here rather than resyncing again.
     const newest = this.ring.newestId() ?? ''
-    connection.write(encoder.encode(`event: ${RESYNC_EVENT}\nid: ${newest}\ndata: ${JSON.stringify({ lastEventId })}\n\n`))
+    connection.write(
+      encoder.encode(`event: ${RESYNC_EVENT}\nid: ${newest}\ndata: ${JSON.stringify({ lastEventId })}\n\n`),
+    )
   }
 
   private beat(): void {
@@ -298,11 +344,14 @@ class StreamConnection {
 
   offer(entry: StreamedEvent<ReceivedEvent>): void {
     if (this.closed) return
-    if (!this.hooks.accept) return this.write(entry.frame)
+    if (!this.hooks.accept) {
+      this.write(entry.frame)
+      return
+    }
     this.pending.push(entry)
     this.pendingBytes += entry.frame.byteLength
-    if (this.overLimit()) return this.drop()
-    if (!this.filtering) this.pump()
+    if (this.overLimit()) this.drop()
+    else if (!this.filtering) this.pump()
   }
 
   /** Queues bytes for the socket; drops the connection when its backlog is over the limit. */
@@ -322,7 +371,10 @@ class StreamConnection {
   }
 
   private drop(): void {
-    if (this.end(true)) this.controller.error(new SlowClient(`the client read too slowly (over ${this.maxBufferedBytes} bytes waiting); disconnected`))
+    if (this.end(true))
+      this.controller.error(
+        new SlowClient(`the client read too slowly (over ${this.maxBufferedBytes} bytes waiting); disconnected`),
+      )
   }
 
   /** Marks the connection closed once; true the first time. */
@@ -350,16 +402,18 @@ class StreamConnection {
         continue
       }
       this.filtering = true
-      Promise.resolve(verdict).then(
-        (ok) => this.settle(entry, ok === true),
-        (err: unknown) => {
-          this.hooks.onFilterError(err)
-          this.settle(entry, false)
-        },
-      ).finally(() => {
-        this.filtering = false
-        this.pump()
-      })
+      Promise.resolve(verdict)
+        .then(
+          (ok) => this.settle(entry, ok === true),
+          (err: unknown) => {
+            this.hooks.onFilterError(err)
+            this.settle(entry, false)
+          },
+        )
+        .finally(() => {
+          this.filtering = false
+          this.pump()
+        })
       return
     }
   }

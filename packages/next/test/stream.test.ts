@@ -4,7 +4,15 @@ import { eventually } from '@tierbus/core/testing'
 import { EventSource } from 'eventsource'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
-import { bearer, PUBLIC_UNAUTHENTICATED, RESYNC_EVENT, streamRoute, type StreamMessage, type StreamRoute, type StreamRouteOptions } from '@tierbus/next'
+import {
+  bearer,
+  PUBLIC_UNAUTHENTICATED,
+  RESYNC_EVENT,
+  streamRoute,
+  type StreamMessage,
+  type StreamRoute,
+  type StreamRouteOptions,
+} from '@tierbus/next'
 import { serveWeb, type WebServer } from './fixtures/web-server.js'
 
 const OrderPlaced = defineEvent('order.placed', z.object({ user: z.string(), n: z.number().int() }))
@@ -17,16 +25,25 @@ afterEach(async () => {
 })
 
 function newBus(): Bus {
-  const bus = createBus({ transport: memoryTransport(), source: 'shop/web', events: [OrderPlaced, OrderShipped, UserSignedUp] })
+  const bus = createBus({
+    transport: memoryTransport(),
+    source: 'shop/web',
+    events: [OrderPlaced, OrderShipped, UserSignedUp],
+  })
   cleanups.push(() => bus.close())
   return bus
 }
 
 /** A stream route served by a real Node HTTP server. */
-async function serveStream(options: Omit<StreamRouteOptions, 'authorize'> & Partial<Pick<StreamRouteOptions, 'authorize'>>): Promise<{ route: StreamRoute; server: WebServer }> {
+async function serveStream(
+  options: Omit<StreamRouteOptions, 'authorize'> & Partial<Pick<StreamRouteOptions, 'authorize'>>,
+): Promise<{ route: StreamRoute; server: WebServer }> {
   const route = streamRoute({ authorize: PUBLIC_UNAUTHENTICATED, ...options })
   const server = await serveWeb(route)
-  cleanups.push(() => server.close(), () => route.close())
+  cleanups.push(
+    () => server.close(),
+    () => route.close(),
+  )
   return { route, server }
 }
 
@@ -39,11 +56,15 @@ interface Client {
 
 /** A browser-like EventSource (the `eventsource` package, a WHATWG implementation); resolves once open. */
 async function connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
-  const es = new EventSource(url, { fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...headers } }) })
+  const es = new EventSource(url, {
+    fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...headers } }),
+  })
   cleanups.push(() => es.close())
   const client: Client = { messages: [], named: [], close: () => es.close() }
   es.onmessage = (e) => client.messages.push(JSON.parse(e.data) as StreamMessage)
-  es.addEventListener(RESYNC_EVENT, (e) => client.named.push({ type: e.type, data: e.data, lastEventId: e.lastEventId }))
+  es.addEventListener(RESYNC_EVENT, (e) =>
+    client.named.push({ type: e.type, data: e.data, lastEventId: e.lastEventId }),
+  )
   await new Promise<void>((resolve, reject) => {
     es.onopen = () => resolve()
     es.onerror = (e) => {
@@ -84,14 +105,35 @@ describe('streamRoute', () => {
   it('applies the per-connection filter with the request (sync and async)', async () => {
     const bus = newBus()
     const userOf = (request: Request) => new URL(request.url).searchParams.get('user')
-    const sync = await serveStream({ bus, events: ['order.*'], group: 'sync', filter: (event, request) => (event.data as { user: string }).user === userOf(request) })
-    const asyncRoute = await serveStream({ bus, events: ['order.*'], group: 'async', filter: async (event, request) => (event.data as { user: string }).user === userOf(request) })
+    const sync = await serveStream({
+      bus,
+      events: ['order.*'],
+      group: 'sync',
+      filter: (event, request) => (event.data as { user: string }).user === userOf(request),
+    })
+    const asyncRoute = await serveStream({
+      bus,
+      events: ['order.*'],
+      group: 'async',
+      filter: async (event, request) => (event.data as { user: string }).user === userOf(request),
+    })
     const ann = await connect(`${sync.server.url}/?user=ann`)
     const bob = await connect(`${asyncRoute.server.url}/?user=bob`)
-    await bus.publishBatch(OrderPlaced, [{ user: 'ann', n: 1 }, { user: 'bob', n: 2 }, { user: 'ann', n: 3 }, { user: 'bob', n: 4 }])
+    await bus.publishBatch(OrderPlaced, [
+      { user: 'ann', n: 1 },
+      { user: 'bob', n: 2 },
+      { user: 'ann', n: 3 },
+      { user: 'bob', n: 4 },
+    ])
     await eventually(() => ann.messages.length === 2 && bob.messages.length === 2, 'each user’s two orders')
-    expect(ann.messages.map((m) => m.data)).toEqual([{ user: 'ann', n: 1 }, { user: 'ann', n: 3 }])
-    expect(bob.messages.map((m) => m.data)).toEqual([{ user: 'bob', n: 2 }, { user: 'bob', n: 4 }])
+    expect(ann.messages.map((m) => m.data)).toEqual([
+      { user: 'ann', n: 1 },
+      { user: 'ann', n: 3 },
+    ])
+    expect(bob.messages.map((m) => m.data)).toEqual([
+      { user: 'bob', n: 2 },
+      { user: 'bob', n: 4 },
+    ])
   })
 
   it('skips an event whose filter throws, reports the error, and keeps the connection', async () => {
@@ -101,9 +143,17 @@ describe('streamRoute', () => {
       if ((event.data as { n: number }).n === 2) throw new Error('filter bug')
       return true
     }
-    const { server, route } = await serveStream({ bus, events: ['order.*'], filter, onError: (err) => errors.push(err) })
+    const { server, route } = await serveStream({
+      bus,
+      events: ['order.*'],
+      filter,
+      onError: (err) => errors.push(err),
+    })
     const client = await connect(server.url)
-    await bus.publishBatch(OrderPlaced, [1, 2, 3].map((n) => ({ user: 'ann', n })))
+    await bus.publishBatch(
+      OrderPlaced,
+      [1, 2, 3].map((n) => ({ user: 'ann', n })),
+    )
     await eventually(() => client.messages.length === 2, 'events 1 and 3')
     expect(client.messages.map((m) => (m.data as { n: number }).n)).toEqual([1, 3])
     expect(errors).toEqual([new Error('filter bug')])
@@ -124,11 +174,17 @@ describe('streamRoute', () => {
     const bus = newBus()
     const { server, route } = await serveStream({ bus, events: ['order.*'], resumeBuffer: 5 })
     const first = await connect(server.url)
-    await bus.publishBatch(OrderPlaced, [1, 2].map((n) => ({ user: 'ann', n })))
+    await bus.publishBatch(
+      OrderPlaced,
+      [1, 2].map((n) => ({ user: 'ann', n })),
+    )
     await eventually(() => first.messages.length === 2, 'two events')
     first.close()
     await eventually(() => route.stats().connections === 0, 'the first connection gone')
-    await bus.publishBatch(OrderPlaced, [3, 4].map((n) => ({ user: 'ann', n })))
+    await bus.publishBatch(
+      OrderPlaced,
+      [3, 4].map((n) => ({ user: 'ann', n })),
+    )
 
     const again = await connect(server.url, { 'last-event-id': first.messages[1]?.id ?? '' })
     await bus.publish(OrderPlaced, { user: 'ann', n: 5 })
@@ -137,11 +193,18 @@ describe('streamRoute', () => {
     expect(route.stats()).toMatchObject({ resumed: 1, resyncs: 0 })
 
     // Events 1 and 2 have left the 5-event buffer: resuming after 1 is no longer possible without a gap.
-    await bus.publishBatch(OrderPlaced, [6, 7].map((n) => ({ user: 'ann', n })))
+    await bus.publishBatch(
+      OrderPlaced,
+      [6, 7].map((n) => ({ user: 'ann', n })),
+    )
     await eventually(() => again.messages.length === 5, 'events 6 and 7')
     const late = await connect(server.url, { 'last-event-id': first.messages[0]?.id ?? '' })
     await eventually(() => late.named.length === 1, 'the resync notice')
-    expect(late.named[0]).toEqual({ type: RESYNC_EVENT, data: JSON.stringify({ lastEventId: first.messages[0]?.id }), lastEventId: again.messages[4]?.id })
+    expect(late.named[0]).toEqual({
+      type: RESYNC_EVENT,
+      data: JSON.stringify({ lastEventId: first.messages[0]?.id }),
+      lastEventId: again.messages[4]?.id,
+    })
     await bus.publish(OrderPlaced, { user: 'ann', n: 8 })
     await eventually(() => late.messages.length === 1, 'live events after the resync')
     expect(late.messages[0]?.data).toEqual({ user: 'ann', n: 8 })
@@ -159,7 +222,7 @@ describe('streamRoute', () => {
     expect(text.startsWith('retry: 3000\n\n')).toBe(true)
   })
 
-  it('drops a client that stops reading once its backlog passes maxBufferedBytes, while others keep receiving', async () => {
+  it('drops a client that stops reading once its backlog passes maxBufferedBytes; others keep receiving', async () => {
     const bus = newBus()
     const { server, route } = await serveStream({ bus, events: ['order.*'], maxBufferedBytes: 256 * 1024 })
     const healthy = await connect(server.url)
@@ -180,8 +243,12 @@ describe('streamRoute', () => {
     let sent = 0
     const deadline = Date.now() + 60_000
     while (route.stats().dropped === 0) {
-      if (Date.now() > deadline) throw new Error(`the stalled client was not dropped after ${sent} events: ${JSON.stringify(route.stats())}`)
-      await bus.publishBatch(Big, Array.from({ length: 48 }, () => ({ pad })))
+      if (Date.now() > deadline)
+        throw new Error(`the stalled client was not dropped after ${sent} events: ${JSON.stringify(route.stats())}`)
+      await bus.publishBatch(
+        Big,
+        Array.from({ length: 48 }, () => ({ pad })),
+      )
       sent += 48
       await eventually(() => healthy.messages.length === sent, 'the healthy client keeping up')
     }

@@ -7,7 +7,10 @@ import { REDIS_STREAMS_DEFAULTS, type RedisStreamsOptions } from './options.js'
 // The env vars of the redis and upstash tiers, apart from the transports they build (so the upstash
 // adapter, the edge entry's only tier, does not pull the ioredis code into an edge bundle).
 const CommonEnv = z.object({
-  TIERBUS_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:{}-]{1,100}$/, "1-100 letters, digits, '_', '.', ':', '-' or a {hash-tag}").optional(),
+  TIERBUS_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:{}-]{1,100}$/, "1-100 letters, digits, '_', '.', ':', '-' or a {hash-tag}")
+    .optional(),
   TIERBUS_REDIS_MAXLEN: envVar.nonNegativeInt().optional(),
 })
 
@@ -33,6 +36,8 @@ export function commonOptions(vars: z.infer<typeof CommonEnv>): RedisStreamsOpti
   assertKeyPrefix(prefix)
   return {
     prefix,
-    ...(vars.TIERBUS_REDIS_MAXLEN !== undefined ? { retention: vars.TIERBUS_REDIS_MAXLEN === 0 ? false : { maxLen: vars.TIERBUS_REDIS_MAXLEN } } : {}),
+    ...(vars.TIERBUS_REDIS_MAXLEN !== undefined
+      ? { retention: vars.TIERBUS_REDIS_MAXLEN === 0 ? false : { maxLen: vars.TIERBUS_REDIS_MAXLEN } }
+      : {}),
   }
 }
