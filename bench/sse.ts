@@ -225,8 +225,8 @@ the same machine), events published by POST requests at each rate for ${SECONDS}
 /api/feedback under \`next start\` (memory tier; each event goes through the route, the bus, the app's two
 agents and the streamRoute at /api/events/stream, authorized by Bearer token), and to a minimal node:http SSE
 server that writes each POST to every connection (no framework, no bus, no auth). Latency runs from just before
-the publishing POST to the client reading the message; events/s delivered counts messages over all clients, from the first publish to the last
-delivery (deliveries stop being waited for 30 s after the last publish).
+the publishing POST to the client reading the message; events/s delivered counts messages over all clients, from
+the first publish to the last delivery (deliveries stop being waited for 30 s after the last publish).
 
 ${table(HEADER, results.map(row))}
 
