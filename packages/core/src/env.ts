@@ -4,6 +4,8 @@ import { envVar, parseEnv } from './adapter/env-vars.js'
 import { ConfigError, TierbusError } from './errors.js'
 import { memoryTransport } from './memory.js'
 import { isTierAdapter, KNOWN_ADAPTERS, type AdapterContext, type Env, type TierAdapter } from './registry.js'
+import { routedTransport } from './routed.js'
+import { parseRoutes, routeMigration } from './routes-format.js'
 import type { Transport } from './transport.js'
 
 export type { Env } from './registry.js'
@@ -68,7 +70,8 @@ function registryOf(adapters: readonly TierAdapter[] = []): Map<string, TierAdap
 }
 
 /**
- * Builds the transport the environment names: the adapter selected by its own variable when one is set
+ * Builds the transport the environment names: a router when `TIERBUS_ROUTES` is set (each route's tier
+ * from its usual variables), else the adapter selected by its own variable when one is set
  * (`TIERBUS_MIGRATION` for the migrator), else `TIERBUS_TRANSPORT` (default `memory` outside production; in
  * production it must be set, since memory loses events on restart). Fails at startup with a ConfigError
  * naming what to set, install or pass.
@@ -77,6 +80,7 @@ export async function transportFromEnv(env: Env = process.env, options: AdapterO
   const { adapters, load = (s: string) => import(s) } = typeof options === 'function' ? { load: options } : options
   const registry = registryOf(adapters)
   const context: AdapterContext = { transportFromEnv: (inner) => transportFromEnv(inner, { adapters: [...registry.values()], load }) }
+  if (env.TIERBUS_ROUTES) return routedFromEnv(env, context.transportFromEnv)
   const selector = [...registry.keys(), ...Object.keys(KNOWN_ADAPTERS)].find((key) => /^[A-Z]/.test(key) && env[key])
   if (selector) return build(await resolveAdapter(selector, `${selector} is set`, registry, load), env, context, `${selector} is set`)
   const vars = parseCoreEnv(env)
@@ -86,6 +90,39 @@ export async function transportFromEnv(env: Env = process.env, options: AdapterO
   }
   const what = `TIERBUS_TRANSPORT=${kind}`
   return build(await resolveAdapter(kind, what, registry, load), env, context, what)
+}
+
+/**
+ * `TIERBUS_ROUTES=coord.>=nats;work.>=postgres->sqs;>=redis`: each distinct tier built once from its own
+ * variables (a `<from>-><to>` tier is that migration, as `TIERBUS_MIGRATION` would build it), then routed.
+ */
+async function routedFromEnv(env: Env, tierFromEnv: (env: Env) => Promise<Transport>): Promise<Transport> {
+  for (const name of ['TIERBUS_TRANSPORT', 'TIERBUS_MIGRATION'] as const) {
+    if (env[name]) {
+      throw new ConfigError(
+        `${name} and TIERBUS_ROUTES are both set: with routes, each route names its tier ` +
+          `(a migration too, e.g. work.>=postgres->sqs); unset ${name}`,
+      )
+    }
+  }
+  const specs = parseRoutes(env.TIERBUS_ROUTES ?? '')
+  const tiers = new Map<string, Transport>()
+  try {
+    for (const { tier } of specs) {
+      if (tiers.has(tier)) continue
+      const selected = routeMigration(tier) ? { TIERBUS_MIGRATION: tier } : { TIERBUS_TRANSPORT: tier }
+      tiers.set(tier, await tierFromEnv({ ...env, TIERBUS_ROUTES: undefined, ...selected }))
+    }
+  } catch (err) {
+    await Promise.allSettled([...tiers.values()].map((t) => t.close()))
+    throw err
+  }
+  const transportOf = (tier: string): Transport => {
+    const built = tiers.get(tier)
+    if (!built) throw new ConfigError(`TIERBUS_ROUTES: tier ${tier} was not built`)
+    return built
+  }
+  return routedTransport({ routes: specs.map((s) => ({ match: s.match, transport: transportOf(s.tier) })) })
 }
 
 function knownKinds(registry: ReadonlyMap<string, TierAdapter>): string {

@@ -40,6 +40,7 @@ export interface Envelope<TData = unknown> {
 export const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set([
   'specversion', 'id', 'source', 'type', 'time', 'datacontenttype', 'dataschema', 'data', 'data_base64',
   'subject', 'traceparent', 'tracestate', 'correlationid', 'replyto', 'replyerror', 'dataversion', 'deliverat',
+  'payloadref',
 ])
 
 const HEADER_NAME = /^[a-z0-9]{1,20}$/

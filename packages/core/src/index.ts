@@ -24,6 +24,11 @@ export {
   utf8Length,
 } from './envelope.js'
 export type { DecodedMessage, Envelope } from './envelope.js'
+export { intersectCapabilities, capabilitiesOf } from './capabilities.js'
+export { CLAIM_CHECK_DEFAULTS, claimCheckTransport, PAYLOAD_REF_ATTRIBUTE } from './claim-check.js'
+export type { ClaimCheckOptions } from './claim-check.js'
+export { combineDeadLetters } from './combined-dead-letters.js'
+export type { LabelledDeadLetters } from './combined-dead-letters.js'
 export { createBusFromEnv, memoryAdapter, transportFromEnv } from './env.js'
 export type { AdapterOptions, BusFromEnvOptions } from './env.js'
 export { isTierAdapter, KNOWN_ADAPTERS } from './registry.js'
@@ -46,7 +51,14 @@ export type { LatencySummary } from './histogram.js'
 export { newEventId, timeOfId } from './ids.js'
 export { MEMORY_CAPABILITIES, MEMORY_DEFAULTS, memoryTransport } from './memory.js'
 export type { MemoryTransportApi, MemoryTransportOptions } from './memory.js'
+export type { HandleContext, Middleware, PublishContext, PublishNext, SettleOutcome } from './middleware.js'
 export { Metrics } from './metrics.js'
+export { isPayloadId, memoryPayloadStore, newPayloadId, PAYLOAD_RETENTION_DEFAULT_MS } from './payload-store.js'
+export type { MemoryPayloadStoreOptions, PayloadStore } from './payload-store.js'
+export { routedTransport } from './routed.js'
+export type { RoutedTransport, RoutedTransportOptions, TransportRoute } from './routed.js'
+export { formatRoutes, parseRoutes, routeMigration } from './routes-format.js'
+export type { RouteSpec } from './routes-format.js'
 export type { EventCounts, GroupMetrics, MetricsSnapshot, TypeMetrics } from './metrics.js'
 export type { ReceivedEvent } from './received.js'
 export { backoffDelay, DEFAULT_RETRY, resolveRetry } from './retry.js'
@@ -65,6 +77,8 @@ export {
   matchesPattern,
   MAX_EVENT_TYPE_LENGTH,
   newInboxType,
+  patternCovers,
+  patternIntersection,
   publishableTypeIssue,
   replyToIssue,
 } from './subjects.js'

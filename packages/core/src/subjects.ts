@@ -61,12 +61,17 @@ export function assertEventType(type: string): void {
  * subject, key or attribute.
  */
 export function publishableTypeIssue(type: unknown): string | undefined {
+  // Publishes come in runs of one type: the last type that passed is not checked again.
+  if (type === lastPublishable) return undefined
   if (!isEventType(type)) return `invalid event type ${preview(type)}: ${INVALID_TYPE_HINT}`
   if (type.startsWith(`${INBOX_PREFIX}.`) && !isInboxType(type)) {
     return `invalid inbox type ${preview(type)}: request-reply inboxes are exactly '${INBOX_PREFIX}.' and 16 lowercase hex digits, as bus.request() creates them`
   }
+  lastPublishable = type
   return undefined
 }
+
+let lastPublishable: string | undefined
 
 /** Why `replyto` is not a valid reply target (undefined when it is): only core's inbox grammar is. */
 export function replyToIssue(replyto: unknown): string | undefined {
@@ -137,4 +142,47 @@ export function literalPrefix(pattern: string): string {
     literal.push(t)
   }
   return pattern
+}
+
+/** True for a first pattern token that is `*` or `>` (it never matches a tierbus-internal type). */
+const isWildToken = (token: string | undefined) => token === '*' || token === '>'
+
+/** True when one pattern's first token is a wildcard and the other's an internal literal (`_inbox`): disjoint. */
+function internalMismatch(a: readonly string[], b: readonly string[]): boolean {
+  const [a0 = '', b0 = ''] = [a[0], b[0]]
+  return (isWildToken(a0) && isInternalType(b0)) || (isWildToken(b0) && isInternalType(a0))
+}
+
+/** True when every event type `inner` matches is also matched by `outer` (both valid patterns). */
+export function patternCovers(outer: string, inner: string): boolean {
+  const o = outer.split('.')
+  const i = inner.split('.')
+  if (internalMismatch(o, i)) return false
+  for (let k = 0; k < o.length; k++) {
+    if (o[k] === '>') return i.length > k
+    if (k >= i.length || i[k] === '>') return false
+    if (o[k] !== '*' && (i[k] === '*' || o[k] !== i[k])) return false
+  }
+  return o.length === i.length
+}
+
+/**
+ * The pattern matching exactly the types both patterns match, or undefined when no type matches both
+ * (`work.>` and `*.nlp.*` give `work.nlp.*`; `coord.>` and `work.>` give undefined).
+ */
+export function patternIntersection(a: string, b: string): string | undefined {
+  const x = a.split('.')
+  const y = b.split('.')
+  if (internalMismatch(x, y)) return undefined
+  const out: string[] = []
+  for (let k = 0; ; k++) {
+    // `>` stands for one or more tokens: the other pattern's rest, when it has one.
+    if (x[k] === '>') return y.length > k ? [...out, ...y.slice(k)].join('.') : undefined
+    if (y[k] === '>') return x.length > k ? [...out, ...x.slice(k)].join('.') : undefined
+    if (k >= x.length || k >= y.length) return x.length === y.length ? out.join('.') : undefined
+    const [p = '', q = ''] = [x[k], y[k]]
+    if (p === '*') out.push(q)
+    else if (q === '*' || p === q) out.push(p)
+    else return undefined
+  }
 }

@@ -132,6 +132,7 @@ export interface DeadLetterStore {
 export interface Transport {
   /** Short tier name, e.g. `memory`, `postgres`, `redis`. */
   readonly name: string
+  /** What the tier can do, for every event type (a router declares what all its routes can do). */
   readonly capabilities: Capabilities
   /** Publish envelopes (already validated and sized by core) to every matching group. */
   publish(batch: readonly Envelope[]): Promise<void>
@@ -139,6 +140,12 @@ export interface Transport {
   subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription>
   /** Release connections; unsettled deliveries are left for redelivery. Idempotent. */
   close(): Promise<void>
+  /**
+   * Optional, for composite transports (a router) whose capabilities differ by event type: what holds for
+   * the types `pattern` (a type or a subscription pattern) can reach. Core checks subscribe and publish
+   * options against it when present, else against `capabilities`, which must then hold for every type.
+   */
+  capabilitiesFor?(pattern: string): Capabilities
   /** Dead-letter access, where the tier offers it. */
   readonly deadLetters?: DeadLetterStore | undefined
   /**

@@ -522,6 +522,37 @@ END $$;
 `
 
 /** The tables tierbus creates in its schema (migration 1 and the prelude). */
+const PAYLOADS = String.raw`
+-- Claim-check bodies (events too big for a row of their own): the JSON text of the data, kept until
+-- expires_at. Each put also removes up to 100 expired bodies, so the table stays bounded without a job.
+CREATE TABLE IF NOT EXISTS {{S}}.payloads (
+  id         text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{32}$'),
+  body       text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL
+);
+COMMENT ON TABLE {{S}}.payloads IS 'tierbus: claim-check bodies of big events, kept until expires_at';
+CREATE INDEX IF NOT EXISTS payloads_expiry ON {{S}}.payloads (expires_at);
+ALTER TABLE {{S}}.payloads ENABLE ROW LEVEL SECURITY;
+
+CREATE OR REPLACE FUNCTION {{S}}.payload_put(p_id text, p_body text, p_ttl_ms bigint)
+RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM {{S}}.payloads WHERE id IN (
+    SELECT id FROM {{S}}.payloads WHERE expires_at < now() ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED);
+  INSERT INTO {{S}}.payloads (id, body, expires_at)
+  VALUES (p_id, p_body, now() + make_interval(secs => p_ttl_ms / 1000.0))
+  ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at;
+  RETURN 1;
+END $$;
+
+CREATE OR REPLACE FUNCTION {{S}}.payload_get(p_id text)
+RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT body FROM {{S}}.payloads WHERE id = p_id AND expires_at > now()
+$$;
+{{GRANTS}}
+`
+
 const OWN_TABLES = ['events', 'groups', 'deliveries', 'dead_letters', 'migrations'] as const
 /** The functions of migrations 1 and 2 (names are unique in the schema, so no argument lists are needed). */
 const OWN_FUNCTIONS = [
@@ -565,6 +596,11 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 2, name: 'functions (publish, claim, settle, dead letters, replay) and grants', sql: FUNCTIONS.replace('{{GRANTS}}', () => grantsSql(OWN_TABLES, OWN_FUNCTIONS)) },
   { version: 3, name: 'count_range (backfill progress)', sql: COUNT_RANGE },
   { version: 4, name: 'ordered claims by key heads (no backlog walk), leases from the moment of leasing', sql: ORDERED_CLAIM },
+  {
+    version: 5,
+    name: 'payloads (claim-check bodies of big events)',
+    sql: PAYLOADS.replace('{{GRANTS}}', () => grantsSql(['payloads'], ['payload_put', 'payload_get'])),
+  },
 ])
 
 /** The SQL of every migration for `schema`, e.g. to paste into a Supabase migration file. */

@@ -20,6 +20,8 @@ export const DB_FUNCTIONS = Object.freeze({
   dead_letter_purge: { params: ['p_ids'], returns: 'value' },
   replay_page: { params: ['p_from', 'p_to', 'p_regex', 'p_prefix', 'p_after', 'p_limit'], returns: 'rows' },
   count_range: { params: ['p_from', 'p_to', 'p_regex', 'p_prefix'], returns: 'value' },
+  payload_put: { params: ['p_id', 'p_body', 'p_ttl_ms'], returns: 'value' },
+  payload_get: { params: ['p_id'], returns: 'value' },
 } as const)
 
 /** Name of one tierbus SQL function. */

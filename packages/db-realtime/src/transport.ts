@@ -12,6 +12,7 @@ import {
   type DeadLetterStore,
   type Delivery,
   type Envelope,
+  type PayloadStore,
   type Subscription,
   type SubscriptionSpec,
   type Transport,
@@ -20,6 +21,7 @@ import { ConnectionState, positiveInt as assertPositiveInt, resolvePublishTimeou
 import { rowAckCoalescer, type RowAck } from './ack-buffer.js'
 import type { DbDriver } from './driver.js'
 import { observedDriver } from './observed-driver.js'
+import { dbPayloadStore, type DbPayloadStoreOptions } from './payload-store.js'
 import { sqlPattern } from './patterns.js'
 import { DbSubscription, type SubscriptionHost } from './subscription.js'
 
@@ -112,6 +114,8 @@ export interface DbRealtimeTransport extends Transport {
   replay(options: ReplayOptions, handler: (envelope: Envelope) => void | Promise<void>): Promise<{ replayed: number; skipped: number }>
   /** How many events `replay` with the same options would visit (progress of a backfill). */
   count(options: Omit<ReplayOptions, 'pageSize'>): Promise<number>
+  /** A claim-check store for big events in this schema's `payloads` table (see `claimCheckTransport`). */
+  payloadStore(options?: DbPayloadStoreOptions): PayloadStore
 }
 
 function positiveInt(value: number, name: string): number {
@@ -201,6 +205,10 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
         if (spec.ephemeral) await this.driver.call('drop_group', [groupId]).catch((err) => this.reportError(err))
       },
     }
+  }
+
+  payloadStore(options?: DbPayloadStoreOptions): PayloadStore {
+    return dbPayloadStore(this.driver, options)
   }
 
   async count(options: Omit<ReplayOptions, 'pageSize'>): Promise<number> {

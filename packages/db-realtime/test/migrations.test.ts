@@ -52,7 +52,7 @@ describe('migrations', () => {
     await pool.query(migrationSql(s))
     await pool.query(migrationSql(s))
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1`, [s])
-    expect(rows[0].n).toBe(5)
+    expect(rows[0].n).toBe(6)
   })
 
   it('rejects an invalid schema name with a ConfigError naming TIERBUS_DB_SCHEMA', async () => {
@@ -71,7 +71,8 @@ describe('migrations', () => {
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY c.relname`,
       [s],
     )
-    expect(rows.map((r) => r.relname)).toEqual(['dead_letters', 'deliveries', 'events', 'groups', 'migrations'])
+    const tables = ['dead_letters', 'deliveries', 'events', 'groups', 'migrations', 'payloads']
+    expect(rows.map((r) => r.relname)).toEqual(tables)
     for (const r of rows) {
       expect(r.relrowsecurity).toBe(true)
       expect(r.policies).toBe(0)

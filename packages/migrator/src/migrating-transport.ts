@@ -1,5 +1,7 @@
 import {
+  combineDeadLetters,
   createBus,
+  intersectCapabilities,
   describeError,
   newEventId,
   TransportError,
@@ -14,12 +16,12 @@ import {
   type SubscriptionSpec,
   type Transport,
 } from '@tierbus/core'
+import { SharedIntake } from '@tierbus/core/adapter'
 import { DEDUP_DEFAULTS, memoryDedupStore, type DedupStore } from './dedup.js'
 import { startOutboxRelay, type OutboxRelay } from './outbox-relay.js'
 import { phaseChangeRefusal } from './phase-transitions.js'
 import { PHASE_BEHAVIOUR, type Phase } from './phases.js'
 import { pendingEvent } from './relayed-envelope.js'
-import { SharedIntake } from './shared-intake.js'
 import { ShadowComparator, type ShadowReport } from './shadow.js'
 import type { MigrationStore } from './store.js'
 
@@ -92,13 +94,7 @@ export function migratingTransport(options: MigratingTransportOptions): Migratin
 
 /** What a migration between two tiers can promise in every phase: only what both tiers can do. */
 export function migrationCapabilities(a: Capabilities, b: Capabilities): Capabilities {
-  return Object.freeze({
-    persistent: a.persistent && b.persistent,
-    replay: a.replay && b.replay,
-    ordering: a.ordering === 'per-key' && b.ordering === 'per-key' ? 'per-key' : 'none',
-    delay: a.delay && b.delay,
-    maxPayloadBytes: Math.min(a.maxPayloadBytes, b.maxPayloadBytes),
-  })
+  return intersectCapabilities([a, b])
 }
 
 class Migration implements MigratingTransport {
@@ -134,7 +130,10 @@ class Migration implements MigratingTransport {
     this.ttlMs = options.dedupTtlMs ?? DEDUP_DEFAULTS.ttlMs
     this.shadow = new ShadowComparator(options.shadowGraceMs)
     this.onError = options.onError ?? ((err, context) => console.error(`[tierbus/migrator] ${context}:`, err))
-    this.deadLetters = combinedDeadLetters(this.tiers)
+    this.deadLetters = combineDeadLetters([
+      ['source', this.tiers.source.deadLetters],
+      ['target', this.tiers.target.deadLetters],
+    ])
     const control = options.control
     if (control) {
       let polling = false
@@ -497,37 +496,5 @@ function pendingEnvelope(envelope: Envelope, to: Side): Envelope {
     datacontenttype: 'application/json',
     data: envelope,
     correlationid: envelope.id,
-  }
-}
-
-/** Dead letters of both tiers, ids prefixed with the tier they live in. */
-function combinedDeadLetters(tiers: Record<Side, Transport>): DeadLetterStore | undefined {
-  if (!tiers.source.deadLetters && !tiers.target.deadLetters) return undefined
-  const split = (ids: readonly string[]) => {
-    const by: Record<Side, string[]> = { source: [], target: [] }
-    for (const id of ids) {
-      const [side, ...rest] = id.split(':')
-      if (side === 'source' || side === 'target') by[side].push(rest.join(':'))
-    }
-    return by
-  }
-  return {
-    async list(options) {
-      const out = []
-      for (const side of ['source', 'target'] as const) {
-        for (const d of (await tiers[side].deadLetters?.list(options)) ?? []) out.push({ ...d, id: `${side}:${d.id}` })
-      }
-      // Each tier returns up to `limit` of its oldest; the oldest `limit` of both are among them.
-      out.sort((a, b) => a.failedAt.localeCompare(b.failedAt))
-      return options?.limit === undefined ? out : out.slice(0, options.limit)
-    },
-    async redrive(ids) {
-      const by = split(ids)
-      return ((await tiers.source.deadLetters?.redrive(by.source)) ?? 0) + ((await tiers.target.deadLetters?.redrive(by.target)) ?? 0)
-    },
-    async purge(ids) {
-      const by = split(ids)
-      return ((await tiers.source.deadLetters?.purge(by.source)) ?? 0) + ((await tiers.target.deadLetters?.purge(by.target)) ?? 0)
-    },
   }
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from '@tierbus/core'
+import { ConfigError, formatRoutes, patternCovers } from '@tierbus/core'
 import type { MessageKind } from './profile.js'
 import { ROUTE_PREFERENCES, ROUTE_TIER_TRAITS, type PlannedTier, type RouteNeed, type TierTraits } from './tier-traits.js'
 
@@ -78,18 +78,6 @@ export function chooseTier(c: ClassLoad): { tier: PlannedTier; reason: string } 
 /** Literal tokens first: `agent.status.>` must come before `agent.>` for first-match-wins to reach it. */
 const specificity = (pattern: string) => pattern.split('.').filter((t) => t !== '*' && t !== '>').length
 
-/** True when every event type `inner` matches is also matched by `outer`. */
-export function patternCovers(outer: string, inner: string): boolean {
-  const o = outer.split('.')
-  const i = inner.split('.')
-  for (let k = 0; k < o.length; k++) {
-    if (o[k] === '>') return i.length > k
-    if (k >= i.length || i[k] === '>') return false
-    if (o[k] !== '*' && (i[k] === '*' || o[k] !== i[k])) return false
-  }
-  return o.length === i.length
-}
-
 /**
  * Recommends a route table from the classes' kinds, latency needs and peak volumes. Events no class
  * names go where most of the workload goes (the catch-all `>`). Throws a ConfigError when one class's
@@ -106,16 +94,19 @@ export function recommendRoutes(classes: readonly ClassLoad[]): RoutePlan {
   }
   routes.sort((a, b) => specificity(b.match) - specificity(a.match))
   assertNoShadowedRoutes(routes)
+  // A route an earlier one on the same tier covers could never match: drop it (the table would not parse).
+  const reachable = routes.filter((r, k) => !routes.slice(0, k).some((e) => patternCovers(e.match, r.match)))
   const entries = Object.entries(shares) as [PlannedTier, number][]
   const [fallback, share] = entries.reduce((best, e) => (e[1] > best[1] ? e : best), ['sqs', 0] as [PlannedTier, number])
-  routes.push({
+  reachable.push({
     match: '>',
     transport: fallback,
     class: null,
     reason: `catch-all: events no class names go where most of the workload goes (${fallback}, ${Math.round(share * 100)} % of messages)`,
   })
   const rounded = Object.fromEntries(entries.map(([t, s]) => [t, Math.round(s * 1000) / 1000]))
-  return { routes, env: routesEnv(routes), shares: rounded }
+  const env = formatRoutes(reachable.map((r) => ({ match: r.match, tier: r.transport })))
+  return { routes: reachable, env, shares: rounded }
 }
 
 function assertNoShadowedRoutes(routes: readonly Route[]): void {
@@ -127,9 +118,4 @@ function assertNoShadowedRoutes(routes: readonly Route[]): void {
       )
     }
   })
-}
-
-/** A route table in `TIERBUS_ROUTES` form: `pattern=tier` joined by `;`. */
-export function routesEnv(routes: readonly Pick<Route, 'match' | 'transport'>[]): string {
-  return routes.map((r) => `${r.match}=${r.transport}`).join(';')
 }

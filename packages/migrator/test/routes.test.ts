@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
-import { ConfigError } from '@tierbus/core'
+import { ConfigError, parseRoutes } from '@tierbus/core'
 import { describe, expect, it } from 'vitest'
-import { chooseTier, kindOf, parseProfile, patternCovers, planCapacity, recommendRoutes, routesEnv, type ClassLoad } from '@tierbus/migrator'
+import { chooseTier, kindOf, parseProfile, planCapacity, recommendRoutes, type ClassLoad } from '@tierbus/migrator'
 
 const mistersmith = planCapacity(parseProfile(readFileSync(new URL('../profiles/mistersmith.yaml', import.meta.url), 'utf8')))
 
@@ -66,14 +66,12 @@ describe('route planner', () => {
     expect(recommendRoutes([load({ name: 'a', subjects: ['x.>'] }), load({ name: 'b', subjects: ['x.y'] })]).env).toBe('x.y=sqs;x.>=sqs;>=sqs')
   })
 
-  it('tells whether one pattern covers another', () => {
-    expect(patternCovers('a.>', 'a.b.>')).toBe(true)
-    expect(patternCovers('a.>', 'a')).toBe(false)
-    expect(patternCovers('a.*', 'a.>')).toBe(false)
-    expect(patternCovers('*.b', 'a.b')).toBe(true)
-    expect(patternCovers('a.b', 'a.*')).toBe(false)
-    expect(patternCovers('a.*.c', 'a.*.c')).toBe(true)
-    expect(routesEnv([{ match: 'coord.>', transport: 'amqp' }, { match: '>', transport: 'redis' }])).toBe('coord.>=amqp;>=redis')
+  it('prints the table in the TIERBUS_ROUTES form core parses, one entry per route, in order', () => {
+    const { routes, env } = mistersmith.routes
+    expect(parseRoutes(env)).toEqual(routes.map((r) => ({ match: r.match, tier: r.transport })))
+    // Two classes naming the same subjects on one tier: one route, not a second one that could never match.
+    const twice = recommendRoutes([load({ name: 'a', subjects: ['x.>'] }), load({ name: 'b', subjects: ['x.>'] })])
+    expect(twice.env).toBe('x.>=sqs;>=sqs')
   })
 
   it('reads kind, latency and subjects from the profile, with defaults', () => {

@@ -6,6 +6,8 @@ export { DEFAULT_MAX_PAYLOAD_BYTES, REDIS_CAPABILITIES, redisCapabilities } from
 export { isBusyGroupError, isNoGroupError } from './client.js'
 export type { BlockingReader, RedisCommand, RedisStreamClient } from './client.js'
 export { RedisDeadLetterStore } from './dead-letters.js'
+export { redisPayloadStore } from './payload-store.js'
+export type { RedisPayloadStoreOptions } from './payload-store.js'
 export { transportFromEnv } from './env.js'
 export { IORedisStreamClient, redisTransport } from './ioredis.js'
 export type { RedisTransportOptions } from './ioredis.js'

@@ -20,7 +20,11 @@ export const QUEUE_TAGS = Object.freeze({
 /** Longest error text kept in a dead letter's reason attribute (the message must stay under the SQS limit). */
 export const MAX_REASON_ERROR_CHARS = 2_000
 
-/** SNS and SQS limit: 256 KiB per message (body plus message attributes) and per batch request. */
+/**
+ * SNS limit: 256 KiB per published message (body plus message attributes) and per PublishBatch request.
+ * SQS itself accepts 1 MiB since August 2025, but every event enters through SNS Publish, whose limit is
+ * still 256 KiB; bigger events go through claim-check (`s3PayloadStore`).
+ */
 export const SNS_MESSAGE_LIMIT_BYTES = 262_144
 
 /** Bytes of every message kept for its `type` attribute (name + data type + up to 200 characters of type). */

@@ -10,3 +10,5 @@ export { DEAD_LETTER_ATTRIBUTES, QUEUE_TAGS, TYPE_ATTRIBUTE } from './attributes
 export { MAX_ENVELOPE_BYTES, chunkEntries } from './publisher.js'
 export { SqsDeadLetters } from './dead-letters.js'
 export { sqsAdapter, tierbusAdapters } from './adapter.js'
+export { S3_PAYLOAD_STORE_DEFAULTS, s3PayloadStore } from './s3-payload-store.js'
+export type { S3PayloadStoreOptions } from './s3-payload-store.js'

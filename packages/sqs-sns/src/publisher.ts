@@ -11,7 +11,8 @@ export const PUBLISH_BATCH_ENTRIES = 10
 /** Largest encoded envelope: the 256 KiB SNS message limit minus room for the `type` attribute. */
 export const MAX_ENVELOPE_BYTES = SNS_MESSAGE_LIMIT_BYTES - 256
 
-const TIER_LIMIT_TEXT = 'SNS/SQS (256 KiB = 262144 bytes per message, attributes included)'
+const TIER_LIMIT_TEXT =
+  'SNS (256 KiB = 262144 bytes per published message, attributes included; use claim-check for bigger events)'
 
 interface SizedEntry {
   readonly entry: PublishBatchRequestEntry

@@ -14,7 +14,7 @@ import { MAX_ENVELOPE_BYTES, TopicPublisher } from './publisher.js'
 import { QueuePoller } from './queue-poller.js'
 import { describeInfrastructure, planQueue, type InfrastructureDescription, type SubscriptionDeclaration } from './topology.js'
 
-/** Tier 3 (standard topic and queues): durable, at-least-once, no order, no delay, 256 KiB messages. */
+/** Tier 3 (standard topic and queues): durable, at-least-once, no order, no delay, 256 KiB messages (the SNS limit). */
 export const SQS_CAPABILITIES: Capabilities = Object.freeze({
   persistent: true,
   replay: false,

@@ -1,9 +1,9 @@
-import type { Delivery } from '@tierbus/core'
+import type { Delivery } from '../transport.js'
 
 /**
- * One subscriber fed by several tier loops (in cutover the migrating transport consumes the source and
- * the target at once). Each loop calls `deliver`; the intake hands their batches to `onBatch` one at a
- * time and keeps the deliveries handed out and not yet settled at or under `maxInFlight` across all
+ * One subscriber fed by several tier loops (a migration in cutover consumes the source and the target,
+ * a routed pattern every tier it spans). Each loop calls `deliver`; the intake hands their batches to
+ * `onBatch` one at a time and keeps the deliveries handed out and not yet settled at or under `maxInFlight` across all
  * loops, as the Transport SPI promises for one subscription. A delivery counts until it is settled or
  * its lease runs out (the tier hands it out again by then, so it must not hold a slot for ever).
  */
