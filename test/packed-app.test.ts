@@ -297,3 +297,25 @@ describe('packed app: boot, shutdown and recovery (next start)', () => {
     }
   }, 240_000)
 })
+
+describe('packed app: publishing from the Edge runtime (next start)', () => {
+  it("an `export const runtime = 'edge'` route publishes over upstash (REST bridge) and the Node-side consumer handles the events", async () => {
+    const prefix = `${token}-edge`
+    const app = await startApp({ TIERBUS_TRANSPORT: 'upstash', UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token, TIERBUS_REDIS_PREFIX: prefix })
+    try {
+      const runId = `edge-${Date.now().toString(36)}`
+      const published = await call(app, 'POST', '/api/edge-publish', { run: runId, count: 5 })
+      expect(published.status, app.output()).toBe(201)
+      // `EdgeRuntime` is set only inside the Edge runtime's sandbox: the route really ran there.
+      expect(published.json).toMatchObject({ transport: 'upstash', runtime: 'edge-runtime' })
+      const handled = await until(async () => {
+        const { json } = await call(app, 'GET', `/api/handled?run=${runId}`)
+        return (json.handled as number[]).length === 5 ? (json.handled as number[]) : undefined
+      }, 'the 5 edge-published events handled by the Node-side consumer')
+      expect(handled).toEqual([0, 1, 2, 3, 4])
+    } finally {
+      await app.stop()
+      await deleteRedisKeys(prefix)
+    }
+  }, 180_000)
+})

@@ -1,35 +1,8 @@
 import { ConfigError, type Env, type Transport } from '@tierbus/core'
-import { envVar, parseEnv } from '@tierbus/core/adapter'
-import { z } from 'zod'
-import { POOLER_MODES } from './pooler.js'
-import { SCHEMA_NAME } from './schema-name.js'
+import { parse, PgliteEnv, PostgresEnv } from './env-schema.js'
 import { pgliteTransport } from './pglite.js'
 import { postgresTransport, type PostgresTransportOptions } from './postgres.js'
-import { supabaseTransport } from './supabase.js'
-import { DB_REALTIME_DEFAULTS } from './transport.js'
-
-const Common = z.object({
-  TIERBUS_DB_SCHEMA: z.string().regex(SCHEMA_NAME, 'use 1-40 lowercase letters, digits or _').default(DB_REALTIME_DEFAULTS.schema),
-  TIERBUS_DB_POLL_MS: envVar.positiveInt().optional(),
-})
-
-const POSTGRES_URL = envVar.url(['postgres', 'postgresql'], 'postgres://user:pass@host:5432/db')
-export const PostgresEnv = Common.extend({
-  DATABASE_URL: POSTGRES_URL.optional(),
-  TIERBUS_DATABASE_URL: POSTGRES_URL.optional(),
-  DIRECT_URL: POSTGRES_URL.optional(),
-  TIERBUS_DIRECT_URL: POSTGRES_URL.optional(),
-  TIERBUS_DB_POOLER: z.enum(POOLER_MODES).optional(),
-})
-export const PgliteEnv = Common.extend({ TIERBUS_PGLITE_DIR: z.string().min(1).optional() })
-export const SupabaseEnv = Common.extend({
-  SUPABASE_URL: z.string().url('expected https://<project>.supabase.co'),
-  SUPABASE_SERVICE_ROLE_KEY: z.string().min(20, 'expected the service-role key (Project settings > API)'),
-})
-
-function parse<T extends z.ZodType>(schema: T, env: Env, kind: string): z.infer<T> {
-  return parseEnv(schema, env, `TIERBUS_TRANSPORT=${kind}`)
-}
+import { supabaseFromEnv } from './supabase-adapter.js'
 
 /**
  * The `postgresTransport` options the env vars give: the (possibly pooled) URL, its direct connection for
@@ -69,10 +42,8 @@ export async function transportFromEnv(kind: string, env: Env): Promise<Transpor
       const v = parse(PgliteEnv, env, kind)
       return pgliteTransport({ schema: v.TIERBUS_DB_SCHEMA, ...(v.TIERBUS_PGLITE_DIR ? { dataDir: v.TIERBUS_PGLITE_DIR } : {}), ...(v.TIERBUS_DB_POLL_MS ? { pollIntervalMs: v.TIERBUS_DB_POLL_MS } : {}) })
     }
-    case 'supabase': {
-      const v = parse(SupabaseEnv, env, kind)
-      return supabaseTransport({ url: v.SUPABASE_URL, serviceRoleKey: v.SUPABASE_SERVICE_ROLE_KEY, schema: v.TIERBUS_DB_SCHEMA, ...(v.TIERBUS_DB_POLL_MS ? { pollIntervalMs: v.TIERBUS_DB_POLL_MS } : {}) })
-    }
+    case 'supabase':
+      return supabaseFromEnv(env)
     default:
       throw new ConfigError(`@tierbus/db-realtime provides postgres, pglite and supabase, not ${JSON.stringify(kind)}: install the package for that tier`)
   }
