@@ -94,7 +94,7 @@ export class ConsumerOwnership {
     const entry = await this.kv.get(this.durable)
     let revision: number
     try {
-      if (!entry || entry.operation !== 'PUT') revision = await this.kv.create(this.durable, this.record(sentAt + this.leaseMs))
+      if (entry?.operation !== 'PUT') revision = await this.kv.create(this.durable, this.record(sentAt + this.leaseMs))
       else {
         const held = JSON.parse(decoder.decode(entry.value)) as Partial<OwnerRecord>
         if (typeof held.until === 'number' && held.until + this.margin > sentAt) return

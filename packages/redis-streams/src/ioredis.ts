@@ -27,6 +27,7 @@ export interface IORedisLike {
   call(command: string, ...args: Array<string | number>): Promise<unknown>
   pipeline(): IORedisPipelineLike
   duplicate(options?: IORedisDuplicateOptions): IORedisLike
+  // biome-ignore lint/suspicious/noExplicitAny: any[] lets ioredis' overloaded on() (typed listeners) match this shape
   on(event: string, listener: (...args: any[]) => void): unknown
   subscribe(...channels: string[]): Promise<unknown>
   quit(): Promise<unknown>
