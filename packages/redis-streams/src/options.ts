@@ -1,5 +1,11 @@
-import { ConfigError, describeError } from '@tierbus/core'
-import { positiveInt as assertPositiveInt, resolvePublishTimeout, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
+import { ConfigError, type TransportErrorListener } from '@tierbus/core'
+import {
+  positiveInt as assertPositiveInt,
+  resolvePublishTimeout,
+  warnErrorListener,
+  type ConnectionStateOptions,
+  type PublishDeadlineOptions,
+} from '@tierbus/core/adapter'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './capabilities.js'
 import { assertKeyPrefix } from './keys.js'
 
@@ -11,8 +17,11 @@ import { assertKeyPrefix } from './keys.js'
  */
 export type RetentionPolicy = { readonly maxLen: number } | { readonly maxAgeMs: number } | false
 
-/** Where the transport reports problems it cannot throw to anyone (a failed background read or claim). */
-export type RedisErrorListener = (error: unknown, context: { readonly operation: string; readonly group?: string }) => void
+/**
+ * Where the transport reports problems it cannot throw to anyone (a failed background read or claim).
+ * @deprecated Use `TransportErrorListener` from `@tierbus/core` (the same shape, shared by every tier).
+ */
+export type RedisErrorListener = TransportErrorListener
 
 /** Options shared by the ioredis and Upstash transports. */
 export interface RedisStreamsOptions extends ConnectionStateOptions, PublishDeadlineOptions {
@@ -37,7 +46,7 @@ export interface RedisStreamsOptions extends ConnectionStateOptions, PublishDead
   /** Longest wait between checks for due delayed events, ms. */
   delayedPollMs?: number
   /** Background errors (a failed read, claim or reconnect); default: `console.warn`. */
-  onError?: RedisErrorListener
+  onError?: TransportErrorListener
 }
 
 /** Defaults of `RedisStreamsOptions`. */
@@ -52,7 +61,7 @@ export const REDIS_STREAMS_DEFAULTS = Object.freeze({
   reclaimMaxIntervalMs: 5_000,
   staleConsumerMs: 3_600_000,
   delayedPollMs: 1_000,
-  onError: ((error, context) => console.warn(`[tierbus/redis] ${context.operation}${context.group ? ` (group ${context.group})` : ''}: ${describeError(error)}`)) as RedisErrorListener,
+  onError: warnErrorListener('redis'),
 })
 
 /** Options with every default applied and checked. */
