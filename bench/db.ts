@@ -44,7 +44,7 @@ function rawRow(i: number): unknown[] {
 }
 
 async function transport(options: Partial<PostgresTransportOptions> = {}): Promise<DbRealtimeTransport> {
-  return postgresTransport({ connectionString: DATABASE_URL, schema, onError: () => {}, ...options })
+  return postgresTransport({ url: DATABASE_URL, schema, onError: () => {}, ...options })
 }
 
 /** Sequential single-row publishes: events/s. */

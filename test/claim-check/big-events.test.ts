@@ -74,7 +74,7 @@ const tiers: Record<string, Tier> = {
   async pglite() {
     const db = await PGlite.create()
     cleanups.push(() => db.close())
-    const transport = await pgliteTransport({ db, schema: freshSchema(), onError: () => {} })
+    const transport = await pgliteTransport({ client: db, schema: freshSchema(), onError: () => {} })
     return { transport, store: transport.payloadStore() }
   },
   async redis() {

@@ -38,7 +38,7 @@ export async function transportFromEnv(kind: string, env: Env): Promise<Transpor
       const v = parse(PostgresEnv, env, kind)
       const url = v.TIERBUS_DATABASE_URL ?? v.DATABASE_URL
       if (!url) throw new ConfigError('TIERBUS_TRANSPORT=postgres: set DATABASE_URL (or TIERBUS_DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app')
-      return postgresTransport({ connectionString: url, schema: v.TIERBUS_DB_SCHEMA, ...(v.TIERBUS_DB_POLL_MS ? { pollIntervalMs: v.TIERBUS_DB_POLL_MS } : {}) })
+      return postgresTransport({ url: url, schema: v.TIERBUS_DB_SCHEMA, ...(v.TIERBUS_DB_POLL_MS ? { pollIntervalMs: v.TIERBUS_DB_POLL_MS } : {}) })
     }
     case 'pglite': {
       const v = parse(PgliteEnv, env, kind)

@@ -1,5 +1,5 @@
 import { ConfigError, TransportError } from '@tierbus/core'
-import { reconnectWithBackoff } from '@tierbus/core/adapter'
+import { reconnectWithBackoff, renameDeprecatedOptions } from '@tierbus/core/adapter'
 import type { Client, Pool, PoolConfig } from 'pg'
 import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
@@ -8,15 +8,22 @@ import { DB_FUNCTIONS, functionCallSql, migratedVersionSql, type DbFunction, typ
 
 /** Options of the node-postgres driver. */
 export interface PgDriverOptions {
-  /** An app-owned pool to use (not closed by tierbus); otherwise one is created from `connectionString`. */
+  /** An app-owned pool to use (not closed by tierbus); otherwise one is created from `url`. */
+  client?: Pool
+  /** `postgres://user:pass@host:5432/db`, used when no `client` is given. */
+  url?: string
+  /** @deprecated Renamed `client` (the same name on every tier). */
   pool?: Pool
-  /** `postgres://user:pass@host:5432/db`, used when no pool is given. */
+  /** @deprecated Renamed `url` (the same name on every tier). */
   connectionString?: string
   /** Size of the pool tierbus creates. */
   poolSize?: number
   /** Base delay between LISTEN reconnect attempts; doubles (with jitter) up to 5 s. The first attempt is at once. */
   reconnectDelayMs?: number
 }
+
+/** Old option names still accepted, and their current names. */
+const PG_DEPRECATED_NAMES = { pool: 'client', connectionString: 'url' } as const
 
 /** Defaults of `PgDriverOptions`. */
 export const PG_DRIVER_DEFAULTS = Object.freeze({ poolSize: 10, reconnectDelayMs: 250 })
@@ -38,13 +45,19 @@ export interface PgDbDriver extends DbDriver {
 }
 
 /** Builds the pg driver: a Pool for calls and one dedicated LISTEN connection that reconnects by itself. */
-export async function pgDriver(schema: string, options: PgDriverOptions): Promise<PgDbDriver> {
+export async function pgDriver(schema: string, driverOptions: PgDriverOptions): Promise<PgDbDriver> {
+  const options = renameDeprecatedOptions(driverOptions, PG_DEPRECATED_NAMES, 'postgresTransport')
   const pg = await loadPg()
-  if (!options.pool && !options.connectionString) {
-    throw new ConfigError('postgresTransport needs { pool } or { connectionString } (env DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app')
+  if (!options.client && !options.url) {
+    throw new ConfigError(
+      'postgresTransport needs { url } (env DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/app) ' +
+        'or { client } (a pg Pool)',
+    )
   }
-  const ownsPool = !options.pool
-  const pool: Pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? PG_DRIVER_DEFAULTS.poolSize })
+  const ownsPool = !options.client
+  const pool: Pool =
+    options.client ??
+    new pg.Pool({ connectionString: options.url, max: options.poolSize ?? PG_DRIVER_DEFAULTS.poolSize })
   // An idle pooled client that loses its connection emits 'error' on the pool; without a listener that would crash the app.
   if (ownsPool) pool.on('error', () => {})
   const listenConfig: PoolConfig = { ...(pool as unknown as { options: PoolConfig }).options }
