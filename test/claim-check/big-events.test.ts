@@ -88,7 +88,7 @@ const tiers: Record<string, Tier> = {
     cleanups.push(async () => s3.destroy())
     const bucket = uniqueToken('tb-payloads-').toLowerCase()
     await s3.send(new CreateBucketCommand({ Bucket: bucket }))
-    return { transport: isolatedSqsTransport(emulator.endpoint), store: s3PayloadStore({ client: s3, bucket }) }
+    return { transport: await isolatedSqsTransport(emulator.endpoint), store: s3PayloadStore({ client: s3, bucket }) }
   },
   async nats() {
     // Any store serves any tier: NATS keeps its bodies in Redis here.

@@ -122,7 +122,7 @@ describe('live migration under load (real services)', () => {
     cleanups.push(() => emulator.stop())
     const prefix = uniqueToken('tbtest:live')
     const source = await redisTransport({ url: REDIS_URL, prefix, onError: () => {} })
-    const target: Transport = isolatedTransport(emulator.endpoint)
+    const target: Transport = await isolatedTransport(emulator.endpoint)
     cleanups.push(async () => {
       const keys = await redis.keys(`${prefix}*`)
       if (keys.length) await redis.del(...keys)

@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs'
-import { compilePattern, tryDecodeEnvelope, type Delivery, type SubscriptionSpec } from '@tierbus/core'
+import { compilePattern, tryDecodeEnvelope, type Delivery, type SubscriptionSpec, type TransportErrorListener } from '@tierbus/core'
 import { FetchLoop, type InFlightSlot } from '@tierbus/core/adapter'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
@@ -16,7 +16,7 @@ export interface PollerOptions {
   readonly spec: SubscriptionSpec
   readonly waitTimeSeconds: number
   readonly onBatch: (batch: Delivery[]) => Promise<void>
-  readonly onError: (error: unknown) => void
+  readonly onError: TransportErrorListener
 }
 
 /**
@@ -37,7 +37,7 @@ export class QueuePoller {
       fetch: (room, signal) => this.receive(room, signal),
       toDeliveries: (messages, slots) => messages.flatMap((m, i) => this.toDelivery(m, slots[i]!) ?? []),
       onBatch: options.onBatch,
-      onError: (err) => options.onError(err),
+      onError: (err) => options.onError(err, { operation: 'receive', group: options.spec.group }),
       handBack: (messages) => this.release(messages),
       backoff: ERROR_BACKOFF,
     })
@@ -85,7 +85,9 @@ export class QueuePoller {
     const type = envelope?.type ?? received.type
     if (type !== undefined && !this.matches(type)) {
       slot.free()
-      this.context.acks.ack(this.context.queue.url, received.receiptHandle).catch(this.options.onError)
+      this.context.acks
+        .ack(this.context.queue.url, received.receiptHandle)
+        .catch((err) => this.options.onError(err, { operation: 'ack', group: this.options.spec.group }))
       return undefined
     }
     return new SqsDelivery(this.context, slot, received, envelope, malformed)
@@ -102,7 +104,10 @@ export class QueuePoller {
       )
     } catch (err) {
       // They reappear after the visibility timeout anyway.
-      this.options.onError(transportError(`releasing received messages on ${this.context.queue.name}`, err))
+      this.options.onError(transportError(`releasing received messages on ${this.context.queue.name}`, err), {
+        operation: 'release',
+        group: this.options.spec.group,
+      })
     }
   }
 }
