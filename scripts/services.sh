@@ -201,12 +201,15 @@ ensure_test_database() {
   say "created database test"
 }
 
-# A RabbitMQ this script did not start is not reconfigured: it only says what the amqp tier will need.
-# Reads the enabled-plugins file, as asking the node (rabbitmq-plugins list) takes seconds.
-rabbitmq_plugin_note() {
+# The amqp tier's ordered subscriptions need the consistent-hash exchange plugin (it ships with RabbitMQ).
+# A running RabbitMQ that lacks it gets it enabled online (no restart). Reads the enabled-plugins file
+# first, as asking the node (rabbitmq-plugins list) takes seconds.
+ensure_rabbitmq_plugin() {
   local file=${RABBITMQ_ENABLED_PLUGINS_FILE:-/etc/rabbitmq/enabled_plugins}
   [ -r "$file" ] && grep -q "$RABBITMQ_PLUGIN" "$file" && return 0
-  echo "; rabbitmq lacks plugin $RABBITMQ_PLUGIN (rabbitmq-plugins enable $RABBITMQ_PLUGIN)"
+  run rabbitmq-plugins enable "$RABBITMQ_PLUGIN" >/dev/null ||
+    fail "could not enable $RABBITMQ_PLUGIN on the running RabbitMQ (rabbitmq-plugins enable $RABBITMQ_PLUGIN)"
+  say "enabled RabbitMQ plugin $RABBITMQ_PLUGIN"
 }
 
 # ---- main -------------------------------------------------------------------------------------------
@@ -239,9 +242,8 @@ main() {
   done
 
   [[ " ${wanted[*]} " == *" postgres "* ]] && ensure_test_database
-  local note=
-  [[ " ${wanted[*]} " == *" rabbitmq "* ]] && [ -z "${STARTED_RABBITMQ:-}" ] && note=$(rabbitmq_plugin_note)
-  if [ ${#down[@]} -eq 0 ]; then say "all up: ${wanted[*]}$note"; elif [ -n "$note" ]; then say "${note#; }"; fi
+  [[ " ${wanted[*]} " == *" rabbitmq "* ]] && [ -z "${STARTED_RABBITMQ:-}" ] && ensure_rabbitmq_plugin
+  [ ${#down[@]} -eq 0 ] && say "all up: ${wanted[*]}"
   return 0
 }
 

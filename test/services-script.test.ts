@@ -2,7 +2,7 @@
 // never stop or restart the shared services: "down" is a free port (TIERBUS_SERVICES_PORTS), "missing" is a
 // PATH without the binary, and the one real start is a private Redis on a free port, killed by its own PID.
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
@@ -117,6 +117,21 @@ describe('scripts/services.sh', () => {
     expect(out).toContain(`services: would create database test on ${postgres} if missing`)
     expect(out.join('\n')).not.toContain('nats') // NATS is up on 4222: left alone
     expect(run.status).toBe(0)
+  })
+
+  it("enables the amqp tier's plugin on a running RabbitMQ that lacks it, without a restart (dry run)", () => {
+    const plugins = join(scratch, 'enabled_plugins')
+    writeFileSync(plugins, '[rabbitmq_management].\n')
+    const run = services(['rabbitmq'], { RABBITMQ_ENABLED_PLUGINS_FILE: plugins, TIERBUS_SERVICES_DRY_RUN: '1' })
+    expect(run.stderr).toBe('')
+    expect(lines(run.stdout)).toEqual([
+      'services: would run: rabbitmq-plugins enable rabbitmq_consistent_hash_exchange',
+      'services: enabled RabbitMQ plugin rabbitmq_consistent_hash_exchange',
+      'services: all up: rabbitmq',
+    ])
+    writeFileSync(plugins, '[rabbitmq_consistent_hash_exchange].\n')
+    const again = services(['rabbitmq'], { RABBITMQ_ENABLED_PLUGINS_FILE: plugins, TIERBUS_SERVICES_DRY_RUN: '1' })
+    expect(lines(again.stdout)).toEqual(['services: all up: rabbitmq'])
   })
 
   it('starts an installed Redis that is down and waits for it, then says it is up on the next run', async () => {

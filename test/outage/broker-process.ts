@@ -37,9 +37,13 @@ export interface BrokerSpec {
   readonly args: readonly string[]
   /** Ports that accept connections once the broker is ready. */
   readonly ports: readonly number[]
+  /** Environment variables added to the broker's (RabbitMQ takes its node name, ports and dirs from them). */
+  readonly env?: Readonly<Record<string, string>>
   /** Run as this user/group (postgres refuses to run as root). */
   readonly uid?: number
   readonly gid?: number
+  /** How long a start may take, ms (default 60,000; a RabbitMQ node boots slowly on a loaded machine). */
+  readonly startTimeoutMs?: number
   /** Extra readiness check after the ports opened (e.g. a JetStream cluster elected its leader). */
   readonly ready?: () => Promise<boolean>
 }
@@ -62,9 +66,15 @@ export class BrokerProcess {
   }
 
   /** Starts the broker and waits until every port accepts connections. */
-  async start(timeoutMs = 60_000): Promise<void> {
-    const { command, args, uid, gid } = this.spec
-    const child = spawn(command, [...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}) })
+  async start(timeoutMs = this.spec.startTimeoutMs ?? 60_000): Promise<void> {
+    const { command, args, uid, gid, env } = this.spec
+    const child = spawn(command, [...args], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env ? { env: { ...process.env, ...env } } : {}),
+      ...(uid !== undefined ? { uid } : {}),
+      ...(gid !== undefined ? { gid } : {}),
+    })
     this.child = child
     const keep = (chunk: Buffer) => {
       this.output.push(chunk.toString('utf8'))
@@ -86,20 +96,29 @@ export class BrokerProcess {
   }
 
   /** SIGKILLs the broker's process group by its PID and waits until the process is gone. */
-  async kill(): Promise<void> {
+  kill(): Promise<void> {
+    return this.signal('SIGKILL')
+  }
+
+  /** Stops the broker gracefully (SIGTERM to its process group) and waits until it is gone. */
+  stop(): Promise<void> {
+    return this.signal('SIGTERM')
+  }
+
+  private async signal(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
     const child = this.child
     if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return
     try {
-      process.kill(-child.pid, 'SIGKILL')
+      process.kill(-child.pid, signal)
     } catch {
-      child.kill('SIGKILL')
+      child.kill(signal)
     }
     await this.exited
     // The kernel releases listening sockets with the process; wait until the ports refuse.
     await eventually(async () => {
       for (const port of this.spec.ports) if (await portOpen(port)) return false
       return true
-    }, `${this.spec.name} ports to close after SIGKILL`, { timeoutMs: 30_000, intervalMs: 50 })
+    }, `${this.spec.name} ports to close after ${signal}`, { timeoutMs: 60_000, intervalMs: 50 })
   }
 
   /** The last lines the broker printed (for failure messages). */

@@ -92,8 +92,10 @@ export function startNatsCluster(size = 3): Promise<PrivateBroker> {
 
 const PG_BIN = '/usr/lib/postgresql/15/bin'
 
-function postgresUser(): { uid: number; gid: number } {
-  return { uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })) }
+/** The uid and gid of a system user (postgres and RabbitMQ run as their own users, not as root). */
+function systemUser(name: string): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }))
+  return { uid: id('-u'), gid: id('-g') }
 }
 
 /**
@@ -104,7 +106,7 @@ export function startPostgres(): Promise<PrivateBroker> {
   return onFreshPorts(async () => {
     const port = await freePort()
     const dir = tempDir('pg')
-    const { uid, gid } = postgresUser()
+    const { uid, gid } = systemUser('postgres')
     chownSync(dir, uid, gid)
     const data = join(dir, 'data')
     try {
@@ -130,5 +132,46 @@ export function startPostgres(): Promise<PrivateBroker> {
     }
     const broker = new BrokerProcess({ name: `postgres :${port}`, command: `${PG_BIN}/postgres`, args, ports: [port], uid, gid, ready })
     return started([broker], [dir], url)
+  })
+}
+
+const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'
+
+/**
+ * A private RabbitMQ node (`tierbus-<random>@localhost`) in the foreground, as the rabbitmq user, with
+ * AMQP and Erlang distribution on free loopback ports and its database, logs, config and enabled plugins
+ * (the consistent-hash exchange) in a temp dir; the shared node's configuration is not read. Restarting
+ * it on the same dir keeps its durable queues and what they hold.
+ */
+export function startRabbitMQ(): Promise<PrivateBroker> {
+  return onFreshPorts(async () => {
+    const port = await freePort()
+    const distPort = await freePort()
+    const dir = tempDir('rabbitmq')
+    const { uid, gid } = systemUser('rabbitmq')
+    writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.local = 127.0.0.1:${port}\n`)
+    writeFileSync(join(dir, 'rabbitmq-env.conf'), '')
+    writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_consistent_hash_exchange].\n')
+    chownSync(dir, uid, gid)
+    for (const f of ['rabbitmq.conf', 'rabbitmq-env.conf', 'enabled_plugins']) chownSync(join(dir, f), uid, gid)
+    const env = {
+      HOME: dir,
+      RABBITMQ_NODENAME: `tierbus-${Math.random().toString(36).slice(2, 8)}@localhost`,
+      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+      RABBITMQ_NODE_PORT: String(port),
+      RABBITMQ_DIST_PORT: String(distPort),
+      RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
+      RABBITMQ_CONF_ENV_FILE: join(dir, 'rabbitmq-env.conf'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+      RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+      RABBITMQ_LOG_BASE: join(dir, 'log'),
+      RABBITMQ_PID_FILE: join(dir, 'node.pid'),
+      ERL_EPMD_ADDRESS: '127.0.0.1',
+      ERL_FLAGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+    }
+    const name = `rabbitmq-server :${port}`
+    const command = RABBITMQ_SERVER
+    const broker = new BrokerProcess({ name, command, args: [], env, ports: [port], uid, gid, startTimeoutMs: 180_000 })
+    return started([broker], [dir], `amqp://guest:guest@127.0.0.1:${port}`)
   })
 }

@@ -25,6 +25,11 @@ export interface OutageScenario {
   readonly leaseMs?: number
   /** How long consumers get to catch up after the restart (default 120 s). */
   readonly catchUpMs?: number
+  /**
+   * Runs once the consumer group exists, before the load starts (optional): e.g. a graceful broker restart so
+   * the broker's metadata of the new queue is on disk, as it is for the long-lived queues of a real app.
+   */
+  readonly prepare?: () => Promise<void>
 }
 
 /** What happened during one outage. */
@@ -64,6 +69,7 @@ export async function runOutage(s: OutageScenario): Promise<OutageReport> {
   let stop = false
   try {
     await bus.subscribe(Tick, (e) => void handled.add(e.data.n), { group: 'outage', concurrency: 8, leaseMs: s.leaseMs ?? 5_000 })
+    await s.prepare?.()
     const publisher = (async () => {
       for (let n = 0; !stop; n++) {
         const started = Date.now()

@@ -8,7 +8,11 @@ let lastParsedMs = Number.NaN
  * more than the rest of building an envelope, and at high rates many events share a millisecond.
  */
 export function nowIso(): string {
-  const ms = Date.now()
+  return isoAt(Date.now())
+}
+
+/** `ms` (since the epoch) as RFC 3339, memoized like `nowIso` for a caller that has read the clock already. */
+export function isoAt(ms: number): string {
   if (ms !== lastMs) {
     lastMs = ms
     lastIso = new Date(ms).toISOString()

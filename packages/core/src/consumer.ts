@@ -4,12 +4,26 @@ import { summarizeIssues, issuesOf, type AnyEventDefinition } from './events.js'
 import { parseTime } from './clock.js'
 import type { Envelope } from './envelope.js'
 import type { Metrics } from './metrics.js'
+import { composeHandle, DeliveryContext, type HandleRun, type Middleware, type SettleOutcome } from './middleware.js'
 import { ReceivedEventView, type ReceivedEvent } from './received.js'
 import { replyToIssue } from './subjects.js'
 import { backoffDelay, type RetryPolicy } from './retry.js'
 import { DEAD_LETTER_KINDS, type DeadLetterReason, type Delivery, type SubscriptionSpec } from './transport.js'
 
 const ROOM: Promise<void> = Promise.resolve()
+
+/** True for a promise (or any thenable): what a handler returns when it is async. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function'
+}
+
+/** Why a delivery is dead-lettered before its handler runs (a class: handler data can be any value). */
+class Refusal {
+  constructor(
+    readonly kind: typeof DEAD_LETTER_KINDS.malformed | typeof DEAD_LETTER_KINDS.invalidPayload,
+    readonly error: string,
+  ) {}
+}
 
 /** A subscriber's function. Its return value is the reply when the event came from `bus.request()`. */
 export type Handler<T = unknown, R = unknown> = (event: ReceivedEvent<T>) => R | void | Promise<R | void>
@@ -33,6 +47,10 @@ export interface ConsumerOptions {
   readonly reply?: (request: Envelope, outcome: { data: unknown } | { error: string }) => Promise<void>
   readonly metrics?: Metrics
   readonly onError: ErrorListener
+  /** The tier's name, as handle middleware sees it (default: `unknown`). */
+  readonly tier?: string
+  /** Handle middleware, outermost first (see `useMiddleware`). */
+  readonly middleware?: readonly Middleware[]
 }
 
 /**
@@ -55,9 +73,14 @@ export class Consumer {
 
   /** This subscription's group counters (undefined without metrics, e.g. request-reply inboxes). */
   private readonly groupStats: ReturnType<Metrics['group']> | undefined
+  /** The handler wrapped in handle middleware; undefined without any, and the handler is called directly. */
+  private chain: HandleRun | undefined
+  private readonly tier: string
 
   constructor(private readonly options: ConsumerOptions) {
     this.groupStats = options.metrics?.group(options.spec.group, options.spec.pattern)
+    this.tier = options.tier ?? 'unknown'
+    this.useMiddleware(options.middleware ?? [])
     this.leases = new LeaseKeeper(options.spec.leaseMs, (d) =>
       d.touch!().catch((err) => this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) })),
     )
@@ -82,6 +105,11 @@ export class Consumer {
     this.pump()
     if (this.pending < this.options.concurrency) return ROOM
     return new Promise((resolve) => this.capacityWaiters.push(resolve))
+  }
+
+  /** Replaces the handle middleware (outermost first), composed once here, not per event; running handlers keep theirs. */
+  useMiddleware(middleware: readonly Middleware[]): void {
+    this.chain = composeHandle(middleware, this.options.handler as (event: ReceivedEvent<unknown>) => unknown)
   }
 
   /** Deliveries accepted and not yet finished. */
@@ -115,7 +143,6 @@ export class Consumer {
     while (this.running < this.options.concurrency && this.ready.length > 0) {
       const d = this.ready.shift()!
       this.running++
-      if (d.touch && !this.abandoned) this.leases.track(d)
       void this.run(d)
     }
   }
@@ -144,82 +171,118 @@ export class Consumer {
     }
   }
 
-  /** Handles one delivery to its settlement, then frees its slot: one async frame per event (the hot path). */
+  /**
+   * Has the lease keeper renew `d`'s lease until it finishes. Called before each wait that lets the event
+   * loop turn (an async handler, a reply, an in-place retry), not for every delivery: while a synchronous
+   * handler runs no timer can fire, so tracking it would cost a map entry per event and renew nothing.
+   */
+  private keep(d: Delivery): void {
+    if (d.touch && !this.abandoned) this.leases.track(d)
+  }
+
+  /**
+   * Handles one delivery to its settlement, then frees its slot: one async frame per event (the hot path).
+   * Kept small on purpose: an async function that awaits stores all its registers per call, so the rare
+   * paths (refusals, failures, retries) live in their own methods.
+   */
   private async run(d: Delivery): Promise<void> {
     try {
-      const { metrics, retry, spec } = this.options
       const env = d.envelope
-      if (!env) {
-        await this.deadLetterMalformed(d, d.malformed?.error ?? 'undecodable message', '(malformed)')
-        return
-      }
-      metrics?.delivered(env.type)
-      if (this.groupStats) this.groupStats.delivered++
-
-      // Tiers decode with this check already; an envelope handed over as an object (a custom transport)
-      // with a forged reply target is refused before its handler runs, so nothing it returns goes anywhere.
-      if (env.replyto !== undefined) {
-        const replyIssue = replyToIssue(env.replyto)
-        if (replyIssue) {
-          await this.deadLetterMalformed(d, `malformed event envelope: replyto: ${replyIssue}`, env.type)
-          return
-        }
-      }
-
-      let data: unknown = env.data
-      const definition = this.options.definitionFor(env.type)
-      if (definition) {
-        const parsed = definition.schema.safeParse(env.data)
-        if (!parsed.success) {
-          const error = new ValidationError(`received invalid '${env.type}': ${summarizeIssues(issuesOf(parsed.error))}`)
-          await this.fail(d, env, { kind: DEAD_LETTER_KINDS.invalidPayload, error: describeError(error), attempts: d.attempt })
-          return
-        }
-        data = parsed.data
-      }
-
-      let attempt = d.attempt
-      for (;;) {
+      if (!env) return await this.deadLetterMalformed(d, d.malformed?.error ?? 'undecodable message', '(malformed)')
+      const data = this.admit(env)
+      if (data instanceof Refusal) return await this.refuse(d, env, data)
+      for (let attempt = d.attempt; ; attempt++) {
         const started = performance.now()
-        let result: unknown
+        const event = new ReceivedEventView(env, data, attempt)
+        const ctx = this.chain ? new DeliveryContext(event, this.options.spec.group, this.tier) : undefined
         try {
-          result = this.options.handler(new ReceivedEventView(env, data, attempt))
+          let result = ctx && this.chain ? this.chain(ctx) : this.options.handler(event)
           // Await only real promises: a synchronous handler saves a microtask hop per event.
-          if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') result = await result
-          if (env.replyto && this.options.reply && result !== undefined) await this.options.reply(env, { data: result })
+          if (isThenable(result)) {
+            this.keep(d)
+            result = await result
+          }
+          if (env.replyto && this.options.reply && result !== undefined) {
+            this.keep(d)
+            await this.options.reply(env, { data: result })
+          }
         } catch (err) {
-          metrics?.failed(env.type, performance.now() - started)
-          if (this.abandoned) return
-          if (attempt >= retry.attempts) {
-            await this.fail(d, env, { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt })
-            return
-          }
-          metrics?.retried(env.type)
-          if (this.groupStats) this.groupStats.retried++
-          const delay = backoffDelay(attempt, retry.backoff)
-          if (!spec.ordered || env.subject === undefined) {
-            await this.settle(d, () => d.retry(delay))
-            return
-          }
-          // Ordered: retry in place so later events of the same key wait behind this one.
-          if (!(await this.sleep(delay))) return
-          attempt++
-          continue
+          if (await this.failed(d, env, err, attempt, started, ctx)) continue
+          return
         }
-        metrics?.acked(env.type, performance.now() - started, parseTime(env.time))
+        this.options.metrics?.acked(env.type, performance.now() - started, parseTime(env.time))
         if (this.abandoned) return
         try {
           await d.ack()
-          if (this.groupStats) this.groupStats.acked++
         } catch (err) {
-          this.settleFailed(d, err)
+          return this.settleFailed(d, err)
         }
-        return
+        if (this.groupStats) this.groupStats.acked++
+        return this.settled(ctx, 'acked', env)
       }
-  
     } finally {
       this.finish(d)
     }
+  }
+
+  /** Counts a decoded delivery and checks it: the data to hand the handler (schema output), or why not. */
+  private admit(env: Envelope): unknown {
+    this.options.metrics?.delivered(env.type)
+    if (this.groupStats) this.groupStats.delivered++
+    // Tiers decode with this check already; an envelope handed over as an object (a custom transport)
+    // with a forged reply target is refused before its handler runs, so nothing it returns goes anywhere.
+    if (env.replyto !== undefined) {
+      const replyIssue = replyToIssue(env.replyto)
+      if (replyIssue) {
+        return new Refusal(DEAD_LETTER_KINDS.malformed, `malformed event envelope: replyto: ${replyIssue}`)
+      }
+    }
+    const definition = this.options.definitionFor(env.type)
+    if (!definition) return env.data
+    const parsed = definition.schema.safeParse(env.data)
+    if (parsed.success) return parsed.data
+    const error = new ValidationError(`received invalid '${env.type}': ${summarizeIssues(issuesOf(parsed.error))}`)
+    return new Refusal(DEAD_LETTER_KINDS.invalidPayload, describeError(error))
+  }
+
+  /** Dead-letters a delivery `admit` refused; an invalid payload also fails its requester's wait. */
+  private refuse(d: Delivery, env: Envelope, refusal: Refusal): Promise<void> {
+    if (refusal.kind === DEAD_LETTER_KINDS.malformed) return this.deadLetterMalformed(d, refusal.error, env.type)
+    return this.fail(d, env, { kind: refusal.kind, error: refusal.error, attempts: d.attempt })
+  }
+
+  /**
+   * After a handler (or handle middleware) threw: counts it, then dead-letters on the last attempt, or
+   * schedules a retry. Resolves true when an ordered lane retries in place (run again at once).
+   */
+  private async failed(
+    d: Delivery,
+    env: Envelope,
+    err: unknown,
+    attempt: number,
+    started: number,
+    ctx: DeliveryContext | undefined,
+  ): Promise<boolean> {
+    const { metrics, retry, spec } = this.options
+    metrics?.failed(env.type, performance.now() - started)
+    if (this.abandoned) return false
+    if (attempt >= retry.attempts) {
+      const reason = { kind: DEAD_LETTER_KINDS.handlerFailed, error: describeError(err), attempts: attempt }
+      await this.fail(d, env, reason, ctx)
+      return false
+    }
+    metrics?.retried(env.type)
+    if (this.groupStats) this.groupStats.retried++
+    const delay = backoffDelay(attempt, retry.backoff)
+    if (!spec.ordered || env.subject === undefined) {
+      if (await this.settle(d, () => d.retry(delay))) this.settled(ctx, 'retried', env)
+      return false
+    }
+    // Ordered: retry in place so later events of the same key wait behind this one.
+    this.keep(d)
+    if (!(await this.sleep(delay))) return false
+    this.settled(ctx, 'retried', env)
+    return true
   }
 
   /** Dead-letters a message that is not a valid envelope at once (never retried, never replied to). */
@@ -232,9 +295,10 @@ export class Consumer {
   }
 
   /** Dead-letters, and tells a waiting requester that its request failed. */
-  private async fail(d: Delivery, env: Envelope, reason: DeadLetterReason): Promise<void> {
+  private async fail(d: Delivery, env: Envelope, reason: DeadLetterReason, ctx?: DeliveryContext): Promise<void> {
     if (env.replyto && this.options.reply) {
       try {
+        this.keep(d)
         await this.options.reply(env, { error: reason.error })
       } catch (err) {
         this.options.onError(err, { phase: 'reply', group: this.options.spec.group, eventId: env.id })
@@ -244,7 +308,14 @@ export class Consumer {
     if (await this.settle(d, () => d.deadLetter(reason))) {
       this.options.metrics?.deadLettered(env.type, reason.kind)
       if (this.groupStats) this.groupStats.deadLettered++
+      this.settled(ctx, 'dead-lettered', env)
     }
+  }
+
+  /** Tells a delivery's settle listeners (handle middleware) how it ended. */
+  private settled(ctx: DeliveryContext | undefined, outcome: SettleOutcome, env: Envelope): void {
+    const group = this.options.spec.group
+    ctx?.settled(outcome, (err) => this.options.onError(err, { phase: 'settle', group, eventId: env.id }))
   }
 
   /** Runs a settle action; false when abandoned or when the tier failed it (the delivery comes back after its lease). */

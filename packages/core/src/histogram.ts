@@ -82,7 +82,12 @@ export class RateWindow {
 
   /** Adds `n` events at the current time. */
   add(n = 1): void {
-    const sec = Math.floor(this.now() / 1000)
+    this.addAt(this.now(), n)
+  }
+
+  /** Adds `n` events at `nowMs` (a clock read the caller already made). */
+  addAt(nowMs: number, n = 1): void {
+    const sec = Math.floor(nowMs / 1000)
     const i = sec % this.counts.length
     if (this.stamps[i] !== sec) {
       this.stamps[i] = sec

@@ -86,6 +86,9 @@ export class Metrics {
   private failures = 0
   private runs = 0
   private settleFailures = 0
+  /** The last type looked up: consecutive events are mostly of one type, and this skips the map. */
+  private lastType: string | undefined
+  private lastStats: TypeStats | undefined
 
   constructor(private readonly transport: string, windowSeconds = 10) {
     this.publishedRate = new RateWindow(windowSeconds)
@@ -94,8 +97,11 @@ export class Metrics {
   }
 
   private stats(type: string): TypeStats {
+    if (type === this.lastType && this.lastStats) return this.lastStats
     let s = this.types.get(type)
     if (!s) this.types.set(type, (s = new TypeStats()))
+    this.lastType = type
+    this.lastStats = s
     return s
   }
 
@@ -113,6 +119,12 @@ export class Metrics {
     this.publishedRate.add(n)
   }
 
+  /** These envelopes were published (one clock read for the rate, however many there are). */
+  publishedAll(envelopes: readonly { readonly type: string }[]): void {
+    for (const e of envelopes) this.stats(e.type).published++
+    this.publishedRate.add(envelopes.length)
+  }
+
   /** An event was handed to a handler (or to the dead-letter path). */
   delivered(type: string): void {
     this.stats(type).delivered++
@@ -124,9 +136,10 @@ export class Metrics {
     s.acked++
     this.runs++
     s.handler.record(handlerMs)
-    const e2e = Date.now() - publishedAtMs
+    const now = Date.now()
+    const e2e = now - publishedAtMs
     if (e2e === e2e) s.endToEnd.record(e2e)
-    this.ackedRate.add()
+    this.ackedRate.addAt(now)
   }
 
   /** A handler threw (it will be retried or dead-lettered). */

@@ -50,6 +50,7 @@ export const KNOWN_ADAPTERS: Readonly<Record<string, { readonly package: string;
     upstash: { package: '@tierbus/redis-streams', client: '@upstash/redis', export: 'upstashAdapter' },
     sqs: { package: '@tierbus/sqs-sns', client: '@aws-sdk/client-sqs @aws-sdk/client-sns', export: 'sqsAdapter' },
     nats: { package: '@tierbus/nats', client: 'nats', export: 'natsAdapter' },
+    amqp: { package: '@tierbus/amqp', client: 'amqplib', export: 'amqpAdapter' },
     TIERBUS_MIGRATION: { package: '@tierbus/migrator', client: '', export: 'migrationAdapter' },
   })
 

@@ -61,12 +61,17 @@ export function assertEventType(type: string): void {
  * subject, key or attribute.
  */
 export function publishableTypeIssue(type: unknown): string | undefined {
+  // Publishes come in runs of one type: the last type that passed is not checked again.
+  if (type === lastPublishable) return undefined
   if (!isEventType(type)) return `invalid event type ${preview(type)}: ${INVALID_TYPE_HINT}`
   if (type.startsWith(`${INBOX_PREFIX}.`) && !isInboxType(type)) {
     return `invalid inbox type ${preview(type)}: request-reply inboxes are exactly '${INBOX_PREFIX}.' and 16 lowercase hex digits, as bus.request() creates them`
   }
+  lastPublishable = type
   return undefined
 }
+
+let lastPublishable: string | undefined
 
 /** Why `replyto` is not a valid reply target (undefined when it is): only core's inbox grammar is. */
 export function replyToIssue(replyto: unknown): string | undefined {

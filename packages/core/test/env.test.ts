@@ -17,7 +17,7 @@ describe('createBusFromEnv', () => {
   it('rejects an unknown transport, listing the valid ones', async () => {
     const err = await transportFromEnv({ TIERBUS_TRANSPORT: 'kafka' }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ConfigError)
-    expect((err as Error).message).toMatch(/TIERBUS_TRANSPORT.*memory, postgres, pglite, supabase, redis, upstash, sqs, nats/)
+    expect((err as Error).message).toMatch(/TIERBUS_TRANSPORT.*memory, postgres, pglite, supabase, redis, upstash, sqs, nats, amqp/)
   })
 
   it('rejects malformed numeric settings, naming the variable', async () => {
