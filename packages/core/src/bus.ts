@@ -6,6 +6,7 @@ import { ConfigError, TierbusError, TimeoutError, ValidationError } from './erro
 import { parseData, type AnyEventDefinition, type EventInput, type EventOutput, type ReplyInput, type ReplyOutput } from './events.js'
 import { isoAt, nowIso } from './clock.js'
 import { newEventId } from './ids.js'
+import { MAX_TRACESTATE_LENGTH, parseTraceparent } from './trace-context.js'
 import { Metrics, type MetricsSnapshot } from './metrics.js'
 import { assertMiddleware, composePublish, type Middleware, type PublishNext } from './middleware.js'
 import { resolveRetry, type RetryOptions, type RetryPolicy } from './retry.js'
@@ -61,8 +62,10 @@ export interface PublishOptions {
   delayMs?: number
   /** Correlation id, e.g. the id of the event that caused this one. */
   correlationId?: string
-  /** W3C `traceparent` to propagate. */
+  /** W3C `traceparent` to propagate (with @tierbus/otel, the parent of the publish span when none is active). */
   traceparent?: string
+  /** W3C `tracestate` that goes with `traceparent` (at most 512 characters). */
+  tracestate?: string
 }
 
 /** Options of `bus.subscribe`. */
@@ -311,7 +314,7 @@ class EventBus implements Bus {
   }
 
   metrics(): MetricsSnapshot {
-    return this.collector.snapshot()
+    return this.collector.snapshot(this.transport.trimmedUnread?.() ?? 0)
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
@@ -351,7 +354,7 @@ class EventBus implements Bus {
     }
     const ordered = options.ordered ?? false
     if (ordered && caps.ordering !== 'per-key') {
-      const hint = this.transport.orderingHint ?? "use a tier with capabilities.ordering 'per-key' (memory, postgres, pglite, supabase, or SQS with fifo: true)"
+      const hint = this.transport.orderingHint ?? "use a tier with capabilities.ordering 'per-key' (memory, postgres, pglite, supabase, redis, upstash, nats, or SQS with fifo: true)"
       throw new ConfigError(`the ${this.transport.name} tier does not keep per-key order (ordered: true); ${hint}`)
     }
     const concurrency = positiveInt(options.concurrency ?? this.concurrency, 'concurrency')
@@ -464,7 +467,18 @@ class EventBus implements Bus {
       envelope.subject = options.key
     }
     if (options.correlationId !== undefined) envelope.correlationid = options.correlationId
-    if (options.traceparent !== undefined) envelope.traceparent = options.traceparent
+    if (options.traceparent !== undefined) {
+      if (!parseTraceparent(options.traceparent)) {
+        throw new ConfigError('publish option traceparent must be W3C Trace Context: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, ids not all zero')
+      }
+      envelope.traceparent = options.traceparent
+    }
+    if (options.tracestate !== undefined) {
+      if (typeof options.tracestate !== 'string' || options.tracestate.length > MAX_TRACESTATE_LENGTH || options.traceparent === undefined) {
+        throw new ConfigError(`publish option tracestate must be a string of at most ${MAX_TRACESTATE_LENGTH} characters, sent with a traceparent`)
+      }
+      envelope.tracestate = options.tracestate
+    }
     if (options.headers) {
       assertHeaders(options.headers)
       Object.assign(envelope, options.headers)

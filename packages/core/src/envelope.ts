@@ -20,8 +20,10 @@ export interface Envelope<TData = unknown> {
   data: TData
   /** Ordering / partition key: events with one subject keep their order where the tier can. */
   subject?: string
-  /** W3C trace context of the publisher. */
+  /** W3C `traceparent` of the publisher (CloudEvents distributed-tracing extension). */
   traceparent?: string
+  /** W3C `tracestate` that goes with `traceparent` (vendor entries), if any. */
+  tracestate?: string
   /** Correlates a reply with its request, or an event with the one that caused it. */
   correlationid?: string
   /** Where a request's reply goes: a request-reply inbox type (`_inbox.<16 hex>`) set by `bus.request()`, nothing else. */
@@ -87,7 +89,7 @@ export function envelopeIssues(value: unknown): ValidationIssue[] {
     if (replyIssue) issues.push({ path: 'replyto', message: replyIssue })
   }
   if (typeof e.time === 'string' && Number.isNaN(Date.parse(e.time))) issues.push({ path: 'time', message: 'expected an RFC 3339 timestamp' })
-  for (const key of ['subject', 'traceparent', 'correlationid', 'replyerror', 'deliverat', 'datacontenttype'] as const) {
+  for (const key of ['subject', 'traceparent', 'tracestate', 'correlationid', 'replyerror', 'deliverat', 'datacontenttype'] as const) {
     if (e[key] !== undefined && typeof e[key] !== 'string') issues.push({ path: key, message: 'expected a string' })
   }
   if (e.datacontenttype !== undefined && e.datacontenttype !== 'application/json') {

@@ -8,6 +8,22 @@ export interface LatencySummary {
   max: number
 }
 
+/** A latency histogram in the Prometheus shape: cumulative counts at each bound, the exact sum and the count. */
+export interface LatencyBuckets {
+  /** Upper bounds in milliseconds, ascending (`le`); the implicit last bucket is +Inf (`count`). */
+  readonly boundsMs: readonly number[]
+  /** Observations at or below each bound (cumulative), aligned with `boundsMs`. */
+  readonly counts: readonly number[]
+  /** Sum of all observations, ms. */
+  readonly sumMs: number
+  readonly count: number
+}
+
+/** Bucket bounds (ms) of `LatencyHistogram.buckets()`: 1 ms to 60 s, Prometheus' default latency ladder widened. */
+export const LATENCY_BUCKET_BOUNDS_MS: readonly number[] = Object.freeze([
+  1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
+])
+
 // Log-scale buckets over microseconds: 32 per power of two, so a reported percentile is within ~2%
 // of the true value; 1,200 buckets reach ~2^37 us (38 hours).
 const PER_OCTAVE = 32
@@ -54,6 +70,23 @@ export class LatencyHistogram {
       }
     }
     return this.maximum
+  }
+
+  /**
+   * Cumulative counts at `boundsMs` (ascending). Derived from the log buckets, so an observation less than
+   * ~2% below a bound may be counted in the next bucket; the sum and the count are exact.
+   */
+  buckets(boundsMs: readonly number[] = LATENCY_BUCKET_BOUNDS_MS): LatencyBuckets {
+    const counts: number[] = []
+    let seen = 0
+    for (let i = 0; i < BUCKETS && counts.length < boundsMs.length; i++) {
+      // Log bucket i holds observations below 2^(i/32) us; it fits under a bound only if that edge does.
+      const upperMs = 2 ** (i / PER_OCTAVE) / 1000
+      while (counts.length < boundsMs.length && upperMs > (boundsMs[counts.length] as number)) counts.push(seen)
+      seen += this.counts[i] as number
+    }
+    while (counts.length < boundsMs.length) counts.push(this.total)
+    return { boundsMs, counts, sumMs: this.sum, count: this.total }
   }
 
   /** Count, mean, p50/p95/p99 and max, rounded to 0.001 ms. */

@@ -23,6 +23,10 @@ export {
   utf8Length,
 } from './envelope.js'
 export type { DecodedMessage, Envelope } from './envelope.js'
+export { DEDUP_DEFAULTS, dedupStateValue, memoryDedupStore } from './dedup-store.js'
+export { IDEMPOTENT_DEFAULTS, idempotent } from './idempotent.js'
+export type { IdempotentOptions } from './idempotent.js'
+export type { ClaimResult, DedupStore } from './dedup-store.js'
 export { intersectCapabilities, capabilitiesOf } from './capabilities.js'
 export { CLAIM_CHECK_DEFAULTS, claimCheckTransport, PAYLOAD_REF_ATTRIBUTE } from './claim-check.js'
 export type { ClaimCheckOptions } from './claim-check.js'
@@ -45,8 +49,8 @@ export type {
   ReplyInput,
   ReplyOutput,
 } from './events.js'
-export { LatencyHistogram, RateWindow } from './histogram.js'
-export type { LatencySummary } from './histogram.js'
+export { LATENCY_BUCKET_BOUNDS_MS, LatencyHistogram, RateWindow } from './histogram.js'
+export type { LatencyBuckets, LatencySummary } from './histogram.js'
 export { newEventId, timeOfId } from './ids.js'
 export { MEMORY_CAPABILITIES, MEMORY_DEFAULTS, memoryTransport } from './memory.js'
 export type { MemoryTransportApi, MemoryTransportOptions } from './memory.js'
@@ -59,6 +63,8 @@ export type { RoutedTransport, RoutedTransportOptions, TransportRoute } from './
 export { formatRoutes, parseRoutes, routeMigration } from './routes-format.js'
 export type { RouteSpec } from './routes-format.js'
 export type { EventCounts, GroupMetrics, MetricsSnapshot, TypeMetrics } from './metrics.js'
+export { PROMETHEUS_CONTENT_TYPE, prometheusText } from './prometheus.js'
+export type { MetricsSource } from './prometheus.js'
 export type { ReceivedEvent } from './received.js'
 export { backoffDelay, DEFAULT_RETRY, resolveRetry } from './retry.js'
 export type { RetryOptions, RetryPolicy } from './retry.js'
@@ -82,7 +88,11 @@ export {
   replyToIssue,
 } from './subjects.js'
 export { exceedsNestingDepth, MAX_NESTING_DEPTH } from './nesting.js'
+export { MAX_TRACESTATE_LENGTH, parseTraceparent } from './trace-context.js'
+export type { Traceparent } from './trace-context.js'
 export { DEAD_LETTER_KINDS } from './transport.js'
+export { deadLetterBody, rawBodyOf } from './raw-body.js'
+export type { RawEncoding } from './raw-body.js'
 export type {
   Capabilities,
   DeadLetter,

@@ -1,4 +1,4 @@
-import { LatencyHistogram, RateWindow, type LatencySummary } from './histogram.js'
+import { LatencyHistogram, RateWindow, type LatencyBuckets, type LatencySummary } from './histogram.js'
 import { compilePattern } from './subjects.js'
 import type { DeadLetterKind } from './transport.js'
 
@@ -17,6 +17,10 @@ export interface TypeMetrics extends EventCounts {
   handlerMs: LatencySummary
   /** From the envelope's `time` (publish) to the handler finishing. */
   endToEndMs: LatencySummary
+  /** `handlerMs` as cumulative buckets (what a Prometheus histogram needs). */
+  handlerBuckets: LatencyBuckets
+  /** `endToEndMs` as cumulative buckets. */
+  endToEndBuckets: LatencyBuckets
 }
 
 /** Counters of one consumer group in this process. */
@@ -45,6 +49,11 @@ export interface MetricsSnapshot {
     deadLetteredByKind: Partial<Record<DeadLetterKind, number>>
     /** Ack/retry/dead-letter calls the transport failed (the message is redelivered after its lease). */
     settleFailures: number
+    /**
+     * Events the tier's retention removed before a consumer group settled them (per group), as the
+     * transport reports it (`Transport.trimmedUnread`); 0 on a tier whose retention never does.
+     */
+    trimmedUnread: number
   }
   /** Events per second over the sliding window. */
   rates: { windowSeconds: number; publishedPerSec: number; ackedPerSec: number; failedPerSec: number }
@@ -167,7 +176,7 @@ export class Metrics {
   }
 
   /** A plain-JSON snapshot of everything collected. */
-  snapshot(): MetricsSnapshot {
+  snapshot(trimmedUnread = 0): MetricsSnapshot {
     const totals = { published: 0, delivered: 0, acked: 0, retried: 0, deadLettered: 0 }
     const byType: Record<string, TypeMetrics> = {}
     const handler = new LatencyHistogram()
@@ -188,13 +197,15 @@ export class Metrics {
         deadLettered: s.deadLettered,
         handlerMs: s.handler.summary(),
         endToEndMs: s.endToEnd.summary(),
+        handlerBuckets: s.handler.buckets(),
+        endToEndBuckets: s.endToEnd.buckets(),
       }
     }
     return {
       transport: this.transport,
       at: new Date().toISOString(),
       uptimeMs: Date.now() - this.started,
-      totals: { ...totals, deadLetteredByKind: { ...this.byKind }, settleFailures: this.settleFailures },
+      totals: { ...totals, deadLetteredByKind: { ...this.byKind }, settleFailures: this.settleFailures, trimmedUnread },
       rates: {
         windowSeconds: this.publishedRate.windowSeconds,
         publishedPerSec: this.publishedRate.perSecond(),

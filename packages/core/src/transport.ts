@@ -111,8 +111,10 @@ export interface DeadLetter {
   readonly group: string
   /** The envelope, when the message could be decoded. */
   readonly envelope?: Envelope
-  /** The raw body, when it could not. */
+  /** The raw body, when it could not: its text, or the base64 of its bytes when they are not UTF-8 (`rawEncoding`). */
   readonly raw?: string
+  /** `base64` when `raw` holds the base64 of bytes that are not valid UTF-8 (`deadLetterBody` gives the bytes back). */
+  readonly rawEncoding?: 'base64'
   readonly reason: DeadLetterReason
   /** RFC 3339 time it was dead-lettered. */
   readonly failedAt: string
@@ -162,6 +164,12 @@ export interface Transport {
   capabilitiesFor?(pattern: string): Capabilities
   /** Dead-letter access, where the tier offers it. */
   readonly deadLetters?: DeadLetterStore | undefined
+  /**
+   * Optional, for tiers whose retention can remove events no group has settled yet (by a limit the
+   * user chose): how many it removed so, counted once per group, since the transport was created.
+   * `bus.metrics().totals.trimmedUnread` reports it and the advisor warns about it.
+   */
+  trimmedUnread?(): number
   /**
    * Optional, for tiers whose `capabilities.ordering` is `none`: what to do instead when a subscription
    * asks for `ordered` (e.g. "create it with sqsTransport({ fifo: true })"), quoted in core's ConfigError.

@@ -34,6 +34,8 @@ export interface Workload {
   readonly production?: boolean
   /** How many seconds of traffic `eventsPerDay` was measured over (from live metrics). */
   readonly observedSeconds?: number
+  /** Events the tier's retention removed before a group settled them (from live metrics). */
+  readonly trimmedUnread?: number
 }
 
 /** One trigger the advisor evaluated. */
@@ -117,6 +119,9 @@ export function adviseTier(w: Workload, thresholds = ADVISOR_THRESHOLDS): Verdic
   if (w.p99LatencyMs !== undefined && w.latencyRequirementMs !== undefined && w.p99LatencyMs > w.latencyRequirementMs) {
     reasons.push(`measured p99 ${w.p99LatencyMs} ms exceeds the ${w.latencyRequirementMs} ms requirement`)
   }
+  if (w.trimmedUnread) {
+    reasons.push(`warning: retention removed ${fmt(w.trimmedUnread)} events before a consumer group settled them: raise the retention limit, or drop trimUnread so a lagging group holds the stream`)
+  }
   // Volume measured over less than an hour is a guess: what it alone adds to the verdict is only watched.
   const shortSample = w.observedSeconds !== undefined && w.observedSeconds < PROVISIONAL_BELOW_SECONDS
   const provisional = shortSample && requiredBy(triggers.filter((t) => !t.name.startsWith('events-per-day'))) !== required
@@ -133,5 +138,12 @@ export function workloadFromMetrics(snapshot: MetricsSnapshot, requirements: Omi
   const seconds = Math.max(1, snapshot.uptimeMs / 1000)
   // `next start` and most hosts set NODE_ENV; an explicit `production` wins.
   const production = requirements.production ?? globalThis.process?.env?.NODE_ENV === 'production'
-  return { ...requirements, production, eventsPerDay: (snapshot.totals.published / seconds) * 86_400, p99LatencyMs: snapshot.endToEndMs.p99, observedSeconds: seconds }
+  return {
+    ...requirements,
+    production,
+    eventsPerDay: (snapshot.totals.published / seconds) * 86_400,
+    p99LatencyMs: snapshot.endToEndMs.p99,
+    observedSeconds: seconds,
+    trimmedUnread: snapshot.totals.trimmedUnread ?? 0,
+  }
 }

@@ -17,7 +17,7 @@ import {
   type Transport,
 } from '@tierbus/core'
 import { SharedIntake } from '@tierbus/core/adapter'
-import { DEDUP_DEFAULTS, memoryDedupStore, type DedupStore } from './dedup.js'
+import { DEDUP_DEFAULTS, memoryDedupStore, type DedupStore } from '@tierbus/core'
 import { startOutboxRelay, type OutboxRelay } from './outbox-relay.js'
 import { phaseChangeRefusal } from './phase-transitions.js'
 import { PHASE_BEHAVIOUR, type Phase } from './phases.js'

@@ -1,5 +1,5 @@
 import { ConfigError } from '@tierbus/core'
-import { dedupStateValue, type ClaimResult } from './dedup.js'
+import { postgresDedupStore } from '@tierbus/db-realtime'
 import { assertPhaseStep, storedPhase } from './phase-transitions.js'
 import type { Phase } from './phases.js'
 import type { MigrationStore, PhaseChange } from './store.js'
@@ -25,8 +25,8 @@ export async function postgresMigrationStore(db: PgLike, options: PostgresMigrat
   const schema = options.schema ?? 'tierbus'
   if (!IDENT.test(schema)) throw new ConfigError(`invalid schema name ${JSON.stringify(schema)}: use lowercase letters, digits and '_' (max 63)`)
   const s = `"${schema}"`
-  await db.query(`CREATE SCHEMA IF NOT EXISTS ${s}`)
-  await db.query(`CREATE TABLE IF NOT EXISTS ${s}.migration_dedup (key text PRIMARY KEY, state text NOT NULL, expires_at timestamptz NOT NULL)`)
+  // Creates the schema, and the dedup table with Row Level Security on.
+  const dedup = await postgresDedupStore(db, { schema, table: 'migration_dedup' })
   await db.query(`CREATE TABLE IF NOT EXISTS ${s}.migration_phase (id bigserial PRIMARY KEY, migration text NOT NULL, phase text NOT NULL, at timestamptz NOT NULL DEFAULT now())`)
   await db.query(`CREATE INDEX IF NOT EXISTS migration_phase_by_migration ON ${s}.migration_phase (migration, id)`)
   // The current phase, one row per migration, changed only by a conditional UPDATE (compare-and-set).
@@ -45,39 +45,10 @@ export async function postgresMigrationStore(db: PgLike, options: PostgresMigrat
   )
   for (const row of unmarked.rows) await db.query(`COMMENT ON TABLE ${s}."${String(row.relname)}" IS 'tierbus: live migration state'`)
   // Row Level Security with no policy: anon/authenticated keys of Supabase cannot touch migration state.
-  await db.query(`ALTER TABLE ${s}.migration_dedup ENABLE ROW LEVEL SECURITY`)
   await db.query(`ALTER TABLE ${s}.migration_phase ENABLE ROW LEVEL SECURITY`)
   await db.query(`ALTER TABLE ${s}.migration_state ENABLE ROW LEVEL SECURITY`)
-  let completes = 0
   return {
-    async claim(key, leaseMs, holder) {
-      // state is 'processing' or 'done', followed by ':<holder>' when one is known; the holder may claim its own key again.
-      for (let i = 0; i < 3; i++) {
-        const won = await db.query(
-          `INSERT INTO ${s}.migration_dedup (key, state, expires_at) VALUES ($1, $3, now() + $2 * interval '1 millisecond')
-           ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state, expires_at = EXCLUDED.expires_at
-           WHERE ${s}.migration_dedup.expires_at <= now() OR ($4::text IS NOT NULL AND split_part(${s}.migration_dedup.state, ':', 2) = $4::text)
-           RETURNING key`,
-          [key, Math.max(1, Math.round(leaseMs)), dedupStateValue('processing', holder), holder ?? null],
-        )
-        if (won.rows.length > 0) return 'claimed'
-        const held = await db.query(`SELECT split_part(state, ':', 1) AS state FROM ${s}.migration_dedup WHERE key = $1 AND expires_at > now()`, [key])
-        if (held.rows.length > 0) return held.rows[0]!.state as ClaimResult
-        // The holder expired between the two statements: try again.
-      }
-      return 'processing'
-    },
-    async complete(key, ttlMs, holder) {
-      await db.query(
-        `INSERT INTO ${s}.migration_dedup (key, state, expires_at) VALUES ($1, $3, now() + $2 * interval '1 millisecond')
-         ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state, expires_at = EXCLUDED.expires_at`,
-        [key, Math.max(1, Math.round(ttlMs)), dedupStateValue('done', holder)],
-      )
-      if (++completes % 1000 === 0) await db.query(`DELETE FROM ${s}.migration_dedup WHERE expires_at < now()`)
-    },
-    async release(key) {
-      await db.query(`DELETE FROM ${s}.migration_dedup WHERE key = $1 AND split_part(state, ':', 1) = 'processing'`, [key])
-    },
+    ...dedup,
     async readPhase(migration) {
       const r = await db.query(`SELECT phase FROM ${s}.migration_state WHERE migration = $1`, [migration])
       return r.rows.length ? storedPhase(migration, String(r.rows[0]!.phase)) : undefined

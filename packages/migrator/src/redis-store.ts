@@ -1,5 +1,5 @@
 import { ConfigError } from '@tierbus/core'
-import { dedupStateValue, type ClaimResult } from './dedup.js'
+import { redisDedupStore } from '@tierbus/redis-streams'
 import { assertPhaseStep, storedPhase } from './phase-transitions.js'
 import type { Phase } from './phases.js'
 import type { MigrationStore, PhaseChange } from './store.js'
@@ -7,31 +7,17 @@ import type { MigrationStore, PhaseChange } from './store.js'
 /** The ioredis calls this store makes (an `ioredis` `Redis` instance fits). */
 export interface RedisLike {
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
-  set(key: string, value: string, px: 'PX', ms: number): Promise<unknown>
   get(key: string): Promise<string | null>
   rpush(key: string, value: string): Promise<unknown>
   lrange(key: string, start: number, stop: number): Promise<string[]>
   quit(): Promise<unknown>
 }
 
-// Atomic claim: the key holds 'processing' (with a lease) or 'done' (with a TTL), each optionally
-// followed by ':<holder>'; ARGV[2] is the claimant's holder ('' for none), who may claim its own key again.
-const CLAIM = `local v = redis.call('GET', KEYS[1])
-if v then
-  local state, holder = string.match(v, '^([a-z]+):?(.*)$')
-  if ARGV[2] == '' or holder ~= ARGV[2] then return state end
-end
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[1])
-return 'claimed'`
 // Compare-and-set of the phase, atomically with its history entry ('' stands for "no phase stored").
 const WRITE_PHASE = `if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('RPUSH', KEYS[2], ARGV[3])
 return 1`
-const RELEASE = `local v = redis.call('GET', KEYS[1])
-if v and string.sub(v, 1, 10) == 'processing' then return redis.call('DEL', KEYS[1]) end
-return 0`
-
 
 /** Options of `redisMigrationStore`. */
 export interface RedisMigrationStoreOptions {
@@ -45,17 +31,8 @@ export interface RedisMigrationStoreOptions {
 export function redisMigrationStore(redis: RedisLike, options: RedisMigrationStoreOptions = {}): MigrationStore {
   const prefix = options.prefix ?? 'tierbus:migration'
   if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(prefix)) throw new ConfigError(`invalid Redis key prefix ${JSON.stringify(prefix)}: use letters, digits, ':', '_', '.', '-'`)
-  const dedupKey = (key: string) => `${prefix}:dedup:${key}`
   return {
-    async claim(key, leaseMs, holder) {
-      return (await redis.eval(CLAIM, 1, dedupKey(key), Math.max(1, Math.round(leaseMs)), holder ?? '', dedupStateValue('processing', holder))) as ClaimResult
-    },
-    async complete(key, ttlMs, holder) {
-      await redis.set(dedupKey(key), dedupStateValue('done', holder), 'PX', Math.max(1, Math.round(ttlMs)))
-    },
-    async release(key) {
-      await redis.eval(RELEASE, 1, dedupKey(key))
-    },
+    ...redisDedupStore(redis, { prefix: `${prefix}:dedup` }),
     async readPhase(migration) {
       const v = await redis.get(`${prefix}:phase:${migration}`)
       return v === null ? undefined : storedPhase(migration, v)

@@ -1,5 +1,4 @@
-import type { DedupStore } from './dedup.js'
-import { memoryDedupStore } from './dedup.js'
+import { memoryDedupStore, type DedupStore } from '@tierbus/core'
 import { assertPhaseStep } from './phase-transitions.js'
 import type { Phase } from './phases.js'
 

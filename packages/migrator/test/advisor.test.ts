@@ -36,6 +36,14 @@ describe('tier advisor (seed 004 triggers)', () => {
     expect(adviseTier({ currentTier: 'nats', eventsPerDay: 50_000, multiRegion: true }).recommendedTier).toBe('sqs-sns')
   })
 
+  it('warns when retention removed events before a group settled them, from the metrics snapshot', () => {
+    const quiet = adviseTier({ currentTier: 'redis-streams', eventsPerDay: 50_000, trimmedUnread: 0 })
+    expect(quiet.reasons.join(' ')).not.toMatch(/retention removed/)
+    const snapshot = createBus({ transport: memoryTransport(), source: 'advisor-test' }).metrics()
+    const w = workloadFromMetrics({ ...snapshot, totals: { ...snapshot.totals, trimmedUnread: 900 } }, { currentTier: 'redis-streams' })
+    expect(adviseTier(w).reasons).toContainEqual(expect.stringMatching(/^warning: retention removed 900 events before a consumer group settled them/))
+  })
+
   it('never leaves production on memory', () => {
     expect(adviseTier({ currentTier: 'memory', eventsPerDay: 10, production: true }).recommendedTier).toBe('db-realtime')
   })

@@ -1,5 +1,5 @@
 import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type MsgHdrs } from 'nats'
-import { decodeEnvelope, isInboxType, publishableTypeIssue, tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
+import { decodeEnvelope, isInboxType, publishableTypeIssue, rawBodyOf, tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
 import { isMessageGone, transportError } from './errors.js'
 import type { SubjectMap } from './subjects.js'
 
@@ -176,7 +176,8 @@ function toDeadLetter(seq: number, header: MsgHdrs, data: Uint8Array): DeadLette
   return {
     id: String(seq),
     group: header.get(DEAD_LETTER_HEADERS.group),
-    ...(envelope ? { envelope } : { raw: malformed.raw }),
+    // The stored bytes are the original ones: listed as text, or as base64 when they are not UTF-8.
+    ...(envelope ? { envelope } : malformed ? rawBodyOf(data) : {}),
     reason,
     failedAt: header.get(DEAD_LETTER_HEADERS.failedAt),
   }

@@ -1,5 +1,6 @@
 import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
 import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
+import { attemptAfterDeferrals, dueTimeOf } from './deferral.js'
 import type { JetStreamDeadLetters } from './dead-letters.js'
 import { transportError } from './errors.js'
 import type { PulledMessage } from './pulled-message.js'
@@ -10,6 +11,8 @@ export interface DeliveryOwner {
   readonly group: string
   readonly durable: string
   readonly deadLetters: JetStreamDeadLetters
+  /** Called once the message is settled (ordered groups stop keeping it alive). */
+  settled?(msg: PulledMessage): void
 }
 
 /**
@@ -34,7 +37,9 @@ export class JetStreamDelivery implements Delivery {
   }
 
   get attempt(): number {
-    return this.msg.deliveryCount
+    const due = dueTimeOf(this.msg.headers)
+    if (due === undefined || !this.envelope) return this.msg.deliveryCount
+    return attemptAfterDeferrals(this.msg.deliveryCount, due, Date.parse(this.envelope.time))
   }
 
   ack(): Promise<void> {
@@ -48,6 +53,7 @@ export class JetStreamDelivery implements Delivery {
   deadLetter(reason: DeadLetterReason): Promise<void> {
     return this.once.settle(async () => {
       // Stored first: if the write fails the message stays unacked and comes back, so it is never lost.
+      this.owner.settled?.(this.msg)
       await this.owner.deadLetters.write({ group: this.owner.group, durable: this.owner.durable, subject: this.msg.subject, data: this.msg.data }, reason)
       this.respond('terminating', () => this.msg.term())
     })
@@ -64,6 +70,7 @@ export class JetStreamDelivery implements Delivery {
   }
 
   private respond(what: string, action: () => void): void {
+    this.owner.settled?.(this.msg)
     try {
       action()
     } catch (err) {

@@ -11,6 +11,9 @@ export const ERR_CONSUMER_NOT_FOUND = 10014
 /** JetStream API error code: message not found (deleted or never stored). */
 export const ERR_NO_MESSAGE = 10037
 
+/** JetStream API error code: a compare-and-set publish (KV update) found another last sequence. */
+export const ERR_WRONG_LAST_SEQUENCE = 10071
+
 /** JetStream API error code: a sequence past the end of the stream store. */
 export const ERR_STORE_EOF = 10057
 

@@ -78,6 +78,8 @@ export interface NatsTransportOptions extends ConnectionStateOptions, PublishDea
   connectTimeoutMs?: number
   /** Connection name shown in server monitoring. */
   name?: string
+  /** How often each group's consumer is compared with its stream's limits, to count what they removed unread, ms. */
+  retentionCheckMs?: number
   /** Other `nats` connection options (auth, TLS ...), passed through; the fields above win. */
   connection?: Omit<ConnectionOptions, 'servers'>
 }
@@ -102,6 +104,7 @@ export const NATS_DEFAULTS = Object.freeze({
   maxReconnectAttempts: -1,
   connectTimeoutMs: 10_000,
   name: 'tierbus',
+  retentionCheckMs: 30_000,
   onError: warnErrorListener('nats'),
 })
 
@@ -204,6 +207,7 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedNatsOptio
     maxReconnectAttempts,
     connectTimeoutMs: positive(options.connectTimeoutMs ?? d.connectTimeoutMs, 'connectTimeoutMs'),
     name: options.name ?? d.name,
+    retentionCheckMs: positive(options.retentionCheckMs ?? d.retentionCheckMs, 'retentionCheckMs', 10),
     connection: options.connection ?? {},
     publishTimeoutMs: resolvePublishTimeout(options.publishTimeoutMs, 'natsTransport'),
     reconnectBackoff: options.reconnectBackoff ?? {},

@@ -1,7 +1,8 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
 import type { Delivery, Subscription, SubscriptionSpec } from '@tierbus/core'
-import { BatchPump, InFlight, WakeableSleep } from '@tierbus/core/adapter'
+import { BatchPump, InFlight, LeaseKeeper, WakeableSleep } from '@tierbus/core/adapter'
 import { REDRIVE_HEADER, type JetStreamDeadLetters } from './dead-letters.js'
+import { deferralMs, dueTimeOf } from './deferral.js'
 import { JetStreamDelivery, type DeliveryOwner } from './delivery.js'
 import { PulledMessage } from './pulled-message.js'
 
@@ -18,7 +19,12 @@ export interface PullContext {
   readonly isClosed: () => boolean
   /** Runs after intake stopped (e.g. deletes an ephemeral durable). */
   readonly onClose?: () => Promise<void>
+  /** Ordered groups: how long a pull sent now may wait, ms (0: this member must not pull now). */
+  readonly pullWindowMs?: () => number
 }
+
+/** Shortest pull an ordered member sends; with less of its lease left it waits for the renewal. */
+const MIN_PULL_WINDOW_MS = 100
 
 /** Pause after a failed pull (no JetStream, consumer missing) before the next one. */
 const PULL_RETRY_MS = 500
@@ -50,6 +56,12 @@ export class PullSubscription implements Subscription, DeliveryOwner {
   private readonly sub: NatsSubscription
   private readonly nextSubject: string
   private readonly loop: Promise<void>
+  /**
+   * Ordered groups only: every message handed to core and not settled gets `working` (+WPI) each half
+   * lease, also while it waits behind its key's lane (core renews only running ones), so it is never
+   * redelivered to a next owner while this member may still run it; a dead member's renewals stop.
+   */
+  private readonly held: LeaseKeeper<PulledMessage> | undefined
 
   constructor(
     private readonly spec: SubscriptionSpec,
@@ -62,8 +74,28 @@ export class PullSubscription implements Subscription, DeliveryOwner {
     this.inFlight = new InFlight(spec.maxInFlight, () => this.sleeper.wake())
     this.nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${ctx.stream}.${ctx.durable}`
     this.pump = new BatchPump(onBatch, ctx.onError)
+    this.held = ctx.pullWindowMs
+      ? new LeaseKeeper<PulledMessage>(spec.leaseMs, (m) => {
+          if (ctx.isClosed()) return this.held?.stop()
+          try {
+            m.working()
+          } catch (err) {
+            ctx.onError(err)
+          }
+        })
+      : undefined
     this.sub = ctx.connection.subscribe(this.inbox, { callback: (err, msg) => (err ? ctx.onError(err) : this.receive(msg)) })
     this.loop = this.run()
+  }
+
+  /** A handed-out message was settled. */
+  settled(msg: PulledMessage): void {
+    this.held?.untrack(msg)
+  }
+
+  /** Looks again at once (an ordered member became the owner). */
+  wake(): void {
+    this.sleeper.wake()
   }
 
   async close(): Promise<void> {
@@ -90,8 +122,14 @@ export class PullSubscription implements Subscription, DeliveryOwner {
       this.forgetExpired()
       const free = max - this.inFlight.held - this.owed
       const pause = this.failedAt + PULL_RETRY_MS - Date.now()
+      const window = this.ctx.pullWindowMs ? this.ctx.pullWindowMs() : this.ctx.fetchExpiresMs
+      if (window < MIN_PULL_WINDOW_MS) {
+        // An ordered member that does not own its group's consumer (or must wait): look again soon.
+        await this.sleeper.sleep(MIN_PULL_WINDOW_MS)
+        continue
+      }
       if (free > 0 && pause <= 0 && (this.pulls.length === 0 || free >= step)) {
-        this.pull(free)
+        this.pull(free, Math.min(window, this.ctx.fetchExpiresMs))
         continue
       }
       // Also wake when an open pull should have expired (its 408 can be lost across a reconnect).
@@ -100,8 +138,7 @@ export class PullSubscription implements Subscription, DeliveryOwner {
     }
   }
 
-  private pull(batch: number): void {
-    const expires = this.ctx.fetchExpiresMs
+  private pull(batch: number, expires: number): void {
     this.pulls.push({ remaining: batch, expiresAt: Date.now() + expires })
     try {
       this.ctx.connection.publish(this.nextSubject, JSON.stringify({ batch, expires: expires * 1_000_000 }), { reply: this.inbox })
@@ -140,7 +177,14 @@ export class PullSubscription implements Subscription, DeliveryOwner {
       m.ack()
       return
     }
+    const deferral = deferralMs(dueTimeOf(m.headers))
+    if (deferral > 0) {
+      // A delayed event that arrived early: back to the server until it is due; no slot taken.
+      m.nak(deferral)
+      return
+    }
     const slot = this.inFlight.takeOne()
+    this.held?.track(m)
     this.pump.push(new JetStreamDelivery(m, this, slot, this.ctx.isClosed), slot)
   }
 

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 import {
   AckPolicy,
   DeliverPolicy,
@@ -5,6 +7,7 @@ import {
   type ConsumerConfig,
   type JetStreamClient,
   type JetStreamManager,
+  type KV,
   type NatsConnection,
   type PubAck,
 } from 'nats'
@@ -26,12 +29,20 @@ import {
 import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
 import { NatsLink } from './connection.js'
 import { JetStreamDeadLetters } from './dead-letters.js'
+import { deferralHeaders } from './deferral.js'
 import { ERR_CONSUMER_NOT_FOUND, JetStreamNotEnabledError, isNoResponders, jetStreamCode, transportError } from './errors.js'
 import { InboxSubscription } from './inbox-subscription.js'
 import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js'
 import { PullSubscription } from './pull-subscription.js'
+import { ConsumerOwnership } from './ownership.js'
+import { RetentionWatch } from './retention-watch.js'
 import { deleteStreams, ensureStreams, planStreams, streamFor, type StreamPlan } from './streams.js'
 import { SubjectMap, durableName, subjectWithin } from './subjects.js'
+
+/** A unique member name: host, pid and a random part. */
+function memberName(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
+}
 
 /** Bytes kept free under the server's `max_payload` for NATS headers (msg id, dead-letter reason). */
 export const HEADER_RESERVE_BYTES = 8_192
@@ -41,10 +52,11 @@ export function natsCapabilities(maxPayload = 1_048_576): Capabilities {
   return Object.freeze({
     persistent: true,
     replay: true,
-    // 'per-key' promises order per group; JetStream splits a key's events across a group's members,
-    // so only a single-member group would keep it. Not promised (see README).
-    ordering: 'none',
-    delay: false,
+    // Ordered groups: one member at a time pulls the group's consumer, under an owner record in a KV
+    // bucket (see ownership.ts); core keeps one event per key in flight inside that member.
+    ordering: 'per-key',
+    // Deferred on the consumer side: an early message is nak'ed until its due time (see deferral.ts).
+    delay: true,
     maxPayloadBytes: maxPayload - HEADER_RESERVE_BYTES,
   })
 }
@@ -133,6 +145,9 @@ class JetStreamTransport implements NatsTransport {
   /** Event type → does a stream hold it (cached, types repeat). */
   private readonly stored = new Map<string, boolean>()
   private closing: Promise<void> | undefined
+  private readonly retention: RetentionWatch
+  /** KV buckets of ordered groups' owners this transport used (deleted with the streams in tests). */
+  private readonly ownerBuckets = new Set<string>()
 
   constructor(
     private readonly link: NatsLink,
@@ -147,6 +162,14 @@ class JetStreamTransport implements NatsTransport {
     this.js = this.jetStreamOf(link.connection)
     this.deadLetters = new JetStreamDeadLetters(this.js, jsm, subjects, plan.deadLetters.name)
     this.streams = [...plan.events.map((s) => s.name), plan.deadLetters.name]
+    this.retention = new RetentionWatch(() => this.jsm, options.retentionCheckMs, (err) =>
+      this.reportError(err, { operation: 'retention' }),
+    )
+  }
+
+  /** Messages the streams' limits (`max_age`, `max_bytes`) removed before a group of this transport acked them. */
+  trimmedUnread(): number {
+    return this.retention.trimmedUnread
   }
 
   get connection(): NatsConnection {
@@ -198,7 +221,8 @@ class JetStreamTransport implements NatsTransport {
         core = true
         continue
       }
-      acks.push(this.js.publish(subject, body, this.options.dedupe ? { msgID: envelope.id } : undefined))
+      const headers = deferralHeaders(envelope)
+      acks.push(this.js.publish(subject, body, { ...(this.options.dedupe ? { msgID: envelope.id } : {}), ...(headers ? { headers } : {}) }))
     }
     try {
       // All sends are in flight at once (pipelined); each resolves on its PubAck.
@@ -229,9 +253,20 @@ class JetStreamTransport implements NatsTransport {
         // After a rebuild the server may have lost the consumer (memory storage): make sure it is there.
         if (!first) await this.ensureConsumer(stream, durable, filter, spec)
         first = false
-        return new PullSubscription(spec, onBatch, { connection: this.connection, stream, durable, deadLetters: this.deadLetters, fetchExpiresMs: this.options.fetchExpiresMs, onError, isClosed: () => this.closing !== undefined })
+        const ctx = { connection: this.connection, stream, durable, deadLetters: this.deadLetters, fetchExpiresMs: this.options.fetchExpiresMs, onError, isClosed: () => this.closing !== undefined }
+        if (!spec.ordered) return new PullSubscription(spec, onBatch, ctx)
+        const bucket = await this.ownersBucket(stream)
+        let pull: PullSubscription | undefined
+        const ownership = new ConsumerOwnership(bucket, () => this.jsm, stream, durable, memberName(), spec.leaseMs, () => pull?.wake(), onError)
+        pull = new PullSubscription(spec, onBatch, { ...ctx, pullWindowMs: () => ownership.pullWindowMs(), onClose: () => ownership.release() })
+        ownership.start()
+        return pull
       }
       if (spec.ephemeral) onClosed = () => this.deleteConsumer(stream, durable)
+      else {
+        this.retention.watch(stream, durable)
+        onClosed = async () => this.retention.unwatch(stream, durable)
+      }
     }
     const sub: ResumableSubscription = { spec, current: await open(), open }
     this.subscriptions.add(sub)
@@ -246,13 +281,26 @@ class JetStreamTransport implements NatsTransport {
 
   close(): Promise<void> {
     return (this.closing ??= (async () => {
+      this.retention.stop()
       await Promise.all([...this.subscriptions].map((s) => s.current.close().catch(() => {})))
       this.subscriptions.clear()
       if (this.options.deleteStreamsOnClose && !this.connection.isClosed()) {
-        await withDeadline(deleteStreams(this.jsm, this.streams), this.options.publishTimeoutMs, 'deleting the streams on close').catch(() => {})
+        const all = [...this.streams, ...[...this.ownerBuckets].map((b) => `KV_${b}`)]
+        await withDeadline(deleteStreams(this.jsm, all), this.options.publishTimeoutMs, 'deleting the streams on close').catch(() => {})
       }
       await this.link.close(this.options.publishTimeoutMs)
     })())
+  }
+
+  /** The KV bucket holding the owners of ordered groups' consumers on `stream` (created on first use). */
+  private async ownersBucket(stream: string): Promise<KV> {
+    const name = `${stream}_OWNERS`
+    this.ownerBuckets.add(name)
+    try {
+      return await this.js.views.kv(name, { history: 1, description: `tierbus: owners of ordered groups on ${stream}` })
+    } catch (err) {
+      throw transportError(`opening the owners bucket ${name} of ordered groups`, err)
+    }
   }
 
   /** The JetStream client of a connection; its requests time out with the publish deadline. */

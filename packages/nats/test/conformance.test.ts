@@ -10,4 +10,8 @@ runTransportConformance('nats', () => isolatedTransport(), {
     const t = transport as NatsTransport
     await t.connection.jetstream().publish(t.subjects.subjectFor(type), raw)
   },
+  injectBytes: async (transport, type, bytes) => {
+    const t = transport as NatsTransport
+    await t.connection.jetstream().publish(t.subjects.subjectFor(type), bytes)
+  },
 })

@@ -1,4 +1,4 @@
-import type { Bus, BusSubscription, MetricsSnapshot, SubscribeOptions } from '@tierbus/core'
+import { ConfigError, PROMETHEUS_CONTENT_TYPE, prometheusText, type Bus, type BusSubscription, type MetricsSnapshot, type SubscribeOptions } from '@tierbus/core'
 import { adviseTier, workloadFromMetrics, type AdvisedTier, type Verdict, type Workload } from '@tierbus/migrator'
 import { BadRequest, json } from './responses.js'
 import { guardedRoute, type RouteHandler, type RouteProtection } from './route-guard.js'
@@ -39,15 +39,37 @@ export interface MetricsRouteOptions extends RouteProtection {
   bus: BusSource
   /** Requirements the advisor weighs besides measured volume (latency need, agents, multi-region...). */
   requirements?: Omit<Workload, 'eventsPerDay' | 'p99LatencyMs' | 'currentTier'> & { currentTier?: AdvisedTier }
+  /**
+   * `json` (the body above), `prometheus` (the text exposition format, see `prometheusText`), or
+   * `negotiate` (default): Prometheus text when the request's `Accept` names `text/plain` or
+   * `application/openmetrics-text` and not `application/json` (as a Prometheus scrape does), JSON otherwise.
+   */
+  format?: 'json' | 'prometheus' | 'negotiate'
+}
+
+/** True when a request asks for the Prometheus text format rather than JSON (a scraper's `Accept`). */
+export function acceptsPrometheus(request: Request): boolean {
+  const accept = request.headers.get('accept') ?? ''
+  return /\b(text\/plain|application\/openmetrics-text)\b/i.test(accept) && !/\bapplication\/json\b/i.test(accept)
 }
 
 /** Most dead letters counted; beyond it the count says `dlqCount: 1000` and the DLQ route pages. */
 const DLQ_COUNT_CAP = 1_000
 
-/** GET handler: volume, latency, error rate, DLQ count and the advisor's recommendation, as JSON. */
+/**
+ * GET handler: volume, latency, error rate, DLQ count and the advisor's recommendation, as JSON; or the
+ * bus's metrics in the Prometheus text format for a scraper (see `format`).
+ */
 export function metricsRoute(options: MetricsRouteOptions): RouteHandler {
-  return guardedRoute('metricsRoute', options, async () => {
+  const format = options.format ?? 'negotiate'
+  if (!['json', 'prometheus', 'negotiate'].includes(format)) {
+    throw new ConfigError(`metricsRoute: format must be 'json', 'prometheus' or 'negotiate', got ${JSON.stringify(format)}`)
+  }
+  return guardedRoute('metricsRoute', options, async (request) => {
     const bus = await busOf(options.bus)
+    if (format === 'prometheus' || (format === 'negotiate' && acceptsPrometheus(request))) {
+      return new Response(prometheusText(bus), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store', vary: 'accept' } })
+    }
     const m = bus.metrics()
     const dlqCount = bus.transport.deadLetters ? (await bus.transport.deadLetters.list({ limit: DLQ_COUNT_CAP })).length : 0
     const currentTier = options.requirements?.currentTier ?? tierOf(m.transport)

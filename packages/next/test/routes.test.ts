@@ -1,8 +1,9 @@
-import { createBus, defineEvent, memoryTransport, type Bus } from '@tierbus/core'
+import { ConfigError, createBus, defineEvent, memoryTransport, PROMETHEUS_CONTENT_TYPE, type Bus } from '@tierbus/core'
 import { eventually } from '@tierbus/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { migratingTransport } from '@tierbus/migrator'
+import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { bearer, deadLetterRoutes, drainRoute, metricsRoute, PUBLIC_UNAUTHENTICATED, resetSharedBus, sharedBus, singleton, tierOf } from '@tierbus/next'
 
 /** A route's JSON body, loosely typed for assertions. */
@@ -54,6 +55,30 @@ describe('metrics route', () => {
     expect(body.transport).toBe('memory->memory')
     expect(body.migration).toMatchObject({ phase: 'shadow', secondaryWriteFailures: 0, relayed: 0 })
     expect(body.recommendation.currentTier).toBe('memory')
+  })
+
+  it('answers a Prometheus scrape in the text exposition format (Accept negotiation, or format: prometheus)', async () => {
+    const bus = newBus()
+    await bus.subscribe(FeedbackCreated, () => {}, { group: 'sentiment-agent' })
+    await bus.publish(FeedbackCreated, { feedbackId: 'a', text: 'ok' })
+    await eventually(() => bus.metrics().totals.acked === 1, 'handled')
+    const GET = metricsRoute({ bus, authorize: bearer('scrape-token') })
+    // What Prometheus 2.x/3.x sends when it scrapes.
+    const accept = 'application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1'
+    expect((await GET(new Request('http://localhost/api/events/metrics', { headers: { accept } }))).status).toBe(401)
+    const res = await GET(new Request('http://localhost/api/events/metrics', { headers: { accept, authorization: 'Bearer scrape-token' } }))
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe(PROMETHEUS_CONTENT_TYPE)
+    const families = parsePrometheusTextFormat(await res.text()) as Array<{ name: string; metrics: Array<{ value?: string; labels?: Record<string, string> }> }>
+    const published = families.find((f) => f.name === 'tierbus_events_published_total')
+    expect(published?.metrics).toEqual([{ value: '1', labels: { type: 'feedback.created' } }])
+    expect(families.find((f) => f.name === 'tierbus_group_lag')?.metrics).toEqual([{ value: '0', labels: { group: 'sentiment-agent' } }])
+    // A browser or fetch() default gets the JSON body; format: 'prometheus' answers text whatever Accept says.
+    const browser = await GET(new Request('http://localhost/api/events/metrics', { headers: { accept: 'text/html,*/*;q=0.8', authorization: 'Bearer scrape-token' } }))
+    expect(browser.headers.get('content-type')).toMatch(/application\/json/)
+    const forced = await metricsRoute({ bus, format: 'prometheus', authorize: PUBLIC_UNAUTHENTICATED })(new Request('http://localhost/m'))
+    expect(await forced.text()).toContain('tierbus_events_published_total{type="feedback.created"} 1')
+    expect(() => metricsRoute({ bus, format: 'xml' as 'json', authorize: PUBLIC_UNAUTHENTICATED })).toThrow(ConfigError)
   })
 
   it('maps transport names to advisor tiers', () => {

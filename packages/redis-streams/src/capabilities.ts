@@ -4,13 +4,14 @@ import type { Capabilities } from '@tierbus/core'
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 
 /**
- * Tier 2 capabilities. Order is kept per stream (one stream per event type) for a single consumer, but
- * competing consumers of one group read the same stream concurrently, so no per-key promise: `none`.
+ * Tier 2 capabilities. Per-key order for `ordered: true` subscriptions: each stream (one per event type)
+ * is read by one member of the group at a time, under a lease that moves when the member dies
+ * (see ownership.ts); other subscriptions read every stream with all members at once.
  */
 export const REDIS_CAPABILITIES: Capabilities = Object.freeze({
   persistent: true,
   replay: true,
-  ordering: 'none',
+  ordering: 'per-key',
   delay: true,
   maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
 })

@@ -68,7 +68,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
         const letter: DeadLetter = {
           id: deadLetterId(group, entryId),
           group,
-          ...(envelope ? { envelope } : { raw: payload }),
+          ...(envelope ? { envelope } : fields.encoding === 'base64' ? { raw: payload, rawEncoding: 'base64' as const } : { raw: payload }),
           reason: parseReason(fields.reason, malformed),
           failedAt: fields.failedAt ?? new Date(Number(entryId.split('-')[0])).toISOString(),
         }

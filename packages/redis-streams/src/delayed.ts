@@ -1,6 +1,6 @@
 import { isEventType } from '@tierbus/core'
 import type { RedisCommand, RedisStreamClient } from './client.js'
-import { evalScript, MOVE_DELAYED_SCRIPT, trimArgs } from './commands.js'
+import { evalScript, MOVE_DELAYED_SCRIPT } from './commands.js'
 import type { RedisKeys } from './keys.js'
 import type { ResolvedRedisStreamsOptions } from './options.js'
 import type { RedisStreamsStats } from './stats.js'
@@ -25,6 +25,8 @@ export class DelayedMover {
     private readonly keys: RedisKeys,
     private readonly options: ResolvedRedisStreamsOptions,
     private readonly stats: RedisStreamsStats,
+    /** Called for each stream an event was moved to (retention trims it later). */
+    private readonly onWrite: (stream: string) => void,
   ) {}
 
   /** Starts moving (idempotent). */
@@ -74,7 +76,6 @@ export class DelayedMover {
   }
 
   private async move(members: readonly string[]): Promise<void> {
-    const trim = trimArgs(this.options.retention)
     const commands = members.map((member): RedisCommand => {
       let type = ''
       try {
@@ -87,7 +88,8 @@ export class DelayedMover {
         this.options.onError(new Error(`dropping an unroutable member of ${this.keys.delayed}: ${member.slice(0, 200)}`), { operation: 'move delayed event' })
         return ['ZREM', this.keys.delayed, member]
       }
-      return evalScript(MOVE_DELAYED_SCRIPT, [this.keys.delayed, this.keys.stream(type), this.keys.types], [member, type, ...trim])
+      this.onWrite(this.keys.stream(type))
+      return evalScript(MOVE_DELAYED_SCRIPT, [this.keys.delayed, this.keys.stream(type), this.keys.types], [member, type])
     })
     const replies = await this.client.pipeline(commands)
     for (const reply of replies) {

@@ -56,10 +56,10 @@ export function parseReadReply(reply: unknown): StreamEntry[] {
   return out
 }
 
-/** Parses the reply of `RECLAIM_SCRIPT`. */
-export function parseReclaimReply(reply: unknown): { entries: StreamEntry[]; trimmed: number } {
-  if (!Array.isArray(reply)) return { entries: [], trimmed: 0 }
-  const [list, trimmed] = reply as [unknown, unknown]
+/** Parses the reply of `RECLAIM_SCRIPT` or `ORDERED_RECLAIM_SCRIPT` (which adds the streams still busy). */
+export function parseReclaimReply(reply: unknown): { entries: StreamEntry[]; trimmed: number; busy: string[] } {
+  if (!Array.isArray(reply)) return { entries: [], trimmed: 0, busy: [] }
+  const [list, trimmed, busy] = reply as [unknown, unknown, unknown]
   const entries: StreamEntry[] = []
   if (Array.isArray(list)) {
     for (const item of list) {
@@ -69,5 +69,5 @@ export function parseReclaimReply(reply: unknown): { entries: StreamEntry[]; tri
       entries.push({ stream, id, fields: asFields(fields), deliveries: Number(deliveries) || 1 })
     }
   }
-  return { entries, trimmed: Number(trimmed) || 0 }
+  return { entries, trimmed: Number(trimmed) || 0, busy: asFields(busy) }
 }

@@ -38,7 +38,7 @@ function commonOptions(vars: z.infer<typeof CommonEnv>): RedisStreamsOptions {
 /**
  * Builds the transport for `TIERBUS_TRANSPORT=redis` (REDIS_URL or TIERBUS_REDIS_URL) or `upstash`
  * (UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN); both read TIERBUS_REDIS_PREFIX (default
- * `tierbus`) and TIERBUS_REDIS_MAXLEN (entries kept per stream, approximate; 0 keeps everything).
+ * `tierbus`) and TIERBUS_REDIS_MAXLEN (entries kept per stream, never past what a group has not settled; 0 keeps everything).
  */
 export async function transportFromEnv(kind: string, env: Env): Promise<Transport> {
   if (kind === 'redis') {

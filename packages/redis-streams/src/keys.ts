@@ -67,6 +67,11 @@ export class RedisKeys {
     return `${this.prefix}:redrive:${consumerGroup}`
   }
 
+  /** The lease key naming which member of an ordered consumer group owns (reads) a stream. */
+  owner(consumerGroup: string, stream: string): string {
+    return `${this.prefix}:owner:${consumerGroup}:${stream}`
+  }
+
   /** The dead-letter stream of one subscriber group. */
   deadLetters(group: string): string {
     return `${this.prefix}:dlq:${group}`

@@ -10,12 +10,17 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from './capabilities.js'
 import { assertKeyPrefix } from './keys.js'
 
 /**
- * How much history each event stream keeps, applied with approximate trimming on every `XADD`:
- * `{ maxLen }` keeps about that many entries per stream (`MAXLEN ~`), `{ maxAgeMs }` drops entries older
- * than that (`MINID ~`), `false` keeps everything. Trimming drops entries whether or not every group
- * has read them: size it above the largest backlog a slow group may build, or that group loses events.
+ * How much history each event stream keeps: `{ maxLen }` about that many entries per stream, `{ maxAgeMs }`
+ * entries younger than that, `false` everything. Applied every `trimEveryMs` to the streams a transport
+ * wrote to. By default a trim never removes an entry that a consumer group has not settled (acked or
+ * dead-lettered): a lagging group holds the stream longer (counted in `stats().trimsHeldForGroups`).
+ * `trimUnread: true` trims by the policy alone and counts what it removed unsettled
+ * (`stats().trimmedUnread`, `bus.metrics().trimmedUnread`, a warning in the advisor).
  */
-export type RetentionPolicy = { readonly maxLen: number } | { readonly maxAgeMs: number } | false
+export type RetentionPolicy =
+  | { readonly maxLen: number; readonly trimUnread?: boolean }
+  | { readonly maxAgeMs: number; readonly trimUnread?: boolean }
+  | false
 
 /**
  * Where the transport reports problems it cannot throw to anyone (a failed background read or claim).
@@ -45,6 +50,8 @@ export interface RedisStreamsOptions extends ConnectionStateOptions, PublishDead
   staleConsumerMs?: number
   /** Longest wait between checks for due delayed events, ms. */
   delayedPollMs?: number
+  /** How often retention trims the streams this transport wrote to, ms. */
+  trimEveryMs?: number
   /** Background errors (a failed read, claim or reconnect); default: `console.warn`. */
   onError?: TransportErrorListener
 }
@@ -61,6 +68,7 @@ export const REDIS_STREAMS_DEFAULTS = Object.freeze({
   reclaimMaxIntervalMs: 5_000,
   staleConsumerMs: 3_600_000,
   delayedPollMs: 1_000,
+  trimEveryMs: 1_000,
   onError: warnErrorListener('redis'),
 })
 
@@ -81,6 +89,7 @@ export function resolveOptions(options: RedisStreamsOptions): ResolvedRedisStrea
     if ('maxLen' in retention) positiveInt(retention.maxLen, 'retention.maxLen')
     else if ('maxAgeMs' in retention) positiveInt(retention.maxAgeMs, 'retention.maxAgeMs')
     else throw new ConfigError('redis-streams option retention must be { maxLen }, { maxAgeMs } or false')
+    if (retention.trimUnread !== undefined && typeof retention.trimUnread !== 'boolean') throw new ConfigError('redis-streams option retention.trimUnread must be true or false')
   }
   const resolved: ResolvedRedisStreamsOptions = {
     prefix,
@@ -93,6 +102,7 @@ export function resolveOptions(options: RedisStreamsOptions): ResolvedRedisStrea
     reclaimMaxIntervalMs: positiveInt(options.reclaimMaxIntervalMs ?? d.reclaimMaxIntervalMs, 'reclaimMaxIntervalMs'),
     staleConsumerMs: positiveInt(options.staleConsumerMs ?? d.staleConsumerMs, 'staleConsumerMs'),
     delayedPollMs: positiveInt(options.delayedPollMs ?? d.delayedPollMs, 'delayedPollMs'),
+    trimEveryMs: positiveInt(options.trimEveryMs ?? d.trimEveryMs, 'trimEveryMs'),
     onError: options.onError ?? d.onError,
     publishTimeoutMs: resolvePublishTimeout(options.publishTimeoutMs, 'redis-streams'),
     ...(options.onConnectionState ? { onConnectionState: options.onConnectionState } : {}),

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import { compilePattern, isWildcard, type DeadLetterReason, type Delivery, type Subscription, type SubscriptionSpec } from '@tierbus/core'
-import { FetchLoop, type AckCoalescer } from '@tierbus/core/adapter'
+import { compilePattern, DEAD_LETTER_KINDS, isWildcard, type DeadLetterReason, type Delivery, type Subscription, type SubscriptionSpec } from '@tierbus/core'
+import { FetchLoop, LeaseKeeper, type AckCoalescer } from '@tierbus/core/adapter'
 import { streamAckKey, type StreamAck } from './ack-batcher.js'
 import { isBusyGroupError, isNoGroupError, type BlockingReader, type RedisStreamClient } from './client.js'
 import {
   DEAD_LETTER_SCRIPT,
   DROP_EPHEMERAL_SCRIPT,
   evalScript,
+  ORDERED_RECLAIM_SCRIPT,
   PRUNE_CONSUMERS_SCRIPT,
   RECLAIM_SCRIPT,
   RELEASE_CONSUMER_SCRIPT,
@@ -19,6 +20,7 @@ import { StreamDelivery, type DeliveryOwner } from './delivery.js'
 import { parseReadReply, parseReclaimReply, rawOf, type StreamEntry } from './entries.js'
 import type { RedisKeys } from './keys.js'
 import type { ResolvedRedisStreamsOptions } from './options.js'
+import { StreamOwnership } from './ownership.js'
 import type { RedisStreamsStats } from './stats.js'
 
 /** Slack added when waiting for an idle time to reach the lease (Redis idle times are whole milliseconds). */
@@ -68,6 +70,14 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   private readonly reclaimEveryMs: number
   private readonly pruneEveryMs: number
   private readonly deferred = new Map<string, DeferredRetry>()
+  /** Ordered subscriptions only: the streams this member owns (see ownership.ts). */
+  private readonly ownership: StreamOwnership | undefined
+  /**
+   * Ordered subscriptions only: every entry handed to core and not settled is kept from going idle, also
+   * while it waits behind its key's lane (core renews only running ones). So another member that took a
+   * stream over waits until this member settled what it holds, or died (the renewals stop).
+   */
+  private readonly held: LeaseKeeper<StreamEntry> | undefined
   private reader: BlockingReader | undefined
   private readonly loop: FetchLoop<StreamEntry>
   private nextReclaimAt = 0
@@ -93,11 +103,24 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     this.pruneEveryMs = Math.max(1_000, Math.min(300_000, Math.floor(ctx.options.staleConsumerMs / 2)))
     this.nextPruneAt = Date.now() + this.pruneEveryMs
     this.pollMs = ctx.options.pollMinMs
+    this.ownership = spec.ordered
+      ? new StreamOwnership(ctx.client, ctx.keys, this.consumerGroup, this.consumer, spec.leaseMs, (err) => ctx.options.onError(err, { operation: 'renew stream ownership', group: spec.group }))
+      : undefined
+    this.held = spec.ordered
+      ? new LeaseKeeper<StreamEntry>(spec.leaseMs, (e) => {
+          if (ctx.isClosed()) return this.held?.stop()
+          this.setIdle(e.stream, [[e.id, 0]]).catch((err) => ctx.options.onError(err, { operation: 'keep held entries', group: spec.group }))
+        })
+      : undefined
     this.loop = new FetchLoop<StreamEntry>({
       maxInFlight: spec.maxInFlight,
       beforeFetch: () => this.runScheduledJobs(),
       fetch: (room) => this.fetch(room),
-      toDeliveries: (entries, slots) => entries.map((e, i) => new StreamDelivery(this, e, slots[i]!, ctx.isClosed)),
+      toDeliveries: (entries, slots) =>
+        entries.map((e, i) => {
+          this.held?.track(e)
+          return new StreamDelivery(this, e, slots[i]!, ctx.isClosed)
+        }),
       onBatch,
       onError: (err) => ctx.options.onError(err, { operation: 'consume', group: spec.group }),
       // The stream or group was deleted (DEL, FLUSHDB): recreate from the start of what is there now.
@@ -144,6 +167,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     await stopping
     const { client, keys } = this.ctx
     try {
+      await this.ownership?.release()
       if (this.spec.ephemeral && !this.match) {
         await client.send(evalScript(DROP_EPHEMERAL_SCRIPT, [keys.stream(this.spec.pattern), keys.types], [this.consumerGroup, this.spec.pattern]))
       } else {
@@ -157,11 +181,13 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   // --- DeliveryOwner -------------------------------------------------------------------------------
 
   ack(entry: StreamEntry): Promise<void> {
+    this.held?.untrack(entry)
     const ack = { stream: entry.stream, group: this.consumerGroup, id: entry.id }
     return this.ctx.acks.ack(streamAckKey(ack), ack)
   }
 
   async retry(entry: StreamEntry, delayMs: number): Promise<void> {
+    this.held?.untrack(entry)
     const lease = this.spec.leaseMs
     const delay = Math.max(0, Math.ceil(delayMs))
     const now = Date.now()
@@ -178,6 +204,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   }
 
   async deadLetter(entry: StreamEntry, reason: DeadLetterReason): Promise<void> {
+    this.held?.untrack(entry)
     const { client, keys } = this.ctx
     await client.send(
       evalScript(DEAD_LETTER_SCRIPT, [entry.stream, keys.deadLetters(this.spec.group), keys.deadLetterGroups], [
@@ -187,6 +214,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
         rawOf(entry.fields),
         JSON.stringify(reason),
         new Date().toISOString(),
+        reason.kind === DEAD_LETTER_KINDS.malformed ? '1' : '0',
       ]),
     )
   }
@@ -216,6 +244,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     if (this.match && now >= this.nextDiscoveryAt) await this.discover()
     if (now >= this.nextKeepAt) await this.keepDeferred(now)
     if (now >= this.nextPruneAt) await this.prune()
+    if (this.ownership && now >= this.ownership.nextAcquireAt && (await this.ownership.acquire(this.readKeys())) > 0) this.nextReclaimAt = 0
   }
 
   /** Reclaims due entries (expired leases, retries) when it is time, then reads new ones for the rest of `room`. */
@@ -241,12 +270,20 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
    */
   private budget(now: number, reclaimDue = true): number {
     const reclaimAt = reclaimDue ? this.nextReclaimAt : Number.POSITIVE_INFINITY
-    const next = Math.min(reclaimAt, this.nextDiscoveryAt, this.nextKeepAt, this.nextPruneAt, now + this.ctx.options.blockMs)
+    const acquireAt = this.ownership?.nextAcquireAt ?? Number.POSITIVE_INFINITY
+    const next = Math.min(reclaimAt, this.nextDiscoveryAt, this.nextKeepAt, this.nextPruneAt, acquireAt, now + this.ctx.options.blockMs)
     return Math.max(0, next - now)
   }
 
   private async read(count: number, blockMs: number): Promise<StreamEntry[]> {
-    const command = xreadgroup(this.consumerGroup, this.consumer, count, this.reader && blockMs >= 1 ? blockMs : undefined, this.readKeys())
+    const streams = this.ownership ? this.ownership.readable() : this.readKeys()
+    if (streams.length === 0) {
+      // An ordered member that owns nothing readable yet: wait for the next look at the leases.
+      if (blockMs >= 1) await this.loop.sleeper.sleep(blockMs)
+      return []
+    }
+    if (this.ownership) blockMs = Math.min(blockMs, this.ownership.readLimit(streams))
+    const command = xreadgroup(this.consumerGroup, this.consumer, count, this.reader && blockMs >= 1 ? blockMs : undefined, streams)
     if (this.reader) {
       this.blockedUntil = Date.now() + blockMs
       try {
@@ -267,13 +304,15 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   }
 
   private async reclaim(count: number): Promise<StreamEntry[]> {
-    const keys = this.readKeys()
+    const keys = this.ownership ? this.ownership.streams : this.readKeys()
     if (keys.length === 0) return []
     // Rotate the order so that one stream's backlog cannot starve the others' expired leases.
     const offset = this.reclaimOffset++ % keys.length
     const rotated = keys.slice(offset).concat(keys.slice(0, offset))
-    const reply = await this.ctx.client.send(evalScript(RECLAIM_SCRIPT, rotated, [this.consumerGroup, this.consumer, this.spec.leaseMs, count]))
-    const { entries, trimmed } = parseReclaimReply(reply)
+    const script = this.ownership ? ORDERED_RECLAIM_SCRIPT : RECLAIM_SCRIPT
+    const reply = await this.ctx.client.send(evalScript(script, rotated, [this.consumerGroup, this.consumer, this.spec.leaseMs, count]))
+    const { entries, trimmed, busy } = parseReclaimReply(reply)
+    this.ownership?.noteBusy(busy)
     this.ctx.stats.reclaimed += entries.length
     this.ctx.stats.trimmedPending += trimmed
     return entries
@@ -281,6 +320,7 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
 
   /** Entries read after close: make them reclaimable by the group's other members at once. */
   private async handBack(entries: readonly StreamEntry[]): Promise<void> {
+    for (const e of entries) this.held?.untrack(e)
     const byStream = new Map<string, Array<[string, number]>>()
     for (const e of entries) {
       const list = byStream.get(e.stream) ?? []

@@ -3,11 +3,12 @@ import { ConnectionState, withDeadline, type AckCoalescer } from '@tierbus/core/
 import { streamAckCoalescer, type StreamAck } from './ack-batcher.js'
 import { redisCapabilities } from './capabilities.js'
 import type { RedisCommand, RedisStreamClient } from './client.js'
-import { trimArgs, xadd } from './commands.js'
+import { xadd } from './commands.js'
 import { RedisDeadLetterStore } from './dead-letters.js'
 import { DelayedMover } from './delayed.js'
 import { RedisKeys } from './keys.js'
 import { resolveOptions, type RedisStreamsOptions, type ResolvedRedisStreamsOptions } from './options.js'
+import { RetentionTrimmer } from './retention.js'
 import { newStats, type RedisStreamsStats } from './stats.js'
 import { StreamSubscription } from './subscription.js'
 
@@ -28,6 +29,7 @@ export class RedisStreamsTransport implements Transport {
   private readonly acks: AckCoalescer<StreamAck>
   private readonly counters: RedisStreamsStats = newStats()
   private readonly delayed: DelayedMover
+  private readonly trimmer: RetentionTrimmer
   private readonly state: ConnectionState
   private readonly subscriptions = new Set<StreamSubscription>()
   /** Types this transport has registered in the type set already (so a publish sends XADD alone). */
@@ -46,15 +48,21 @@ export class RedisStreamsTransport implements Transport {
     this.keys = new RedisKeys(this.options.prefix)
     this.acks = streamAckCoalescer(client)
     this.deadLetters = new RedisDeadLetterStore(client, this.keys)
-    this.delayed = new DelayedMover(client, this.keys, this.options, this.counters)
+    this.trimmer = new RetentionTrimmer(client, this.options, this.counters)
+    this.delayed = new DelayedMover(client, this.keys, this.options, this.counters, (stream) => this.trimmer.noteWrite(stream))
     this.state = new ConnectionState({ onConnectionState: this.options.onConnectionState, onError: (err) => this.options.onError(err, { operation: 'connection state listener' }) })
     if (client.watchConnection) client.watchConnection(this.state)
     else this.state.up()
   }
 
-  /** Counters since creation: reclaimed leases, trimmed pending ids, pruned consumers, moved delayed events. */
+  /** Counters since creation: reclaimed leases, trimmed entries (unread ones too), pruned consumers, moved delayed events. */
   stats(): Readonly<RedisStreamsStats> {
     return { ...this.counters }
+  }
+
+  /** Entries retention removed before a consumer group settled them (only with `retention.trimUnread`). */
+  trimmedUnread(): number {
+    return this.counters.trimmedUnread
   }
 
   async publish(batch: readonly Envelope[]): Promise<void> {
@@ -66,7 +74,6 @@ export class RedisStreamsTransport implements Transport {
 
   private async send(batch: readonly Envelope[]): Promise<void> {
     const now = Date.now()
-    const trim = trimArgs(this.options.retention, now)
     const commands: RedisCommand[] = []
     const newTypes: string[] = []
     let earliestDue = Number.POSITIVE_INFINITY
@@ -80,7 +87,7 @@ export class RedisStreamsTransport implements Transport {
         earliestDue = Math.min(earliestDue, due)
         continue
       }
-      commands.push(xadd(this.keys.stream(envelope.type), payload, trim))
+      commands.push(xadd(this.keys.stream(envelope.type), payload))
       if (!this.registered.has(envelope.type) && !newTypes.includes(envelope.type)) newTypes.push(envelope.type)
     }
     // After the XADDs: a wildcard subscriber that sees a type in the registry finds its stream already there.
@@ -91,6 +98,7 @@ export class RedisStreamsTransport implements Transport {
     } catch (err) {
       throw this.publishError(err, batch.length)
     }
+    for (const type of new Set(batch.map((e) => e.type))) this.trimmer.noteWrite(this.keys.stream(type))
     const failed = replies.find((r) => r instanceof Error)
     if (failed) throw this.publishError(failed, batch.length)
     const announced = newTypes.filter((_, i) => replies[replies.length - newTypes.length + i] === 1)
@@ -131,6 +139,7 @@ export class RedisStreamsTransport implements Transport {
     const stop = await this.stopListening?.catch(() => undefined)
     await stop?.().catch(() => {})
     await this.acks.flush()
+    await this.trimmer.flush().catch(() => {})
     // Before the connections close, so their 'close' events are not reported as an outage.
     this.state.closed()
     await this.client.close()

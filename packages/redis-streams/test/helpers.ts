@@ -44,7 +44,7 @@ export async function isolatedRedisTransport(admin: Redis, options: Partial<Redi
 }
 
 /** Writes a stream entry that is not a tierbus envelope (the poison path), registering its type. */
-export async function injectRawEntry(admin: Redis, transport: RedisStreamsTransport, type: string, raw: string): Promise<void> {
+export async function injectRawEntry(admin: Redis, transport: RedisStreamsTransport, type: string, raw: string | Buffer): Promise<void> {
   await admin.xadd(transport.keys.stream(type), '*', 'payload', raw)
   await admin.sadd(transport.keys.types, type)
 }

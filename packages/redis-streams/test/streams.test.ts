@@ -1,4 +1,4 @@
-import { ConfigError, encodeEnvelope, TransportError, type Delivery } from '@tierbus/core'
+import { ConfigError, createBus, encodeEnvelope, TransportError, type Delivery } from '@tierbus/core'
 import { eventually, quietPeriod } from '@tierbus/core/testing'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { redisTransport, transportFromEnv, type RedisStreamsTransport } from '../src/index.js'
@@ -51,23 +51,54 @@ describe('publishing', () => {
 })
 
 describe('retention', () => {
-  it('trims each stream to about retention.maxLen entries (MAXLEN ~)', async () => {
-    const t = await transport({ retention: { maxLen: 100 } })
-    for (let i = 0; i < 10; i++) await t.publish(Array.from({ length: 100 }, (_, n) => testEnvelope('trim.len', { n: i * 100 + n })))
-    const length = await admin.xlen(t.keys.stream('trim.len'))
-    // Approximate trimming drops whole radix-tree nodes (100 entries each by default): never below the limit, never far above.
-    expect(length).toBeGreaterThanOrEqual(100)
-    expect(length).toBeLessThanOrEqual(200)
+  const publishN = async (t: RedisStreamsTransport, type: string, n: number) => {
+    for (let i = 0; i < n; i += 100) await t.publish(Array.from({ length: Math.min(100, n - i) }, (_, k) => testEnvelope(type, { n: i + k })))
+  }
+
+  it('trims each stream to retention.maxLen entries, within trimEveryMs', async () => {
+    const t = await transport({ retention: { maxLen: 100 }, trimEveryMs: 50 })
+    await publishN(t, 'trim.len', 1_000)
+    await eventually(async () => (await admin.xlen(t.keys.stream('trim.len'))) === 100, 'the stream to be trimmed to 100', { timeoutMs: 5_000 })
+    const [first] = await admin.xrange(t.keys.stream('trim.len'), '-', '+', 'COUNT', 1)
+    expect(JSON.parse(first?.[1][1] ?? '{}').data.n).toBe(900)
+    expect(t.stats().trimmed).toBe(900)
   })
 
-  it('trims entries older than retention.maxAgeMs (MINID ~)', async () => {
-    const t = await transport({ retention: { maxAgeMs: 200 } })
-    await t.publish(Array.from({ length: 300 }, (_, n) => testEnvelope('trim.age', { n })))
+  it('trims entries older than retention.maxAgeMs', async () => {
+    const t = await transport({ retention: { maxAgeMs: 200 }, trimEveryMs: 50 })
+    await publishN(t, 'trim.age', 300)
     expect(await admin.xlen(t.keys.stream('trim.age'))).toBe(300)
     await eventually(async () => {
       await t.publish([testEnvelope('trim.age', { n: -1 })])
       return (await admin.xlen(t.keys.stream('trim.age'))) < 100
     }, 'the 300 old entries to be trimmed by age', { intervalMs: 50, timeoutMs: 5_000 })
+  })
+
+  it('by default never removes an entry a group has not settled, and trims once the group settles', async () => {
+    const t = await transport({ retention: { maxLen: 100 }, trimEveryMs: 50 })
+    const { got } = await collect(t, testSpec({ pattern: 'trim.held', maxInFlight: 10 }))
+    await publishN(t, 'trim.held', 1_000)
+    await eventually(() => got.length === 10 && t.stats().trimsHeldForGroups > 0, 'the group to hold 10 unsettled and the trim to be held')
+    expect(await admin.xlen(t.keys.stream('trim.held'))).toBe(1_000)
+    // Settling the 10 the group holds (then more arrive): everything before its oldest unsettled entry may go.
+    await Promise.all(got.splice(0, 10).map((d) => d.ack()))
+    await eventually(() => got.length === 10, 'the next 10 deliveries')
+    await t.publish([testEnvelope('trim.held', { n: 1_000 })])
+    await eventually(async () => (await admin.xlen(t.keys.stream('trim.held'))) === 991, 'the 10 settled entries to be trimmed', { timeoutMs: 5_000 })
+    expect(t.stats().trimmedUnread).toBe(0)
+  })
+
+  it('with trimUnread trims to the limit anyway and counts what it removed unsettled, in stats and bus metrics', async () => {
+    const t = await transport({ retention: { maxLen: 100, trimUnread: true }, trimEveryMs: 50 })
+    const { got } = await collect(t, testSpec({ pattern: 'trim.unread', maxInFlight: 10 }))
+    await publishN(t, 'trim.unread', 1_000)
+    await eventually(() => got.length === 10, 'the group to hold 10 unsettled')
+    await eventually(async () => (await admin.xlen(t.keys.stream('trim.unread'))) === 100, 'the stream trimmed to 100', { timeoutMs: 5_000 })
+    // 10 delivered and unacked plus 890 never delivered were cut for the group.
+    expect(t.stats().trimmedUnread).toBe(900)
+    const bus = createBus({ transport: t, source: 'retention-test', closeTransport: false })
+    expect(bus.metrics().totals.trimmedUnread).toBe(900)
+    await bus.close()
   })
 })
 
@@ -239,7 +270,7 @@ describe('transportFromEnv', () => {
       expect(t.name).toBe('redis')
       expect(t.keys.prefix).toBe(prefix)
       for (let i = 0; i < 5; i++) await t.publish(Array.from({ length: 100 }, (_, n) => testEnvelope('env.trim', { n })))
-      expect(await admin.xlen(t.keys.stream('env.trim'))).toBeLessThanOrEqual(200)
+      await eventually(async () => (await admin.xlen(t.keys.stream('env.trim'))) === 100, 'the stream trimmed to TIERBUS_REDIS_MAXLEN', { timeoutMs: 5_000 })
     } finally {
       await t.close()
       await deleteKeys(admin, prefix)

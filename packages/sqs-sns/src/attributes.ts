@@ -8,7 +8,21 @@ export const DEAD_LETTER_ATTRIBUTES = Object.freeze({
   attempts: 'tierbus.reason.attempts',
   group: 'tierbus.group',
   failedAt: 'tierbus.failed-at',
+  /** `base64` when the body is stored base64-encoded (it holds characters SQS does not accept on send). */
+  bodyEncoding: 'tierbus.body-encoding',
 } as const)
+
+/** A character SQS refuses in a message body (it accepts #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF). */
+const NOT_SQS_TEXT = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u
+
+/**
+ * A body as SQS will take it on send: as is, or (when it holds characters SQS refuses, which another
+ * producer or SNS may have let through) the base64 of its UTF-8 bytes, flagged by `bodyEncoding`.
+ */
+export function sendableBody(body: string): { body: string; base64: boolean } {
+  if (!NOT_SQS_TEXT.test(body)) return { body, base64: false }
+  return { body: Buffer.from(body, 'utf8').toString('base64'), base64: true }
+}
 
 /** Tags on every queue tierbus creates, so tools can find a namespace's queues and their group. */
 export const QUEUE_TAGS = Object.freeze({

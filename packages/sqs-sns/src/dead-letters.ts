@@ -91,7 +91,7 @@ export class SqsDeadLetters implements DeadLetterStore {
         const dlq = queues.dlqs.get(dlqName)
         if (!dlq) continue
         const held = await this.hold(dlq.url, Number.POSITIVE_INFINITY, wanted)
-        const chosen = held.filter((m) => wanted.has(m.MessageId!))
+        let chosen = held.filter((m) => wanted.has(m.MessageId!))
         await this.release(dlq.url, held.filter((m) => !wanted.has(m.MessageId!)))
         if (chosen.length === 0) continue
         if (action === 'redrive') {
@@ -100,6 +100,10 @@ export class SqsDeadLetters implements DeadLetterStore {
             await this.release(dlq.url, chosen)
             continue
           }
+          // A body kept as base64 could never be decoded by a consumer (nor sent as it was): it stays, for purge.
+          const kept = chosen.filter((m) => m.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.bodyEncoding]?.StringValue === 'base64')
+          await this.release(dlq.url, kept)
+          chosen = chosen.filter((m) => !kept.includes(m))
           // Sent to the group's own queue (not the topic): only the group that failed gets it again, as a new message (attempt 1).
           for (const m of chosen) await this.clients.sqs.send(new SendMessageCommand(this.redriveMessage(source.url, m)))
         }
@@ -207,12 +211,13 @@ export class SqsDeadLetters implements DeadLetterStore {
             attempts: maxReceiveCount ?? 0,
           }
     const body = m.Body ?? ''
-    const { envelope } = tryDecodeEnvelope(body)
+    const base64 = text(DEAD_LETTER_ATTRIBUTES.bodyEncoding) === 'base64'
+    const { envelope } = base64 ? { envelope: undefined } : tryDecodeEnvelope(body)
     const sent = Number(m.Attributes?.SentTimestamp)
     return {
       id: `${dlqName}/${m.MessageId}`,
       group: text(DEAD_LETTER_ATTRIBUTES.group) ?? taggedGroup,
-      ...(envelope ? { envelope } : { raw: body }),
+      ...(envelope ? { envelope } : base64 ? { raw: body, rawEncoding: 'base64' as const } : { raw: body }),
       reason,
       failedAt: text(DEAD_LETTER_ATTRIBUTES.failedAt) ?? new Date(Number.isFinite(sent) ? sent : Date.now()).toISOString(),
     }

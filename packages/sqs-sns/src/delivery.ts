@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs'
 import type { DeadLetterReason, Delivery, Envelope } from '@tierbus/core'
 import { SettleOnce, type AckCoalescer, type InFlightSlot } from '@tierbus/core/adapter'
-import { DEAD_LETTER_ATTRIBUTES, MAX_REASON_ERROR_CHARS, TYPE_ATTRIBUTE } from './attributes.js'
+import { DEAD_LETTER_ATTRIBUTES, MAX_REASON_ERROR_CHARS, sendableBody, TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { fifoId } from './names.js'
 import type { SqsClients } from './options.js'
@@ -98,11 +98,15 @@ export async function sendToDeadLetterQueue(ctx: DeliveryContext, message: Recei
     [DEAD_LETTER_ATTRIBUTES.failedAt]: stringAttribute(new Date().toISOString()),
   }
   if (message.type) attributes[TYPE_ATTRIBUTE] = stringAttribute(message.type)
+  // Sending the body back as received would fail with InvalidMessageContents, and the message would end in
+  // the DLQ by native redrive with the reason lost: such a body is kept as base64 instead.
+  const { body, base64 } = sendableBody(message.body)
+  if (base64) attributes[DEAD_LETTER_ATTRIBUTES.bodyEncoding] = stringAttribute('base64')
   try {
     await ctx.clients.sqs.send(
       new SendMessageCommand({
         QueueUrl: dlq.url,
-        MessageBody: message.body,
+        MessageBody: body,
         MessageAttributes: attributes,
         // A fresh dedup id: the same event may be dead-lettered again (after a redrive) within FIFO's 5-minute dedup window.
         ...(ctx.fifo ? { MessageGroupId: message.messageGroupId ?? fifoId(message.type ?? 'unknown'), MessageDeduplicationId: randomUUID() } : {}),

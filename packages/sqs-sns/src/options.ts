@@ -44,6 +44,12 @@ export interface SqsTransportOptions extends ConnectionStateOptions, PublishDead
   publishConcurrency?: number
   /** Receives beyond a subscription's maxAttempts before SQS's RedrivePolicy moves a message to the DLQ. */
   redriveMargin?: number
+  /**
+   * SQS deletes a message after the queue's retention (14 days, the most AWS allows) whether or not it
+   * was consumed, and says nothing. A group that receives a message older than this, ms, is close to
+   * losing events that way: reported to `onError` (a `RetentionWarning`, at most once a minute per queue).
+   */
+  retentionWarnAfterMs?: number
   /** Where background errors go (failed receives); default: console.warn. */
   onError?: TransportErrorListener
 }
@@ -57,6 +63,8 @@ export const SQS_DEFAULTS = Object.freeze({
   ackWindowMs: 5,
   publishConcurrency: 8,
   redriveMargin: TOPOLOGY_DEFAULTS.redriveMargin,
+  /** Half of the 14-day retention. */
+  retentionWarnAfterMs: (TOPOLOGY_DEFAULTS.retentionSeconds * 1_000) / 2,
 })
 
 /** Options with every default applied and checked. */
@@ -68,6 +76,7 @@ export interface ResolvedSqsOptions {
   readonly ackWindowMs: number
   readonly publishConcurrency: number
   readonly redriveMargin: number
+  readonly retentionWarnAfterMs: number
   readonly onError: TransportErrorListener
   readonly publishTimeoutMs: number
 }
@@ -89,6 +98,7 @@ export function resolveOptions(options: SqsTransportOptions): ResolvedSqsOptions
     ackWindowMs: intIn('ackWindowMs', options.ackWindowMs ?? SQS_DEFAULTS.ackWindowMs, 0, 10_000),
     publishConcurrency: intIn('publishConcurrency', options.publishConcurrency ?? SQS_DEFAULTS.publishConcurrency, 1, 100),
     redriveMargin: intIn('redriveMargin', options.redriveMargin ?? SQS_DEFAULTS.redriveMargin, 0, 100),
+    retentionWarnAfterMs: intIn('retentionWarnAfterMs', options.retentionWarnAfterMs ?? SQS_DEFAULTS.retentionWarnAfterMs, 1, TOPOLOGY_DEFAULTS.retentionSeconds * 1_000),
     onError: options.onError ?? warnErrorListener('sqs-sns'),
     publishTimeoutMs: resolvePublishTimeout(options.publishTimeoutMs, 'sqsTransport'),
   }

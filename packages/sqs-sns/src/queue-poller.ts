@@ -3,18 +3,46 @@ import { compilePattern, tryDecodeEnvelope, type Delivery, type SubscriptionSpec
 import { FetchLoop, type InFlightSlot } from '@tierbus/core/adapter'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
+import { attemptAfterDeferral, defer, deferralFor, dueOf } from './deferral.js'
 import { SqsDelivery, type DeliveryContext, type ReceivedMessage } from './delivery.js'
 import { visibilitySeconds } from './topology.js'
 
 /** Messages per ReceiveMessage (SQS limit). */
 const RECEIVE_BATCH = 10
+/** System attributes every receive asks for: the attempt, and whether a delayed message was deferred. */
+const RECEIVE_ATTRIBUTES: ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp', 'SentTimestamp'] = [
+  'ApproximateReceiveCount',
+  'ApproximateFirstReceiveTimestamp',
+  'SentTimestamp',
+]
+/** Least time between two retention warnings of one queue. */
+const RETENTION_WARNING_EVERY_MS = 60_000
 /** Pause after a failed receive, doubling up to the max, so an outage does not spin. */
 const ERROR_BACKOFF = Object.freeze({ initialMs: 200, maxMs: 5_000 })
+
+/**
+ * Group `group` received a message `ageMs` old from `queue`: SQS deletes messages after the queue's
+ * retention (at most 14 days) unconsumed or not, so the group is close to losing events silently.
+ */
+export class RetentionWarning extends Error {
+  override readonly name = 'RetentionWarning'
+  constructor(
+    readonly queue: string,
+    readonly group: string,
+    readonly ageMs: number,
+  ) {
+    super(
+      `group ${group} received a message ${Math.round(ageMs / 3_600_000)} h old from ${queue}: SQS deletes messages after the queue's retention (at most 14 days) whether or not they were consumed; add consumers or concurrency to this group before its backlog reaches that age`,
+    )
+  }
+}
 
 /** What a poller needs beyond the shared delivery context. */
 export interface PollerOptions {
   readonly spec: SubscriptionSpec
   readonly waitTimeSeconds: number
+  /** Receiving a message older than this warns that the queue's retention may delete unconsumed ones. */
+  readonly retentionWarnAfterMs: number
   readonly onBatch: (batch: Delivery[]) => Promise<void>
   readonly onError: TransportErrorListener
 }
@@ -26,6 +54,7 @@ export interface PollerOptions {
 export class QueuePoller {
   private readonly matches: (type: string) => boolean
   private readonly loop: FetchLoop<Message>
+  private lastRetentionWarning = 0
 
   constructor(
     private readonly context: DeliveryContext,
@@ -37,7 +66,7 @@ export class QueuePoller {
       fetch: (room, signal) => this.receive(room, signal),
       toDeliveries: (messages, slots) => messages.flatMap((m, i) => this.toDelivery(m, slots[i]!) ?? []),
       onBatch: options.onBatch,
-      onError: (err) => options.onError(err, { operation: 'receive', group: options.spec.group }),
+      onError: (err) => this.report(err, 'receive'),
       handBack: (messages) => this.release(messages),
       backoff: ERROR_BACKOFF,
     })
@@ -61,7 +90,7 @@ export class QueuePoller {
           WaitTimeSeconds: this.options.waitTimeSeconds,
           VisibilityTimeout: Math.max(1, visibilitySeconds(this.options.spec.leaseMs)),
           MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: this.context.fifo ? ['ApproximateReceiveCount', 'MessageGroupId'] : ['ApproximateReceiveCount'],
+          MessageSystemAttributeNames: this.context.fifo ? [...RECEIVE_ATTRIBUTES, 'MessageGroupId'] : RECEIVE_ATTRIBUTES,
         }),
         { abortSignal: signal },
       )
@@ -71,26 +100,52 @@ export class QueuePoller {
     }
   }
 
-  /** Decodes a message; a decoded event outside the pattern (a wildcard's prefix filter let it through) is acked silently. */
+  /**
+   * Decodes a message; a decoded event outside the pattern (a wildcard's prefix filter let it through) is
+   * acked silently, and a delayed event received before it is due is deferred (see deferral.ts).
+   */
   private toDelivery(m: Message, slot: InFlightSlot): SqsDelivery | undefined {
+    this.checkAge(Number(m.Attributes?.SentTimestamp))
     const body = m.Body ?? ''
+    const receiveCount = Math.max(1, Number(m.Attributes?.ApproximateReceiveCount ?? 1) || 1)
+    const { envelope, malformed } = tryDecodeEnvelope(body)
+    const typeAttribute = m.MessageAttributes?.[TYPE_ATTRIBUTE]?.StringValue
+    const type = envelope?.type ?? typeAttribute
+    if (type !== undefined && !this.matches(type)) {
+      slot.free()
+      this.context.acks.ack(this.context.queue.url, m.ReceiptHandle!).catch((err) => this.report(err, 'ack'))
+      return undefined
+    }
+    const due = dueOf(envelope)
+    const deferral = deferralFor(due, receiveCount)
+    if (deferral) {
+      slot.free()
+      defer(this.context, m, deferral).catch((err) => this.report(err, 'defer'))
+      return undefined
+    }
+    const firstReceivedAt = Number(m.Attributes?.ApproximateFirstReceiveTimestamp) || undefined
     const received: ReceivedMessage = {
       body,
       receiptHandle: m.ReceiptHandle!,
-      attempt: Math.max(1, Number(m.Attributes?.ApproximateReceiveCount ?? 1) || 1),
-      type: m.MessageAttributes?.[TYPE_ATTRIBUTE]?.StringValue,
+      attempt: attemptAfterDeferral(receiveCount, firstReceivedAt, due),
+      type: typeAttribute,
       messageGroupId: m.Attributes?.MessageGroupId,
     }
-    const { envelope, malformed } = tryDecodeEnvelope(body)
-    const type = envelope?.type ?? received.type
-    if (type !== undefined && !this.matches(type)) {
-      slot.free()
-      this.context.acks
-        .ack(this.context.queue.url, received.receiptHandle)
-        .catch((err) => this.options.onError(err, { operation: 'ack', group: this.options.spec.group }))
-      return undefined
-    }
     return new SqsDelivery(this.context, slot, received, envelope, malformed)
+  }
+
+  /** Reports a background error of this subscription to `onError`. */
+  private report(error: unknown, operation: string): void {
+    this.options.onError(error, { operation, group: this.options.spec.group })
+  }
+
+  /** Warns (rate-limited) when the group is so far behind that SQS retention may delete what it has not read. */
+  private checkAge(sentAt: number): void {
+    const now = Date.now()
+    const age = now - sentAt
+    if (!(age > this.options.retentionWarnAfterMs) || now - this.lastRetentionWarning < RETENTION_WARNING_EVERY_MS) return
+    this.lastRetentionWarning = now
+    this.report(new RetentionWarning(this.context.queue.name, this.options.spec.group, age), 'retention')
   }
 
   /** Makes messages visible again at once (received while closing). */
@@ -104,10 +159,7 @@ export class QueuePoller {
       )
     } catch (err) {
       // They reappear after the visibility timeout anyway.
-      this.options.onError(transportError(`releasing received messages on ${this.context.queue.name}`, err), {
-        operation: 'release',
-        group: this.options.spec.group,
-      })
+      this.report(transportError(`releasing received messages on ${this.context.queue.name}`, err), 'release')
     }
   }
 }

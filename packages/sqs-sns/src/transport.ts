@@ -14,12 +14,12 @@ import { MAX_ENVELOPE_BYTES, TopicPublisher } from './publisher.js'
 import { QueuePoller } from './queue-poller.js'
 import { describeInfrastructure, planQueue, type InfrastructureDescription, type SubscriptionDeclaration } from './topology.js'
 
-/** Tier 3 (standard topic and queues): durable, at-least-once, no order, no delay, 256 KiB messages (the SNS limit). */
+/** Tier 3 (standard topic and queues): durable, at-least-once, no order, delay deferred on receipt, 256 KiB messages (the SNS limit). */
 export const SQS_CAPABILITIES: Capabilities = Object.freeze({
   persistent: true,
   replay: false,
   ordering: 'none',
-  delay: false,
+  delay: true,
   maxPayloadBytes: MAX_ENVELOPE_BYTES,
 })
 
@@ -144,7 +144,7 @@ class SqsSnsTransport implements SqsTransport {
     const provisioned = await resources
     const poller = new QueuePoller(
       { clients: this.clients, acks: this.acks, queue: provisioned.queue, dlq: provisioned.dlq, group: spec.group, fifo: this.fifo, leaseMs: spec.leaseMs, isClosed: () => this.closed },
-      { spec, waitTimeSeconds: this.options.waitTimeSeconds, onBatch, onError: this.options.onError },
+      { spec, waitTimeSeconds: this.options.waitTimeSeconds, retentionWarnAfterMs: this.options.retentionWarnAfterMs, onBatch, onError: this.options.onError },
     )
     this.pollers.add(poller)
     poller.start()

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createBus, type Bus, type BusOptions } from '../bus.js'
 import { encodeEnvelope, type Envelope } from '../envelope.js'
+import { deadLetterBody } from '../raw-body.js'
 import { TimeoutError, ValidationError } from '../errors.js'
 import { defineEvent } from '../events.js'
 import type { ReceivedEvent } from '../received.js'
@@ -21,6 +22,8 @@ export interface ConformanceOptions {
    * (e.g. a garbage stream entry or row). Without it the malformed-message case is skipped.
    */
   injectRaw?: (transport: Transport, type: string, raw: string) => Promise<void>
+  /** Like `injectRaw`, with bytes that need not be UTF-8, for tiers that carry bytes. Without it the exact-bytes case is skipped. */
+  injectBytes?: (transport: Transport, type: string, bytes: Uint8Array) => Promise<void>
   /** Deadline of each wait, ms (default 15,000; raise for slow emulators). */
   timeoutMs?: number
   /** Lease of the crash-recovery case, ms (default 1,000). */
@@ -243,6 +246,22 @@ export function runTransportConformance(name: string, factory: TransportFactory,
         expect(dead[0]!.reason.kind).toBe('malformed')
         expect(dead[0]!.raw ?? '').toContain('this is')
       }
+    })
+
+    caseIf(options.injectBytes ? false : 'no injectBytes given', 'dead-letters 64 random bytes as malformed and lists them byte for byte', async () => {
+      const { bus, event, transport } = await setup()
+      const E = event()
+      const b = bus()
+      await b.subscribe(E, () => {}, { group: 'g' })
+      // Not valid UTF-8 (a lone continuation byte first), so a tier that keeps text would have to replace bytes.
+      const bytes = new Uint8Array([0x80, ...crypto.getRandomValues(new Uint8Array(63))])
+      await options.injectBytes!(transport, E.type, bytes)
+      await wait(() => b.metrics().totals.deadLettered === 1, 'the random bytes to be dead-lettered')
+      const dead = await transport.deadLetters!.list({ group: 'g' })
+      expect(dead).toHaveLength(1)
+      expect(dead[0]!.reason.kind).toBe('malformed')
+      expect(dead[0]!.reason.error).not.toBe('')
+      expect(Buffer.from(deadLetterBody(dead[0]!) ?? new Uint8Array()).equals(Buffer.from(bytes))).toBe(true)
     })
 
     it('publish rejects a type or replyto outside the grammar with a ValidationError, and delivers none of it', async () => {

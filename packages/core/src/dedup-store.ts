@@ -2,8 +2,11 @@
 export type ClaimResult = 'claimed' | 'processing' | 'done'
 
 /**
- * Remembers which `(group, event id)` pairs ran, so an event delivered by both tiers around a cutover
- * runs its handler once. Implementations MUST make `claim` atomic across processes.
+ * Remembers which keys (e.g. `(group, event id)`) were handled, so a handler runs once per key: the
+ * `idempotent()` middleware and the migrator's cross-tier dedup use it. Implementations: `memoryDedupStore`
+ * here, `redisDedupStore` in @tierbus/redis-streams, `postgresDedupStore` in @tierbus/db-realtime.
+ * Implementations MUST make `claim` atomic across processes, and MUST let only the holder named in a
+ * claim (never a caller without one) claim a key again before its lease or TTL runs out.
  */
 export interface DedupStore {
   /**
@@ -26,9 +29,9 @@ export function dedupStateValue(state: 'processing' | 'done', holder: string | u
   return holder ? `${state}:${holder}` : state
 }
 
-/** Defaults of cross-tier dedup. */
+/** Defaults of dedup stores' users. */
 export const DEDUP_DEFAULTS = Object.freeze({
-  /** How long a finished event is remembered: longer than any cutover overlap. */
+  /** How long a finished key is remembered: longer than any redelivery or cutover overlap. */
   ttlMs: 24 * 60 * 60 * 1000,
 })
 

@@ -1,0 +1,5 @@
+export { ATTR, destinationName, errorType, INSTRUMENTATION_SCOPE, METRIC, OPERATION } from './attributes.js'
+export { DURATION_BUCKETS_SECONDS } from './metrics.js'
+export type { BusInstrumentation, OtelOptions } from './otel.js'
+export { instrumentBus, OTEL_DEFAULTS, otel } from './otel.js'
+export { spanContextOf, writeSpanContext } from './trace-context.js'

@@ -1,0 +1,77 @@
+import type { RedisStreamClient } from './client.js'
+import { evalScript, TRIM_SCRIPT, trimScriptArgs } from './commands.js'
+import type { ResolvedRedisStreamsOptions } from './options.js'
+import type { RedisStreamsStats } from './stats.js'
+
+/** Oldest entries one trim of one stream looks at (bounds the script's run time on a big backlog). */
+const TRIM_BATCH = 10_000
+
+/**
+ * Applies the retention policy to the streams this transport wrote to: every `trimEveryMs`, one
+ * `TRIM_SCRIPT` per stream written since the last run. Trimming after the fact instead of `XADD MAXLEN ~`
+ * lets the cut stop at what a consumer group has not settled yet (the default), or count what it removed
+ * unsettled (`trimUnread: true`). A stream may overshoot its limit by what one interval publishes.
+ */
+export class RetentionTrimmer {
+  private readonly dirty = new Set<string>()
+  private timer: NodeJS.Timeout | undefined
+  private running = false
+
+  constructor(
+    private readonly client: RedisStreamClient,
+    private readonly options: ResolvedRedisStreamsOptions,
+    private readonly stats: RedisStreamsStats,
+  ) {}
+
+  /** `stream` was appended to: trim it at the next run. */
+  noteWrite(stream: string): void {
+    if (this.options.retention === false) return
+    this.dirty.add(stream)
+    if (!this.timer) {
+      this.timer = setTimeout(() => void this.run(), this.options.trimEveryMs)
+      this.timer.unref()
+    }
+  }
+
+  /** Trims what is pending now (close: leaves nothing untrimmed that this transport wrote). */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await this.run()
+  }
+
+  private async run(): Promise<void> {
+    this.timer = undefined
+    const args = trimScriptArgs(this.options.retention, TRIM_BATCH)
+    if (this.running || !args || this.dirty.size === 0) return
+    this.running = true
+    const streams = [...this.dirty]
+    this.dirty.clear()
+    try {
+      const replies = await this.client.pipeline(streams.map((s) => evalScript(TRIM_SCRIPT, [s], args)))
+      replies.forEach((reply, i) => {
+        if (reply instanceof Error || !Array.isArray(reply)) {
+          this.options.onError(reply, { operation: `apply retention to ${streams[i]}` })
+          return
+        }
+        const [removed, unread, held] = reply.map(Number) as [number, number, number]
+        this.stats.trimmed += removed || 0
+        this.stats.trimmedUnread += unread || 0
+        this.stats.trimsHeldForGroups += held || 0
+        // Entries past the limit that a group still holds stay due for trimming.
+        if (held || removed >= TRIM_BATCH) this.noteWrite(streams[i]!)
+      })
+    } catch (err) {
+      for (const s of streams) this.dirty.add(s)
+      this.options.onError(err, { operation: 'apply retention' })
+    } finally {
+      this.running = false
+      if (this.dirty.size > 0 && !this.timer) this.noteWriteLater()
+    }
+  }
+
+  private noteWriteLater(): void {
+    this.timer = setTimeout(() => void this.run(), this.options.trimEveryMs)
+    this.timer.unref()
+  }
+}
