@@ -1,16 +1,28 @@
 /**
- * db-realtime tier benchmark (issue 3), against one Postgres in one run:
+ * db-realtime tier benchmark (issues 3 and 17), against one Postgres in one run:
  * - publish throughput, tierbus vs raw `pg` INSERTs of the same rows (single and batched), as ratios;
  * - end-to-end latency p50/p99 at 1,000 events/s, with LISTEN/NOTIFY push and with polling only;
- * - sustained consume throughput of one group with 4 consumers (each its own transport and pool).
- * Aims: ratio >= 0.9, push p99 < 20 ms, >= 3,375 events/s sustained.
+ * - sustained consume throughput of one group with 4 consumers (each its own transport and pool);
+ * - the seed peak: 3,375 events/s (~1 KB) for 60 s, publishBatch of 135 every 40 ms, one group of 2 consumer
+ *   processes with concurrency 64, no-op handlers; and PGlite at 1,000 events/s the same way, in-process;
+ * - ordered delivery: 16 keys x 1,000 events, 2 members of one group, `ordered: true`.
+ * The consuming scenarios run twice, back to back: on the schema of migrations 1-5 (the cursor design) and on the
+ * current one (fan-out at publish), so before/after compare under the same machine conditions.
+ * Aims: ratio >= 0.9, push p99 < 20 ms, handled rate >= publish rate with p99 < 500 ms at the seed peak,
+ * PGlite >= 1,000 events/s, ordered >= 2,000 events/s.
  * Run: npx tsx --conditions=tierbus-source bench/db.ts   (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test)
+ * BENCH_ONLY=publish,latency,sustained,peak,pglite,ordered runs a subset (the docs section is written only by a full run).
  */
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { z } from 'zod'
-import { createBus, defineEvent, type Bus } from '@tierbus/core'
-import { postgresTransport, type DbRealtimeTransport, type PostgresTransportOptions } from '@tierbus/db-realtime'
+import { createBus, defineEvent, outgoing, type Bus } from '@tierbus/core'
+import { MIGRATIONS, migrationSql, pgliteTransport, postgresTransport, type DbRealtimeTransport, type PostgresTransportOptions } from '@tierbus/db-realtime'
+import { PGlite } from '@electric-sql/pglite'
+import type { PeakReport } from './db-peak-consumer.js'
 import { bars, fmt, machineLine, median, quantile, writeBenchSection } from './report.js'
+import { IN_FLIGHT, now, sample as task, Task } from './workload.js'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 300)
@@ -21,6 +33,19 @@ const RATE = 1_000
 const LATENCY_EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? 3_000)
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 20_000)
 const CONSUMERS = 4
+const PEAK_SECONDS = Number(process.env.BENCH_PEAK_SECONDS ?? 60)
+/** The seed peak: 135 events every 40 ms = 3,375 events/s. */
+const PEAK_BATCH = 135
+const PEAK_EVERY_MS = 40
+/** PGlite at 1,000 events/s: 40 events every 40 ms. */
+const PGLITE_BATCH = 40
+/** How long a peak run may take to drain its backlog after publishing stops. */
+const DRAIN_LIMIT_MS = 30_000
+const ORDERED_KEYS = 16
+const ORDERED_PER_KEY = 1_000
+const ORDERED_LIMIT_MS = 120_000
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'publish,latency,sustained,peak,pglite,ordered').split(','))
+const FULL = ONLY.size === 6
 
 const Feedback = defineEvent(
   'feedback.created',
@@ -29,6 +54,22 @@ const Feedback = defineEvent(
 const sample = (i: number) => ({ feedbackId: `fb-${i}`, projectId: 'p-1', text: 'x'.repeat(900), score: i % 5, tags: ['ui', 'export', 'billing'] })
 const payloadBytes = Buffer.byteLength(JSON.stringify(sample(0)))
 const schema = `bench_${Math.random().toString(36).slice(2, 8)}`
+/**
+ * The designs compared in the same run: 'cursor' is the schema of migrations 1-5 (a group cursor that reads
+ * only rows older than the oldest running transaction), 'fan-out' every migration (deliveries written at
+ * publish). The transport code is the same; only the SQL functions differ.
+ */
+type Design = 'cursor' | 'fan-out'
+const DESIGNS: readonly Design[] = ['cursor', 'fan-out']
+const schemaOf = (design: Design) => (design === 'fan-out' ? schema : `${schema}_v5`)
+/** The SQL of migrations 1-5 for `s`, recorded as applied (so the transport starts without upgrading it). */
+function cursorSchemaSql(s: string): string {
+  const sql = migrationSql(s)
+  const old = MIGRATIONS.filter((m) => m.version <= 5)
+  const marks = old.map((m) => `INSERT INTO "${s}".migrations (version, name) VALUES (${m.version}, '${m.name.replaceAll("'", "''")}');`)
+  return `${sql.slice(0, sql.indexOf('-- tierbus migration 6:'))}\n${marks.join('\n')}`
+}
+let design: Design = 'fan-out'
 const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 })
 
 const RAW_TABLE = `"${schema}".raw_events`
@@ -44,7 +85,10 @@ function rawRow(i: number): unknown[] {
 }
 
 async function transport(options: Partial<PostgresTransportOptions> = {}): Promise<DbRealtimeTransport> {
-  return postgresTransport({ url: DATABASE_URL, schema, onError: () => {}, ...options })
+  // A long publish deadline: on a loaded machine a slow publish shows up as latency instead of ending the run.
+  return postgresTransport({
+    url: DATABASE_URL, schema: schemaOf(design), migrate: design === 'fan-out', onError: () => {}, publishTimeoutMs: 60_000, ...options,
+  })
 }
 
 /** Sequential single-row publishes: events/s. */
@@ -161,9 +205,193 @@ async function sustained(): Promise<number> {
   return rate
 }
 
-async function main(): Promise<void> {
+/** What a paced run at a steady publish rate measured. */
+interface PeakResult {
+  /** Events/s the producer achieved while publishing. */
+  readonly publishRate: number
+  /** Events/s handled during the publishing window. */
+  readonly handledRate: number
+  /** Published but not yet handled, sampled every 10 s of the publishing window. */
+  readonly backlog: number[]
+  /** Time from the end of publishing until every event was handled (undefined: not within the limit). */
+  readonly drainMs: number | undefined
+  /** Published events never handled within the drain limit. */
+  readonly missing: number
+  /** Publish call → handler, ms. */
+  readonly p50: number
+  readonly p99: number
+}
+
+/** What a paced run needs from its consumers: how many they handled, and their latencies. */
+interface PeakConsumers {
+  handled(): number
+  readonly latencies: number[]
+  stop(): Promise<void>
+}
+
+/**
+ * Publishes `perCall` events every PEAK_EVERY_MS for `seconds` (calls paced on the clock, not awaited one by
+ * one), then waits for the consumers to drain the backlog.
+ */
+async function pacedRun(producer: Bus, consumers: PeakConsumers, perCall: number, seconds: number): Promise<PeakResult> {
+  let published = 0
+  const backlog: number[] = []
+  const inflight: Promise<unknown>[] = []
+  const start = performance.now()
+  const end = start + seconds * 1000
+  let nextSample = start + 10_000
+  for (let tick = 0; ; tick++) {
+    const due = start + tick * PEAK_EVERY_MS
+    if (due >= end) break
+    const wait = due - performance.now()
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    if (performance.now() >= nextSample) {
+      backlog.push(published - consumers.handled())
+      nextSample += 10_000
+    }
+    const sentAt = now()
+    const batch = Array.from({ length: perCall }, (_, i) => task(tick * perCall + i, sentAt))
+    inflight.push(producer.publishBatch(Task, batch).then(() => void (published += perCall)))
+  }
+  await Promise.all(inflight)
+  const publishedMs = performance.now() - start
+  const handledInWindow = consumers.handled()
+  backlog.push(published - handledInWindow)
+  const drainStart = performance.now()
+  while (consumers.handled() < published && performance.now() - drainStart < DRAIN_LIMIT_MS) await new Promise((r) => setTimeout(r, 20))
+  const drained = consumers.handled() >= published
+  const drainMs = drained ? performance.now() - drainStart : undefined
+  const missing = Math.max(0, published - consumers.handled())
+  await consumers.stop()
+  return {
+    publishRate: published / (publishedMs / 1000),
+    handledRate: handledInWindow / (publishedMs / 1000),
+    backlog,
+    drainMs,
+    missing,
+    p50: quantile(consumers.latencies, 0.5),
+    p99: quantile(consumers.latencies, 0.99),
+  }
+}
+
+/** The seed peak on Postgres: one group of 2 consumer processes (child processes), concurrency 64 each. */
+async function seedPeak(): Promise<PeakResult> {
+  const script = fileURLToPath(new URL('./db-peak-consumer.ts', import.meta.url))
+  const group = `peak-${Math.random().toString(36).slice(2, 6)}`
+  let handled = 0
+  const latencies: number[] = []
+  const children = Array.from({ length: 2 }, () =>
+    fork(script, [], {
+      execArgv: ['--conditions=tierbus-source', '--import', 'tsx'],
+      env: { ...process.env, DATABASE_URL, BENCH_SCHEMA: schemaOf(design), BENCH_GROUP: group },
+    }),
+  )
+  await Promise.all(children.map((child) => new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`peak consumer exited with ${code}`)))
+    child.on('message', (m: PeakReport | 'ready') => {
+      if (m === 'ready') return resolve()
+      handled += m.handled
+      for (const l of m.latencies) latencies.push(l)
+    })
+  })))
+  const producer = createBus({ transport: await transport(), source: 'bench' })
+  try {
+    return await pacedRun(producer, {
+      handled: () => handled,
+      latencies,
+      stop: async () => {
+        await Promise.all(children.map((child) => new Promise<void>((resolve) => {
+          child.removeAllListeners('exit')
+          child.once('exit', () => resolve())
+          child.send('stop')
+        })))
+      },
+    }, PEAK_BATCH, PEAK_SECONDS)
+  } finally {
+    await producer.close()
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+  }
+}
+
+/** PGlite at 1,000 events/s in-process: one transport, a producer bus and a group of 2 subscriptions. */
+async function pglitePeak(): Promise<PeakResult> {
+  const db = await PGlite.create()
+  if (design === 'cursor') await db.exec(cursorSchemaSql('bench'))
+  const t = await pgliteTransport({ db, schema: 'bench', migrate: design === 'fan-out', onError: () => {}, publishTimeoutMs: 60_000 })
+  const consumer = createBus({ transport: t, source: 'bench', concurrency: IN_FLIGHT, closeTransport: false })
+  const producer = createBus({ transport: t, source: 'bench', closeTransport: false })
+  let handled = 0
+  const latencies: number[] = []
+  const handler = (e: { data: { sentAt: number } }) => {
+    handled++
+    latencies.push(now() - e.data.sentAt)
+  }
+  await consumer.subscribe(Task, handler, { group: 'peak' })
+  await consumer.subscribe(Task, handler, { group: 'peak' })
+  try {
+    return await pacedRun(producer, { handled: () => handled, latencies, stop: () => consumer.close() }, PGLITE_BATCH, PEAK_SECONDS)
+  } finally {
+    await producer.close()
+    await t.close()
+    await db.close()
+  }
+}
+
+interface OrderedResult {
+  readonly rate: number
+  readonly outOfOrder: number
+  readonly duplicates: number
+  readonly handled: number
+}
+
+const Step = defineEvent('bench.ordered.step', z.object({ key: z.string(), n: z.number().int() }))
+
+/** 16 keys x 1,000 events published first, then drained by 2 members (own transports) of one ordered group. */
+async function ordered(): Promise<OrderedResult> {
+  const group = `ordered-${Math.random().toString(36).slice(2, 6)}`
+  const members = await Promise.all([transport(), transport()])
+  const buses = members.map((t) => createBus({ transport: t, source: 'bench', concurrency: ORDERED_KEYS }))
+  const probe = await buses[0]!.subscribe(Step, () => {}, { group, ordered: true })
+  await probe.close()
+  const producer = createBus({ transport: await transport(), source: 'bench' })
+  const events = []
+  for (let n = 0; n < ORDERED_PER_KEY; n++) for (let k = 0; k < ORDERED_KEYS; k++) events.push(outgoing(Step, { key: `k${k}`, n }, { key: `k${k}` }))
+  for (let i = 0; i < events.length; i += 1000) await producer.publishBatch(events.slice(i, i + 1000))
+  await producer.close()
+  const total = ORDERED_KEYS * ORDERED_PER_KEY
+  const next = new Map<string, number>()
+  let handled = 0
+  let outOfOrder = 0
+  let duplicates = 0
+  const t0 = performance.now()
+  for (const bus of buses) {
+    await bus.subscribe(Step, (e) => {
+      const expected = next.get(e.data.key) ?? 0
+      if (e.data.n < expected) duplicates++
+      else if (e.data.n > expected) outOfOrder++
+      next.set(e.data.key, Math.max(expected, e.data.n + 1))
+      handled++
+    }, { group, ordered: true })
+  }
+  while (handled < total && performance.now() - t0 < ORDERED_LIMIT_MS) await new Promise((r) => setTimeout(r, 20))
+  const rate = handled / ((performance.now() - t0) / 1000)
+  await Promise.all(buses.map((b) => b.close()))
+  return { rate, outOfOrder, duplicates, handled }
+}
+
+function peakLine(label: string, r: PeakResult): string {
+  const drain = r.drainMs === undefined ? `not drained in ${DRAIN_LIMIT_MS / 1000} s (${fmt(r.missing)} missing)` : `drained in ${(r.drainMs / 1000).toFixed(1)} s`
+  return `${label}: published ${fmt(r.publishRate)}/s, handled ${fmt(r.handledRate)}/s, backlog every 10 s ${r.backlog.map((b) => fmt(b)).join(' / ')}, ${drain}; publish→handler p50 ${fmt(r.p50, 1)} p99 ${fmt(r.p99, 1)} ms`
+}
+
+function peakRow(label: string, r: PeakResult): string {
+  const drain = r.drainMs === undefined ? `not within ${DRAIN_LIMIT_MS / 1000} s (${fmt(r.missing)} left)` : `${(r.drainMs / 1000).toFixed(1)} s`
+  return `| ${label} | ${fmt(r.publishRate)} | ${fmt(r.handledRate)} | ${r.backlog.map((b) => fmt(b)).join(' / ')} | ${drain} | ${fmt(r.p50, 1)} / ${fmt(r.p99, 1)} |`
+}
+
+/** Publish throughput, tierbus vs raw pg, in paired rounds. */
+async function publishRatios() {
   const setup = await transport()
-  await admin.query(RAW_DDL)
   const raw = new pg.Pool({ connectionString: DATABASE_URL, max: 1 })
   const bus = createBus({ transport: setup, source: 'bench' })
   try {
@@ -179,33 +407,73 @@ async function main(): Promise<void> {
     }
     const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)])) as Record<keyof typeof runs, number>
     // Paired rounds (raw then tierbus, back to back): the median of per-round ratios cancels the drift of a shared machine.
-    const ratioSingle = median(runs.tbSingle.map((v, i) => v / runs.rawSingle[i]!))
-    const ratioBatch = median(runs.tbBatch.map((v, i) => v / runs.rawBatch[i]!))
+    const ratioSingle = median(runs.tbSingle.map((v, i) => v / (runs.rawSingle[i] ?? v)))
+    const ratioBatch = median(runs.tbBatch.map((v, i) => v / (runs.rawBatch[i] ?? v)))
     console.log(`publish single: raw ${fmt(m.rawSingle)}/s, tierbus ${fmt(m.tbSingle)}/s, ratio ${ratioSingle.toFixed(3)}`)
     console.log(`publish batch ${BATCH}: raw ${fmt(m.rawBatch)}/s, tierbus ${fmt(m.tbBatch)}/s, ratio ${ratioBatch.toFixed(3)}`)
+    return { m, ratioSingle, ratioBatch }
+  } finally {
     await bus.close()
+    await raw.end()
+  }
+}
 
-    const lat = [
-      ['LISTEN/NOTIFY push, 10 events per publish every 10 ms', await latency(true, 10)],
-      ['polling only (1 s interval), 10 events per publish every 10 ms', await latency(false, 10)],
-      ['LISTEN/NOTIFY push, 1 event per publish every 1 ms', await latency(true, 1)],
-    ] as const
-    for (const [label, r] of lat) {
-      console.log(`e2e ${label}: publish rate ${fmt(r.rate)}/s; call->handler p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} ms; commit->handler p50 ${r.commitP50.toFixed(1)} p99 ${r.commitP99.toFixed(1)} ms`)
+/** Runs `scenario` on both designs back to back (the same machine conditions), then restores 'fan-out'. */
+async function onBoth<T>(scenario: () => Promise<T>): Promise<Record<Design, T>> {
+  const out: Partial<Record<Design, T>> = {}
+  for (const d of DESIGNS) {
+    design = d
+    out[d] = await scenario()
+  }
+  design = 'fan-out'
+  return out as Record<Design, T>
+}
+
+const latencyLine = (label: string, r: LatencyResult) =>
+  `e2e ${label}: publish rate ${fmt(r.rate)}/s; call->handler p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} ms; commit->handler p50 ${r.commitP50.toFixed(1)} p99 ${r.commitP99.toFixed(1)} ms`
+const orderedLine = (r: OrderedResult) =>
+  `${fmt(r.rate)} events/s, handled ${fmt(r.handled)}, out of order ${r.outOfOrder}, duplicates ${r.duplicates}`
+
+async function main(): Promise<void> {
+  // Both schemas first, then the raw table beside the current one.
+  await (await transport()).close()
+  await admin.query(cursorSchemaSql(schemaOf('cursor')))
+  await admin.query(RAW_DDL)
+  try {
+    const pub = ONLY.has('publish') ? await publishRatios() : undefined
+    let lat: Array<readonly [string, LatencyResult]> | undefined
+    let push: Record<Design, LatencyResult> | undefined
+    if (ONLY.has('latency')) {
+      push = await onBoth(() => latency(true, 10))
+      for (const d of DESIGNS) console.log(`[${d}] ${latencyLine('LISTEN/NOTIFY push, 10 events per publish every 10 ms', push[d])}`)
+      lat = [
+        ['polling only (1 s interval), 10 events per publish every 10 ms', await latency(false, 10)],
+        ['LISTEN/NOTIFY push, 1 event per publish every 1 ms', await latency(true, 1)],
+      ]
+      for (const [label, r] of lat) console.log(latencyLine(label, r))
     }
-    const push = lat[0][1]
-    const drain = await sustained()
-    console.log(`sustained consume, ${CONSUMERS} consumers: ${fmt(drain)} events/s`)
-
+    const drain = ONLY.has('sustained') ? await onBoth(sustained) : undefined
+    if (drain) for (const d of DESIGNS) console.log(`[${d}] sustained consume, ${CONSUMERS} consumers: ${fmt(drain[d])} events/s`)
+    const peak = ONLY.has('peak') ? await onBoth(seedPeak) : undefined
+    if (peak) for (const d of DESIGNS) console.log(peakLine(`[${d}] seed peak, postgres, 2 consumer processes`, peak[d]))
+    const lite = ONLY.has('pglite') ? await onBoth(pglitePeak) : undefined
+    if (lite) for (const d of DESIGNS) console.log(peakLine(`[${d}] pglite 1,000 events/s, 2 subscriptions in-process`, lite[d]))
+    const ord = ONLY.has('ordered') ? await onBoth(ordered) : undefined
+    if (ord) for (const d of DESIGNS) console.log(`[${d}] ordered ${ORDERED_KEYS} keys x ${fmt(ORDERED_PER_KEY)}, 2 members: ${orderedLine(ord[d])}`)
+    if (!FULL || !pub || !lat || !push || !drain || !peak || !lite || !ord) return
+    const { m, ratioSingle, ratioBatch } = pub
+    const current = push['fan-out']
     const verdict = (ok: boolean) => (ok ? 'met' : '**not met**')
+    const peakOk = (r: PeakResult) => r.handledRate >= 0.98 * r.publishRate && r.p99 < 500
     writeBenchSection(
       'db',
       `## db-realtime tier, pg driver (bench/db.ts)
 
-${machineLine()}, PostgreSQL on loopback (shared 2-core machine: other work was running, figures are indicative).
+${machineLine()}, PostgreSQL 15 on loopback (shared 2-core machine, heavily loaded by other work during this run:
+read the ratios and the before/after pairs, which ran back to back, not the absolute figures).
 Events of ${payloadBytes} bytes of data (~1.2 KB encoded). Publish: ${RUNS} paired rounds after a warm-up, each ${fmt(SINGLE)} sequential
 single publishes and ${BATCHES} batches of ${BATCH} on one connection; events/s are medians, ratios the median of per-round ratios. tierbus = \`bus.publish\` / \`bus.publishBatch\` (zod validation, CloudEvents
-envelope, the \`publish\` SQL function, statement NOTIFY trigger). Raw = \`pool.query\` INSERTs of the same rows into a table
+envelope, the \`publish\` SQL function, the statement trigger that fans out and notifies). Raw = \`pool.query\` INSERTs of the same rows into a table
 with the same columns and indexes, no trigger (single: one row per INSERT; batched: one ${BATCH}-row VALUES INSERT).
 
 | publish path | raw pg events/s | tierbus events/s | ratio (aim ≥ 0.9) |
@@ -215,28 +483,53 @@ with the same columns and indexes, no trigger (single: one row per INSERT; batch
 
 ${bars([['raw single', m.rawSingle], ['tierbus single', m.tbSingle], [`raw batched ${BATCH}`, m.rawBatch], [`tierbus batched ${BATCH}`, m.tbBatch]], 'events/s')}
 
-End-to-end latency, ${fmt(LATENCY_EVENTS)} events offered at ${fmt(RATE)} events/s (publish calls paced on the clock, not awaited one by one),
-producer and consumer on separate transports (pools of 10), one group, concurrency 32:
+**Before / after the fan-out redesign, in this run.** "cursor" is the schema of migrations 1–5 (a group cursor that reads
+only rows older than the oldest running transaction), "fan-out" the current one (deliveries written at publish); the
+transport code is the same, each scenario ran on both back to back.
+
+End-to-end latency, ${fmt(LATENCY_EVENTS)} events offered at ${fmt(RATE)} events/s, 10 per publish call every 10 ms (paced on the clock, not awaited
+one by one), producer and consumer on separate transports (pools of 10), one group, concurrency 32:
+
+| design | achieved events/s | call→handler p50 / p99 ms | commit→handler p50 / p99 ms |
+| --- | --- | --- | --- |
+${DESIGNS.map((d) => `| ${d} | ${fmt(push[d].rate)} | ${push[d].p50.toFixed(1)} / ${push[d].p99.toFixed(1)} | ${push[d].commitP50.toFixed(1)} / ${push[d].commitP99.toFixed(1)} |`).join('\n')}
+
+Aim push p99 < 20 ms at 1,000 events/s, commit→handler: ${verdict(current.commitP99 < 20)} (${current.commitP99.toFixed(1)} ms).
+
+The seed peak (the MisterSmith capacity plan's 3,375 events/s of ~1 KB): \`publishBatch\` of ${PEAK_BATCH} every ${PEAK_EVERY_MS} ms for
+${PEAK_SECONDS} s from this process, one group of 2 consumer processes (child processes, each its own transport, concurrency ${IN_FLIGHT},
+no-op handler); PGlite the same way at 1,000 events/s (${PGLITE_BATCH} every ${PEAK_EVERY_MS} ms), in-process, one transport, 2 subscriptions
+of one group. Latency is from the publish call (the event's send time) to the handler, across processes. The backlog is
+events whose publish had resolved minus events handled (publishes still waiting for their commit are not counted).
+
+| run | published events/s | handled events/s (while publishing) | backlog every 10 s | drain after publishing | publish→handler p50 / p99 ms |
+| --- | --- | --- | --- | --- | --- |
+${DESIGNS.map((d) => peakRow(`Postgres seed peak, ${d}`, peak[d])).join('\n')}
+${DESIGNS.map((d) => peakRow(`PGlite 1,000 events/s, ${d}`, lite[d])).join('\n')}
+
+Aims (fan-out): handled ≥ published with p99 < 500 ms at the seed peak: ${verdict(peakOk(peak['fan-out']))};
+PGlite ≥ 1,000 events/s handled: ${verdict(lite['fan-out'].handledRate >= 990)}.
+
+Sustained consume, a backlog of ${fmt(BACKLOG)} events drained by ${CONSUMERS} consumers of one group (each its own transport and pool,
+concurrency 64): ${DESIGNS.map((d) => `${d} **${fmt(drain[d])} events/s**`).join(', ')}.
+
+Ordered delivery: ${ORDERED_KEYS} keys × ${fmt(ORDERED_PER_KEY)} events published first, then drained by 2 members (own transports) of one
+\`ordered: true\` group, concurrency ${ORDERED_KEYS} each: ${DESIGNS.map((d) => `${d} ${orderedLine(ord[d])}`).join('; ')} (aim ≥ 2,000 events/s:
+${verdict(ord['fan-out'].rate >= 2000)}).
+
+Other wake-ups on the current design (same conditions):
 
 | wake-up, publishing | achieved events/s | call→handler p50 / p99 ms | commit→handler p50 / p99 ms |
 | --- | --- | --- | --- |
 ${lat.map(([label, r]) => `| ${label} | ${fmt(r.rate)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} | ${r.commitP50.toFixed(1)} / ${r.commitP99.toFixed(1)} |`).join('\n')}
 
-Aim push p99 < 20 ms (batched publishing, from the publish call): ${verdict(push.p99 < 20)} (${push.p99.toFixed(1)} ms).
-"call→handler" includes waiting for the COMMIT (an fsync per transaction on this server: raw single INSERTs above
-run at ~${fmt(m.rawSingle)}/s on one connection), so one event per transaction at 1,000/s queues behind the disk; "commit→handler" is
-the delivery path alone (NOTIFY or poll, claim, decode, handler).
-
-Polling only stays fast under steady load because a claim that returns events is followed by another claim at once;
-the interval only bounds how long an idle consumer waits (seed 004's system polled every 5 s).
-
-Sustained consume: a backlog of ${fmt(BACKLOG)} events drained by ${CONSUMERS} consumers of one group (each its own transport and pool,
-concurrency 64, claims with \`FOR UPDATE SKIP LOCKED\`, acks batched): **${fmt(drain)} events/s** (aim ≥ 3,375: ${verdict(drain >= 3375)}).`,
+"call→handler" includes waiting for the COMMIT (an fsync per transaction: raw single INSERTs above ran at ~${fmt(m.rawSingle)}/s on one
+connection); "commit→handler" is the delivery path alone (NOTIFY or poll, claim, decode, handler). Polling only stays fast
+under steady load because a claim that returns events is followed by another claim at once; the interval only bounds how long
+an idle consumer waits (SignalsLoop's original system polled every 5 s).`,
     )
   } finally {
-    await raw.end()
-    await setup.close().catch(() => {})
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    for (const d of DESIGNS) await admin.query(`DROP SCHEMA IF EXISTS "${schemaOf(d)}" CASCADE`)
     await admin.end()
   }
 }

@@ -147,12 +147,15 @@ describe('examples/nextjs-app in a real browser', () => {
     await feedbackPage.goto(`${memoryApp.url}/`)
     await submit(feedbackPage, 'Export to CSV is broken again')
     await until(page, 'dlq', (t) => t.includes('handler-failed after 3: Error: sentiment API 503'), 'the dead letter on the dashboard')
-    expect(await text(page, 'dlq-count')).toBe('1')
+    // The count comes from the metrics route, fetched alongside the list: it may show the dead letter a refresh later.
+    await until(page, 'dlq-count', (t) => t === '1', 'the DLQ count')
 
     // The model is back: some traffic for the charts, then redrive from the dashboard.
     expect((await fetch(`${memoryApp.url}/api/model`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ healthy: true }) })).status).toBe(200)
     for (let i = 0; i < 30; i++) await fetch(`${memoryApp.url}/api/feedback`, { method: 'POST', body: JSON.stringify({ text: `great update ${i}` }) })
     await until(page, 'published', (t) => Number(t) >= 32, 'the burst to show')
+    // The dashboard follows the stream route's live feed (Server-Sent Events), not a polling timer.
+    await until(page, 'live', (t) => t.includes('great update 29'), 'the burst on the live feed')
     await until(page, 'lag-sentiment-agent', (t) => t === '0', 'sentiment-agent to catch up')
     // docs/dashboard.png is refreshed only on request, so a test run leaves the work tree unchanged.
     const shot = process.env.TIERBUS_UPDATE_SCREENSHOT ? join(root, 'docs', 'dashboard.png') : join(tmpdir(), `tierbus-dashboard-${process.pid}.png`)

@@ -1,14 +1,14 @@
 /**
  * The npm install as a user gets it: every package packed with `npm pack`, installed from the tarballs into a
  * Next.js app outside the workspace (test/packed-app/template), built once with `next build`, then run with
- * `next start` once per tier — only TIERBUS_TRANSPORT and the tier's own variables change between runs.
+ * `next start` once per tier — only TIERBUS_TRANSPORT and the tier's own variables change between runs
+ * (postgres runs twice: direct, and through a private PgBouncer in transaction mode).
  * For each tier: 20 events published and handled, one forced into the dead-letter queue, and redriven.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { connect } from 'nats'
 import pg from 'pg'
@@ -17,8 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startUpstashBridge, type UpstashBridge } from '../packages/redis-streams/test/upstash-bridge.js'
 import { startEmulator, type Emulator } from '../packages/sqs-sns/test/emulator.js'
 import { BrokerProcess } from './outage/broker-process.js'
+import { startPgBouncer, type PrivateBroker } from './outage/brokers.js'
+import { installedVersion, packPackages, repoRoot as root, run } from './pack.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const template = join(root, 'test', 'packed-app', 'template')
 const token = `pa${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test'
@@ -29,34 +30,15 @@ let work: string
 let appDir: string
 let bridge: UpstashBridge
 let emulator: Emulator
+let pgbouncer: PrivateBroker
 const cleanups: Array<() => unknown> = []
-
-function run(cmd: string, args: string[], cwd: string): void {
-  try {
-    execFileSync(cmd, args, { cwd, stdio: 'pipe', encoding: 'utf8', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } })
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string }
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}\n${e.message}`)
-  }
-}
-
-/** The version the workspace itself installed, so the app gets what the repo is tested with. */
-function installedVersion(name: string): string {
-  return JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
-}
-
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'tierbus-packed-'))
   cleanups.push(() => rmSync(work, { recursive: true, force: true }))
   const packs = join(work, 'packs')
   mkdirSync(packs)
-  for (const pkg of readdirSync(join(root, 'packages'))) {
-    if (pkg === 'cli') continue
-    run('npm', ['pack', '--pack-destination', packs, '--ignore-scripts'], join(root, 'packages', pkg))
-  }
-  // Stable names for the template (npm pack names them <scope>-<name>-<version>.tgz).
-  for (const file of readdirSync(packs)) renameSync(join(packs, file), join(packs, file.replace(/-\d+\.\d+\.\d+.*\.tgz$/, '.tgz')))
+  packPackages(packs, ['cli'])
   appDir = join(work, 'app')
   cpSync(template, appDir, { recursive: true, filter: (src) => !src.endsWith('package.json.template') })
   const manifest = readFileSync(join(template, 'package.json.template'), 'utf8')
@@ -67,11 +49,13 @@ beforeAll(async () => {
   run(process.execPath, [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], appDir)
   bridge = await startUpstashBridge(REDIS_URL)
   emulator = await startEmulator()
+  pgbouncer = await startPgBouncer({ postgresPort: 5432, database: 'test' })
 }, 900_000)
 
 afterAll(async () => {
   await bridge?.close()
   await emulator?.stop()
+  await pgbouncer?.cleanup()
   while (cleanups.length) await cleanups.pop()!()
 }, 120_000)
 
@@ -154,12 +138,18 @@ const tiers: Array<{ name: string; transport: string; env: () => Record<string, 
     name: 'postgres',
     transport: 'postgres',
     env: () => ({ TIERBUS_TRANSPORT: 'postgres', DATABASE_URL: POSTGRES_URL, TIERBUS_DB_SCHEMA: `${token}_pg` }),
-    cleanup: async () => {
-      const client = new pg.Client({ connectionString: POSTGRES_URL })
-      await client.connect()
-      await client.query(`DROP SCHEMA IF EXISTS ${token}_pg CASCADE`)
-      await client.end()
-    },
+    cleanup: () => dropPostgresSchema(`${token}_pg`),
+  },
+  {
+    // Supabase's pooled DATABASE_URL, as Prisma marks it: unnamed statements, polling instead of LISTEN.
+    name: 'postgres through PgBouncer 1.18 (transaction mode)',
+    transport: 'postgres',
+    env: () => ({
+      TIERBUS_TRANSPORT: 'postgres',
+      DATABASE_URL: `${pgbouncer.url}?pgbouncer=true`,
+      TIERBUS_DB_SCHEMA: `${token}_pgb`,
+    }),
+    cleanup: () => dropPostgresSchema(`${token}_pgb`),
   },
   {
     name: 'redis',
@@ -198,6 +188,13 @@ const tiers: Array<{ name: string; transport: string; env: () => Record<string, 
     },
   },
 ]
+
+async function dropPostgresSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL })
+  await client.connect()
+  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  await client.end()
+}
 
 async function deleteRedisKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL)
@@ -299,4 +296,26 @@ describe('packed app: boot, shutdown and recovery (next start)', () => {
       await second.stop()
     }
   }, 240_000)
+})
+
+describe('packed app: publishing from the Edge runtime (next start)', () => {
+  it("an `export const runtime = 'edge'` route publishes over upstash (REST bridge) and the Node-side consumer handles the events", async () => {
+    const prefix = `${token}-edge`
+    const app = await startApp({ TIERBUS_TRANSPORT: 'upstash', UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token, TIERBUS_REDIS_PREFIX: prefix })
+    try {
+      const runId = `edge-${Date.now().toString(36)}`
+      const published = await call(app, 'POST', '/api/edge-publish', { run: runId, count: 5 })
+      expect(published.status, app.output()).toBe(201)
+      // `EdgeRuntime` is set only inside the Edge runtime's sandbox: the route really ran there.
+      expect(published.json).toMatchObject({ transport: 'upstash', runtime: 'edge-runtime' })
+      const handled = await until(async () => {
+        const { json } = await call(app, 'GET', `/api/handled?run=${runId}`)
+        return (json.handled as number[]).length === 5 ? (json.handled as number[]) : undefined
+      }, 'the 5 edge-published events handled by the Node-side consumer')
+      expect(handled).toEqual([0, 1, 2, 3, 4])
+    } finally {
+      await app.stop()
+      await deleteRedisKeys(prefix)
+    }
+  }, 180_000)
 })

@@ -135,6 +135,53 @@ export function startPostgres(): Promise<PrivateBroker> {
   })
 }
 
+/** Options of `startPgBouncer`. */
+export interface PgBouncerOptions {
+  /** The Postgres it pools (default the shared one, 127.0.0.1:5432). */
+  readonly postgresPort?: number
+  /** The database it serves under the same name (default `test`). */
+  readonly database?: string
+  /** Server connections per database/user pair: 1 makes every client share one server connection. */
+  readonly poolSize?: number
+}
+
+/**
+ * A private PgBouncer in transaction mode (`pool_mode = transaction`, trust auth) on a free port, in front of
+ * a Postgres, run as the postgres user (PgBouncer refuses root), killed by its own PID. Its URL is the pooled one.
+ */
+export function startPgBouncer(options: PgBouncerOptions = {}): Promise<PrivateBroker> {
+  const { postgresPort = 5432, database = 'test', poolSize = 4 } = options
+  return onFreshPorts(async () => {
+    const port = await freePort()
+    const dir = tempDir('pgbouncer')
+    const { uid, gid } = systemUser('postgres')
+    chownSync(dir, uid, gid)
+    const users = join(dir, 'userlist.txt')
+    writeFileSync(users, '"postgres" ""\n')
+    const ini = join(dir, 'pgbouncer.ini')
+    writeFileSync(
+      ini,
+      [
+        '[databases]',
+        `${database} = host=127.0.0.1 port=${postgresPort} dbname=${database}`,
+        '[pgbouncer]',
+        'listen_addr = 127.0.0.1',
+        `listen_port = ${port}`,
+        'unix_socket_dir =',
+        'auth_type = trust',
+        `auth_file = ${users}`,
+        'pool_mode = transaction',
+        `default_pool_size = ${poolSize}`,
+        'max_client_conn = 200',
+        'server_check_delay = 0',
+      ].join('\n') + '\n',
+    )
+    const name = `pgbouncer :${port}`
+    const broker = new BrokerProcess({ name, command: 'pgbouncer', args: [ini], ports: [port], uid, gid })
+    return started([broker], [dir], `postgres://postgres@127.0.0.1:${port}/${database}`)
+  })
+}
+
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'
 
 /**

@@ -127,7 +127,7 @@ const TOO_DEEP = `nested deeper than ${MAX_NESTING_DEPTH} levels; tierbus refuse
 export function decodeEnvelope(input: string | Uint8Array | object): Envelope {
   let value: unknown = input
   if (typeof input === 'string' || input instanceof Uint8Array) {
-    const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8')
+    const text = typeof input === 'string' ? input : utf8.decode(input)
     // Checked on the text, before parsing: a 5,000-deep body never becomes an object graph.
     if (exceedsNestingDepth(text)) throw new ValidationError(`malformed event envelope: ${TOO_DEEP}`, [{ path: '', message: TOO_DEEP }])
     try {
@@ -155,14 +155,27 @@ export function tryDecodeEnvelope(input: string | Uint8Array): DecodedMessage {
   try {
     return { envelope: decodeEnvelope(input) }
   } catch (err) {
-    const raw = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8')
+    const raw = typeof input === 'string' ? input : utf8.decode(input)
     return { malformed: { raw, error: err instanceof Error ? err.message : String(err) } }
   }
 }
 
-/** Byte size of a string as UTF-8. */
+// Web APIs rather than Buffer, so core runs in edge runtimes too.
+const utf8 = new TextDecoder()
+
+/** Byte size of a string as UTF-8 (a lone surrogate counts as U+FFFD, 3 bytes, as encoders write it). */
 export function utf8Length(text: string): number {
-  return Buffer.byteLength(text, 'utf8')
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if ((c & 0xfc00) === 0xd800 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4
+      i++
+    } else bytes += 3
+  }
+  return bytes
 }
 
 /**

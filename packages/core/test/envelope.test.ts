@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { assertHeaders, decodeEnvelope, encodeEnvelope, headersOf, ValidationError, type Envelope } from '@tierbus/core'
+import { assertHeaders, decodeEnvelope, encodeEnvelope, headersOf, utf8Length, ValidationError, type Envelope } from '@tierbus/core'
 
 const valid: Envelope = {
   specversion: '1.0',
@@ -49,6 +49,12 @@ describe('envelope', () => {
     const emoji = { ...valid, data: { text: '\u{1F600}'.repeat(300) } }
     const chars = JSON.stringify(emoji).length
     expect(() => encodeEnvelope(emoji, chars + 100)).toThrow(ValidationError)
+  })
+
+  it('measures UTF-8 size without Buffer exactly as Node encodes it (ASCII, 2-, 3-, 4-byte and lone surrogates)', () => {
+    for (const text of ['', 'plain', 'caf\u00e9', '\u20ac100', '\u{1F600}x\u{1F600}', 'a\ud800b', '\udc00', 'end\ud83d']) {
+      expect(utf8Length(text), JSON.stringify(text)).toBe(Buffer.byteLength(text, 'utf8'))
+    }
   })
 
   it('accepts lowercase extension headers and rejects reserved or invalid names', () => {

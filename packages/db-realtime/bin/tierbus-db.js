@@ -1,9 +1,23 @@
 #!/usr/bin/env node
 // Committed launcher, so npm links the bin at install time even before `dist/` is built.
-import('../dist/bin.js').catch((err) => {
-  if (err && err.code === 'ERR_MODULE_NOT_FOUND') {
-    console.error('tierbus-db: not built yet; run `npm run build` in the repository (or install @tierbus/db-realtime from npm)')
-    process.exit(1)
+import { fileURLToPath } from 'node:url'
+
+const entry = new URL('../dist/bin.js', import.meta.url)
+import(entry.href).catch((err) => {
+  // Only this package's own build missing means "not built"; any other missing module is named as it is.
+  const missing =
+    err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(`'${fileURLToPath(entry)}'`)
+  if (missing) {
+    console.error(
+      'tierbus-db: not built yet; run `npm run build` in the repository (or install @tierbus/db-realtime from npm)',
+    )
+  } else if (err && err.code === 'ERR_MODULE_NOT_FOUND') {
+    console.error(
+      `tierbus-db: a module it needs is not installed: ${err.message}. ` +
+        'Install: npm install @tierbus/db-realtime @tierbus/core zod pg',
+    )
+  } else {
+    console.error('tierbus-db: failed to start:', err)
   }
-  throw err
+  process.exit(1)
 })

@@ -1,5 +1,9 @@
 import type { TierAdapter } from '@tierbus/core'
-import { PgliteEnv, PostgresEnv, SupabaseEnv, transportFromEnv } from './env.js'
+import { transportFromEnv } from './env.js'
+import { PgliteEnv, PostgresEnv } from './env-schema.js'
+import { supabaseAdapter } from './supabase-adapter.js'
+
+export { supabaseAdapter }
 
 /** `TIERBUS_TRANSPORT=postgres` (DATABASE_URL): pass to `createBusFromEnv({ adapters })`. */
 export const postgresAdapter: TierAdapter = Object.freeze<TierAdapter>({
@@ -15,14 +19,6 @@ export const pgliteAdapter: TierAdapter = Object.freeze<TierAdapter>({
   install: '@tierbus/db-realtime @electric-sql/pglite',
   env: PgliteEnv,
   create: (env) => transportFromEnv('pglite', env),
-})
-
-/** `TIERBUS_TRANSPORT=supabase` (SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY). */
-export const supabaseAdapter: TierAdapter = Object.freeze<TierAdapter>({
-  kind: 'supabase',
-  install: '@tierbus/db-realtime @supabase/supabase-js',
-  env: SupabaseEnv,
-  create: (env) => transportFromEnv('supabase', env),
 })
 
 /** Every adapter of this package. */

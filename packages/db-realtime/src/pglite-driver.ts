@@ -1,23 +1,33 @@
 import { ConfigError } from '@tierbus/core'
 import { renameDeprecatedOptions } from '@tierbus/core/adapter'
-import type { PGlite } from '@electric-sql/pglite'
 import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
 import { channelOf } from './schema-name.js'
 import { functionCallSql, migratedVersionSql, type DbFunction } from './statements.js'
 
+/**
+ * What tierbus uses of a PGlite database (a real `PGlite` fits): queries, LISTEN, and closing one it opened.
+ * Declared here so the package's types never need `@electric-sql/pglite`'s.
+ */
+export interface PgliteLike {
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }>
+  listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>
+  close(): Promise<void>
+  readonly closed: boolean
+}
+
 /** Options of the PGlite (embedded Postgres) driver. */
 export interface PgliteDriverOptions {
-  /** An app-owned PGlite instance (not closed by tierbus). */
-  client?: PGlite
+  /** An app-owned `PGlite` instance (not closed by tierbus). */
+  client?: PgliteLike
   /** @deprecated Renamed `client` (the same name on every tier). */
-  db?: PGlite
+  db?: PgliteLike
   /** Data directory for a persistent database; in-memory when unset (and no `client` given). */
   dataDir?: string
 }
 
 /** Opens (or wraps) a PGlite database. */
-export async function openPglite(driverOptions: PgliteDriverOptions): Promise<{ db: PGlite; owned: boolean }> {
+export async function openPglite(driverOptions: PgliteDriverOptions): Promise<{ db: PgliteLike; owned: boolean }> {
   const options = renameDeprecatedOptions(driverOptions, { db: 'client' }, 'pgliteTransport')
   if (options.client) return { db: options.client, owned: false }
   let mod: typeof import('@electric-sql/pglite')
@@ -35,7 +45,7 @@ export async function openPglite(driverOptions: PgliteDriverOptions): Promise<{ 
 }
 
 /** Builds the PGlite driver: in-process Postgres; NOTIFY from its own inserts arrives through `db.listen`. */
-export function pgliteDriver(schema: string, db: PGlite, owned: boolean): DbDriver {
+export function pgliteDriver(schema: string, db: PgliteLike, owned: boolean): DbDriver {
   const texts = new Map<DbFunction, string>()
   const textFor = (fn: DbFunction) => {
     let t = texts.get(fn)

@@ -22,6 +22,7 @@ export const DB_FUNCTIONS = Object.freeze({
   count_range: { params: ['p_from', 'p_to', 'p_regex', 'p_prefix'], returns: 'value' },
   payload_put: { params: ['p_id', 'p_body', 'p_ttl_ms'], returns: 'value' },
   payload_get: { params: ['p_id'], returns: 'value' },
+  prune: { params: ['p_after', 'p_max_age_ms', 'p_max_events', 'p_batch'], returns: 'rows' },
 } as const)
 
 /** Name of one tierbus SQL function. */

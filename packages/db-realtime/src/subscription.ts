@@ -16,12 +16,12 @@ export interface SubscriptionHost {
   reportError(err: unknown, context: TransportErrorContext): void
 }
 
-/** First re-claim delay after a 'soon' hint (events beyond the visibility horizon); doubles up to the poll interval. */
+/** First re-claim delay after a 'soon' hint (another member is copying the group's older events); doubles up to the poll interval. */
 const SOON_MS = 2
 /**
- * Cap of the 'soon' backoff. The hint only comes while events are pending behind the visibility
- * horizon (an older transaction still running), so polling every 25 ms at most then keeps push latency
- * low without spinning; with nothing pending the loop sleeps until NOTIFY or the poll interval.
+ * Cap of the 'soon' backoff. The hint only comes while another member copies a new group's older events
+ * (backfill), so polling every 25 ms at most then picks them up soon without spinning; with nothing
+ * pending the loop sleeps until NOTIFY or the poll interval.
  */
 const SOON_MAX_MS = 25
 /** First pause after a failed claim; doubles up to the poll interval. */

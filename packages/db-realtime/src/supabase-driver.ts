@@ -1,13 +1,41 @@
 import { ConfigError, TransportError } from '@tierbus/core'
-import type { SupabaseClient } from '@supabase/supabase-js'
 import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
 import { DB_FUNCTIONS, type DbRow } from './statements.js'
 
+/** What a supabase-js `rpc()` call resolves to. */
+export interface SupabaseRpcResult {
+  data: unknown
+  error: { message: string; code?: string } | null
+}
+
+/** The Realtime channel calls tierbus makes (a supabase-js `RealtimeChannel` fits). */
+export interface SupabaseChannelLike {
+  on(
+    type: 'postgres_changes',
+    filter: { event: 'INSERT'; schema: string; table: string },
+    callback: (payload: { new: Record<string, unknown> }) => void,
+  ): SupabaseChannelLike
+  subscribe(callback?: (status: string, err?: Error) => void): SupabaseChannelLike
+}
+
+/**
+ * What tierbus uses of a supabase-js client (one from `createClient` fits): RPC in a schema and Realtime
+ * channels. Declared here so the package's types never need `@supabase/supabase-js`'s.
+ */
+export interface SupabaseClientLike {
+  schema(schema: string): {
+    rpc(fn: string, args?: Record<string, unknown>): PromiseLike<SupabaseRpcResult>
+  }
+  channel(name: string): SupabaseChannelLike
+  removeChannel(channel: SupabaseChannelLike): Promise<unknown>
+  removeAllChannels(): Promise<unknown>
+}
+
 /** Options of the Supabase driver. */
 export interface SupabaseDriverOptions {
   /** An app-owned client created with the service-role key (on Node < 22 pass `realtime: { transport: WebSocket }` from `ws`). */
-  client?: SupabaseClient
+  client?: SupabaseClientLike
   /** Project URL (env SUPABASE_URL), used when no client is given. */
   url?: string
   /** Service-role key (env SUPABASE_SERVICE_ROLE_KEY); never ship it to a browser. */
@@ -15,7 +43,7 @@ export interface SupabaseDriverOptions {
 }
 
 /** Creates a service-role Supabase client from url + key (sessions off: this is a server). */
-export async function openSupabase(options: SupabaseDriverOptions): Promise<SupabaseClient> {
+export async function openSupabase(options: SupabaseDriverOptions): Promise<SupabaseClientLike> {
   if (options.client) return options.client
   if (!options.url || !options.serviceRoleKey) {
     throw new ConfigError('supabaseTransport needs { client } or { url, serviceRoleKey } (env SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)')
@@ -34,7 +62,7 @@ export async function openSupabase(options: SupabaseDriverOptions): Promise<Supa
  * where TCP does not, e.g. edge runtimes), and Realtime `postgres_changes` on the events table is the
  * push. The schema must be in the project's "Exposed schemas" (API settings) for RPC to reach it.
  */
-export function supabaseDriver(schema: string, client: SupabaseClient): DbDriver {
+export function supabaseDriver(schema: string, client: SupabaseClientLike): DbDriver {
   const rest = client.schema(schema)
   return {
     kind: 'supabase',

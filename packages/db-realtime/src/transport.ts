@@ -25,6 +25,7 @@ import type { DbDriver } from './driver.js'
 import { observedDriver } from './observed-driver.js'
 import { dbPayloadStore, type DbPayloadStoreOptions } from './payload-store.js'
 import { sqlPattern } from './patterns.js'
+import { checkRetention, pruneEvents, RETENTION_DEFAULTS, type AutoRetention, type PruneResult, type RetentionPolicy } from './retention.js'
 import { DbSubscription, type SubscriptionHost } from './subscription.js'
 
 /** Tier 1 capabilities: durable log, replay, per-key order, delays; 1 MiB envelopes (rows stay TOAST-friendly and fit PostgREST bodies). */
@@ -50,6 +51,11 @@ export interface DbTransportOptions extends ConnectionStateOptions, PublishDeadl
   migrate?: boolean
   /** Called with errors nobody awaits (a lost LISTEN connection, a failed poll); default: console.warn. */
   onError?: TransportErrorListener
+  /**
+   * Prune the events log by itself every `intervalMs` (default: never; events are kept for replay and audit).
+   * Never removes an event a group still needs (see `RetentionPolicy`). `transport.prune()` runs it at once.
+   */
+  retention?: AutoRetention
 }
 
 /** Defaults of `DbTransportOptions`. */
@@ -116,6 +122,11 @@ export interface DbRealtimeTransport extends Transport {
   replay(options: ReplayOptions, handler: (envelope: Envelope) => void | Promise<void>): Promise<{ replayed: number; skipped: number }>
   /** How many events `replay` with the same options would visit (progress of a backfill). */
   count(options: Omit<ReplayOptions, 'pageSize'>): Promise<number>
+  /**
+   * Removes old events by `policy` (default: the transport's `retention` option), never one a group still
+   * needs; resolves when nothing more may go. Safe to run from several processes at once.
+   */
+  prune(policy?: RetentionPolicy): Promise<PruneResult>
   /** A claim-check store for big events in this schema's `payloads` table (see `claimCheckTransport`). */
   payloadStore(options?: DbPayloadStoreOptions): PayloadStore
 }
@@ -144,6 +155,9 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   private readonly onError: TransportErrorListener
   private readonly subscriptions = new Set<DbSubscription>()
   private listening: Promise<() => Promise<void>> | undefined
+  private readonly retention: AutoRetention | undefined
+  private retentionTimer: ReturnType<typeof setTimeout> | undefined
+  private pruning: Promise<unknown> | undefined
   private closed = false
 
   constructor(driver: DbDriver, options: DbTransportOptions) {
@@ -164,6 +178,38 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
       redrive: async (ids) => (ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_redrive', [this.deadLetterIds(ids)]))),
       purge: async (ids) => (ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_purge', [this.deadLetterIds(ids)]))),
     }
+    if (options.retention) {
+      checkRetention(options.retention, `${driver.kind} transport retention`)
+      this.retention = options.retention
+      this.scheduleRetention(positiveInt(options.retention.intervalMs ?? RETENTION_DEFAULTS.intervalMs, 'retention.intervalMs'))
+    }
+  }
+
+  async prune(policy?: RetentionPolicy): Promise<PruneResult> {
+    this.assertOpen()
+    const p = policy ?? this.retention
+    if (!p) throw new ConfigError(`${this.name} transport: prune() needs a policy, e.g. prune({ maxAgeMs: 90 * 86_400_000 }), or the retention option`)
+    return pruneEvents(this.driver, p)
+  }
+
+  /** The automatic retention: one run every interval, never two at once; failures go to onError. */
+  private scheduleRetention(intervalMs: number): void {
+    this.retentionTimer = setTimeout(() => {
+      this.pruning = this.prune()
+        .then((result) => {
+          if (result.heldBy) {
+            this.reportError(new TransportError(
+              `retention: group "${result.heldBy.group}" still needs event ${result.heldBy.seq}, so older events are kept; ` +
+                'if nobody consumes that group any more, drop it', { retryable: true }), { operation: 'retention' })
+          }
+        })
+        .catch((err) => this.reportError(err, { operation: 'retention' }))
+        .finally(() => {
+          this.pruning = undefined
+          if (!this.closed) this.scheduleRetention(intervalMs)
+        })
+    }, intervalMs)
+    this.retentionTimer.unref?.()
   }
 
   get isClosed(): boolean {
@@ -247,6 +293,8 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    clearTimeout(this.retentionTimer)
+    await this.pruning
     const subs = [...this.subscriptions]
     this.subscriptions.clear()
     await Promise.all(subs.map((s) => s.close()))

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { ConfigError } from '@tierbus/core'
 
 /** Decides whether a request may call a route (e.g. checks Vercel Cron's `Authorization: Bearer <CRON_SECRET>`). */
@@ -27,14 +26,29 @@ export function routeAccess(route: string, authorize: RouteAccess | undefined): 
   )
 }
 
-const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
+const encoder = new TextEncoder()
+
+/** SHA-256 of `text` through Web Crypto (Node, Edge runtime and browsers alike). */
+const digest = async (text: string): Promise<Uint8Array> =>
+  new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text)))
+
+/** Compares two equal-length byte strings in time that does not depend on where they differ. */
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  let diff = a.length ^ b.length
+  for (let i = 0; i < a.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0)
+  return diff === 0
+}
 
 /**
  * `Authorization: Bearer <secret>` check, as Vercel Cron sends with CRON_SECRET. The comparison takes the
- * same time whatever the header holds (equal-length SHA-256 digests through `timingSafeEqual`).
+ * same time whatever the header holds: both sides are hashed to equal-length SHA-256 digests (Web Crypto,
+ * so the check runs in the Edge runtime too) and compared without an early exit.
  */
 export function bearer(secret: string | undefined): Authorize {
-  if (!secret) throw new ConfigError('bearer(secret): the secret is empty; set CRON_SECRET / TIERBUS_ADMIN_TOKEN (or pass the token your scheduler sends)')
+  if (!secret)
+    throw new ConfigError(
+      'bearer(secret): the secret is empty; set CRON_SECRET / TIERBUS_ADMIN_TOKEN (or pass the token your scheduler sends)',
+    )
   const expected = digest(`Bearer ${secret}`)
-  return (request) => timingSafeEqual(digest(request.headers.get('authorization') ?? ''), expected)
+  return async (request) => equalBytes(await digest(request.headers.get('authorization') ?? ''), await expected)
 }

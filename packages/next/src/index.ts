@@ -11,3 +11,5 @@ export type { BusSource, DeadLetterRoutesOptions, DrainRouteOptions, EventsMetri
 export { closeOnShutdown, SHUTDOWN_TIMEOUT_MS } from './shutdown.js'
 export { resetSharedBus, sharedBus, singleton, START_CONSUMERS_DEFAULTS, startConsumers } from './singleton.js'
 export type { SharedBusOptions, StartConsumersOptions } from './singleton.js'
+export { RESYNC_EVENT, STREAM_DEFAULTS, streamRoute } from './stream-route.js'
+export type { StreamFilter, StreamMessage, StreamRoute, StreamRouteOptions, StreamStats } from './stream-route.js'

@@ -6,7 +6,8 @@ import { guardedRoute, type RouteHandler, type RouteProtection } from './route-g
 /** A bus, or a function that gives one (e.g. `() => sharedBus()`). */
 export type BusSource = Bus | (() => Promise<Bus>)
 
-const busOf = (source: BusSource): Promise<Bus> => (typeof source === 'function' ? source() : Promise.resolve(source))
+/** The bus a `BusSource` names. */
+export const busOf = (source: BusSource): Promise<Bus> => (typeof source === 'function' ? source() : Promise.resolve(source))
 
 /** Maps a transport name to the advisor's tier names. */
 export function tierOf(transportName: string): AdvisedTier {

@@ -21,10 +21,21 @@ const state: ShutdownState = ((globalThis as { __tierbusShutdown?: ShutdownState
  * the code it asked for. Where nothing else handles the signal, the process exits with 128 + signal.
  */
 export function closeOnShutdown(bus: Bus): void {
+  if (!receivesSignals()) return
   state.buses.add(bus)
   if (state.installed) return
   state.installed = true
   for (const signal of SIGNALS) process.once(signal, () => shutdown(signal))
+}
+
+/** False in edge runtimes: they have no signals, and touching their `process.once` throws. */
+function receivesSignals(): boolean {
+  if (typeof (globalThis as { EdgeRuntime?: unknown }).EdgeRuntime === 'string') return false
+  try {
+    return typeof globalThis.process?.once === 'function'
+  } catch {
+    return false
+  }
 }
 
 function shutdown(signal: (typeof SIGNALS)[number]): void {

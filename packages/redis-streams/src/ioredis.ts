@@ -1,18 +1,49 @@
 import { ConfigError, TransportError } from '@tierbus/core'
 import type { ConnectionState } from '@tierbus/core/adapter'
-import type { Redis as IORedis, RedisOptions as IORedisOptions } from 'ioredis'
 import type { BlockingReader, RedisCommand, RedisStreamClient } from './client.js'
 import { REDIS_STREAMS_DEFAULTS, type RedisStreamsOptions } from './options.js'
 import { RedisStreamsTransport } from './transport.js'
+
+/** The ioredis pipeline calls tierbus makes (ioredis's `ChainableCommander` fits). */
+export interface IORedisPipelineLike {
+  call(command: string, ...args: Array<string | number>): unknown
+  exec(): Promise<Array<[error: Error | null, result: unknown]> | null>
+}
+
+/** Options tierbus passes to `duplicate()` (a subset of ioredis's `RedisOptions`). */
+export interface IORedisDuplicateOptions {
+  connectionName?: string
+  maxRetriesPerRequest?: number | null
+  lazyConnect?: boolean
+}
+
+/**
+ * What tierbus uses of an ioredis client (a real ioredis `Redis` fits): commands, pipelines, duplicated
+ * connections for blocking reads and pub/sub, connection events. Declared here so the package's types never
+ * need `ioredis`'s.
+ */
+export interface IORedisLike {
+  readonly status: string
+  call(command: string, ...args: Array<string | number>): Promise<unknown>
+  pipeline(): IORedisPipelineLike
+  duplicate(options?: IORedisDuplicateOptions): IORedisLike
+  on(event: string, listener: (...args: any[]) => void): unknown
+  subscribe(...channels: string[]): Promise<unknown>
+  quit(): Promise<unknown>
+  disconnect(): void
+}
 
 /** Options of `redisTransport`: a `redis://` URL (the transport opens and closes its connections) or your ioredis client. */
 export interface RedisTransportOptions extends RedisStreamsOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. */
   url?: string
-  /** An ioredis client to use instead of `url`; the transport never closes it (it does close the connections it duplicates from it). */
-  client?: IORedis
-  /** Extra ioredis options when connecting from `url`. */
-  clientOptions?: IORedisOptions
+  /**
+   * An ioredis `Redis` client to use instead of `url`; the transport never closes it (it does close the
+   * connections it duplicates from it).
+   */
+  client?: IORedisLike
+  /** Extra ioredis `RedisOptions` when connecting from `url` (e.g. `tls`, `db`), for `new Redis(url, options)`. */
+  clientOptions?: Readonly<Record<string, unknown>>
   /** Name shown by `CLIENT LIST` for this transport's connections (readers get `:reader` appended). */
   connectionName?: string
 }
@@ -27,8 +58,8 @@ class IORedisBlockingReader implements BlockingReader {
   private readSeq = 0
 
   constructor(
-    private readonly conn: IORedis,
-    private readonly control: IORedis,
+    private readonly conn: IORedisLike,
+    private readonly control: IORedisLike,
     private readonly onClose: () => void,
   ) {
     // A reconnect gets a new client id: forget the old one when the connection drops.
@@ -75,11 +106,11 @@ class IORedisBlockingReader implements BlockingReader {
  */
 export class IORedisStreamClient implements RedisStreamClient {
   readonly protocol = 'tcp' as const
-  private readonly connections = new Set<IORedis>()
+  private readonly connections = new Set<IORedisLike>()
 
   constructor(
     /** The main connection (commands, pipelines, CLIENT UNBLOCK). */
-    readonly redis: IORedis,
+    readonly redis: IORedisLike,
     private readonly owned: boolean,
     private readonly connectionName = 'tierbus',
   ) {}
@@ -150,21 +181,19 @@ async function loadIORedis(): Promise<{ Redis: typeof import('ioredis').Redis }>
 export async function redisTransport(options: RedisTransportOptions): Promise<RedisStreamsTransport> {
   const { url, client, clientOptions, connectionName = 'tierbus', ...streamOptions } = options
   if (!client && !url) throw new ConfigError('redisTransport needs { url } (e.g. redis://127.0.0.1:6379, or set REDIS_URL) or { client } (an ioredis instance)')
-  let redis: IORedis
+  let redis: IORedisLike
   if (client) redis = client
   else {
     const { Redis } = await loadIORedis()
-    const redisOptions: IORedisOptions = { connectionName, lazyConnect: true, ...clientOptions }
-    // ioredis' own RedisOptions is not assignable to its constructor's parameter under
-    // exactOptionalPropertyTypes (`replyMapping?: ReplyMappingMode` vs `| undefined`): a typing gap only.
-    redis = new Redis(url!, redisOptions as never)
+    const own = new Redis(url!, { connectionName, lazyConnect: true, ...clientOptions })
+    redis = own
     const onError = streamOptions.onError ?? REDIS_STREAMS_DEFAULTS.onError
     redis.on('error', (err: unknown) => onError(err, { operation: 'connection' }))
     try {
-      await redis.connect()
-      await redis.ping()
+      await own.connect()
+      await own.ping()
     } catch (err) {
-      redis.disconnect()
+      own.disconnect()
       // TransportError redacts the URL's password (and the client's error) itself.
       throw new TransportError(`cannot connect to Redis at ${url!} (${(err as Error).message}): check REDIS_URL and that Redis 7+ is running`, { cause: err })
     }

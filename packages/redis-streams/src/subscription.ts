@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto'
-import { hostname } from 'node:os'
 import { compilePattern, DEAD_LETTER_KINDS, isWildcard, type DeadLetterReason, type Delivery, type Subscription, type SubscriptionSpec } from '@tierbus/core'
 import { FetchLoop, LeaseKeeper, type AckCoalescer } from '@tierbus/core/adapter'
 import { streamAckKey, type StreamAck } from './ack-batcher.js'
@@ -44,9 +42,19 @@ interface DeferredRetry {
   readonly dueAt: number
 }
 
+/**
+ * The host part of consumer names. Read through `process.getBuiltinModule` rather than an import of `node:os`,
+ * so this module loads in edge runtimes (which publish over Upstash and never subscribe) and bundles for them.
+ */
+function hostLabel(): string {
+  const os = globalThis.process?.getBuiltinModule?.('node:os')
+  return os?.hostname() ?? globalThis.process?.env?.HOSTNAME ?? 'host'
+}
+
 /** A unique consumer name: host, pid and a random part, so a restarted process never reuses a crashed one's name. */
 function consumerName(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, '0')).join('')
+  return `${hostLabel()}:${globalThis.process?.pid ?? 0}:${random}`
 }
 
 /**

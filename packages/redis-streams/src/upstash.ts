@@ -1,9 +1,30 @@
 import { ConfigError, TransportError } from '@tierbus/core'
 import { isNetworkError, renameDeprecatedOptions, type ConnectionState } from '@tierbus/core/adapter'
-import type { Redis as UpstashRedis, Requester } from '@upstash/redis'
 import type { RedisCommand, RedisStreamClient } from './client.js'
 import type { RedisStreamsOptions } from './options.js'
 import { RedisStreamsTransport } from './transport.js'
+
+/** One Upstash REST request: a command (or, with `path: ['pipeline']`, a list of them). */
+export interface UpstashRequest {
+  path?: string[]
+  body?: unknown
+}
+
+/**
+ * The HTTP requester inside an `@upstash/redis` client, which tierbus sends its commands through (its
+ * retries, keep-alive and response decoding). Declared here so the package's types never need `@upstash/redis`'s.
+ */
+export interface UpstashRequesterLike {
+  request(req: UpstashRequest): Promise<{ result?: unknown; error?: string }>
+}
+
+/**
+ * An `@upstash/redis` `Redis` client (any one fits: tierbus reaches its HTTP requester through it). Declared
+ * here so the package's types never need `@upstash/redis`'s.
+ */
+export interface UpstashRedisLike {
+  ping(...args: never[]): Promise<unknown>
+}
 
 /** Options of `upstashTransport`: REST URL and token, or your `@upstash/redis` client. */
 export interface UpstashTransportOptions extends RedisStreamsOptions {
@@ -12,9 +33,9 @@ export interface UpstashTransportOptions extends RedisStreamsOptions {
   /** `UPSTASH_REDIS_REST_TOKEN`. */
   token?: string
   /** An `@upstash/redis` client to use instead of url + token. */
-  client?: UpstashRedis
+  client?: UpstashRedisLike
   /** @deprecated Renamed `client` (the same name on every tier). */
-  redis?: UpstashRedis
+  redis?: UpstashRedisLike
 }
 
 type PipelineReply = Array<{ result?: unknown; error?: string }>
@@ -27,7 +48,7 @@ export class UpstashStreamClient implements RedisStreamClient {
   readonly protocol = 'http' as const
   private state: ConnectionState | undefined
 
-  constructor(private readonly requester: Requester) {}
+  constructor(private readonly requester: UpstashRequesterLike) {}
 
   /** HTTP holds no connection: each request that reaches Upstash means `up`, each that cannot means `down`. */
   watchConnection(state: ConnectionState): void {
@@ -51,15 +72,15 @@ export class UpstashStreamClient implements RedisStreamClient {
     // HTTP: nothing held open.
   }
 
-  private request(req: Parameters<Requester['request']>[0]): ReturnType<Requester['request']> {
+  private request(req: UpstashRequest): Promise<{ result?: unknown; error?: string }> {
     const call = this.requester.request(req)
     return this.state ? this.state.observe(call, isNetworkError) : call
   }
 }
 
 /** The HTTP requester inside an @upstash/redis client (every command of that client goes through it). */
-function requesterOf(redis: UpstashRedis): Requester {
-  const requester = (redis as unknown as { client?: Requester }).client
+function requesterOf(redis: UpstashRedisLike): UpstashRequesterLike {
+  const requester = (redis as unknown as { client?: UpstashRequesterLike }).client
   if (!requester || typeof requester.request !== 'function') {
     throw new ConfigError('this @upstash/redis version does not expose its HTTP requester; install @upstash/redis 1.34 or later')
   }
@@ -84,7 +105,7 @@ export async function upstashTransport(options: UpstashTransportOptions): Promis
     { redis: 'client' },
     'upstashTransport',
   )
-  let client: UpstashRedis
+  let client: UpstashRedisLike
   if (given) client = given
   else {
     if (!url || !token) {

@@ -1,10 +1,18 @@
-import type { S3Client } from '@aws-sdk/client-s3'
+import type { GetObjectCommandOutput } from '@aws-sdk/client-s3'
 import { ConfigError, isPayloadId, type PayloadStore, TransportError } from '@tierbus/core'
+
+/**
+ * What the store uses of an `S3Client` from @aws-sdk/client-s3 (a real one fits): `send`. Declared here so
+ * the package's types never need the optional peer's.
+ */
+export interface S3ClientLike {
+  send(command: object): Promise<unknown>
+}
 
 /** Options of `s3PayloadStore`. */
 export interface S3PayloadStoreOptions {
-  /** The S3 client (the app's: region, credentials, endpoint); the store never destroys it. */
-  client: S3Client
+  /** The `S3Client` (the app's: region, credentials, endpoint); the store never destroys it. */
+  client: S3ClientLike
   /** The bucket bodies go to (it must exist). */
   bucket: string
   /** Key prefix inside the bucket (default `tierbus/payloads/`): bodies live at `<prefix><id>.json`. */
@@ -72,7 +80,9 @@ export function s3PayloadStore(options: S3PayloadStoreOptions): PayloadStore {
     async get(id) {
       const { GetObjectCommand } = await s3Commands()
       try {
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key(id) }))
+        const object = (await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key(id) }),
+        )) as GetObjectCommandOutput
         return object.Body ? await object.Body.transformToString('utf8') : undefined
       } catch (err) {
         const name = (err as { name?: string }).name

@@ -1,5 +1,6 @@
 'use client'
 
+import { EventSource } from 'eventsource'
 import { useCallback, useEffect, useState, type FormEvent } from 'react'
 
 type Summary = { count: number; p50: number; p95: number; p99: number }
@@ -15,6 +16,11 @@ type Metrics = {
 }
 type DeadLetter = { id: string; group: string; failedAt: string; envelope?: { id: string; type: string; data: unknown }; reason: { kind: string; error: string; attempts: number } }
 type Point = { t: number; rate: number; acked: number; p50: number; p99: number }
+/** One message of the live feed (`streamRoute`'s JSON). */
+type LiveEvent = { id: string; type: string; time: string; data: unknown }
+
+/** How long after the last streamed event the dashboard keeps refreshing its metrics (once a second). */
+const ACTIVE_MS = 5_000
 
 /** A small SVG line chart of one or two series over the last minute. */
 function Chart({ points, series, unit, testId }: { points: Point[]; series: Array<{ key: keyof Point; color: string; label: string }>; unit: string; testId: string }) {
@@ -73,6 +79,7 @@ export default function Dashboard() {
   const [metrics, setMetrics] = useState<Metrics | null>(null)
   const [points, setPoints] = useState<Point[]>([])
   const [dead, setDead] = useState<DeadLetter[]>([])
+  const [live, setLive] = useState<LiveEvent[]>([])
 
   useEffect(() => {
     setToken(sessionStorage.getItem(TOKEN_KEY))
@@ -108,12 +115,42 @@ export default function Dashboard() {
     setPoints((prev) => [...prev, { t: Date.now(), rate: m.eventVolume.perSecond, acked: m.eventVolume.handled, p50: m.latency.endToEndMs.p50, p99: m.latency.endToEndMs.p99 }].slice(-60))
   }, [admin])
 
+  // No polling while nothing happens: the live feed (/api/events/stream, Server-Sent Events) says when something
+  // did. Metrics are refreshed once a second from the first event until ACTIVE_MS after the last one (retries,
+  // dead letters and lag settle meanwhile), then the dashboard waits for the next event.
   useEffect(() => {
     if (!token) return
     const tick = () => void refresh().catch((err: unknown) => (err instanceof Unauthorized ? signOut() : undefined))
+    let activeUntil = 0
+    let timer: ReturnType<typeof setInterval> | undefined
+    const onEvent = () => {
+      activeUntil = Date.now() + ACTIVE_MS
+      if (timer) return
+      tick()
+      timer = setInterval(() => {
+        tick()
+        if (Date.now() < activeUntil) return
+        clearInterval(timer)
+        timer = undefined
+      }, 1_000)
+    }
+    // The `eventsource` package's EventSource: the browser's own cannot send the Authorization header.
+    const source = new EventSource('/api/events/stream', {
+      fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, authorization: `Bearer ${token}` } }),
+    })
+    source.onmessage = (message) => {
+      setLive((prev) => [JSON.parse(message.data) as LiveEvent, ...prev].slice(0, 20))
+      onEvent()
+    }
+    source.addEventListener('tierbus.resync', tick)
+    source.onerror = (error) => {
+      if (error.code === 401) signOut()
+    }
     tick()
-    const timer = setInterval(tick, 1000)
-    return () => clearInterval(timer)
+    return () => {
+      source.close()
+      clearInterval(timer)
+    }
   }, [token, refresh, signOut])
 
   async function redrive(id: string) {
@@ -169,6 +206,14 @@ export default function Dashboard() {
           ))}
         </tbody>
       </table>
+      <h3>Live events</h3>
+      {live.length === 0 ? <p data-testid="live-empty">waiting for events…</p> : (
+        <ul data-testid="live">
+          {live.map((e) => (
+            <li key={e.id}>{e.time} {e.type} {JSON.stringify(e.data)}</li>
+          ))}
+        </ul>
+      )}
       <h3>Dead letters</h3>
       {dead.length === 0 ? <p data-testid="dlq-empty">none</p> : (
         <table data-testid="dlq" cellPadding={4}>

@@ -1,13 +1,12 @@
-import { defineEvent } from '@tierbus/core'
 import { pgliteAdapter, postgresAdapter, supabaseAdapter } from '@tierbus/db-realtime'
 import { migrationAdapter } from '@tierbus/migrator'
 import { natsAdapter } from '@tierbus/nats'
 import { sharedBus, singleton, startConsumers } from '@tierbus/next'
 import { redisAdapter, upstashAdapter } from '@tierbus/redis-streams'
 import { sqsAdapter } from '@tierbus/sqs-sns'
-import { z } from 'zod'
+import { OrderPlaced } from './events'
 
-export const OrderPlaced = defineEvent('order.placed', z.object({ run: z.string(), n: z.number().int() }))
+export { OrderPlaced }
 
 const adapters = [postgresAdapter, pgliteAdapter, supabaseAdapter, redisAdapter, upstashAdapter, sqsAdapter, natsAdapter, migrationAdapter]
 
