@@ -87,7 +87,7 @@ function rawRow(i: number): unknown[] {
 async function transport(options: Partial<PostgresTransportOptions> = {}): Promise<DbRealtimeTransport> {
   // A long publish deadline: on a loaded machine a slow publish shows up as latency instead of ending the run.
   return postgresTransport({
-    connectionString: DATABASE_URL, schema: schemaOf(design), migrate: design === 'fan-out', onError: () => {}, publishTimeoutMs: 60_000, ...options,
+    url: DATABASE_URL, schema: schemaOf(design), migrate: design === 'fan-out', onError: () => {}, publishTimeoutMs: 60_000, ...options,
   })
 }
 

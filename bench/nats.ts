@@ -20,7 +20,7 @@ const token = () => `bench${randomUUID().slice(0, 8)}`
 /** A fresh prefix + stream per measurement, deleted afterwards, so runs never see each other's data. */
 async function isolated(): Promise<NatsTransport> {
   const t = token()
-  return natsTransport({ servers: NATS_URL, prefix: t, stream: t.toUpperCase(), deleteStreamsOnClose: true, maxAgeMs: 600_000 })
+  return natsTransport({ url: NATS_URL, prefix: t, stream: t.toUpperCase(), deleteStreamsOnClose: true, maxAgeMs: 600_000 })
 }
 
 // ---- raw nats client: the same envelope bytes, js.publish with msgID, pull consumer with explicit acks ----

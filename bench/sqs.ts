@@ -59,7 +59,11 @@ const emulator = await startEmulator()
 /** A fresh namespace with one subscribed group, provisioned by tierbus; raw calls reuse its topic and queue. */
 async function namespace() {
   const clients = counted(emulator.endpoint)
-  const transport = sqsTransport({ prefix: `bench${randomUUID().slice(0, 8)}`, sqsClient: clients.sqs, snsClient: clients.sns, waitTimeSeconds: 1 })
+  const transport = await sqsTransport({
+    prefix: `bench${randomUUID().slice(0, 8)}`,
+    client: { sqs: clients.sqs, sns: clients.sns },
+    waitTimeSeconds: 1,
+  })
   await transport.provision([{ group: 'bench', pattern: Feedback.type, maxAttempts: 5, leaseMs: 30_000 }])
   const topicArn = await transport.topicArn()
   const queueUrl = (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: queueNames(transport.prefix, 'bench', Feedback.type, false).queue }))).QueueUrl!

@@ -77,7 +77,9 @@ function exampleBuildIsStale(): boolean {
 
 /** Polls the page until `testId`'s text satisfies `ok`. */
 async function until(page: Page, testId: string, ok: (text: string) => boolean, what: string): Promise<string> {
-  const deadline = Date.now() + 20_000
+  // Generous: the first request after a tier switch opens that tier (PGlite's WASM start alone took 27 s on a
+  // loaded 2-core machine); the poll returns as soon as the condition holds.
+  const deadline = Date.now() + 90_000
   for (;;) {
     const t = await page.getByTestId(testId).first().textContent({ timeout: 1_000 }).catch(() => null)
     if (t !== null && ok(t)) return t

@@ -14,7 +14,8 @@ import {
 } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
 import { pgliteTransport } from '@tierbus/db-realtime'
-import { IORedisStreamClient, type RedisStreamsTransport, redisPayloadStore } from '@tierbus/redis-streams'
+import { type RedisStreamsTransport, redisPayloadStore } from '@tierbus/redis-streams'
+import { IORedisStreamClient } from '../../packages/redis-streams/src/ioredis.js'
 import { s3PayloadStore } from '@tierbus/sqs-sns'
 import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -73,7 +74,7 @@ const tiers: Record<string, Tier> = {
   async pglite() {
     const db = await PGlite.create()
     cleanups.push(() => db.close())
-    const transport = await pgliteTransport({ db, schema: freshSchema(), onError: () => {} })
+    const transport = await pgliteTransport({ client: db, schema: freshSchema(), onError: () => {} })
     return { transport, store: transport.payloadStore() }
   },
   async redis() {
@@ -87,7 +88,7 @@ const tiers: Record<string, Tier> = {
     cleanups.push(async () => s3.destroy())
     const bucket = uniqueToken('tb-payloads-').toLowerCase()
     await s3.send(new CreateBucketCommand({ Bucket: bucket }))
-    return { transport: isolatedSqsTransport(emulator.endpoint), store: s3PayloadStore({ client: s3, bucket }) }
+    return { transport: await isolatedSqsTransport(emulator.endpoint), store: s3PayloadStore({ client: s3, bucket }) }
   },
   async nats() {
     // Any store serves any tier: NATS keeps its bodies in Redis here.

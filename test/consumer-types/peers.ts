@@ -13,13 +13,7 @@ import {
   type SupabaseTransportOptions,
   type TransactionClient,
 } from '@tierbus/db-realtime'
-import {
-  type IORedisLike,
-  IORedisStreamClient,
-  type RedisTransportOptions,
-  type UpstashRedisLike,
-  type UpstashTransportOptions,
-} from '@tierbus/redis-streams'
+import type { IORedisLike, RedisTransportOptions, UpstashRedisLike, UpstashTransportOptions } from '@tierbus/redis-streams'
 import { s3PayloadStore } from '@tierbus/sqs-sns'
 import { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'
@@ -32,12 +26,12 @@ const ioredis: IORedisLike = new Redis({ lazyConnect: true })
 const upstash: UpstashRedisLike = new UpstashRedis({ url: 'https://example.upstash.io', token: 'token' })
 
 export const options = {
-  postgres: { pool: new pg.Pool() } satisfies PostgresTransportOptions,
-  pglite: { db: new PGlite() } satisfies PgliteTransportOptions,
+  postgres: { client: new pg.Pool() } satisfies PostgresTransportOptions,
+  pglite: { client: new PGlite() } satisfies PgliteTransportOptions,
   supabase: { client: createClient('https://example.supabase.co', 'key') } satisfies SupabaseTransportOptions,
   redis: { client: new Redis(), clientOptions: { db: 1, tls: {} } } satisfies RedisTransportOptions,
   upstash: {
-    redis: new UpstashRedis({ url: 'https://example.upstash.io', token: 'token' }),
+    client: new UpstashRedis({ url: 'https://example.upstash.io', token: 'token' }),
   } satisfies UpstashTransportOptions,
 }
 
@@ -50,4 +44,4 @@ export async function inTransaction(client: pg.PoolClient): Promise<void> {
 
 export const s3 = s3PayloadStore({ client: new S3Client({ region: 'us-east-1' }), bucket: 'app-events' })
 
-export const clients = [pool, pglite, supabase, ioredis, upstash, new IORedisStreamClient(new Redis(), true)]
+export const clients = [pool, pglite, supabase, ioredis, upstash]

@@ -1,10 +1,11 @@
-import { ConfigError } from '@tierbus/core'
+import { ConfigError, type TransportErrorListener } from '@tierbus/core'
 import {
   type ConnectionStateOptions,
   type PublishDeadlineOptions,
   positiveInt,
   type ReconnectBackoff,
   resolvePublishTimeout,
+  warnErrorListener,
 } from '@tierbus/core/adapter'
 import { assertPrefix } from './names.js'
 
@@ -35,7 +36,7 @@ export interface AmqpTransportOptions extends ConnectionStateOptions, PublishDea
   /** Delete the exchanges and queues this transport declared when it closes (tests; never in production). */
   deleteOnClose?: boolean
   /** Errors nobody awaits (a lost consumer channel, a failed lease hand-back); default: `console.warn`. */
-  onError?: (error: unknown) => void
+  onError?: TransportErrorListener
   /** Other amqplib socket options (TLS certificates ...), passed through. */
   socketOptions?: Record<string, unknown>
 }
@@ -49,7 +50,7 @@ export const AMQP_DEFAULTS = Object.freeze({
   deliveryLimit: 1_000,
   heartbeatSeconds: 10,
   deleteOnClose: false,
-  onError: ((error) => console.warn('[tierbus/amqp]', error)) as (error: unknown) => void,
+  onError: warnErrorListener('amqp'),
 })
 
 /** Options with every default filled and checked. */
@@ -64,7 +65,7 @@ export interface ResolvedAmqpOptions {
   readonly reconnectBackoff: ReconnectBackoff
   readonly deleteOnClose: boolean
   readonly publishTimeoutMs: number
-  readonly onError: (error: unknown) => void
+  readonly onError: TransportErrorListener
   readonly onConnectionState?: AmqpTransportOptions['onConnectionState']
   readonly socketOptions: Record<string, unknown>
 }

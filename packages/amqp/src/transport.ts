@@ -10,6 +10,7 @@ import {
   type SubscriptionSpec,
   type Transport,
   TransportError,
+  type TransportErrorContext,
   ValidationError,
 } from '@tierbus/core'
 import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
@@ -55,9 +56,10 @@ export interface AmqpTransport extends Transport {
  */
 export async function amqpTransport(options: AmqpTransportOptions): Promise<AmqpTransport> {
   const resolved = resolveOptions(options)
+  const onConnectionError = (err: unknown) => resolved.onError(err, { operation: 'connection' })
   const state = new ConnectionState({
     ...(resolved.onConnectionState ? { onConnectionState: resolved.onConnectionState } : {}),
-    onError: resolved.onError,
+    onError: onConnectionError,
   })
   const topology = new Topology(new Names(resolved.prefix), resolved)
   let transport: RabbitTransport | undefined
@@ -70,7 +72,7 @@ export async function amqpTransport(options: AmqpTransportOptions): Promise<Amqp
       backoff: resolved.reconnectBackoff,
       socketOptions: resolved.socketOptions,
       state,
-      onError: resolved.onError,
+      onError: onConnectionError,
       onConnected: async ({ connection, consumer }) => {
         topology.reset()
         await topology.declareBase(connection)
@@ -214,7 +216,7 @@ class RabbitTransport implements AmqpTransport {
       leaseMs: spec.leaseMs,
       isClosed: () => this.closing !== undefined,
       backoff: this.options.reconnectBackoff,
-      onError: (err) => this.reportError(err),
+      onError: (err) => this.reportError(err, { operation: 'subscription', group: spec.group }),
     })
     const { consumer } = await this.link.current()
     await sub.open(consumer)
@@ -247,10 +249,10 @@ class RabbitTransport implements AmqpTransport {
   }
 
   /** Background errors go to `onError`, except while the connection is down (the outage was reported once). */
-  private reportError(err: unknown): void {
+  private reportError(err: unknown, context: TransportErrorContext): void {
     if (!this.link.now) return
     try {
-      this.options.onError(err)
+      this.options.onError(err, context)
     } catch {
       // a throwing listener must not break the consumer
     }

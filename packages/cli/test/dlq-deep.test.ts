@@ -60,7 +60,7 @@ describe('a 5,000-deep dead letter written raw into the tier', () => {
 
   it('postgres: an event row 5,000 levels deep with a dead-letter row is listed raw with the reason', async () => {
     const schema = uniqueToken('tb_deep_').toLowerCase()
-    const transport = await postgresTransport({ connectionString: DATABASE_URL, schema, onError: () => {} })
+    const transport = await postgresTransport({ url: DATABASE_URL, schema, onError: () => {} })
     const client = new pg.Client({ connectionString: DATABASE_URL })
     await client.connect()
     cleanups.push(async () => {

@@ -9,7 +9,6 @@ export type {
   RequestOptions,
   SubscribeOptions,
 } from './bus.js'
-export { Consumer } from './consumer.js'
 export type { ConsumerOptions, ErrorListener, Handler } from './consumer.js'
 export {
   assertEnvelope,
@@ -104,4 +103,6 @@ export type {
   Subscription,
   SubscriptionSpec,
   Transport,
+  TransportErrorContext,
+  TransportErrorListener,
 } from './transport.js'

@@ -40,6 +40,20 @@ export interface SubscriptionSpec {
   readonly ephemeral: boolean
 }
 
+/** Where a transport's `onError` says which background operation failed, and for which group. */
+export interface TransportErrorContext {
+  /** What the transport was doing, e.g. `'fetch'`, `'ack'`, `'connection'`, `'listen'`. */
+  readonly operation: string
+  /** The consumer group concerned, when the failure belongs to one. */
+  readonly group?: string
+}
+
+/**
+ * The `onError` option of every tier: errors nobody awaits (a failed background fetch, a lost
+ * connection). A one-argument `(error) => void` listener is assignable too.
+ */
+export type TransportErrorListener = (error: unknown, context: TransportErrorContext) => void
+
 /** Why a message was dead-lettered. */
 export const DEAD_LETTER_KINDS = {
   /** The handler threw on its last allowed attempt. */

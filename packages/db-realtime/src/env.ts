@@ -19,7 +19,7 @@ export function postgresOptionsFromEnv(env: Env): PostgresTransportOptions {
   // A DIRECT_URL belongs to DATABASE_URL (Prisma's pair): when tierbus has its own URL, only its own direct URL counts.
   const direct = v.TIERBUS_DIRECT_URL ?? (v.TIERBUS_DATABASE_URL ? undefined : v.DIRECT_URL)
   return {
-    connectionString: url,
+    url,
     schema: v.TIERBUS_DB_SCHEMA,
     ...(direct ? { directConnectionString: direct } : {}),
     ...(v.TIERBUS_DB_POOLER ? { pooler: v.TIERBUS_DB_POOLER } : {}),

@@ -1,5 +1,5 @@
 import { ConfigError, TransportError } from '@tierbus/core'
-import { reconnectWithBackoff } from '@tierbus/core/adapter'
+import { reconnectWithBackoff, renameDeprecatedOptions } from '@tierbus/core/adapter'
 import type { Client, PoolConfig } from 'pg'
 import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
@@ -26,9 +26,13 @@ export interface PgPoolLike {
 
 /** Options of the node-postgres driver. */
 export interface PgDriverOptions {
-  /** An app-owned `pg.Pool` to use (not closed by tierbus); otherwise one is created from `connectionString`. */
+  /** An app-owned `pg.Pool` to use (not closed by tierbus); otherwise one is created from `url`. */
+  client?: PgPoolLike
+  /** `postgres://user:pass@host:5432/db`, used when no `client` is given. */
+  url?: string
+  /** @deprecated Renamed `client` (the same name on every tier). */
   pool?: PgPoolLike
-  /** `postgres://user:pass@host:5432/db`, used when no pool is given. */
+  /** @deprecated Renamed `url` (the same name on every tier). */
   connectionString?: string
   /** Size of the pool tierbus creates. */
   poolSize?: number
@@ -44,6 +48,9 @@ export interface PgDriverOptions {
   /** A direct connection (no transaction pooler) for LISTEN, e.g. Supabase's `DIRECT_URL`; default: the pool's. */
   directConnectionString?: string
 }
+
+/** Old option names still accepted, and their current names. */
+const PG_DEPRECATED_NAMES = { pool: 'client', connectionString: 'url' } as const
 
 /** Defaults of `PgDriverOptions`. */
 export const PG_DRIVER_DEFAULTS = Object.freeze({ poolSize: 10, reconnectDelayMs: 250 })
@@ -72,17 +79,21 @@ export interface PgDbDriver extends DbDriver {
  * Every call is one statement in its own transaction, so the driver works through a transaction pooler;
  * there it sends statements unnamed and listens only on the direct connection, if one is given.
  */
-export async function pgDriver(schema: string, options: PgDriverOptions): Promise<PgDbDriver> {
+export async function pgDriver(schema: string, driverOptions: PgDriverOptions): Promise<PgDbDriver> {
+  const options = renameDeprecatedOptions(driverOptions, PG_DEPRECATED_NAMES, 'postgresTransport')
   const pg = await loadPg()
-  if (!options.pool && !options.connectionString) {
-    throw new ConfigError('postgresTransport needs { pool } or { connectionString } (env DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/app')
+  if (!options.client && !options.url) {
+    throw new ConfigError(
+      'postgresTransport needs { url } (env DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/app) ' +
+        'or { client } (a pg Pool)',
+    )
   }
   let pool: PgPoolLike
   let endPool: (() => Promise<void>) | undefined
-  if (options.pool) pool = options.pool
+  if (options.client) pool = options.client
   else {
     const max = options.poolSize ?? PG_DRIVER_DEFAULTS.poolSize
-    const own = new pg.Pool({ connectionString: options.connectionString, max })
+    const own = new pg.Pool({ connectionString: options.url, max })
     // An idle pooled client that loses its connection emits 'error' on the pool; unheard, it would crash the app.
     own.on('error', () => {})
     pool = own

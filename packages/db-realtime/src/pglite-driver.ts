@@ -1,4 +1,5 @@
 import { ConfigError } from '@tierbus/core'
+import { renameDeprecatedOptions } from '@tierbus/core/adapter'
 import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
 import { channelOf } from './schema-name.js'
@@ -18,14 +19,17 @@ export interface PgliteLike {
 /** Options of the PGlite (embedded Postgres) driver. */
 export interface PgliteDriverOptions {
   /** An app-owned `PGlite` instance (not closed by tierbus). */
+  client?: PgliteLike
+  /** @deprecated Renamed `client` (the same name on every tier). */
   db?: PgliteLike
-  /** Data directory for a persistent database; in-memory when unset (and no `db` given). */
+  /** Data directory for a persistent database; in-memory when unset (and no `client` given). */
   dataDir?: string
 }
 
 /** Opens (or wraps) a PGlite database. */
-export async function openPglite(options: PgliteDriverOptions): Promise<{ db: PgliteLike; owned: boolean }> {
-  if (options.db) return { db: options.db, owned: false }
+export async function openPglite(driverOptions: PgliteDriverOptions): Promise<{ db: PgliteLike; owned: boolean }> {
+  const options = renameDeprecatedOptions(driverOptions, { db: 'client' }, 'pgliteTransport')
+  if (options.client) return { db: options.client, owned: false }
   let mod: typeof import('@electric-sql/pglite')
   try {
     mod = await import('@electric-sql/pglite')

@@ -1,4 +1,4 @@
-import type { Delivery, SubscriptionSpec } from '@tierbus/core'
+import type { Delivery, SubscriptionSpec, TransportErrorContext } from '@tierbus/core'
 import { FetchLoop, type AckCoalescer } from '@tierbus/core/adapter'
 import type { RowAck } from './ack-buffer.js'
 import { DbDelivery } from './delivery.js'
@@ -13,7 +13,7 @@ export interface SubscriptionHost {
   readonly scanLimit: number
   /** True once the transport is closed (settles are then no-ops). */
   readonly isClosed: boolean
-  reportError(err: unknown): void
+  reportError(err: unknown, context: TransportErrorContext): void
 }
 
 /** First re-claim delay after a 'soon' hint (another member is copying the group's older events); doubles up to the poll interval. */
@@ -57,7 +57,7 @@ export class DbSubscription {
       onBatch,
       // A database that is down fails every claim: report the first failure and every 20th.
       onError: (err, failures) => {
-        if (failures <= 1 || failures % 20 === 0) transport.reportError(err)
+        if (failures <= 1 || failures % 20 === 0) transport.reportError(err, { operation: 'claim', group: spec.group })
       },
       handBack: (rows) => this.giveBack(rows),
       idleMs: () => this.idleMs(),
@@ -116,7 +116,7 @@ export class DbSubscription {
     try {
       await this.call('release', [this.groupId, rows.map((r) => Number(r.seq)), rows.map((r) => Number(r.attempt))])
     } catch (err) {
-      this.transport.reportError(err)
+      this.transport.reportError(err, { operation: 'release', group: this.spec.group })
     }
   }
 }

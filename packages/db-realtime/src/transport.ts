@@ -16,8 +16,10 @@ import {
   type Subscription,
   type SubscriptionSpec,
   type Transport,
+  type TransportErrorContext,
+  type TransportErrorListener,
 } from '@tierbus/core'
-import { ConnectionState, positiveInt as assertPositiveInt, resolvePublishTimeout, withDeadline, type AckCoalescer, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
+import { ConnectionState, positiveInt as assertPositiveInt, resolvePublishTimeout, warnErrorListener, withDeadline, type AckCoalescer, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
 import { rowAckCoalescer, type RowAck } from './ack-buffer.js'
 import type { DbDriver } from './driver.js'
 import { observedDriver } from './observed-driver.js'
@@ -48,7 +50,7 @@ export interface DbTransportOptions extends ConnectionStateOptions, PublishDeadl
   /** Apply the migrations at startup (pg and PGlite; Supabase projects apply `migrationSql()` themselves). */
   migrate?: boolean
   /** Called with errors nobody awaits (a lost LISTEN connection, a failed poll); default: console.warn. */
-  onError?: (err: unknown) => void
+  onError?: TransportErrorListener
   /**
    * Prune the events log by itself every `intervalMs` (default: never; events are kept for replay and audit).
    * Never removes an event a group still needs (see `RetentionPolicy`). `transport.prune()` runs it at once.
@@ -150,7 +152,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   private readonly push: boolean
   private readonly publishTimeoutMs: number
   private readonly state: ConnectionState
-  private readonly onError: (err: unknown) => void
+  private readonly onError: TransportErrorListener
   private readonly subscriptions = new Set<DbSubscription>()
   private listening: Promise<() => Promise<void>> | undefined
   private readonly retention: AutoRetention | undefined
@@ -162,7 +164,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     this.name = driver.kind
     this.schema = driver.schema
     this.publishTimeoutMs = resolvePublishTimeout(options.publishTimeoutMs, `${driver.kind} transport`)
-    this.state = new ConnectionState({ onConnectionState: options.onConnectionState, onError: (err) => this.reportError(err) })
+    this.state = new ConnectionState({ onConnectionState: options.onConnectionState, onError: (err) => this.reportError(err, { operation: 'connection' }) })
     // The driver connected and checked the schema before the transport was built.
     this.state.up()
     this.driver = observedDriver(driver, this.state)
@@ -170,7 +172,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     this.pollIntervalMs = positiveInt(options.pollIntervalMs ?? DB_REALTIME_DEFAULTS.pollIntervalMs, 'pollIntervalMs')
     this.scanLimit = positiveInt(options.scanLimit ?? DB_REALTIME_DEFAULTS.scanLimit, 'scanLimit')
     this.push = options.push ?? DB_REALTIME_DEFAULTS.push
-    this.onError = options.onError ?? ((err) => console.warn(`[tierbus ${driver.kind}] ${(err as Error)?.message ?? String(err)}`))
+    this.onError = options.onError ?? warnErrorListener(driver.kind)
     this.deadLetters = {
       list: (opts) => this.listDeadLetters(opts),
       redrive: async (ids) => (ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_redrive', [this.deadLetterIds(ids)]))),
@@ -198,10 +200,10 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
           if (result.heldBy) {
             this.reportError(new TransportError(
               `retention: group "${result.heldBy.group}" still needs event ${result.heldBy.seq}, so older events are kept; ` +
-                'if nobody consumes that group any more, drop it', { retryable: true }))
+                'if nobody consumes that group any more, drop it', { retryable: true }), { operation: 'retention' })
           }
         })
-        .catch((err) => this.reportError(err))
+        .catch((err) => this.reportError(err, { operation: 'retention' }))
         .finally(() => {
           this.pruning = undefined
           if (!this.closed) this.scheduleRetention(intervalMs)
@@ -214,9 +216,9 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     return this.closed
   }
 
-  reportError(err: unknown): void {
+  reportError(err: unknown, context: TransportErrorContext): void {
     try {
-      this.onError(err)
+      this.onError(err, context)
     } catch {
       // a throwing error listener must not break the claim loop
     }
@@ -248,7 +250,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
       close: async () => {
         this.subscriptions.delete(sub)
         await sub.close()
-        if (spec.ephemeral) await this.driver.call('drop_group', [groupId]).catch((err) => this.reportError(err))
+        if (spec.ephemeral) await this.driver.call('drop_group', [groupId]).catch((err) => this.reportError(err, { operation: 'drop-group', group: spec.group }))
       },
     }
   }
@@ -307,7 +309,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   private startListening(): Promise<() => Promise<void>> {
     this.listening ??= this.driver.listen(
       (hint) => this.onHint(hint),
-      (err) => this.reportError(err),
+      (err) => this.reportError(err, { operation: 'listen' }),
     )
     return this.listening
   }

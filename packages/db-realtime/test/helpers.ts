@@ -25,7 +25,7 @@ export async function dropSchema(schema: string): Promise<void> {
 /** A postgres transport on a fresh migrated schema that drops the schema when closed. */
 export async function freshPostgresTransport(options: Partial<PostgresTransportOptions> = {}): Promise<DbRealtimeTransport> {
   const schema = options.schema ?? freshSchema()
-  const transport = await postgresTransport({ connectionString: DATABASE_URL, poolSize: 4, onError: () => {}, ...options, schema })
+  const transport = await postgresTransport({ url: DATABASE_URL, poolSize: 4, onError: () => {}, ...options, schema })
   const close = transport.close.bind(transport)
   let dropped = false
   return Object.assign(transport, {

@@ -14,7 +14,7 @@ describe('Postgres outage: a private postgres SIGKILLed under load and restarted
     track(broker.cleanup)
     const states: string[] = []
     const transport = await postgresTransport({
-      connectionString: broker.url,
+      url: broker.url,
       schema: freshSchema(),
       poolSize: 4,
       pollIntervalMs: 250,

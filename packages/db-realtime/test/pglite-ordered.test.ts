@@ -23,7 +23,7 @@ describe('pglite ordered delivery', () => {
   it(`works through a backlog of ${KEYS} keys x ${PER_KEY} events with two subscriptions of one group: in order per key, once each, no overlap`, async () => {
     const db = await PGlite.create()
     cleanups.push(() => db.close())
-    const transport = await pgliteTransport({ db, schema: 'ordered_livelock', onError: () => {} })
+    const transport = await pgliteTransport({ client: db, schema: 'ordered_livelock', onError: () => {} })
     cleanups.push(() => transport.close())
     const bus = createBus({ transport, source: 'test', closeTransport: false, onError: () => {} })
     cleanups.push(() => bus.close({ timeoutMs: 1_000 }))

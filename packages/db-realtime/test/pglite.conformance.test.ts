@@ -18,7 +18,7 @@ runTransportConformance(
   'pglite',
   async () => {
     const schema = freshSchema()
-    const transport = await pgliteTransport({ db, schema, onError: () => {} })
+    const transport = await pgliteTransport({ client: db, schema, onError: () => {} })
     const close = transport.close.bind(transport)
     return Object.assign(transport, {
       close: async () => {

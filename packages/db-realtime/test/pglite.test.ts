@@ -40,7 +40,7 @@ describe('pglite transport', () => {
   it('publishes inside a PGlite transaction: committed events are delivered, rolled-back ones never exist', async () => {
     const db = await PGlite.create()
     cleanups.push(() => db.close())
-    const transport = await pgliteTransport({ db, schema: 'app_events', onError: () => {} })
+    const transport = await pgliteTransport({ client: db, schema: 'app_events', onError: () => {} })
     cleanups.push(() => transport.close())
     const type = `${uniqueToken('ptx')}.x`
     const ev = (n: number): Envelope => ({ specversion: '1.0', id: uniqueToken('e'), source: 'test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n } })

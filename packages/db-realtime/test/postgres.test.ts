@@ -181,13 +181,13 @@ describe('postgres transport', () => {
 
   it('fails at startup with a TransportError saying to migrate when the schema is missing', async () => {
     const schema = freshSchema()
-    const err = await postgresTransport({ connectionString: DATABASE_URL, schema, migrate: false }).catch((e: unknown) => e)
+    const err = await postgresTransport({ url: DATABASE_URL, schema, migrate: false }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TransportError)
     expect((err as Error).message).toMatch(new RegExp(`schema "${schema}" is missing or not migrated.*migrate\\(`))
   })
 
   it('fails at startup with a TransportError when the database is unreachable', async () => {
-    const err = await postgresTransport({ connectionString: 'postgres://postgres@127.0.0.1:1/test', schema: freshSchema() }).catch((e: unknown) => e)
+    const err = await postgresTransport({ url: 'postgres://postgres@127.0.0.1:1/test', schema: freshSchema() }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TransportError)
     expect((err as Error).message).toMatch(/ECONNREFUSED/)
   })

@@ -32,7 +32,7 @@ describe('schema ownership', () => {
 
   it("refuses schema 'public' with a ConfigError that says to use a dedicated schema", async () => {
     const before = await grantsIn(pool, 'public')
-    for (const attempt of [() => migrate(pool, { schema: 'public' }), () => postgresTransport({ connectionString: DATABASE_URL, schema: 'public' })]) {
+    for (const attempt of [() => migrate(pool, { schema: 'public' }), () => postgresTransport({ url: DATABASE_URL, schema: 'public' })]) {
       const err = await attempt().catch((e: unknown) => e)
       expect(err).toBeInstanceOf(ConfigError)
       expect((err as Error).message).toMatch(/"public" refused.*dedicated schema/)

@@ -84,7 +84,7 @@ runTransportConformance(
     }
     const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4, options: '-c role=service_role' })
     pool.on('error', () => {})
-    const transport = await postgresTransport({ pool, schema, migrate: false, onError: () => {} })
+    const transport = await postgresTransport({ client: pool, schema, migrate: false, onError: () => {} })
     const whoami = await pool.query('SELECT current_user AS u')
     if (whoami.rows[0].u !== 'service_role') throw new Error(`expected to run as service_role, got ${whoami.rows[0].u}`)
     const close = transport.close.bind(transport)

@@ -24,7 +24,7 @@ const Other = defineEvent('billing.paid', z.object({ n: z.number().int() }))
 /** A db tier with three batches of history: before `t1`, between `t1` and `t2`, after `t2`. */
 async function historyWithThreeEras(): Promise<{ source: DbRealtimeTransport; schema: string; t1: string; t2: string; middle: string[] }> {
   const schema = uniqueToken('tbbf_')
-  const source = await postgresTransport({ connectionString: DATABASE_URL, schema, onError: () => {} })
+  const source = await postgresTransport({ url: DATABASE_URL, schema, onError: () => {} })
   cleanups.push(async () => {
     const pool = new pg.Pool({ connectionString: DATABASE_URL })
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)

@@ -72,7 +72,7 @@ describe('live migration under load (real services)', () => {
   it('postgres -> redis through the outbox under continuous load, every phase, a rollback and a killed relay: none lost, none twice', async () => {
     const schema = uniqueToken('tblive_')
     const prefix = uniqueToken('tbtest:live')
-    const source = await postgresTransport({ connectionString: DATABASE_URL, schema, poolSize: 6, onError: () => {} })
+    const source = await postgresTransport({ url: DATABASE_URL, schema, poolSize: 6, onError: () => {} })
     const target = await redisTransport({ url: REDIS_URL, prefix, onError: () => {} })
     cleanups.push(async () => {
       const pool = new pg.Pool({ connectionString: DATABASE_URL })
@@ -122,7 +122,7 @@ describe('live migration under load (real services)', () => {
     cleanups.push(() => emulator.stop())
     const prefix = uniqueToken('tbtest:live')
     const source = await redisTransport({ url: REDIS_URL, prefix, onError: () => {} })
-    const target: Transport = isolatedTransport(emulator.endpoint)
+    const target: Transport = await isolatedTransport(emulator.endpoint)
     cleanups.push(async () => {
       const keys = await redis.keys(`${prefix}*`)
       if (keys.length) await redis.del(...keys)

@@ -29,6 +29,8 @@ export class NatsLink {
     first: NatsConnection,
     private readonly options: NatsLinkOptions,
     private readonly waits: ReconnectWait,
+    /** False for an app's connection: never closed nor rebuilt here. */
+    private readonly owned: boolean,
   ) {
     this.nc = first
     this.watch(first)
@@ -40,7 +42,14 @@ export class NatsLink {
     const waits = new ReconnectWait(options.backoff)
     const nc = await connect(clientOptions(options, waits))
     options.state.up()
-    return new NatsLink(nc, options, waits)
+    return new NatsLink(nc, options, waits, true)
+  }
+
+  /** Follows an app-owned connection: its states are reported, but close() and a dropped connection leave it be. */
+  static adopt(nc: NatsConnection, options: NatsLinkOptions): NatsLink {
+    if (nc.isClosed()) throw new TransportError('natsTransport({ client }): the given NATS connection is closed')
+    options.state.up()
+    return new NatsLink(nc, options, new ReconnectWait(options.backoff), false)
   }
 
   /** The live connection (replaced after a rebuild). */
@@ -57,7 +66,7 @@ export class NatsLink {
     const nc = this.nc
     if (!nc.isClosed()) {
       await withDeadline(nc.flush(), flushTimeoutMs, 'NATS flush on close').catch(() => {})
-      await nc.close().catch(() => {})
+      if (this.owned) await nc.close().catch(() => {})
     }
     this.options.state.closed()
   }
@@ -77,6 +86,11 @@ export class NatsLink {
     })().catch((err) => this.options.onError(err))
     void nc.closed().then((err) => {
       if (this.closing.signal.aborted || this.nc !== nc) return
+      if (!this.owned) {
+        const closed = 'the app closed the NATS connection it gave natsTransport; tierbus does not reopen it'
+        this.options.state.down(err ?? new TransportError(closed))
+        return
+      }
       this.options.state.down(err ?? new TransportError('the NATS client closed its connection'))
       void this.rebuild()
     })

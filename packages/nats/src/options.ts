@@ -1,6 +1,12 @@
-import type { ConnectionOptions } from 'nats'
-import { ConfigError, assertPattern } from '@tierbus/core'
-import { resolvePublishTimeout, type ConnectionStateOptions, type PublishDeadlineOptions, type ReconnectBackoff } from '@tierbus/core/adapter'
+import type { ConnectionOptions, NatsConnection } from 'nats'
+import { ConfigError, assertPattern, type TransportErrorListener } from '@tierbus/core'
+import {
+  resolvePublishTimeout,
+  warnErrorListener,
+  type ConnectionStateOptions,
+  type PublishDeadlineOptions,
+  type ReconnectBackoff,
+} from '@tierbus/core/adapter'
 import { assertPrefix, assertStreamName } from './subjects.js'
 
 /** How a stream keeps messages: `limits` (by age/size, every group reads it), `interest` (until every consumer acked). */
@@ -26,8 +32,15 @@ export interface StreamFamily {
 
 /** Options of `natsTransport`. */
 export interface NatsTransportOptions extends ConnectionStateOptions, PublishDeadlineOptions {
-  /** Server URL(s), e.g. `nats://127.0.0.1:4222`. */
-  servers: string | string[]
+  /** Server URL, e.g. `nats://127.0.0.1:4222` (env NATS_URL); or use `servers` for a cluster. */
+  url?: string
+  /** Server URLs of a cluster (or one, like `url`). */
+  servers?: string | string[]
+  /**
+   * An app-owned connection to use instead of opening one: the transport never closes or rebuilds it
+   * (its own reconnects still apply). Connection options (`url`, `servers`, `connection`, `name`, ...) are ignored.
+   */
+  client?: NatsConnection
   /** Subject prefix: event type `t` is published on `<prefix>.<t>`; dead letters on `<prefix>_dlq.<group>`. */
   prefix?: string
   /** Name of the single default stream (ignored when `streams` is given). */
@@ -60,7 +73,7 @@ export interface NatsTransportOptions extends ConnectionStateOptions, PublishDea
   /** Waits between reconnect attempts (exponential with jitter, capped; default 250 ms doubling to 10 s). */
   reconnectBackoff?: ReconnectBackoff
   /** Errors nobody awaits (a failed pull, a server error notice); default: `console.warn`. */
-  onError?: (error: unknown) => void
+  onError?: TransportErrorListener
   /** Connect timeout, ms (seed 000: 10 s). */
   connectTimeoutMs?: number
   /** Connection name shown in server monitoring. */
@@ -92,7 +105,7 @@ export const NATS_DEFAULTS = Object.freeze({
   connectTimeoutMs: 10_000,
   name: 'tierbus',
   retentionCheckMs: 30_000,
-  onError: ((error) => console.warn('[tierbus/nats]', error)) as (error: unknown) => void,
+  onError: warnErrorListener('nats'),
 })
 
 /**
@@ -108,7 +121,13 @@ export function misterSmithStreams(namePrefix = 'MISTERSMITH'): StreamFamily[] {
 }
 
 /** Options with every default filled and checked. */
-export type ResolvedNatsOptions = Required<Omit<NatsTransportOptions, 'stream' | 'streams' | 'maxAgeMs' | 'connection' | 'onConnectionState' | 'reconnectBackoff'>> & {
+export type ResolvedNatsOptions = Required<
+  Omit<
+    NatsTransportOptions,
+    'stream' | 'streams' | 'maxAgeMs' | 'connection' | 'onConnectionState' | 'reconnectBackoff' | 'url' | 'client'
+  >
+> & {
+  client?: NatsConnection
   streams: readonly Required<StreamFamily>[]
   connection: Omit<ConnectionOptions, 'servers'>
   reconnectBackoff: ReconnectBackoff
@@ -120,11 +139,25 @@ function positive(value: number, name: string, min = 1): number {
   return value
 }
 
+/** The server URL(s) from `url` or `servers` (either serves); none is needed with a `client`. */
+function resolveServers(options: NatsTransportOptions): string | string[] {
+  const { url, servers } = options ?? {}
+  if (url !== undefined && servers !== undefined) {
+    throw new ConfigError('natsTransport: pass url (one server) or servers (a cluster), not both')
+  }
+  const given = url ?? servers
+  if (options?.client) return given ?? options.client.getServer()
+  if ((typeof given !== 'string' && !Array.isArray(given)) || given.length === 0) {
+    throw new ConfigError(
+      "natsTransport({ url }): pass the NATS server URL, e.g. 'nats://127.0.0.1:4222' (env NATS_URL), or { client }",
+    )
+  }
+  return given
+}
+
 /** Fills defaults and rejects bad options with a ConfigError that says what to change. */
 export function resolveOptions(options: NatsTransportOptions): ResolvedNatsOptions {
-  if (!options || (typeof options.servers !== 'string' && !Array.isArray(options.servers)) || options.servers.length === 0) {
-    throw new ConfigError("natsTransport({ servers }): pass the NATS server URL, e.g. 'nats://127.0.0.1:4222' (env NATS_URL)")
-  }
+  const servers = resolveServers(options)
   const d = NATS_DEFAULTS
   const prefix = options.prefix ?? d.prefix
   assertPrefix(prefix)
@@ -160,7 +193,8 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedNatsOptio
   const maxReconnectAttempts = options.maxReconnectAttempts ?? d.maxReconnectAttempts
   if (!Number.isInteger(maxReconnectAttempts) || maxReconnectAttempts < -1) throw new ConfigError('natsTransport option maxReconnectAttempts must be an integer >= -1 (-1 = forever)')
   return {
-    servers: options.servers,
+    servers,
+    ...(options.client ? { client: options.client } : {}),
     prefix,
     streams,
     deadLetterStream,

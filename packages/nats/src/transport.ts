@@ -24,6 +24,7 @@ import {
   type Subscription,
   type SubscriptionSpec,
   type Transport,
+  type TransportErrorContext,
 } from '@tierbus/core'
 import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
 import { NatsLink } from './connection.js'
@@ -84,11 +85,12 @@ export async function natsTransport(options: NatsTransportOptions): Promise<Nats
   const subjects = new SubjectMap(resolved.prefix)
   const plan = planStreams(resolved, subjects)
   const servers = Array.isArray(resolved.servers) ? resolved.servers.join(',') : resolved.servers
-  const state = new ConnectionState({ onConnectionState: resolved.onConnectionState, onError: resolved.onError })
+  const onConnectionError = (err: unknown) => resolved.onError(err, { operation: 'connection' })
+  const state = new ConnectionState({ onConnectionState: resolved.onConnectionState, onError: onConnectionError })
   let transport: JetStreamTransport | undefined
   let link: NatsLink
   try {
-    link = await NatsLink.open({
+    const linkOptions = {
       connect: {
         ...resolved.connection,
         servers: resolved.servers,
@@ -99,9 +101,10 @@ export async function natsTransport(options: NatsTransportOptions): Promise<Nats
       },
       backoff: resolved.reconnectBackoff,
       state,
-      onError: resolved.onError,
-      onRebuilt: (nc) => transport?.resume(nc) ?? Promise.resolve(),
-    })
+      onError: onConnectionError,
+      onRebuilt: (nc: NatsConnection) => transport?.resume(nc) ?? Promise.resolve(),
+    }
+    link = resolved.client ? NatsLink.adopt(resolved.client, linkOptions) : await NatsLink.open(linkOptions)
   } catch (err) {
     state.closed()
     throw new TransportError(`cannot connect to NATS at ${servers}: ${(err as Error).message}; is nats-server running there (nats-server -js), and is NATS_URL right?`, { cause: err })
@@ -159,7 +162,9 @@ class JetStreamTransport implements NatsTransport {
     this.js = this.jetStreamOf(link.connection)
     this.deadLetters = new JetStreamDeadLetters(this.js, jsm, subjects, plan.deadLetters.name)
     this.streams = [...plan.events.map((s) => s.name), plan.deadLetters.name]
-    this.retention = new RetentionWatch(() => this.jsm, options.retentionCheckMs, (err) => this.reportError(err))
+    this.retention = new RetentionWatch(() => this.jsm, options.retentionCheckMs, (err) =>
+      this.reportError(err, { operation: 'retention' }),
+    )
   }
 
   /** Messages the streams' limits (`max_age`, `max_bytes`) removed before a group of this transport acked them. */
@@ -233,7 +238,7 @@ class JetStreamTransport implements NatsTransport {
   async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
     this.assertOpen()
     assertPattern(spec.pattern)
-    const onError = (err: unknown) => this.reportError(err)
+    const onError = (err: unknown) => this.reportError(err, { operation: 'subscription', group: spec.group })
     let open: () => Promise<Subscription>
     let onClosed: (() => Promise<void>) | undefined
     if (spec.ephemeral && isInboxType(spec.pattern)) {
@@ -309,10 +314,10 @@ class JetStreamTransport implements NatsTransport {
    * connection is not up they are consequences of the outage `onConnectionState` already reported,
    * and a pull loop retrying every 500 ms would repeat them, so they are dropped.
    */
-  private reportError(err: unknown): void {
+  private reportError(err: unknown, context: TransportErrorContext): void {
     if (this.state.current !== 'up') return
     try {
-      this.options.onError(err)
+      this.options.onError(err, context)
     } catch {
       // a throwing listener must not break the pull loop
     }

@@ -8,7 +8,7 @@ export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
 export async function isolatedTransport(overrides: Partial<NatsTransportOptions> = {}): Promise<NatsTransport> {
   const token = uniqueToken('tb')
   return natsTransport({
-    servers: NATS_URL,
+    url: NATS_URL,
     prefix: token,
     stream: token.toUpperCase(),
     deleteStreamsOnClose: true,

@@ -187,11 +187,11 @@ describe('NATS: no credentials in errors (issue 11, item 4)', () => {
 
   it('a server URL with credentials that cannot connect fails without the password, in the message, cause or log', async () => {
     const port = await freePort()
-    const err = await natsTransport({ servers: `nats://alice:s3cret-pw@127.0.0.1:${port}`, prefix: 'tbsecret', connectTimeoutMs: 2_000 }).catch((e: unknown) => e)
+    const err = await natsTransport({ url: `nats://alice:s3cret-pw@127.0.0.1:${port}`, prefix: 'tbsecret', connectTimeoutMs: 2_000 }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(Error)
     expect((err as Error).message).toContain('nats://alice:***@127.0.0.1')
     expect(inspect(err)).not.toContain('s3cret-pw')
-    const token = await natsTransport({ servers: `nats://s3cret-token@127.0.0.1:${port}`, prefix: 'tbsecret' }).catch((e: unknown) => e)
+    const token = await natsTransport({ url: `nats://s3cret-token@127.0.0.1:${port}`, prefix: 'tbsecret' }).catch((e: unknown) => e)
     expect(inspect(token)).not.toContain('s3cret-token')
   })
 
@@ -245,7 +245,7 @@ accounts {
   })
 
   it('cannot make the consumer delete its streams through a forged replyto', async () => {
-    const t = await natsTransport({ servers: url, connection: { user: 'app', pass: 'app-pw' }, prefix: PREFIX, stream: 'ACCT_EVENTS', deleteStreamsOnClose: true })
+    const t = await natsTransport({ url: url, connection: { user: 'app', pass: 'app-pw' }, prefix: PREFIX, stream: 'ACCT_EVENTS', deleteStreamsOnClose: true })
     cleanups.push(() => t.close())
     const Ask = defineEvent('orders.ask', z.object({ q: z.string() }), { reply: z.object({ ok: z.boolean() }) })
     const bus = createBus({ transport: t, source: 'accounts-test', closeTransport: false, onError: () => {} })

@@ -38,7 +38,7 @@ describe('NATS streams', () => {
       await nc?.close()
       return nc !== undefined
     }, 'the plain nats-server to accept connections')
-    const err = await natsTransport({ servers: `nats://127.0.0.1:${port}`, prefix: uniqueToken('tb') }).catch((e: unknown) => e)
+    const err = await natsTransport({ url: `nats://127.0.0.1:${port}`, prefix: uniqueToken('tb') }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(JetStreamNotEnabledError)
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as Error).message).toContain('-js')
@@ -46,14 +46,14 @@ describe('NATS streams', () => {
 
   it('fails with a TransportError naming the server when nothing listens there', async () => {
     const port = await freePort()
-    const err = await natsTransport({ servers: `nats://127.0.0.1:${port}`, maxReconnectAttempts: 0, connectTimeoutMs: 1000 }).catch((e: unknown) => e)
+    const err = await natsTransport({ url: `nats://127.0.0.1:${port}`, maxReconnectAttempts: 0, connectTimeoutMs: 1000 }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TransportError)
     expect((err as Error).message).toContain(`127.0.0.1:${port}`)
   })
 
   it("fails with a StreamSubjectsOverlapError naming the existing stream when subjects overlap another stream's", async () => {
     const first = await open(isolatedTransport())
-    const err = await natsTransport({ servers: NATS_URL, prefix: first.subjects.prefix, stream: uniqueToken('OTHER') }).catch((e: unknown) => e)
+    const err = await natsTransport({ url: NATS_URL, prefix: first.subjects.prefix, stream: uniqueToken('OTHER') }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(StreamSubjectsOverlapError)
     expect((err as StreamSubjectsOverlapError).existing).toBe(first.streams[0])
     expect((err as Error).message).toContain(first.streams[0]!)
@@ -61,7 +61,7 @@ describe('NATS streams', () => {
 
   it('rejects stream families that overlap each other before touching the server', async () => {
     const err = await natsTransport({
-      servers: NATS_URL,
+      url: NATS_URL,
       prefix: uniqueToken('tb'),
       streams: [{ name: uniqueToken('A'), types: ['work.>'] }, { name: uniqueToken('B'), types: ['work.nlp.*'] }],
     }).catch((e: unknown) => e)
@@ -69,8 +69,8 @@ describe('NATS streams', () => {
   })
 
   it('rejects an invalid prefix or stream name with a ConfigError', async () => {
-    await expect(natsTransport({ servers: NATS_URL, prefix: 'bad.>' })).rejects.toThrow(ConfigError)
-    await expect(natsTransport({ servers: NATS_URL, stream: 'has.dot' })).rejects.toThrow(/stream name/)
+    await expect(natsTransport({ url: NATS_URL, prefix: 'bad.>' })).rejects.toThrow(ConfigError)
+    await expect(natsTransport({ url: NATS_URL, stream: 'has.dot' })).rejects.toThrow(/stream name/)
   })
 
   it('creates the default stream with the configured max age and a dead-letter stream', async () => {
@@ -112,7 +112,7 @@ describe('NATS streams', () => {
 
   it('recreates nothing when a second transport opens the same prefix and stream (idempotent startup)', async () => {
     const t = await open(isolatedTransport())
-    const again = await open(natsTransport({ servers: NATS_URL, prefix: t.subjects.prefix, stream: t.streams[0]!, maxAgeMs: 600_000 }))
+    const again = await open(natsTransport({ url: NATS_URL, prefix: t.subjects.prefix, stream: t.streams[0]!, maxAgeMs: 600_000 }))
     expect(again.streams).toEqual(t.streams)
   })
 })

@@ -1,5 +1,5 @@
 import { ConfigError, PROMETHEUS_CONTENT_TYPE, prometheusText, type Bus, type BusSubscription, type MetricsSnapshot, type SubscribeOptions } from '@tierbus/core'
-import { adviseTier, workloadFromMetrics, type AdvisedTier, type Verdict, type Workload } from '@tierbus/migrator'
+import { adviseTier, workloadFromMetrics, type AdvisedTier, type Verdict, type Workload } from '@tierbus/migrator/advisor'
 import { BadRequest, json } from './responses.js'
 import { guardedRoute, type RouteHandler, type RouteProtection } from './route-guard.js'
 

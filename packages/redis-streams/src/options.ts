@@ -1,5 +1,11 @@
-import { ConfigError, describeError } from '@tierbus/core'
-import { positiveInt as assertPositiveInt, resolvePublishTimeout, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
+import { ConfigError, type TransportErrorListener } from '@tierbus/core'
+import {
+  positiveInt as assertPositiveInt,
+  resolvePublishTimeout,
+  warnErrorListener,
+  type ConnectionStateOptions,
+  type PublishDeadlineOptions,
+} from '@tierbus/core/adapter'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './capabilities.js'
 import { assertKeyPrefix } from './keys.js'
 
@@ -16,8 +22,11 @@ export type RetentionPolicy =
   | { readonly maxAgeMs: number; readonly trimUnread?: boolean }
   | false
 
-/** Where the transport reports problems it cannot throw to anyone (a failed background read or claim). */
-export type RedisErrorListener = (error: unknown, context: { readonly operation: string; readonly group?: string }) => void
+/**
+ * Where the transport reports problems it cannot throw to anyone (a failed background read or claim).
+ * @deprecated Use `TransportErrorListener` from `@tierbus/core` (the same shape, shared by every tier).
+ */
+export type RedisErrorListener = TransportErrorListener
 
 /** Options shared by the ioredis and Upstash transports. */
 export interface RedisStreamsOptions extends ConnectionStateOptions, PublishDeadlineOptions {
@@ -44,7 +53,7 @@ export interface RedisStreamsOptions extends ConnectionStateOptions, PublishDead
   /** How often retention trims the streams this transport wrote to, ms. */
   trimEveryMs?: number
   /** Background errors (a failed read, claim or reconnect); default: `console.warn`. */
-  onError?: RedisErrorListener
+  onError?: TransportErrorListener
 }
 
 /** Defaults of `RedisStreamsOptions`. */
@@ -60,7 +69,7 @@ export const REDIS_STREAMS_DEFAULTS = Object.freeze({
   staleConsumerMs: 3_600_000,
   delayedPollMs: 1_000,
   trimEveryMs: 1_000,
-  onError: ((error, context) => console.warn(`[tierbus/redis] ${context.operation}${context.group ? ` (group ${context.group})` : ''}: ${describeError(error)}`)) as RedisErrorListener,
+  onError: warnErrorListener('redis'),
 })
 
 /** Options with every default applied and checked. */

@@ -1,5 +1,5 @@
 import { ConfigError, TransportError } from '@tierbus/core'
-import { isNetworkError, type ConnectionState } from '@tierbus/core/adapter'
+import { isNetworkError, renameDeprecatedOptions, type ConnectionState } from '@tierbus/core/adapter'
 import type { RedisCommand, RedisStreamClient } from './client.js'
 import type { RedisStreamsOptions } from './options.js'
 import { RedisStreamsTransport } from './transport.js'
@@ -33,6 +33,8 @@ export interface UpstashTransportOptions extends RedisStreamsOptions {
   /** `UPSTASH_REDIS_REST_TOKEN`. */
   token?: string
   /** An `@upstash/redis` client to use instead of url + token. */
+  client?: UpstashRedisLike
+  /** @deprecated Renamed `client` (the same name on every tier). */
   redis?: UpstashRedisLike
 }
 
@@ -98,11 +100,20 @@ async function loadUpstash(): Promise<typeof import('@upstash/redis')> {
  * Checks the URL and token with a PING, failing fast with a TransportError.
  */
 export async function upstashTransport(options: UpstashTransportOptions): Promise<RedisStreamsTransport> {
-  const { url, token, redis, ...streamOptions } = options
+  const { url, token, client: given, ...streamOptions } = renameDeprecatedOptions(
+    options,
+    { redis: 'client' },
+    'upstashTransport',
+  )
   let client: UpstashRedisLike
-  if (redis) client = redis
+  if (given) client = given
   else {
-    if (!url || !token) throw new ConfigError('upstashTransport needs { url, token } (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN) or { redis } (an @upstash/redis client)')
+    if (!url || !token) {
+      throw new ConfigError(
+        'upstashTransport needs { url, token } (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN) ' +
+          'or { client } (an @upstash/redis client)',
+      )
+    }
     const { Redis } = await loadUpstash()
     client = new Redis({ url, token, enableTelemetry: false, automaticDeserialization: false, retry: { retries: 3 } })
   }

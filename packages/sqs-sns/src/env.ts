@@ -37,7 +37,7 @@ export async function transportFromEnv(kind: string, env: Env): Promise<Transpor
     throw new ConfigError('TIERBUS_TRANSPORT=sqs: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use a profile or an IAM role)')
   }
   const provision = vars.TIERBUS_SQS_PROVISION !== undefined ? vars.TIERBUS_SQS_PROVISION === 'true' : vars.NODE_ENV !== 'production'
-  const transport = sqsTransport({
+  const transport = await sqsTransport({
     region: vars.AWS_REGION,
     ...(sqsEndpoint || snsEndpoint ? { endpoint: { ...(sqsEndpoint ? { sqs: sqsEndpoint } : {}), ...(snsEndpoint ? { sns: snsEndpoint } : {}) } } : {}),
     // Keys in the given env win; without them the SDK's default chain (process env, profile, role) applies.

@@ -1,7 +1,12 @@
 import { SNSClient } from '@aws-sdk/client-sns'
 import { SQSClient } from '@aws-sdk/client-sqs'
-import { ConfigError } from '@tierbus/core'
-import { resolvePublishTimeout, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
+import { ConfigError, type TransportErrorListener } from '@tierbus/core'
+import {
+  resolvePublishTimeout,
+  warnErrorListener,
+  type ConnectionStateOptions,
+  type PublishDeadlineOptions,
+} from '@tierbus/core/adapter'
 import { assertPrefix } from './names.js'
 import { TOPOLOGY_DEFAULTS } from './topology.js'
 
@@ -19,8 +24,11 @@ export interface SqsTransportOptions extends ConnectionStateOptions, PublishDead
   /** Endpoint override (an emulator or VPC endpoint): one URL for both, or one per service. */
   endpoint?: string | { readonly sqs?: string; readonly sns?: string }
   credentials?: SqsCredentials
-  /** Bring your own clients (then they are not destroyed on close). */
+  /** Bring your own SQS and SNS clients (then they are not destroyed on close). */
+  client?: { readonly sqs: SQSClient; readonly sns: SNSClient }
+  /** @deprecated Pass `client: { sqs, sns }` (the same name on every tier). */
   sqsClient?: SQSClient
+  /** @deprecated Pass `client: { sqs, sns }` (the same name on every tier). */
   snsClient?: SNSClient
   /** Namespace: the SNS topic is `<prefix>-events`, queues start with `<prefix>-`. */
   prefix?: string
@@ -43,7 +51,7 @@ export interface SqsTransportOptions extends ConnectionStateOptions, PublishDead
    */
   retentionWarnAfterMs?: number
   /** Where background errors go (failed receives); default: console.warn. */
-  onError?: (error: unknown) => void
+  onError?: TransportErrorListener
 }
 
 /** Defaults of `SqsTransportOptions`. */
@@ -69,7 +77,7 @@ export interface ResolvedSqsOptions {
   readonly publishConcurrency: number
   readonly redriveMargin: number
   readonly retentionWarnAfterMs: number
-  readonly onError: (error: unknown) => void
+  readonly onError: TransportErrorListener
   readonly publishTimeoutMs: number
 }
 
@@ -91,7 +99,7 @@ export function resolveOptions(options: SqsTransportOptions): ResolvedSqsOptions
     publishConcurrency: intIn('publishConcurrency', options.publishConcurrency ?? SQS_DEFAULTS.publishConcurrency, 1, 100),
     redriveMargin: intIn('redriveMargin', options.redriveMargin ?? SQS_DEFAULTS.redriveMargin, 0, 100),
     retentionWarnAfterMs: intIn('retentionWarnAfterMs', options.retentionWarnAfterMs ?? SQS_DEFAULTS.retentionWarnAfterMs, 1, TOPOLOGY_DEFAULTS.retentionSeconds * 1_000),
-    onError: options.onError ?? ((error) => console.warn('[tierbus/sqs-sns]', error)),
+    onError: options.onError ?? warnErrorListener('sqs-sns'),
     publishTimeoutMs: resolvePublishTimeout(options.publishTimeoutMs, 'sqsTransport'),
   }
 }
@@ -105,8 +113,11 @@ export interface SqsClients {
 
 /** Builds the clients from options (or takes the given ones). */
 export function createClients(options: SqsTransportOptions): SqsClients {
+  if (options.client) return { sqs: options.client.sqs, sns: options.client.sns, owned: false }
   if (options.sqsClient || options.snsClient) {
-    if (!options.sqsClient || !options.snsClient) throw new ConfigError('sqsTransport: pass both sqsClient and snsClient, or neither')
+    if (!options.sqsClient || !options.snsClient) {
+      throw new ConfigError('sqsTransport: pass client: { sqs, sns } (both clients), or neither')
+    }
     return { sqs: options.sqsClient, sns: options.snsClient, owned: false }
   }
   const endpoints = typeof options.endpoint === 'string' ? { sqs: options.endpoint, sns: options.endpoint } : (options.endpoint ?? {})

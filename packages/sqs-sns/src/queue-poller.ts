@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs'
-import { compilePattern, tryDecodeEnvelope, type Delivery, type SubscriptionSpec } from '@tierbus/core'
+import { compilePattern, tryDecodeEnvelope, type Delivery, type SubscriptionSpec, type TransportErrorListener } from '@tierbus/core'
 import { FetchLoop, type InFlightSlot } from '@tierbus/core/adapter'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { required, transportError } from './aws-errors.js'
@@ -44,7 +44,7 @@ export interface PollerOptions {
   /** Receiving a message older than this warns that the queue's retention may delete unconsumed ones. */
   readonly retentionWarnAfterMs: number
   readonly onBatch: (batch: Delivery[]) => Promise<void>
-  readonly onError: (error: unknown) => void
+  readonly onError: TransportErrorListener
 }
 
 /**
@@ -71,7 +71,7 @@ export class QueuePoller {
           return this.toDelivery(m, slot) ?? []
         }),
       onBatch: options.onBatch,
-      onError: (err) => options.onError(err),
+      onError: (err) => this.report(err, 'receive'),
       handBack: (messages) => this.release(messages),
       backoff: ERROR_BACKOFF,
     })
@@ -118,14 +118,14 @@ export class QueuePoller {
     const type = envelope?.type ?? typeAttribute
     if (type !== undefined && !this.matches(type)) {
       slot.free()
-      this.context.acks.ack(this.context.queue.url, required(m.ReceiptHandle, 'ReceiptHandle')).catch(this.options.onError)
+      this.context.acks.ack(this.context.queue.url, required(m.ReceiptHandle, 'ReceiptHandle')).catch((err) => this.report(err, 'ack'))
       return undefined
     }
     const due = dueOf(envelope)
     const deferral = deferralFor(due, receiveCount)
     if (deferral) {
       slot.free()
-      defer(this.context, m, deferral).catch(this.options.onError)
+      defer(this.context, m, deferral).catch((err) => this.report(err, 'defer'))
       return undefined
     }
     const firstReceivedAt = Number(m.Attributes?.ApproximateFirstReceiveTimestamp) || undefined
@@ -139,13 +139,18 @@ export class QueuePoller {
     return new SqsDelivery(this.context, slot, received, envelope, malformed)
   }
 
+  /** Reports a background error of this subscription to `onError`. */
+  private report(error: unknown, operation: string): void {
+    this.options.onError(error, { operation, group: this.options.spec.group })
+  }
+
   /** Warns (rate-limited) when the group is so far behind that SQS retention may delete what it has not read. */
   private checkAge(sentAt: number): void {
     const now = Date.now()
     const age = now - sentAt
     if (!(age > this.options.retentionWarnAfterMs) || now - this.lastRetentionWarning < RETENTION_WARNING_EVERY_MS) return
     this.lastRetentionWarning = now
-    this.options.onError(new RetentionWarning(this.context.queue.name, this.options.spec.group, age))
+    this.report(new RetentionWarning(this.context.queue.name, this.options.spec.group, age), 'retention')
   }
 
   /** Makes messages visible again at once (received while closing). */
@@ -159,7 +164,7 @@ export class QueuePoller {
       )
     } catch (err) {
       // They reappear after the visibility timeout anyway.
-      this.options.onError(transportError(`releasing received messages on ${this.context.queue.name}`, err))
+      this.report(transportError(`releasing received messages on ${this.context.queue.name}`, err), 'release')
     }
   }
 }

@@ -48,7 +48,7 @@ export interface SqsTransport extends Transport {
  * Tier 3: one SNS topic per namespace fanned out to one SQS queue per (group, pattern), each with a
  * DLQ. Wildcards become `prefix` filter policies narrowed by the consumer. See the package README.
  */
-export function sqsTransport(options: SqsTransportOptions = {}): SqsTransport {
+export async function sqsTransport(options: SqsTransportOptions = {}): Promise<SqsTransport> {
   return new SqsSnsTransport(options)
 }
 
@@ -82,7 +82,10 @@ class SqsSnsTransport implements SqsTransport {
     this.publisher = new TopicPublisher(this.clients, () => this.topicArn(), this.fifo, this.options.publishConcurrency)
     this.deadLetters = new SqsDeadLetters(this.clients, this.prefix, this.fifo)
     // HTTP: nothing is known until the first call; it reports up or down.
-    this.state = new ConnectionState({ onConnectionState: options.onConnectionState, onError: this.options.onError })
+    this.state = new ConnectionState({
+      onConnectionState: options.onConnectionState,
+      onError: (err) => this.options.onError(err, { operation: 'connection' }),
+    })
     this.unwatch = watchConnection(this.clients, this.state)
   }
 
@@ -155,7 +158,9 @@ class SqsSnsTransport implements SqsTransport {
             // A request-reply inbox is private to this process: remove its queue and subscription.
             this.queues.delete(key)
             await this.acks.flush()
-            await deleteEphemeral(this.clients, provisioned).catch(this.options.onError)
+            await deleteEphemeral(this.clients, provisioned).catch((err) =>
+              this.options.onError(err, { operation: 'delete-inbox', group: spec.group }),
+            )
           }
         })()),
     }

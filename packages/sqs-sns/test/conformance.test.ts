@@ -1,7 +1,7 @@
 // The assertions are the shared suite's: runTransportConformance in packages/core/src/testing/conformance.ts.
 import { runTransportConformance } from '@tierbus/core/testing'
 import { afterAll, beforeAll } from 'vitest'
-import { SQS_CAPABILITIES } from '../src/index.js'
+import { SQS_CAPABILITIES, type SqsTransport } from '../src/index.js'
 import { isolatedTransport, startEmulator, type Emulator } from './emulator.js'
 
 let emulator: Emulator
@@ -12,5 +12,5 @@ afterAll(() => emulator?.stop())
 
 runTransportConformance('sqs', async () => isolatedTransport(emulator.endpoint), {
   capabilities: SQS_CAPABILITIES,
-  injectRaw: (transport, type, raw) => (transport as ReturnType<typeof isolatedTransport>).publishRaw(type, raw),
+  injectRaw: (transport, type, raw) => (transport as SqsTransport).publishRaw(type, raw),
 })

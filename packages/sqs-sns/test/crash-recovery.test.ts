@@ -22,8 +22,8 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!()
 })
 
-function transport(): SqsTransport {
-  const t = isolatedTransport(emulator.endpoint)
+async function transport(): Promise<SqsTransport> {
+  const t = await isolatedTransport(emulator.endpoint)
   cleanups.push(() => t.close())
   return t
 }
@@ -70,7 +70,7 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
 
 describe('crash recovery on SQS', () => {
   it('redelivers every event after the visibility timeout when a consumer process is SIGKILLed mid-batch, none lost', async () => {
-    const t = transport()
+    const t = await transport()
     const b = bus(t)
     const E = defineEvent(`${uniqueToken('k')}.job`, Item)
     const { child, taken, ready } = startChild({ ENDPOINT: emulator.endpoint, PREFIX: t.prefix, TYPE: E.type, GROUP: 'workers', LEASE_MS: '1000' })
@@ -88,7 +88,7 @@ describe('crash recovery on SQS', () => {
   }, 90_000)
 
   it('dead-letters poison events (the handler always throws) with the reason recorded on the DLQ message', async () => {
-    const t = transport()
+    const t = await transport()
     const b = bus(t)
     const E = defineEvent(`${uniqueToken('p')}.poison`, Item)
     const attempts = new Map<number, number[]>()
@@ -122,7 +122,7 @@ describe('crash recovery on SQS', () => {
   })
 
   it("moves an event whose consumers keep crashing to the DLQ through SQS's own redrive, reported with that reason", async () => {
-    const t = transport()
+    const t = await transport()
     const E = defineEvent(`${uniqueToken('n')}.crashy`, Item)
     // maxAttempts 1 + margin 2: SQS moves the message after 3 receives that never settle.
     await t.provision([{ group: 'crashy', pattern: E.type, maxAttempts: 1, leaseMs: 1_000 }])

@@ -19,7 +19,7 @@ afterEach(async () => {
 
 describe('sqs: dead letters keep the exact body and the real reason', () => {
   it('dead-letters a body with characters SQS refuses to re-send, as malformed, byte for byte', async () => {
-    const t = isolatedTransport(emulator.endpoint)
+    const t = await isolatedTransport(emulator.endpoint)
     cleanups.push(() => t.close())
     const b = createBus({ transport: t, source: 'sqs-dlq-bytes', closeTransport: false, onError: () => {} })
     cleanups.push(() => b.close({ timeoutMs: 1_000 }))

@@ -25,7 +25,7 @@ const GROUP = { group: 'mailer', pattern: 'order.*', maxAttempts: 3, leaseMs: 5_
 
 /** A provisioned namespace with one message waiting in its live queue and one dead letter in its DLQ. */
 async function namespace(prefix: string): Promise<{ t: SqsTransport; queue: string; dlq: string; liveId: string; deadId: string }> {
-  const t = isolatedTransport(emulator.endpoint, { prefix })
+  const t = await isolatedTransport(emulator.endpoint, { prefix })
   cleanups.push(() => t.close())
   await t.provision([GROUP])
   const names = queueNames(prefix, GROUP.group, GROUP.pattern, false)

@@ -20,8 +20,8 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!()
 })
 
-function transport(): SqsTransport {
-  const t = isolatedTransport(emulator.endpoint)
+async function transport(): Promise<SqsTransport> {
+  const t = await isolatedTransport(emulator.endpoint)
   cleanups.push(() => t.close())
   return t
 }
@@ -38,7 +38,7 @@ describe('sqs: delayed delivery', () => {
   })
 
   it('delivers a delayed event when due, with attempt 1, and its retry with attempt 2', async () => {
-    const t = transport()
+    const t = await transport()
     const b = createBus({ transport: t, source: 'sqs-delay', closeTransport: false, onError: () => {} })
     cleanups.push(() => b.close({ timeoutMs: 1_000 }))
     const seen: Array<{ at: number; attempt: number }> = []
@@ -58,7 +58,7 @@ describe('sqs: delayed delivery', () => {
   })
 
   it('re-delays with DelaySeconds a message received early a second time, and counts neither receive', async () => {
-    const t = transport()
+    const t = await transport()
     const group = 'g2'
     await t.provision([{ group, pattern: Reminder.type }])
     const b = createBus({ transport: t, source: 'sqs-delay', closeTransport: false, onError: () => {} })

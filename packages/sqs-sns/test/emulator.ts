@@ -31,9 +31,9 @@ export function emulatorClients(endpoint: string): { sqs: SQSClient; sns: SNSCli
  * A transport on a fresh random namespace; closing it also deletes the namespace's topic and
  * queues, so tests leave nothing behind.
  */
-export function isolatedTransport(endpoint: string, options: SqsTransportOptions = {}): SqsTransport {
-  const { sqs, sns } = options.sqsClient && options.snsClient ? { sqs: options.sqsClient, sns: options.snsClient } : emulatorClients(endpoint)
-  const transport = sqsTransport({ prefix: uniqueToken('tb'), onError: () => {}, ...options, sqsClient: sqs, snsClient: sns })
+export async function isolatedTransport(endpoint: string, options: SqsTransportOptions = {}): Promise<SqsTransport> {
+  const { sqs, sns } = options.client ?? emulatorClients(endpoint)
+  const transport = await sqsTransport({ prefix: uniqueToken('tb'), onError: () => {}, ...options, client: { sqs, sns } })
   const close = transport.close.bind(transport)
   let closing: Promise<void> | undefined
   return Object.assign(transport, {

@@ -17,7 +17,7 @@ describe('SQS/SNS outage: the emulator stops listening under load and comes back
     const emulator = await startRestartableEmulator()
     track(emulator.stop)
     const states: string[] = []
-    const transport = isolatedTransport(emulator.endpoint, {
+    const transport = await isolatedTransport(emulator.endpoint, {
       waitTimeSeconds: 1,
       publishTimeoutMs: PUBLISH_TIMEOUT_MS,
       onConnectionState: (state) => void states.push(state),
@@ -37,7 +37,7 @@ describe('SQS/SNS outage: the emulator stops listening under load and comes back
       await new Promise<void>((resolve) => blackHole.close(() => resolve()))
     })
     const { port } = blackHole.address() as { port: number }
-    const transport = sqsTransport({ ...EMULATOR_AWS, endpoint: `http://127.0.0.1:${port}`, prefix: uniqueToken('tb'), publishTimeoutMs: PUBLISH_TIMEOUT_MS, onError: () => {} })
+    const transport = await sqsTransport({ ...EMULATOR_AWS, endpoint: `http://127.0.0.1:${port}`, prefix: uniqueToken('tb'), publishTimeoutMs: PUBLISH_TIMEOUT_MS, onError: () => {} })
     track(() => transport.close())
     const envelope: Envelope = { specversion: '1.0', id: uniqueToken('id'), source: 'outage-test', type: 'outage.blackhole', time: new Date().toISOString(), datacontenttype: 'application/json', data: {} }
     const started = Date.now()

@@ -25,7 +25,7 @@ describe("sqs: AWS's retention limit is surfaced", () => {
 
   it('reports a RetentionWarning naming the group when it receives a message older than retentionWarnAfterMs, at most once a minute', async () => {
     const warnings: unknown[] = []
-    const t = isolatedTransport(emulator.endpoint, { retentionWarnAfterMs: 1, onError: (err) => void warnings.push(err) })
+    const t = await isolatedTransport(emulator.endpoint, { retentionWarnAfterMs: 1, onError: (err) => void warnings.push(err) })
     cleanups.push(() => t.close())
     const b = createBus({ transport: t, source: 'sqs-retention', closeTransport: false })
     cleanups.push(() => b.close({ timeoutMs: 1_000 }))

@@ -21,8 +21,8 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!()
 })
 
-function transport(options: Parameters<typeof isolatedTransport>[1] = {}): SqsTransport {
-  const t = isolatedTransport(emulator.endpoint, options)
+async function transport(options: Parameters<typeof isolatedTransport>[1] = {}): Promise<SqsTransport> {
+  const t = await isolatedTransport(emulator.endpoint, options)
   cleanups.push(() => t.close())
   return t
 }
@@ -35,7 +35,7 @@ function bus(t: SqsTransport) {
 
 describe('provision()', () => {
   it('creates the topic, queue, DLQ, redrive policy, queue policy and filtered raw subscription, idempotently', async () => {
-    const t = transport()
+    const t = await transport()
     const { sqs, sns } = emulatorClients(emulator.endpoint)
     cleanups.push(async () => {
       sqs.destroy()
@@ -65,12 +65,12 @@ describe('provision()', () => {
   })
 
   it('with provision: false, fails with a TransportError that says how to create what is missing', async () => {
-    const t = transport({ provision: false })
+    const t = await transport({ provision: false })
     const E = defineEvent(`${uniqueToken('e')}.x`, Item)
     const err = await t.publish([{ specversion: '1.0', id: 'x', source: 's', type: E.type, time: new Date().toISOString(), data: {} }]).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TransportError)
     expect((err as Error).message).toMatch(/does not exist.*describeInfrastructure\(\).*provision: true/)
-    await sqsTransport({ ...EMULATOR_AWS, endpoint: emulator.endpoint, prefix: t.prefix }).provision()
+    await (await sqsTransport({ ...EMULATOR_AWS, endpoint: emulator.endpoint, prefix: t.prefix })).provision()
     const subErr = await bus(t).subscribe(E, () => {}, { group: 'g' }).catch((e: unknown) => e)
     expect(subErr).toBeInstanceOf(TransportError)
     expect((subErr as Error).message).toMatch(/SQS queue .* does not exist/)
@@ -79,7 +79,7 @@ describe('provision()', () => {
 
 describe('routing', () => {
   it('acks silently an event that passes the wildcard prefix filter but not the pattern', async () => {
-    const t = transport()
+    const t = await transport()
     const b = bus(t)
     const p = uniqueToken('r')
     const got: string[] = []
@@ -102,7 +102,7 @@ describe('batching', () => {
   it('publishes, receives and acks 100 events in about 10 calls each', async () => {
     const { sqs, sns } = emulatorClients(emulator.endpoint)
     const counter = countRequests(sqs, sns)
-    const t = transport({ sqsClient: sqs, snsClient: sns })
+    const t = await transport({ client: { sqs, sns } })
     const b = bus(t)
     const E = defineEvent(`${uniqueToken('b')}.item`, Item)
     const seen = new Set<number>()
@@ -122,7 +122,7 @@ describe('publish coalescing', () => {
   it('sends concurrent single publishes in shared PublishBatch calls, each resolving when its event is accepted', async () => {
     const { sqs, sns } = emulatorClients(emulator.endpoint)
     const counter = countRequests(sqs, sns)
-    const t = transport({ sqsClient: sqs, snsClient: sns })
+    const t = await transport({ client: { sqs, sns } })
     const b = bus(t)
     const E = defineEvent(`${uniqueToken('c')}.item`, Item)
     const seen = new Set<number>()
@@ -136,7 +136,7 @@ describe('publish coalescing', () => {
   it('rejects only the call with the oversized event, before anything is sent', async () => {
     const { sqs, sns } = emulatorClients(emulator.endpoint)
     const counter = countRequests(sqs, sns)
-    const t = transport({ sqsClient: sqs, snsClient: sns })
+    const t = await transport({ client: { sqs, sns } })
     const b = bus(t)
     const Big = defineEvent(`${uniqueToken('o')}.big`, z.object({ pad: z.string() }))
     await t.topicArn()
@@ -152,7 +152,7 @@ describe('publish coalescing', () => {
 
 describe('visibility heartbeat', () => {
   it('keeps a handler that runs past its lease from being redelivered (touch extends visibility)', async () => {
-    const t = transport()
+    const t = await transport()
     const b = bus(t)
     const E = defineEvent(`${uniqueToken('h')}.slow`, Item)
     const attempts: number[] = []
@@ -171,7 +171,7 @@ describe('visibility heartbeat', () => {
 
 describe('ordered subscriptions', () => {
   it('refuses ordered: true on a standard transport, pointing at fifo: true', async () => {
-    const bus = createBus({ transport: sqsTransport({ ...EMULATOR_AWS, endpoint: emulator.endpoint }), source: 'sqs-test', onError: () => {} })
+    const bus = createBus({ transport: await sqsTransport({ ...EMULATOR_AWS, endpoint: emulator.endpoint }), source: 'sqs-test', onError: () => {} })
     const err = await bus.subscribe(defineEvent(`${uniqueToken('o')}.item`, Item), () => {}, { ordered: true }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as Error).message).toMatch(/sqsTransport\(\{ fifo: true \}\)/)

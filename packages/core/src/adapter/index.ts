@@ -2,6 +2,7 @@
  * `@tierbus/core/adapter`: the mechanics every tier shares, so a tier (built-in or third-party) is
  * only its backend calls. Nothing here is needed to use a bus; it is for writing transports.
  */
+export { renameDeprecatedOptions } from './aliases.js'
 export { AckCoalescer } from './ack-coalescer.js'
 export type { AckCoalescerOptions, AckGroup, AckGroupResult } from './ack-coalescer.js'
 export { RECONNECT_BACKOFF_DEFAULTS, reconnectDelay, reconnectWithBackoff } from './backoff.js'
@@ -11,6 +12,7 @@ export { ConnectionState, isNetworkError } from './connection.js'
 export type { ConnectionStateListener, ConnectionStateName, ConnectionStateOptions, ConnectionStateTrackerOptions } from './connection.js'
 export { DEFAULT_PUBLISH_TIMEOUT_MS, resolvePublishTimeout, withDeadline } from './deadline.js'
 export type { PublishDeadlineOptions } from './deadline.js'
+export { warnErrorListener } from './error-listener.js'
 export { envVar, parseEnv, positiveInt } from './env-vars.js'
 export { FETCH_LOOP_DEFAULTS, FetchLoop } from './fetch-loop.js'
 export type { FetchLoopOptions } from './fetch-loop.js'
