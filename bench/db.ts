@@ -15,14 +15,21 @@
  */
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import { type Bus, createBus, defineEvent, outgoing } from '@tierbus/core'
+import {
+  type DbRealtimeTransport,
+  MIGRATIONS,
+  migrationSql,
+  type PostgresTransportOptions,
+  pgliteTransport,
+  postgresTransport,
+} from '@tierbus/db-realtime'
 import pg from 'pg'
 import { z } from 'zod'
-import { createBus, defineEvent, outgoing, type Bus } from '@tierbus/core'
-import { MIGRATIONS, migrationSql, pgliteTransport, postgresTransport, type DbRealtimeTransport, type PostgresTransportOptions } from '@tierbus/db-realtime'
-import { PGlite } from '@electric-sql/pglite'
 import type { PeakReport } from './db-peak-consumer.js'
 import { bars, fmt, machineLine, median, quantile, writeBenchSection } from './report.js'
-import { IN_FLIGHT, now, sample as task, Task } from './workload.js'
+import { IN_FLIGHT, now, Task, sample as task } from './workload.js'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 300)
@@ -49,9 +56,21 @@ const FULL = ONLY.size === 6
 
 const Feedback = defineEvent(
   'feedback.created',
-  z.object({ feedbackId: z.string(), projectId: z.string(), text: z.string(), score: z.number(), tags: z.array(z.string()) }),
+  z.object({
+    feedbackId: z.string(),
+    projectId: z.string(),
+    text: z.string(),
+    score: z.number(),
+    tags: z.array(z.string()),
+  }),
 )
-const sample = (i: number) => ({ feedbackId: `fb-${i}`, projectId: 'p-1', text: 'x'.repeat(900), score: i % 5, tags: ['ui', 'export', 'billing'] })
+const sample = (i: number) => ({
+  feedbackId: `fb-${i}`,
+  projectId: 'p-1',
+  text: 'x'.repeat(900),
+  score: i % 5,
+  tags: ['ui', 'export', 'billing'],
+})
 const payloadBytes = Buffer.byteLength(JSON.stringify(sample(0)))
 const schema = `bench_${Math.random().toString(36).slice(2, 8)}`
 /**
@@ -66,7 +85,9 @@ const schemaOf = (design: Design) => (design === 'fan-out' ? schema : `${schema}
 function cursorSchemaSql(s: string): string {
   const sql = migrationSql(s)
   const old = MIGRATIONS.filter((m) => m.version <= 5)
-  const marks = old.map((m) => `INSERT INTO "${s}".migrations (version, name) VALUES (${m.version}, '${m.name.replaceAll("'", "''")}');`)
+  const marks = old.map(
+    (m) => `INSERT INTO "${s}".migrations (version, name) VALUES (${m.version}, '${m.name.replaceAll("'", "''")}');`,
+  )
   return `${sql.slice(0, sql.indexOf('-- tierbus migration 6:'))}\n${marks.join('\n')}`
 }
 let design: Design = 'fan-out'
@@ -81,13 +102,26 @@ const RAW_DDL = `CREATE TABLE ${RAW_TABLE} (
 CREATE INDEX ON ${RAW_TABLE} (tx_id, seq); CREATE INDEX ON ${RAW_TABLE} USING brin (time);`
 
 function rawRow(i: number): unknown[] {
-  return [crypto.randomUUID(), 'feedback.created', null, 'bench', new Date().toISOString(), JSON.stringify(sample(i)), JSON.stringify({ dataversion: 1 })]
+  return [
+    crypto.randomUUID(),
+    'feedback.created',
+    null,
+    'bench',
+    new Date().toISOString(),
+    JSON.stringify(sample(i)),
+    JSON.stringify({ dataversion: 1 }),
+  ]
 }
 
 async function transport(options: Partial<PostgresTransportOptions> = {}): Promise<DbRealtimeTransport> {
   // A long publish deadline: on a loaded machine a slow publish shows up as latency instead of ending the run.
   return postgresTransport({
-    url: DATABASE_URL, schema: schemaOf(design), migrate: design === 'fan-out', onError: () => {}, publishTimeoutMs: 60_000, ...options,
+    url: DATABASE_URL,
+    schema: schemaOf(design),
+    migrate: design === 'fan-out',
+    onError: () => {},
+    publishTimeoutMs: 60_000,
+    ...options,
   })
 }
 
@@ -95,13 +129,19 @@ async function transport(options: Partial<PostgresTransportOptions> = {}): Promi
 async function rawSingle(pool: pg.Pool): Promise<number> {
   const t0 = performance.now()
   for (let i = 0; i < SINGLE; i++) {
-    await pool.query(`INSERT INTO ${RAW_TABLE} (id, type, subject, source, time, data, extras) VALUES ($1, $2, $3, $4, $5, $6, $7)`, rawRow(i))
+    await pool.query(
+      `INSERT INTO ${RAW_TABLE} (id, type, subject, source, time, data, extras) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      rawRow(i),
+    )
   }
   return SINGLE / ((performance.now() - t0) / 1000)
 }
 
 async function rawBatched(pool: pg.Pool): Promise<number> {
-  const values = Array.from({ length: BATCH }, (_, r) => `(${Array.from({ length: 7 }, (_, c) => `$${r * 7 + c + 1}`).join(', ')})`).join(', ')
+  const values = Array.from(
+    { length: BATCH },
+    (_, r) => `(${Array.from({ length: 7 }, (_, c) => `$${r * 7 + c + 1}`).join(', ')})`,
+  ).join(', ')
   const text = `INSERT INTO ${RAW_TABLE} (id, type, subject, source, time, data, extras) VALUES ${values}`
   const t0 = performance.now()
   for (let b = 0; b < BATCHES; b++) await pool.query(text, Array.from({ length: BATCH }, (_, i) => rawRow(i)).flat())
@@ -147,10 +187,14 @@ async function latency(push: boolean, perCall: number): Promise<LatencyResult> {
   let done!: () => void
   const finished = new Promise<void>((r) => (done = r))
   const tag = `lat${push ? 'push' : 'poll'}${perCall}-`
-  await bus.subscribe(Feedback, (e) => {
-    handledAt[Number(e.data.feedbackId.slice(tag.length))] = performance.now()
-    if (++handled === LATENCY_EVENTS) done()
-  }, { group: `latency-${tag}` })
+  await bus.subscribe(
+    Feedback,
+    (e) => {
+      handledAt[Number(e.data.feedbackId.slice(tag.length))] = performance.now()
+      if (++handled === LATENCY_EVENTS) done()
+    },
+    { group: `latency-${tag}` },
+  )
   const start = performance.now()
   const inflight: Promise<unknown>[] = []
   for (let i = 0; i < LATENCY_EVENTS; i += perCall) {
@@ -160,13 +204,19 @@ async function latency(push: boolean, perCall: number): Promise<LatencyResult> {
     const ids = Array.from({ length: Math.min(perCall, LATENCY_EVENTS - i) }, (_, k) => i + k)
     const now = performance.now()
     for (const id of ids) sentAt[id] = now
-    const call = perCall === 1
-      ? producer.publish(Feedback, { ...sample(i), feedbackId: `${tag}${i}` })
-      : producer.publishBatch(Feedback, ids.map((id) => ({ ...sample(id), feedbackId: `${tag}${id}` })))
-    inflight.push(call.then(() => {
-      const t = performance.now()
-      for (const id of ids) committedAt[id] = t
-    }))
+    const call =
+      perCall === 1
+        ? producer.publish(Feedback, { ...sample(i), feedbackId: `${tag}${i}` })
+        : producer.publishBatch(
+            Feedback,
+            ids.map((id) => ({ ...sample(id), feedbackId: `${tag}${id}` })),
+          )
+    inflight.push(
+      call.then(() => {
+        const t = performance.now()
+        for (const id of ids) committedAt[id] = t
+      }),
+    )
   }
   await Promise.all(inflight)
   const rate = LATENCY_EVENTS / ((performance.now() - start) / 1000)
@@ -175,7 +225,13 @@ async function latency(push: boolean, perCall: number): Promise<LatencyResult> {
   await producer.close()
   const fromCall = handledAt.map((h, i) => h - sentAt[i]!)
   const fromCommit = handledAt.map((h, i) => Math.max(0, h - committedAt[i]!))
-  return { p50: quantile(fromCall, 0.5), p99: quantile(fromCall, 0.99), commitP50: quantile(fromCommit, 0.5), commitP99: quantile(fromCommit, 0.99), rate }
+  return {
+    p50: quantile(fromCall, 0.5),
+    p99: quantile(fromCall, 0.99),
+    commitP50: quantile(fromCommit, 0.5),
+    commitP99: quantile(fromCommit, 0.99),
+    rate,
+  }
 }
 
 /** Drains a backlog with 4 consumers in one group (each its own transport + pool): events/s. */
@@ -195,9 +251,13 @@ async function sustained(): Promise<number> {
   await producer.close()
   const t0 = performance.now()
   for (const bus of buses) {
-    await bus.subscribe(Feedback, () => {
-      if (++handled === BACKLOG) done()
-    }, { group })
+    await bus.subscribe(
+      Feedback,
+      () => {
+        if (++handled === BACKLOG) done()
+      },
+      { group },
+    )
   }
   await finished
   const rate = BACKLOG / ((performance.now() - t0) / 1000)
@@ -233,7 +293,12 @@ interface PeakConsumers {
  * Publishes `perCall` events every PEAK_EVERY_MS for `seconds` (calls paced on the clock, not awaited one by
  * one), then waits for the consumers to drain the backlog.
  */
-async function pacedRun(producer: Bus, consumers: PeakConsumers, perCall: number, seconds: number): Promise<PeakResult> {
+async function pacedRun(
+  producer: Bus,
+  consumers: PeakConsumers,
+  perCall: number,
+  seconds: number,
+): Promise<PeakResult> {
   let published = 0
   const backlog: number[] = []
   const inflight: Promise<unknown>[] = []
@@ -262,7 +327,8 @@ async function pacedRun(producer: Bus, consumers: PeakConsumers, perCall: number
   const handledInWindow = consumers.handled()
   backlog.push(published - handledInWindow)
   const drainStart = performance.now()
-  while (consumers.handled() < published && performance.now() - drainStart < DRAIN_LIMIT_MS) await new Promise((r) => setTimeout(r, 20))
+  while (consumers.handled() < published && performance.now() - drainStart < DRAIN_LIMIT_MS)
+    await new Promise((r) => setTimeout(r, 20))
   const drained = consumers.handled() >= published
   const drainMs = drained ? performance.now() - drainStart : undefined
   const missing = Math.max(0, published - consumers.handled())
@@ -290,27 +356,42 @@ async function seedPeak(): Promise<PeakResult> {
       env: { ...process.env, DATABASE_URL, BENCH_SCHEMA: schemaOf(design), BENCH_GROUP: group },
     }),
   )
-  await Promise.all(children.map((child) => new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`peak consumer exited with ${code}`)))
-    child.on('message', (m: PeakReport | 'ready') => {
-      if (m === 'ready') return resolve()
-      handled += m.handled
-      for (const l of m.latencies) latencies.push(l)
-    })
-  })))
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve, reject) => {
+          child.once('exit', (code) => reject(new Error(`peak consumer exited with ${code}`)))
+          child.on('message', (m: PeakReport | 'ready') => {
+            if (m === 'ready') return resolve()
+            handled += m.handled
+            for (const l of m.latencies) latencies.push(l)
+          })
+        }),
+    ),
+  )
   const producer = createBus({ transport: await transport(), source: 'bench' })
   try {
-    return await pacedRun(producer, {
-      handled: () => handled,
-      latencies,
-      stop: async () => {
-        await Promise.all(children.map((child) => new Promise<void>((resolve) => {
-          child.removeAllListeners('exit')
-          child.once('exit', () => resolve())
-          child.send('stop')
-        })))
+    return await pacedRun(
+      producer,
+      {
+        handled: () => handled,
+        latencies,
+        stop: async () => {
+          await Promise.all(
+            children.map(
+              (child) =>
+                new Promise<void>((resolve) => {
+                  child.removeAllListeners('exit')
+                  child.once('exit', () => resolve())
+                  child.send('stop')
+                }),
+            ),
+          )
+        },
       },
-    }, PEAK_BATCH, PEAK_SECONDS)
+      PEAK_BATCH,
+      PEAK_SECONDS,
+    )
   } finally {
     await producer.close()
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
@@ -321,7 +402,13 @@ async function seedPeak(): Promise<PeakResult> {
 async function pglitePeak(): Promise<PeakResult> {
   const db = await PGlite.create()
   if (design === 'cursor') await db.exec(cursorSchemaSql('bench'))
-  const t = await pgliteTransport({ db, schema: 'bench', migrate: design === 'fan-out', onError: () => {}, publishTimeoutMs: 60_000 })
+  const t = await pgliteTransport({
+    db,
+    schema: 'bench',
+    migrate: design === 'fan-out',
+    onError: () => {},
+    publishTimeoutMs: 60_000,
+  })
   const consumer = createBus({ transport: t, source: 'bench', concurrency: IN_FLIGHT, closeTransport: false })
   const producer = createBus({ transport: t, source: 'bench', closeTransport: false })
   let handled = 0
@@ -333,7 +420,12 @@ async function pglitePeak(): Promise<PeakResult> {
   await consumer.subscribe(Task, handler, { group: 'peak' })
   await consumer.subscribe(Task, handler, { group: 'peak' })
   try {
-    return await pacedRun(producer, { handled: () => handled, latencies, stop: () => consumer.close() }, PGLITE_BATCH, PEAK_SECONDS)
+    return await pacedRun(
+      producer,
+      { handled: () => handled, latencies, stop: () => consumer.close() },
+      PGLITE_BATCH,
+      PEAK_SECONDS,
+    )
   } finally {
     await producer.close()
     await t.close()
@@ -359,7 +451,8 @@ async function ordered(): Promise<OrderedResult> {
   await probe.close()
   const producer = createBus({ transport: await transport(), source: 'bench' })
   const events = []
-  for (let n = 0; n < ORDERED_PER_KEY; n++) for (let k = 0; k < ORDERED_KEYS; k++) events.push(outgoing(Step, { key: `k${k}`, n }, { key: `k${k}` }))
+  for (let n = 0; n < ORDERED_PER_KEY; n++)
+    for (let k = 0; k < ORDERED_KEYS; k++) events.push(outgoing(Step, { key: `k${k}`, n }, { key: `k${k}` }))
   for (let i = 0; i < events.length; i += 1000) await producer.publishBatch(events.slice(i, i + 1000))
   await producer.close()
   const total = ORDERED_KEYS * ORDERED_PER_KEY
@@ -369,13 +462,17 @@ async function ordered(): Promise<OrderedResult> {
   let duplicates = 0
   const t0 = performance.now()
   for (const bus of buses) {
-    await bus.subscribe(Step, (e) => {
-      const expected = next.get(e.data.key) ?? 0
-      if (e.data.n < expected) duplicates++
-      else if (e.data.n > expected) outOfOrder++
-      next.set(e.data.key, Math.max(expected, e.data.n + 1))
-      handled++
-    }, { group, ordered: true })
+    await bus.subscribe(
+      Step,
+      (e) => {
+        const expected = next.get(e.data.key) ?? 0
+        if (e.data.n < expected) duplicates++
+        else if (e.data.n > expected) outOfOrder++
+        next.set(e.data.key, Math.max(expected, e.data.n + 1))
+        handled++
+      },
+      { group, ordered: true },
+    )
   }
   while (handled < total && performance.now() - t0 < ORDERED_LIMIT_MS) await new Promise((r) => setTimeout(r, 20))
   const rate = handled / ((performance.now() - t0) / 1000)
@@ -384,12 +481,18 @@ async function ordered(): Promise<OrderedResult> {
 }
 
 function peakLine(label: string, r: PeakResult): string {
-  const drain = r.drainMs === undefined ? `not drained in ${DRAIN_LIMIT_MS / 1000} s (${fmt(r.missing)} missing)` : `drained in ${(r.drainMs / 1000).toFixed(1)} s`
+  const drain =
+    r.drainMs === undefined
+      ? `not drained in ${DRAIN_LIMIT_MS / 1000} s (${fmt(r.missing)} missing)`
+      : `drained in ${(r.drainMs / 1000).toFixed(1)} s`
   return `${label}: published ${fmt(r.publishRate)}/s, handled ${fmt(r.handledRate)}/s, backlog every 10 s ${r.backlog.map((b) => fmt(b)).join(' / ')}, ${drain}; publish→handler p50 ${fmt(r.p50, 1)} p99 ${fmt(r.p99, 1)} ms`
 }
 
 function peakRow(label: string, r: PeakResult): string {
-  const drain = r.drainMs === undefined ? `not within ${DRAIN_LIMIT_MS / 1000} s (${fmt(r.missing)} left)` : `${(r.drainMs / 1000).toFixed(1)} s`
+  const drain =
+    r.drainMs === undefined
+      ? `not within ${DRAIN_LIMIT_MS / 1000} s (${fmt(r.missing)} left)`
+      : `${(r.drainMs / 1000).toFixed(1)} s`
   return `| ${label} | ${fmt(r.publishRate)} | ${fmt(r.handledRate)} | ${r.backlog.map((b) => fmt(b)).join(' / ')} | ${drain} | ${fmt(r.p50, 1)} / ${fmt(r.p99, 1)} |`
 }
 
@@ -402,19 +505,31 @@ async function publishRatios() {
     // Warm-up: connections, prepared statements, JIT of both paths.
     await rawSingle(raw)
     await tierbusSingle(bus)
-    const runs = { rawSingle: [] as number[], tbSingle: [] as number[], rawBatch: [] as number[], tbBatch: [] as number[] }
+    const runs = {
+      rawSingle: [] as number[],
+      tbSingle: [] as number[],
+      rawBatch: [] as number[],
+      tbBatch: [] as number[],
+    }
     for (let r = 0; r < RUNS; r++) {
       runs.rawSingle.push(await rawSingle(raw))
       runs.tbSingle.push(await tierbusSingle(bus))
       runs.rawBatch.push(await rawBatched(raw))
       runs.tbBatch.push(await tierbusBatched(bus))
     }
-    const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)])) as Record<keyof typeof runs, number>
+    const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)])) as Record<
+      keyof typeof runs,
+      number
+    >
     // Paired rounds (raw then tierbus, back to back): the median of per-round ratios cancels the drift of a shared machine.
     const ratioSingle = median(runs.tbSingle.map((v, i) => v / (runs.rawSingle[i] ?? v)))
     const ratioBatch = median(runs.tbBatch.map((v, i) => v / (runs.rawBatch[i] ?? v)))
-    console.log(`publish single: raw ${fmt(m.rawSingle)}/s, tierbus ${fmt(m.tbSingle)}/s, ratio ${ratioSingle.toFixed(3)}`)
-    console.log(`publish batch ${BATCH}: raw ${fmt(m.rawBatch)}/s, tierbus ${fmt(m.tbBatch)}/s, ratio ${ratioBatch.toFixed(3)}`)
+    console.log(
+      `publish single: raw ${fmt(m.rawSingle)}/s, tierbus ${fmt(m.tbSingle)}/s, ratio ${ratioSingle.toFixed(3)}`,
+    )
+    console.log(
+      `publish batch ${BATCH}: raw ${fmt(m.rawBatch)}/s, tierbus ${fmt(m.tbBatch)}/s, ratio ${ratioBatch.toFixed(3)}`,
+    )
     return { m, ratioSingle, ratioBatch }
   } finally {
     await bus.close()
@@ -449,7 +564,8 @@ async function main(): Promise<void> {
     let push: Record<Design, LatencyResult> | undefined
     if (ONLY.has('latency')) {
       push = await onBoth(() => latency(true, 10))
-      for (const d of DESIGNS) console.log(`[${d}] ${latencyLine('LISTEN/NOTIFY push, 10 events per publish every 10 ms', push[d])}`)
+      for (const d of DESIGNS)
+        console.log(`[${d}] ${latencyLine('LISTEN/NOTIFY push, 10 events per publish every 10 ms', push[d])}`)
       lat = [
         ['polling only (1 s interval), 10 events per publish every 10 ms', await latency(false, 10)],
         ['LISTEN/NOTIFY push, 1 event per publish every 1 ms', await latency(true, 1)],
@@ -457,13 +573,20 @@ async function main(): Promise<void> {
       for (const [label, r] of lat) console.log(latencyLine(label, r))
     }
     const drain = ONLY.has('sustained') ? await onBoth(sustained) : undefined
-    if (drain) for (const d of DESIGNS) console.log(`[${d}] sustained consume, ${CONSUMERS} consumers: ${fmt(drain[d])} events/s`)
+    if (drain)
+      for (const d of DESIGNS)
+        console.log(`[${d}] sustained consume, ${CONSUMERS} consumers: ${fmt(drain[d])} events/s`)
     const peak = ONLY.has('peak') ? await onBoth(seedPeak) : undefined
-    if (peak) for (const d of DESIGNS) console.log(peakLine(`[${d}] seed peak, postgres, 2 consumer processes`, peak[d]))
+    if (peak)
+      for (const d of DESIGNS) console.log(peakLine(`[${d}] seed peak, postgres, 2 consumer processes`, peak[d]))
     const lite = ONLY.has('pglite') ? await onBoth(pglitePeak) : undefined
-    if (lite) for (const d of DESIGNS) console.log(peakLine(`[${d}] pglite 1,000 events/s, 2 subscriptions in-process`, lite[d]))
+    if (lite)
+      for (const d of DESIGNS)
+        console.log(peakLine(`[${d}] pglite 1,000 events/s, 2 subscriptions in-process`, lite[d]))
     const ord = ONLY.has('ordered') ? await onBoth(ordered) : undefined
-    if (ord) for (const d of DESIGNS) console.log(`[${d}] ordered ${ORDERED_KEYS} keys x ${fmt(ORDERED_PER_KEY)}, 2 members: ${orderedLine(ord[d])}`)
+    if (ord)
+      for (const d of DESIGNS)
+        console.log(`[${d}] ordered ${ORDERED_KEYS} keys x ${fmt(ORDERED_PER_KEY)}, 2 members: ${orderedLine(ord[d])}`)
     if (!FULL || !pub || !lat || !push || !drain || !peak || !lite || !ord) return
     const { m, ratioSingle, ratioBatch } = pub
     const current = push['fan-out']
@@ -485,7 +608,15 @@ with the same columns and indexes, no trigger (single: one row per INSERT; batch
 | single (1 event per call) | ${fmt(m.rawSingle)} | ${fmt(m.tbSingle)} | ${ratioSingle.toFixed(3)} (${verdict(ratioSingle >= 0.9)}) |
 | batched (${BATCH} per call) | ${fmt(m.rawBatch)} | ${fmt(m.tbBatch)} | ${ratioBatch.toFixed(3)} (${verdict(ratioBatch >= 0.9)}) |
 
-${bars([['raw single', m.rawSingle], ['tierbus single', m.tbSingle], [`raw batched ${BATCH}`, m.rawBatch], [`tierbus batched ${BATCH}`, m.tbBatch]], 'events/s')}
+${bars(
+  [
+    ['raw single', m.rawSingle],
+    ['tierbus single', m.tbSingle],
+    [`raw batched ${BATCH}`, m.rawBatch],
+    [`tierbus batched ${BATCH}`, m.tbBatch],
+  ],
+  'events/s',
+)}
 
 **Before / after the fan-out redesign, in this run.** "cursor" is the schema of migrations 1–5 (a group cursor that reads
 only rows older than the oldest running transaction), "fan-out" the current one (deliveries written at publish); the

@@ -5,9 +5,9 @@
  * Run: npx tsx --conditions=tierbus-source bench/nats.ts   (needs nats-server -js on NATS_URL)
  */
 import { randomUUID } from 'node:crypto'
-import { AckPolicy, DeliverPolicy, connect, nanos, type NatsConnection } from 'nats'
 import { createBus } from '@tierbus/core'
-import { natsTransport, type NatsTransport } from '@tierbus/nats'
+import { type NatsTransport, natsTransport } from '@tierbus/nats'
+import { AckPolicy, connect, DeliverPolicy, type NatsConnection, nanos } from 'nats'
 import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
 import { IN_FLIGHT, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.js'
 
@@ -20,7 +20,13 @@ const token = () => `bench${randomUUID().slice(0, 8)}`
 /** A fresh prefix + stream per measurement, deleted afterwards, so runs never see each other's data. */
 async function isolated(): Promise<NatsTransport> {
   const t = token()
-  return natsTransport({ url: NATS_URL, prefix: t, stream: t.toUpperCase(), deleteStreamsOnClose: true, maxAgeMs: 600_000 })
+  return natsTransport({
+    url: NATS_URL,
+    prefix: t,
+    stream: t.toUpperCase(),
+    deleteStreamsOnClose: true,
+    maxAgeMs: 600_000,
+  })
 }
 
 // ---- raw nats client: the same envelope bytes, js.publish with msgID, pull consumer with explicit acks ----
@@ -37,7 +43,18 @@ function envelopeBytes(i: number, sentAt = 0): { id: string; body: string } {
   const id = randomUUID()
   const data = { ...sample(i), sentAt }
   Task.schema.parse(data) // tierbus validates at publish: the raw path does the same work
-  return { id, body: JSON.stringify({ specversion: '1.0', id, source: 'bench', type: Task.type, time: new Date().toISOString(), datacontenttype: 'application/json', data }) }
+  return {
+    id,
+    body: JSON.stringify({
+      specversion: '1.0',
+      id,
+      source: 'bench',
+      type: Task.type,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      data,
+    }),
+  }
 }
 
 async function rawPublish(nc: NatsConnection, subject: string): Promise<number> {
@@ -54,9 +71,22 @@ async function rawPublish(nc: NatsConnection, subject: string): Promise<number> 
   return N / ((performance.now() - t0) / 1000)
 }
 
-async function rawConsume(nc: NatsConnection, stream: string, subject: string, onMessage?: (data: { sentAt: number }) => void, count = N): Promise<{ rate: number; stop: () => Promise<void>; done: Promise<void> }> {
+async function rawConsume(
+  nc: NatsConnection,
+  stream: string,
+  subject: string,
+  onMessage?: (data: { sentAt: number }) => void,
+  count = N,
+): Promise<{ rate: number; stop: () => Promise<void>; done: Promise<void> }> {
   const jsm = await nc.jetstreamManager()
-  await jsm.consumers.add(stream, { durable_name: 'raw', filter_subject: subject, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: nanos(30_000), max_deliver: -1 })
+  await jsm.consumers.add(stream, {
+    durable_name: 'raw',
+    filter_subject: subject,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(30_000),
+    max_deliver: -1,
+  })
   const consumer = await nc.jetstream().consumers.get(stream, 'raw')
   let handled = 0
   let done!: () => void
@@ -83,7 +113,11 @@ async function tierbusPublish(): Promise<number> {
   const transport = await isolated()
   const bus = createBus({ transport, source: 'bench' })
   const t0 = performance.now()
-  for (let i = 0; i < N; i += BATCH) await bus.publishBatch(Task, Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => sample(i + k)))
+  for (let i = 0; i < N; i += BATCH)
+    await bus.publishBatch(
+      Task,
+      Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => sample(i + k)),
+    )
   const rate = N / ((performance.now() - t0) / 1000)
   await bus.close()
   return rate
@@ -92,14 +126,22 @@ async function tierbusPublish(): Promise<number> {
 async function tierbusConsume(): Promise<number> {
   const transport = await isolated()
   const bus = createBus({ transport, source: 'bench' })
-  for (let i = 0; i < N; i += BATCH) await bus.publishBatch(Task, Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => sample(i + k)))
+  for (let i = 0; i < N; i += BATCH)
+    await bus.publishBatch(
+      Task,
+      Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => sample(i + k)),
+    )
   let handled = 0
   let done!: () => void
   const finished = new Promise<void>((r) => (done = r))
   const t0 = performance.now()
-  await bus.subscribe(Task, () => {
-    if (++handled === N) done()
-  }, { group: 'bench', startFrom: 'earliest', concurrency: IN_FLIGHT })
+  await bus.subscribe(
+    Task,
+    () => {
+      if (++handled === N) done()
+    },
+    { group: 'bench', startFrom: 'earliest', concurrency: IN_FLIGHT },
+  )
   await finished
   const rate = N / ((performance.now() - t0) / 1000)
   await bus.close()
@@ -148,10 +190,14 @@ async function tierbusLatency(): Promise<number[]> {
   const total = RATE * LATENCY_SECONDS
   let done!: () => void
   const finished = new Promise<void>((r) => (done = r))
-  await bus.subscribe(Task, (e) => {
-    latencies.push(now() - e.data.sentAt)
-    if (latencies.length === total) done()
-  }, { group: 'latency', concurrency: IN_FLIGHT })
+  await bus.subscribe(
+    Task,
+    (e) => {
+      latencies.push(now() - e.data.sentAt)
+      if (latencies.length === total) done()
+    },
+    { group: 'latency', concurrency: IN_FLIGHT },
+  )
   await paced((i) => bus.publish(Task, { ...sample(i), sentAt: now() }))
   await finished
   await bus.close()
@@ -199,22 +245,34 @@ const lat = (xs: number[]) => ({ p50: quantile(xs, 0.5), p99: quantile(xs, 0.99)
 const rl = lat(rawLat)
 const tl = lat(tbLat)
 
-console.log(`nats tier, ${fmt(N)} events of ~${payloadBytes} B, median of ${RUNS} runs, batches of ${BATCH}, ${IN_FLIGHT} in flight`)
-console.log(`  publish  raw ${fmt(rawPub).padStart(8)} ev/s  tierbus ${fmt(tbPub).padStart(8)} ev/s  ratio ${fmt(pubRatio, 3)}`)
-console.log(`  consume  raw ${fmt(rawCon).padStart(8)} ev/s  tierbus ${fmt(tbCon).padStart(8)} ev/s  ratio ${fmt(conRatio, 3)}`)
-console.log(`  e2e at ${fmt(RATE)} ev/s for ${LATENCY_SECONDS} s: raw p50 ${fmt(rl.p50, 2)} ms p99 ${fmt(rl.p99, 2)} ms; tierbus p50 ${fmt(tl.p50, 2)} ms p99 ${fmt(tl.p99, 2)} ms (max ${fmt(tl.max, 1)} ms)`)
-console.log(`  aim ratio >= 0.9: publish ${pubRatio >= 0.9 ? 'met' : 'NOT met'}, consume ${conRatio >= 0.9 ? 'met' : 'NOT met'}; took ${fmt((performance.now() - started) / 1000, 1)} s`)
+console.log(
+  `nats tier, ${fmt(N)} events of ~${payloadBytes} B, median of ${RUNS} runs, batches of ${BATCH}, ${IN_FLIGHT} in flight`,
+)
+console.log(
+  `  publish  raw ${fmt(rawPub).padStart(8)} ev/s  tierbus ${fmt(tbPub).padStart(8)} ev/s  ratio ${fmt(pubRatio, 3)}`,
+)
+console.log(
+  `  consume  raw ${fmt(rawCon).padStart(8)} ev/s  tierbus ${fmt(tbCon).padStart(8)} ev/s  ratio ${fmt(conRatio, 3)}`,
+)
+console.log(
+  `  e2e at ${fmt(RATE)} ev/s for ${LATENCY_SECONDS} s: raw p50 ${fmt(rl.p50, 2)} ms p99 ${fmt(rl.p99, 2)} ms; tierbus p50 ${fmt(tl.p50, 2)} ms p99 ${fmt(tl.p99, 2)} ms (max ${fmt(tl.max, 1)} ms)`,
+)
+console.log(
+  `  aim ratio >= 0.9: publish ${pubRatio >= 0.9 ? 'met' : 'NOT met'}, consume ${conRatio >= 0.9 ? 'met' : 'NOT met'}; took ${fmt((performance.now() - started) / 1000, 1)} s`,
+)
 
 writeBenchSection(
   'nats',
   `## NATS JetStream tier (bench/nats.ts)
 
-${machineLine()}, nats-server ${(await (async () => {
-    const nc = await connect({ servers: NATS_URL })
-    const v = nc.info?.version ?? '?'
-    await nc.close()
-    return v
-  })())} on loopback (file storage). ${fmt(N)} events of ~${payloadBytes} bytes encoded; median of ${RUNS} runs after a warm-up.
+${machineLine()}, nats-server ${await (
+    async () => {
+      const nc = await connect({ servers: NATS_URL })
+      const v = nc.info?.version ?? '?'
+      await nc.close()
+      return v
+    }
+  )()} on loopback (file storage). ${fmt(N)} events of ~${payloadBytes} bytes encoded; median of ${RUNS} runs after a warm-up.
 Both sides do the same work: zod-validate the data, JSON-encode a CloudEvents envelope, \`js.publish\` with a
 \`Nats-Msg-Id\` (${fmt(BATCH)} publishes in flight, awaited per batch); consume with a durable pull consumer,
 ${IN_FLIGHT} messages in flight, decode + validate + explicit ack. The raw side uses \`consumer.consume()\`;
@@ -230,7 +288,15 @@ ${table(
   ],
 )}
 
-${bars([['raw publish', rawPub], ['tierbus publish', tbPub], ['raw consume', rawCon], ['tierbus consume', tbCon]], 'events/s')}
+${bars(
+  [
+    ['raw publish', rawPub],
+    ['tierbus publish', tbPub],
+    ['raw consume', rawCon],
+    ['tierbus consume', tbCon],
+  ],
+  'events/s',
+)}
 
 End-to-end latency (publish call → handler), one \`publish\` per event paced at ${fmt(RATE)} events/s for ${LATENCY_SECONDS} s:
 

@@ -20,7 +20,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const KEYS = 16
 const TYPES = 4
 const MEMBERS = 2
-const events = Array.from({ length: TYPES }, (_, i) => defineEvent(`bench.ordered.p${i}`, z.object({ key: z.string(), n: z.number() })))
+const events = Array.from({ length: TYPES }, (_, i) =>
+  defineEvent(`bench.ordered.p${i}`, z.object({ key: z.string(), n: z.number() })),
+)
 
 /** A tier under test: makes a transport on a shared namespace; `done` drops the namespace. */
 interface Tier {
@@ -54,7 +56,12 @@ const tiers: Tier[] = [
       let first: Transport | undefined
       return {
         make: async () => {
-          const t = await natsTransport({ servers: NATS_URL, prefix: token, stream: token.toUpperCase(), deleteStreamsOnClose: first === undefined })
+          const t = await natsTransport({
+            servers: NATS_URL,
+            prefix: token,
+            stream: token.toUpperCase(),
+            deleteStreamsOnClose: first === undefined,
+          })
           first ??= t
           return t
         },
@@ -80,7 +87,11 @@ async function drain(tier: Tier, ordered: boolean): Promise<number> {
     for (let n = 0; n < PER_KEY; n += 50) {
       const batch = []
       for (let m = n; m < Math.min(PER_KEY, n + 50); m++) for (let k = 0; k < KEYS; k++) batch.push({ k, n: m })
-      await Promise.all(batch.map(({ k, n: m }) => publisher.publish(events[k % TYPES]!, { key: `key-${k}`, n: m }, { key: `key-${k}` })))
+      await Promise.all(
+        batch.map(({ k, n: m }) =>
+          publisher.publish(events[k % TYPES]!, { key: `key-${k}`, n: m }, { key: `key-${k}` }),
+        ),
+      )
     }
     const t0 = performance.now()
     for (const bus of buses) {
@@ -96,7 +107,13 @@ async function drain(tier: Tier, ordered: boolean): Promise<number> {
       }
     }
     let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${tier.name}: ${handled.size} of ${total} handled after 180 s`)), 180_000)))
+    const timeout = new Promise<never>(
+      (_, reject) =>
+        (timer = setTimeout(
+          () => reject(new Error(`${tier.name}: ${handled.size} of ${total} handled after 180 s`)),
+          180_000,
+        )),
+    )
     await Promise.race([done, timeout]).finally(() => clearTimeout(timer))
     return total / ((performance.now() - t0) / 1_000)
   } finally {
@@ -116,7 +133,13 @@ for (const tier of tiers.filter((t) => !only || only.includes(t.name))) {
     ordered.push(await drain(tier, true))
   }
   rows.push([tier.name, median(unordered), median(ordered)])
-  console.log(tier.name, 'unordered', unordered.map((v) => fmt(v)), 'ordered', ordered.map((v) => fmt(v)))
+  console.log(
+    tier.name,
+    'unordered',
+    unordered.map((v) => fmt(v)),
+    'ordered',
+    ordered.map((v) => fmt(v)),
+  )
 }
 await admin.quit()
 

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createBus, newEventId } from '@tierbus/core'
-import { redisTransport, type RedisStreamsTransport } from '@tierbus/redis-streams'
+import { type RedisStreamsTransport, redisTransport } from '@tierbus/redis-streams'
 import { Redis } from 'ioredis'
 import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
 import { IN_FLIGHT, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.js'
@@ -41,7 +41,15 @@ async function isolated(): Promise<{ transport: RedisStreamsTransport; done: () 
 /** What tierbus does before XADD, done by hand: validate, build and encode a CloudEvents envelope. */
 function rawPayload(i: number): string {
   const data = Task.schema.parse(sample(i))
-  return JSON.stringify({ specversion: '1.0', id: newEventId(), source: 'bench', type: Task.type, time: new Date().toISOString(), datacontenttype: 'application/json', data })
+  return JSON.stringify({
+    specversion: '1.0',
+    id: newEventId(),
+    source: 'bench',
+    type: Task.type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data,
+  })
 }
 const payloadBytes = Buffer.byteLength(rawPayload(0))
 
@@ -58,7 +66,8 @@ async function rawPublish(mode: 'sequential' | 'pipelined'): Promise<number> {
   } else {
     for (let i = 0; i < n; i += BATCH) {
       const p = redis.pipeline()
-      for (let k = i; k < Math.min(n, i + BATCH); k++) p.xadd(stream, 'MAXLEN', '~', 100_000, '*', 'payload', rawPayload(k))
+      for (let k = i; k < Math.min(n, i + BATCH); k++)
+        p.xadd(stream, 'MAXLEN', '~', 100_000, '*', 'payload', rawPayload(k))
       await p.exec()
     }
   }
@@ -76,7 +85,11 @@ async function tierbusPublish(mode: 'sequential' | 'pipelined'): Promise<number>
   if (mode === 'sequential') {
     for (let i = 0; i < n; i++) await bus.publish(Task, sample(i))
   } else {
-    for (let i = 0; i < n; i += BATCH) await bus.publishBatch(Task, Array.from({ length: Math.min(BATCH, n - i) }, (_, k) => sample(i + k)))
+    for (let i = 0; i < n; i += BATCH)
+      await bus.publishBatch(
+        Task,
+        Array.from({ length: Math.min(BATCH, n - i) }, (_, k) => sample(i + k)),
+      )
   }
   const rate = n / ((performance.now() - t0) / 1000)
   await bus.close()
@@ -90,7 +103,10 @@ async function latency(): Promise<{ p50: number; p99: number; max: number; count
   const { transport, done } = await isolated()
   const bus = createBus({ transport, source: 'bench' })
   const samples: number[] = []
-  await bus.subscribe(Task, (e) => void samples.push(now() - e.data.sentAt), { group: 'latency', concurrency: IN_FLIGHT })
+  await bus.subscribe(Task, (e) => void samples.push(now() - e.data.sentAt), {
+    group: 'latency',
+    concurrency: IN_FLIGHT,
+  })
   const total = RATE * LATENCY_SECONDS
   const start = now()
   let sent = 0
@@ -123,7 +139,18 @@ async function rawLatency(): Promise<{ p50: number; p99: number; max: number; co
   let stop = false
   const reading = (async () => {
     while (!stop) {
-      const reply = (await reader.xreadgroup('GROUP', 'latency', 'raw', 'COUNT', IN_FLIGHT, 'BLOCK', 100, 'STREAMS', stream, '>')) as Array<[string, Array<[string, string[]]>]> | null
+      const reply = (await reader.xreadgroup(
+        'GROUP',
+        'latency',
+        'raw',
+        'COUNT',
+        IN_FLIGHT,
+        'BLOCK',
+        100,
+        'STREAMS',
+        stream,
+        '>',
+      )) as Array<[string, Array<[string, string[]]>]> | null
       if (!reply) continue
       const ids: string[] = []
       for (const [id, fields] of reply[0]![1]) {
@@ -141,7 +168,15 @@ async function rawLatency(): Promise<{ p50: number; p99: number; max: number; co
       const due = Math.min(total, Math.floor(((now() - start) / 1000) * RATE))
       while (sent < due) {
         const data = Task.schema.parse(sample(sent++, now()))
-        const payload = JSON.stringify({ specversion: '1.0', id: newEventId(), source: 'bench', type: Task.type, time: new Date().toISOString(), datacontenttype: 'application/json', data })
+        const payload = JSON.stringify({
+          specversion: '1.0',
+          id: newEventId(),
+          source: 'bench',
+          type: Task.type,
+          time: new Date().toISOString(),
+          datacontenttype: 'application/json',
+          data,
+        })
         void publisher.xadd(stream, 'MAXLEN', '~', 100_000, '*', 'payload', payload)
       }
       if (sent >= total) {
@@ -164,7 +199,11 @@ async function rawLatency(): Promise<{ p50: number; p99: number; max: number; co
 
 async function fill(transport: RedisStreamsTransport): Promise<void> {
   const bus = createBus({ transport, source: 'bench', closeTransport: false })
-  for (let i = 0; i < N_CONSUME; i += BATCH) await bus.publishBatch(Task, Array.from({ length: Math.min(BATCH, N_CONSUME - i) }, (_, k) => sample(i + k)))
+  for (let i = 0; i < N_CONSUME; i += BATCH)
+    await bus.publishBatch(
+      Task,
+      Array.from({ length: Math.min(BATCH, N_CONSUME - i) }, (_, k) => sample(i + k)),
+    )
   await bus.close()
 }
 
@@ -174,12 +213,18 @@ async function tierbusConsume(): Promise<number> {
   let handled = 0
   let finish!: () => void
   const finished = new Promise<void>((r) => (finish = r))
-  const buses = Array.from({ length: CONSUMERS }, () => createBus({ transport, source: 'bench', closeTransport: false }))
+  const buses = Array.from({ length: CONSUMERS }, () =>
+    createBus({ transport, source: 'bench', closeTransport: false }),
+  )
   const t0 = performance.now()
   for (const bus of buses) {
-    await bus.subscribe(Task, () => {
-      if (++handled === N_CONSUME) finish()
-    }, { group: 'workers', startFrom: 'earliest', concurrency: IN_FLIGHT })
+    await bus.subscribe(
+      Task,
+      () => {
+        if (++handled === N_CONSUME) finish()
+      },
+      { group: 'workers', startFrom: 'earliest', concurrency: IN_FLIGHT },
+    )
   }
   await finished
   const rate = N_CONSUME / ((performance.now() - t0) / 1000)
@@ -201,7 +246,18 @@ async function rawConsume(): Promise<number> {
     Array.from({ length: CONSUMERS }, async (_, c) => {
       const redis = new Redis(REDIS_URL)
       while (handled < N_CONSUME) {
-        const reply = (await redis.xreadgroup('GROUP', 'workers', `raw-${c}`, 'COUNT', IN_FLIGHT, 'BLOCK', 100, 'STREAMS', stream, '>')) as Array<[string, Array<[string, string[]]>]> | null
+        const reply = (await redis.xreadgroup(
+          'GROUP',
+          'workers',
+          `raw-${c}`,
+          'COUNT',
+          IN_FLIGHT,
+          'BLOCK',
+          100,
+          'STREAMS',
+          stream,
+          '>',
+        )) as Array<[string, Array<[string, string[]]>]> | null
         if (!reply) continue
         const ids: string[] = []
         for (const [id, fields] of reply[0]![1]) {
@@ -229,20 +285,30 @@ async function medianOf(fn: () => Promise<number>): Promise<number> {
 }
 
 const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? '?'
-console.log(`Redis ${redisVersion} at ${REDIS_URL}; ${payloadBytes}-byte envelopes; median of ${RUNS} runs after a warm-up`)
+console.log(
+  `Redis ${redisVersion} at ${REDIS_URL}; ${payloadBytes}-byte envelopes; median of ${RUNS} runs after a warm-up`,
+)
 const rawSeq = await medianOf(() => rawPublish('sequential'))
 const tbSeq = await medianOf(() => tierbusPublish('sequential'))
 console.log(`sequential publish: raw ${fmt(rawSeq)}/s, tierbus ${fmt(tbSeq)}/s, ratio ${(tbSeq / rawSeq).toFixed(2)}`)
 const rawPipe = await medianOf(() => rawPublish('pipelined'))
 const tbPipe = await medianOf(() => tierbusPublish('pipelined'))
-console.log(`pipelined publish (${BATCH}/batch): raw ${fmt(rawPipe)}/s, tierbus ${fmt(tbPipe)}/s, ratio ${(tbPipe / rawPipe).toFixed(2)}`)
+console.log(
+  `pipelined publish (${BATCH}/batch): raw ${fmt(rawPipe)}/s, tierbus ${fmt(tbPipe)}/s, ratio ${(tbPipe / rawPipe).toFixed(2)}`,
+)
 const rawCons = await medianOf(rawConsume)
 const tbCons = await medianOf(tierbusConsume)
-console.log(`consume, ${CONSUMERS} consumers: raw ${fmt(rawCons)}/s, tierbus ${fmt(tbCons)}/s, ratio ${(tbCons / rawCons).toFixed(2)}`)
+console.log(
+  `consume, ${CONSUMERS} consumers: raw ${fmt(rawCons)}/s, tierbus ${fmt(tbCons)}/s, ratio ${(tbCons / rawCons).toFixed(2)}`,
+)
 const rawLat = await rawLatency()
-console.log(`raw end-to-end at ${fmt(RATE)}/s for ${LATENCY_SECONDS} s: p50 ${rawLat.p50.toFixed(2)} ms, p99 ${rawLat.p99.toFixed(2)} ms, max ${rawLat.max.toFixed(2)} ms (${fmt(rawLat.count)} events)`)
+console.log(
+  `raw end-to-end at ${fmt(RATE)}/s for ${LATENCY_SECONDS} s: p50 ${rawLat.p50.toFixed(2)} ms, p99 ${rawLat.p99.toFixed(2)} ms, max ${rawLat.max.toFixed(2)} ms (${fmt(rawLat.count)} events)`,
+)
 const lat = await latency()
-console.log(`end-to-end at ${fmt(RATE)}/s for ${LATENCY_SECONDS} s: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, max ${lat.max.toFixed(2)} ms (${fmt(lat.count)} events)`)
+console.log(
+  `end-to-end at ${fmt(RATE)}/s for ${LATENCY_SECONDS} s: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, max ${lat.max.toFixed(2)} ms (${fmt(lat.count)} events)`,
+)
 await admin.quit()
 
 const verdict = (ok: boolean) => (ok ? '**met**' : '**not met**')
@@ -261,35 +327,40 @@ tierbus: 4 subscriptions with core's consumer runtime, coalesced XACKs). Latency
 (Redis, the client and tierbus share the CPUs): read ratios within one run.
 
 ${table(
-    ['path', 'raw ioredis events/s', 'tierbus events/s', 'ratio'],
-    [
-      ['publish, sequential', fmt(rawSeq), fmt(tbSeq), (tbSeq / rawSeq).toFixed(2)],
-      [`publish, pipelined (${BATCH}/batch)`, fmt(rawPipe), fmt(tbPipe), (tbPipe / rawPipe).toFixed(2)],
-      [`consume, ${CONSUMERS} consumers`, fmt(rawCons), fmt(tbCons), (tbCons / rawCons).toFixed(2)],
-    ],
-  )}
+  ['path', 'raw ioredis events/s', 'tierbus events/s', 'ratio'],
+  [
+    ['publish, sequential', fmt(rawSeq), fmt(tbSeq), (tbSeq / rawSeq).toFixed(2)],
+    [`publish, pipelined (${BATCH}/batch)`, fmt(rawPipe), fmt(tbPipe), (tbPipe / rawPipe).toFixed(2)],
+    [`consume, ${CONSUMERS} consumers`, fmt(rawCons), fmt(tbCons), (tbCons / rawCons).toFixed(2)],
+  ],
+)}
 
 ${bars(
-    [
-      ['raw XADD sequential', rawSeq],
-      ['tierbus publish sequential', tbSeq],
-      ['raw XADD pipelined', rawPipe],
-      ['tierbus publishBatch', tbPipe],
-      ['raw consume x4', rawCons],
-      ['tierbus consume x4', tbCons],
-    ],
-    'events/s',
-  )}
+  [
+    ['raw XADD sequential', rawSeq],
+    ['tierbus publish sequential', tbSeq],
+    ['raw XADD pipelined', rawPipe],
+    ['tierbus publishBatch', tbPipe],
+    ['raw consume x4', rawCons],
+    ['tierbus consume x4', tbCons],
+  ],
+  'events/s',
+)}
 
 End-to-end at ${fmt(RATE)} events/s, ${fmt(lat.count)} events:
 
 ${table(
-    ['path', 'p50 ms', 'p99 ms', 'max ms'],
+  ['path', 'p50 ms', 'p99 ms', 'max ms'],
+  [
     [
-      ['raw ioredis (XADD; XREADGROUP BLOCK + XACK)', rawLat.p50.toFixed(2), rawLat.p99.toFixed(2), rawLat.max.toFixed(1)],
-      ['tierbus publish() → handler', lat.p50.toFixed(2), lat.p99.toFixed(2), lat.max.toFixed(1)],
+      'raw ioredis (XADD; XREADGROUP BLOCK + XACK)',
+      rawLat.p50.toFixed(2),
+      rawLat.p99.toFixed(2),
+      rawLat.max.toFixed(1),
     ],
-  )}
+    ['tierbus publish() → handler', lat.p50.toFixed(2), lat.p99.toFixed(2), lat.max.toFixed(1)],
+  ],
+)}
 
 Aims: publish ratio ≥ 0.9 — sequential ${verdict(tbSeq / rawSeq >= 0.9)} (${(tbSeq / rawSeq).toFixed(2)}), pipelined ${verdict(tbPipe / rawPipe >= 0.9)} (${(tbPipe / rawPipe).toFixed(2)});
 p99 < 5 ms ${verdict(lat.p99 < 5)}; ≥ 30,000 events/s pipelined ${verdict(tbPipe >= 30_000)} (${fmt(tbPipe)}/s).`,

@@ -20,7 +20,8 @@ export function writeBenchSection(name: string, markdown: string): void {
   let doc = existsSync(BENCHMARKS_MD) ? readFileSync(BENCHMARKS_MD, 'utf8') : HEADER
   const from = doc.indexOf(start)
   const to = doc.indexOf(end)
-  doc = from >= 0 && to > from ? doc.slice(0, from) + block + doc.slice(to + end.length) : `${doc.trimEnd()}\n\n${block}\n`
+  doc =
+    from >= 0 && to > from ? doc.slice(0, from) + block + doc.slice(to + end.length) : `${doc.trimEnd()}\n\n${block}\n`
   writeFileSync(BENCHMARKS_MD, doc)
 }
 
@@ -56,5 +57,12 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly (s
 export function bars(rows: ReadonlyArray<readonly [string, number]>, unit: string, width = 40): string {
   const max = Math.max(...rows.map(([, v]) => v), 1)
   const label = Math.max(...rows.map(([l]) => l.length))
-  return ['```', ...rows.map(([l, v]) => `${l.padEnd(label)} ${'█'.repeat(Math.max(1, Math.round((v / max) * width))).padEnd(width)} ${fmt(v)} ${unit}`), '```'].join('\n')
+  return [
+    '```',
+    ...rows.map(
+      ([l, v]) =>
+        `${l.padEnd(label)} ${'█'.repeat(Math.max(1, Math.round((v / max) * width))).padEnd(width)} ${fmt(v)} ${unit}`,
+    ),
+    '```',
+  ].join('\n')
 }

@@ -5,12 +5,12 @@
  * Run: npx tsx --conditions=tierbus-source bench/sqs.ts
  */
 import { spawn } from 'node:child_process'
-import { cpus } from 'node:os'
 import { randomUUID } from 'node:crypto'
+import { cpus } from 'node:os'
 import { PublishBatchCommand, SNSClient } from '@aws-sdk/client-sns'
 import { DeleteMessageBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
-import { createBus, defineEvent, encodeEnvelope, type Envelope } from '@tierbus/core'
-import { queueNames, sqsTransport, type SqsTransport } from '@tierbus/sqs-sns'
+import { createBus, defineEvent, type Envelope, encodeEnvelope } from '@tierbus/core'
+import { queueNames, type SqsTransport, sqsTransport } from '@tierbus/sqs-sns'
 import { z } from 'zod'
 import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
 
@@ -21,13 +21,19 @@ const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 10)
 const CONSUMERS = 2
 const PUBLISH_CONCURRENCY = 8
 
-const Feedback = defineEvent('bench.feedback.created', z.object({ feedbackId: z.string(), text: z.string(), score: z.number() }))
+const Feedback = defineEvent(
+  'bench.feedback.created',
+  z.object({ feedbackId: z.string(), text: z.string(), score: z.number() }),
+)
 const sample = (i: number) => ({ feedbackId: `fb-${i}`, text: 'x'.repeat(900), score: i % 5 })
 
 /** fauxqs in its own process, on loopback, so the emulator does not share this process's event loop. */
 async function startEmulator(): Promise<{ endpoint: string; stop: () => void }> {
   const script = `import { buildApp } from 'fauxqs'; const app = buildApp({ logger: false }); console.log(await app.listen({ port: 0, host: '127.0.0.1' }))`
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: process.cwd(),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const endpoint = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`fauxqs exited (${code})`)))
     child.stdout!.once('data', (d) => resolve(String(d).trim()))
@@ -66,7 +72,11 @@ async function namespace() {
   })
   await transport.provision([{ group: 'bench', pattern: Feedback.type, maxAttempts: 5, leaseMs: 30_000 }])
   const topicArn = await transport.topicArn()
-  const queueUrl = (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: queueNames(transport.prefix, 'bench', Feedback.type, false).queue }))).QueueUrl!
+  const queueUrl = (
+    await clients.sqs.send(
+      new GetQueueUrlCommand({ QueueName: queueNames(transport.prefix, 'bench', Feedback.type, false).queue }),
+    )
+  ).QueueUrl!
   return { clients, transport, topicArn, queueUrl }
 }
 
@@ -79,7 +89,15 @@ async function teardown(ns: { transport: SqsTransport; clients: ReturnType<typeo
 
 function envelopeOf(i: number): Envelope {
   const data = Feedback.schema.parse(sample(i))
-  return { specversion: '1.0', id: randomUUID(), source: 'bench', type: Feedback.type, time: new Date().toISOString(), datacontenttype: 'application/json', data }
+  return {
+    specversion: '1.0',
+    id: randomUUID(),
+    source: 'bench',
+    type: Feedback.type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data,
+  }
 }
 
 /** Raw SDK publish: validate, encode, PublishBatch of 10 with the `type` attribute, 8 requests in flight. */
@@ -92,7 +110,11 @@ async function rawPublish(sns: SNSClient, topicArn: string, count: number): Prom
       const entries = []
       for (let i = from; i < next; i++) {
         const e = envelopeOf(i)
-        entries.push({ Id: String(i - from), Message: JSON.stringify(e), MessageAttributes: { type: { DataType: 'String', StringValue: e.type } } })
+        entries.push({
+          Id: String(i - from),
+          Message: JSON.stringify(e),
+          MessageAttributes: { type: { DataType: 'String', StringValue: e.type } },
+        })
       }
       await sns.send(new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }))
     }
@@ -109,12 +131,25 @@ async function rawConsume(sqs: SQSClient, queueUrl: string, count: number): Prom
     const mine: Promise<unknown>[] = []
     while (handled < count) {
       if (mine.length >= 3) await mine.shift()
-      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['ApproximateReceiveCount'] }))
+      const out = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        }),
+      )
       const messages = out.Messages ?? []
       if (messages.length === 0) continue
       for (const m of messages) Feedback.schema.parse(JSON.parse(m.Body!).data)
       handled += messages.length
-      const del = sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }))
+      const del = sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      )
       mine.push(del)
       deletes.push(del)
     }
@@ -132,7 +167,11 @@ async function rawConsume(sqs: SQSClient, queueUrl: string, count: number): Prom
 
 async function tierbusPublish(transport: SqsTransport, count: number): Promise<void> {
   const bus = createBus({ transport, source: 'bench', closeTransport: false })
-  for (let i = 0; i < count; i += 1000) await bus.publishBatch(Feedback, Array.from({ length: Math.min(1000, count - i) }, (_, k) => sample(i + k)))
+  for (let i = 0; i < count; i += 1000)
+    await bus.publishBatch(
+      Feedback,
+      Array.from({ length: Math.min(1000, count - i) }, (_, k) => sample(i + k)),
+    )
   await bus.close()
 }
 
@@ -140,11 +179,17 @@ async function tierbusConsume(transport: SqsTransport, count: number): Promise<v
   let handled = 0
   let done!: () => void
   const finished = new Promise<void>((r) => (done = r))
-  const buses = Array.from({ length: CONSUMERS }, () => createBus({ transport, source: 'bench', closeTransport: false, concurrency: 32 }))
+  const buses = Array.from({ length: CONSUMERS }, () =>
+    createBus({ transport, source: 'bench', closeTransport: false, concurrency: 32 }),
+  )
   for (const bus of buses) {
-    await bus.subscribe(Feedback, () => {
-      if (++handled === count) done()
-    }, { group: 'bench' })
+    await bus.subscribe(
+      Feedback,
+      () => {
+        if (++handled === count) done()
+      },
+      { group: 'bench' },
+    )
   }
   await finished
   await Promise.all(buses.map((b) => b.close()))
@@ -206,7 +251,12 @@ async function latency(): Promise<{ p50: number; p99: number; max: number; count
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * RATE) + 10)
     if (due > sent) {
-      publishes.push(bus.publishBatch(Feedback, Array.from({ length: due - sent }, (_, k) => sample(sent + k))))
+      publishes.push(
+        bus.publishBatch(
+          Feedback,
+          Array.from({ length: due - sent }, (_, k) => sample(sent + k)),
+        ),
+      )
       sent = due
     }
     await new Promise((r) => setTimeout(r, 10))
@@ -217,7 +267,13 @@ async function latency(): Promise<{ p50: number; p99: number; max: number; count
   const requests = ns.clients.total()
   await bus.close()
   await teardown(ns)
-  return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: quantile(samples, 1), count: samples.length, requestsPerEvent: requests / total }
+  return {
+    p50: quantile(samples, 0.5),
+    p99: quantile(samples, 0.99),
+    max: quantile(samples, 1),
+    count: samples.length,
+    requestsPerEvent: requests / total,
+  }
 }
 
 const payloadBytes = Buffer.byteLength(encodeEnvelope(envelopeOf(0)))
@@ -236,15 +292,28 @@ const result = {
 const lat = await latency()
 emulator.stop()
 
-const byCommand = [...rounds[rounds.length - 1]!.tbRequests].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c.replace(/Command$/, '')} ${fmt(n / N, 3)}`).join(', ')
+const byCommand = [...rounds[rounds.length - 1]!.tbRequests]
+  .sort((a, b) => b[1] - a[1])
+  .map(([c, n]) => `${c.replace(/Command$/, '')} ${fmt(n / N, 3)}`)
+  .join(', ')
 const publishRatio = result.tbPublish / result.rawPublish
 const consumeRatio = result.tbConsume / result.rawConsume
 console.log(`sqs-sns tier on fauxqs, ${fmt(N)} events of ${payloadBytes} B encoded, median of ${RUNS} runs`)
-console.log(`  publish  raw ${fmt(result.rawPublish)} events/s, tierbus ${fmt(result.tbPublish)} events/s, ratio ${fmt(publishRatio, 3)}`)
-console.log(`  consume  raw ${fmt(result.rawConsume)} events/s, tierbus ${fmt(result.tbConsume)} events/s, ratio ${fmt(consumeRatio, 3)}`)
-console.log(`  requests per event end to end: raw ${fmt(result.rawRequestsPerEvent, 3)}, tierbus ${fmt(result.tbRequestsPerEvent, 3)} (${byCommand}) = ${fmt(result.tbRequestsPerEvent * 1e6)} per 1M events`)
-console.log(`  e2e at ${fmt(RATE)} events/s for ${LATENCY_SECONDS} s: p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms (${fmt(lat.count)} events), ${fmt(lat.requestsPerEvent, 3)} requests/event`)
-console.log(`  aims: ratio >= 0.9 (${publishRatio >= 0.9 && consumeRatio >= 0.9 ? 'met' : 'NOT met'}), <= 0.35 requests/event (${result.tbRequestsPerEvent <= 0.35 ? 'met' : 'NOT met'})`)
+console.log(
+  `  publish  raw ${fmt(result.rawPublish)} events/s, tierbus ${fmt(result.tbPublish)} events/s, ratio ${fmt(publishRatio, 3)}`,
+)
+console.log(
+  `  consume  raw ${fmt(result.rawConsume)} events/s, tierbus ${fmt(result.tbConsume)} events/s, ratio ${fmt(consumeRatio, 3)}`,
+)
+console.log(
+  `  requests per event end to end: raw ${fmt(result.rawRequestsPerEvent, 3)}, tierbus ${fmt(result.tbRequestsPerEvent, 3)} (${byCommand}) = ${fmt(result.tbRequestsPerEvent * 1e6)} per 1M events`,
+)
+console.log(
+  `  e2e at ${fmt(RATE)} events/s for ${LATENCY_SECONDS} s: p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms (${fmt(lat.count)} events), ${fmt(lat.requestsPerEvent, 3)} requests/event`,
+)
+console.log(
+  `  aims: ratio >= 0.9 (${publishRatio >= 0.9 && consumeRatio >= 0.9 ? 'met' : 'NOT met'}), <= 0.35 requests/event (${result.tbRequestsPerEvent <= 0.35 ? 'met' : 'NOT met'})`,
+)
 
 const rows: Array<[string, number]> = [
   ['raw SDK publish (PublishBatch x10, 8 in flight)', result.rawPublish],

@@ -6,10 +6,10 @@
  * Baseline, same run, same clients and publisher: a minimal node:http SSE server (bench/sse-raw-server.ts).
  * Run: npm run build -w @tierbus/example-nextjs-app (once), then npm run bench:sse
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { type ClientRequest, get as httpGet } from 'node:http'
 import { loadavg } from 'node:os'
-import { get as httpGet, type ClientRequest } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { LatencyHistogram } from '@tierbus/core'
 import { freePort } from '@tierbus/core/testing'

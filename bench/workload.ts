@@ -8,7 +8,13 @@ export const Task = defineEvent(
 )
 
 /** The i-th task; `sentAt` carries the send time for end-to-end latency. */
-export const sample = (i: number, sentAt = 0) => ({ taskId: `t-${i}`, agent: 'nlp-001', text: 'x'.repeat(900), priority: i % 3, sentAt })
+export const sample = (i: number, sentAt = 0) => ({
+  taskId: `t-${i}`,
+  agent: 'nlp-001',
+  text: 'x'.repeat(900),
+  priority: i % 3,
+  sentAt,
+})
 
 /** A sub-millisecond wall clock shared by the sending and receiving side of one process. */
 export const now = () => performance.timeOrigin + performance.now()

@@ -41,7 +41,9 @@ for (const dirName of readdirSync(join(root, 'packages')).sort()) {
       configObject: {
         projectFolder: dir,
         mainEntryPointFilePath: entry.dts,
-        compiler: { overrideTsconfig: { compilerOptions: { skipLibCheck: true, types: ['node'] }, include: [entry.dts] } },
+        compiler: {
+          overrideTsconfig: { compilerOptions: { skipLibCheck: true, types: ['node'] }, include: [entry.dts] },
+        },
         apiReport: {
           enabled: true,
           reportFolder: join(dir, 'api'),
@@ -73,7 +75,9 @@ for (const dirName of readdirSync(join(root, 'packages')).sort()) {
     if (result.apiReportChanged) {
       changed++
       if (!update) {
-        console.error(`api-report: the public API of ${entry.pkg.name} (${entry.name}) changed: review it and run \`npm run api:update\``)
+        console.error(
+          `api-report: the public API of ${entry.pkg.name} (${entry.name}) changed: review it and run \`npm run api:update\``,
+        )
       }
     }
     if (!result.succeeded && !(update && result.apiReportChanged)) failed++

@@ -3,7 +3,7 @@
 // inputs of its declaration build). The example Next.js app is not built here: `npm run build:example`
 // builds it, and the test that runs it builds it when it is missing.
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync, existsSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 

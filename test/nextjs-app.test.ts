@@ -1,10 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
 import { freePort } from '@tierbus/core/testing'
+import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -18,13 +18,18 @@ const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'applica
 let browser: Browser
 const cleanups: Array<() => unknown> = []
 
-
 /** Starts the built app with `next start` and the given tier env; resolves once it answers. */
 async function startApp(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort()
   const child: ChildProcess = spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], {
     cwd: appDir,
-    env: { ...process.env, NODE_ENV: 'production', TIERBUS_SOURCE: 'signalsloop/web', TIERBUS_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      TIERBUS_SOURCE: 'signalsloop/web',
+      TIERBUS_ADMIN_TOKEN: ADMIN_TOKEN,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
@@ -71,7 +76,10 @@ function newestMtime(dir: string): number {
 function exampleBuildIsStale(): boolean {
   const buildId = join(appDir, '.next', 'BUILD_ID')
   if (!existsSync(buildId)) return true
-  const inputs = [join(appDir, 'src'), ...readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p, 'dist'))]
+  const inputs = [
+    join(appDir, 'src'),
+    ...readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p, 'dist')),
+  ]
   return Math.max(...inputs.map(newestMtime)) > statSync(buildId).mtimeMs
 }
 
@@ -81,9 +89,14 @@ async function until(page: Page, testId: string, ok: (text: string) => boolean, 
   // loaded 2-core machine); the poll returns as soon as the condition holds.
   const deadline = Date.now() + 90_000
   for (;;) {
-    const t = await page.getByTestId(testId).first().textContent({ timeout: 1_000 }).catch(() => null)
+    const t = await page
+      .getByTestId(testId)
+      .first()
+      .textContent({ timeout: 1_000 })
+      .catch(() => null)
     if (t !== null && ok(t)) return t
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last text of ${testId}: ${JSON.stringify(t)}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last text of ${testId}: ${JSON.stringify(t)}`)
     await page.waitForTimeout(200)
   }
 }
@@ -108,7 +121,15 @@ beforeAll(async () => {
   if (exampleBuildIsStale()) execFileSync('npm', ['run', 'build:example'], { cwd: root, stdio: 'inherit' })
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
 }, 300_000)
 
@@ -126,46 +147,98 @@ describe('examples/nextjs-app in a real browser', () => {
     const memoryApp = await startApp({ TIERBUS_TRANSPORT: 'memory' })
     await page.goto(`${memoryApp.url}/`)
     await submit(page, 'Love the new roadmap view')
-    await until(page, 'results', (t) => t.includes('positive — Love the new roadmap view'), 'the sentiment agent to process it')
+    await until(
+      page,
+      'results',
+      (t) => t.includes('positive — Love the new roadmap view'),
+      'the sentiment agent to process it',
+    )
 
     // The admin routes refuse callers without the token, and browsers' cross-site form posts.
     expect((await fetch(`${memoryApp.url}/api/events/dlq`)).status).toBe(401)
-    expect((await fetch(`${memoryApp.url}/api/events/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
-    const forged = await fetch(`${memoryApp.url}/api/events/dlq`, { method: 'POST', headers: { authorization: ADMIN.authorization, 'content-type': 'text/plain', origin: 'https://evil.example' }, body: '{"all":true}' })
+    expect(
+      (await fetch(`${memoryApp.url}/api/events/metrics`, { headers: { authorization: 'Bearer wrong' } })).status,
+    ).toBe(401)
+    const forged = await fetch(`${memoryApp.url}/api/events/dlq`, {
+      method: 'POST',
+      headers: { authorization: ADMIN.authorization, 'content-type': 'text/plain', origin: 'https://evil.example' },
+      body: '{"all":true}',
+    })
     expect(forged.status).toBe(415)
-    const crossOrigin = await fetch(`${memoryApp.url}/api/model`, { method: 'POST', headers: { ...ADMIN, origin: 'https://evil.example' }, body: '{"healthy":false}' })
+    const crossOrigin = await fetch(`${memoryApp.url}/api/model`, {
+      method: 'POST',
+      headers: { ...ADMIN, origin: 'https://evil.example' },
+      body: '{"healthy":false}',
+    })
     expect(crossOrigin.status).toBe(403)
 
     await openDashboard(page, memoryApp.url)
     expect(await until(page, 'tier', (t) => t.length > 0, 'the tier')).toBe('memory')
-    await until(page, 'group-sentiment-agent', (t) => /sentiment-agent\s*feedback\.created\s*1/.test(t), 'sentiment-agent to show 1 handled')
+    await until(
+      page,
+      'group-sentiment-agent',
+      (t) => /sentiment-agent\s*feedback\.created\s*1/.test(t),
+      'sentiment-agent to show 1 handled',
+    )
     expect(await text(page, 'advisor')).toMatch(/Advisor: (stay on|watch \(may need [a-z-]+\)|migrate to) /)
     expect(await text(page, 'migration-phase')).toBe('none')
 
     // The model goes down: the event is retried, then dead-lettered; the dashboard shows it.
-    expect((await fetch(`${memoryApp.url}/api/model`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ healthy: false }) })).status).toBe(200)
+    expect(
+      (
+        await fetch(`${memoryApp.url}/api/model`, {
+          method: 'POST',
+          headers: ADMIN,
+          body: JSON.stringify({ healthy: false }),
+        })
+      ).status,
+    ).toBe(200)
     const feedbackPage = await browser.newPage()
     cleanups.push(() => feedbackPage.close())
     await feedbackPage.goto(`${memoryApp.url}/`)
     await submit(feedbackPage, 'Export to CSV is broken again')
-    await until(page, 'dlq', (t) => t.includes('handler-failed after 3: Error: sentiment API 503'), 'the dead letter on the dashboard')
+    await until(
+      page,
+      'dlq',
+      (t) => t.includes('handler-failed after 3: Error: sentiment API 503'),
+      'the dead letter on the dashboard',
+    )
     // The count comes from the metrics route, fetched alongside the list: it may show the dead letter a refresh later.
     await until(page, 'dlq-count', (t) => t === '1', 'the DLQ count')
 
     // The model is back: some traffic for the charts, then redrive from the dashboard.
-    expect((await fetch(`${memoryApp.url}/api/model`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ healthy: true }) })).status).toBe(200)
-    for (let i = 0; i < 30; i++) await fetch(`${memoryApp.url}/api/feedback`, { method: 'POST', body: JSON.stringify({ text: `great update ${i}` }) })
+    expect(
+      (
+        await fetch(`${memoryApp.url}/api/model`, {
+          method: 'POST',
+          headers: ADMIN,
+          body: JSON.stringify({ healthy: true }),
+        })
+      ).status,
+    ).toBe(200)
+    for (let i = 0; i < 30; i++)
+      await fetch(`${memoryApp.url}/api/feedback`, {
+        method: 'POST',
+        body: JSON.stringify({ text: `great update ${i}` }),
+      })
     await until(page, 'published', (t) => Number(t) >= 32, 'the burst to show')
     // The dashboard follows the stream route's live feed (Server-Sent Events), not a polling timer.
     await until(page, 'live', (t) => t.includes('great update 29'), 'the burst on the live feed')
     await until(page, 'lag-sentiment-agent', (t) => t === '0', 'sentiment-agent to catch up')
     // docs/dashboard.png is refreshed only on request, so a test run leaves the work tree unchanged.
-    const shot = process.env.TIERBUS_UPDATE_SCREENSHOT ? join(root, 'docs', 'dashboard.png') : join(tmpdir(), `tierbus-dashboard-${process.pid}.png`)
+    const shot = process.env.TIERBUS_UPDATE_SCREENSHOT
+      ? join(root, 'docs', 'dashboard.png')
+      : join(tmpdir(), `tierbus-dashboard-${process.pid}.png`)
     await page.screenshot({ path: shot, fullPage: true })
     expect(existsSync(shot)).toBe(true)
     await page.getByTestId('redrive').first().click()
     await until(page, 'dlq-empty', (t) => t === 'none', 'the DLQ to empty after redrive')
-    await until(feedbackPage, 'results', (t) => t.includes('negative — Export to CSV is broken again'), 'the redriven event to be processed')
+    await until(
+      feedbackPage,
+      'results',
+      (t) => t.includes('negative — Export to CSV is broken again'),
+      'the redriven event to be processed',
+    )
     await memoryApp.stop()
 
     // Same code, tier 1 (embedded PGlite), chosen by env only: the dashboard follows.
@@ -174,10 +247,20 @@ describe('examples/nextjs-app in a real browser', () => {
     const pgliteApp = await startApp({ TIERBUS_TRANSPORT: 'pglite', TIERBUS_PGLITE_DIR: dataDir })
     await page.goto(`${pgliteApp.url}/`)
     await submit(page, 'Thanks for the fast support')
-    await until(page, 'results', (t) => t.includes('positive — Thanks for the fast support'), 'the agent on PGlite to process it')
+    await until(
+      page,
+      'results',
+      (t) => t.includes('positive — Thanks for the fast support'),
+      'the agent on PGlite to process it',
+    )
     await openDashboard(page, pgliteApp.url)
     expect(await until(page, 'tier', (t) => t.length > 0, 'the tier')).toBe('pglite')
-    await until(page, 'group-sentiment-agent', (t) => /feedback\.created\s*1/.test(t), 'sentiment-agent on PGlite to show 1 handled')
+    await until(
+      page,
+      'group-sentiment-agent',
+      (t) => /feedback\.created\s*1/.test(t),
+      'sentiment-agent on PGlite to show 1 handled',
+    )
     await pgliteApp.stop()
   }, 240_000)
 })

@@ -11,7 +11,9 @@ const packages = readdirSync(join(root, 'packages'))
 describe('published packages', () => {
   it.each(packages)('@tierbus/%s ships its LICENSE, README and build, and links back to the repository', (dir) => {
     const cwd = join(root, 'packages', dir)
-    const [report] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd, encoding: 'utf8' }))
+    const [report] = JSON.parse(
+      execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd, encoding: 'utf8' }),
+    )
     const files = (report.files as Array<{ path: string }>).map((f) => f.path)
     expect(files).toContain('LICENSE')
     expect(files).toContain('README.md')
@@ -37,7 +39,9 @@ describe('published packages', () => {
 
   it('@tierbus/core imports no Node built-in outside its testing entry (Web Crypto), so edge runtimes can load it', () => {
     const src = join(root, 'packages/core/src')
-    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.startsWith('testing'))
+    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.ts') && !f.startsWith('testing'),
+    )
     expect(files.length).toBeGreaterThan(10)
     const offenders = files.filter((f) => /from ['"]node:|require\(['"]node:/.test(readFileSync(join(src, f), 'utf8')))
     expect(offenders).toEqual([])
@@ -51,14 +55,23 @@ describe('published packages', () => {
     ['@tierbus/next', undefined],
   ])('%s imports no Node built-in and no Node-only client, so edge runtimes can bundle it', (entry, client) => {
     const external = externalImportsOf(entry)
-    const nodeOnly = external.filter((s) => s.startsWith('node:') || builtinModules.includes(s) || NODE_ONLY_CLIENTS.includes(s))
+    const nodeOnly = external.filter(
+      (s) => s.startsWith('node:') || builtinModules.includes(s) || NODE_ONLY_CLIENTS.includes(s),
+    )
     expect(nodeOnly).toEqual([])
     if (client) expect(external).toContain(client)
   })
 })
 
 /** Client libraries that need Node's sockets or file system. */
-const NODE_ONLY_CLIENTS = ['ioredis', 'pg', '@electric-sql/pglite', 'nats', '@aws-sdk/client-sqs', '@aws-sdk/client-sns']
+const NODE_ONLY_CLIENTS = [
+  'ioredis',
+  'pg',
+  '@electric-sql/pglite',
+  'nats',
+  '@aws-sdk/client-sqs',
+  '@aws-sdk/client-sns',
+]
 
 /** The ESM file a `@tierbus/<pkg>[/<subpath>]` specifier resolves to in the workspace's built output. */
 function builtFileOf(specifier: string): string {

@@ -5,19 +5,19 @@
  * (postgres runs twice: direct, and through a private PgBouncer in transaction mode).
  * For each tier: 20 events published and handled, one forced into the dead-letter queue, and redriven.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '@tierbus/core/testing'
 import { Redis } from 'ioredis'
 import { connect } from 'nats'
 import pg from 'pg'
-import { freePort } from '@tierbus/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startUpstashBridge, type UpstashBridge } from '../packages/redis-streams/test/upstash-bridge.js'
-import { startEmulator, type Emulator } from '../packages/sqs-sns/test/emulator.js'
+import { type Emulator, startEmulator } from '../packages/sqs-sns/test/emulator.js'
 import { BrokerProcess } from './outage/broker-process.js'
-import { startPgBouncer, type PrivateBroker } from './outage/brokers.js'
+import { type PrivateBroker, startPgBouncer } from './outage/brokers.js'
 import { installedVersion, packPackages, repoRoot as root, run } from './pack.js'
 
 const template = join(root, 'test', 'packed-app', 'template')
@@ -73,16 +73,29 @@ const ADMIN_TOKEN = `packed-admin-${process.pid}`
 /** Starts the built app with `next start` and the tier's env; resolves once the consumer is up. */
 async function startApp(env: Record<string, string>, waitForConsumer = true): Promise<App> {
   const port = await freePort()
-  const child: ChildProcess = spawn(process.execPath, [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
-    cwd: appDir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', TIERBUS_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', '127.0.0.1'],
+    {
+      cwd: appDir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        NODE_ENV: 'production',
+        NEXT_TELEMETRY_DISABLED: '1',
+        TIERBUS_ADMIN_TOKEN: ADMIN_TOKEN,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let output = ''
   child.stdout!.on('data', (d: Buffer) => (output += d))
   child.stderr!.on('data', (d: Buffer) => (output += d))
   const url = `http://127.0.0.1:${port}`
-  const ended = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })))
+  const ended = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  )
   const stop = async () => {
     const started = Date.now()
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
@@ -96,16 +109,26 @@ async function startApp(env: Record<string, string>, waitForConsumer = true): Pr
   for (;;) {
     if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}):\n${output}`)
     const res = await fetch(`${url}/api/handled?run=boot`).catch(() => undefined)
-    if (res?.ok && (!waitForConsumer || ((await res.json()) as { ready: boolean }).ready)) return { url, stop, output: () => output }
-    if (Date.now() > deadline) throw new Error(`the app did not answer within 90 s (last status ${res?.status}):\n${output}`)
+    if (res?.ok && (!waitForConsumer || ((await res.json()) as { ready: boolean }).ready))
+      return { url, stop, output: () => output }
+    if (Date.now() > deadline)
+      throw new Error(`the app did not answer within 90 s (last status ${res?.status}):\n${output}`)
     await new Promise((r) => setTimeout(r, 250))
   }
 }
 
-async function call(app: App, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function call(
+  app: App,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${app.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   })
   return { status: res.status, json: (await res.json().catch(() => ({}))) as Record<string, unknown> }
@@ -131,9 +154,18 @@ async function staysTrue(probe: () => Promise<boolean>, ms: number, what: string
   }
 }
 
-const tiers: Array<{ name: string; transport: string; env: () => Record<string, string>; cleanup?: () => Promise<void> }> = [
+const tiers: Array<{
+  name: string
+  transport: string
+  env: () => Record<string, string>
+  cleanup?: () => Promise<void>
+}> = [
   { name: 'memory', transport: 'memory', env: () => ({ TIERBUS_TRANSPORT: 'memory' }) },
-  { name: 'pglite', transport: 'pglite', env: () => ({ TIERBUS_TRANSPORT: 'pglite', TIERBUS_PGLITE_DIR: join(work, 'pglite') }) },
+  {
+    name: 'pglite',
+    transport: 'pglite',
+    env: () => ({ TIERBUS_TRANSPORT: 'pglite', TIERBUS_PGLITE_DIR: join(work, 'pglite') }),
+  },
   {
     name: 'postgres',
     transport: 'postgres',
@@ -160,7 +192,12 @@ const tiers: Array<{ name: string; transport: string; env: () => Record<string, 
   {
     name: 'upstash (REST bridge onto the local Redis)',
     transport: 'upstash',
-    env: () => ({ TIERBUS_TRANSPORT: 'upstash', UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token, TIERBUS_REDIS_PREFIX: `${token}-upstash` }),
+    env: () => ({
+      TIERBUS_TRANSPORT: 'upstash',
+      UPSTASH_REDIS_REST_URL: bridge.url,
+      UPSTASH_REDIS_REST_TOKEN: bridge.token,
+      TIERBUS_REDIS_PREFIX: `${token}-upstash`,
+    }),
     cleanup: () => deleteRedisKeys(`${token}-upstash`),
   },
   {
@@ -179,11 +216,17 @@ const tiers: Array<{ name: string; transport: string; env: () => Record<string, 
   {
     name: 'nats',
     transport: 'nats',
-    env: () => ({ TIERBUS_TRANSPORT: 'nats', NATS_URL, TIERBUS_NATS_PREFIX: `${token}.nats`, TIERBUS_NATS_STREAM: `${token.toUpperCase()}_NATS` }),
+    env: () => ({
+      TIERBUS_TRANSPORT: 'nats',
+      NATS_URL,
+      TIERBUS_NATS_PREFIX: `${token}.nats`,
+      TIERBUS_NATS_STREAM: `${token.toUpperCase()}_NATS`,
+    }),
     cleanup: async () => {
       const nc = await connect({ servers: NATS_URL })
       const jsm = await nc.jetstreamManager()
-      for await (const s of jsm.streams.list()) if (s.config.name.startsWith(`${token.toUpperCase()}_NATS`)) await jsm.streams.delete(s.config.name)
+      for await (const s of jsm.streams.list())
+        if (s.config.name.startsWith(`${token.toUpperCase()}_NATS`)) await jsm.streams.delete(s.config.name)
       await nc.close()
     },
   },
@@ -227,7 +270,11 @@ describe('packed tarballs in a Next.js app outside the workspace (next build && 
         expect((await call(app, 'POST', '/api/publish', { run: failRun, count: 1 })).status).toBe(201)
         const dead = await until(async () => {
           const { json } = await call(app, 'GET', '/api/dlq?group=fulfilment')
-          const list = (json.deadLetters ?? []) as Array<{ id: string; envelope?: { data?: { run?: string } }; reason: { error: string } }>
+          const list = (json.deadLetters ?? []) as Array<{
+            id: string
+            envelope?: { data?: { run?: string } }
+            reason: { error: string }
+          }>
           return list.find((d) => d.envelope?.data?.run === failRun)
         }, `the failing event in the dead-letter queue on ${tier.name}`)
         expect(dead.reason.error).toMatch(/downstream unavailable/)
@@ -252,9 +299,17 @@ describe('packed tarballs in a Next.js app outside the workspace (next build && 
 describe('packed app: boot, shutdown and recovery (next start)', () => {
   it('starts while its tier is down, answers the tierbus routes with a JSON 503, and recovers by itself when the tier comes up', async () => {
     const port = await freePort()
-    const redis = new BrokerProcess({ name: `redis-server :${port}`, command: 'redis-server', args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], ports: [port] })
+    const redis = new BrokerProcess({
+      name: `redis-server :${port}`,
+      command: 'redis-server',
+      args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ports: [port],
+    })
     cleanups.push(() => redis.kill())
-    const app = await startApp({ TIERBUS_TRANSPORT: 'redis', REDIS_URL: `redis://127.0.0.1:${port}`, TIERBUS_REDIS_PREFIX: `${token}-down` }, false)
+    const app = await startApp(
+      { TIERBUS_TRANSPORT: 'redis', REDIS_URL: `redis://127.0.0.1:${port}`, TIERBUS_REDIS_PREFIX: `${token}-down` },
+      false,
+    )
     try {
       expect((await fetch(`${app.url}/`)).status).toBe(200)
       const down = await call(app, 'GET', '/api/dlq?group=fulfilment')
@@ -263,10 +318,20 @@ describe('packed app: boot, shutdown and recovery (next start)', () => {
       expect((await call(app, 'GET', '/api/handled?run=x')).json.ready).toBe(false)
 
       await redis.start()
-      await until(async () => ((await call(app, 'GET', '/api/handled?run=x')).json.ready === true ? true : undefined), 'the consumer to start once Redis is up', 60_000)
+      await until(
+        async () => ((await call(app, 'GET', '/api/handled?run=x')).json.ready === true ? true : undefined),
+        'the consumer to start once Redis is up',
+        60_000,
+      )
       const runId = `down-${Date.now().toString(36)}`
       expect((await call(app, 'POST', '/api/publish', { run: runId, count: 5 })).status).toBe(201)
-      await until(async () => (((await call(app, 'GET', `/api/handled?run=${runId}`)).json.handled as number[]).length === 5 ? true : undefined), '5 events handled after recovery')
+      await until(
+        async () =>
+          ((await call(app, 'GET', `/api/handled?run=${runId}`)).json.handled as number[]).length === 5
+            ? true
+            : undefined,
+        '5 events handled after recovery',
+      )
     } finally {
       await app.stop()
       await redis.kill()
@@ -278,7 +343,13 @@ describe('packed app: boot, shutdown and recovery (next start)', () => {
     const first = await startApp(env)
     const runId = `sigterm-${Date.now().toString(36)}`
     expect((await call(first, 'POST', '/api/publish', { run: runId, count: 20 })).status).toBe(201)
-    await until(async () => (((await call(first, 'GET', `/api/handled?run=${runId}`)).json.handled as number[]).length === 20 ? true : undefined), '20 handled')
+    await until(
+      async () =>
+        ((await call(first, 'GET', `/api/handled?run=${runId}`)).json.handled as number[]).length === 20
+          ? true
+          : undefined,
+      '20 handled',
+    )
     const stopped = await first.stop()
     expect(stopped, first.output()).toMatchObject({ code: 143 })
     expect(stopped.ms).toBeLessThan(20_000)
@@ -288,9 +359,19 @@ describe('packed app: boot, shutdown and recovery (next start)', () => {
       // A marker published after the restart is handled once its predecessors' leases (3 s) would have run out.
       const marker = `${runId}-after`
       expect((await call(second, 'POST', '/api/publish', { run: marker, count: 1 })).status).toBe(201)
-      await until(async () => (((await call(second, 'GET', `/api/handled?run=${marker}`)).json.handled as number[]).length === 1 ? true : undefined), 'the marker handled')
+      await until(
+        async () =>
+          ((await call(second, 'GET', `/api/handled?run=${marker}`)).json.handled as number[]).length === 1
+            ? true
+            : undefined,
+        'the marker handled',
+      )
       // Nothing of the first run may come back: a redelivery would arrive within its 3 s lease.
-      await staysTrue(async () => ((await call(second, 'GET', `/api/handled?run=${runId}`)).json.handled as number[]).length === 0, 4_000, 'no redelivered event')
+      await staysTrue(
+        async () => ((await call(second, 'GET', `/api/handled?run=${runId}`)).json.handled as number[]).length === 0,
+        4_000,
+        'no redelivered event',
+      )
       expect((await call(second, 'GET', `/api/handled?run=${runId}`)).json.handled).toEqual([])
     } finally {
       await second.stop()
@@ -301,7 +382,12 @@ describe('packed app: boot, shutdown and recovery (next start)', () => {
 describe('packed app: publishing from the Edge runtime (next start)', () => {
   it("an `export const runtime = 'edge'` route publishes over upstash (REST bridge) and the Node-side consumer handles the events", async () => {
     const prefix = `${token}-edge`
-    const app = await startApp({ TIERBUS_TRANSPORT: 'upstash', UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token, TIERBUS_REDIS_PREFIX: prefix })
+    const app = await startApp({
+      TIERBUS_TRANSPORT: 'upstash',
+      UPSTASH_REDIS_REST_URL: bridge.url,
+      UPSTASH_REDIS_REST_TOKEN: bridge.token,
+      TIERBUS_REDIS_PREFIX: prefix,
+    })
     try {
       const runId = `edge-${Date.now().toString(36)}`
       const published = await call(app, 'POST', '/api/edge-publish', { run: runId, count: 5 })

@@ -22,12 +22,23 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true })
 })
 
-interface Run { status: number | null; stdout: string; stderr: string }
+interface Run {
+  status: number | null
+  stdout: string
+  stderr: string
+}
 
 /** Runs the script with extra environment; `asNobody` drops root first (as a developer's shell would be). */
 function services(args: string[], env: Record<string, string>, options: { asNobody?: boolean } = {}): Run {
-  const command = options.asNobody && isRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'bash', script] : ['bash', script]
-  const run = spawnSync(command[0]!, [...command.slice(1), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 })
+  const command =
+    options.asNobody && isRoot
+      ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'bash', script]
+      : ['bash', script]
+  const run = spawnSync(command[0]!, [...command.slice(1), ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
   return { status: run.status, stdout: run.stdout, stderr: run.stderr }
 }
 
@@ -36,13 +47,16 @@ function services(args: string[], env: Record<string, string>, options: { asNobo
  * holds one of them is replaced by a copy of its symlinks minus the hidden ones.
  */
 function pathWithout(...hidden: string[]): string {
-  return (process.env.PATH ?? '').split(delimiter).map((from) => {
-    if (!hidden.some((name) => existsSync(join(from, name)))) return from
-    const dir = mkdtempSync(join(scratch, 'path-'))
-    chmodSync(dir, 0o755)
-    for (const name of readdirSync(from)) if (!hidden.includes(name)) symlinkSync(join(from, name), join(dir, name))
-    return dir
-  }).join(delimiter)
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .map((from) => {
+      if (!hidden.some((name) => existsSync(join(from, name)))) return from
+      const dir = mkdtempSync(join(scratch, 'path-'))
+      chmodSync(dir, 0o755)
+      for (const name of readdirSync(from)) if (!hidden.includes(name)) symlinkSync(join(from, name), join(dir, name))
+      return dir
+    })
+    .join(delimiter)
 }
 
 /** A port nothing listens on (the OS just handed it out and it was closed again). */
@@ -66,11 +80,15 @@ describe('scripts/services.sh', () => {
 
   it('names exactly the packages to install, in one message, where it cannot install them (not root)', async () => {
     const [redis, nats] = [await freePort(), await freePort()]
-    const run = services(['redis', 'nats', 'pgbouncer'], {
-      PATH: pathWithout('nats-server', 'pgbouncer'),
-      TIERBUS_SERVICES_PORTS: `redis=${redis} nats=${nats}`,
-      TIERBUS_SERVICES_DRY_RUN: '1',
-    }, { asNobody: true })
+    const run = services(
+      ['redis', 'nats', 'pgbouncer'],
+      {
+        PATH: pathWithout('nats-server', 'pgbouncer'),
+        TIERBUS_SERVICES_PORTS: `redis=${redis} nats=${nats}`,
+        TIERBUS_SERVICES_DRY_RUN: '1',
+      },
+      { asNobody: true },
+    )
     expect(run.status).toBe(1)
     expect(lines(run.stderr)).toHaveLength(1)
     expect(run.stderr).toMatch(/^services: missing nats-server pgbouncer; install them /)
@@ -110,8 +128,12 @@ describe('scripts/services.sh', () => {
     expect(run.stderr).toBe('')
     const out = lines(run.stdout)
     expect(out).toContain(`services: postgres is down on ${postgres}, starting it`)
-    expect(out.some((l) => /^services: would run: pg_ctlcluster --skip-systemctl-redirect \S+ main start$/.test(l))).toBe(true)
-    expect(out).toContain(`services: would run: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port ${redis} --save '' --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log`)
+    expect(
+      out.some((l) => /^services: would run: pg_ctlcluster --skip-systemctl-redirect \S+ main start$/.test(l)),
+    ).toBe(true)
+    expect(out).toContain(
+      `services: would run: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port ${redis} --save '' --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log`,
+    )
     expect(out).toContain('services: would run: rabbitmq-plugins enable --offline rabbitmq_consistent_hash_exchange')
     expect(out).toContain('services: would run: rabbitmq-server -detached')
     expect(out).toContain(`services: would create database test on ${postgres} if missing`)
@@ -144,7 +166,10 @@ describe('scripts/services.sh', () => {
     const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))![1])
     cleanups.push(() => process.kill(pid))
     expect(first.stderr).toBe('')
-    expect(lines(first.stdout)).toEqual([`services: redis is down on ${port}, starting it`, expect.stringMatching(new RegExp(`^services: redis up on ${port} after \\d+ s$`))])
+    expect(lines(first.stdout)).toEqual([
+      `services: redis is down on ${port}, starting it`,
+      expect.stringMatching(new RegExp(`^services: redis up on ${port} after \\d+ s$`)),
+    ])
     expect(first.status).toBe(0)
 
     const second = services(['redis'], env)
@@ -164,6 +189,8 @@ describe('scripts/services.sh', () => {
   it('rejects a service it does not know, listing the ones it does', () => {
     const run = services(['mysql'], {})
     expect(run.status).toBe(1)
-    expect(run.stderr).toBe("services: unknown service 'mysql'; known: postgres redis nats rabbitmq pgbouncer chromium\n")
+    expect(run.stderr).toBe(
+      "services: unknown service 'mysql'; known: postgres redis nats rabbitmq pgbouncer chromium\n",
+    )
   })
 })

@@ -15,12 +15,12 @@ import {
 import { eventually, uniqueToken } from '@tierbus/core/testing'
 import { pgliteTransport } from '@tierbus/db-realtime'
 import { type RedisStreamsTransport, redisPayloadStore } from '@tierbus/redis-streams'
-import { IORedisStreamClient } from '../../packages/redis-streams/src/ioredis.js'
 import { s3PayloadStore } from '@tierbus/sqs-sns'
 import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { freshPostgresTransport, freshSchema } from '../../packages/db-realtime/test/helpers.js'
 import { isolatedTransport as isolatedNatsTransport } from '../../packages/nats/test/helpers.js'
+import { IORedisStreamClient } from '../../packages/redis-streams/src/ioredis.js'
 import { adminClient, deleteKeys, isolatedRedisTransport } from '../../packages/redis-streams/test/helpers.js'
 import {
   EMULATOR_AWS,

@@ -13,7 +13,12 @@ import {
   type SupabaseTransportOptions,
   type TransactionClient,
 } from '@tierbus/db-realtime'
-import type { IORedisLike, RedisTransportOptions, UpstashRedisLike, UpstashTransportOptions } from '@tierbus/redis-streams'
+import type {
+  IORedisLike,
+  RedisTransportOptions,
+  UpstashRedisLike,
+  UpstashTransportOptions,
+} from '@tierbus/redis-streams'
 import { s3PayloadStore } from '@tierbus/sqs-sns'
 import { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'

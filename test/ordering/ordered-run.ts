@@ -5,8 +5,8 @@
  * its stdout, a pipe, which Node writes synchronously on Linux, so a line written before the kill is not
  * lost); `analyzeRun` checks the log: none lost, none out of order, no two handlers of a key at once.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { defineEvent, type Bus } from '@tierbus/core'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { type Bus, defineEvent } from '@tierbus/core'
 import { z } from 'zod'
 
 export const KEYS = 16
@@ -15,7 +15,9 @@ export const PER_KEY = 1_000
 export const TYPES = 4
 
 /** The events of the run: `ordered.p<i>`, data `{ key, n }`. */
-export const orderedEvents = Array.from({ length: TYPES }, (_, i) => defineEvent(`ordered.p${i}`, z.object({ key: z.string(), n: z.number().int() })))
+export const orderedEvents = Array.from({ length: TYPES }, (_, i) =>
+  defineEvent(`ordered.p${i}`, z.object({ key: z.string(), n: z.number().int() })),
+)
 
 /** The key of index `k` and the event type it is published as. */
 export function keyOf(k: number): { key: string; event: (typeof orderedEvents)[number] } {
@@ -76,7 +78,13 @@ export async function subscribeMember(
         await new Promise((resolve) => (options.workMs ? setTimeout(resolve, options.workMs) : setImmediate(resolve)))
         log({ phase: 'E', member, key, n, attempt: e.attempt, at: now(), ok: true })
       },
-      { group: 'ordered-run', ordered: true, concurrency: 16, leaseMs: options.leaseMs, retry: { attempts: 5, backoff: { baseMs: 5, maxMs: 20 } } },
+      {
+        group: 'ordered-run',
+        ordered: true,
+        concurrency: 16,
+        leaseMs: options.leaseMs,
+        retry: { attempts: 5, backoff: { baseMs: 5, maxMs: 20 } },
+      },
     )
   }
 }
@@ -102,8 +110,15 @@ export interface ChildMember {
 }
 
 /** Starts `fixture` (a module calling `runChildMember`) with `env`, feeding its records to `log`. */
-export function spawnChildMember(fixture: string, env: Record<string, string>, log: (r: RunRecord) => void): ChildMember {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=tierbus-source', fixture], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export function spawnChildMember(
+  fixture: string,
+  env: Record<string, string>,
+  log: (r: RunRecord) => void,
+): ChildMember {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=tierbus-source', fixture], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stderr = ''
   let rest = ''
   let markReady: () => void = () => {}
@@ -156,7 +171,10 @@ export interface RunReport {
  * Checks a run's log. A run of the killed member that started and never ended is taken to last until
  * the kill (`killedAt`): the process, and its handler, stopped then.
  */
-export function analyzeRun(records: readonly RunRecord[], killed: { member: string; at: number } | undefined): RunReport {
+export function analyzeRun(
+  records: readonly RunRecord[],
+  killed: { member: string; at: number } | undefined,
+): RunReport {
   const runs = new Map<string, Array<{ start: number; end: number; n: number; ok: boolean; member: string }>>()
   const open = new Map<string, RunRecord>()
   let injectedFailures = 0

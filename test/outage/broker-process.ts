@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -6,7 +6,6 @@ import { join } from 'node:path'
 import { eventually, freePort } from '@tierbus/core/testing'
 
 export { freePort }
-
 
 /** True when something accepts TCP connections on 127.0.0.1:`port`. */
 export function portOpen(port: number): Promise<boolean> {
@@ -86,7 +85,10 @@ export class BrokerProcess {
     const diedEarly = () => child.exitCode !== null || child.signalCode !== null
     await eventually(
       async () => {
-        if (diedEarly()) throw new Error(`${this.spec.name} exited during startup (${child.exitCode ?? child.signalCode}):\n${this.tail()}`)
+        if (diedEarly())
+          throw new Error(
+            `${this.spec.name} exited during startup (${child.exitCode ?? child.signalCode}):\n${this.tail()}`,
+          )
         for (const port of this.spec.ports) if (!(await portOpen(port))) return false
         return this.spec.ready ? this.spec.ready().catch(() => false) : true
       },
@@ -115,10 +117,14 @@ export class BrokerProcess {
     }
     await this.exited
     // The kernel releases listening sockets with the process; wait until the ports refuse.
-    await eventually(async () => {
-      for (const port of this.spec.ports) if (await portOpen(port)) return false
-      return true
-    }, `${this.spec.name} ports to close after ${signal}`, { timeoutMs: 60_000, intervalMs: 50 })
+    await eventually(
+      async () => {
+        for (const port of this.spec.ports) if (await portOpen(port)) return false
+        return true
+      },
+      `${this.spec.name} ports to close after ${signal}`,
+      { timeoutMs: 60_000, intervalMs: 50 },
+    )
   }
 
   /** The last lines the broker printed (for failure messages). */

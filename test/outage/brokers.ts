@@ -49,8 +49,25 @@ export function startRedis(): Promise<PrivateBroker> {
   return onFreshPorts(async () => {
     const port = await freePort()
     const dir = tempDir('redis')
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
-    return started([new BrokerProcess({ name: `redis-server :${port}`, command: 'redis-server', args, ports: [port] })], [dir], `redis://127.0.0.1:${port}`)
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--dir',
+      dir,
+    ]
+    return started(
+      [new BrokerProcess({ name: `redis-server :${port}`, command: 'redis-server', args, ports: [port] })],
+      [dir],
+      `redis://127.0.0.1:${port}`,
+    )
   })
 }
 
@@ -60,7 +77,11 @@ export function startNats(): Promise<PrivateBroker> {
     const port = await freePort()
     const dir = tempDir('nats')
     const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]
-    return started([new BrokerProcess({ name: `nats-server :${port}`, command: 'nats-server', args, ports: [port] })], [dir], `nats://127.0.0.1:${port}`)
+    return started(
+      [new BrokerProcess({ name: `nats-server :${port}`, command: 'nats-server', args, ports: [port] })],
+      [dir],
+      `nats://127.0.0.1:${port}`,
+    )
   })
 }
 
@@ -81,10 +102,34 @@ export function startNatsCluster(size = 3): Promise<PrivateBroker> {
     const processes = clientPorts.map((port, i) => {
       const dir = tempDir(`nats-${i}`)
       dirs.push(dir)
-      const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPorts[i]), '-n', `${cluster}-n${i}`, '-js', '-sd', dir, '--cluster_name', cluster, '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes]
+      const args = [
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-m',
+        String(monitorPorts[i]),
+        '-n',
+        `${cluster}-n${i}`,
+        '-js',
+        '-sd',
+        dir,
+        '--cluster_name',
+        cluster,
+        '--cluster',
+        `nats://127.0.0.1:${routePorts[i]}`,
+        '--routes',
+        routes,
+      ]
       // /healthz answers 200 once this node's JetStream is current with the cluster (a meta leader exists).
       const ready = async () => (await fetch(`http://127.0.0.1:${monitorPorts[i]}/healthz`)).ok
-      return new BrokerProcess({ name: `nats-server ${cluster}-n${i} :${port}`, command: 'nats-server', args, ports: [port], ready })
+      return new BrokerProcess({
+        name: `nats-server ${cluster}-n${i} :${port}`,
+        command: 'nats-server',
+        args,
+        ports: [port],
+        ready,
+      })
     })
     return started(processes, dirs, clientPorts.map((p) => `nats://127.0.0.1:${p}`).join(','))
   })
@@ -110,12 +155,19 @@ export function startPostgres(): Promise<PrivateBroker> {
     chownSync(dir, uid, gid)
     const data = join(dir, 'data')
     try {
-      execFileSync(`${PG_BIN}/initdb`, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { uid, gid, stdio: 'pipe' })
+      execFileSync(`${PG_BIN}/initdb`, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], {
+        uid,
+        gid,
+        stdio: 'pipe',
+      })
     } catch (err) {
       removeDir(dir)
       throw new Error(`initdb failed: ${(err as { stderr?: Buffer }).stderr?.toString() ?? String(err)}`)
     }
-    writeFileSync(join(data, 'postgresql.auto.conf'), 'fsync = off\nfull_page_writes = off\nsynchronous_commit = on\nmax_connections = 50\n')
+    writeFileSync(
+      join(data, 'postgresql.auto.conf'),
+      'fsync = off\nfull_page_writes = off\nsynchronous_commit = on\nmax_connections = 50\n',
+    )
     const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1']
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`
     // The port opens before recovery ends ("the database system is starting up"): ready once a query runs.
@@ -130,7 +182,15 @@ export function startPostgres(): Promise<PrivateBroker> {
         await client.end().catch(() => {})
       }
     }
-    const broker = new BrokerProcess({ name: `postgres :${port}`, command: `${PG_BIN}/postgres`, args, ports: [port], uid, gid, ready })
+    const broker = new BrokerProcess({
+      name: `postgres :${port}`,
+      command: `${PG_BIN}/postgres`,
+      args,
+      ports: [port],
+      uid,
+      gid,
+      ready,
+    })
     return started([broker], [dir], url)
   })
 }

@@ -1,6 +1,6 @@
-import { afterAll, expect } from 'vitest'
-import { createBus, defineEvent, TransportError, type Transport } from '@tierbus/core'
+import { createBus, defineEvent, type Transport, TransportError } from '@tierbus/core'
 import { eventually, quietPeriod, uniqueToken } from '@tierbus/core/testing'
+import { afterAll, expect } from 'vitest'
 import { z } from 'zod'
 
 /** Extra time a publish may take beyond its deadline on a loaded 2-core machine (timer lag, GC). */
@@ -68,7 +68,11 @@ export async function runOutage(s: OutageScenario): Promise<OutageReport> {
   let restartedAt = Number.POSITIVE_INFINITY
   let stop = false
   try {
-    await bus.subscribe(Tick, (e) => void handled.add(e.data.n), { group: 'outage', concurrency: 8, leaseMs: s.leaseMs ?? 5_000 })
+    await bus.subscribe(Tick, (e) => void handled.add(e.data.n), {
+      group: 'outage',
+      concurrency: 8,
+      leaseMs: s.leaseMs ?? 5_000,
+    })
     await s.prepare?.()
     const publisher = (async () => {
       for (let n = 0; !stop; n++) {
@@ -86,7 +90,12 @@ export async function runOutage(s: OutageScenario): Promise<OutageReport> {
       }
     })()
 
-    await eventually(() => handled.size >= 20, () => `the consumer to handle 20 events before the kill (handled ${handled.size}, published ${resolved.length}, errors: ${errors.map(String).slice(-3).join(' | ')})`, { timeoutMs: 60_000 })
+    await eventually(
+      () => handled.size >= 20,
+      () =>
+        `the consumer to handle 20 events before the kill (handled ${handled.size}, published ${resolved.length}, errors: ${errors.map(String).slice(-3).join(' | ')})`,
+      { timeoutMs: 60_000 },
+    )
     const stateMark = s.states.length
     await s.kill()
     down = true
@@ -95,17 +104,26 @@ export async function runOutage(s: OutageScenario): Promise<OutageReport> {
     down = false
     await s.restart()
     restartedAt = firstAfterRestart
-    await eventually(() => resolved.filter((n) => n >= restartedAt).length >= 20, () => `publishes to succeed again after the restart (last errors: ${errors.map(String).slice(-3).join(' | ')})`, {
-      timeoutMs: 90_000,
-      intervalMs: 100,
-    })
+    await eventually(
+      () => resolved.filter((n) => n >= restartedAt).length >= 20,
+      () => `publishes to succeed again after the restart (last errors: ${errors.map(String).slice(-3).join(' | ')})`,
+      {
+        timeoutMs: 90_000,
+        intervalMs: 100,
+      },
+    )
     stop = true
     await publisher
     const missing = () => resolved.filter((n) => !handled.has(n))
-    await eventually(() => missing().length === 0, () => `every published event to be handled: ${missing().length} of ${resolved.length} missing, e.g. ${missing().slice(0, 10).join(', ')}`, {
-      timeoutMs: s.catchUpMs ?? 120_000,
-      intervalMs: 100,
-    }).catch(() => {})
+    await eventually(
+      () => missing().length === 0,
+      () =>
+        `every published event to be handled: ${missing().length} of ${resolved.length} missing, e.g. ${missing().slice(0, 10).join(', ')}`,
+      {
+        timeoutMs: s.catchUpMs ?? 120_000,
+        intervalMs: 100,
+      },
+    ).catch(() => {})
     return {
       published: resolved.length,
       lost: missing(),
@@ -123,11 +141,20 @@ export async function runOutage(s: OutageScenario): Promise<OutageReport> {
 
 /** The outcome every outage test asserts: nothing lost, consumers resumed, publish bounded and typed while down. */
 export function expectRecovered(report: OutageReport, publishTimeoutMs: number): void {
-  const summary = JSON.stringify({ ...report, lost: report.lost.slice(0, 20), errors: report.errors.map(String).slice(-3) })
+  const summary = JSON.stringify({
+    ...report,
+    lost: report.lost.slice(0, 20),
+    errors: report.errors.map(String).slice(-3),
+  })
   expect(report.lost, `events published but never handled: ${summary}`).toEqual([])
-  expect(report.handledAfterRestart, `events published after the restart and handled, without an app restart: ${summary}`).toBeGreaterThanOrEqual(20)
+  expect(
+    report.handledAfterRestart,
+    `events published after the restart and handled, without an app restart: ${summary}`,
+  ).toBeGreaterThanOrEqual(20)
   expect(report.rejectedWhileDown.length, `publishes rejected while the broker was down: ${summary}`).toBeGreaterThan(0)
-  expect(report.slowestPublishMs, `the longest publish call, ms: ${summary}`).toBeLessThanOrEqual(publishTimeoutMs + DEADLINE_SLACK_MS)
+  expect(report.slowestPublishMs, `the longest publish call, ms: ${summary}`).toBeLessThanOrEqual(
+    publishTimeoutMs + DEADLINE_SLACK_MS,
+  )
   for (const err of report.errors) {
     expect(err, String(err)).toBeInstanceOf(TransportError)
     expect((err as TransportError).retryable).toBe(true)

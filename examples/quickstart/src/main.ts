@@ -27,9 +27,12 @@ const started = new Date()
 const transport = await pgliteTransport({ dataDir })
 const pgliteBus = await runFeedbackFlow(transport, log)
 const replayed: string[] = []
-await transport.replay({ from: new Date(started.getTime() - 60_000), to: new Date(), pattern: 'feedback.*' }, async (e) => {
-  replayed.push(e.id)
-})
+await transport.replay(
+  { from: new Date(started.getTime() - 60_000), to: new Date(), pattern: 'feedback.*' },
+  async (e) => {
+    replayed.push(e.id)
+  },
+)
 log('')
 log(`  audit trail: replayed ${replayed.length} feedback event(s) from the last minute of the events table (all runs)`)
 log(`  metrics: ${JSON.stringify(summarizeMetrics(pgliteBus))}`)

@@ -13,7 +13,9 @@ runCli(process.argv.slice(2), {
   },
   (err: unknown) => {
     // A driver's error may quote the connection string it was given: print it redacted.
-    console.error(`tierbus: unexpected failure: ${redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}`)
+    console.error(
+      `tierbus: unexpected failure: ${redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}`,
+    )
     process.exitCode = 1
   },
 )

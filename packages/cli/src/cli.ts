@@ -1,23 +1,23 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { ConfigError, createBusFromEnv, redactSecrets, TierbusError, transportFromEnv, type Env } from '@tierbus/core'
+import { ConfigError, createBusFromEnv, type Env, redactSecrets, TierbusError, transportFromEnv } from '@tierbus/core'
 import {
+  type AdvisedTier,
   adviseTier,
   backfill,
-  isHistorySource,
-  progressBar,
   formatPlan,
+  isHistorySource,
   migrationStoreFromEnv,
   nextPhase,
+  PHASE_BEHAVIOUR,
   parseMigration,
   parseProfile,
   planCapacity,
-  PHASE_BEHAVIOUR,
   previousPhase,
+  progressBar,
   TIER_LADDER,
-  workloadFromMetrics,
-  type AdvisedTier,
   type Workload,
+  workloadFromMetrics,
 } from '@tierbus/migrator'
 
 /** Where the CLI writes; tests pass their own. */
@@ -104,10 +104,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 async function plan(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { json: { type: 'boolean' }, routes: { type: 'boolean' } } })
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, routes: { type: 'boolean' } },
+  })
   const [file] = positionals
-  if (positionals.length !== 1 || file === undefined) throw new ConfigError('plan needs one profile file, e.g. tierbus plan profiles/mistersmith.yaml')
-  if (values.json && values.routes) throw new ConfigError('plan takes --json or --routes, not both (the JSON holds the routes under routes.env)')
+  if (positionals.length !== 1 || file === undefined)
+    throw new ConfigError('plan needs one profile file, e.g. tierbus plan profiles/mistersmith.yaml')
+  if (values.json && values.routes)
+    throw new ConfigError('plan takes --json or --routes, not both (the JSON holds the routes under routes.env)')
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new ConfigError(`cannot read ${file}: ${err.code ?? err.message}`)
   })
@@ -118,10 +124,12 @@ async function plan(args: readonly string[], io: CliIo): Promise<number> {
 
 const numberOf = (value: string, flag: string): number => {
   const n = Number(value)
-  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${flag} must be a non-negative number, got ${JSON.stringify(value)}`)
+  if (!Number.isFinite(n) || n < 0)
+    throw new ConfigError(`${flag} must be a non-negative number, got ${JSON.stringify(value)}`)
   return n
 }
-const number = (value: string | undefined, flag: string): number | undefined => (value === undefined ? undefined : numberOf(value, flag))
+const number = (value: string | undefined, flag: string): number | undefined =>
+  value === undefined ? undefined : numberOf(value, flag)
 
 async function advise(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
@@ -141,11 +149,15 @@ async function advise(args: readonly string[], io: CliIo): Promise<number> {
   const tiers: readonly string[] = [...TIER_LADDER, 'nats']
   const current = values.current ? (TIER_OF_TRANSPORT[values.current] ?? values.current) : undefined
   if (!current || !tiers.includes(current)) {
-    throw new ConfigError(`--current must be a tier (${tiers.join(', ')}) or a TIERBUS_TRANSPORT value (${Object.keys(TIER_OF_TRANSPORT).join(', ')})`)
+    throw new ConfigError(
+      `--current must be a tier (${tiers.join(', ')}) or a TIERBUS_TRANSPORT value (${Object.keys(TIER_OF_TRANSPORT).join(', ')})`,
+    )
   }
   const requirements = {
     currentTier: current as AdvisedTier,
-    ...(values['latency-ms'] !== undefined ? { latencyRequirementMs: numberOf(values['latency-ms'], '--latency-ms') } : {}),
+    ...(values['latency-ms'] !== undefined
+      ? { latencyRequirementMs: numberOf(values['latency-ms'], '--latency-ms') }
+      : {}),
     ...(values.agents !== undefined ? { agents: numberOf(values.agents, '--agents') } : {}),
     multiRegion: Boolean(values['multi-region']),
     guaranteedDeliverySla: Boolean(values['guaranteed-delivery']),
@@ -157,7 +169,8 @@ async function advise(args: readonly string[], io: CliIo): Promise<number> {
     workload = workloadFromMetrics(snapshot, requirements)
   } else {
     const eventsPerDay = number(values['events-per-day'], '--events-per-day')
-    if (eventsPerDay === undefined) throw new ConfigError('advise needs --metrics <snapshot.json> (from bus.metrics()) or --events-per-day N')
+    if (eventsPerDay === undefined)
+      throw new ConfigError('advise needs --metrics <snapshot.json> (from bus.metrics()) or --events-per-day N')
     workload = { ...requirements, eventsPerDay }
   }
   const verdict = adviseTier(workload)
@@ -175,15 +188,24 @@ async function dlq(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { group: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: {
+      group: { type: 'string' },
+      limit: { type: 'string' },
+      all: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
   })
   if (sub !== 'list' && sub !== 'redrive') throw new ConfigError("dlq needs 'list' or 'redrive'")
   // A fresh in-process memory bus has no dead letters: reading one would always say "none", silently.
   if (!io.env.TIERBUS_TRANSPORT && !io.env.TIERBUS_MIGRATION) {
-    throw new ConfigError(`dlq reads the dead letters of your app's tier: set TIERBUS_TRANSPORT (and that tier's variables, e.g. REDIS_URL) as your app does`)
+    throw new ConfigError(
+      `dlq reads the dead letters of your app's tier: set TIERBUS_TRANSPORT (and that tier's variables, e.g. REDIS_URL) as your app does`,
+    )
   }
   if (io.env.TIERBUS_TRANSPORT === 'memory') {
-    throw new ConfigError('dlq cannot read a memory tier: its dead letters live inside the app process (use bus.deadLetters there, or the dead-letter route)')
+    throw new ConfigError(
+      'dlq cannot read a memory tier: its dead letters live inside the app process (use bus.deadLetters there, or the dead-letter route)',
+    )
   }
   const bus = await createBusFromEnv({ env: io.env, source: io.env.TIERBUS_SOURCE ?? 'tierbus/cli' })
   try {
@@ -192,7 +214,11 @@ async function dlq(args: readonly string[], io: CliIo): Promise<number> {
       const dead = await bus.deadLetters.list(filter)
       if (values.json) io.out(JSON.stringify(dead, null, 2))
       else if (dead.length === 0) io.out('no dead letters')
-      else for (const d of dead) io.out(`${d.id}  ${d.failedAt}  ${d.group}  ${d.envelope?.type ?? '(undecodable)'}  ${d.reason.kind} after ${d.reason.attempts}: ${d.reason.error}`)
+      else
+        for (const d of dead)
+          io.out(
+            `${d.id}  ${d.failedAt}  ${d.group}  ${d.envelope?.type ?? '(undecodable)'}  ${d.reason.kind} after ${d.reason.attempts}: ${d.reason.error}`,
+          )
       return 0
     }
     const ids = values.all ? (await bus.deadLetters.list({ ...filter, limit: 10_000 })).map((d) => d.id) : positionals
@@ -212,9 +238,13 @@ async function dlq(args: readonly string[], io: CliIo): Promise<number> {
 async function migrate(args: readonly string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args
   const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } })
-  if (sub !== 'status' && sub !== 'advance' && sub !== 'rollback') throw new ConfigError("migrate needs 'status', 'advance' or 'rollback'")
+  if (sub !== 'status' && sub !== 'advance' && sub !== 'rollback')
+    throw new ConfigError("migrate needs 'status', 'advance' or 'rollback'")
   const name = io.env.TIERBUS_MIGRATION
-  if (!name) throw new ConfigError('set TIERBUS_MIGRATION (e.g. postgres->redis) and TIERBUS_MIGRATION_STORE (the redis:// or postgres:// URL your app uses)')
+  if (!name)
+    throw new ConfigError(
+      'set TIERBUS_MIGRATION (e.g. postgres->redis) and TIERBUS_MIGRATION_STORE (the redis:// or postgres:// URL your app uses)',
+    )
   parseMigration(name)
   const store = await migrationStoreFromEnv(io.env)
   try {
@@ -224,7 +254,9 @@ async function migrate(args: readonly string[], io: CliIo): Promise<number> {
       const to = sub === 'advance' ? nextPhase(phase) : previousPhase(phase)
       // Compare-and-set: if another advance/rollback moved the phase since we read it, nothing is written.
       if (!(await store.writePhase(name, to, stored))) {
-        throw new ConfigError(`migration ${name}: the phase changed while this command ran (it is now ${(await store.readPhase(name)) ?? 'unset'}); check tierbus migrate status and run the command again if still needed`)
+        throw new ConfigError(
+          `migration ${name}: the phase changed while this command ran (it is now ${(await store.readPhase(name)) ?? 'unset'}); check tierbus migrate status and run the command again if still needed`,
+        )
       }
       phase = to
     }
@@ -233,7 +265,9 @@ async function migrate(args: readonly string[], io: CliIo): Promise<number> {
     if (values.json) io.out(JSON.stringify({ migration: name, phase, behaviour, history }, null, 2))
     else {
       io.out(`${name}: ${phase}${sub === 'status' ? '' : ` (was ${history.at(-2)?.phase ?? 'source'})`}`)
-      io.out(`  publishes to ${behaviour.publish.join(' then ')}; handlers run on ${behaviour.handle.join(' and ')}${behaviour.shadow ? '; the target is shadow-read' : ''}`)
+      io.out(
+        `  publishes to ${behaviour.publish.join(' then ')}; handlers run on ${behaviour.handle.join(' and ')}${behaviour.shadow ? '; the target is shadow-read' : ''}`,
+      )
       for (const h of history) io.out(`  ${h.at}  ${h.phase}`)
     }
     return 0
@@ -247,9 +281,14 @@ async function db(args: readonly string[], io: CliIo): Promise<number> {
   try {
     mod = (await import('@tierbus/db-realtime')) as typeof mod
   } catch (err) {
-    throw new ConfigError(`tierbus db needs the db tier: npm install @tierbus/db-realtime pg (${(err as Error).message})`)
+    throw new ConfigError(
+      `tierbus db needs the db tier: npm install @tierbus/db-realtime pg (${(err as Error).message})`,
+    )
   }
-  if (!mod.runMigrateCli) throw new ConfigError('tierbus db needs @tierbus/db-realtime with runMigrateCli: update it to the version of @tierbus/cli')
+  if (!mod.runMigrateCli)
+    throw new ConfigError(
+      'tierbus db needs @tierbus/db-realtime with runMigrateCli: update it to the version of @tierbus/cli',
+    )
   io.out(await mod.runMigrateCli(args, io.env))
   return 0
 }
@@ -257,18 +296,32 @@ async function db(args: readonly string[], io: CliIo): Promise<number> {
 async function runBackfill(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
-    options: { from: { type: 'string' }, to: { type: 'string' }, pattern: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      pattern: { type: 'string' },
+      batch: { type: 'string' },
+      json: { type: 'boolean' },
+    },
   })
   const name = io.env.TIERBUS_MIGRATION
-  if (!name) throw new ConfigError('set TIERBUS_MIGRATION (e.g. postgres->redis) and both tiers\' variables: backfill copies from its source to its target')
+  if (!name)
+    throw new ConfigError(
+      "set TIERBUS_MIGRATION (e.g. postgres->redis) and both tiers' variables: backfill copies from its source to its target",
+    )
   const { from, to } = parseMigration(name)
-  for (const [flag, value] of [['--from', values.from], ['--to', values.to]] as const) {
-    if (value !== undefined && Number.isNaN(Date.parse(value))) throw new ConfigError(`${flag} must be a date or RFC 3339 time, got ${JSON.stringify(value)}`)
+  for (const [flag, value] of [
+    ['--from', values.from],
+    ['--to', values.to],
+  ] as const) {
+    if (value !== undefined && Number.isNaN(Date.parse(value)))
+      throw new ConfigError(`${flag} must be a date or RFC 3339 time, got ${JSON.stringify(value)}`)
   }
   const tierEnv = (kind: string): Env => ({ ...io.env, TIERBUS_TRANSPORT: kind, TIERBUS_MIGRATION: undefined })
   const source = await transportFromEnv(tierEnv(from))
   try {
-    if (!isHistorySource(source)) throw new ConfigError(`backfill reads history from the db tier, but TIERBUS_MIGRATION's source is ${from}`)
+    if (!isHistorySource(source))
+      throw new ConfigError(`backfill reads history from the db tier, but TIERBUS_MIGRATION's source is ${from}`)
     const target = await transportFromEnv(tierEnv(to))
     try {
       let last = 0
@@ -289,7 +342,10 @@ async function runBackfill(args: readonly string[], io: CliIo): Promise<number> 
       })
       if (io.tty && !values.json) io.err('\n')
       if (values.json) io.out(JSON.stringify({ migration: name, ...result }, null, 2))
-      else io.out(`copied ${result.copied.toLocaleString('en-US')} event(s) from ${from} to ${to} in ${(result.elapsedMs / 1000).toFixed(1)} s${result.skipped ? `; ${result.skipped} undecodable row(s) left in place` : ''}`)
+      else
+        io.out(
+          `copied ${result.copied.toLocaleString('en-US')} event(s) from ${from} to ${to} in ${(result.elapsedMs / 1000).toFixed(1)} s${result.skipped ? `; ${result.skipped} undecodable row(s) left in place` : ''}`,
+        )
       return 0
     } finally {
       await target.close()

@@ -1,2 +1,2 @@
-export { runCli } from './cli.js'
 export type { CliIo } from './cli.js'
+export { runCli } from './cli.js'

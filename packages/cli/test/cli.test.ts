@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
+import { type CliIo, runCli } from '@tierbus/cli'
 import { describe, expect, it } from 'vitest'
-import { runCli, type CliIo } from '@tierbus/cli'
 
 const profile = fileURLToPath(new URL('../../migrator/profiles/mistersmith.yaml', import.meta.url))
 
@@ -35,7 +35,9 @@ describe('tierbus CLI', () => {
     const plan = JSON.parse(json.stdout.join(''))
     expect(plan.routes.env).toBe(routes)
     expect(plan.routes.routes.at(-1)).toMatchObject({ match: '>', transport: 'sqs', class: null })
-    expect(plan.costs.find((c: { option: string }) => c.option === 'msk').items.map((i: { name: string }) => i.name)).toEqual(['cluster', 'storage', 'data transfer'])
+    expect(
+      plan.costs.find((c: { option: string }) => c.option === 'msk').items.map((i: { name: string }) => i.name),
+    ).toEqual(['cluster', 'storage', 'data transfer'])
     const only = io()
     expect(await runCli(['plan', profile, '--routes'], only)).toBe(0)
     expect(only.stdout).toEqual([routes])
@@ -50,12 +52,18 @@ describe('tierbus CLI', () => {
     expect(out.stdout[0]).toBe('migrate to redis-streams (from db-realtime)')
     expect(out.stdout[1]).toMatch(/15,000 events\/day > 10,000/)
     const json = io()
-    expect(await runCli(['advise', '--current', 'db-realtime', '--events-per-day', '2500', '--agents', '8', '--json'], json)).toBe(0)
+    expect(
+      await runCli(['advise', '--current', 'db-realtime', '--events-per-day', '2500', '--agents', '8', '--json'], json),
+    ).toBe(0)
     expect(JSON.parse(json.stdout.join(''))).toMatchObject({ action: 'stay', recommendedTier: 'db-realtime' })
   })
 
   it('dlq lists and redrives the dead letters of the tier TIERBUS_TRANSPORT names', async () => {
-    const env = { TIERBUS_TRANSPORT: 'redis', REDIS_URL: 'redis://127.0.0.1:6379', TIERBUS_REDIS_PREFIX: `tbcli-${Math.random().toString(36).slice(2, 10)}` }
+    const env = {
+      TIERBUS_TRANSPORT: 'redis',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      TIERBUS_REDIS_PREFIX: `tbcli-${Math.random().toString(36).slice(2, 10)}`,
+    }
     const out = io(env)
     expect(await runCli(['dlq', 'list'], out)).toBe(0)
     expect(out.stdout).toEqual(['no dead letters'])
@@ -88,14 +96,24 @@ describe('tierbus CLI', () => {
 
   it('migrate advances, rolls back and reports the phase in the shared store', async () => {
     const schema = `tbcli_${Math.random().toString(36).slice(2, 10)}`
-    const env = { TIERBUS_MIGRATION: 'postgres->redis', TIERBUS_MIGRATION_STORE: 'postgres://postgres@127.0.0.1:5432/test', TIERBUS_MIGRATION_SCHEMA: schema }
+    const env = {
+      TIERBUS_MIGRATION: 'postgres->redis',
+      TIERBUS_MIGRATION_STORE: 'postgres://postgres@127.0.0.1:5432/test',
+      TIERBUS_MIGRATION_SCHEMA: schema,
+    }
     try {
-      for (const step of ['advance', 'advance', 'rollback', 'advance']) expect(await runCli(['migrate', step], io(env))).toBe(0)
+      for (const step of ['advance', 'advance', 'rollback', 'advance'])
+        expect(await runCli(['migrate', step], io(env))).toBe(0)
       const status = io(env)
       expect(await runCli(['migrate', 'status', '--json'], status)).toBe(0)
       const json = JSON.parse(status.stdout.join(''))
       expect(json.phase).toBe('shadow')
-      expect(json.history.map((h: { phase: string }) => h.phase)).toEqual(['dual-write', 'shadow', 'dual-write', 'shadow'])
+      expect(json.history.map((h: { phase: string }) => h.phase)).toEqual([
+        'dual-write',
+        'shadow',
+        'dual-write',
+        'shadow',
+      ])
       const text = io(env)
       await runCli(['migrate', 'advance'], text)
       expect(text.stdout[0]).toBe('postgres->redis: cutover (was shadow)')
@@ -129,7 +147,14 @@ describe('tierbus CLI', () => {
   })
 
   it('fails with exit code 2 and the reason on bad usage', async () => {
-    const cases: string[][] = [['frobnicate'], ['plan'], ['plan', '/nonexistent.yaml'], ['advise', '--current', 'kafka'], ['advise', '--current', 'db-realtime'], ['dlq', 'list', '--bogus']]
+    const cases: string[][] = [
+      ['frobnicate'],
+      ['plan'],
+      ['plan', '/nonexistent.yaml'],
+      ['advise', '--current', 'kafka'],
+      ['advise', '--current', 'db-realtime'],
+      ['dlq', 'list', '--bogus'],
+    ]
     for (const argv of cases) {
       const out = io({ TIERBUS_TRANSPORT: 'memory' })
       expect(await runCli(argv, out), argv.join(' ')).toBe(2)

@@ -1,12 +1,13 @@
 // Issue 11, item 8: a dead letter nested 5,000 levels deep, written raw into the tier, is listed as
 // malformed (raw text + reason) by deadLetters.list() and `tierbus dlq list --json`, never failing the listing.
-import { afterEach, describe, expect, it } from 'vitest'
-import { Redis } from 'ioredis'
-import pg from 'pg'
-import { runCli, type CliIo } from '@tierbus/cli'
+
+import { type CliIo, runCli } from '@tierbus/cli'
 import { uniqueToken } from '@tierbus/core/testing'
 import { postgresTransport } from '@tierbus/db-realtime'
 import { redisTransport } from '@tierbus/redis-streams'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { afterEach, describe, expect, it } from 'vitest'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const DATABASE_URL = process.env.TIERBUS_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -20,10 +21,16 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!()
 })
 
-async function dlqListJson(env: Record<string, string>): Promise<Array<{ raw?: string; envelope?: unknown; reason: { kind: string; error: string } }>> {
+async function dlqListJson(
+  env: Record<string, string>,
+): Promise<Array<{ raw?: string; envelope?: unknown; reason: { kind: string; error: string } }>> {
   const out: string[] = []
   const err: string[] = []
-  const io: CliIo = { env: { TIERBUS_SOURCE: 'dlq-deep-test', ...env }, out: (t) => void out.push(t), err: (t) => void err.push(t) }
+  const io: CliIo = {
+    env: { TIERBUS_SOURCE: 'dlq-deep-test', ...env },
+    out: (t) => void out.push(t),
+    err: (t) => void err.push(t),
+  }
   expect(await runCli(['dlq', 'list', '--json'], io), err.join('\n')).toBe(0)
   return JSON.parse(out.join('\n'))
 }
@@ -41,7 +48,14 @@ describe('a 5,000-deep dead letter written raw into the tier', () => {
     })
     const key = transport.keys.deadLetters('g')
     await admin.xadd(key, '*', 'payload', deepEnvelope('orders.deep'))
-    await admin.xadd(key, '*', 'payload', '{"not": "an envelope"}', 'reason', JSON.stringify({ kind: 'handler-failed', error: 'boom', attempts: 3 }))
+    await admin.xadd(
+      key,
+      '*',
+      'payload',
+      '{"not": "an envelope"}',
+      'reason',
+      JSON.stringify({ kind: 'handler-failed', error: 'boom', attempts: 3 }),
+    )
     await admin.sadd(transport.keys.deadLetterGroups, 'g')
 
     const listed = await transport.deadLetters.list()

@@ -1,18 +1,24 @@
 import { positiveInt } from './adapter/env-vars.js'
 import { capabilitiesOf } from './capabilities.js'
+import { isoAt, nowIso } from './clock.js'
 import { Consumer, type ErrorListener, type Handler } from './consumer.js'
 import { assertHeaders, type Envelope } from './envelope.js'
 import { ConfigError, TierbusError, TimeoutError, ValidationError } from './errors.js'
-import { parseData, type AnyEventDefinition, type EventInput, type EventOutput, type ReplyInput, type ReplyOutput } from './events.js'
-import { isoAt, nowIso } from './clock.js'
+import {
+  type AnyEventDefinition,
+  type EventInput,
+  type EventOutput,
+  parseData,
+  type ReplyInput,
+  type ReplyOutput,
+} from './events.js'
 import { newEventId } from './ids.js'
-import { MAX_TRACESTATE_LENGTH, parseTraceparent } from './trace-context.js'
 import { Metrics, type MetricsSnapshot } from './metrics.js'
 import { assertMiddleware, composePublish, type Middleware, type PublishNext } from './middleware.js'
-import { resolveRetry, type RetryOptions, type RetryPolicy } from './retry.js'
+import { type RetryOptions, type RetryPolicy, resolveRetry } from './retry.js'
 import { assertPattern, INBOX_PREFIX, isInboxType, newInboxType, replyToIssue } from './subjects.js'
+import { MAX_TRACESTATE_LENGTH, parseTraceparent } from './trace-context.js'
 import type { DeadLetterStore, Subscription, SubscriptionSpec, Transport } from './transport.js'
-
 
 /** Options of `createBus`. */
 export interface BusOptions {
@@ -115,7 +121,11 @@ export interface OutgoingEvent<D extends AnyEventDefinition = AnyEventDefinition
 }
 
 /** Typed constructor of a batch entry: `outgoing(FeedbackCreated, { ... })`. */
-export function outgoing<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options?: PublishOptions): OutgoingEvent<D> {
+export function outgoing<D extends AnyEventDefinition>(
+  event: D,
+  data: EventInput<D>,
+  options?: PublishOptions,
+): OutgoingEvent<D> {
   return options ? { event, data, options } : { event, data }
 }
 
@@ -124,20 +134,36 @@ export interface Bus {
   readonly source: string
   readonly transport: Transport
   /** Validates `data` and publishes one event; resolves with its envelope once the tier accepted it. */
-  publish<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options?: PublishOptions): Promise<Envelope<EventInput<D>>>
+  publish<D extends AnyEventDefinition>(
+    event: D,
+    data: EventInput<D>,
+    options?: PublishOptions,
+  ): Promise<Envelope<EventInput<D>>>
   /** Publishes many events of one type in one tier call. */
-  publishBatch<D extends AnyEventDefinition>(event: D, data: readonly EventInput<D>[], options?: Omit<PublishOptions, 'id'>): Promise<Envelope[]>
+  publishBatch<D extends AnyEventDefinition>(
+    event: D,
+    data: readonly EventInput<D>[],
+    options?: Omit<PublishOptions, 'id'>,
+  ): Promise<Envelope[]>
   /** Publishes a mixed batch built with `outgoing()`. */
   publishBatch(events: readonly OutgoingEvent[]): Promise<Envelope[]>
   /** Subscribes a handler to one event type (data typed and checked by its schema). */
-  subscribe<D extends AnyEventDefinition>(event: D, handler: Handler<EventOutput<D>, ReplyInput<D>>, options?: SubscribeOptions): Promise<BusSubscription>
+  subscribe<D extends AnyEventDefinition>(
+    event: D,
+    handler: Handler<EventOutput<D>, ReplyInput<D>>,
+    options?: SubscribeOptions,
+  ): Promise<BusSubscription>
   /** Subscribes to a pattern: `agent.*.heartbeat`, `work.nlp.>`. Data of types in `events` is checked. */
   subscribe(pattern: string, handler: Handler<unknown>, options?: SubscribeOptions): Promise<BusSubscription>
   /**
    * Publishes a request and waits for the first reply: the return value of a subscriber that subscribed
    * to this event by definition (pattern subscribers never answer; a handler returning undefined does not).
    */
-  request<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options?: RequestOptions): Promise<ReplyOutput<D>>
+  request<D extends AnyEventDefinition>(
+    event: D,
+    data: EventInput<D>,
+    options?: RequestOptions,
+  ): Promise<ReplyOutput<D>>
   /**
    * Adds middleware around every publish and every handler run (see `Middleware`), for subscriptions made
    * before and after; the first registered is the outermost. Returns the bus.
@@ -152,7 +178,6 @@ export interface Bus {
 }
 
 const GROUP = /^[A-Za-z0-9_.:-]{1,100}$/
-
 
 /** Creates a bus over a transport: `createBus({ transport: memoryTransport(), source: 'my-app' })`. */
 export function createBus(options: BusOptions): Bus {
@@ -190,8 +215,14 @@ class EventBus implements Bus {
   private replyVia: PublishNext = (envelopes) => this.transport.publish(envelopes)
 
   constructor(options: BusOptions) {
-    if (!options || typeof options.transport?.publish !== 'function' || typeof options.transport.subscribe !== 'function') {
-      throw new ConfigError('createBus({ transport, source }): transport must implement the Transport SPI (publish, subscribe, close), e.g. memoryTransport()')
+    if (
+      !options ||
+      typeof options.transport?.publish !== 'function' ||
+      typeof options.transport.subscribe !== 'function'
+    ) {
+      throw new ConfigError(
+        'createBus({ transport, source }): transport must implement the Transport SPI (publish, subscribe, close), e.g. memoryTransport()',
+      )
     }
     if (typeof options.source !== 'string' || options.source.trim() === '') {
       throw new ConfigError("createBus({ source }): source must name the producer, e.g. 'signalsloop/api'")
@@ -199,7 +230,8 @@ class EventBus implements Bus {
     this.transport = options.transport
     this.source = options.source
     this.group = options.group ?? (options.source.replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 100) || 'default')
-    if (!GROUP.test(this.group)) throw new ConfigError(`invalid group '${this.group}': use 1-100 letters, digits, '_', '.', ':' or '-'`)
+    if (!GROUP.test(this.group))
+      throw new ConfigError(`invalid group '${this.group}': use 1-100 letters, digits, '_', '.', ':' or '-'`)
     for (const def of options.events ?? []) this.registry.set(def.type, def)
     this.retry = resolveRetry(options.retry)
     this.concurrency = positiveInt(options.concurrency ?? BUS_DEFAULTS.concurrency, 'concurrency')
@@ -208,17 +240,28 @@ class EventBus implements Bus {
     this.closeTransport = options.closeTransport ?? true
     this.onError =
       options.onError ??
-      ((err, info) => console.error(`[tierbus] ${info.phase} failed for group ${info.group}${info.eventId ? ` event ${info.eventId}` : ''}:`, err))
+      ((err, info) =>
+        console.error(
+          `[tierbus] ${info.phase} failed for group ${info.group}${info.eventId ? ` event ${info.eventId}` : ''}:`,
+          err,
+        ))
     this.collector = new Metrics(this.transport.name)
   }
 
   get deadLetters(): DeadLetterStore {
     const store = this.transport.deadLetters
-    if (!store) throw new ConfigError(`the ${this.transport.name} transport has no dead-letter store to read; read its dead-letter destination with the tier's own tools`)
+    if (!store)
+      throw new ConfigError(
+        `the ${this.transport.name} transport has no dead-letter store to read; read its dead-letter destination with the tier's own tools`,
+      )
     return store
   }
 
-  async publish<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options?: PublishOptions): Promise<Envelope<EventInput<D>>> {
+  async publish<D extends AnyEventDefinition>(
+    event: D,
+    data: EventInput<D>,
+    options?: PublishOptions,
+  ): Promise<Envelope<EventInput<D>>> {
     this.assertOpen()
     const envelope = this.envelopeFor(event, data, options)
     const batch = [envelope]
@@ -246,7 +289,11 @@ class EventBus implements Bus {
     return envelopes
   }
 
-  async subscribe(target: AnyEventDefinition | string, handler: Handler<never, unknown>, options: SubscribeOptions = {}): Promise<BusSubscription> {
+  async subscribe(
+    target: AnyEventDefinition | string,
+    handler: Handler<never, unknown>,
+    options: SubscribeOptions = {},
+  ): Promise<BusSubscription> {
     this.assertOpen()
     const definition = typeof target === 'string' ? undefined : target
     if (definition && !this.registry.has(definition.type)) this.registry.set(definition.type, definition)
@@ -264,7 +311,11 @@ class EventBus implements Bus {
     return this.start(spec, handler as Handler, retry, definitionFor, definition !== undefined, own)
   }
 
-  async request<D extends AnyEventDefinition>(event: D, data: EventInput<D>, options: RequestOptions = {}): Promise<ReplyOutput<D>> {
+  async request<D extends AnyEventDefinition>(
+    event: D,
+    data: EventInput<D>,
+    options: RequestOptions = {},
+  ): Promise<ReplyOutput<D>> {
     this.assertOpen()
     const timeoutMs = options.timeoutMs ?? BUS_DEFAULTS.requestTimeoutMs
     const envelope = this.envelopeFor(event, data, options)
@@ -272,7 +323,12 @@ class EventBus implements Bus {
     // A reply is handled once or not at all: the inbox never retries, and its spec says so to the tier.
     const once = resolveRetry({ attempts: 1 })
     this.inbox ??= this.start(
-      this.specFor(this.inboxType, { group: `${INBOX_PREFIX}-${this.inboxType.slice(INBOX_PREFIX.length + 1)}`, concurrency: 64 }, true, once),
+      this.specFor(
+        this.inboxType,
+        { group: `${INBOX_PREFIX}-${this.inboxType.slice(INBOX_PREFIX.length + 1)}`, concurrency: 64 },
+        true,
+        once,
+      ),
       (reply) => this.settleRequest(reply.envelope),
       once,
       () => undefined,
@@ -284,7 +340,12 @@ class EventBus implements Bus {
       this.waiting.set(envelope.id, { resolve, reject })
       timer = setTimeout(() => {
         this.waiting.delete(envelope.id)
-        reject(new TimeoutError(`no reply to '${event.type}' within ${timeoutMs} ms: is a subscriber for '${event.type}' running, and does it return a value?`, timeoutMs))
+        reject(
+          new TimeoutError(
+            `no reply to '${event.type}' within ${timeoutMs} ms: is a subscriber for '${event.type}' running, and does it return a value?`,
+            timeoutMs,
+          ),
+        )
       }, timeoutMs)
     })
     try {
@@ -321,7 +382,8 @@ class EventBus implements Bus {
     if (this.closed) return
     this.closed = true
     const timeoutMs = options.timeoutMs ?? this.closeTimeoutMs
-    for (const [, w] of this.waiting) w.reject(new TierbusError('CLOSED', 'the bus was closed before the reply arrived'))
+    for (const [, w] of this.waiting)
+      w.reject(new TierbusError('CLOSED', 'the bus was closed before the reply arrived'))
     this.waiting.clear()
     await Promise.all([...this.subscriptions].map((s) => s.close({ timeoutMs })))
     if (this.closeTransport) await this.transport.close()
@@ -338,23 +400,36 @@ class EventBus implements Bus {
 
   private retryFor(options: SubscribeOptions): RetryPolicy {
     if (!options.retry) return this.retry
-    return resolveRetry({ attempts: options.retry.attempts ?? this.retry.attempts, backoff: { ...this.retry.backoff, ...options.retry.backoff } })
+    return resolveRetry({
+      attempts: options.retry.attempts ?? this.retry.attempts,
+      backoff: { ...this.retry.backoff, ...options.retry.backoff },
+    })
   }
 
-  private specFor(pattern: string, options: SubscribeOptions, ephemeral: boolean, retry: RetryPolicy): SubscriptionSpec {
+  private specFor(
+    pattern: string,
+    options: SubscribeOptions,
+    ephemeral: boolean,
+    retry: RetryPolicy,
+  ): SubscriptionSpec {
     const group = options.group ?? this.group
     if (typeof group !== 'string' || !GROUP.test(group)) {
       throw new ConfigError(`invalid group ${JSON.stringify(group)}: use 1-100 letters, digits, '_', '.', ':' or '-'`)
     }
     const caps = capabilitiesOf(this.transport, pattern)
     const startFrom = options.startFrom ?? BUS_DEFAULTS.startFrom
-    if (startFrom !== 'latest' && startFrom !== 'earliest') throw new ConfigError(`startFrom must be 'latest' or 'earliest', got ${JSON.stringify(startFrom)}`)
+    if (startFrom !== 'latest' && startFrom !== 'earliest')
+      throw new ConfigError(`startFrom must be 'latest' or 'earliest', got ${JSON.stringify(startFrom)}`)
     if (startFrom === 'earliest' && !caps.replay) {
-      throw new ConfigError(`the ${this.transport.name} tier cannot replay history (startFrom: 'earliest'); use a persistent tier such as postgres or redis`)
+      throw new ConfigError(
+        `the ${this.transport.name} tier cannot replay history (startFrom: 'earliest'); use a persistent tier such as postgres or redis`,
+      )
     }
     const ordered = options.ordered ?? false
     if (ordered && caps.ordering !== 'per-key') {
-      const hint = this.transport.orderingHint ?? "use a tier with capabilities.ordering 'per-key' (memory, postgres, pglite, supabase, redis, upstash, nats, or SQS with fifo: true)"
+      const hint =
+        this.transport.orderingHint ??
+        "use a tier with capabilities.ordering 'per-key' (memory, postgres, pglite, supabase, redis, upstash, nats, or SQS with fifo: true)"
       throw new ConfigError(`the ${this.transport.name} tier does not keep per-key order (ordered: true); ${hint}`)
     }
     const concurrency = positiveInt(options.concurrency ?? this.concurrency, 'concurrency')
@@ -387,7 +462,12 @@ class EventBus implements Bus {
       tier: this.transport.name,
       // The request-reply inbox (no `middleware`) is core's own handler: middleware never wraps it.
       ...(middleware ? { middleware: [...this.middleware, ...middleware] } : {}),
-      ...(responder ? { reply: (request: Envelope, outcome: { data: unknown } | { error: string }) => this.sendReply(request, outcome, definitionFor(request.type)) } : {}),
+      ...(responder
+        ? {
+            reply: (request: Envelope, outcome: { data: unknown } | { error: string }) =>
+              this.sendReply(request, outcome, definitionFor(request.type)),
+          }
+        : {}),
       ...(spec.ephemeral ? {} : { metrics: this.collector }),
       onError: this.onError,
     })
@@ -414,13 +494,19 @@ class EventBus implements Bus {
     return subscription
   }
 
-  private async sendReply(request: Envelope, outcome: { data: unknown } | { error: string }, definition: AnyEventDefinition | undefined): Promise<void> {
+  private async sendReply(
+    request: Envelope,
+    outcome: { data: unknown } | { error: string },
+    definition: AnyEventDefinition | undefined,
+  ): Promise<void> {
     // Defence in depth: decoding already refuses a forged replyto; a reply never goes anywhere but an inbox.
     const replyTo = request.replyto
     if (!isInboxType(replyTo)) {
       // replyToIssue() describes exactly what isInboxType() refuses.
       const issue = replyToIssue(replyTo) ?? 'not a request-reply inbox'
-      throw new ValidationError(`not replying to '${request.type}' (${request.id}): ${issue}`, [{ path: 'replyto', message: issue }])
+      throw new ValidationError(`not replying to '${request.type}' (${request.id}): ${issue}`, [
+        { path: 'replyto', message: issue },
+      ])
     }
     const reply: Envelope = {
       specversion: '1.0',
@@ -461,7 +547,10 @@ class EventBus implements Bus {
   }
 
   private applyOptions(envelope: Envelope, options: PublishOptions): void {
-    if (options.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0 || options.id.length > 200)) {
+    if (
+      options.id !== undefined &&
+      (typeof options.id !== 'string' || options.id.length === 0 || options.id.length > 200)
+    ) {
       throw new ConfigError('publish option id must be a non-empty string of at most 200 characters')
     }
     if (options.key !== undefined) {
@@ -473,13 +562,21 @@ class EventBus implements Bus {
     if (options.correlationId !== undefined) envelope.correlationid = options.correlationId
     if (options.traceparent !== undefined) {
       if (!parseTraceparent(options.traceparent)) {
-        throw new ConfigError('publish option traceparent must be W3C Trace Context: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, ids not all zero')
+        throw new ConfigError(
+          'publish option traceparent must be W3C Trace Context: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, ids not all zero',
+        )
       }
       envelope.traceparent = options.traceparent
     }
     if (options.tracestate !== undefined) {
-      if (typeof options.tracestate !== 'string' || options.tracestate.length > MAX_TRACESTATE_LENGTH || options.traceparent === undefined) {
-        throw new ConfigError(`publish option tracestate must be a string of at most ${MAX_TRACESTATE_LENGTH} characters, sent with a traceparent`)
+      if (
+        typeof options.tracestate !== 'string' ||
+        options.tracestate.length > MAX_TRACESTATE_LENGTH ||
+        options.traceparent === undefined
+      ) {
+        throw new ConfigError(
+          `publish option tracestate must be a string of at most ${MAX_TRACESTATE_LENGTH} characters, sent with a traceparent`,
+        )
       }
       envelope.tracestate = options.tracestate
     }
@@ -489,7 +586,9 @@ class EventBus implements Bus {
     }
     if (options.delayMs !== undefined && options.delayMs > 0) {
       if (!capabilitiesOf(this.transport, envelope.type).delay) {
-        throw new ConfigError(`the ${this.transport.name} tier does not support delayed delivery (delayMs); schedule the publish in your app instead`)
+        throw new ConfigError(
+          `the ${this.transport.name} tier does not support delayed delivery (delayMs); schedule the publish in your app instead`,
+        )
       }
       envelope.deliverat = new Date(Date.now() + options.delayMs).toISOString()
     }

@@ -1,13 +1,13 @@
 import { LeaseKeeper } from './adapter/lease-keeper.js'
-import { describeError, ValidationError } from './errors.js'
-import { summarizeIssues, issuesOf, type AnyEventDefinition } from './events.js'
 import { parseTime } from './clock.js'
 import type { Envelope } from './envelope.js'
+import { describeError, ValidationError } from './errors.js'
+import { type AnyEventDefinition, issuesOf, summarizeIssues } from './events.js'
 import type { Metrics } from './metrics.js'
 import { composeHandle, DeliveryContext, type HandleRun, type Middleware, type SettleOutcome } from './middleware.js'
-import { ReceivedEventView, type ReceivedEvent } from './received.js'
-import { replyToIssue } from './subjects.js'
+import { type ReceivedEvent, ReceivedEventView } from './received.js'
 import { backoffDelay, type RetryPolicy } from './retry.js'
+import { replyToIssue } from './subjects.js'
 import { DEAD_LETTER_KINDS, type DeadLetterReason, type Delivery, type SubscriptionSpec } from './transport.js'
 
 const ROOM: Promise<void> = Promise.resolve()
@@ -30,7 +30,10 @@ class Refusal {
 export type Handler<T = unknown, R = unknown> = (event: ReceivedEvent<T>) => R | void | Promise<R | void>
 
 /** Where the runtime reports problems it cannot throw to anyone (a failed ack, a failed reply). */
-export type ErrorListener = (error: unknown, info: { readonly phase: 'settle' | 'reply'; readonly group: string; readonly eventId?: string }) => void
+export type ErrorListener = (
+  error: unknown,
+  info: { readonly phase: 'settle' | 'reply'; readonly group: string; readonly eventId?: string },
+) => void
 
 /** Everything the consumer runtime needs for one subscription. */
 export interface ConsumerOptions {
@@ -84,7 +87,13 @@ export class Consumer {
     this.useMiddleware(options.middleware ?? [])
     // Only deliveries with touch() are tracked (see run()).
     this.leases = new LeaseKeeper(options.spec.leaseMs, (d) =>
-      d.touch?.().catch((err) => this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) })),
+      d.touch?.().catch((err) =>
+        this.options.onError(err, {
+          phase: 'settle',
+          group: this.options.spec.group,
+          ...(d.envelope ? { eventId: d.envelope.id } : {}),
+        }),
+      ),
     )
   }
 
@@ -335,7 +344,11 @@ export class Consumer {
 
   private settleFailed(d: Delivery, err: unknown): void {
     this.options.metrics?.settleFailed()
-    this.options.onError(err, { phase: 'settle', group: this.options.spec.group, ...(d.envelope ? { eventId: d.envelope.id } : {}) })
+    this.options.onError(err, {
+      phase: 'settle',
+      group: this.options.spec.group,
+      ...(d.envelope ? { eventId: d.envelope.id } : {}),
+    })
   }
 
   /**

@@ -1,9 +1,9 @@
 import { z } from 'zod'
-import { createBus, type Bus, type BusOptions } from './bus.js'
 import { envVar, parseEnv } from './adapter/env-vars.js'
+import { type Bus, type BusOptions, createBus } from './bus.js'
 import { ConfigError, TierbusError } from './errors.js'
 import { memoryTransport } from './memory.js'
-import { isTierAdapter, KNOWN_ADAPTERS, type AdapterContext, type Env, type TierAdapter } from './registry.js'
+import { type AdapterContext, type Env, isTierAdapter, KNOWN_ADAPTERS, type TierAdapter } from './registry.js'
 import { routedTransport } from './routed.js'
 import { parseRoutes, routeMigration } from './routes-format.js'
 import type { Transport } from './transport.js'
@@ -19,15 +19,22 @@ export const memoryAdapter: TierAdapter = Object.freeze<TierAdapter>({
     const retention = env.TIERBUS_MEMORY_RETENTION
     if (retention === undefined) return memoryTransport()
     const n = Number(retention)
-    if (!Number.isInteger(n) || n < 0) throw new ConfigError('TIERBUS_MEMORY_RETENTION must be a whole number of events (0 or more)')
+    if (!Number.isInteger(n) || n < 0)
+      throw new ConfigError('TIERBUS_MEMORY_RETENTION must be a whole number of events (0 or more)')
     return memoryTransport({ retention: n })
   },
 })
 
 const CoreEnv = z.object({
-  TIERBUS_TRANSPORT: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'a tier name such as memory, postgres, redis, sqs or nats').optional(),
+  TIERBUS_TRANSPORT: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,39}$/, 'a tier name such as memory, postgres, redis, sqs or nats')
+    .optional(),
   TIERBUS_SOURCE: z.string().min(1).optional(),
-  TIERBUS_GROUP: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, "1-100 letters, digits, '_', '.', ':' or '-'").optional(),
+  TIERBUS_GROUP: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,100}$/, "1-100 letters, digits, '_', '.', ':' or '-'")
+    .optional(),
   TIERBUS_CONCURRENCY: envVar.positiveInt().optional(),
   TIERBUS_RETRY_ATTEMPTS: z.coerce.number().int().min(1).max(1000).optional(),
   NODE_ENV: z.string().optional(),
@@ -62,7 +69,9 @@ function registryOf(adapters: readonly TierAdapter[] = []): Map<string, TierAdap
   const registry = new Map<string, TierAdapter>([[memoryAdapter.kind, memoryAdapter]])
   for (const a of adapters) {
     if (!isTierAdapter(a)) {
-      throw new ConfigError('createBusFromEnv({ adapters }): each adapter must be a tier descriptor { kind, install, create } such as redisAdapter from @tierbus/redis-streams')
+      throw new ConfigError(
+        'createBusFromEnv({ adapters }): each adapter must be a tier descriptor { kind, install, create } such as redisAdapter from @tierbus/redis-streams',
+      )
     }
     registry.set(a.selectedBy ?? a.kind, a)
   }
@@ -76,17 +85,30 @@ function registryOf(adapters: readonly TierAdapter[] = []): Map<string, TierAdap
  * production it must be set, since memory loses events on restart). Fails at startup with a ConfigError
  * naming what to set, install or pass.
  */
-export async function transportFromEnv(env: Env = process.env, options: AdapterOptions | AdapterOptions['load'] = {}): Promise<Transport> {
+export async function transportFromEnv(
+  env: Env = process.env,
+  options: AdapterOptions | AdapterOptions['load'] = {},
+): Promise<Transport> {
   const { adapters, load = (s: string) => import(s) } = typeof options === 'function' ? { load: options } : options
   const registry = registryOf(adapters)
-  const context: AdapterContext = { transportFromEnv: (inner) => transportFromEnv(inner, { adapters: [...registry.values()], load }) }
+  const context: AdapterContext = {
+    transportFromEnv: (inner) => transportFromEnv(inner, { adapters: [...registry.values()], load }),
+  }
   if (env.TIERBUS_ROUTES) return routedFromEnv(env, context.transportFromEnv)
   const selector = [...registry.keys(), ...Object.keys(KNOWN_ADAPTERS)].find((key) => /^[A-Z]/.test(key) && env[key])
-  if (selector) return build(await resolveAdapter(selector, `${selector} is set`, registry, load), env, context, `${selector} is set`)
+  if (selector)
+    return build(
+      await resolveAdapter(selector, `${selector} is set`, registry, load),
+      env,
+      context,
+      `${selector} is set`,
+    )
   const vars = parseCoreEnv(env)
   const kind = vars.TIERBUS_TRANSPORT ?? (vars.NODE_ENV === 'production' ? undefined : 'memory')
   if (!kind) {
-    throw new ConfigError(`TIERBUS_TRANSPORT is not set and NODE_ENV is production: set it to one of ${knownKinds(registry)} (memory keeps nothing across restarts)`)
+    throw new ConfigError(
+      `TIERBUS_TRANSPORT is not set and NODE_ENV is production: set it to one of ${knownKinds(registry)} (memory keeps nothing across restarts)`,
+    )
   }
   const what = `TIERBUS_TRANSPORT=${kind}`
   return build(await resolveAdapter(kind, what, registry, load), env, context, what)
@@ -141,7 +163,12 @@ async function build(adapter: TierAdapter, env: Env, context: AdapterContext, wh
 }
 
 /** The registered adapter for `key`, else the known package's, loaded by name (plain Node only). */
-async function resolveAdapter(key: string, what: string, registry: ReadonlyMap<string, TierAdapter>, load: (s: string) => Promise<unknown>): Promise<TierAdapter> {
+async function resolveAdapter(
+  key: string,
+  what: string,
+  registry: ReadonlyMap<string, TierAdapter>,
+  load: (s: string) => Promise<unknown>,
+): Promise<TierAdapter> {
   const registered = registry.get(key)
   if (registered) return registered
   const known = KNOWN_ADAPTERS[key]
@@ -163,10 +190,18 @@ async function resolveAdapter(key: string, what: string, registry: ReadonlyMap<s
         { cause: err },
       )
     }
-    throw new ConfigError(`${what}: loading ${known.package} failed (${(err as Error).message}); check that \`${install}\` succeeded, then ${pass}`, { cause: err })
+    throw new ConfigError(
+      `${what}: loading ${known.package} failed (${(err as Error).message}); check that \`${install}\` succeeded, then ${pass}`,
+      { cause: err },
+    )
   }
-  const found = Array.isArray(mod.tierbusAdapters) ? (mod.tierbusAdapters as unknown[]).find((a) => isTierAdapter(a) && (a.selectedBy ?? a.kind) === key) : undefined
-  if (!found) throw new ConfigError(`${known.package} exports no '${key}' adapter: install a version that matches @tierbus/core (${install}@latest)`)
+  const found = Array.isArray(mod.tierbusAdapters)
+    ? (mod.tierbusAdapters as unknown[]).find((a) => isTierAdapter(a) && (a.selectedBy ?? a.kind) === key)
+    : undefined
+  if (!found)
+    throw new ConfigError(
+      `${known.package} exports no '${key}' adapter: install a version that matches @tierbus/core (${install}@latest)`,
+    )
   return found as TierAdapter
 }
 
@@ -179,15 +214,23 @@ export async function createBusFromEnv(options: BusFromEnvOptions = {}): Promise
   const { env = process.env, load, adapters, ...busOptions } = options
   const vars = parseCoreEnv(env)
   const source = busOptions.source ?? vars.TIERBUS_SOURCE ?? env.npm_package_name
-  if (!source) throw new ConfigError('createBusFromEnv: pass { source } or set TIERBUS_SOURCE to name this producer, e.g. signalsloop/api')
+  if (!source)
+    throw new ConfigError(
+      'createBusFromEnv: pass { source } or set TIERBUS_SOURCE to name this producer, e.g. signalsloop/api',
+    )
   const transport = await transportFromEnv(env, { ...(adapters ? { adapters } : {}), ...(load ? { load } : {}) })
-  const retry = vars.TIERBUS_RETRY_ATTEMPTS !== undefined ? { ...busOptions.retry, attempts: vars.TIERBUS_RETRY_ATTEMPTS } : busOptions.retry
+  const retry =
+    vars.TIERBUS_RETRY_ATTEMPTS !== undefined
+      ? { ...busOptions.retry, attempts: vars.TIERBUS_RETRY_ATTEMPTS }
+      : busOptions.retry
   return createBus({
     ...busOptions,
     transport,
     source,
     ...(vars.TIERBUS_GROUP !== undefined && busOptions.group === undefined ? { group: vars.TIERBUS_GROUP } : {}),
-    ...(vars.TIERBUS_CONCURRENCY !== undefined && busOptions.concurrency === undefined ? { concurrency: vars.TIERBUS_CONCURRENCY } : {}),
+    ...(vars.TIERBUS_CONCURRENCY !== undefined && busOptions.concurrency === undefined
+      ? { concurrency: vars.TIERBUS_CONCURRENCY }
+      : {}),
     ...(retry ? { retry } : {}),
   })
 }

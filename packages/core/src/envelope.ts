@@ -40,8 +40,23 @@ export interface Envelope<TData = unknown> {
 
 /** CloudEvents context attributes and tierbus extensions that are not user headers. */
 export const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set([
-  'specversion', 'id', 'source', 'type', 'time', 'datacontenttype', 'dataschema', 'data', 'data_base64',
-  'subject', 'traceparent', 'tracestate', 'correlationid', 'replyto', 'replyerror', 'dataversion', 'deliverat',
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'time',
+  'datacontenttype',
+  'dataschema',
+  'data',
+  'data_base64',
+  'subject',
+  'traceparent',
+  'tracestate',
+  'correlationid',
+  'replyto',
+  'replyerror',
+  'dataversion',
+  'deliverat',
   'payloadref',
 ])
 
@@ -75,9 +90,11 @@ export function envelopeIssues(value: unknown): ValidationIssue[] {
   }
   const e = value as Record<string, unknown>
   const issues: ValidationIssue[] = []
-  if (e.specversion !== '1.0') issues.push({ path: 'specversion', message: `expected "1.0", got ${JSON.stringify(e.specversion)}` })
+  if (e.specversion !== '1.0')
+    issues.push({ path: 'specversion', message: `expected "1.0", got ${JSON.stringify(e.specversion)}` })
   for (const key of ['id', 'source', 'type', 'time'] as const) {
-    if (typeof e[key] !== 'string' || (e[key] as string).length === 0) issues.push({ path: key, message: 'expected a non-empty string' })
+    if (typeof e[key] !== 'string' || (e[key] as string).length === 0)
+      issues.push({ path: key, message: 'expected a non-empty string' })
   }
   if (typeof e.type === 'string' && e.type.length > 0) {
     const typeIssue = publishableTypeIssue(e.type)
@@ -88,12 +105,24 @@ export function envelopeIssues(value: unknown): ValidationIssue[] {
     const replyIssue = replyToIssue(e.replyto)
     if (replyIssue) issues.push({ path: 'replyto', message: replyIssue })
   }
-  if (typeof e.time === 'string' && Number.isNaN(Date.parse(e.time))) issues.push({ path: 'time', message: 'expected an RFC 3339 timestamp' })
-  for (const key of ['subject', 'traceparent', 'tracestate', 'correlationid', 'replyerror', 'deliverat', 'datacontenttype'] as const) {
+  if (typeof e.time === 'string' && Number.isNaN(Date.parse(e.time)))
+    issues.push({ path: 'time', message: 'expected an RFC 3339 timestamp' })
+  for (const key of [
+    'subject',
+    'traceparent',
+    'tracestate',
+    'correlationid',
+    'replyerror',
+    'deliverat',
+    'datacontenttype',
+  ] as const) {
     if (e[key] !== undefined && typeof e[key] !== 'string') issues.push({ path: key, message: 'expected a string' })
   }
   if (e.datacontenttype !== undefined && e.datacontenttype !== 'application/json') {
-    issues.push({ path: 'datacontenttype', message: `only application/json is supported, got ${JSON.stringify(e.datacontenttype)}` })
+    issues.push({
+      path: 'datacontenttype',
+      message: `only application/json is supported, got ${JSON.stringify(e.datacontenttype)}`,
+    })
   }
   return issues
 }
@@ -102,7 +131,10 @@ export function envelopeIssues(value: unknown): ValidationIssue[] {
 export function assertEnvelope(value: unknown): asserts value is Envelope {
   const issues = envelopeIssues(value)
   if (issues.length > 0) {
-    throw new ValidationError(`malformed event envelope: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`, issues)
+    throw new ValidationError(
+      `malformed event envelope: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
+      issues,
+    )
   }
 }
 
@@ -117,7 +149,10 @@ export function assertPublishable(envelope: Envelope): void {
   if (typeIssue) throw new ValidationError(`refusing to publish: ${typeIssue}`, [{ path: 'type', message: typeIssue }])
   if (envelope.replyto !== undefined) {
     const replyIssue = replyToIssue(envelope.replyto)
-    if (replyIssue) throw new ValidationError(`refusing to publish '${envelope.type}': ${replyIssue}`, [{ path: 'replyto', message: replyIssue }])
+    if (replyIssue)
+      throw new ValidationError(`refusing to publish '${envelope.type}': ${replyIssue}`, [
+        { path: 'replyto', message: replyIssue },
+      ])
   }
 }
 
@@ -129,11 +164,16 @@ export function decodeEnvelope(input: string | Uint8Array | object): Envelope {
   if (typeof input === 'string' || input instanceof Uint8Array) {
     const text = typeof input === 'string' ? input : utf8.decode(input)
     // Checked on the text, before parsing: a 5,000-deep body never becomes an object graph.
-    if (exceedsNestingDepth(text)) throw new ValidationError(`malformed event envelope: ${TOO_DEEP}`, [{ path: '', message: TOO_DEEP }])
+    if (exceedsNestingDepth(text))
+      throw new ValidationError(`malformed event envelope: ${TOO_DEEP}`, [{ path: '', message: TOO_DEEP }])
     try {
       value = JSON.parse(text)
     } catch (err) {
-      throw new ValidationError(`malformed event envelope: not JSON (${(err as Error).message}); the message was not produced by tierbus or was corrupted`, [], { cause: err })
+      throw new ValidationError(
+        `malformed event envelope: not JSON (${(err as Error).message}); the message was not produced by tierbus or was corrupted`,
+        [],
+        { cause: err },
+      )
     }
   } else if (exceedsNestingDepth(value)) {
     throw new ValidationError(`malformed event envelope: ${TOO_DEEP}`, [{ path: '', message: TOO_DEEP }])

@@ -40,11 +40,11 @@ export interface DefineEventOptions<TReply extends z.ZodType | undefined> {
 }
 
 /** Declares a domain event: `defineEvent('feedback.created', z.object({ ... }))`. */
-export function defineEvent<TType extends string, TSchema extends z.ZodType, TReply extends z.ZodType | undefined = undefined>(
-  type: TType,
-  schema: TSchema,
-  options: DefineEventOptions<TReply> = {},
-): EventDefinition<TType, TSchema, TReply> {
+export function defineEvent<
+  TType extends string,
+  TSchema extends z.ZodType,
+  TReply extends z.ZodType | undefined = undefined,
+>(type: TType, schema: TSchema, options: DefineEventOptions<TReply> = {}): EventDefinition<TType, TSchema, TReply> {
   assertEventType(type)
   if (!schema || typeof (schema as { safeParse?: unknown }).safeParse !== 'function') {
     throw new ConfigError(`defineEvent('${type}', schema): schema must be a zod schema (e.g. z.object({...}))`)
@@ -67,7 +67,12 @@ export function summarizeIssues(issues: readonly ValidationIssue[]): string {
 }
 
 /** Parses `data` with a schema; throws a ValidationError naming the event and every issue. */
-export function parseData<S extends z.ZodType>(schema: S, type: string, data: unknown, side: 'publish' | 'consume' | 'reply'): z.output<S> {
+export function parseData<S extends z.ZodType>(
+  schema: S,
+  type: string,
+  data: unknown,
+  side: 'publish' | 'consume' | 'reply',
+): z.output<S> {
   const result = schema.safeParse(data)
   if (result.success) return result.data
   const issues = issuesOf(result.error)

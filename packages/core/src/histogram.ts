@@ -109,7 +109,10 @@ export class RateWindow {
   private readonly counts: Float64Array
   private readonly stamps: Float64Array
 
-  constructor(readonly windowSeconds = 10, private readonly now: () => number = Date.now) {
+  constructor(
+    readonly windowSeconds = 10,
+    private readonly now: () => number = Date.now,
+  ) {
     this.counts = new Float64Array(windowSeconds + 1)
     this.stamps = new Float64Array(windowSeconds + 1).fill(-1)
   }

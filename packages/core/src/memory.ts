@@ -1,7 +1,7 @@
 import { ConnectionState, type ConnectionStateOptions } from './adapter/connection.js'
-import { resolvePublishTimeout, type PublishDeadlineOptions } from './adapter/deadline.js'
+import { type PublishDeadlineOptions, resolvePublishTimeout } from './adapter/deadline.js'
+import { assertPublishable, type Envelope, tryDecodeEnvelope } from './envelope.js'
 import { ConfigError, TransportError } from './errors.js'
-import { assertPublishable, tryDecodeEnvelope, type Envelope } from './envelope.js'
 import { newEventId } from './ids.js'
 import { compilePattern } from './subjects.js'
 import type {
@@ -248,14 +248,18 @@ class MemoryTransport implements MemoryTransportApi {
 
   constructor(options: MemoryTransportOptions) {
     const retention = options.retention ?? MEMORY_DEFAULTS.retention
-    if (!Number.isInteger(retention) || retention < 0) throw new ConfigError(`memoryTransport retention must be a non-negative integer, got ${String(retention)}`)
+    if (!Number.isInteger(retention) || retention < 0)
+      throw new ConfigError(`memoryTransport retention must be a non-negative integer, got ${String(retention)}`)
     resolvePublishTimeout(options.publishTimeoutMs, 'memoryTransport')
     this.state = new ConnectionState(options)
     this.state.up()
     this.history = new Array(retention)
     this.deadLetters = {
       list: async ({ group, limit = 100 } = {}) =>
-        [...this.dead.values()].filter((d) => group === undefined || d.group === group).slice(0, limit).map(({ groupKey: _, ...d }) => d),
+        [...this.dead.values()]
+          .filter((d) => group === undefined || d.group === group)
+          .slice(0, limit)
+          .map(({ groupKey: _, ...d }) => d),
       redrive: async (ids) => {
         let n = 0
         for (const id of ids) {
@@ -274,7 +278,8 @@ class MemoryTransport implements MemoryTransportApi {
   }
 
   publish(batch: readonly Envelope[]): Promise<void> {
-    if (this.closed) return Promise.reject(new TransportError('memory transport is closed: create a new one', { retryable: false }))
+    if (this.closed)
+      return Promise.reject(new TransportError('memory transport is closed: create a new one', { retryable: false }))
     try {
       for (const envelope of batch) assertPublishable(envelope)
     } catch (err) {
@@ -295,7 +300,11 @@ class MemoryTransport implements MemoryTransportApi {
     const carrier = { type } as Envelope
     for (const group of this.groups.values()) {
       if (!group.match(type)) continue
-      group.push(decoded.envelope ? { envelope: decoded.envelope, attempt: 1 } : { envelope: carrier, attempt: 1, malformed: decoded.malformed })
+      group.push(
+        decoded.envelope
+          ? { envelope: decoded.envelope, attempt: 1 }
+          : { envelope: carrier, attempt: 1, malformed: decoded.malformed },
+      )
       this.schedule(group)
     }
   }

@@ -1,4 +1,4 @@
-import { LatencyHistogram, RateWindow, type LatencyBuckets, type LatencySummary } from './histogram.js'
+import { type LatencyBuckets, LatencyHistogram, type LatencySummary, RateWindow } from './histogram.js'
 import { compilePattern } from './subjects.js'
 import type { DeadLetterKind } from './transport.js'
 
@@ -99,7 +99,10 @@ export class Metrics {
   private lastType: string | undefined
   private lastStats: TypeStats | undefined
 
-  constructor(private readonly transport: string, windowSeconds = 10) {
+  constructor(
+    private readonly transport: string,
+    windowSeconds = 10,
+  ) {
     this.publishedRate = new RateWindow(windowSeconds)
     this.ackedRate = new RateWindow(windowSeconds)
     this.failedRate = new RateWindow(windowSeconds)
@@ -223,11 +226,24 @@ export class Metrics {
       endToEndMs: endToEnd.summary(),
       byType,
       byGroup: Object.fromEntries(
-        [...this.groups].sort(([a], [b]) => a.localeCompare(b)).map(([name, g]) => {
-          let published = 0
-          for (const [type, t] of this.types) for (const match of g.patterns.values()) if (match(type)) published += t.published
-          return [name, { patterns: [...g.patterns.keys()], delivered: g.delivered, acked: g.acked, retried: g.retried, deadLettered: g.deadLettered, lag: Math.max(0, published - g.acked - g.deadLettered) }]
-        }),
+        [...this.groups]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([name, g]) => {
+            let published = 0
+            for (const [type, t] of this.types)
+              for (const match of g.patterns.values()) if (match(type)) published += t.published
+            return [
+              name,
+              {
+                patterns: [...g.patterns.keys()],
+                delivered: g.delivered,
+                acked: g.acked,
+                retried: g.retried,
+                deadLettered: g.deadLettered,
+                lag: Math.max(0, published - g.acked - g.deadLettered),
+              },
+            ]
+          }),
       ),
     }
   }

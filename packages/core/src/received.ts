@@ -1,4 +1,4 @@
-import { headersOf, type Envelope } from './envelope.js'
+import { type Envelope, headersOf } from './envelope.js'
 
 /** What a handler receives: the validated data plus the envelope's context. */
 export interface ReceivedEvent<T = unknown> {

@@ -6,7 +6,8 @@
  */
 const USERINFO_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@'"]*):[^\s/?#'"]*@/gi
 const NATS_TOKEN = /\b((?:nats|tls|ws|wss):\/\/)[^\s:/?#@'",]+@/gi
-const SECRET_PARAM = /([?&;](?:[a-z0-9_.-]*?)(?:password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key|sig|signature)=)[^\s&#'"]*/gi
+const SECRET_PARAM =
+  /([?&;](?:[a-z0-9_.-]*?)(?:password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key|sig|signature)=)[^\s&#'"]*/gi
 
 /** What a redacted secret is replaced with. */
 export const REDACTED = '***'

@@ -41,18 +41,19 @@ export interface TierAdapter {
  * error messages, and for loading an adapter by package name when none was passed (plain Node, not bundlers).
  * Any adapter passed in `adapters` is accepted, listed here or not.
  */
-export const KNOWN_ADAPTERS: Readonly<Record<string, { readonly package: string; readonly client: string; readonly export: string }>> =
-  Object.freeze({
-    postgres: { package: '@tierbus/db-realtime', client: 'pg', export: 'postgresAdapter' },
-    pglite: { package: '@tierbus/db-realtime', client: '@electric-sql/pglite', export: 'pgliteAdapter' },
-    supabase: { package: '@tierbus/db-realtime', client: '@supabase/supabase-js', export: 'supabaseAdapter' },
-    redis: { package: '@tierbus/redis-streams', client: 'ioredis', export: 'redisAdapter' },
-    upstash: { package: '@tierbus/redis-streams', client: '@upstash/redis', export: 'upstashAdapter' },
-    sqs: { package: '@tierbus/sqs-sns', client: '@aws-sdk/client-sqs @aws-sdk/client-sns', export: 'sqsAdapter' },
-    nats: { package: '@tierbus/nats', client: 'nats', export: 'natsAdapter' },
-    amqp: { package: '@tierbus/amqp', client: 'amqplib', export: 'amqpAdapter' },
-    TIERBUS_MIGRATION: { package: '@tierbus/migrator', client: '', export: 'migrationAdapter' },
-  })
+export const KNOWN_ADAPTERS: Readonly<
+  Record<string, { readonly package: string; readonly client: string; readonly export: string }>
+> = Object.freeze({
+  postgres: { package: '@tierbus/db-realtime', client: 'pg', export: 'postgresAdapter' },
+  pglite: { package: '@tierbus/db-realtime', client: '@electric-sql/pglite', export: 'pgliteAdapter' },
+  supabase: { package: '@tierbus/db-realtime', client: '@supabase/supabase-js', export: 'supabaseAdapter' },
+  redis: { package: '@tierbus/redis-streams', client: 'ioredis', export: 'redisAdapter' },
+  upstash: { package: '@tierbus/redis-streams', client: '@upstash/redis', export: 'upstashAdapter' },
+  sqs: { package: '@tierbus/sqs-sns', client: '@aws-sdk/client-sqs @aws-sdk/client-sns', export: 'sqsAdapter' },
+  nats: { package: '@tierbus/nats', client: 'nats', export: 'natsAdapter' },
+  amqp: { package: '@tierbus/amqp', client: 'amqplib', export: 'amqpAdapter' },
+  TIERBUS_MIGRATION: { package: '@tierbus/migrator', client: '', export: 'migrationAdapter' },
+})
 
 const KIND = /^[a-z][a-z0-9-]{0,39}$/
 

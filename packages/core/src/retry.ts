@@ -9,7 +9,10 @@ export interface RetryPolicy {
 }
 
 /** Defaults: 5 attempts, 200 ms doubling up to 60 s. */
-export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ attempts: 5, backoff: Object.freeze({ baseMs: 200, maxMs: 60_000 }) })
+export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
+  attempts: 5,
+  backoff: Object.freeze({ baseMs: 200, maxMs: 60_000 }),
+})
 
 /** Retry settings as accepted by options: any field may be left out. */
 export type RetryOptions = { attempts?: number; backoff?: Partial<RetryPolicy['backoff']> }
@@ -25,7 +28,9 @@ export function resolveRetry(input: RetryOptions = {}): RetryPolicy {
   }
   const { baseMs, maxMs } = policy.backoff
   if (!(baseMs >= 0) || !(maxMs >= baseMs) || !Number.isFinite(maxMs)) {
-    throw new ConfigError(`retry.backoff needs 0 <= baseMs <= maxMs (finite), got baseMs=${String(baseMs)} maxMs=${String(maxMs)}`)
+    throw new ConfigError(
+      `retry.backoff needs 0 <= baseMs <= maxMs (finite), got baseMs=${String(baseMs)} maxMs=${String(maxMs)}`,
+    )
   }
   return policy
 }
@@ -34,7 +39,11 @@ export function resolveRetry(input: RetryOptions = {}): RetryPolicy {
  * Delay before the next attempt after `attempt` failed: exponential with "equal jitter"
  * (half fixed, half random), so retries of many consumers spread out but never collapse to 0.
  */
-export function backoffDelay(attempt: number, backoff: RetryPolicy['backoff'], random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  backoff: RetryPolicy['backoff'],
+  random: () => number = Math.random,
+): number {
   const exp = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, attempt - 1))
   return Math.round(exp / 2 + random() * (exp / 2))
 }

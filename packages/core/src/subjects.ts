@@ -89,8 +89,7 @@ export function assertPublishableType(type: unknown): asserts type is string {
 export function assertPattern(pattern: string): void {
   const tokens = typeof pattern === 'string' && pattern.length <= 200 ? pattern.split('.') : []
   const ok =
-    tokens.length > 0 &&
-    tokens.every((t, i) => TOKEN.test(t) || t === '*' || (t === '>' && i === tokens.length - 1))
+    tokens.length > 0 && tokens.every((t, i) => TOKEN.test(t) || t === '*' || (t === '>' && i === tokens.length - 1))
   if (!ok) {
     throw new ConfigError(
       `invalid subscription pattern ${JSON.stringify(pattern)}: use dot-separated tokens, '*' for one token, '>' as the last token for the rest (e.g. "agent.*.heartbeat", "work.nlp.>")`,

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
+import {
+  ConnectionState,
+  reconnectDelay,
+  reconnectWithBackoff,
+  resolvePublishTimeout,
+  withDeadline,
+} from '../src/adapter/index.js'
 import { ConfigError, TransportError } from '../src/errors.js'
-import { ConnectionState, reconnectDelay, reconnectWithBackoff, resolvePublishTimeout, withDeadline } from '../src/adapter/index.js'
 
 describe('withDeadline', () => {
   it('rejects a hanging call with a retryable TransportError once the deadline passed', async () => {
@@ -37,12 +43,23 @@ describe('ConnectionState', () => {
     state.up()
     state.closed()
     state.up()
-    expect(seen).toEqual([['up', undefined], ['down', lost], ['connecting', undefined], ['up', undefined], ['closed', undefined]])
+    expect(seen).toEqual([
+      ['up', undefined],
+      ['down', lost],
+      ['connecting', undefined],
+      ['up', undefined],
+      ['closed', undefined],
+    ])
   })
 
   it('reports a throwing listener to onError instead of throwing into the tier', () => {
     const errors: unknown[] = []
-    const state = new ConnectionState({ onConnectionState: () => { throw new Error('bad listener') }, onError: (e) => void errors.push(e) })
+    const state = new ConnectionState({
+      onConnectionState: () => {
+        throw new Error('bad listener')
+      },
+      onError: (e) => void errors.push(e),
+    })
     expect(() => state.up()).not.toThrow()
     expect(errors).toHaveLength(1)
   })

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import { ConfigError } from '@tierbus/core'
 import { AckCoalescer, envVar, FetchLoop, InFlight, parseEnv, SettleOnce } from '@tierbus/core/adapter'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 
 describe('parseEnv', () => {
   const Schema = z.object({
@@ -66,17 +66,40 @@ describe('AckCoalescer', () => {
       send: async (groups) => {
         rounds.push(groups.map((g) => [g.key, [...g.items]]))
         await new Promise((r) => setTimeout(r, 5))
-        return groups.map((g) => (g.key === 'bad' ? { itemErrors: g.items.map((n) => (n === 13 ? new Error('no 13') : undefined)) } : undefined))
+        return groups.map((g) =>
+          g.key === 'bad' ? { itemErrors: g.items.map((n) => (n === 13 ? new Error('no 13') : undefined)) } : undefined,
+        )
       },
     })
     const first = acks.ack('a', 1)
     await new Promise((r) => setImmediate(r))
-    const later = [acks.ack('a', 2), acks.ack('a', 3), acks.ack('a', 4), acks.ack('a', 5), acks.ack('bad', 12), acks.ack('bad', 13)]
+    const later = [
+      acks.ack('a', 2),
+      acks.ack('a', 3),
+      acks.ack('a', 4),
+      acks.ack('a', 5),
+      acks.ack('bad', 12),
+      acks.ack('bad', 13),
+    ]
     await first
     const outcomes = await Promise.allSettled(later)
     await acks.flush()
-    expect(rounds).toEqual([[['a', [1]]], [['a', [2, 3, 4]], ['a', [5]], ['bad', [12, 13]]]])
-    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected'])
+    expect(rounds).toEqual([
+      [['a', [1]]],
+      [
+        ['a', [2, 3, 4]],
+        ['a', [5]],
+        ['bad', [12, 13]],
+      ],
+    ])
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+    ])
   })
 })
 

@@ -1,23 +1,28 @@
-import { describe, expect, expectTypeOf, it } from 'vitest'
-import { z } from 'zod'
 import {
   ConfigError,
   createBus,
   defineEvent,
-  memoryTransport,
   MEMORY_CAPABILITIES,
+  memoryTransport,
   outgoing,
+  type ReceivedEvent,
   TierbusError,
   TimeoutError,
-  ValidationError,
-  type ReceivedEvent,
   type Transport,
+  ValidationError,
 } from '@tierbus/core'
 import { eventually, gate } from '@tierbus/core/testing'
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import { z } from 'zod'
 
 const FeedbackCreated = defineEvent(
   'feedback.created',
-  z.object({ feedbackId: z.string(), text: z.string(), score: z.number().default(0), at: z.string().transform((s) => new Date(s)) }),
+  z.object({
+    feedbackId: z.string(),
+    text: z.string(),
+    score: z.number().default(0),
+    at: z.string().transform((s) => new Date(s)),
+  }),
 )
 
 function newBus(transport: Transport = memoryTransport()) {
@@ -31,7 +36,9 @@ describe('defineEvent', () => {
       expectTypeOf(e.data.score).toEqualTypeOf<number>()
       expectTypeOf(e.data.at).toEqualTypeOf<Date>()
     })
-    expectTypeOf(bus.publish<typeof FeedbackCreated>).parameter(1).toEqualTypeOf<{ feedbackId: string; text: string; score?: number | undefined; at: string }>()
+    expectTypeOf(bus.publish<typeof FeedbackCreated>)
+      .parameter(1)
+      .toEqualTypeOf<{ feedbackId: string; text: string; score?: number | undefined; at: string }>()
     await bus.close()
   })
 
@@ -75,14 +82,21 @@ describe('bus', () => {
     let running = 0
     let peak = 0
     let done = 0
-    await bus.subscribe(E, async () => {
-      running++
-      peak = Math.max(peak, running)
-      await new Promise((r) => setImmediate(r))
-      running--
-      done++
-    }, { concurrency: 3 })
-    await bus.publishBatch(E, Array.from({ length: 60 }, (_, n) => ({ n })))
+    await bus.subscribe(
+      E,
+      async () => {
+        running++
+        peak = Math.max(peak, running)
+        await new Promise((r) => setImmediate(r))
+        running--
+        done++
+      },
+      { concurrency: 3 },
+    )
+    await bus.publishBatch(
+      E,
+      Array.from({ length: 60 }, (_, n) => ({ n })),
+    )
     await eventually(() => done === 60, 'all handled')
     expect(peak).toBe(3)
     await bus.close()
@@ -93,7 +107,16 @@ describe('bus', () => {
     const bus = createBus({ transport, source: 'x', events: [FeedbackCreated], onError: () => {} })
     const got: unknown[] = []
     await bus.subscribe('feedback.*', (e) => void got.push(e.data), { group: 'audit' })
-    await transport.publish([{ specversion: '1.0', id: 'e1', source: 'rogue', type: 'feedback.created', time: new Date().toISOString(), data: { nope: true } }])
+    await transport.publish([
+      {
+        specversion: '1.0',
+        id: 'e1',
+        source: 'rogue',
+        type: 'feedback.created',
+        time: new Date().toISOString(),
+        data: { nope: true },
+      },
+    ])
     await eventually(async () => (await transport.deadLetters.list()).length === 1, 'dead letter')
     const [dead] = await transport.deadLetters.list()
     expect(dead!.reason.kind).toBe('invalid-payload')
@@ -116,7 +139,7 @@ describe('bus', () => {
     await bus.close()
   })
 
-  it("derives the default group from source, so two replicas of one service compete", async () => {
+  it('derives the default group from source, so two replicas of one service compete', async () => {
     const transport = memoryTransport()
     const a = createBus({ transport, source: 'signalsloop/worker', closeTransport: false })
     const b = createBus({ transport, source: 'signalsloop/worker', closeTransport: false })
@@ -125,7 +148,10 @@ describe('bus', () => {
     const subA = await a.subscribe(E, (e) => void handled.push(e.data.n))
     await b.subscribe(E, (e) => void handled.push(e.data.n))
     expect(subA.group).toBe('signalsloop-worker')
-    await a.publishBatch(E, Array.from({ length: 20 }, (_, n) => ({ n })))
+    await a.publishBatch(
+      E,
+      Array.from({ length: 20 }, (_, n) => ({ n })),
+    )
     await eventually(() => handled.length >= 20, '20 handled')
     expect(new Set(handled).size).toBe(20)
     expect(handled).toHaveLength(20)
@@ -152,7 +178,7 @@ describe('bus', () => {
     await bus.close()
   })
 
-  it("refuses ordered: true on a tier without per-key order with a hint that is true for that tier", async () => {
+  it('refuses ordered: true on a tier without per-key order with a hint that is true for that tier', async () => {
     const base = memoryTransport()
     const unordered = (extra: Partial<Transport> = {}): Transport => ({
       name: 'unordered',
@@ -170,7 +196,9 @@ describe('bus', () => {
     expect((err as Error).message).not.toMatch(/its FIFO variant/)
     expect((err as Error).message).toMatch(/postgres/)
     const hinted = newBus(unordered({ orderingHint: 'create it with fifo: true' }))
-    await expect(hinted.subscribe(E, () => {}, { ordered: true })).rejects.toThrow(/unordered tier does not keep per-key order \(ordered: true\); create it with fifo: true/)
+    await expect(hinted.subscribe(E, () => {}, { ordered: true })).rejects.toThrow(
+      /unordered tier does not keep per-key order \(ordered: true\); create it with fifo: true/,
+    )
     await plain.close()
     await hinted.close()
     await base.close()
@@ -179,9 +207,13 @@ describe('bus', () => {
   it('fails a request at once when the responder dead-letters it, instead of waiting for the timeout', async () => {
     const bus = newBus()
     const Cmd = defineEvent('nlp.analyze', z.object({ text: z.string() }), { reply: z.object({ score: z.number() }) })
-    await bus.subscribe(Cmd, () => {
-      throw new Error('model unavailable')
-    }, { retry: { attempts: 1 } })
+    await bus.subscribe(
+      Cmd,
+      () => {
+        throw new Error('model unavailable')
+      },
+      { retry: { attempts: 1 } },
+    )
     // A timeout beyond the test's own: only the responder's failure can end this request in time.
     const err = await bus.request(Cmd, { text: 'x' }, { timeoutMs: 120_000 }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TierbusError)
@@ -211,7 +243,10 @@ describe('bus', () => {
     const Cmd = defineEvent('slow.publish', z.object({}))
     await bus.subscribe(Cmd, () => 1)
     let outcome: unknown
-    void bus.request(Cmd, {}, { timeoutMs: 50 }).then((v) => (outcome = v), (e: unknown) => (outcome = e))
+    void bus.request(Cmd, {}, { timeoutMs: 50 }).then(
+      (v) => (outcome = v),
+      (e: unknown) => (outcome = e),
+    )
     try {
       await eventually(() => outcome !== undefined, 'request settled while its publish is still held')
       expect(outcome).toBeInstanceOf(TimeoutError)
@@ -286,9 +321,13 @@ describe('bus', () => {
     }
     const bus = newBus(flaky)
     const E = defineEvent('dlq.flaky', z.object({}))
-    await bus.subscribe(E, () => {
-      throw new Error('always')
-    }, { retry: { attempts: 1 }, leaseMs: 100 })
+    await bus.subscribe(
+      E,
+      () => {
+        throw new Error('always')
+      },
+      { retry: { attempts: 1 }, leaseMs: 100 },
+    )
     await bus.publish(E, {})
     await eventually(() => bus.metrics().totals.settleFailures === 1, 'the failed DLQ write')
     expect(bus.metrics().totals.deadLettered).toBe(0)
@@ -304,7 +343,10 @@ describe('bus', () => {
     await bus.subscribe(E, () => {
       handled++
     })
-    await bus.publishBatch(E, Array.from({ length: 10 }, (_, n) => ({ n })))
+    await bus.publishBatch(
+      E,
+      Array.from({ length: 10 }, (_, n) => ({ n })),
+    )
     await eventually(() => handled === 10, 'handled')
     const m = JSON.parse(JSON.stringify(bus.metrics()))
     expect(m.transport).toBe('memory')
@@ -313,7 +355,14 @@ describe('bus', () => {
     expect(m.byType['m.event'].endToEndMs.p99).toBeGreaterThanOrEqual(0)
     expect(m.rates.publishedPerSec).toBeGreaterThan(0)
     expect(m.errorRate).toBe(0)
-    expect(m.byGroup['signalsloop-api']).toEqual({ patterns: ['m.event'], delivered: 10, acked: 10, retried: 0, deadLettered: 0, lag: 0 })
+    expect(m.byGroup['signalsloop-api']).toEqual({
+      patterns: ['m.event'],
+      delivered: 10,
+      acked: 10,
+      retried: 0,
+      deadLettered: 0,
+      lag: 0,
+    })
     await bus.close()
   })
 

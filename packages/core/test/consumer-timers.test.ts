@@ -32,14 +32,14 @@ describe('consumer timers', () => {
   it('leaves no heartbeat interval behind: 50 buses used and closed add no live timers', async () => {
     const E = defineEvent(`${uniqueToken('hb')}.item`, Item)
     const left = await timersLeftBy(async () => {
-    for (let i = 0; i < 50; i++) {
-      const bus = createBus({ transport: memoryTransport(), source: 'timers-test', onError: () => {} })
-      let handled = 0
-      await bus.subscribe(E, () => void handled++, { group: 'g' })
-      await bus.publish(E, { n: i, key: 'k' })
-      await eventually(() => handled === 1, 'the event to be handled')
-      await bus.close({ timeoutMs: 1_000 })
-    }
+      for (let i = 0; i < 50; i++) {
+        const bus = createBus({ transport: memoryTransport(), source: 'timers-test', onError: () => {} })
+        let handled = 0
+        await bus.subscribe(E, () => void handled++, { group: 'g' })
+        await bus.publish(E, { n: i, key: 'k' })
+        await eventually(() => handled === 1, 'the event to be handled')
+        await bus.close({ timeoutMs: 1_000 })
+      }
     })
     expect(left).toBe(0)
   })
@@ -50,7 +50,12 @@ describe('consumer timers', () => {
     process.on('warning', onWarning)
     try {
       const E = defineEvent(`${uniqueToken('ord')}.item`, Item)
-      const bus = createBus({ transport: memoryTransport(), source: 'timers-test', retry: { backoff: { baseMs: 50, maxMs: 50 } }, onError: () => {} })
+      const bus = createBus({
+        transport: memoryTransport(),
+        source: 'timers-test',
+        retry: { backoff: { baseMs: 50, maxMs: 50 } },
+        onError: () => {},
+      })
       const failed = new Set<string>()
       const done = new Set<string>()
       await bus.subscribe(
@@ -65,7 +70,10 @@ describe('consumer timers', () => {
         { group: 'ordered', ordered: true, concurrency: 20 },
       )
       for (let n = 0; n < 15; n++) await bus.publish(E, { n, key: `k${n}` }, { key: `k${n}` })
-      await eventually(() => done.size === 15, () => `15 keys done, got ${done.size}`)
+      await eventually(
+        () => done.size === 15,
+        () => `15 keys done, got ${done.size}`,
+      )
       await bus.close({ timeoutMs: 1_000 })
       await new Promise((r) => setImmediate(r))
       expect(warnings.filter((w) => w.includes('MaxListeners'))).toEqual([])

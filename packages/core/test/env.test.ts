@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest'
-import { ConfigError, createBusFromEnv, memoryTransport, transportFromEnv, type TierAdapter } from '@tierbus/core'
+import { ConfigError, createBusFromEnv, memoryTransport, type TierAdapter, transportFromEnv } from '@tierbus/core'
 import { redisAdapter } from '@tierbus/redis-streams'
+import { describe, expect, it } from 'vitest'
 
 describe('createBusFromEnv', () => {
   it('builds a memory bus by default outside production', async () => {
@@ -17,11 +17,15 @@ describe('createBusFromEnv', () => {
   it('rejects an unknown transport, listing the valid ones', async () => {
     const err = await transportFromEnv({ TIERBUS_TRANSPORT: 'kafka' }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ConfigError)
-    expect((err as Error).message).toMatch(/TIERBUS_TRANSPORT.*memory, postgres, pglite, supabase, redis, upstash, sqs, nats, amqp/)
+    expect((err as Error).message).toMatch(
+      /TIERBUS_TRANSPORT.*memory, postgres, pglite, supabase, redis, upstash, sqs, nats, amqp/,
+    )
   })
 
   it('rejects malformed numeric settings, naming the variable', async () => {
-    await expect(createBusFromEnv({ env: { TIERBUS_SOURCE: 'a', TIERBUS_CONCURRENCY: 'lots' } })).rejects.toThrow(/TIERBUS_CONCURRENCY/)
+    await expect(createBusFromEnv({ env: { TIERBUS_SOURCE: 'a', TIERBUS_CONCURRENCY: 'lots' } })).rejects.toThrow(
+      /TIERBUS_CONCURRENCY/,
+    )
   })
 
   it('says which packages to install when the tier package is missing', async () => {
@@ -39,7 +43,10 @@ describe('createBusFromEnv', () => {
     const load = async (name: string): Promise<never> => {
       throw new Error(`load(${name}) must not be called`)
     }
-    const transport = await transportFromEnv({ TIERBUS_TRANSPORT: 'redis', REDIS_URL: 'redis://127.0.0.1:6379', TIERBUS_REDIS_PREFIX: 'env-test' }, { adapters: [redisAdapter], load })
+    const transport = await transportFromEnv(
+      { TIERBUS_TRANSPORT: 'redis', REDIS_URL: 'redis://127.0.0.1:6379', TIERBUS_REDIS_PREFIX: 'env-test' },
+      { adapters: [redisAdapter], load },
+    )
     expect(transport.name).toBe('redis')
     await transport.close()
   })
@@ -54,7 +61,10 @@ describe('createBusFromEnv', () => {
         return memoryTransport()
       },
     }
-    const bus = await createBusFromEnv({ env: { TIERBUS_TRANSPORT: 'acme', ACME_URL: 'acme://x', TIERBUS_SOURCE: 'app' }, adapters: [acme] })
+    const bus = await createBusFromEnv({
+      env: { TIERBUS_TRANSPORT: 'acme', ACME_URL: 'acme://x', TIERBUS_SOURCE: 'app' },
+      adapters: [acme],
+    })
     expect(created).toEqual(['acme://x'])
     await bus.close()
     const err = await transportFromEnv({ TIERBUS_TRANSPORT: 'acme' }).catch((e: unknown) => e)
@@ -63,11 +73,15 @@ describe('createBusFromEnv', () => {
   })
 
   it('refuses an adapter that is not a descriptor', async () => {
-    await expect(transportFromEnv({}, { adapters: [{ kind: 'Bad Kind', create: () => null } as unknown as TierAdapter] })).rejects.toThrow(ConfigError)
+    await expect(
+      transportFromEnv({}, { adapters: [{ kind: 'Bad Kind', create: () => null } as unknown as TierAdapter] }),
+    ).rejects.toThrow(ConfigError)
   })
 
   it('never echoes a variable value in its error (it may be a secret)', async () => {
-    const err = await createBusFromEnv({ env: { TIERBUS_SOURCE: 'a', TIERBUS_CONCURRENCY: 'hunter2-secret' } }).catch((e: unknown) => e)
+    const err = await createBusFromEnv({ env: { TIERBUS_SOURCE: 'a', TIERBUS_CONCURRENCY: 'hunter2-secret' } }).catch(
+      (e: unknown) => e,
+    )
     expect((err as Error).message).toMatch(/TIERBUS_CONCURRENCY/)
     expect((err as Error).message).not.toContain('hunter2')
   })

@@ -1,5 +1,13 @@
+import {
+  assertHeaders,
+  decodeEnvelope,
+  type Envelope,
+  encodeEnvelope,
+  headersOf,
+  utf8Length,
+  ValidationError,
+} from '@tierbus/core'
 import { describe, expect, it } from 'vitest'
-import { assertHeaders, decodeEnvelope, encodeEnvelope, headersOf, utf8Length, ValidationError, type Envelope } from '@tierbus/core'
 
 const valid: Envelope = {
   specversion: '1.0',
@@ -52,7 +60,16 @@ describe('envelope', () => {
   })
 
   it('measures UTF-8 size without Buffer exactly as Node encodes it (ASCII, 2-, 3-, 4-byte and lone surrogates)', () => {
-    for (const text of ['', 'plain', 'caf\u00e9', '\u20ac100', '\u{1F600}x\u{1F600}', 'a\ud800b', '\udc00', 'end\ud83d']) {
+    for (const text of [
+      '',
+      'plain',
+      'caf\u00e9',
+      '\u20ac100',
+      '\u{1F600}x\u{1F600}',
+      'a\ud800b',
+      '\udc00',
+      'end\ud83d',
+    ]) {
       expect(utf8Length(text), JSON.stringify(text)).toBe(Buffer.byteLength(text, 'utf8'))
     }
   })
@@ -70,9 +87,14 @@ describe('typed errors', () => {
     const { createRequire } = await import('node:module')
     const { existsSync } = await import('node:fs')
     const cjsPath = new URL('../dist/index.cjs', import.meta.url)
-    if (!existsSync(cjsPath)) throw new Error('build @tierbus/core first (npm run build): this test loads its CJS build next to the source')
+    if (!existsSync(cjsPath))
+      throw new Error('build @tierbus/core first (npm run build): this test loads its CJS build next to the source')
     const other = createRequire(import.meta.url)(cjsPath.pathname) as typeof import('@tierbus/core')
-    const { ValidationError: SourceValidation, ConfigError: SourceConfig, TierbusError: SourceTierbus } = await import('@tierbus/core')
+    const {
+      ValidationError: SourceValidation,
+      ConfigError: SourceConfig,
+      TierbusError: SourceTierbus,
+    } = await import('@tierbus/core')
     const foreign = new other.ValidationError('bad data')
     expect(other.ValidationError).not.toBe(SourceValidation)
     expect(foreign).toBeInstanceOf(SourceValidation)

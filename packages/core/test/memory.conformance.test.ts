@@ -1,5 +1,5 @@
 // The assertions are the shared suite's: runTransportConformance in packages/core/src/testing/conformance.ts.
-import { MEMORY_CAPABILITIES, memoryTransport, type MemoryTransportApi } from '@tierbus/core'
+import { MEMORY_CAPABILITIES, type MemoryTransportApi, memoryTransport } from '@tierbus/core'
 import { runTransportConformance } from '@tierbus/core/testing'
 
 runTransportConformance('memory', async () => memoryTransport(), {

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util'
-import { describe, expect, it } from 'vitest'
 import { ConfigError, describeError, redactSecrets, TransportError } from '@tierbus/core'
+import { describe, expect, it } from 'vitest'
 
 describe('redactSecrets', () => {
   it.each([
@@ -8,14 +8,18 @@ describe('redactSecrets', () => {
     ['nats://s3cret@127.0.0.1:4222,nats://bob:s3cret@h2:4222', 'nats://***@127.0.0.1:4222,nats://bob:***@h2:4222'],
     ['redis://:s3cret@127.0.0.1:6379/0', 'redis://:***@127.0.0.1:6379/0'],
     ['at postgres://app:p@ss:w0rd@db:5432/app failed', 'at postgres://app:***@db:5432/app failed'],
-    ['https://x.example/rest?apikey=s3cret&mode=a&password=s3cret', 'https://x.example/rest?apikey=***&mode=a&password=***'],
+    [
+      'https://x.example/rest?apikey=s3cret&mode=a&password=s3cret',
+      'https://x.example/rest?apikey=***&mode=a&password=***',
+    ],
     ['postgres://u@h/db?sslmode=require&token=s3cret', 'postgres://u@h/db?sslmode=require&token=***'],
   ])('redacts %s', (text, expected) => {
     expect(redactSecrets(text)).toBe(expected)
   })
 
   it('leaves text without credentials alone (a user name is not a secret outside NATS token URLs)', () => {
-    for (const text of ['postgres://postgres@127.0.0.1:5432/app', 'no url here', 'retry.backoff baseMs=10']) expect(redactSecrets(text)).toBe(text)
+    for (const text of ['postgres://postgres@127.0.0.1:5432/app', 'no url here', 'retry.backoff baseMs=10'])
+      expect(redactSecrets(text)).toBe(text)
   })
 })
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
 import { backoffDelay, ConfigError, DEFAULT_RETRY, LatencyHistogram, RateWindow, resolveRetry } from '@tierbus/core'
+import { describe, expect, it } from 'vitest'
 
 describe('retry policy', () => {
   it('doubles the delay per attempt within [half, full] of the exponential value, capped at maxMs', () => {

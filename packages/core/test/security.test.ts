@@ -1,25 +1,33 @@
 // Issue 11, items 1 and 8 at core level: the inbox grammar, decode-time checks, and the consumer's
 // defence in depth for transports that hand envelopes over as objects.
-import { describe, expect, it } from 'vitest'
-import { z } from 'zod'
+
 import {
   assertPublishableType,
   createBus,
+  type DeadLetterReason,
+  type Delivery,
   decodeEnvelope,
   defineEvent,
+  type Envelope,
   isInboxType,
   MAX_NESTING_DEPTH,
   newInboxType,
+  type Transport,
   tryDecodeEnvelope,
   ValidationError,
-  type DeadLetterReason,
-  type Delivery,
-  type Envelope,
-  type Transport,
 } from '@tierbus/core'
 import { eventually } from '@tierbus/core/testing'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 
-const base = { specversion: '1.0', id: 'e1', source: 's', type: 'orders.ask', time: '2026-11-28T09:00:00.000Z', data: {} }
+const base = {
+  specversion: '1.0',
+  id: 'e1',
+  source: 's',
+  type: 'orders.ask',
+  time: '2026-11-28T09:00:00.000Z',
+  data: {},
+}
 
 describe('inbox grammar', () => {
   it('accepts exactly what newInboxType creates', () => {
@@ -28,7 +36,15 @@ describe('inbox grammar', () => {
     expect(isInboxType(inbox)).toBe(true)
     expect(() => assertPublishableType(inbox)).not.toThrow()
     expect(() => assertPublishableType('_inbox.x')).toThrow(ValidationError)
-    for (const bad of ['_inbox.x', '_inbox.0123456789ABCDEF', '_inbox.0123456789abcdef0', '_inbox.0123456789abcde\n', 'orders.ask', ' _inbox.0123456789abcdef', 42]) {
+    for (const bad of [
+      '_inbox.x',
+      '_inbox.0123456789ABCDEF',
+      '_inbox.0123456789abcdef0',
+      '_inbox.0123456789abcde\n',
+      'orders.ask',
+      ' _inbox.0123456789abcdef',
+      42,
+    ]) {
       expect(isInboxType(bad), JSON.stringify(bad)).toBe(false)
     }
   })
@@ -40,7 +56,9 @@ describe('decoding', () => {
     const { malformed } = tryDecodeEnvelope(JSON.stringify({ ...base, replyto: forged }))
     expect(malformed?.error).toContain('replyto')
     expect(malformed?.error).toContain(JSON.stringify(forged))
-    expect(decodeEnvelope(JSON.stringify({ ...base, replyto: '_inbox.0123456789abcdef' })).replyto).toBe('_inbox.0123456789abcdef')
+    expect(decodeEnvelope(JSON.stringify({ ...base, replyto: '_inbox.0123456789abcdef' })).replyto).toBe(
+      '_inbox.0123456789abcdef',
+    )
   })
 
   it('treats a type with whitespace or control characters, or a fake inbox type, as malformed', () => {
@@ -50,12 +68,17 @@ describe('decoding', () => {
   })
 
   it(`refuses JSON nested deeper than ${MAX_NESTING_DEPTH} levels before parsing it, and counts brackets in strings as text`, () => {
-    const deep = JSON.stringify({ ...base, data: 0 }).replace('"data":0', `"data":${'['.repeat(5_000)}${']'.repeat(5_000)}`)
+    const deep = JSON.stringify({ ...base, data: 0 }).replace(
+      '"data":0',
+      `"data":${'['.repeat(5_000)}${']'.repeat(5_000)}`,
+    )
     expect(tryDecodeEnvelope(deep).malformed?.error).toContain(`nested deeper than ${MAX_NESTING_DEPTH} levels`)
     const atLimit = `${'['.repeat(MAX_NESTING_DEPTH - 1)}${']'.repeat(MAX_NESTING_DEPTH - 1)}`
     expect(decodeEnvelope(JSON.stringify({ ...base, data: JSON.parse(atLimit) })).data).toEqual(JSON.parse(atLimit))
     expect(decodeEnvelope(JSON.stringify({ ...base, data: '['.repeat(5_000) })).data).toBe('['.repeat(5_000))
-    expect(() => decodeEnvelope({ ...base, data: JSON.parse(`${'['.repeat(100)}${']'.repeat(100)}`) })).toThrow(ValidationError)
+    expect(() => decodeEnvelope({ ...base, data: JSON.parse(`${'['.repeat(100)}${']'.repeat(100)}`) })).toThrow(
+      ValidationError,
+    )
   })
 })
 
@@ -76,11 +99,17 @@ describe('replies', () => {
     }
     const deliver = async (envelope: Envelope) => {
       const settled: { deadLetter?: DeadLetterReason; acked?: boolean } = {}
-      const d: Delivery = { envelope, attempt: 1, ack: async () => {
-        settled.acked = true
-      }, retry: async () => {}, deadLetter: async (r) => {
-        settled.deadLetter = r
-      } }
+      const d: Delivery = {
+        envelope,
+        attempt: 1,
+        ack: async () => {
+          settled.acked = true
+        },
+        retry: async () => {},
+        deadLetter: async (r) => {
+          settled.deadLetter = r
+        },
+      }
       await onBatch!([d])
       return settled
     }

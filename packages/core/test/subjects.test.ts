@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
 import { assertEventType, assertPattern, ConfigError, literalPrefix, matchesPattern } from '@tierbus/core'
+import { describe, expect, it } from 'vitest'
 
 describe('subjects', () => {
   it.each([

@@ -27,8 +27,16 @@ export function dbError(err: unknown, what: string, schema: string): TierbusErro
       { cause: err, retryable: false },
     )
   }
-  if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'ETIMEDOUT' || /ECONNREFUSED|connect|terminat/i.test(message)) {
-    return new TransportError(`${what}: cannot reach the database (${message}). Check DATABASE_URL / the server, it will be retried`, { cause: err, retryable: true })
+  if (
+    e?.code === 'ECONNREFUSED' ||
+    e?.code === 'ENOTFOUND' ||
+    e?.code === 'ETIMEDOUT' ||
+    /ECONNREFUSED|connect|terminat/i.test(message)
+  ) {
+    return new TransportError(
+      `${what}: cannot reach the database (${message}). Check DATABASE_URL / the server, it will be retried`,
+      { cause: err, retryable: true },
+    )
   }
   return new TransportError(`${what} failed: ${message}`, { cause: err })
 }

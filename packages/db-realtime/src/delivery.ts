@@ -1,5 +1,5 @@
-import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
-import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
+import { type DeadLetterReason, type Delivery, type Envelope, tryDecodeEnvelope } from '@tierbus/core'
+import { type InFlightSlot, SettleOnce } from '@tierbus/core/adapter'
 import type { DbSubscription } from './subscription.js'
 
 const MAX_INT = 2_147_483_647
@@ -25,22 +25,40 @@ export class DbDelivery implements Delivery {
 
   ack(): Promise<void> {
     const { groupId } = this.subscription
-    return this.settle(() => this.subscription.transport.acks.ack(String(groupId), { group: groupId, seq: this.seq, attempt: this.attempt }))
+    return this.settle(() =>
+      this.subscription.transport.acks.ack(String(groupId), { group: groupId, seq: this.seq, attempt: this.attempt }),
+    )
   }
 
   retry(delayMs: number): Promise<void> {
     const delay = Math.max(0, Math.min(MAX_INT, Math.round(delayMs)))
-    return this.settle(() => this.subscription.call('retry', [this.subscription.groupId, this.seq, this.attempt, delay]))
+    return this.settle(() =>
+      this.subscription.call('retry', [this.subscription.groupId, this.seq, this.attempt, delay]),
+    )
   }
 
   deadLetter(reason: DeadLetterReason): Promise<void> {
     return this.settle(() =>
-      this.subscription.call('dead_letter', [this.subscription.groupId, this.seq, this.attempt, reason.kind, reason.error, reason.attempts]),
+      this.subscription.call('dead_letter', [
+        this.subscription.groupId,
+        this.seq,
+        this.attempt,
+        reason.kind,
+        reason.error,
+        reason.attempts,
+      ]),
     )
   }
 
   touch(): Promise<void> {
-    return this.once.touch(() => this.subscription.call('touch', [this.subscription.groupId, this.seq, this.attempt, this.subscription.spec.leaseMs]))
+    return this.once.touch(() =>
+      this.subscription.call('touch', [
+        this.subscription.groupId,
+        this.seq,
+        this.attempt,
+        this.subscription.spec.leaseMs,
+      ]),
+    )
   }
 
   private settle(action: () => Promise<unknown>): Promise<void> {

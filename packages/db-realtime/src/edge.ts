@@ -3,6 +3,7 @@
  * `export const runtime = 'edge'` routes): the supabase transport, which talks HTTP through supabase-js.
  * Nothing here imports pg, PGlite or a Node built-in, so an edge bundle stays free of them.
  */
-export { supabaseAdapter, supabaseFromEnv } from './supabase-adapter.js'
-export { supabaseTransport } from './supabase.js'
+
 export type { SupabaseTransportOptions } from './supabase.js'
+export { supabaseTransport } from './supabase.js'
+export { supabaseAdapter, supabaseFromEnv } from './supabase-adapter.js'

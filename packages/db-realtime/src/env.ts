@@ -1,7 +1,7 @@
 import { ConfigError, type Env, type Transport } from '@tierbus/core'
-import { parse, PgliteEnv, PostgresEnv } from './env-schema.js'
+import { PgliteEnv, PostgresEnv, parse } from './env-schema.js'
 import { pgliteTransport } from './pglite.js'
-import { postgresTransport, type PostgresTransportOptions } from './postgres.js'
+import { type PostgresTransportOptions, postgresTransport } from './postgres.js'
 import { supabaseFromEnv } from './supabase-adapter.js'
 
 /**
@@ -40,11 +40,17 @@ export async function transportFromEnv(kind: string, env: Env): Promise<Transpor
       return postgresTransport(postgresOptionsFromEnv(env))
     case 'pglite': {
       const v = parse(PgliteEnv, env, kind)
-      return pgliteTransport({ schema: v.TIERBUS_DB_SCHEMA, ...(v.TIERBUS_PGLITE_DIR ? { dataDir: v.TIERBUS_PGLITE_DIR } : {}), ...(v.TIERBUS_DB_POLL_MS ? { pollIntervalMs: v.TIERBUS_DB_POLL_MS } : {}) })
+      return pgliteTransport({
+        schema: v.TIERBUS_DB_SCHEMA,
+        ...(v.TIERBUS_PGLITE_DIR ? { dataDir: v.TIERBUS_PGLITE_DIR } : {}),
+        ...(v.TIERBUS_DB_POLL_MS ? { pollIntervalMs: v.TIERBUS_DB_POLL_MS } : {}),
+      })
     }
     case 'supabase':
       return supabaseFromEnv(env)
     default:
-      throw new ConfigError(`@tierbus/db-realtime provides postgres, pglite and supabase, not ${JSON.stringify(kind)}: install the package for that tier`)
+      throw new ConfigError(
+        `@tierbus/db-realtime provides postgres, pglite and supabase, not ${JSON.stringify(kind)}: install the package for that tier`,
+      )
   }
 }

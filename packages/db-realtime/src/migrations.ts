@@ -847,8 +847,21 @@ $$;
 const OWN_TABLES = ['events', 'groups', 'deliveries', 'dead_letters', 'migrations'] as const
 /** The functions of migrations 1 and 2 (names are unique in the schema, so no argument lists are needed). */
 const OWN_FUNCTIONS = [
-  'notify_events', 'envelope_text', 'publish', 'register_group', 'drop_group', 'claim', 'ack', 'retry', 'touch', 'release',
-  'dead_letter', 'dead_letter_list', 'dead_letter_redrive', 'dead_letter_purge', 'replay_page',
+  'notify_events',
+  'envelope_text',
+  'publish',
+  'register_group',
+  'drop_group',
+  'claim',
+  'ack',
+  'retry',
+  'touch',
+  'release',
+  'dead_letter',
+  'dead_letter_list',
+  'dead_letter_redrive',
+  'dead_letter_purge',
+  'replay_page',
 ] as const
 
 /**
@@ -910,9 +923,17 @@ END $$;`
  */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'tables, indexes, row level security, notify trigger', sql: TABLES },
-  { version: 2, name: 'functions (publish, claim, settle, dead letters, replay) and grants', sql: FUNCTIONS.replace('{{GRANTS}}', () => grantsSql(OWN_TABLES, OWN_FUNCTIONS)) },
+  {
+    version: 2,
+    name: 'functions (publish, claim, settle, dead letters, replay) and grants',
+    sql: FUNCTIONS.replace('{{GRANTS}}', () => grantsSql(OWN_TABLES, OWN_FUNCTIONS)),
+  },
   { version: 3, name: 'count_range (backfill progress)', sql: COUNT_RANGE },
-  { version: 4, name: 'ordered claims by key heads (no backlog walk), leases from the moment of leasing', sql: ORDERED_CLAIM },
+  {
+    version: 4,
+    name: 'ordered claims by key heads (no backlog walk), leases from the moment of leasing',
+    sql: ORDERED_CLAIM,
+  },
   {
     version: 5,
     name: 'payloads (claim-check bodies of big events)',
@@ -929,13 +950,18 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 7,
     name: 'retention: prune, never past an event a group still needs',
-    sql: RETENTION.replace('{{PRUNE_GRANTS}}', () => functionGrantsSql(['prune(bigint, bigint, bigint, integer)'], true)),
+    sql: RETENTION.replace('{{PRUNE_GRANTS}}', () =>
+      functionGrantsSql(['prune(bigint, bigint, bigint, integer)'], true),
+    ),
   },
 ])
 
 /** The SQL of every migration for `schema`, e.g. to paste into a Supabase migration file. */
 export function migrationSql(schema: string): string {
-  return [schemaPrelude(schema), ...MIGRATIONS.map((m) => `-- tierbus migration ${m.version}: ${m.name}\n${render(m.sql, schema)}`)].join('\n')
+  return [
+    schemaPrelude(schema),
+    ...MIGRATIONS.map((m) => `-- tierbus migration ${m.version}: ${m.name}\n${render(m.sql, schema)}`),
+  ].join('\n')
 }
 
 function schemaPrelude(schema: string): string {
@@ -949,7 +975,10 @@ ALTER TABLE ${S}.migrations ENABLE ROW LEVEL SECURITY;
 
 function render(sql: string, schema: string): string {
   assertSchemaName(schema)
-  return sql.replaceAll('{{S}}', quoteSchema(schema)).replaceAll('{{SCHEMA}}', schema).replaceAll('{{CHANNEL}}', channelOf(schema))
+  return sql
+    .replaceAll('{{S}}', quoteSchema(schema))
+    .replaceAll('{{SCHEMA}}', schema)
+    .replaceAll('{{CHANNEL}}', channelOf(schema))
 }
 
 /** Anything migrations can run on: a pg Pool or Client, a PGlite instance, or a PGlite transaction. */
@@ -989,7 +1018,10 @@ export async function migrate(db: MigratableDb, options: { schema?: string } = {
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue
         await run.exec(render(m.sql, schema))
-        await run.query(`INSERT INTO ${quoteSchema(schema)}.migrations (version, name) VALUES ($1, $2)`, [m.version, m.name])
+        await run.query(`INSERT INTO ${quoteSchema(schema)}.migrations (version, name) VALUES ($1, $2)`, [
+          m.version,
+          m.name,
+        ])
         applied.push(m.version)
       }
       return { schema, applied }

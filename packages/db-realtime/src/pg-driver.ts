@@ -3,9 +3,9 @@ import { reconnectWithBackoff, renameDeprecatedOptions } from '@tierbus/core/ada
 import type { Client, PoolConfig } from 'pg'
 import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
-import { poolerModeOf, type PoolerMode } from './pooler.js'
+import { type PoolerMode, poolerModeOf } from './pooler.js'
 import { channelOf } from './schema-name.js'
-import { DB_FUNCTIONS, functionCallSql, migratedVersionSql, type DbFunction } from './statements.js'
+import { DB_FUNCTIONS, type DbFunction, functionCallSql, migratedVersionSql } from './statements.js'
 
 /** One statement as the pg driver sends it: unnamed unless `name` is given. */
 export interface PgQueryConfig {
@@ -122,7 +122,10 @@ export async function pgDriver(schema: string, driverOptions: PgDriverOptions): 
     pooler,
     async call(fn, args) {
       const statement = statementFor(fn)
-      if (args.length !== DB_FUNCTIONS[fn].params.length) throw new TransportError(`internal: ${fn} takes ${DB_FUNCTIONS[fn].params.length} arguments`, { retryable: false })
+      if (args.length !== DB_FUNCTIONS[fn].params.length)
+        throw new TransportError(`internal: ${fn} takes ${DB_FUNCTIONS[fn].params.length} arguments`, {
+          retryable: false,
+        })
       try {
         const result = await pool.query({ ...statement, values: args as unknown[] })
         return result.rows
@@ -142,7 +145,10 @@ export async function pgDriver(schema: string, driverOptions: PgDriverOptions): 
       if (!listenConfig) return async () => {}
       const channel = channelOf(schema)
       const stopping = new AbortController()
-      const backoff = { initialDelayMs: options.reconnectDelayMs ?? PG_DRIVER_DEFAULTS.reconnectDelayMs, maxDelayMs: 5_000 }
+      const backoff = {
+        initialDelayMs: options.reconnectDelayMs ?? PG_DRIVER_DEFAULTS.reconnectDelayMs,
+        maxDelayMs: 5_000,
+      }
       let client: Client | undefined
       let reconnecting = false
       const drop = (c: Client) => {

@@ -3,7 +3,7 @@ import { renameDeprecatedOptions } from '@tierbus/core/adapter'
 import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
 import { channelOf } from './schema-name.js'
-import { functionCallSql, migratedVersionSql, type DbFunction } from './statements.js'
+import { type DbFunction, functionCallSql, migratedVersionSql } from './statements.js'
 
 /**
  * What tierbus uses of a PGlite database (a real `PGlite` fits): queries, LISTEN, and closing one it opened.
@@ -34,13 +34,18 @@ export async function openPglite(driverOptions: PgliteDriverOptions): Promise<{ 
   try {
     mod = await import('@electric-sql/pglite')
   } catch (err) {
-    throw new ConfigError('the pglite driver needs @electric-sql/pglite: npm install @electric-sql/pglite', { cause: err })
+    throw new ConfigError('the pglite driver needs @electric-sql/pglite: npm install @electric-sql/pglite', {
+      cause: err,
+    })
   }
   try {
     const db = options.dataDir ? await mod.PGlite.create(options.dataDir) : await mod.PGlite.create()
     return { db, owned: true }
   } catch (err) {
-    throw new ConfigError(`could not open PGlite${options.dataDir ? ` at ${options.dataDir} (TIERBUS_PGLITE_DIR)` : ''}: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError(
+      `could not open PGlite${options.dataDir ? ` at ${options.dataDir} (TIERBUS_PGLITE_DIR)` : ''}: ${(err as Error).message}`,
+      { cause: err },
+    )
   }
 }
 

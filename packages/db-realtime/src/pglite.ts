@@ -1,7 +1,7 @@
 import { migrate } from './migrations.js'
-import { openPglite, pgliteDriver, type PgliteDriverOptions } from './pglite-driver.js'
+import { openPglite, type PgliteDriverOptions, pgliteDriver } from './pglite-driver.js'
 import { assertSchemaName } from './schema-name.js'
-import { DB_REALTIME_DEFAULTS, dbTransport, type DbRealtimeTransport, type DbTransportOptions } from './transport.js'
+import { DB_REALTIME_DEFAULTS, type DbRealtimeTransport, type DbTransportOptions, dbTransport } from './transport.js'
 
 /**
  * Events one claim copies into a group's deliveries on PGlite (Postgres uses DB_REALTIME_DEFAULTS.scanLimit).

@@ -1,7 +1,7 @@
 import { migrate } from './migrations.js'
-import { pgDriver, type PgDriverOptions } from './pg-driver.js'
+import { type PgDriverOptions, pgDriver } from './pg-driver.js'
 import { assertSchemaName } from './schema-name.js'
-import { DB_REALTIME_DEFAULTS, dbTransport, type DbRealtimeTransport, type DbTransportOptions } from './transport.js'
+import { DB_REALTIME_DEFAULTS, type DbRealtimeTransport, type DbTransportOptions, dbTransport } from './transport.js'
 
 /** Options of `postgresTransport`. */
 export interface PostgresTransportOptions extends DbTransportOptions, PgDriverOptions {}

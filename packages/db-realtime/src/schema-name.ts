@@ -14,7 +14,12 @@ export function quoteSchema(schema: string): string {
 
 /** Throws a ConfigError unless `schema` is a safe, unquoted-style Postgres identifier that is not reserved, nor `public`. */
 export function assertSchemaName(schema: string): void {
-  if (typeof schema !== 'string' || !SCHEMA_NAME.test(schema) || schema.startsWith('pg_') || schema === 'information_schema') {
+  if (
+    typeof schema !== 'string' ||
+    !SCHEMA_NAME.test(schema) ||
+    schema.startsWith('pg_') ||
+    schema === 'information_schema'
+  ) {
     throw new ConfigError(
       `invalid tierbus schema name ${JSON.stringify(schema)}: use 1-40 lowercase letters, digits or '_' starting with a letter or '_' (not pg_*), e.g. "tierbus" (env TIERBUS_DB_SCHEMA)`,
     )

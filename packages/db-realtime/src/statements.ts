@@ -7,7 +7,10 @@ import { quoteSchema } from './schema-name.js'
  */
 export const DB_FUNCTIONS = Object.freeze({
   publish: { params: ['p_events'], returns: 'value' },
-  register_group: { params: ['p_name', 'p_pattern', 'p_regex', 'p_prefix', 'p_start', 'p_ephemeral'], returns: 'value' },
+  register_group: {
+    params: ['p_name', 'p_pattern', 'p_regex', 'p_prefix', 'p_start', 'p_ephemeral'],
+    returns: 'value',
+  },
   drop_group: { params: ['p_group'], returns: 'value' },
   claim: { params: ['p_group', 'p_limit', 'p_lease_ms', 'p_ordered', 'p_scan'], returns: 'rows' },
   ack: { params: ['p_group', 'p_seqs', 'p_attempts'], returns: 'value' },

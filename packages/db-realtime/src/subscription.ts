@@ -1,5 +1,5 @@
 import type { Delivery, SubscriptionSpec, TransportErrorContext } from '@tierbus/core'
-import { FetchLoop, type AckCoalescer } from '@tierbus/core/adapter'
+import { type AckCoalescer, FetchLoop } from '@tierbus/core/adapter'
 import type { RowAck } from './ack-buffer.js'
 import { DbDelivery } from './delivery.js'
 import type { DbDriver } from './driver.js'

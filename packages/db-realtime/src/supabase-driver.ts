@@ -46,15 +46,21 @@ export interface SupabaseDriverOptions {
 export async function openSupabase(options: SupabaseDriverOptions): Promise<SupabaseClientLike> {
   if (options.client) return options.client
   if (!options.url || !options.serviceRoleKey) {
-    throw new ConfigError('supabaseTransport needs { client } or { url, serviceRoleKey } (env SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)')
+    throw new ConfigError(
+      'supabaseTransport needs { client } or { url, serviceRoleKey } (env SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)',
+    )
   }
   let mod: typeof import('@supabase/supabase-js')
   try {
     mod = await import('@supabase/supabase-js')
   } catch (err) {
-    throw new ConfigError('the supabase driver needs @supabase/supabase-js: npm install @supabase/supabase-js', { cause: err })
+    throw new ConfigError('the supabase driver needs @supabase/supabase-js: npm install @supabase/supabase-js', {
+      cause: err,
+    })
   }
-  return mod.createClient(options.url, options.serviceRoleKey, { auth: { persistSession: false, autoRefreshToken: false } })
+  return mod.createClient(options.url, options.serviceRoleKey, {
+    auth: { persistSession: false, autoRefreshToken: false },
+  })
 }
 
 /**
@@ -72,13 +78,19 @@ export function supabaseDriver(schema: string, client: SupabaseClientLike): DbDr
       const named: Record<string, unknown> = {}
       for (const [i, p] of params.entries()) named[p] = args[i] ?? null
       const { data, error } = await rest.rpc(fn, named)
-      if (error) throw dbError(Object.assign(new Error(error.message), { code: error.code }), `supabase rpc ${fn}`, schema)
+      if (error)
+        throw dbError(Object.assign(new Error(error.message), { code: error.code }), `supabase rpc ${fn}`, schema)
       if (returns === 'rows') return (data ?? []) as DbRow[]
       return [{ value: data }]
     },
     async check() {
       const { error } = await rest.rpc('dead_letter_list', { p_group_name: null, p_limit: 0 })
-      if (error) throw dbError(Object.assign(new Error(error.message), { code: error.code }), 'supabase transport startup', schema)
+      if (error)
+        throw dbError(
+          Object.assign(new Error(error.message), { code: error.code }),
+          'supabase transport startup',
+          schema,
+        )
     },
     async listen(onHint, onError) {
       // Realtime is best-effort (it drops changes around subscribe/reconnect): polling stays on regardless.
@@ -92,14 +104,23 @@ export function supabaseDriver(schema: string, client: SupabaseClientLike): DbDr
           .subscribe((status, err) => {
             if (status === 'SUBSCRIBED') onHint('*')
             else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') {
-              onError(new TransportError(`supabase Realtime channel ${status.toLowerCase()}${err ? `: ${err.message}` : ''}; polling continues`))
+              onError(
+                new TransportError(
+                  `supabase Realtime channel ${status.toLowerCase()}${err ? `: ${err.message}` : ''}; polling continues`,
+                ),
+              )
             }
           })
         return async () => {
           await client.removeChannel(channel)
         }
       } catch (err) {
-        onError(new TransportError(`supabase Realtime unavailable (${(err as Error).message}); polling only. On Node < 22 create the client with realtime: { transport: WebSocket } from 'ws'`, { cause: err }))
+        onError(
+          new TransportError(
+            `supabase Realtime unavailable (${(err as Error).message}); polling only. On Node < 22 create the client with realtime: { transport: WebSocket } from 'ws'`,
+            { cause: err },
+          ),
+        )
         return async () => {}
       }
     },

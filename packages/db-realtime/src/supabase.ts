@@ -1,6 +1,6 @@
 import { assertSchemaName } from './schema-name.js'
-import { openSupabase, supabaseDriver, type SupabaseDriverOptions } from './supabase-driver.js'
-import { DB_REALTIME_DEFAULTS, dbTransport, type DbRealtimeTransport, type DbTransportOptions } from './transport.js'
+import { openSupabase, type SupabaseDriverOptions, supabaseDriver } from './supabase-driver.js'
+import { DB_REALTIME_DEFAULTS, type DbRealtimeTransport, type DbTransportOptions, dbTransport } from './transport.js'
 
 /** Options of `supabaseTransport` (`migrate` does not apply: apply `migrationSql(schema)` as a Supabase migration). */
 export interface SupabaseTransportOptions extends Omit<DbTransportOptions, 'migrate'>, SupabaseDriverOptions {

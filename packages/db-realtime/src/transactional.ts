@@ -1,4 +1,4 @@
-import { ConfigError, TransportError, type Envelope, type Transport } from '@tierbus/core'
+import { ConfigError, type Envelope, type Transport, TransportError } from '@tierbus/core'
 import { dbError } from './db-errors.js'
 import { assertSchemaName } from './schema-name.js'
 import { publishSql } from './statements.js'
@@ -23,7 +23,9 @@ export async function publishInTransaction(
   const schema = options.schema ?? DB_REALTIME_DEFAULTS.schema
   assertSchemaName(schema)
   if (!client || typeof client.query !== 'function') {
-    throw new ConfigError('publishInTransaction(client, envelopes): client must be the pg client or PGlite transaction running your transaction')
+    throw new ConfigError(
+      'publishInTransaction(client, envelopes): client must be the pg client or PGlite transaction running your transaction',
+    )
   }
   if (envelopes.length === 0) return 0
   const body = `[${envelopes.map((e) => encodeForJsonb(e, DB_REALTIME_CAPABILITIES.maxPayloadBytes, 'postgres')).join(',')}]`
@@ -48,7 +50,10 @@ export function transactionTransport(client: TransactionClient, options: { schem
     capabilities: DB_REALTIME_CAPABILITIES,
     publish: async (batch) => void (await publishInTransaction(client, batch, { schema })),
     subscribe: async () => {
-      throw new TransportError('a transactionTransport only publishes; subscribe on postgresTransport / pgliteTransport', { retryable: false })
+      throw new TransportError(
+        'a transactionTransport only publishes; subscribe on postgresTransport / pgliteTransport',
+        { retryable: false },
+      )
     },
     close: async () => {},
   }

@@ -1,31 +1,47 @@
 import {
   assertPublishable,
-  ConfigError,
-  decodeEnvelope,
-  encodeEnvelope,
-  TransportError,
-  tryDecodeEnvelope,
-  ValidationError,
   type Capabilities,
+  ConfigError,
   type DeadLetter,
   type DeadLetterKind,
   type DeadLetterStore,
   type Delivery,
+  decodeEnvelope,
   type Envelope,
+  encodeEnvelope,
   type PayloadStore,
   type Subscription,
   type SubscriptionSpec,
   type Transport,
+  TransportError,
   type TransportErrorContext,
   type TransportErrorListener,
+  tryDecodeEnvelope,
+  ValidationError,
 } from '@tierbus/core'
-import { ConnectionState, positiveInt as assertPositiveInt, resolvePublishTimeout, warnErrorListener, withDeadline, type AckCoalescer, type ConnectionStateOptions, type PublishDeadlineOptions } from '@tierbus/core/adapter'
-import { rowAckCoalescer, type RowAck } from './ack-buffer.js'
+import {
+  type AckCoalescer,
+  positiveInt as assertPositiveInt,
+  ConnectionState,
+  type ConnectionStateOptions,
+  type PublishDeadlineOptions,
+  resolvePublishTimeout,
+  warnErrorListener,
+  withDeadline,
+} from '@tierbus/core/adapter'
+import { type RowAck, rowAckCoalescer } from './ack-buffer.js'
 import type { DbDriver } from './driver.js'
 import { observedDriver } from './observed-driver.js'
-import { dbPayloadStore, type DbPayloadStoreOptions } from './payload-store.js'
 import { sqlPattern } from './patterns.js'
-import { checkRetention, pruneEvents, RETENTION_DEFAULTS, type AutoRetention, type PruneResult, type RetentionPolicy } from './retention.js'
+import { type DbPayloadStoreOptions, dbPayloadStore } from './payload-store.js'
+import {
+  type AutoRetention,
+  checkRetention,
+  type PruneResult,
+  pruneEvents,
+  RETENTION_DEFAULTS,
+  type RetentionPolicy,
+} from './retention.js'
 import { DbSubscription, type SubscriptionHost } from './subscription.js'
 
 /** Tier 1 capabilities: durable log, replay, per-key order, delays; 1 MiB envelopes (rows stay TOAST-friendly and fit PostgREST bodies). */
@@ -94,7 +110,8 @@ function rangeOf(options: Omit<ReplayOptions, 'pageSize'>) {
   const p = sqlPattern(options.pattern ?? '>')
   const from = new Date(options.from ?? 0)
   const to = options.to === undefined ? undefined : new Date(options.to)
-  if (Number.isNaN(from.getTime()) || (to && Number.isNaN(to.getTime()))) throw new ConfigError('replay: from and to must be valid dates or RFC 3339 strings')
+  if (Number.isNaN(from.getTime()) || (to && Number.isNaN(to.getTime())))
+    throw new ConfigError('replay: from and to must be valid dates or RFC 3339 strings')
   return { p, from: from.toISOString(), to: to ? to.toISOString() : 'infinity' }
 }
 
@@ -119,7 +136,10 @@ export interface DbRealtimeTransport extends Transport {
    * Replays stored events of a time range, oldest first, into `handler` (outside any group: nothing
    * is acked or retried). Returns how many events were handed over. Undecodable rows are skipped and counted in `skipped`.
    */
-  replay(options: ReplayOptions, handler: (envelope: Envelope) => void | Promise<void>): Promise<{ replayed: number; skipped: number }>
+  replay(
+    options: ReplayOptions,
+    handler: (envelope: Envelope) => void | Promise<void>,
+  ): Promise<{ replayed: number; skipped: number }>
   /** How many events `replay` with the same options would visit (progress of a backfill). */
   count(options: Omit<ReplayOptions, 'pageSize'>): Promise<number>
   /**
@@ -164,7 +184,10 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     this.name = driver.kind
     this.schema = driver.schema
     this.publishTimeoutMs = resolvePublishTimeout(options.publishTimeoutMs, `${driver.kind} transport`)
-    this.state = new ConnectionState({ onConnectionState: options.onConnectionState, onError: (err) => this.reportError(err, { operation: 'connection' }) })
+    this.state = new ConnectionState({
+      onConnectionState: options.onConnectionState,
+      onError: (err) => this.reportError(err, { operation: 'connection' }),
+    })
     // The driver connected and checked the schema before the transport was built.
     this.state.up()
     this.driver = observedDriver(driver, this.state)
@@ -175,20 +198,27 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     this.onError = options.onError ?? warnErrorListener(driver.kind)
     this.deadLetters = {
       list: (opts) => this.listDeadLetters(opts),
-      redrive: async (ids) => (ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_redrive', [this.deadLetterIds(ids)]))),
-      purge: async (ids) => (ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_purge', [this.deadLetterIds(ids)]))),
+      redrive: async (ids) =>
+        ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_redrive', [this.deadLetterIds(ids)])),
+      purge: async (ids) =>
+        ids.length === 0 ? 0 : this.value(await this.driver.call('dead_letter_purge', [this.deadLetterIds(ids)])),
     }
     if (options.retention) {
       checkRetention(options.retention, `${driver.kind} transport retention`)
       this.retention = options.retention
-      this.scheduleRetention(positiveInt(options.retention.intervalMs ?? RETENTION_DEFAULTS.intervalMs, 'retention.intervalMs'))
+      this.scheduleRetention(
+        positiveInt(options.retention.intervalMs ?? RETENTION_DEFAULTS.intervalMs, 'retention.intervalMs'),
+      )
     }
   }
 
   async prune(policy?: RetentionPolicy): Promise<PruneResult> {
     this.assertOpen()
     const p = policy ?? this.retention
-    if (!p) throw new ConfigError(`${this.name} transport: prune() needs a policy, e.g. prune({ maxAgeMs: 90 * 86_400_000 }), or the retention option`)
+    if (!p)
+      throw new ConfigError(
+        `${this.name} transport: prune() needs a policy, e.g. prune({ maxAgeMs: 90 * 86_400_000 }), or the retention option`,
+      )
     return pruneEvents(this.driver, p)
   }
 
@@ -198,9 +228,14 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
       this.pruning = this.prune()
         .then((result) => {
           if (result.heldBy) {
-            this.reportError(new TransportError(
-              `retention: group "${result.heldBy.group}" still needs event ${result.heldBy.seq}, so older events are kept; ` +
-                'if nobody consumes that group any more, drop it', { retryable: true }), { operation: 'retention' })
+            this.reportError(
+              new TransportError(
+                `retention: group "${result.heldBy.group}" still needs event ${result.heldBy.seq}, so older events are kept; ` +
+                  'if nobody consumes that group any more, drop it',
+                { retryable: true },
+              ),
+              { operation: 'retention' },
+            )
           }
         })
         .catch((err) => this.reportError(err, { operation: 'retention' }))
@@ -233,7 +268,9 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   private async insert(batch: readonly Envelope[]): Promise<void> {
     const chunk = DB_REALTIME_DEFAULTS.publishChunk
     for (let i = 0; i < batch.length; i += chunk) {
-      const parts = batch.slice(i, i + chunk).map((e) => encodeForJsonb(e, this.capabilities.maxPayloadBytes, this.name))
+      const parts = batch
+        .slice(i, i + chunk)
+        .map((e) => encodeForJsonb(e, this.capabilities.maxPayloadBytes, this.name))
       await this.driver.call('publish', [`[${parts.join(',')}]`])
     }
   }
@@ -241,7 +278,14 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
     this.assertOpen()
     const p = sqlPattern(spec.pattern)
-    const rows = await this.driver.call('register_group', [spec.group, spec.pattern, p.regex, p.prefix, spec.startFrom, spec.ephemeral])
+    const rows = await this.driver.call('register_group', [
+      spec.group,
+      spec.pattern,
+      p.regex,
+      p.prefix,
+      spec.startFrom,
+      spec.ephemeral,
+    ])
     const groupId = this.value(rows)
     if (this.push) await this.startListening()
     const sub = new DbSubscription(this, groupId, spec, p.matches, onBatch)
@@ -250,7 +294,10 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
       close: async () => {
         this.subscriptions.delete(sub)
         await sub.close()
-        if (spec.ephemeral) await this.driver.call('drop_group', [groupId]).catch((err) => this.reportError(err, { operation: 'drop-group', group: spec.group }))
+        if (spec.ephemeral)
+          await this.driver
+            .call('drop_group', [groupId])
+            .catch((err) => this.reportError(err, { operation: 'drop-group', group: spec.group }))
       },
     }
   }
@@ -265,7 +312,10 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
     return Number(this.value(await this.driver.call('count_range', [from, to, p.regex, p.prefix])))
   }
 
-  async replay(options: ReplayOptions, handler: (envelope: Envelope) => void | Promise<void>): Promise<{ replayed: number; skipped: number }> {
+  async replay(
+    options: ReplayOptions,
+    handler: (envelope: Envelope) => void | Promise<void>,
+  ): Promise<{ replayed: number; skipped: number }> {
     this.assertOpen()
     const { p, from, to } = rangeOf(options)
     const pageSize = positiveInt(options.pageSize ?? 500, 'pageSize')
@@ -341,7 +391,8 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   private deadLetterIds(ids: readonly string[]): number[] {
     return ids.map((id) => {
       const n = Number(id)
-      if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`invalid dead letter id ${JSON.stringify(id)}: use ids returned by deadLetters.list()`)
+      if (!Number.isSafeInteger(n) || n <= 0)
+        throw new ConfigError(`invalid dead letter id ${JSON.stringify(id)}: use ids returned by deadLetters.list()`)
       return n
     })
   }
@@ -351,6 +402,7 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new TransportError(`the ${this.name} transport is closed: create a new one`, { retryable: false })
+    if (this.closed)
+      throw new TransportError(`the ${this.name} transport is closed: create a new one`, { retryable: false })
   }
 }

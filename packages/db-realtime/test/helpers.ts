@@ -1,7 +1,7 @@
-import pg from 'pg'
-import { uniqueToken } from '@tierbus/core/testing'
 import type { Transport } from '@tierbus/core'
-import { postgresTransport, type DbRealtimeTransport, type PostgresTransportOptions } from '../src/index.js'
+import { uniqueToken } from '@tierbus/core/testing'
+import pg from 'pg'
+import { type DbRealtimeTransport, type PostgresTransportOptions, postgresTransport } from '../src/index.js'
 
 /** The test database (real Postgres, trust auth). */
 export const DATABASE_URL = process.env.TIERBUS_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -23,7 +23,9 @@ export async function dropSchema(schema: string): Promise<void> {
 }
 
 /** A postgres transport on a fresh migrated schema that drops the schema when closed. */
-export async function freshPostgresTransport(options: Partial<PostgresTransportOptions> = {}): Promise<DbRealtimeTransport> {
+export async function freshPostgresTransport(
+  options: Partial<PostgresTransportOptions> = {},
+): Promise<DbRealtimeTransport> {
   const schema = options.schema ?? freshSchema()
   const transport = await postgresTransport({ url: DATABASE_URL, poolSize: 4, onError: () => {}, ...options, schema })
   const close = transport.close.bind(transport)
@@ -55,7 +57,12 @@ export const INJECT_OBJECT_SQL = (schema: string) =>
  * columns (so a forged `replyto` lands in `extras`, where tierbus reads it back); anything else as a row
  * that is not a valid envelope (no source, the raw text as data).
  */
-export async function injectRawRow(query: (sql: string, params: unknown[]) => Promise<unknown>, schema: string, type: string, raw: string): Promise<void> {
+export async function injectRawRow(
+  query: (sql: string, params: unknown[]) => Promise<unknown>,
+  schema: string,
+  type: string,
+  raw: string,
+): Promise<void> {
   let isObject = false
   try {
     const value: unknown = JSON.parse(raw)

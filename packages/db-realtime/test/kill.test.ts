@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createBus, defineEvent } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
-import { z } from 'zod'
 import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { DATABASE_URL, freshPostgresTransport } from './helpers.js'
 
 const script = fileURLToPath(new URL('./fixtures/hanging-consumer.ts', import.meta.url))
@@ -25,7 +25,13 @@ describe('consumer killed mid-batch (SIGKILL)', () => {
     // One process: `node --import tsx`, so SIGKILL hits the consumer itself (npx/tsx would kill a wrapper).
     const child = spawn(process.execPath, ['--conditions=tierbus-source', '--import', 'tsx', script], {
       cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL, TIERBUS_DB_SCHEMA: transport.schema, KILL_TEST_TYPE: type, KILL_TEST_LEASE_MS: String(leaseMs) },
+      env: {
+        ...process.env,
+        DATABASE_URL,
+        TIERBUS_DB_SCHEMA: transport.schema,
+        KILL_TEST_TYPE: type,
+        KILL_TEST_LEASE_MS: String(leaseMs),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     cleanups.push(() => void child.kill('SIGKILL'))
@@ -40,25 +46,43 @@ describe('consumer killed mid-batch (SIGKILL)', () => {
         if (m) grabbed.add(Number(m[1]))
       }
     })
-    await eventually(() => ready, () => `the child consumer to start (stderr: ${stderr})`, { timeoutMs: 20_000 })
+    await eventually(
+      () => ready,
+      () => `the child consumer to start (stderr: ${stderr})`,
+      { timeoutMs: 20_000 },
+    )
 
     const bus = createBus({ transport, source: 'kill-test', closeTransport: false })
     cleanups.push(() => bus.close())
     const total = 40
     const publishedAt = Date.now()
-    await bus.publishBatch(E, Array.from({ length: total }, (_, n) => ({ n })))
-    await eventually(() => grabbed.size === 10, () => `the child to hold a full batch of 10, has ${grabbed.size}`)
+    await bus.publishBatch(
+      E,
+      Array.from({ length: total }, (_, n) => ({ n })),
+    )
+    await eventually(
+      () => grabbed.size === 10,
+      () => `the child to hold a full batch of 10, has ${grabbed.size}`,
+    )
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.kill('SIGKILL')
     expect(await exited).toBe(null)
 
     const handled = new Map<number, number>()
     const redeliveredAt: number[] = []
-    await bus.subscribe(E, (e) => {
-      if (grabbed.has(e.data.n)) redeliveredAt.push(Date.now())
-      handled.set(e.data.n, e.attempt)
-    }, { group: 'workers', concurrency: 8, leaseMs })
-    await eventually(() => handled.size === total, () => `all ${total} events handled, got ${handled.size}`, { timeoutMs: 15_000 })
+    await bus.subscribe(
+      E,
+      (e) => {
+        if (grabbed.has(e.data.n)) redeliveredAt.push(Date.now())
+        handled.set(e.data.n, e.attempt)
+      },
+      { group: 'workers', concurrency: 8, leaseMs },
+    )
+    await eventually(
+      () => handled.size === total,
+      () => `all ${total} events handled, got ${handled.size}`,
+      { timeoutMs: 15_000 },
+    )
     // Every event is handled; the ones the dead consumer held come back as a second attempt, after its lease.
     expect([...handled.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, n) => n))
     for (const n of grabbed) expect(handled.get(n)).toBe(2)

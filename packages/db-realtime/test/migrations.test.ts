@@ -1,5 +1,5 @@
-import pg from 'pg'
 import { ConfigError } from '@tierbus/core'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MIGRATIONS, migrate, migrationSql, runMigrateCli } from '../src/index.js'
 import { DATABASE_URL, dropSchema, freshSchema } from './helpers.js'
@@ -8,7 +8,9 @@ import { DATABASE_URL, dropSchema, freshSchema } from './helpers.js'
 async function ensureSupabaseRoles(pool: pg.Pool): Promise<void> {
   for (const role of ['anon', 'authenticated', 'service_role']) {
     try {
-      await pool.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF; END $$`)
+      await pool.query(
+        `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF; END $$`,
+      )
     } catch (err) {
       if ((err as { code?: string }).code !== '23505' && (err as { code?: string }).code !== '42710') throw err
     }
@@ -42,7 +44,11 @@ describe('migrations', () => {
 
   it('survives concurrent migrate calls on the same schema (advisory lock)', async () => {
     const s = schema()
-    const results = await Promise.all([migrate(pool, { schema: s }), migrate(pool, { schema: s }), migrate(pool, { schema: s })])
+    const results = await Promise.all([
+      migrate(pool, { schema: s }),
+      migrate(pool, { schema: s }),
+      migrate(pool, { schema: s }),
+    ])
     expect(results.flatMap((r) => r.applied).sort()).toEqual(MIGRATIONS.map((m) => m.version))
   })
 
@@ -86,13 +92,17 @@ describe('migrations', () => {
     try {
       await client.query(`INSERT INTO "${s}".events (id, type, source, data) VALUES ('e1', 'a.b', 'test', '{}')`)
       // Simulate Supabase's broad default grants: RLS must still hide and block everything.
-      await client.query(`GRANT USAGE ON SCHEMA "${s}" TO anon, authenticated; GRANT SELECT, INSERT ON "${s}".events TO anon, authenticated`)
+      await client.query(
+        `GRANT USAGE ON SCHEMA "${s}" TO anon, authenticated; GRANT SELECT, INSERT ON "${s}".events TO anon, authenticated`,
+      )
       for (const role of ['anon', 'authenticated']) {
         await client.query('BEGIN')
         await client.query(`SET LOCAL ROLE ${role}`)
         const { rows } = await client.query(`SELECT count(*)::int AS n FROM "${s}".events`)
         expect(rows[0].n).toBe(0)
-        const insert = await client.query(`INSERT INTO "${s}".events (id, type, source) VALUES ('e2', 'a.b', 'x')`).catch((e: unknown) => e)
+        const insert = await client
+          .query(`INSERT INTO "${s}".events (id, type, source) VALUES ('e2', 'a.b', 'x')`)
+          .catch((e: unknown) => e)
         expect((insert as Error).message).toMatch(/row-level security/)
         await client.query('ROLLBACK')
         await client.query('BEGIN')
@@ -114,7 +124,15 @@ describe('migrations', () => {
     try {
       await client.query('BEGIN')
       await client.query('SET LOCAL ROLE service_role')
-      const envelope = { specversion: '1.0', id: 'svc-1', source: 'test', type: 'a.b', time: new Date().toISOString(), datacontenttype: 'application/json', data: { ok: true } }
+      const envelope = {
+        specversion: '1.0',
+        id: 'svc-1',
+        source: 'test',
+        type: 'a.b',
+        time: new Date().toISOString(),
+        datacontenttype: 'application/json',
+        data: { ok: true },
+      }
       const { rows } = await client.query(`SELECT "${s}".publish($1::jsonb) AS n`, [JSON.stringify([envelope])])
       expect(rows[0].n).toBe(1)
       const read = await client.query(`SELECT "${s}".envelope_text(e) AS t FROM "${s}".events e`)
@@ -127,7 +145,9 @@ describe('migrations', () => {
 
   it('migrates from the CLI entry (DATABASE_URL, --schema) and rejects unknown arguments', async () => {
     const s = schema()
-    expect(await runMigrateCli(['migrate', '--schema', s], { DATABASE_URL })).toBe(`schema "${s}": applied migrations ${MIGRATIONS.map((m) => m.version).join(", ")}`)
+    expect(await runMigrateCli(['migrate', '--schema', s], { DATABASE_URL })).toBe(
+      `schema "${s}": applied migrations ${MIGRATIONS.map((m) => m.version).join(', ')}`,
+    )
     expect(await runMigrateCli(['migrate', '--schema', s], { DATABASE_URL })).toBe(`schema "${s}": up to date`)
     expect(await runMigrateCli(['sql'], { TIERBUS_DB_SCHEMA: s })).toContain(`CREATE TABLE IF NOT EXISTS "${s}".events`)
     await expect(runMigrateCli(['migrate'], {})).rejects.toThrow(/set DATABASE_URL/)

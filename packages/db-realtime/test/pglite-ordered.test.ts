@@ -45,18 +45,28 @@ describe('pglite ordered delivery', () => {
       seen.set(e.data.key, list)
     }
     const events = []
-    for (let n = 0; n < PER_KEY; n++) for (let k = 0; k < KEYS; k++) events.push(outgoing(E, { key: `k${k}`, n }, { key: `k${k}` }))
+    for (let n = 0; n < PER_KEY; n++)
+      for (let k = 0; k < KEYS; k++) events.push(outgoing(E, { key: `k${k}`, n }, { key: `k${k}` }))
     await bus.publishBatch(events)
 
     // More room than keys, so members keep claiming while every key is in flight: each of those claims
     // walked the whole backlog (~1 s per claim here, the thread stalled for 20-40 s and leases ran out).
     // The lease is far longer than a claim needs and shorter than those stalls.
-    const options = { group: 'ordered-agents', ordered: true, concurrency: 16, leaseMs: 10_000, startFrom: 'earliest' } as const
+    const options = {
+      group: 'ordered-agents',
+      ordered: true,
+      concurrency: 16,
+      leaseMs: 10_000,
+      startFrom: 'earliest',
+    } as const
     await bus.subscribe(E, handle, options)
     await bus.subscribe(E, handle, options)
 
     const enough = () => seen.size === KEYS && [...seen.values()].every((ns) => ns.length >= HANDLED_PER_KEY)
-    await eventually(enough, () => `${HANDLED_PER_KEY} events of each key handled, got ${handledIds.size} in all`, { timeoutMs: 90_000, intervalMs: 100 })
+    await eventually(enough, () => `${HANDLED_PER_KEY} events of each key handled, got ${handledIds.size} in all`, {
+      timeoutMs: 90_000,
+      intervalMs: 100,
+    })
     expect(overlaps).toBe(0)
     expect([...handledIds.values()].filter((count) => count > 1)).toEqual([])
     for (const [key, ns] of seen) expect(ns, `order of ${key}`).toEqual(Array.from({ length: ns.length }, (_, n) => n))

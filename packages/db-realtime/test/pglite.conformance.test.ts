@@ -2,7 +2,7 @@
 import { PGlite } from '@electric-sql/pglite'
 import { runTransportConformance } from '@tierbus/core/testing'
 import { afterAll, beforeAll } from 'vitest'
-import { DB_REALTIME_CAPABILITIES, pgliteTransport, type DbRealtimeTransport } from '../src/index.js'
+import { DB_REALTIME_CAPABILITIES, type DbRealtimeTransport, pgliteTransport } from '../src/index.js'
 import { freshSchema, injectRawRow } from './helpers.js'
 
 // One in-memory PGlite for the file (starting one costs ~1 s); each case gets its own schema, dropped on close.

@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { createBus, defineEvent, type Envelope } from '@tierbus/core'
 import { eventually, quietPeriod, uniqueToken } from '@tierbus/core/testing'
-import { z } from 'zod'
 import { afterEach, describe, expect, it } from 'vitest'
-import { pgliteTransport, publishInTransaction, transportFromEnv, type DbRealtimeTransport } from '../src/index.js'
+import { z } from 'zod'
+import { type DbRealtimeTransport, pgliteTransport, publishInTransaction, transportFromEnv } from '../src/index.js'
 
 const Item = z.object({ n: z.number() })
 
@@ -43,7 +43,15 @@ describe('pglite transport', () => {
     const transport = await pgliteTransport({ client: db, schema: 'app_events', onError: () => {} })
     cleanups.push(() => transport.close())
     const type = `${uniqueToken('ptx')}.x`
-    const ev = (n: number): Envelope => ({ specversion: '1.0', id: uniqueToken('e'), source: 'test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n } })
+    const ev = (n: number): Envelope => ({
+      specversion: '1.0',
+      id: uniqueToken('e'),
+      source: 'test',
+      type,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      data: { n },
+    })
     const got: number[] = []
     const bus = createBus({ transport, source: 'test', closeTransport: false })
     cleanups.push(() => bus.close())

@@ -1,15 +1,30 @@
-import pg from 'pg'
-import { z } from 'zod'
-import { createBus, defineEvent, TransportError, ValidationError, type Envelope } from '@tierbus/core'
+import { createBus, defineEvent, type Envelope, TransportError, ValidationError } from '@tierbus/core'
 import { eventually, quietPeriod, uniqueToken } from '@tierbus/core/testing'
+import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
-import { postgresTransport, publishInTransaction, transactionTransport, transportFromEnv, type DbRealtimeTransport } from '../src/index.js'
+import { z } from 'zod'
+import {
+  type DbRealtimeTransport,
+  postgresTransport,
+  publishInTransaction,
+  transactionTransport,
+  transportFromEnv,
+} from '../src/index.js'
 import { DATABASE_URL, dropSchema, freshPostgresTransport, freshSchema } from './helpers.js'
 
 const Item = z.object({ n: z.number().int() })
 
 function envelope(type: string, n: number, extra: Partial<Envelope> = {}): Envelope {
-  return { specversion: '1.0', id: uniqueToken('ev'), source: 'test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n }, ...extra }
+  return {
+    specversion: '1.0',
+    id: uniqueToken('ev'),
+    source: 'test',
+    type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: { n },
+    ...extra,
+  }
 }
 
 describe('postgres transport', () => {
@@ -82,7 +97,11 @@ describe('postgres transport', () => {
       const client = await pool().connect()
       try {
         await client.query('BEGIN')
-        const txBus = createBus({ transport: transactionTransport(client, { schema: t.schema }), source: 'test', closeTransport: false })
+        const txBus = createBus({
+          transport: transactionTransport(client, { schema: t.schema }),
+          source: 'test',
+          closeTransport: false,
+        })
         const sent = await txBus.publish(E, { n: 5 }, { key: 'order-1' })
         await client.query('COMMIT')
         const replayed: Envelope[] = []
@@ -98,7 +117,9 @@ describe('postgres transport', () => {
   it('refuses an event with a NUL character (jsonb cannot store it) with a ValidationError, writing nothing of the batch', async () => {
     const t = await transport()
     const type = `${uniqueToken('t')}.nul`
-    const err = await t.publish([envelope(type, 1), { ...envelope(type, 2), data: { text: 'a\u0000b' } }]).catch((e: unknown) => e)
+    const err = await t
+      .publish([envelope(type, 1), { ...envelope(type, 2), data: { text: 'a\u0000b' } }])
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ValidationError)
     expect((err as Error).message).toMatch(/NUL character .* strip it before publishing/)
     const events: number[] = []
@@ -134,9 +155,14 @@ describe('postgres transport', () => {
     const p = pool()
     await t.publish([envelope(`${prefix}.a.one`, 1), envelope(`${prefix}.b.one`, 2), envelope(`${prefix}.a.two`, 3)])
     // Move one event an hour back so the range excludes it.
-    await p.query(`UPDATE "${t.schema}".events SET time = now() - interval '1 hour' WHERE type = $1`, [`${prefix}.a.two`])
+    await p.query(`UPDATE "${t.schema}".events SET time = now() - interval '1 hour' WHERE type = $1`, [
+      `${prefix}.a.two`,
+    ])
     const seen: string[] = []
-    const result = await t.replay({ pattern: `${prefix}.*.one`, from: new Date(Date.now() - 60_000), pageSize: 1 }, (e) => void seen.push(e.type))
+    const result = await t.replay(
+      { pattern: `${prefix}.*.one`, from: new Date(Date.now() - 60_000), pageSize: 1 },
+      (e) => void seen.push(e.type),
+    )
     expect(seen).toEqual([`${prefix}.a.one`, `${prefix}.b.one`])
     expect(result).toEqual({ replayed: 2, skipped: 0 })
     const all: string[] = []
@@ -167,14 +193,22 @@ describe('postgres transport', () => {
     await eventually(() => got.length === 1, 'the first event by push')
     const p = pool()
     const listeners = async () =>
-      (await p.query(`SELECT pid FROM pg_stat_activity WHERE query = $1 AND datname = current_database()`, [`LISTEN ${t.schema}_events`])).rows.map((r) => r.pid as number)
+      (
+        await p.query(`SELECT pid FROM pg_stat_activity WHERE query = $1 AND datname = current_database()`, [
+          `LISTEN ${t.schema}_events`,
+        ])
+      ).rows.map((r) => r.pid as number)
     const [before] = await listeners()
     expect(before).toBeTypeOf('number')
     await p.query('SELECT pg_terminate_backend($1)', [before])
-    await eventually(async () => {
-      const now = await listeners()
-      return now.length === 1 && now[0] !== before
-    }, 'a new LISTEN connection', { timeoutMs: 5_000, intervalMs: 50 })
+    await eventually(
+      async () => {
+        const now = await listeners()
+        return now.length === 1 && now[0] !== before
+      },
+      'a new LISTEN connection',
+      { timeoutMs: 5_000, intervalMs: 50 },
+    )
     await t.publish([envelope(type, 2)])
     await eventually(() => got.length === 2, 'the second event by push after the reconnect', { timeoutMs: 5_000 })
   })
@@ -187,7 +221,9 @@ describe('postgres transport', () => {
   })
 
   it('fails at startup with a TransportError when the database is unreachable', async () => {
-    const err = await postgresTransport({ url: 'postgres://postgres@127.0.0.1:1/test', schema: freshSchema() }).catch((e: unknown) => e)
+    const err = await postgresTransport({ url: 'postgres://postgres@127.0.0.1:1/test', schema: freshSchema() }).catch(
+      (e: unknown) => e,
+    )
     expect(err).toBeInstanceOf(TransportError)
     expect((err as Error).message).toMatch(/ECONNREFUSED/)
   })
@@ -201,8 +237,12 @@ describe('postgres transport', () => {
     expect((t as DbRealtimeTransport).schema).toBe(schema)
     await expect(transportFromEnv('postgres', {})).rejects.toThrow(/set DATABASE_URL/)
     await expect(transportFromEnv('postgres', { DATABASE_URL: 'mysql://x' })).rejects.toThrow(/DATABASE_URL/)
-    await expect(transportFromEnv('postgres', { DATABASE_URL, TIERBUS_DB_SCHEMA: 'Bad-Name' })).rejects.toThrow(/TIERBUS_DB_SCHEMA/)
-    await expect(transportFromEnv('supabase', { SUPABASE_URL: 'https://x.supabase.co' })).rejects.toThrow(/SUPABASE_SERVICE_ROLE_KEY/)
+    await expect(transportFromEnv('postgres', { DATABASE_URL, TIERBUS_DB_SCHEMA: 'Bad-Name' })).rejects.toThrow(
+      /TIERBUS_DB_SCHEMA/,
+    )
+    await expect(transportFromEnv('supabase', { SUPABASE_URL: 'https://x.supabase.co' })).rejects.toThrow(
+      /SUPABASE_SERVICE_ROLE_KEY/,
+    )
   })
 
   it("starts a 'latest' group after every committed event, even while an older transaction is still open", async () => {

@@ -1,5 +1,5 @@
-import pg from 'pg'
 import { ConfigError } from '@tierbus/core'
+import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { migrate, migrationSql, postgresTransport } from '../src/index.js'
 import { DATABASE_URL, dropSchema, freshSchema } from './helpers.js'
@@ -32,7 +32,10 @@ describe('schema ownership', () => {
 
   it("refuses schema 'public' with a ConfigError that says to use a dedicated schema", async () => {
     const before = await grantsIn(pool, 'public')
-    for (const attempt of [() => migrate(pool, { schema: 'public' }), () => postgresTransport({ url: DATABASE_URL, schema: 'public' })]) {
+    for (const attempt of [
+      () => migrate(pool, { schema: 'public' }),
+      () => postgresTransport({ url: DATABASE_URL, schema: 'public' }),
+    ]) {
       const err = await attempt().catch((e: unknown) => e)
       expect(err).toBeInstanceOf(ConfigError)
       expect((err as Error).message).toMatch(/"public" refused.*dedicated schema/)
@@ -55,13 +58,15 @@ describe('schema ownership', () => {
     expect(rows.map((r) => r.tablename)).toEqual(['orders'])
   })
 
-  it("adopts an empty existing schema or one holding only tierbus-marked tables, and accepts one migrated before the mark", async () => {
+  it('adopts an empty existing schema or one holding only tierbus-marked tables, and accepts one migrated before the mark', async () => {
     const empty = schema()
     await pool.query(`CREATE SCHEMA "${empty}"`)
     expect((await migrate(pool, { schema: empty })).applied.length).toBeGreaterThan(0)
     // The migrator's Postgres store marks its tables: the db tier may share that schema.
     const shared = schema()
-    await pool.query(`CREATE SCHEMA "${shared}"; CREATE TABLE "${shared}".migration_state (migration text); COMMENT ON TABLE "${shared}".migration_state IS 'tierbus: live migration state'`)
+    await pool.query(
+      `CREATE SCHEMA "${shared}"; CREATE TABLE "${shared}".migration_state (migration text); COMMENT ON TABLE "${shared}".migration_state IS 'tierbus: live migration state'`,
+    )
     expect((await migrate(pool, { schema: shared })).applied.length).toBeGreaterThan(0)
     const legacy = schema()
     await migrate(pool, { schema: legacy })

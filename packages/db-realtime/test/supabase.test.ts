@@ -1,8 +1,15 @@
-import pg from 'pg'
 import { TransportError } from '@tierbus/core'
 import { runTransportConformance } from '@tierbus/core/testing'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DB_FUNCTIONS, DB_REALTIME_CAPABILITIES, migrate, postgresTransport, supabaseTransport, type DbRealtimeTransport } from '../src/index.js'
+import {
+  DB_FUNCTIONS,
+  DB_REALTIME_CAPABILITIES,
+  type DbRealtimeTransport,
+  migrate,
+  postgresTransport,
+  supabaseTransport,
+} from '../src/index.js'
 import { DATABASE_URL, dropSchema, freshSchema, injectRawPg } from './helpers.js'
 
 // No PostgREST or Realtime server can run here (Debian has no postgrest package), so the supabase-js
@@ -15,7 +22,9 @@ async function ensureServiceRole(): Promise<void> {
   try {
     for (const role of ['anon', 'authenticated', 'service_role']) {
       await client
-        .query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF; END $$`)
+        .query(
+          `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF; END $$`,
+        )
         .catch((err: { code?: string }) => {
           if (err.code !== '23505' && err.code !== '42710') throw err
         })
@@ -64,7 +73,11 @@ describe('supabase SQL surface', () => {
   })
 
   it('fails at startup with a TransportError when the Supabase API cannot be reached', async () => {
-    const err = await supabaseTransport({ url: 'http://127.0.0.1:1', serviceRoleKey: 'x'.repeat(40), schema: 'tierbus' }).catch((e: unknown) => e)
+    const err = await supabaseTransport({
+      url: 'http://127.0.0.1:1',
+      serviceRoleKey: 'x'.repeat(40),
+      schema: 'tierbus',
+    }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TransportError)
     expect((err as Error).message).toMatch(/supabase transport startup/)
   })

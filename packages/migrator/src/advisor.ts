@@ -104,8 +104,18 @@ export function adviseTier(w: Workload, thresholds = ADVISOR_THRESHOLDS): Verdic
       requires: 'redis-streams',
       reason: `${w.agents ?? 0} agents ${(w.agents ?? 0) > thresholds.maxAgentsOnDatabase ? '>' : '<='} ${thresholds.maxAgentsOnDatabase}: more need a dedicated queue's orchestration`,
     },
-    { name: 'guaranteed-delivery-sla', fired: Boolean(w.guaranteedDeliverySla), requires: 'sqs-sns', reason: 'guaranteed delivery SLAs required: SQS/SNS' },
-    { name: 'multi-region', fired: Boolean(w.multiRegion), requires: 'sqs-sns', reason: 'multi-region deployment: SQS/SNS' },
+    {
+      name: 'guaranteed-delivery-sla',
+      fired: Boolean(w.guaranteedDeliverySla),
+      requires: 'sqs-sns',
+      reason: 'guaranteed delivery SLAs required: SQS/SNS',
+    },
+    {
+      name: 'multi-region',
+      fired: Boolean(w.multiRegion),
+      requires: 'sqs-sns',
+      reason: 'multi-region deployment: SQS/SNS',
+    },
   ]
   const requiredBy = (list: readonly Trigger[]): AdvisedTier => {
     let required: AdvisedTier = w.currentTier
@@ -115,26 +125,37 @@ export function adviseTier(w: Workload, thresholds = ADVISOR_THRESHOLDS): Verdic
   }
   const required = requiredBy(triggers)
   const fired = triggers.filter((t) => t.fired && rank(t.requires) >= rank(w.currentTier))
-  const reasons = fired.length > 0 ? fired.map((t) => t.reason) : [`no trigger fired: ${w.currentTier} carries ${fmt(w.eventsPerDay)} events/day`]
+  const reasons =
+    fired.length > 0
+      ? fired.map((t) => t.reason)
+      : [`no trigger fired: ${w.currentTier} carries ${fmt(w.eventsPerDay)} events/day`]
   if (w.p99LatencyMs !== undefined && w.latencyRequirementMs !== undefined && w.p99LatencyMs > w.latencyRequirementMs) {
     reasons.push(`measured p99 ${w.p99LatencyMs} ms exceeds the ${w.latencyRequirementMs} ms requirement`)
   }
   if (w.trimmedUnread) {
-    reasons.push(`warning: retention removed ${fmt(w.trimmedUnread)} events before a consumer group settled them: raise the retention limit, or drop trimUnread so a lagging group holds the stream`)
+    reasons.push(
+      `warning: retention removed ${fmt(w.trimmedUnread)} events before a consumer group settled them: raise the retention limit, or drop trimUnread so a lagging group holds the stream`,
+    )
   }
   // Volume measured over less than an hour is a guess: what it alone adds to the verdict is only watched.
   const observedSeconds = w.observedSeconds
   const shortSample = observedSeconds !== undefined && observedSeconds < PROVISIONAL_BELOW_SECONDS
-  const provisional = shortSample && requiredBy(triggers.filter((t) => !t.name.startsWith('events-per-day'))) !== required
+  const provisional =
+    shortSample && requiredBy(triggers.filter((t) => !t.name.startsWith('events-per-day'))) !== required
   if (shortSample) {
-    reasons.push(`provisional: events/day extrapolated from ${Math.round(observedSeconds)} s of traffic; watch it for a day before migrating`)
+    reasons.push(
+      `provisional: events/day extrapolated from ${Math.round(observedSeconds)} s of traffic; watch it for a day before migrating`,
+    )
   }
   const action = required === w.currentTier ? 'stay' : provisional ? 'watch' : 'migrate'
   return { currentTier: w.currentTier, recommendedTier: required, action, reasons, triggers, provisional }
 }
 
 /** Derives volume (average events/day over the process's uptime) and latency from a bus's metrics snapshot. */
-export function workloadFromMetrics(snapshot: MetricsSnapshot, requirements: Omit<Workload, 'eventsPerDay' | 'p99LatencyMs' | 'currentTier'> & { currentTier: AdvisedTier }): Workload {
+export function workloadFromMetrics(
+  snapshot: MetricsSnapshot,
+  requirements: Omit<Workload, 'eventsPerDay' | 'p99LatencyMs' | 'currentTier'> & { currentTier: AdvisedTier },
+): Workload {
   // The average over the process's life, not the 10 s window: a burst is not a daily volume.
   const seconds = Math.max(1, snapshot.uptimeMs / 1000)
   // `next start` and most hosts set NODE_ENV; an explicit `production` wins.

@@ -12,7 +12,10 @@ export interface HistoryRange {
 
 /** What backfill reads from: the db tier's log (`@tierbus/db-realtime` transports have both methods). */
 export interface HistorySource {
-  replay(options: HistoryRange & { pageSize?: number }, handler: (envelope: Envelope) => void | Promise<void>): Promise<{ replayed: number; skipped: number }>
+  replay(
+    options: HistoryRange & { pageSize?: number },
+    handler: (envelope: Envelope) => void | Promise<void>,
+  ): Promise<{ replayed: number; skipped: number }>
   count?(options: HistoryRange): Promise<number>
 }
 
@@ -53,7 +56,8 @@ export function isHistorySource(t: unknown): t is HistorySource {
  */
 export async function backfill(options: BackfillOptions): Promise<BackfillProgress> {
   const batchSize = options.batchSize ?? BACKFILL_DEFAULTS.batchSize
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`backfill batchSize must be a positive integer, got ${batchSize}`)
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new ConfigError(`backfill batchSize must be a positive integer, got ${batchSize}`)
   const range: HistoryRange = {
     ...(options.from !== undefined ? { from: options.from } : {}),
     ...(options.to !== undefined ? { to: options.to } : {}),

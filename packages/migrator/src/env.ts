@@ -1,9 +1,16 @@
-import { ConfigError, transportFromEnv, type AdapterContext, type Env, type TierAdapter, type Transport } from '@tierbus/core'
-import { migratingTransport, type MigratingTransport } from './migrating-transport.js'
+import {
+  type AdapterContext,
+  ConfigError,
+  type Env,
+  type TierAdapter,
+  type Transport,
+  transportFromEnv,
+} from '@tierbus/core'
+import { type MigratingTransport, migratingTransport } from './migrating-transport.js'
+import { type PgLike, postgresMigrationStore } from './pg-store.js'
 import { parseMigration, parsePhase } from './phases.js'
-import { postgresMigrationStore, type PgLike } from './pg-store.js'
-import { redisMigrationStore, type RedisLike } from './redis-store.js'
-import { memoryMigrationStore, type MigrationStore } from './store.js'
+import { type RedisLike, redisMigrationStore } from './redis-store.js'
+import { type MigrationStore, memoryMigrationStore } from './store.js'
 
 /** Defaults of the env-driven migration. */
 export const MIGRATION_DEFAULTS = Object.freeze({ phasePollMs: 2_000 })
@@ -19,7 +26,9 @@ export async function migrationStoreFromEnv(env: Env, load: Loader = importer): 
   const url = env.TIERBUS_MIGRATION_STORE
   if (!url || url === 'memory') {
     if (env.NODE_ENV === 'production') {
-      throw new ConfigError('TIERBUS_MIGRATION_STORE is not set: in production several processes share a migration, so set it to a redis:// or postgres:// URL')
+      throw new ConfigError(
+        'TIERBUS_MIGRATION_STORE is not set: in production several processes share a migration, so set it to a redis:// or postgres:// URL',
+      )
     }
     return memoryMigrationStore()
   }
@@ -27,7 +36,10 @@ export async function migrationStoreFromEnv(env: Env, load: Loader = importer): 
     try {
       return (await load(pkg)) as Record<string, unknown>
     } catch (err) {
-      throw new ConfigError(`TIERBUS_MIGRATION_STORE names a ${pkg === 'pg' ? 'postgres' : 'redis'} store, which needs the ${pkg} package: npm install ${pkg}`, { cause: err })
+      throw new ConfigError(
+        `TIERBUS_MIGRATION_STORE names a ${pkg === 'pg' ? 'postgres' : 'redis'} store, which needs the ${pkg} package: npm install ${pkg}`,
+        { cause: err },
+      )
     }
   }
   if (/^rediss?:\/\//.test(url)) {
@@ -37,11 +49,19 @@ export async function migrationStoreFromEnv(env: Env, load: Loader = importer): 
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const mod = await clientOf('pg')
-    const Pool = ((mod.default as Record<string, unknown> | undefined)?.Pool ?? mod.Pool) as new (o: { connectionString: string; max: number }) => PgLike
-    return postgresMigrationStore(new Pool({ connectionString: url, max: 4 }), { ownsClient: true, schema: env.TIERBUS_MIGRATION_SCHEMA ?? 'tierbus' })
+    const Pool = ((mod.default as Record<string, unknown> | undefined)?.Pool ?? mod.Pool) as new (o: {
+      connectionString: string
+      max: number
+    }) => PgLike
+    return postgresMigrationStore(new Pool({ connectionString: url, max: 4 }), {
+      ownsClient: true,
+      schema: env.TIERBUS_MIGRATION_SCHEMA ?? 'tierbus',
+    })
   }
   // The value is not echoed: a mistyped store URL still holds its password.
-  throw new ConfigError('TIERBUS_MIGRATION_STORE is not a store URL tierbus knows: use redis://…, postgres://… or memory (rediss:// and postgresql:// work too)')
+  throw new ConfigError(
+    'TIERBUS_MIGRATION_STORE is not a store URL tierbus knows: use redis://…, postgres://… or memory (rediss:// and postgresql:// work too)',
+  )
 }
 
 /**
@@ -49,8 +69,13 @@ export async function migrationStoreFromEnv(env: Env, load: Loader = importer): 
  * variables, the shared store, and the phase (the store's, else `TIERBUS_MIGRATION_PHASE`, else `source`).
  * `createBusFromEnv` calls this when `TIERBUS_MIGRATION` is set.
  */
-export async function migrationTransportFromEnv(env: Env, load: Loader = importer, context?: AdapterContext): Promise<MigratingTransport> {
-  const tier = (tierVars: Env): Promise<Transport> => (context ? context.transportFromEnv(tierVars) : transportFromEnv(tierVars, { load }))
+export async function migrationTransportFromEnv(
+  env: Env,
+  load: Loader = importer,
+  context?: AdapterContext,
+): Promise<MigratingTransport> {
+  const tier = (tierVars: Env): Promise<Transport> =>
+    context ? context.transportFromEnv(tierVars) : transportFromEnv(tierVars, { load })
   const name = env.TIERBUS_MIGRATION ?? ''
   const { from, to } = parseMigration(name)
   if (env.TIERBUS_TRANSPORT && env.TIERBUS_TRANSPORT !== from && env.TIERBUS_TRANSPORT !== to) {
@@ -70,19 +95,30 @@ export async function migrationTransportFromEnv(env: Env, load: Loader = importe
     phase = (await store.writePhase(name, initial, undefined)) ? initial : ((await store.readPhase(name)) ?? initial)
   }
   const pollMs = env.TIERBUS_MIGRATION_POLL_MS ? Number(env.TIERBUS_MIGRATION_POLL_MS) : MIGRATION_DEFAULTS.phasePollMs
-  if (!Number.isFinite(pollMs) || pollMs < 10) throw new ConfigError('TIERBUS_MIGRATION_POLL_MS must be a number of milliseconds >= 10')
+  if (!Number.isFinite(pollMs) || pollMs < 10)
+    throw new ConfigError('TIERBUS_MIGRATION_POLL_MS must be a number of milliseconds >= 10')
   // A db-tier source is a transactional outbox (seed 004's guarantee): the app writes events in its own
   // transactions and a relay forwards them. TIERBUS_MIGRATION_RELAY=external leaves the relay to a
   // dedicated process.
   const relay = env.TIERBUS_MIGRATION_RELAY ?? 'in-process'
-  if (relay !== 'in-process' && relay !== 'external') throw new ConfigError('TIERBUS_MIGRATION_RELAY must be in-process or external')
+  if (relay !== 'in-process' && relay !== 'external')
+    throw new ConfigError('TIERBUS_MIGRATION_RELAY must be in-process or external')
   const outbox = ['postgres', 'pglite', 'supabase'].includes(from) ? { outbox: relay as 'in-process' | 'external' } : {}
-  const transport = migratingTransport({ source, target, phase, dedup: store, control: { store, migration: name, pollMs }, ...outbox })
+  const transport = migratingTransport({
+    source,
+    target,
+    phase,
+    dedup: store,
+    control: { store, migration: name, pollMs },
+    ...outbox,
+  })
   const close = transport.close.bind(transport)
-  return Object.assign(transport, { close: async () => {
-    await close()
-    await store.close()
-  } })
+  return Object.assign(transport, {
+    close: async () => {
+      await close()
+      await store.close()
+    },
+  })
 }
 
 /**

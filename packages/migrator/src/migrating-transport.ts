@@ -1,24 +1,26 @@
 import {
-  combineDeadLetters,
-  createBus,
-  intersectCapabilities,
-  describeError,
-  newEventId,
-  TransportError,
-  ValidationError,
   type Bus,
   type BusSubscription,
   type Capabilities,
+  combineDeadLetters,
+  createBus,
+  DEDUP_DEFAULTS,
   type DeadLetterStore,
+  type DedupStore,
   type Delivery,
+  describeError,
   type Envelope,
+  intersectCapabilities,
+  memoryDedupStore,
+  newEventId,
   type Subscription,
   type SubscriptionSpec,
   type Transport,
+  TransportError,
+  ValidationError,
 } from '@tierbus/core'
 import { SharedIntake } from '@tierbus/core/adapter'
-import { DEDUP_DEFAULTS, memoryDedupStore, type DedupStore } from '@tierbus/core'
-import { startOutboxRelay, type OutboxRelay } from './outbox-relay.js'
+import { type OutboxRelay, startOutboxRelay } from './outbox-relay.js'
 import { phaseChangeRefusal } from './phase-transitions.js'
 import { PHASE_BEHAVIOUR, type Phase } from './phases.js'
 import { pendingEvent } from './relayed-envelope.js'
@@ -162,7 +164,11 @@ class Migration implements MigratingTransport {
     if ((await control.store.readPhase(control.migration)) !== observed) return
     const refusal = phaseChangeRefusal(control.migration, this.current, observed, history)
     if (refusal) {
-      if (this.refusedPhase !== observed) this.onError(new ValidationError(refusal, [{ path: 'phase', message: refusal }]), 'following the migration phase')
+      if (this.refusedPhase !== observed)
+        this.onError(
+          new ValidationError(refusal, [{ path: 'phase', message: refusal }]),
+          'following the migration phase',
+        )
       this.refusedPhase = observed
       return
     }
@@ -189,7 +195,10 @@ class Migration implements MigratingTransport {
       await this.tiers[second].publish(batch)
     } catch (err) {
       this.counters.secondaryWriteFailures += batch.length
-      this.onError(err, `write to the ${second} tier failed; buffering ${batch.length} event(s) on the ${first} tier for the relay`)
+      this.onError(
+        err,
+        `write to the ${second} tier failed; buffering ${batch.length} event(s) on the ${first} tier for the relay`,
+      )
       try {
         await this.tiers[first].publish(batch.map((e) => pendingEnvelope(e, second)))
       } catch (bufferErr) {
@@ -248,7 +257,10 @@ class Migration implements MigratingTransport {
         await relays
       }
     } catch (err) {
-      for (const sub of opened) await sub.trim(previous).catch((e: unknown) => this.onError(e, `closing what the failed switch to ${phase} opened`))
+      for (const sub of opened)
+        await sub
+          .trim(previous)
+          .catch((e: unknown) => this.onError(e, `closing what the failed switch to ${phase} opened`))
       throw new TransportError(
         `could not switch the migration from phase ${previous} to ${phase}: ${describeError(err)}. It stays in ${previous} with its subscriptions unchanged; fix the tier and call setPhase('${phase}') again`,
         { cause: err },
@@ -259,7 +271,10 @@ class Migration implements MigratingTransport {
     this.current = phase
     const dropped = relays ? this.relays : undefined
     if (relays) this.relays = relays
-    for (const sub of this.subscriptions) await sub.trim(phase).catch((e: unknown) => this.onError(e, `closing subscriptions phase ${phase} no longer uses`))
+    for (const sub of this.subscriptions)
+      await sub
+        .trim(phase)
+        .catch((e: unknown) => this.onError(e, `closing subscriptions phase ${phase} no longer uses`))
     await closeRelays(dropped)
   }
 
@@ -375,7 +390,11 @@ class Migration implements MigratingTransport {
     // written to the outbox before a phase change still drains; only `source` has nothing to forward.
     if (phase === 'source') return relays
     if (this.outbox === 'in-process') {
-      this.outboxRelay ??= startOutboxRelay({ source: this.tiers.source, target: this.tiers.target, onError: (err) => this.onError(err, 'outbox relay') })
+      this.outboxRelay ??= startOutboxRelay({
+        source: this.tiers.source,
+        target: this.tiers.target,
+        onError: (err) => this.onError(err, 'outbox relay'),
+      })
       await this.outboxRelay
     }
     if (this.outbox) return relays
@@ -392,7 +411,12 @@ class Migration implements MigratingTransport {
   private async openPendingRelays(relays: Relay[]): Promise<void> {
     for (const from of ['source', 'target'] as const) {
       const to: Side = from === 'source' ? 'target' : 'source'
-      const bus = createBus({ transport: this.tiers[from], source: 'tierbus/migrator', closeTransport: false, onError: (err) => this.onError(err, 'relay') })
+      const bus = createBus({
+        transport: this.tiers[from],
+        source: 'tierbus/migrator',
+        closeTransport: false,
+        onError: (err) => this.onError(err, 'relay'),
+      })
       // By definition, not by pattern: the schema validates each relayed envelope before it is republished
       // (the target's publish checks type and replyto again at its own boundary).
       const sub = await bus.subscribe(
@@ -401,7 +425,11 @@ class Migration implements MigratingTransport {
           await this.tiers[to].publish([event.data])
           this.counters.relayed++
         },
-        { group: 'tierbus-migration-relay', concurrency: 16, retry: { attempts: 20, backoff: { baseMs: 500, maxMs: 60_000 } } },
+        {
+          group: 'tierbus-migration-relay',
+          concurrency: 16,
+          retry: { attempts: 20, backoff: { baseMs: 500, maxMs: 60_000 } },
+        },
       )
       relays.push({ bus, sub })
     }
@@ -483,7 +511,9 @@ class MigratingSubscription {
     const { spec, migration } = this
     if (role === 'shadow:target') return migration.tier('target').subscribe(spec, migration.shadowed(spec.group))
     const side: Side = role === 'handle:source' ? 'source' : 'target'
-    return migration.tier(side).subscribe(spec, migration.deduped(spec.group, spec.leaseMs, spec.ordered, side, this.intake.deliver))
+    return migration
+      .tier(side)
+      .subscribe(spec, migration.deduped(spec.group, spec.leaseMs, spec.ordered, side, this.intake.deliver))
   }
 }
 

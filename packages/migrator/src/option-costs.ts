@@ -41,9 +41,22 @@ const GB = 1e9
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
 const millions = (n: number) => `${(n / 1e6).toLocaleString('en-US', { maximumFractionDigits: 1 })}M`
 
-function option(option: string, transport: RouteTier | null, items: CostItem[], fitsPeak: boolean, note: string): OptionCost {
+function option(
+  option: string,
+  transport: RouteTier | null,
+  items: CostItem[],
+  fitsPeak: boolean,
+  note: string,
+): OptionCost {
   const rounded = items.map((i) => ({ ...i, monthlyUsd: cents(i.monthlyUsd) }))
-  return { option, transport, monthlyUsd: cents(rounded.reduce((n, i) => n + i.monthlyUsd, 0)), items: rounded, fitsPeak, note }
+  return {
+    option,
+    transport,
+    monthlyUsd: cents(rounded.reduce((n, i) => n + i.monthlyUsd, 0)),
+    items: rounded,
+    fitsPeak,
+    note,
+  }
 }
 
 const perMillion = (name: string, count: number, usd: number, what: string): CostItem => ({
@@ -59,16 +72,31 @@ const transfer = (load: PricedLoad, perGb: number): CostItem => ({
 })
 
 function fleetItems(f: Fleet): [CostItem, ...CostItem[]] {
-  const items: [CostItem, ...CostItem[]] = [{ name: 'instances', monthlyUsd: f.nodes * f.nodeMonthly.value, basis: `${f.nodes} × ${f.instance} × $${f.nodeMonthly.value}` }]
+  const items: [CostItem, ...CostItem[]] = [
+    {
+      name: 'instances',
+      monthlyUsd: f.nodes * f.nodeMonthly.value,
+      basis: `${f.nodes} × ${f.instance} × $${f.nodeMonthly.value}`,
+    },
+  ]
   const gb = f.nodes * f.storageGbPerNode
-  if (gb > 0) items.push({ name: 'storage', monthlyUsd: gb * f.storagePerGbMonth.value, basis: `${fmt(gb)} GB × $${f.storagePerGbMonth.value}/GB-month` })
+  if (gb > 0)
+    items.push({
+      name: 'storage',
+      monthlyUsd: gb * f.storagePerGbMonth.value,
+      basis: `${fmt(gb)} GB × $${f.storagePerGbMonth.value}/GB-month`,
+    })
   return items
 }
 
 const carries = (max: { value: number } | null, peak: number) => max === null || peak <= max.value
 
 /** The smallest broker whose throughput carries the peak and whose connection limit carries the workload's. */
-export function chooseBroker(brokers: readonly BrokerSize[], peakPerSecond: number, connections: number): { broker: BrokerSize; fits: boolean } {
+export function chooseBroker(
+  brokers: readonly BrokerSize[],
+  peakPerSecond: number,
+  connections: number,
+): { broker: BrokerSize; fits: boolean } {
   const largest = brokers.at(-1)
   if (!largest) throw new ConfigError('pricing.amazonMq.brokers is empty: list the broker sizes, smallest first')
   const broker = brokers.find((b) => b.maxMessagesPerSecond >= peakPerSecond && b.maxConnections >= connections)
@@ -78,7 +106,10 @@ export function chooseBroker(brokers: readonly BrokerSize[], peakPerSecond: numb
 function amazonMq(load: PricedLoad, p: Pricing): OptionCost {
   const { broker, fits } = chooseBroker(p.amazonMq.brokers, load.peakMessagesPerSecond, load.connections)
   const smaller = p.amazonMq.brokers.slice(0, p.amazonMq.brokers.indexOf(broker)).map((b) => {
-    const short = b.maxMessagesPerSecond < load.peakMessagesPerSecond ? `${fmt(b.maxMessagesPerSecond)} msg/s` : `${fmt(b.maxConnections)} connections`
+    const short =
+      b.maxMessagesPerSecond < load.peakMessagesPerSecond
+        ? `${fmt(b.maxMessagesPerSecond)} msg/s`
+        : `${fmt(b.maxConnections)} connections`
     return `${b.instance} tops out at ${short}`
   })
   return option(
@@ -86,7 +117,11 @@ function amazonMq(load: PricedLoad, p: Pricing): OptionCost {
     'amqp',
     [
       { name: 'broker', monthlyUsd: broker.monthlyUsd, basis: `${broker.instance} ${broker.deployment}` },
-      { name: 'storage', monthlyUsd: broker.storageGb * p.amazonMq.storagePerGbMonth.value, basis: `${fmt(broker.storageGb)} GB × $${p.amazonMq.storagePerGbMonth.value}/GB-month` },
+      {
+        name: 'storage',
+        monthlyUsd: broker.storageGb * p.amazonMq.storagePerGbMonth.value,
+        basis: `${fmt(broker.storageGb)} GB × $${p.amazonMq.storagePerGbMonth.value}/GB-month`,
+      },
       transfer(load, p.amazonMq.transferPerGb.value),
     ],
     fits,
@@ -111,9 +146,17 @@ function eventBridgeSqsSns(load: PricedLoad, p: Pricing): OptionCost {
 }
 
 function msk(load: PricedLoad, p: Pricing): OptionCost {
-  const fits = carries(p.msk.maxEventsPerSecond, load.peakMessagesPerSecond) && carries(p.msk.maxBytesPerSecond, load.peakBytesPerSecond)
+  const fits =
+    carries(p.msk.maxEventsPerSecond, load.peakMessagesPerSecond) &&
+    carries(p.msk.maxBytesPerSecond, load.peakBytesPerSecond)
   const [instances, ...storage] = fleetItems(p.msk)
-  return option('msk', null, [{ ...instances, name: 'cluster' }, ...storage, transfer(load, p.msk.transferPerGb.value)], fits, 'no tierbus tier for Kafka: the route planner maps MSK classes to nats (docs/tiers/eventbridge-msk.md)')
+  return option(
+    'msk',
+    null,
+    [{ ...instances, name: 'cluster' }, ...storage, transfer(load, p.msk.transferPerGb.value)],
+    fits,
+    'no tierbus tier for Kafka: the route planner maps MSK classes to nats (docs/tiers/eventbridge-msk.md)',
+  )
 }
 
 function fleet(name: string, transport: RouteTier, f: Fleet, load: PricedLoad, note: string): OptionCost {
@@ -126,17 +169,43 @@ export function priceOptions(load: PricedLoad, p: Pricing): OptionCost[] {
     amazonMq(load, p),
     eventBridgeSqsSns(load, p),
     msk(load, p),
-    option('sqs-sns', 'sqs', [perMillion('sqs', load.messagesPerMonth * p.sqs.requestsPerMessage.value, p.sqs.perMillionRequests.value, 'requests')], true, p.sqs.requestsPerMessage.source),
+    option(
+      'sqs-sns',
+      'sqs',
+      [
+        perMillion(
+          'sqs',
+          load.messagesPerMonth * p.sqs.requestsPerMessage.value,
+          p.sqs.perMillionRequests.value,
+          'requests',
+        ),
+      ],
+      true,
+      p.sqs.requestsPerMessage.source,
+    ),
     option(
       'upstash',
       'upstash',
-      [perMillion('commands', load.messagesPerMonth * p.upstash.commandsPerEvent.value, p.upstash.perMillionCommands.value, 'commands')],
+      [
+        perMillion(
+          'commands',
+          load.messagesPerMonth * p.upstash.commandsPerEvent.value,
+          p.upstash.perMillionCommands.value,
+          'commands',
+        ),
+      ],
       carries(p.upstash.maxEventsPerSecond, load.peakMessagesPerSecond),
       p.upstash.perMillionCommands.source,
     ),
     fleet('elasticache-redis', 'redis', p.elastiCache, load, p.elastiCache.nodeMonthly.source),
     fleet('nats-self-hosted', 'nats', p.nats, load, p.nats.nodeMonthly.source),
     fleet('postgres-self-hosted', 'postgres', p.postgres, load, p.postgres.nodeMonthly.source),
-    option('supabase', 'supabase', [{ name: 'plan', monthlyUsd: p.supabase.planMonthly.value, basis: 'Pro plan' }], carries(p.supabase.maxEventsPerSecond, load.peakMessagesPerSecond), p.supabase.planMonthly.source),
+    option(
+      'supabase',
+      'supabase',
+      [{ name: 'plan', monthlyUsd: p.supabase.planMonthly.value, basis: 'Pro plan' }],
+      carries(p.supabase.maxEventsPerSecond, load.peakMessagesPerSecond),
+      p.supabase.planMonthly.source,
+    ),
   ]
 }

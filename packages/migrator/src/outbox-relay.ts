@@ -1,4 +1,4 @@
-import { createBus, type Bus, type BusSubscription, type Transport } from '@tierbus/core'
+import { type Bus, type BusSubscription, createBus, type Transport } from '@tierbus/core'
 
 /** Options of `startOutboxRelay`. */
 export interface OutboxRelayOptions {

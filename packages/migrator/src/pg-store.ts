@@ -21,13 +21,21 @@ export interface PostgresMigrationStoreOptions {
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
 
 /** Migration state in Postgres tables (`migration_dedup`, `migration_state`, `migration_phase`), created on first use. */
-export async function postgresMigrationStore(db: PgLike, options: PostgresMigrationStoreOptions = {}): Promise<MigrationStore> {
+export async function postgresMigrationStore(
+  db: PgLike,
+  options: PostgresMigrationStoreOptions = {},
+): Promise<MigrationStore> {
   const schema = options.schema ?? 'tierbus'
-  if (!IDENT.test(schema)) throw new ConfigError(`invalid schema name ${JSON.stringify(schema)}: use lowercase letters, digits and '_' (max 63)`)
+  if (!IDENT.test(schema))
+    throw new ConfigError(
+      `invalid schema name ${JSON.stringify(schema)}: use lowercase letters, digits and '_' (max 63)`,
+    )
   const s = `"${schema}"`
   // Creates the schema, and the dedup table with Row Level Security on.
   const dedup = await postgresDedupStore(db, { schema, table: 'migration_dedup' })
-  await db.query(`CREATE TABLE IF NOT EXISTS ${s}.migration_phase (id bigserial PRIMARY KEY, migration text NOT NULL, phase text NOT NULL, at timestamptz NOT NULL DEFAULT now())`)
+  await db.query(
+    `CREATE TABLE IF NOT EXISTS ${s}.migration_phase (id bigserial PRIMARY KEY, migration text NOT NULL, phase text NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
+  )
   await db.query(`CREATE INDEX IF NOT EXISTS migration_phase_by_migration ON ${s}.migration_phase (migration, id)`)
   // The current phase, one row per migration, changed only by a conditional UPDATE (compare-and-set).
   await db.query(`CREATE TABLE IF NOT EXISTS ${s}.migration_state (migration text PRIMARY KEY, phase text NOT NULL)`)
@@ -43,7 +51,8 @@ export async function postgresMigrationStore(db: PgLike, options: PostgresMigrat
      WHERE n.nspname = $1 AND c.relname LIKE 'migration\\_%' AND c.relkind = 'r' AND obj_description(c.oid, 'pg_class') IS NULL`,
     [schema],
   )
-  for (const row of unmarked.rows) await db.query(`COMMENT ON TABLE ${s}."${String(row.relname)}" IS 'tierbus: live migration state'`)
+  for (const row of unmarked.rows)
+    await db.query(`COMMENT ON TABLE ${s}."${String(row.relname)}" IS 'tierbus: live migration state'`)
   // Row Level Security with no policy: anon/authenticated keys of Supabase cannot touch migration state.
   await db.query(`ALTER TABLE ${s}.migration_phase ENABLE ROW LEVEL SECURITY`)
   await db.query(`ALTER TABLE ${s}.migration_state ENABLE ROW LEVEL SECURITY`)
@@ -69,8 +78,16 @@ export async function postgresMigrationStore(db: PgLike, options: PostgresMigrat
       return r.rows.length === 1
     },
     async history(migration) {
-      const r = await db.query(`SELECT phase, at FROM ${s}.migration_phase WHERE migration = $1 ORDER BY id`, [migration])
-      return r.rows.map((row) => ({ phase: storedPhase(migration, String(row.phase)), at: new Date(row.at as string).toISOString() }) as PhaseChange)
+      const r = await db.query(`SELECT phase, at FROM ${s}.migration_phase WHERE migration = $1 ORDER BY id`, [
+        migration,
+      ])
+      return r.rows.map(
+        (row) =>
+          ({
+            phase: storedPhase(migration, String(row.phase)),
+            at: new Date(row.at as string).toISOString(),
+          }) as PhaseChange,
+      )
     },
     async close() {
       if (options.ownsClient) await db.end?.()

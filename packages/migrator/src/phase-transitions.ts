@@ -34,7 +34,12 @@ export function assertPhaseStep(migration: string, from: Phase | undefined, to: 
  * time (it can miss steps between polls). It must not when the stored phase disagrees with the last
  * recorded change (someone SET the key by hand) or the recorded path jumps.
  */
-export function phaseChangeRefusal(migration: string, current: Phase, observed: Phase, history: readonly PhaseChange[]): string | undefined {
+export function phaseChangeRefusal(
+  migration: string,
+  current: Phase,
+  observed: Phase,
+  history: readonly PhaseChange[],
+): string | undefined {
   const keep = `keeping ${current}; if the change is intended, move one step at a time with tierbus migrate advance / rollback`
   const last = history.at(-1)?.phase
   if (last !== observed) {

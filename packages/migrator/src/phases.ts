@@ -31,7 +31,9 @@ export function parseMigration(text: string): { from: string; to: string } {
   const from = m?.[1]
   const to = m?.[2]
   if (from === undefined || to === undefined || from === to) {
-    throw new ConfigError('TIERBUS_MIGRATION must be <from>-><to> with two different tiers (TIERBUS_TRANSPORT values), e.g. postgres->redis')
+    throw new ConfigError(
+      'TIERBUS_MIGRATION must be <from>-><to> with two different tiers (TIERBUS_TRANSPORT values), e.g. postgres->redis',
+    )
   }
   return { from, to }
 }
@@ -48,7 +50,10 @@ export function parsePhase(text: string): Phase {
 export function nextPhase(phase: Phase): Phase {
   const i = PHASES.indexOf(phase)
   const next = PHASES[i + 1]
-  if (next === undefined) throw new ConfigError(`the migration is already in its last phase (${phase}): switch TIERBUS_TRANSPORT to the target tier and remove TIERBUS_MIGRATION`)
+  if (next === undefined)
+    throw new ConfigError(
+      `the migration is already in its last phase (${phase}): switch TIERBUS_TRANSPORT to the target tier and remove TIERBUS_MIGRATION`,
+    )
   return next
 }
 
@@ -56,6 +61,7 @@ export function nextPhase(phase: Phase): Phase {
 export function previousPhase(phase: Phase): Phase {
   const i = PHASES.indexOf(phase)
   const previous = PHASES[i - 1]
-  if (previous === undefined) throw new ConfigError('the migration is in its first phase (source): there is nothing to roll back')
+  if (previous === undefined)
+    throw new ConfigError('the migration is in its first phase (source): there is nothing to roll back')
   return previous
 }

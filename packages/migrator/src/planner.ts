@@ -1,8 +1,8 @@
-import { priceOptions, type OptionCost } from './option-costs.js'
+import { type OptionCost, priceOptions } from './option-costs.js'
 import { DEFAULT_PRICING, type Pricing } from './pricing.js'
 import type { WorkloadProfile } from './profile.js'
-import { priceRoutes, type HybridCost } from './route-costs.js'
-import { recommendRoutes, type ClassLoad, type RoutePlan } from './routes.js'
+import { type HybridCost, priceRoutes } from './route-costs.js'
+import { type ClassLoad, type RoutePlan, recommendRoutes } from './routes.js'
 
 /** Message flow of one message type or of the whole workload. */
 export interface Flow {
@@ -64,7 +64,17 @@ export function planCapacity(profile: WorkloadProfile, pricing: Pricing = DEFAUL
     const m = t.ratePerAgentPerSecond * profile.agents
     byType[t.name] = flow(m, m * t.sizeBytes)
     const b = m * t.sizeBytes
-    classes.push({ name: t.name, subjects: t.subjects, kind: t.kind, persistent: t.persistent, latencyMs: t.latencyMs, peakPerSecond: m * highestFactor, messagesPerMonth: m * month, bytesPerSecond: b, peakBytesPerSecond: b * highestFactor })
+    classes.push({
+      name: t.name,
+      subjects: t.subjects,
+      kind: t.kind,
+      persistent: t.persistent,
+      latencyMs: t.latencyMs,
+      peakPerSecond: m * highestFactor,
+      messagesPerMonth: m * month,
+      bytesPerSecond: b,
+      peakBytesPerSecond: b * highestFactor,
+    })
     mps += m
     bps += m * t.sizeBytes
     if (t.persistent) persistent += m
@@ -73,7 +83,12 @@ export function planCapacity(profile: WorkloadProfile, pricing: Pricing = DEFAUL
   const total = flow(mps, bps)
   const peaks: Record<string, PeakFlow> = {}
   for (const [name, factor] of Object.entries(profile.peakFactors)) {
-    peaks[name] = { factor, messagesPerSecond: r3(mps * factor), bytesPerSecond: Math.round(bps * factor), messagesPerDay: Math.round(mps * factor * DAY) }
+    peaks[name] = {
+      factor,
+      messagesPerSecond: r3(mps * factor),
+      bytesPerSecond: Math.round(bps * factor),
+      messagesPerDay: Math.round(mps * factor * DAY),
+    }
   }
   const costs = priceOptions(
     {
@@ -89,5 +104,15 @@ export function planCapacity(profile: WorkloadProfile, pricing: Pricing = DEFAUL
   )
   const routes = recommendRoutes(classes)
   const hybrid = priceRoutes(routes, classes, profile.connections, month, pricing)
-  return { profile: profile.name, agents: profile.agents, connections: profile.connections, byType, total, peaks, costs, routes, hybrid }
+  return {
+    profile: profile.name,
+    agents: profile.agents,
+    connections: profile.connections,
+    byType,
+    total,
+    peaks,
+    costs,
+    routes,
+    hybrid,
+  }
 }

@@ -38,7 +38,16 @@ export interface WorkloadProfile {
 /** A class with no `latency_ms` is async: the capacity plan alerts on processing latency above 1 s. */
 export const DEFAULT_LATENCY_MS = 1_000
 
-const UNIT_SECONDS: Record<string, number> = { second: 1, seconds: 1, minute: 60, minutes: 60, hour: 3600, hours: 3600, day: 86_400, days: 86_400 }
+const UNIT_SECONDS: Record<string, number> = {
+  second: 1,
+  seconds: 1,
+  minute: 60,
+  minutes: 60,
+  hour: 3600,
+  hours: 3600,
+  day: 86_400,
+  days: 86_400,
+}
 const SIZE_UNITS: Record<string, number> = { b: 1, byte: 1, bytes: 1, kb: 1000, mb: 1_000_000 }
 
 /** `"2-10 per minute per agent"`, `"1 per 30 seconds per agent"` -> [low, high] per agent per second. */
@@ -47,7 +56,9 @@ export function parseRate(text: string, where: string): [number, number] {
   const unitName = m?.[4]?.toLowerCase()
   const seconds = unitName === undefined ? undefined : UNIT_SECONDS[unitName]
   if (!m || seconds === undefined) {
-    throw new ConfigError(`${where}: cannot read rate ${JSON.stringify(text)}; write it like "2-10 per minute per agent" or "1 per 30 seconds per agent"`)
+    throw new ConfigError(
+      `${where}: cannot read rate ${JSON.stringify(text)}; write it like "2-10 per minute per agent" or "1 per 30 seconds per agent"`,
+    )
   }
   const per = seconds * (m[3] ? Number(m[3]) : 1)
   const low = Number(m[1]) / per
@@ -59,7 +70,10 @@ export function parseSize(text: string, where: string): [number, number] {
   const m = /^\s*([\d.]+)(?:\s*-\s*([\d.]+))?\s*([a-z]+)\s*$/i.exec(text)
   const unitName = m?.[3]?.toLowerCase()
   const unit = unitName === undefined ? undefined : SIZE_UNITS[unitName]
-  if (!m || unit === undefined) throw new ConfigError(`${where}: cannot read size ${JSON.stringify(text)}; write it like "1-5 KB" or "100-500 bytes"`)
+  if (!m || unit === undefined)
+    throw new ConfigError(
+      `${where}: cannot read size ${JSON.stringify(text)}; write it like "1-5 KB" or "100-500 bytes"`,
+    )
   const low = Number(m[1]) * unit
   return [low, m[2] ? Number(m[2]) * unit : low]
 }
@@ -97,7 +111,9 @@ export function parseProfile(yamlText: string): WorkloadProfile {
   }
   const parsed = ProfileSchema.safeParse(raw)
   if (!parsed.success) {
-    throw new ConfigError(`workload profile: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}; see profiles/mistersmith.yaml for the format`)
+    throw new ConfigError(
+      `workload profile: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}; see profiles/mistersmith.yaml for the format`,
+    )
   }
   const p = parsed.data
   return {
@@ -112,7 +128,9 @@ export function parseProfile(yamlText: string): WorkloadProfile {
       const [, maxSize] = parseSize(t.size, `${where}.size`)
       return {
         name,
-        ratePerAgentPerSecond: t.typical_rate ? parseRate(t.typical_rate, `${where}.typical_rate`)[0] : (low + high) / 2,
+        ratePerAgentPerSecond: t.typical_rate
+          ? parseRate(t.typical_rate, `${where}.typical_rate`)[0]
+          : (low + high) / 2,
         sizeBytes: t.typical_size ? parseSize(t.typical_size, `${where}.typical_size`)[0] : maxSize,
         ...(t.pattern ? { pattern: t.pattern } : {}),
         ...(t.durability ? { durability: t.durability } : {}),
@@ -137,7 +155,8 @@ function subjectsOf(name: string, given: string | readonly string[] | undefined,
   const subjects = given === undefined ? [`${name}.>`] : typeof given === 'string' ? [given] : given
   for (const s of subjects) {
     // '>' alone is the route table's catch-all, which the planner adds itself.
-    if (s === '>') throw new ConfigError(`${where}: '>' matches every event; give the class its own prefix such as "${name}.>"`)
+    if (s === '>')
+      throw new ConfigError(`${where}: '>' matches every event; give the class its own prefix such as "${name}.>"`)
     try {
       assertPattern(s)
     } catch (err) {

@@ -30,7 +30,8 @@ export interface RedisMigrationStoreOptions {
 /** Migration state in Redis: dedup keys with PX expiry, the phase in a key, history in a list. */
 export function redisMigrationStore(redis: RedisLike, options: RedisMigrationStoreOptions = {}): MigrationStore {
   const prefix = options.prefix ?? 'tierbus:migration'
-  if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(prefix)) throw new ConfigError(`invalid Redis key prefix ${JSON.stringify(prefix)}: use letters, digits, ':', '_', '.', '-'`)
+  if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(prefix))
+    throw new ConfigError(`invalid Redis key prefix ${JSON.stringify(prefix)}: use letters, digits, ':', '_', '.', '-'`)
   return {
     ...redisDedupStore(redis, { prefix: `${prefix}:dedup` }),
     async readPhase(migration) {
@@ -40,7 +41,15 @@ export function redisMigrationStore(redis: RedisLike, options: RedisMigrationSto
     async writePhase(migration, phase: Phase, expected) {
       assertPhaseStep(migration, expected, phase)
       const at = new Date().toISOString()
-      const written = await redis.eval(WRITE_PHASE, 2, `${prefix}:phase:${migration}`, `${prefix}:history:${migration}`, expected ?? '', phase, JSON.stringify({ phase, at }))
+      const written = await redis.eval(
+        WRITE_PHASE,
+        2,
+        `${prefix}:phase:${migration}`,
+        `${prefix}:history:${migration}`,
+        expected ?? '',
+        phase,
+        JSON.stringify({ phase, at }),
+      )
       return Number(written) === 1
     },
     async history(migration) {

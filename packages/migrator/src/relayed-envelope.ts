@@ -1,4 +1,4 @@
-import { defineEvent, envelopeIssues, type Envelope } from '@tierbus/core'
+import { defineEvent, type Envelope, envelopeIssues } from '@tierbus/core'
 import { z } from 'zod'
 
 /**
@@ -8,7 +8,8 @@ import { z } from 'zod'
  * onto an arbitrary subject, key or reply target; the consumer dead-letters it as an invalid payload instead.
  */
 export const RelayedEnvelope = z.custom<Envelope>().superRefine((value, ctx) => {
-  for (const issue of envelopeIssues(value)) ctx.addIssue({ code: 'custom', path: issue.path ? [issue.path] : [], message: issue.message })
+  for (const issue of envelopeIssues(value))
+    ctx.addIssue({ code: 'custom', path: issue.path ? [issue.path] : [], message: issue.message })
 })
 
 /** Pending events bound for one side, subscribed by definition so every relayed envelope is validated first. */

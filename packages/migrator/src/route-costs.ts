@@ -1,4 +1,4 @@
-import { priceOptions, type OptionCost } from './option-costs.js'
+import { type OptionCost, priceOptions } from './option-costs.js'
 import type { Pricing } from './pricing.js'
 import type { ClassLoad, RoutePlan } from './routes.js'
 import type { PlannedTier } from './tier-traits.js'
@@ -21,7 +21,13 @@ export interface HybridCost {
  * Prices each tier of the route table on only the classes it carries. Every agent still holds a
  * connection to each broker it uses, so a broker tier is sized for all `connections`.
  */
-export function priceRoutes(plan: RoutePlan, classes: readonly ClassLoad[], connections: number, secondsPerMonth: number, pricing: Pricing): HybridCost {
+export function priceRoutes(
+  plan: RoutePlan,
+  classes: readonly ClassLoad[],
+  connections: number,
+  secondsPerMonth: number,
+  pricing: Pricing,
+): HybridCost {
   const tiers: RouteTierCost[] = []
   for (const transport of Object.keys(plan.shares) as PlannedTier[]) {
     const on = classes.filter((c) => plan.routes.some((r) => r.class === c.name && r.transport === transport))

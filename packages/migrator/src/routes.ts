@@ -1,6 +1,12 @@
 import { ConfigError, formatRoutes, patternCovers } from '@tierbus/core'
 import type { MessageKind } from './profile.js'
-import { ROUTE_PREFERENCES, ROUTE_TIER_TRAITS, type PlannedTier, type RouteNeed, type TierTraits } from './tier-traits.js'
+import {
+  type PlannedTier,
+  ROUTE_PREFERENCES,
+  ROUTE_TIER_TRAITS,
+  type RouteNeed,
+  type TierTraits,
+} from './tier-traits.js'
 
 /** One message class as the route planner sees it. */
 export interface ClassLoad {
@@ -40,7 +46,8 @@ export interface RoutePlan {
 function misfits(c: ClassLoad, tier: PlannedTier, t: TierTraits): string[] {
   const out: string[] = []
   if (t.latencyMs[1] > c.latencyMs) out.push(`${tier} takes up to ${t.latencyMs[1]} ms`)
-  if (t.maxEventsPerSecond !== null && c.peakPerSecond > t.maxEventsPerSecond) out.push(`${tier} carries ~${fmt(t.maxEventsPerSecond)}/s`)
+  if (t.maxEventsPerSecond !== null && c.peakPerSecond > t.maxEventsPerSecond)
+    out.push(`${tier} carries ~${fmt(t.maxEventsPerSecond)}/s`)
   if (c.persistent && !t.persistent) out.push(`${tier} is not persistent`)
   return out
 }
@@ -54,9 +61,11 @@ function needOf(c: ClassLoad): RouteNeed {
 }
 
 const NEED_TEXT: Record<RouteNeed, (c: ClassLoad) => string> = {
-  realtime: (c) => `real-time ${c.kind} (needs ${c.latencyMs} ms; SQS takes ${ROUTE_TIER_TRAITS.sqs.latencyMs.join('-')} ms)`,
+  realtime: (c) =>
+    `real-time ${c.kind} (needs ${c.latencyMs} ms; SQS takes ${ROUTE_TIER_TRAITS.sqs.latencyMs.join('-')} ms)`,
   async: (c) => `async ${c.kind}${c.persistent ? ', persistent' : ''} (tolerates ${fmt(c.latencyMs)} ms)`,
-  stream: () => 'high-volume transient stream (the MisterSmith plan puts it on MSK; tierbus has no Kafka tier, and NATS JetStream, a replicated log with replay, is the nearest)',
+  stream: () =>
+    'high-volume transient stream (the MisterSmith plan puts it on MSK; tierbus has no Kafka tier, and NATS JetStream, a replicated log with replay, is the nearest)',
 }
 
 /** Picks the first preferred tier that carries the class; says why, and what it skipped. */
@@ -72,7 +81,9 @@ export function chooseTier(c: ClassLoad): { tier: PlannedTier; reason: string } 
     }
     skipped.push(why.join(', '))
   }
-  throw new ConfigError(`${c.name}: no tier carries it (${skipped.join('; ')}); relax its latency_ms or split the class`)
+  throw new ConfigError(
+    `${c.name}: no tier carries it (${skipped.join('; ')}); relax its latency_ms or split the class`,
+  )
 }
 
 /** Literal tokens first: `agent.status.>` must come before `agent.>` for first-match-wins to reach it. */
@@ -97,7 +108,10 @@ export function recommendRoutes(classes: readonly ClassLoad[]): RoutePlan {
   // A route an earlier one on the same tier covers could never match: drop it (the table would not parse).
   const reachable = routes.filter((r, k) => !routes.slice(0, k).some((e) => patternCovers(e.match, r.match)))
   const entries = Object.entries(shares) as [PlannedTier, number][]
-  const [fallback, share] = entries.reduce((best, e) => (e[1] > best[1] ? e : best), ['sqs', 0] as [PlannedTier, number])
+  const [fallback, share] = entries.reduce((best, e) => (e[1] > best[1] ? e : best), ['sqs', 0] as [
+    PlannedTier,
+    number,
+  ])
   reachable.push({
     match: '>',
     transport: fallback,
@@ -111,7 +125,9 @@ export function recommendRoutes(classes: readonly ClassLoad[]): RoutePlan {
 
 function assertNoShadowedRoutes(routes: readonly Route[]): void {
   routes.forEach((later, k) => {
-    const earlier = routes.slice(0, k).find((r) => patternCovers(r.match, later.match) && r.transport !== later.transport)
+    const earlier = routes
+      .slice(0, k)
+      .find((r) => patternCovers(r.match, later.match) && r.transport !== later.transport)
     if (earlier) {
       throw new ConfigError(
         `subjects ${JSON.stringify(earlier.match)} (${earlier.class}, ${earlier.transport}) hide ${JSON.stringify(later.match)} (${later.class}, ${later.transport}): give the classes disjoint subjects`,

@@ -21,7 +21,10 @@ interface Sighting {
 
 /** Compares what a group receives from the source and from the target during the shadow phase. */
 export class ShadowComparator {
-  private readonly groups = new Map<string, { pending: Map<string, Sighting>; matched: number; lag: LatencyHistogram; earlier: number }>()
+  private readonly groups = new Map<
+    string,
+    { pending: Map<string, Sighting>; matched: number; lag: LatencyHistogram; earlier: number }
+  >()
 
   constructor(
     private readonly graceMs = 30_000,

@@ -1,4 +1,4 @@
-import { memoryDedupStore, type DedupStore } from '@tierbus/core'
+import { type DedupStore, memoryDedupStore } from '@tierbus/core'
 import { assertPhaseStep } from './phase-transitions.js'
 import type { Phase } from './phases.js'
 

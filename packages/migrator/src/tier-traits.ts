@@ -28,14 +28,16 @@ export const ROUTE_TIER_TRAITS = Object.freeze({
     maxEventsPerSecond: null,
     persistent: true,
     service: 'SQS/SNS (the queues of the EventBridge + SQS option)',
-    source: "MisterSmith capacity plan and SignalsLoop's queue evaluation: SQS 100-500 ms, no practical throughput limit",
+    source:
+      "MisterSmith capacity plan and SignalsLoop's queue evaluation: SQS 100-500 ms, no practical throughput limit",
   },
   nats: {
     latencyMs: [1, 10],
     maxEventsPerSecond: 1_000_000,
     persistent: true,
     service: 'NATS JetStream',
-    source: "MisterSmith capacity plan: MSK 1-10 ms, 1,000,000 msg/s; JetStream is a replicated log with replay like Kafka's",
+    source:
+      "MisterSmith capacity plan: MSK 1-10 ms, 1,000,000 msg/s; JetStream is a replicated log with replay like Kafka's",
   },
   redis: {
     latencyMs: [10, 50],

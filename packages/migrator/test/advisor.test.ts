@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest'
 import { createBus, defineEvent, memoryTransport } from '@tierbus/core'
-import { z } from 'zod'
 import { adviseTier, workloadFromMetrics } from '@tierbus/migrator'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 
 describe('tier advisor (seed 004 triggers)', () => {
   it("keeps seed 004's current system at 2,500 events/day with 8 agents", () => {
@@ -20,19 +20,32 @@ describe('tier advisor (seed 004 triggers)', () => {
 
   it('moves to SQS/SNS above 100,000 events/day, for multi-region, or for delivery SLAs', () => {
     expect(adviseTier({ currentTier: 'redis-streams', eventsPerDay: 150_000 }).recommendedTier).toBe('sqs-sns')
-    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, multiRegion: true }).recommendedTier).toBe('sqs-sns')
-    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, guaranteedDeliverySla: true }).recommendedTier).toBe('sqs-sns')
+    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, multiRegion: true }).recommendedTier).toBe(
+      'sqs-sns',
+    )
+    expect(
+      adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, guaranteedDeliverySla: true }).recommendedTier,
+    ).toBe('sqs-sns')
   })
 
   it('moves to Redis Streams for a latency need under 100 ms or more than 20 agents', () => {
-    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, latencyRequirementMs: 50 }).recommendedTier).toBe('redis-streams')
-    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, agents: 21 }).recommendedTier).toBe('redis-streams')
+    expect(
+      adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, latencyRequirementMs: 50 }).recommendedTier,
+    ).toBe('redis-streams')
+    expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, agents: 21 }).recommendedTier).toBe(
+      'redis-streams',
+    )
     expect(adviseTier({ currentTier: 'db-realtime', eventsPerDay: 100, agents: 20 }).action).toBe('stay')
   })
 
   it('never recommends moving down, and keeps NATS unless SQS-level needs fire', () => {
-    expect(adviseTier({ currentTier: 'sqs-sns', eventsPerDay: 10 })).toMatchObject({ action: 'stay', recommendedTier: 'sqs-sns' })
-    expect(adviseTier({ currentTier: 'nats', eventsPerDay: 50_000, latencyRequirementMs: 20 }).recommendedTier).toBe('nats')
+    expect(adviseTier({ currentTier: 'sqs-sns', eventsPerDay: 10 })).toMatchObject({
+      action: 'stay',
+      recommendedTier: 'sqs-sns',
+    })
+    expect(adviseTier({ currentTier: 'nats', eventsPerDay: 50_000, latencyRequirementMs: 20 }).recommendedTier).toBe(
+      'nats',
+    )
     expect(adviseTier({ currentTier: 'nats', eventsPerDay: 50_000, multiRegion: true }).recommendedTier).toBe('sqs-sns')
   })
 
@@ -40,12 +53,19 @@ describe('tier advisor (seed 004 triggers)', () => {
     const quiet = adviseTier({ currentTier: 'redis-streams', eventsPerDay: 50_000, trimmedUnread: 0 })
     expect(quiet.reasons.join(' ')).not.toMatch(/retention removed/)
     const snapshot = createBus({ transport: memoryTransport(), source: 'advisor-test' }).metrics()
-    const w = workloadFromMetrics({ ...snapshot, totals: { ...snapshot.totals, trimmedUnread: 900 } }, { currentTier: 'redis-streams' })
-    expect(adviseTier(w).reasons).toContainEqual(expect.stringMatching(/^warning: retention removed 900 events before a consumer group settled them/))
+    const w = workloadFromMetrics(
+      { ...snapshot, totals: { ...snapshot.totals, trimmedUnread: 900 } },
+      { currentTier: 'redis-streams' },
+    )
+    expect(adviseTier(w).reasons).toContainEqual(
+      expect.stringMatching(/^warning: retention removed 900 events before a consumer group settled them/),
+    )
   })
 
   it('never leaves production on memory', () => {
-    expect(adviseTier({ currentTier: 'memory', eventsPerDay: 10, production: true }).recommendedTier).toBe('db-realtime')
+    expect(adviseTier({ currentTier: 'memory', eventsPerDay: 10, production: true }).recommendedTier).toBe(
+      'db-realtime',
+    )
   })
 
   it('reads volume and latency from a live bus and returns JSON', async () => {
@@ -53,14 +73,19 @@ describe('tier advisor (seed 004 triggers)', () => {
     const E = defineEvent('adv.e', z.object({ n: z.number() }))
     let n = 0
     await bus.subscribe(E, () => void n++)
-    await bus.publishBatch(E, Array.from({ length: 50 }, (_, i) => ({ n: i })))
+    await bus.publishBatch(
+      E,
+      Array.from({ length: 50 }, (_, i) => ({ n: i })),
+    )
     const w = workloadFromMetrics(bus.metrics(), { currentTier: 'db-realtime' })
     // 50 events in a process a moment old extrapolate past both thresholds — and say so.
     expect(w.eventsPerDay).toBeGreaterThan(100_000)
     expect(w.observedSeconds).toBeLessThan(60)
     const verdict = JSON.parse(JSON.stringify(adviseTier(w)))
     expect(verdict.recommendedTier).toBe('sqs-sns')
-    expect(verdict.triggers.find((t: { name: string }) => t.name === 'events-per-day-over-sqs-threshold').fired).toBe(true)
+    expect(verdict.triggers.find((t: { name: string }) => t.name === 'events-per-day-over-sqs-threshold').fired).toBe(
+      true,
+    )
     expect(verdict.provisional).toBe(true)
     expect(verdict.action).toBe('watch')
     expect(verdict.reasons.at(-1)).toMatch(/^provisional: events\/day extrapolated from \d+ s of traffic/)

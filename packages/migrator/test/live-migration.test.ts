@@ -1,15 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createBus, defineEvent, type Transport } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
 import { postgresTransport } from '@tierbus/db-realtime'
+import { type MigratingTransport, migratingTransport, type Phase, redisMigrationStore } from '@tierbus/migrator'
 import { redisTransport } from '@tierbus/redis-streams'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { isolatedTransport, startEmulator, type Emulator } from '../../sqs-sns/test/emulator.js'
-import { migratingTransport, redisMigrationStore, type MigratingTransport, type Phase } from '@tierbus/migrator'
+import { type Emulator, isolatedTransport, startEmulator } from '../../sqs-sns/test/emulator.js'
 
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test'
 const REDIS_URL = 'redis://127.0.0.1:6379'
@@ -43,11 +43,18 @@ afterAll(async () => {
  * the phases are walked; `during(t)` runs extra steps (killing the relay). Returns the ids published and
  * how many times each was handled.
  */
-async function migrateUnderLoad(transport: MigratingTransport, during: (elapsedMs: number) => Promise<void> = async () => {}) {
+async function migrateUnderLoad(
+  transport: MigratingTransport,
+  during: (elapsedMs: number) => Promise<void> = async () => {},
+) {
   const bus = createBus({ transport, source: 'live-migration', onError: () => {} })
   cleanups.push(() => bus.close({ timeoutMs: 2_000 }))
   const handled = new Map<string, number>()
-  await bus.subscribe(Task, (e) => void handled.set(e.id, (handled.get(e.id) ?? 0) + 1), { group: 'agents', concurrency: 32, leaseMs: 3_000 })
+  await bus.subscribe(Task, (e) => void handled.set(e.id, (handled.get(e.id) ?? 0) + 1), {
+    group: 'agents',
+    concurrency: 32,
+    leaseMs: 3_000,
+  })
   const published: string[] = []
   const started = Date.now()
   const walk = [...WALK]
@@ -64,7 +71,12 @@ async function migrateUnderLoad(transport: MigratingTransport, during: (elapsedM
     await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())))
   }
   expect(transport.phase).toBe('target')
-  await eventually(() => published.every((id) => handled.has(id)), () => `every published event handled: ${published.filter((id) => !handled.has(id)).length} of ${published.length} missing`, { timeoutMs: 60_000, intervalMs: 100 })
+  await eventually(
+    () => published.every((id) => handled.has(id)),
+    () =>
+      `every published event handled: ${published.filter((id) => !handled.has(id)).length} of ${published.length} missing`,
+    { timeoutMs: 60_000, intervalMs: 100 },
+  )
   return { published, handled }
 }
 
@@ -82,7 +94,14 @@ describe('live migration under load (real services)', () => {
       if (keys.length) await redis.del(...keys)
     })
     const store = redisMigrationStore(redis, { prefix: `${prefix}:mig` })
-    const transport = migratingTransport({ source, target, phase: 'source', dedup: store, outbox: 'external', onError: () => {} })
+    const transport = migratingTransport({
+      source,
+      target,
+      phase: 'source',
+      dedup: store,
+      outbox: 'external',
+      onError: () => {},
+    })
     const script = fileURLToPath(new URL('./fixtures/relay.ts', import.meta.url))
     const startRelay = async (): Promise<ChildProcess> => {
       const child = spawn(process.execPath, ['--conditions=tierbus-source', '--import', 'tsx', script], {

@@ -1,8 +1,18 @@
-import { createBus, defineEvent, memoryTransport, newEventId, TransportError, type Delivery, type Envelope, type SubscriptionSpec, type Transport } from '@tierbus/core'
+import {
+  createBus,
+  type Delivery,
+  defineEvent,
+  type Envelope,
+  memoryTransport,
+  newEventId,
+  type SubscriptionSpec,
+  type Transport,
+  TransportError,
+} from '@tierbus/core'
 import { eventually } from '@tierbus/core/testing'
+import { migratingTransport, PHASES, type Phase } from '@tierbus/migrator'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { migratingTransport, PHASES, type Phase } from '@tierbus/migrator'
 
 const Ping = defineEvent('mig.ping', z.object({ n: z.number() }))
 
@@ -15,7 +25,8 @@ function flakyTier(): Transport & { down: boolean; refuse: boolean } {
     deadLetters: inner.deadLetters,
     down: false,
     refuse: false,
-    publish: (batch: readonly Envelope[]) => (tier.down ? Promise.reject(new Error('tier down')) : inner.publish(batch)),
+    publish: (batch: readonly Envelope[]) =>
+      tier.down ? Promise.reject(new Error('tier down')) : inner.publish(batch),
     subscribe: (spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>) =>
       tier.refuse ? Promise.reject(new Error('subscribe refused')) : inner.subscribe(spec, onBatch),
     close: () => inner.close(),
@@ -24,10 +35,27 @@ function flakyTier(): Transport & { down: boolean; refuse: boolean } {
 }
 
 function envelope(n: number, type = Ping.type): Envelope {
-  return { specversion: '1.0', id: newEventId(), source: 'test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { n } }
+  return {
+    specversion: '1.0',
+    id: newEventId(),
+    source: 'test',
+    type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: { n },
+  }
 }
 
-const SPEC: SubscriptionSpec = { pattern: Ping.type, group: 'g', startFrom: 'latest', maxInFlight: 4, leaseMs: 5_000, maxAttempts: 3, ordered: false, ephemeral: false }
+const SPEC: SubscriptionSpec = {
+  pattern: Ping.type,
+  group: 'g',
+  startFrom: 'latest',
+  maxInFlight: 4,
+  leaseMs: 5_000,
+  maxAttempts: 3,
+  ordered: false,
+  ephemeral: false,
+}
 
 describe('migrating transport', () => {
   it('walks every phase and a rollback under continuous publishing: every event handled exactly once per group', async () => {
@@ -36,7 +64,11 @@ describe('migrating transport', () => {
     const transport = migratingTransport({ source, target, phase: 'source', shadowGraceMs: 100 })
     const bus = createBus({ transport, source: 'app', onError: () => {} })
     const handled = new Map<number, number>()
-    await bus.subscribe(Ping, (e) => void handled.set(e.data.n, (handled.get(e.data.n) ?? 0) + 1), { group: 'agents', concurrency: 8, leaseMs: 2_000 })
+    await bus.subscribe(Ping, (e) => void handled.set(e.data.n, (handled.get(e.data.n) ?? 0) + 1), {
+      group: 'agents',
+      concurrency: 8,
+      leaseMs: 2_000,
+    })
     let n = 0
     let publishing = true
     const producer = (async () => {
@@ -56,7 +88,11 @@ describe('migrating transport', () => {
     await eventually(() => n >= before + 50, '50 events published in target')
     publishing = false
     await producer
-    await eventually(() => handled.size === n, () => `all ${n} events handled, got ${handled.size}`, { timeoutMs: 20_000 })
+    await eventually(
+      () => handled.size === n,
+      () => `all ${n} events handled, got ${handled.size}`,
+      { timeoutMs: 20_000 },
+    )
     const twice = [...handled].filter(([, count]) => count > 1)
     expect(twice).toEqual([])
     const shadow = transport.shadowReport().agents!
@@ -99,7 +135,10 @@ describe('migrating transport', () => {
     const missed: Envelope = { ...sent, id: 'only-on-source' }
     await source.publish([missed])
     await eventually(() => handled === 2, 'both handled')
-    await eventually(() => (transport.shadowReport().g?.sourceOnly.length ?? 0) === 1, 'the missing id to be reported after the grace period')
+    await eventually(
+      () => (transport.shadowReport().g?.sourceOnly.length ?? 0) === 1,
+      'the missing id to be reported after the grace period',
+    )
     const report = transport.shadowReport().g!
     expect(report.sourceOnly).toEqual(['only-on-source'])
     expect(report.targetOnly).toEqual([])
@@ -157,8 +196,14 @@ describe('migrating transport', () => {
     }, 10)
     try {
       // Different events on each tier, so both loops have work at the same time.
-      await Promise.all([source.publish(Array.from({ length: 20 }, (_, i) => envelope(i))), target.publish(Array.from({ length: 20 }, (_, i) => envelope(100 + i)))])
-      await eventually(() => acked.size === 40, () => `all 40 events settled, got ${acked.size}`)
+      await Promise.all([
+        source.publish(Array.from({ length: 20 }, (_, i) => envelope(i))),
+        target.publish(Array.from({ length: 20 }, (_, i) => envelope(100 + i))),
+      ])
+      await eventually(
+        () => acked.size === 40,
+        () => `all 40 events settled, got ${acked.size}`,
+      )
       expect(maxActive).toBe(1)
       expect(maxHeld).toBeLessThanOrEqual(SPEC.maxInFlight)
     } finally {
@@ -191,8 +236,21 @@ describe('migrating transport', () => {
   })
 
   it('declares only what both tiers can do', () => {
-    const t = migratingTransport({ source: memoryTransport(), target: { ...memoryTransport(), capabilities: { persistent: true, replay: false, ordering: 'none', delay: false, maxPayloadBytes: 262_144 } } as Transport, phase: 'source' })
-    expect(t.capabilities).toEqual({ persistent: false, replay: false, ordering: 'none', delay: false, maxPayloadBytes: 262_144 })
+    const t = migratingTransport({
+      source: memoryTransport(),
+      target: {
+        ...memoryTransport(),
+        capabilities: { persistent: true, replay: false, ordering: 'none', delay: false, maxPayloadBytes: 262_144 },
+      } as Transport,
+      phase: 'source',
+    })
+    expect(t.capabilities).toEqual({
+      persistent: false,
+      replay: false,
+      ordering: 'none',
+      delay: false,
+      maxPayloadBytes: 262_144,
+    })
     expect(PHASES).toHaveLength(5)
   })
 })

@@ -3,11 +3,11 @@
 import type { Transport } from '@tierbus/core'
 import { runTransportConformance } from '@tierbus/core/testing'
 import { DB_REALTIME_CAPABILITIES } from '@tierbus/db-realtime'
+import { migratingTransport, migrationCapabilities, PHASE_BEHAVIOUR, PHASES, type Phase } from '@tierbus/migrator'
 import { REDIS_CAPABILITIES, type RedisStreamsTransport } from '@tierbus/redis-streams'
 import { afterAll } from 'vitest'
 import { freshPostgresTransport, injectRawPg } from '../../db-realtime/test/helpers.js'
 import { adminClient, injectRawEntry, isolatedRedisTransport } from '../../redis-streams/test/helpers.js'
-import { migratingTransport, migrationCapabilities, PHASE_BEHAVIOUR, PHASES, type Phase } from '@tierbus/migrator'
 
 const admin = adminClient()
 afterAll(() => admin.quit())

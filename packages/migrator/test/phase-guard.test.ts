@@ -1,7 +1,14 @@
 import { memoryTransport, ValidationError } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
+import {
+  type MigrationStore,
+  memoryMigrationStore,
+  migratingTransport,
+  type Phase,
+  postgresMigrationStore,
+  redisMigrationStore,
+} from '@tierbus/migrator'
 import { afterEach, describe, expect, it } from 'vitest'
-import { memoryMigrationStore, migratingTransport, postgresMigrationStore, redisMigrationStore, type MigrationStore, type Phase } from '@tierbus/migrator'
 import { storeBackends } from './store-backends.js'
 
 const { redis, pool, schemas, prefixes } = storeBackends(8)
@@ -18,11 +25,21 @@ async function followerAtSource(store: MigrationStore) {
   await store.writePhase(MIGRATION, 'source', undefined)
   const errors: Array<{ err: unknown; context: string }> = []
   const polls = { count: 0 }
-  const counted: MigrationStore = { ...store, readPhase: (m) => {
+  const counted: MigrationStore = {
+    ...store,
+    readPhase: (m) => {
       polls.count++
       return store.readPhase(m)
-    } }
-  const t = migratingTransport({ source: memoryTransport(), target: memoryTransport(), phase: 'source', dedup: store, control: { store: counted, migration: MIGRATION, pollMs: 10 }, onError: (err, context) => void errors.push({ err, context }) })
+    },
+  }
+  const t = migratingTransport({
+    source: memoryTransport(),
+    target: memoryTransport(),
+    phase: 'source',
+    dedup: store,
+    control: { store: counted, migration: MIGRATION, pollMs: 10 },
+    onError: (err, context) => void errors.push({ err, context }),
+  })
   closing.push(() => t.close())
   return { t, errors, polls }
 }
@@ -34,19 +51,29 @@ interface Subject {
 }
 
 const subjects: Array<[string, () => Promise<Subject>]> = [
-  ['redis', async () => {
-    const prefix = uniqueToken('tbtest:guard')
-    prefixes.push(prefix)
-    return { store: redisMigrationStore(redis, { prefix }), rawSet: async (m, phase) => void (await redis.set(`${prefix}:phase:${m}`, phase)) }
-  }],
-  ['postgres', async () => {
-    const schema = uniqueToken('tbguard_')
-    schemas.push(schema)
-    return {
-      store: await postgresMigrationStore(pool, { schema }),
-      rawSet: async (m, phase) => void (await pool.query(`UPDATE "${schema}".migration_state SET phase = $2 WHERE migration = $1`, [m, phase])),
-    }
-  }],
+  [
+    'redis',
+    async () => {
+      const prefix = uniqueToken('tbtest:guard')
+      prefixes.push(prefix)
+      return {
+        store: redisMigrationStore(redis, { prefix }),
+        rawSet: async (m, phase) => void (await redis.set(`${prefix}:phase:${m}`, phase)),
+      }
+    },
+  ],
+  [
+    'postgres',
+    async () => {
+      const schema = uniqueToken('tbguard_')
+      schemas.push(schema)
+      return {
+        store: await postgresMigrationStore(pool, { schema }),
+        rawSet: async (m, phase) =>
+          void (await pool.query(`UPDATE "${schema}".migration_state SET phase = $2 WHERE migration = $1`, [m, phase])),
+      }
+    },
+  ],
 ]
 
 describe.each(subjects)('%s phase store (real service)', (_name, make) => {
@@ -95,7 +122,9 @@ describe.each(subjects)('%s phase store (real service)', (_name, make) => {
     const migration = 'postgres->redis'
     const seeds = await Promise.all(Array.from({ length: 8 }, () => store.writePhase(migration, 'source', undefined)))
     expect(seeds.filter(Boolean)).toHaveLength(1)
-    const advances = await Promise.all(Array.from({ length: 8 }, () => store.writePhase(migration, 'dual-write', 'source')))
+    const advances = await Promise.all(
+      Array.from({ length: 8 }, () => store.writePhase(migration, 'dual-write', 'source')),
+    )
     expect(advances.filter(Boolean)).toHaveLength(1)
     expect(await store.readPhase(migration)).toBe('dual-write')
     expect((await store.history(migration)).map((h) => h.phase)).toEqual(['source', 'dual-write'])
@@ -105,7 +134,11 @@ describe.each(subjects)('%s phase store (real service)', (_name, make) => {
     const { store } = await make()
     const migration = 'postgres->redis'
     await store.writePhase(migration, 'source', undefined)
-    for (const [to, from] of [['target', 'source'], ['cutover', 'source'], ['source', 'source']] as Array<[Phase, Phase]>) {
+    for (const [to, from] of [
+      ['target', 'source'],
+      ['cutover', 'source'],
+      ['source', 'source'],
+    ] as Array<[Phase, Phase]>) {
       await expect(store.writePhase(migration, to, from)).rejects.toThrow(ValidationError)
     }
     expect(await store.writePhase(migration, 'dual-write', 'shadow')).toBe(false)

@@ -1,6 +1,6 @@
 import { ConfigError } from '@tierbus/core'
-import { describe, expect, it } from 'vitest'
 import { memoryDedupStore, nextPhase, parseMigration, parsePhase, previousPhase } from '@tierbus/migrator'
+import { describe, expect, it } from 'vitest'
 
 describe('migration phases', () => {
   it('parses TIERBUS_MIGRATION and TIERBUS_MIGRATION_PHASE, rejecting anything else with what to write', () => {
@@ -50,10 +50,14 @@ describe('migration adapter', () => {
     const { createBusFromEnv, memoryTransport } = await import('@tierbus/core')
     const { migrationAdapter } = await import('@tierbus/migrator')
     const built: string[] = []
-    const tier = (kind: string) => ({ kind, install: kind, create: async () => {
-      built.push(kind)
-      return memoryTransport()
-    } })
+    const tier = (kind: string) => ({
+      kind,
+      install: kind,
+      create: async () => {
+        built.push(kind)
+        return memoryTransport()
+      },
+    })
     const load = async (name: string): Promise<never> => {
       throw new Error(`load(${name}) must not be called`)
     }
@@ -62,8 +66,12 @@ describe('migration adapter', () => {
     expect(built).toEqual(['alpha', 'beta'])
     expect(bus.transport.name).toMatch(/alpha|beta|->|migrat/)
     await bus.close()
-    await expect(createBusFromEnv({ env: { ...env, TIERBUS_MIGRATION: 'alpha->gamma' }, adapters: [migrationAdapter, tier('alpha')], load })).rejects.toThrow(
-      /no adapter for 'gamma'/,
-    )
+    await expect(
+      createBusFromEnv({
+        env: { ...env, TIERBUS_MIGRATION: 'alpha->gamma' },
+        adapters: [migrationAdapter, tier('alpha')],
+        load,
+      }),
+    ).rejects.toThrow(/no adapter for 'gamma'/)
   })
 })

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { ConfigError } from '@tierbus/core'
+import {
+  chooseBroker,
+  DEFAULT_PRICING,
+  formatPlan,
+  parseProfile,
+  parseRate,
+  parseSize,
+  planCapacity,
+} from '@tierbus/migrator'
 import { describe, expect, it } from 'vitest'
-import { chooseBroker, DEFAULT_PRICING, formatPlan, parseProfile, parseRate, parseSize, planCapacity } from '@tierbus/migrator'
 
 const profileText = readFileSync(new URL('../profiles/mistersmith.yaml', import.meta.url), 'utf8')
 const seed000 = parseProfile(profileText)
@@ -46,7 +54,7 @@ describe('capacity planner', () => {
     }
   })
 
-  it("reproduces the three AWS totals of seed 000: Amazon MQ $2,360, EventBridge + SQS $2,600, MSK $1,700", () => {
+  it('reproduces the three AWS totals of seed 000: Amazon MQ $2,360, EventBridge + SQS $2,600, MSK $1,700', () => {
     const cost = Object.fromEntries(plan.costs.map((c) => [c.option, c]))
     // Seed 000's cost_comparison, item by item; every item is a multiple of $50, so the planner's item
     // must be within $25 of it and each total within $25 per item.
@@ -70,7 +78,9 @@ describe('capacity planner', () => {
 
   it('sizes Amazon MQ at the smallest broker that carries the peak and the connections', () => {
     expect(plan.connections).toBe(1002)
-    expect(cost('amazon-mq').note).toMatch(/^mq\.m5\.2xlarge for 3,375 msg\/s and 1,002 connections \(mq\.t3\.micro tops out at 1,000 msg\/s; mq\.m5\.large tops out at 1,000 connections\)/)
+    expect(cost('amazon-mq').note).toMatch(
+      /^mq\.m5\.2xlarge for 3,375 msg\/s and 1,002 connections \(mq\.t3\.micro tops out at 1,000 msg\/s; mq\.m5\.large tops out at 1,000 connections\)/,
+    )
     const brokers = DEFAULT_PRICING.amazonMq.brokers
     expect(chooseBroker(brokers, 3375, 1000)).toEqual({ broker: brokers[1], fits: true })
     expect(chooseBroker(brokers, 900, 50).broker.instance).toBe('mq.t3.micro')
@@ -78,11 +88,24 @@ describe('capacity planner', () => {
     expect(chooseBroker(brokers, 60_000, 10)).toEqual({ broker: brokers[2], fits: false })
     expect(() => chooseBroker([], 1, 1)).toThrow(/pricing\.amazonMq\.brokers is empty/)
     const fewer = planCapacity(parseProfile(profileText.replace('service_connections: 2', 'service_connections: 0')))
-    expect(fewer.costs.find((c) => c.option === 'amazon-mq')!.items[0]).toMatchObject({ monthlyUsd: 540, basis: 'mq.m5.large ACTIVE_STANDBY_MULTI_AZ' })
+    expect(fewer.costs.find((c) => c.option === 'amazon-mq')!.items[0]).toMatchObject({
+      monthlyUsd: 540,
+      basis: 'mq.m5.large ACTIVE_STANDBY_MULTI_AZ',
+    })
   })
 
   it('prices self-hosted NATS and Postgres with their instances, and every other tier', () => {
-    expect(plan.costs.map((c) => c.option)).toEqual(['amazon-mq', 'eventbridge-sqs-sns', 'msk', 'sqs-sns', 'upstash', 'elasticache-redis', 'nats-self-hosted', 'postgres-self-hosted', 'supabase'])
+    expect(plan.costs.map((c) => c.option)).toEqual([
+      'amazon-mq',
+      'eventbridge-sqs-sns',
+      'msk',
+      'sqs-sns',
+      'upstash',
+      'elasticache-redis',
+      'nats-self-hosted',
+      'postgres-self-hosted',
+      'supabase',
+    ])
     expect(cost('nats-self-hosted')).toMatchObject({ transport: 'nats', monthlyUsd: 234.24, fitsPeak: true })
     expect(cost('nats-self-hosted').items[0]!.basis).toBe('3 × EC2 m5.large × $70.08')
     expect(cost('postgres-self-hosted')).toMatchObject({ transport: 'postgres', monthlyUsd: 156.16, fitsPeak: false })
@@ -109,7 +132,8 @@ describe('capacity planner', () => {
     const walk = (node: unknown, path: string) => {
       if (node === null || typeof node !== 'object') return
       const o = node as Record<string, unknown>
-      if (('value' in o || 'monthlyUsd' in o) && !(typeof o.source === 'string' && o.source.length > 10)) missing.push(path)
+      if (('value' in o || 'monthlyUsd' in o) && !(typeof o.source === 'string' && o.source.length > 10))
+        missing.push(path)
       for (const [k, v] of Object.entries(o)) walk(v, `${path}.${k}`)
     }
     walk(DEFAULT_PRICING, 'pricing')
@@ -122,14 +146,20 @@ describe('capacity planner', () => {
     expect(parseRate('1 per 30 seconds per agent', 'x')).toEqual([1 / 30, 1 / 30])
     expect(parseSize('100-500 bytes', 'x')).toEqual([100, 500])
     expect(parseSize('0.5-2 KB', 'x')).toEqual([500, 2000])
-    const p = parseProfile('agents: 10\nmessage_types:\n  a:\n    frequency: 2-10 per minute per agent\n    size: 1-5 KB\n')
+    const p = parseProfile(
+      'agents: 10\nmessage_types:\n  a:\n    frequency: 2-10 per minute per agent\n    size: 1-5 KB\n',
+    )
     expect(p.messageTypes[0]!.ratePerAgentPerSecond).toBeCloseTo(6 / 60, 9)
     expect(p.messageTypes[0]!.sizeBytes).toBe(5000)
   })
 
   it('rejects unreadable profiles with a ConfigError naming the field and the expected form', () => {
-    expect(() => parseProfile('agents: 1\nmessage_types:\n  a:\n    frequency: often\n    size: 1 KB\n')).toThrow(/message_types.a.frequency.*per minute per agent/)
-    expect(() => parseProfile('agents: 1\nmessage_types:\n  a:\n    frequency: 1 per minute per agent\n    size: big\n')).toThrow(ConfigError)
+    expect(() => parseProfile('agents: 1\nmessage_types:\n  a:\n    frequency: often\n    size: 1 KB\n')).toThrow(
+      /message_types.a.frequency.*per minute per agent/,
+    )
+    expect(() =>
+      parseProfile('agents: 1\nmessage_types:\n  a:\n    frequency: 1 per minute per agent\n    size: big\n'),
+    ).toThrow(ConfigError)
     expect(() => parseProfile('agents: -3\nmessage_types: {}\n')).toThrow(/agents/)
     expect(() => parseProfile('agents: [\n')).toThrow(/not valid YAML/)
   })
@@ -139,10 +169,16 @@ describe('capacity planner', () => {
     expect(text).toContain('TOTAL')
     expect(text).toMatch(/TOTAL\s+675\s+9\.3 MB\/s\s+58\.3M\s+1\.75B/)
     expect(text).toContain('stress_conditions (5x): 3375 msg/s')
-    expect(text).toMatch(/amazon-mq\s+\$2,359\.91\s+\[amqp\] broker \$2,160\.00 \+ storage \$100\.00 \+ data transfer \$99\.91/)
+    expect(text).toMatch(
+      /amazon-mq\s+\$2,359\.91\s+\[amqp\] broker \$2,160\.00 \+ storage \$100\.00 \+ data transfer \$99\.91/,
+    )
     expect(text).toMatch(/postgres-self-hosted\s+\$156\.16 .*\(cannot carry the highest peak\)/)
     expect(text).toMatch(/^\s+metrics\.>\s+-> nats\s+metrics: high-volume/m)
-    expect(text).toContain('monthly cost: amqp $2,264.64 (amazon-mq: coordination, health_pings) + sqs $475.20 (sqs-sns: discovery, tasks) + nats $234.24 (nats-self-hosted: metrics) = $2,974.08')
-    expect(text.split('\n').at(-1)).toBe("TIERBUS_ROUTES='coord.>=amqp;agent.>=sqs;work.>=sqs;health.>=amqp;metrics.>=nats;>=sqs'")
+    expect(text).toContain(
+      'monthly cost: amqp $2,264.64 (amazon-mq: coordination, health_pings) + sqs $475.20 (sqs-sns: discovery, tasks) + nats $234.24 (nats-self-hosted: metrics) = $2,974.08',
+    )
+    expect(text.split('\n').at(-1)).toBe(
+      "TIERBUS_ROUTES='coord.>=amqp;agent.>=sqs;work.>=sqs;health.>=amqp;metrics.>=nats;>=sqs'",
+    )
   })
 })

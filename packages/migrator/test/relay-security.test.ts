@@ -1,12 +1,13 @@
 // Issue 11, items 1 and 7: the migration relay republishes the envelope inside a `_migration.*` event.
 // Whoever may publish to the source tier can forge one; the relay must validate it as a whole envelope
 // (reply data included) and dead-letter what fails, never republishing it.
-import { afterEach, describe, expect, it } from 'vitest'
-import { Redis } from 'ioredis'
-import { createBus, memoryTransport, newEventId, type DeadLetter, type Envelope } from '@tierbus/core'
+
+import { createBus, type DeadLetter, type Envelope, memoryTransport, newEventId } from '@tierbus/core'
 import { eventually, quietPeriod, uniqueToken } from '@tierbus/core/testing'
-import { redisTransport } from '@tierbus/redis-streams'
 import { migratingTransport } from '@tierbus/migrator'
+import { redisTransport } from '@tierbus/redis-streams'
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const cleanups: Array<() => Promise<unknown>> = []
@@ -15,8 +16,25 @@ afterEach(async () => {
 })
 
 const now = () => new Date().toISOString()
-const inner = (over: Partial<Envelope>): Envelope => ({ specversion: '1.0', id: newEventId(), source: 'app', type: 'orders.placed', time: now(), datacontenttype: 'application/json', data: { n: 1 }, ...over })
-const pending = (data: unknown): Envelope => ({ specversion: '1.0', id: newEventId(), source: 'attacker', type: '_migration.to-target', time: now(), datacontenttype: 'application/json', data })
+const inner = (over: Partial<Envelope>): Envelope => ({
+  specversion: '1.0',
+  id: newEventId(),
+  source: 'app',
+  type: 'orders.placed',
+  time: now(),
+  datacontenttype: 'application/json',
+  data: { n: 1 },
+  ...over,
+})
+const pending = (data: unknown): Envelope => ({
+  specversion: '1.0',
+  id: newEventId(),
+  source: 'attacker',
+  type: '_migration.to-target',
+  time: now(),
+  datacontenttype: 'application/json',
+  data,
+})
 
 describe('migration relay', () => {
   it('dead-letters forged pending events (bad type, forged replyto, not an envelope) and relays only the valid one', async () => {
@@ -36,11 +54,25 @@ describe('migration relay', () => {
     const watcher = createBus({ transport: target, source: 'watch', closeTransport: false, onError: () => {} })
     cleanups.push(() => watcher.close({ timeoutMs: 1_000 }))
     await watcher.subscribe('orders.>', (e) => void onTarget.push({ id: e.id } as Envelope), { group: 'watch' })
-    await watcher.subscribe('_inbox.0123456789abcdef', () => void onTarget.push({ id: 'reply' } as Envelope), { group: 'inbox-watch' })
-    // Starts the relays (they run from dual-write on).
-    await transport.subscribe({ pattern: 'orders.placed', group: 'app', startFrom: 'latest', maxInFlight: 1, leaseMs: 5_000, maxAttempts: 1, ordered: false, ephemeral: false }, async (batch) => {
-      for (const d of batch) await d.ack()
+    await watcher.subscribe('_inbox.0123456789abcdef', () => void onTarget.push({ id: 'reply' } as Envelope), {
+      group: 'inbox-watch',
     })
+    // Starts the relays (they run from dual-write on).
+    await transport.subscribe(
+      {
+        pattern: 'orders.placed',
+        group: 'app',
+        startFrom: 'latest',
+        maxInFlight: 1,
+        leaseMs: 5_000,
+        maxAttempts: 1,
+        ordered: false,
+        ephemeral: false,
+      },
+      async (batch) => {
+        for (const d of batch) await d.ack()
+      },
+    )
 
     const valid = inner({})
     const forged = [
@@ -54,10 +86,13 @@ describe('migration relay', () => {
     await source.publish([...forged.map(pending), pending(valid)])
 
     let dead: DeadLetter[] = []
-    await eventually(async () => {
-      dead = await source.deadLetters.list({ group: 'tierbus-migration-relay' })
-      return dead.length === forged.length
-    }, () => `${forged.length} relay dead letters, got ${dead.length}`)
+    await eventually(
+      async () => {
+        dead = await source.deadLetters.list({ group: 'tierbus-migration-relay' })
+        return dead.length === forged.length
+      },
+      () => `${forged.length} relay dead letters, got ${dead.length}`,
+    )
     await eventually(() => onTarget.length >= 1, 'the valid pending event to be relayed')
     await quietPeriod(300)
     expect(onTarget.map((e) => e.id)).toEqual([valid.id])

@@ -1,24 +1,38 @@
 import { createBus, defineEvent, memoryTransport } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
+import {
+  type MigrationStore,
+  memoryMigrationStore,
+  migratingTransport,
+  migrationStoreFromEnv,
+  migrationTransportFromEnv,
+  postgresMigrationStore,
+  redisMigrationStore,
+} from '@tierbus/migrator'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { memoryMigrationStore, migratingTransport, migrationStoreFromEnv, migrationTransportFromEnv, postgresMigrationStore, redisMigrationStore, type MigrationStore } from '@tierbus/migrator'
 import { PG_URL, REDIS_URL, storeBackends } from './store-backends.js'
 
 const { redis, pool, schemas, prefixes } = storeBackends(4)
 
 const stores: Array<[string, () => Promise<MigrationStore>]> = [
   ['memory', async () => memoryMigrationStore()],
-  ['redis', async () => {
-    const prefix = uniqueToken('tbtest:mig')
-    prefixes.push(prefix)
-    return redisMigrationStore(redis, { prefix })
-  }],
-  ['postgres', async () => {
-    const schema = uniqueToken('tbmig_')
-    schemas.push(schema)
-    return postgresMigrationStore(pool, { schema })
-  }],
+  [
+    'redis',
+    async () => {
+      const prefix = uniqueToken('tbtest:mig')
+      prefixes.push(prefix)
+      return redisMigrationStore(redis, { prefix })
+    },
+  ],
+  [
+    'postgres',
+    async () => {
+      const schema = uniqueToken('tbmig_')
+      schemas.push(schema)
+      return postgresMigrationStore(pool, { schema })
+    },
+  ],
 ]
 
 describe.each(stores)('%s migration store (real service)', (_name, make) => {
@@ -30,7 +44,7 @@ describe.each(stores)('%s migration store (real service)', (_name, make) => {
     expect(await store.claim('g/e1', 5_000)).toBe('done')
   })
 
-  it("lets a holder claim its own key again while others wait, and reopens a dead letter only to the tier that wrote it", async () => {
+  it('lets a holder claim its own key again while others wait, and reopens a dead letter only to the tier that wrote it', async () => {
     const store = await make()
     expect(await store.claim('g/e2', 5_000, 'target')).toBe('claimed')
     expect(await store.claim('g/e2', 5_000, 'source')).toBe('processing')
@@ -89,7 +103,10 @@ describe('live phase control', () => {
     let handled = 0
     await bus.subscribe(E, () => void handled++, { group: 'g' })
     await bus.publish(E, {})
-    await eventually(() => handled === 1 && (a.shadowReport().g?.matched ?? 0) === 1, 'the event handled on the source and shadow-matched on the target')
+    await eventually(
+      () => handled === 1 && (a.shadowReport().g?.matched ?? 0) === 1,
+      'the event handled on the source and shadow-matched on the target',
+    )
     await bus.close()
     await a.close()
     await b.close()
@@ -106,11 +123,17 @@ describe('env wiring', () => {
     await p.writePhase('x->y', 'cutover', undefined)
     expect(await p.readPhase('x->y')).toBe('cutover')
     await p.close()
-    await expect(migrationStoreFromEnv({ NODE_ENV: 'production' })).rejects.toThrow(/TIERBUS_MIGRATION_STORE is not set/)
-    await expect(migrationStoreFromEnv({ TIERBUS_MIGRATION_STORE: 'mysql://x' })).rejects.toThrow(/redis:\/\/…, postgres:\/\/… or memory/)
+    await expect(migrationStoreFromEnv({ NODE_ENV: 'production' })).rejects.toThrow(
+      /TIERBUS_MIGRATION_STORE is not set/,
+    )
+    await expect(migrationStoreFromEnv({ TIERBUS_MIGRATION_STORE: 'mysql://x' })).rejects.toThrow(
+      /redis:\/\/…, postgres:\/\/… or memory/,
+    )
   })
 
   it('refuses a TIERBUS_TRANSPORT that contradicts TIERBUS_MIGRATION', async () => {
-    await expect(migrationTransportFromEnv({ TIERBUS_MIGRATION: 'postgres->redis', TIERBUS_TRANSPORT: 'sqs' })).rejects.toThrow(/conflicts with TIERBUS_MIGRATION/)
+    await expect(
+      migrationTransportFromEnv({ TIERBUS_MIGRATION: 'postgres->redis', TIERBUS_TRANSPORT: 'sqs' }),
+    ).rejects.toThrow(/conflicts with TIERBUS_MIGRATION/)
   })
 })

@@ -1,6 +1,13 @@
-import { connect, Events, DebugEvents, type ConnectionOptions, type NatsConnection } from 'nats'
 import { TransportError } from '@tierbus/core'
-import { type ConnectionState, RECONNECT_BACKOFF_DEFAULTS, reconnectDelay, reconnectWithBackoff, withDeadline, type ReconnectBackoff } from '@tierbus/core/adapter'
+import {
+  type ConnectionState,
+  RECONNECT_BACKOFF_DEFAULTS,
+  type ReconnectBackoff,
+  reconnectDelay,
+  reconnectWithBackoff,
+  withDeadline,
+} from '@tierbus/core/adapter'
+import { type ConnectionOptions, connect, DebugEvents, Events, type NatsConnection } from 'nats'
 
 /** What the live NATS connection needs: how to connect, the backoff, and where to report. */
 export interface NatsLinkOptions {
@@ -81,7 +88,8 @@ export class NatsLink {
           this.options.state.down(new TransportError(`NATS connection to ${String(status.data)} lost; reconnecting`))
         } else if (status.type === DebugEvents.Reconnecting) this.options.state.set('connecting')
         else if (status.type === Events.Reconnect) this.options.state.up()
-        else if (status.type === Events.Error) this.options.onError(new TransportError(`NATS server reported: ${String(status.data)}`))
+        else if (status.type === Events.Error)
+          this.options.onError(new TransportError(`NATS server reported: ${String(status.data)}`))
       }
     })().catch((err) => this.options.onError(err))
     void nc.closed().then((err) => {
@@ -116,7 +124,8 @@ export class NatsLink {
     this.waits.reset()
     const nc = await connect(clientOptions(this.options, this.waits))
     try {
-      if (this.closing.signal.aborted) throw new TransportError('the NATS transport closed while reconnecting', { retryable: false })
+      if (this.closing.signal.aborted)
+        throw new TransportError('the NATS transport closed while reconnecting', { retryable: false })
       this.nc = nc
       await this.options.onRebuilt(nc)
       return nc

@@ -1,5 +1,20 @@
-import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type MsgHdrs, type StreamInfo } from 'nats'
-import { decodeEnvelope, isInboxType, publishableTypeIssue, rawBodyOf, tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
+import {
+  type DeadLetter,
+  type DeadLetterReason,
+  type DeadLetterStore,
+  decodeEnvelope,
+  isInboxType,
+  publishableTypeIssue,
+  rawBodyOf,
+  tryDecodeEnvelope,
+} from '@tierbus/core'
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  type MsgHdrs,
+  headers as natsHeaders,
+  type StreamInfo,
+} from 'nats'
 import { isMessageGone, transportError } from './errors.js'
 import type { SubjectMap } from './subjects.js'
 
@@ -52,7 +67,10 @@ export class JetStreamDeadLetters implements DeadLetterStore {
   /** Stores a dead letter; resolves once JetStream has it (so the original may be terminated). */
   async write(origin: DeadLetterOrigin, reason: DeadLetterReason): Promise<void> {
     const h = natsHeaders()
-    const error = reason.error.length > MAX_REASON_ERROR_CHARS ? `${reason.error.slice(0, MAX_REASON_ERROR_CHARS)}...` : reason.error
+    const error =
+      reason.error.length > MAX_REASON_ERROR_CHARS
+        ? `${reason.error.slice(0, MAX_REASON_ERROR_CHARS)}...`
+        : reason.error
     h.set(DEAD_LETTER_HEADERS.group, origin.group)
     h.set(DEAD_LETTER_HEADERS.reason, JSON.stringify({ ...reason, error }))
     h.set(DEAD_LETTER_HEADERS.failedAt, new Date().toISOString())
@@ -86,7 +104,8 @@ export class JetStreamDeadLetters implements DeadLetterStore {
       const durable = stored.header.get(DEAD_LETTER_HEADERS.durable)
       // Headers of a stored message are input too (anyone allowed to publish on the DLQ subjects can write
       // them): redrive only onto this transport's own event subjects, in the event-type grammar.
-      if (!subject || !durable || !this.isEventSubject(subject) || !DURABLE.test(durable) || !isEnvelope(stored.data)) continue
+      if (!subject || !durable || !this.isEventSubject(subject) || !DURABLE.test(durable) || !isEnvelope(stored.data))
+        continue
       const h = natsHeaders()
       h.set(REDRIVE_HEADER, durable)
       try {

@@ -1,5 +1,5 @@
-import { headers as natsHeaders, type MsgHdrs } from 'nats'
 import type { Envelope } from '@tierbus/core'
+import { type MsgHdrs, headers as natsHeaders } from 'nats'
 
 /**
  * Header carrying a delayed event's due time (ms since the epoch), so a consumer can defer it without

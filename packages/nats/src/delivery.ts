@@ -1,10 +1,9 @@
-import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope } from '@tierbus/core'
-import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
-import { attemptAfterDeferrals, dueTimeOf } from './deferral.js'
+import { type DeadLetterReason, type Delivery, type Envelope, tryDecodeEnvelope } from '@tierbus/core'
+import { type InFlightSlot, SettleOnce } from '@tierbus/core/adapter'
 import type { JetStreamDeadLetters } from './dead-letters.js'
+import { attemptAfterDeferrals, dueTimeOf } from './deferral.js'
 import { transportError } from './errors.js'
 import type { PulledMessage } from './pulled-message.js'
-
 
 /** What a delivery needs from its subscription. */
 export interface DeliveryOwner {
@@ -54,7 +53,10 @@ export class JetStreamDelivery implements Delivery {
     return this.once.settle(async () => {
       // Stored first: if the write fails the message stays unacked and comes back, so it is never lost.
       this.owner.settled?.(this.msg)
-      await this.owner.deadLetters.write({ group: this.owner.group, durable: this.owner.durable, subject: this.msg.subject, data: this.msg.data }, reason)
+      await this.owner.deadLetters.write(
+        { group: this.owner.group, durable: this.owner.durable, subject: this.msg.subject, data: this.msg.data },
+        reason,
+      )
       this.respond('terminating', () => this.msg.term())
     })
   }
@@ -74,7 +76,10 @@ export class JetStreamDelivery implements Delivery {
     try {
       action()
     } catch (err) {
-      throw transportError(`${what} a message of group ${this.owner.group} (it will be redelivered after its ack wait)`, err)
+      throw transportError(
+        `${what} a message of group ${this.owner.group} (it will be redelivered after its ack wait)`,
+        err,
+      )
     }
   }
 }

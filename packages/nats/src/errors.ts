@@ -40,7 +40,12 @@ export class StreamSubjectsOverlapError extends ConfigError {
   /** The existing stream that already holds some of the subjects, when the server could name it. */
   readonly existing: string | undefined
 
-  constructor(stream: string, subjects: readonly string[], existing: string | undefined, options?: { cause?: unknown }) {
+  constructor(
+    stream: string,
+    subjects: readonly string[],
+    existing: string | undefined,
+    options?: { cause?: unknown },
+  ) {
     super(
       `JetStream stream ${stream} (subjects ${subjects.join(', ')}) overlaps ${existing ? `the existing stream ${existing}` : 'an existing stream'}: a subject can belong to one stream only. Use another prefix (TIERBUS_NATS_PREFIX), narrow the stream families' types, or delete/adjust ${existing ?? 'the other stream'} (nats stream info ${existing ?? '<name>'})`,
       options,

@@ -1,6 +1,13 @@
-import type { Msg, NatsConnection, Subscription as NatsSubscription } from 'nats'
-import { tryDecodeEnvelope, type DeadLetterReason, type Delivery, type Envelope, type Subscription, type SubscriptionSpec } from '@tierbus/core'
+import {
+  type DeadLetterReason,
+  type Delivery,
+  type Envelope,
+  type Subscription,
+  type SubscriptionSpec,
+  tryDecodeEnvelope,
+} from '@tierbus/core'
 import { BatchPump } from '@tierbus/core/adapter'
+import type { Msg, NatsConnection, Subscription as NatsSubscription } from 'nats'
 import type { JetStreamDeadLetters } from './dead-letters.js'
 import { durableName } from './subjects.js'
 
@@ -25,7 +32,15 @@ class InboxDelivery implements Delivery {
   async retry(): Promise<void> {}
 
   async deadLetter(reason: DeadLetterReason): Promise<void> {
-    await this.deadLetters.write({ group: this.group, durable: durableName(this.group, this.msg.subject), subject: this.msg.subject, data: this.msg.data }, reason)
+    await this.deadLetters.write(
+      {
+        group: this.group,
+        durable: durableName(this.group, this.msg.subject),
+        subject: this.msg.subject,
+        data: this.msg.data,
+      },
+      reason,
+    )
   }
 }
 
@@ -37,7 +52,14 @@ export class InboxSubscription implements Subscription {
   private readonly sub: NatsSubscription
   private readonly pump: BatchPump<InboxDelivery>
 
-  constructor(nc: NatsConnection, subject: string, spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>, deadLetters: JetStreamDeadLetters, onError: (err: unknown) => void) {
+  constructor(
+    nc: NatsConnection,
+    subject: string,
+    spec: SubscriptionSpec,
+    onBatch: (batch: Delivery[]) => Promise<void>,
+    deadLetters: JetStreamDeadLetters,
+    onError: (err: unknown) => void,
+  ) {
     this.pump = new BatchPump(onBatch, onError)
     this.sub = nc.subscribe(subject, {
       callback: (err, msg) => {

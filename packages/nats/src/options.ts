@@ -1,12 +1,12 @@
-import type { ConnectionOptions, NatsConnection } from 'nats'
-import { ConfigError, assertPattern, type TransportErrorListener } from '@tierbus/core'
+import { assertPattern, ConfigError, type TransportErrorListener } from '@tierbus/core'
 import {
-  resolvePublishTimeout,
-  warnErrorListener,
   type ConnectionStateOptions,
   type PublishDeadlineOptions,
   type ReconnectBackoff,
+  resolvePublishTimeout,
+  warnErrorListener,
 } from '@tierbus/core/adapter'
+import type { ConnectionOptions, NatsConnection } from 'nats'
 import { assertPrefix, assertStreamName } from './subjects.js'
 
 /** How a stream keeps messages: `limits` (by age/size, every group reads it), `interest` (until every consumer acked). */
@@ -135,7 +135,8 @@ export type ResolvedNatsOptions = Required<
 }
 
 function positive(value: number, name: string, min = 1): number {
-  if (!Number.isFinite(value) || value < min) throw new ConfigError(`natsTransport option ${name} must be a number >= ${min}, got ${String(value)}`)
+  if (!Number.isFinite(value) || value < min)
+    throw new ConfigError(`natsTransport option ${name} must be a number >= ${min}, got ${String(value)}`)
   return value
 }
 
@@ -164,15 +165,22 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedNatsOptio
   const maxAgeMs = options.maxAgeMs ?? d.maxAgeMs
   positive(maxAgeMs, 'maxAgeMs', 0)
   const families = options.streams ?? [{ name: options.stream ?? d.stream, types: ['>'], maxAgeMs }]
-  if (families.length === 0) throw new ConfigError('natsTransport option streams must name at least one stream (or leave it out for one stream of every type)')
+  if (families.length === 0)
+    throw new ConfigError(
+      'natsTransport option streams must name at least one stream (or leave it out for one stream of every type)',
+    )
   const streams = families.map((f): Required<StreamFamily> => {
     assertStreamName(f.name)
-    if (!Array.isArray(f.types) || f.types.length === 0) throw new ConfigError(`stream ${f.name}: types must list event-type patterns, e.g. ['work.>']`)
+    if (!Array.isArray(f.types) || f.types.length === 0)
+      throw new ConfigError(`stream ${f.name}: types must list event-type patterns, e.g. ['work.>']`)
     for (const t of f.types) assertPattern(t)
     if (f.retention !== undefined && f.retention !== 'limits' && f.retention !== 'interest') {
-      throw new ConfigError(`stream ${f.name}: retention must be 'limits' or 'interest' (a 'workqueue' stream cannot serve several groups), got ${JSON.stringify(f.retention)}`)
+      throw new ConfigError(
+        `stream ${f.name}: retention must be 'limits' or 'interest' (a 'workqueue' stream cannot serve several groups), got ${JSON.stringify(f.retention)}`,
+      )
     }
-    if (f.storage !== undefined && f.storage !== 'file' && f.storage !== 'memory') throw new ConfigError(`stream ${f.name}: storage must be 'file' or 'memory'`)
+    if (f.storage !== undefined && f.storage !== 'file' && f.storage !== 'memory')
+      throw new ConfigError(`stream ${f.name}: storage must be 'file' or 'memory'`)
     return {
       name: f.name,
       types: [...f.types],
@@ -188,10 +196,14 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedNatsOptio
   // streams is not empty (checked above); its first stream names the dead-letter stream by default.
   const deadLetterStream = options.deadLetterStream ?? `${streams[0]?.name ?? d.stream}_DLQ`
   assertStreamName(deadLetterStream)
-  if (names.has(deadLetterStream)) throw new ConfigError(`natsTransport option deadLetterStream ${deadLetterStream} must differ from the event streams' names`)
+  if (names.has(deadLetterStream))
+    throw new ConfigError(
+      `natsTransport option deadLetterStream ${deadLetterStream} must differ from the event streams' names`,
+    )
   const fetchExpiresMs = positive(options.fetchExpiresMs ?? d.fetchExpiresMs, 'fetchExpiresMs', 1000)
   const maxReconnectAttempts = options.maxReconnectAttempts ?? d.maxReconnectAttempts
-  if (!Number.isInteger(maxReconnectAttempts) || maxReconnectAttempts < -1) throw new ConfigError('natsTransport option maxReconnectAttempts must be an integer >= -1 (-1 = forever)')
+  if (!Number.isInteger(maxReconnectAttempts) || maxReconnectAttempts < -1)
+    throw new ConfigError('natsTransport option maxReconnectAttempts must be an integer >= -1 (-1 = forever)')
   return {
     servers,
     ...(options.client ? { client: options.client } : {}),

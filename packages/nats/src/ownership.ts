@@ -118,7 +118,10 @@ export class ConsumerOwnership {
       this.until = sentAt + this.leaseMs
     } catch (err) {
       // Compare-and-set failed: another member owns it now (ours had run out). Else retry at the next tick.
-      if (jetStreamCode(err) === ERR_WRONG_LAST_SEQUENCE || /wrong last sequence/i.test(String((err as Error)?.message))) {
+      if (
+        jetStreamCode(err) === ERR_WRONG_LAST_SEQUENCE ||
+        /wrong last sequence/i.test(String((err as Error)?.message))
+      ) {
         this.until = 0
         this.pullFrom = Number.POSITIVE_INFINITY
       } else throw err

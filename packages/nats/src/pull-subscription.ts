@@ -1,9 +1,9 @@
-import { createInbox, type Msg, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
 import type { Delivery, Subscription, SubscriptionSpec } from '@tierbus/core'
 import { BatchPump, InFlight, LeaseKeeper, WakeableSleep } from '@tierbus/core/adapter'
-import { REDRIVE_HEADER, type JetStreamDeadLetters } from './dead-letters.js'
+import { createInbox, type Msg, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
+import { type JetStreamDeadLetters, REDRIVE_HEADER } from './dead-letters.js'
 import { deferralMs, dueTimeOf } from './deferral.js'
-import { JetStreamDelivery, type DeliveryOwner } from './delivery.js'
+import { type DeliveryOwner, JetStreamDelivery } from './delivery.js'
 import { PulledMessage } from './pulled-message.js'
 
 /** What a pull subscription needs besides its spec. */
@@ -84,7 +84,9 @@ export class PullSubscription implements Subscription, DeliveryOwner {
           }
         })
       : undefined
-    this.sub = ctx.connection.subscribe(this.inbox, { callback: (err, msg) => (err ? ctx.onError(err) : this.receive(msg)) })
+    this.sub = ctx.connection.subscribe(this.inbox, {
+      callback: (err, msg) => (err ? ctx.onError(err) : this.receive(msg)),
+    })
     this.loop = this.run()
   }
 
@@ -133,7 +135,8 @@ export class PullSubscription implements Subscription, DeliveryOwner {
         continue
       }
       // Also wake when an open pull should have expired (its 408 can be lost across a reconnect).
-      const wait = pause > 0 ? pause : this.pulls.length > 0 ? this.ctx.fetchExpiresMs + 1_000 : Number.POSITIVE_INFINITY
+      const wait =
+        pause > 0 ? pause : this.pulls.length > 0 ? this.ctx.fetchExpiresMs + 1_000 : Number.POSITIVE_INFINITY
       await this.sleeper.sleep(wait)
     }
   }
@@ -141,7 +144,9 @@ export class PullSubscription implements Subscription, DeliveryOwner {
   private pull(batch: number, expires: number): void {
     this.pulls.push({ remaining: batch, expiresAt: Date.now() + expires })
     try {
-      this.ctx.connection.publish(this.nextSubject, JSON.stringify({ batch, expires: expires * 1_000_000 }), { reply: this.inbox })
+      this.ctx.connection.publish(this.nextSubject, JSON.stringify({ batch, expires: expires * 1_000_000 }), {
+        reply: this.inbox,
+      })
     } catch (err) {
       this.pulls.pop()
       this.fail(err)
@@ -161,7 +166,7 @@ export class PullSubscription implements Subscription, DeliveryOwner {
   }
 
   private receive(msg: Msg): void {
-    const status = msg.data.length === 0 ? msg.headers?.code ?? 0 : 0
+    const status = msg.data.length === 0 ? (msg.headers?.code ?? 0) : 0
     if (status >= 100) {
       this.status(msg, status)
       return
@@ -197,7 +202,11 @@ export class PullSubscription implements Subscription, DeliveryOwner {
     // A status ends the oldest open request (served FIFO); what it did not bring is no longer owed.
     this.pulls.shift()
     if (code !== 408 && code !== 404) {
-      this.fail(new Error(`JetStream pull from consumer ${this.durable} on stream ${this.ctx.stream} answered ${code} ${msg.headers?.description ?? ''}`.trim()))
+      this.fail(
+        new Error(
+          `JetStream pull from consumer ${this.durable} on stream ${this.ctx.stream} answered ${code} ${msg.headers?.description ?? ''}`.trim(),
+        ),
+      )
     }
     this.sleeper.wake()
   }

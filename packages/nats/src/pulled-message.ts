@@ -33,7 +33,9 @@ export class PulledMessage {
 
   /** Redeliver after `delayMs` (0: at once). */
   nak(delayMs = 0): void {
-    this.msg.respond(delayMs > 0 ? `${ACK_PAYLOADS.nak} ${JSON.stringify({ delay: delayMs * 1_000_000 })}` : ACK_PAYLOADS.nak)
+    this.msg.respond(
+      delayMs > 0 ? `${ACK_PAYLOADS.nak} ${JSON.stringify({ delay: delayMs * 1_000_000 })}` : ACK_PAYLOADS.nak,
+    )
   }
 
   /** Resets the ack wait (a long handler is still working). */

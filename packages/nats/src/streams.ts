@@ -1,15 +1,15 @@
-import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager, type StreamConfig } from 'nats'
 import { ConfigError } from '@tierbus/core'
+import { DiscardPolicy, type JetStreamManager, nanos, RetentionPolicy, StorageType, type StreamConfig } from 'nats'
 import {
   ERR_STREAM_NAME_IN_USE,
   ERR_STREAM_NOT_FOUND,
   ERR_SUBJECTS_OVERLAP,
-  StreamSubjectsOverlapError,
   jetStreamCode,
+  StreamSubjectsOverlapError,
   transportError,
 } from './errors.js'
 import type { ResolvedNatsOptions } from './options.js'
-import { subjectWithin, subjectsOverlap, type SubjectMap } from './subjects.js'
+import { type SubjectMap, subjectsOverlap, subjectWithin } from './subjects.js'
 
 /** A stream as the transport uses it: its name and the NATS subjects it holds. */
 export interface StreamLayout {
@@ -98,7 +98,11 @@ export async function ensureStreams(jsm: JetStreamManager, plan: StreamPlan): Pr
   }
 }
 
-async function overlapError(jsm: JetStreamManager, stream: StreamLayout, cause: unknown): Promise<StreamSubjectsOverlapError> {
+async function overlapError(
+  jsm: JetStreamManager,
+  stream: StreamLayout,
+  cause: unknown,
+): Promise<StreamSubjectsOverlapError> {
   let existing: string | undefined
   for (const subject of stream.subjects) {
     existing = await jsm.streams.find(subject).catch(() => undefined)

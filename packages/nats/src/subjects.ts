@@ -25,7 +25,9 @@ export function assertPrefix(prefix: string): void {
 /** Throws a ConfigError unless `name` is a valid JetStream stream name. */
 export function assertStreamName(name: string): void {
   if (typeof name !== 'string' || !STREAM_NAME.test(name)) {
-    throw new ConfigError(`invalid JetStream stream name ${JSON.stringify(name)}: use 1-64 letters, digits, '_' or '-' (no '.', '*', '>' or spaces)`)
+    throw new ConfigError(
+      `invalid JetStream stream name ${JSON.stringify(name)}: use 1-64 letters, digits, '_' or '-' (no '.', '*', '>' or spaces)`,
+    )
   }
 }
 

@@ -1,43 +1,49 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import {
+  assertPattern,
+  assertPublishable,
+  type Capabilities,
+  ConfigError,
+  type Delivery,
+  type Envelope,
+  encodeEnvelope,
+  isInboxType,
+  type Subscription,
+  type SubscriptionSpec,
+  type Transport,
+  TransportError,
+  type TransportErrorContext,
+} from '@tierbus/core'
+import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
+import {
   AckPolicy,
-  DeliverPolicy,
-  nanos,
   type ConsumerConfig,
+  DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
   type KV,
   type NatsConnection,
+  nanos,
   type PubAck,
 } from 'nats'
-import {
-  ConfigError,
-  TransportError,
-  assertPattern,
-  assertPublishable,
-  encodeEnvelope,
-  isInboxType,
-  type Capabilities,
-  type Delivery,
-  type Envelope,
-  type Subscription,
-  type SubscriptionSpec,
-  type Transport,
-  type TransportErrorContext,
-} from '@tierbus/core'
-import { ConnectionState, withDeadline } from '@tierbus/core/adapter'
 import { NatsLink } from './connection.js'
 import { JetStreamDeadLetters } from './dead-letters.js'
 import { deferralHeaders } from './deferral.js'
-import { ERR_CONSUMER_NOT_FOUND, JetStreamNotEnabledError, isNoResponders, jetStreamCode, transportError } from './errors.js'
+import {
+  ERR_CONSUMER_NOT_FOUND,
+  isNoResponders,
+  JetStreamNotEnabledError,
+  jetStreamCode,
+  transportError,
+} from './errors.js'
 import { InboxSubscription } from './inbox-subscription.js'
-import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js'
-import { PullSubscription } from './pull-subscription.js'
+import { type NatsTransportOptions, type ResolvedNatsOptions, resolveOptions } from './options.js'
 import { ConsumerOwnership } from './ownership.js'
+import { PullSubscription } from './pull-subscription.js'
 import { RetentionWatch } from './retention-watch.js'
-import { deleteStreams, ensureStreams, planStreams, streamFor, type StreamPlan } from './streams.js'
-import { SubjectMap, durableName, subjectWithin } from './subjects.js'
+import { deleteStreams, ensureStreams, planStreams, type StreamPlan, streamFor } from './streams.js'
+import { durableName, SubjectMap, subjectWithin } from './subjects.js'
 
 /** A unique member name: host, pid and a random part. */
 function memberName(): string {
@@ -107,7 +113,10 @@ export async function natsTransport(options: NatsTransportOptions): Promise<Nats
     link = resolved.client ? NatsLink.adopt(resolved.client, linkOptions) : await NatsLink.open(linkOptions)
   } catch (err) {
     state.closed()
-    throw new TransportError(`cannot connect to NATS at ${servers}: ${(err as Error).message}; is nats-server running there (nats-server -js), and is NATS_URL right?`, { cause: err })
+    throw new TransportError(
+      `cannot connect to NATS at ${servers}: ${(err as Error).message}; is nats-server running there (nats-server -js), and is NATS_URL right?`,
+      { cause: err },
+    )
   }
   try {
     let jsm: JetStreamManager
@@ -162,8 +171,10 @@ class JetStreamTransport implements NatsTransport {
     this.js = this.jetStreamOf(link.connection)
     this.deadLetters = new JetStreamDeadLetters(this.js, jsm, subjects, plan.deadLetters.name)
     this.streams = [...plan.events.map((s) => s.name), plan.deadLetters.name]
-    this.retention = new RetentionWatch(() => this.jsm, options.retentionCheckMs, (err) =>
-      this.reportError(err, { operation: 'retention' }),
+    this.retention = new RetentionWatch(
+      () => this.jsm,
+      options.retentionCheckMs,
+      (err) => this.reportError(err, { operation: 'retention' }),
     )
   }
 
@@ -194,7 +205,10 @@ class JetStreamTransport implements NatsTransport {
         sub.current = await sub.open()
       } catch (err) {
         // Thrown to the link, which closes this connection and tries again with backoff.
-        throw transportError(`re-opening the subscription of group ${sub.spec.group} (${sub.spec.pattern}) after a reconnect`, err)
+        throw transportError(
+          `re-opening the subscription of group ${sub.spec.group} (${sub.spec.pattern}) after a reconnect`,
+          err,
+        )
       }
     }
   }
@@ -222,14 +236,22 @@ class JetStreamTransport implements NatsTransport {
         continue
       }
       const headers = deferralHeaders(envelope)
-      acks.push(this.js.publish(subject, body, { ...(this.options.dedupe ? { msgID: envelope.id } : {}), ...(headers ? { headers } : {}) }))
+      acks.push(
+        this.js.publish(subject, body, {
+          ...(this.options.dedupe ? { msgID: envelope.id } : {}),
+          ...(headers ? { headers } : {}),
+        }),
+      )
     }
     try {
       // All sends are in flight at once (pipelined); each resolves on its PubAck.
       await Promise.all(core ? [...acks, this.connection.flush()] : acks)
     } catch (err) {
       if (isNoResponders(err)) {
-        throw new TransportError(`NATS publish failed: no JetStream stream answered (was stream ${this.streams.join('/')} deleted, or is JetStream down?)`, { cause: err })
+        throw new TransportError(
+          `NATS publish failed: no JetStream stream answered (was stream ${this.streams.join('/')} deleted, or is JetStream down?)`,
+          { cause: err },
+        )
       }
       throw transportError('publish', err)
     }
@@ -242,7 +264,15 @@ class JetStreamTransport implements NatsTransport {
     let open: () => Promise<Subscription>
     let onClosed: (() => Promise<void>) | undefined
     if (spec.ephemeral && isInboxType(spec.pattern)) {
-      open = async () => new InboxSubscription(this.connection, this.subjects.subjectFor(spec.pattern), spec, onBatch, this.deadLetters, onError)
+      open = async () =>
+        new InboxSubscription(
+          this.connection,
+          this.subjects.subjectFor(spec.pattern),
+          spec,
+          onBatch,
+          this.deadLetters,
+          onError,
+        )
     } else {
       const filter = this.subjects.subjectFor(spec.pattern)
       const stream = streamFor(this.plan, filter, spec.pattern)
@@ -253,12 +283,33 @@ class JetStreamTransport implements NatsTransport {
         // After a rebuild the server may have lost the consumer (memory storage): make sure it is there.
         if (!first) await this.ensureConsumer(stream, durable, filter, spec)
         first = false
-        const ctx = { connection: this.connection, stream, durable, deadLetters: this.deadLetters, fetchExpiresMs: this.options.fetchExpiresMs, onError, isClosed: () => this.closing !== undefined }
+        const ctx = {
+          connection: this.connection,
+          stream,
+          durable,
+          deadLetters: this.deadLetters,
+          fetchExpiresMs: this.options.fetchExpiresMs,
+          onError,
+          isClosed: () => this.closing !== undefined,
+        }
         if (!spec.ordered) return new PullSubscription(spec, onBatch, ctx)
         const bucket = await this.ownersBucket(stream)
         let pull: PullSubscription | undefined
-        const ownership = new ConsumerOwnership(bucket, () => this.jsm, stream, durable, memberName(), spec.leaseMs, () => pull?.wake(), onError)
-        pull = new PullSubscription(spec, onBatch, { ...ctx, pullWindowMs: () => ownership.pullWindowMs(), onClose: () => ownership.release() })
+        const ownership = new ConsumerOwnership(
+          bucket,
+          () => this.jsm,
+          stream,
+          durable,
+          memberName(),
+          spec.leaseMs,
+          () => pull?.wake(),
+          onError,
+        )
+        pull = new PullSubscription(spec, onBatch, {
+          ...ctx,
+          pullWindowMs: () => ownership.pullWindowMs(),
+          onClose: () => ownership.release(),
+        })
         ownership.start()
         return pull
       }
@@ -286,7 +337,11 @@ class JetStreamTransport implements NatsTransport {
       this.subscriptions.clear()
       if (this.options.deleteStreamsOnClose && !this.connection.isClosed()) {
         const all = [...this.streams, ...[...this.ownerBuckets].map((b) => `KV_${b}`)]
-        await withDeadline(deleteStreams(this.jsm, all), this.options.publishTimeoutMs, 'deleting the streams on close').catch(() => {})
+        await withDeadline(
+          deleteStreams(this.jsm, all),
+          this.options.publishTimeoutMs,
+          'deleting the streams on close',
+        ).catch(() => {})
       }
       await this.link.close(this.options.publishTimeoutMs)
     })()
@@ -347,9 +402,14 @@ class JetStreamTransport implements NatsTransport {
       })
       if (existing) {
         if (existing.config.filter_subject !== filter) {
-          throw new ConfigError(`consumer ${durable} on stream ${stream} filters ${existing.config.filter_subject ?? '(nothing)'}, not ${filter}: delete it (nats consumer rm ${stream} ${durable})`)
+          throw new ConfigError(
+            `consumer ${durable} on stream ${stream} filters ${existing.config.filter_subject ?? '(nothing)'}, not ${filter}: delete it (nats consumer rm ${stream} ${durable})`,
+          )
         }
-        if (existing.config.ack_wait !== config.ack_wait || existing.config.max_ack_pending !== config.max_ack_pending) {
+        if (
+          existing.config.ack_wait !== config.ack_wait ||
+          existing.config.max_ack_pending !== config.max_ack_pending
+        ) {
           await this.jsm.consumers.update(stream, durable, { ack_wait: ackWait, max_ack_pending: maxAckPending })
         }
         return
@@ -383,6 +443,9 @@ class JetStreamTransport implements NatsTransport {
   }
 
   private assertOpen(): void {
-    if (this.closing) throw new TransportError('the NATS transport is closed: create a new one with natsTransport()', { retryable: false })
+    if (this.closing)
+      throw new TransportError('the NATS transport is closed: create a new one with natsTransport()', {
+        retryable: false,
+      })
   }
 }

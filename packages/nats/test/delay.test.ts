@@ -1,7 +1,7 @@
+import { type Bus, createBus, defineEvent } from '@tierbus/core'
+import { eventually } from '@tierbus/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { createBus, defineEvent, type Bus } from '@tierbus/core'
-import { eventually } from '@tierbus/core/testing'
 import type { NatsTransport } from '../src/index.js'
 import { isolatedTransport } from './helpers.js'
 

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest'
 import { ConfigError, createBusFromEnv } from '@tierbus/core'
 import { uniqueToken } from '@tierbus/core/testing'
-import { transportFromEnv, type NatsTransport } from '../src/index.js'
+import { describe, expect, it } from 'vitest'
+import { type NatsTransport, transportFromEnv } from '../src/index.js'
 import { NATS_URL } from './helpers.js'
 
 describe('transportFromEnv (nats)', () => {
@@ -12,7 +12,9 @@ describe('transportFromEnv (nats)', () => {
   })
 
   it('names the invalid variable', async () => {
-    await expect(transportFromEnv('nats', { NATS_URL, TIERBUS_NATS_PREFIX: 'a.>' })).rejects.toThrow(/TIERBUS_NATS_PREFIX/)
+    await expect(transportFromEnv('nats', { NATS_URL, TIERBUS_NATS_PREFIX: 'a.>' })).rejects.toThrow(
+      /TIERBUS_NATS_PREFIX/,
+    )
     await expect(transportFromEnv('nats', { NATS_URL: 'http://x' })).rejects.toThrow(/NATS_URL/)
   })
 
@@ -20,7 +22,13 @@ describe('transportFromEnv (nats)', () => {
     const prefix = uniqueToken('tb')
     const stream = prefix.toUpperCase()
     const bus = await createBusFromEnv({
-      env: { TIERBUS_TRANSPORT: 'nats', NATS_URL, TIERBUS_NATS_PREFIX: prefix, TIERBUS_NATS_STREAM: stream, TIERBUS_SOURCE: 'env-test' },
+      env: {
+        TIERBUS_TRANSPORT: 'nats',
+        NATS_URL,
+        TIERBUS_NATS_PREFIX: prefix,
+        TIERBUS_NATS_STREAM: stream,
+        TIERBUS_SOURCE: 'env-test',
+      },
       load: () => import('../src/index.js'),
     })
     const t = bus.transport as NatsTransport

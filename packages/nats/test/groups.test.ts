@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { createBus, defineEvent, type Bus } from '@tierbus/core'
+import { type Bus, createBus, defineEvent } from '@tierbus/core'
 import { eventually, gate, quietPeriod, uniqueToken } from '@tierbus/core/testing'
+import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { durableName, misterSmithStreams } from '../src/index.js'
 import { isolatedTransport } from './helpers.js'
@@ -13,7 +13,13 @@ async function setup(options: Parameters<typeof isolatedTransport>[0] = {}) {
   const transport = await isolatedTransport(options)
   cleanups.push(() => transport.close())
   const bus = (): Bus => {
-    const b = createBus({ transport, source: 'mistersmith/test', closeTransport: false, retry: { backoff: { baseMs: 20, maxMs: 50 } }, onError: () => {} })
+    const b = createBus({
+      transport,
+      source: 'mistersmith/test',
+      closeTransport: false,
+      retry: { backoff: { baseMs: 20, maxMs: 50 } },
+      onError: () => {},
+    })
     cleanups.push(() => b.close({ timeoutMs: 1000 }))
     return b
   }
@@ -29,12 +35,21 @@ describe('seed 001 subject patterns, end to end on JetStream', () => {
     const handled: Array<[string, string, number]> = []
     const a = bus()
     const b = bus()
-    await a.subscribe('work.nlp.>', (e) => void handled.push(['a', e.type, (e.data as { task: number }).task]), { group: 'workers-nlp', concurrency: 2 })
-    await b.subscribe('work.nlp.>', (e) => void handled.push(['b', e.type, (e.data as { task: number }).task]), { group: 'workers-nlp', concurrency: 2 })
+    await a.subscribe('work.nlp.>', (e) => void handled.push(['a', e.type, (e.data as { task: number }).task]), {
+      group: 'workers-nlp',
+      concurrency: 2,
+    })
+    await b.subscribe('work.nlp.>', (e) => void handled.push(['b', e.type, (e.data as { task: number }).task]), {
+      group: 'workers-nlp',
+      concurrency: 2,
+    })
     const producer = bus()
     const types = ['work.nlp.high.sentiment', 'work.nlp.low.summarize', 'work.vision.high.ocr']
     for (let task = 0; task < 60; task++) await producer.publish(defineEvent(types[task % 3]!, Work), { task })
-    await eventually(() => handled.length >= 40, () => `40 nlp tasks, got ${handled.length}`)
+    await eventually(
+      () => handled.length >= 40,
+      () => `40 nlp tasks, got ${handled.length}`,
+    )
     await quietPeriod(300)
     expect(handled).toHaveLength(40)
     expect(new Set(handled.map(([, , n]) => n)).size).toBe(40)
@@ -51,7 +66,12 @@ describe('seed 001 subject patterns, end to end on JetStream', () => {
     const b = bus()
     await b.subscribe('agent.*.heartbeat', (e) => void monitor.push(e.type), { group: 'monitor' })
     await b.subscribe('agent.*.heartbeat', (e) => void dashboard.push(e.type), { group: 'dashboard' })
-    for (const t of ['agent.nlp-001.heartbeat', 'agent.nlp-002.heartbeat', 'agent.nlp-001.started', 'agent.nlp-001.x.heartbeat']) {
+    for (const t of [
+      'agent.nlp-001.heartbeat',
+      'agent.nlp-002.heartbeat',
+      'agent.nlp-001.started',
+      'agent.nlp-001.x.heartbeat',
+    ]) {
       await b.publish(defineEvent(t, Beat), { at: Date.now() })
     }
     await eventually(() => monitor.length >= 2 && dashboard.length >= 2, 'both groups to get both heartbeats')
@@ -81,11 +101,15 @@ describe('NATS consumers', () => {
     const attempts: number[] = []
     const release = gate()
     let done = false
-    await b.subscribe(E, async (e) => {
-      attempts.push(e.attempt)
-      await release.promise
-      done = true
-    }, { group: 'slow', leaseMs: 1_000, concurrency: 2 })
+    await b.subscribe(
+      E,
+      async (e) => {
+        attempts.push(e.attempt)
+        await release.promise
+        done = true
+      },
+      { group: 'slow', leaseMs: 1_000, concurrency: 2 },
+    )
     await b.publish(E, { task: 1 })
     await eventually(() => attempts.length === 1, 'the handler to start')
     await quietPeriod(2_500) // 2.5 x ack_wait: without working() the message would be handed out again
@@ -102,17 +126,25 @@ describe('NATS consumers', () => {
     const flaky: number[] = []
     let healthy = false
     await b.subscribe(E, (e) => void ok.push(e.attempt), { group: 'billing' })
-    await b.subscribe(E, (e) => {
-      flaky.push(e.attempt)
-      if (!healthy) throw new Error('mailer down')
-    }, { group: 'mailer', retry: { attempts: 2 } })
+    await b.subscribe(
+      E,
+      (e) => {
+        flaky.push(e.attempt)
+        if (!healthy) throw new Error('mailer down')
+      },
+      { group: 'mailer', retry: { attempts: 2 } },
+    )
     await b.publish(E, { task: 1 })
     await b.publish(E, { task: 2 })
     let dead = await transport.deadLetters.list()
-    await eventually(async () => {
-      dead = await transport.deadLetters.list({ group: 'mailer' })
-      return dead.length === 2
-    }, 'two dead letters of mailer', { intervalMs: 50 })
+    await eventually(
+      async () => {
+        dead = await transport.deadLetters.list({ group: 'mailer' })
+        return dead.length === 2
+      },
+      'two dead letters of mailer',
+      { intervalMs: 50 },
+    )
     expect(await transport.deadLetters.list({ group: 'billing' })).toEqual([])
     expect(dead[0]!.reason).toMatchObject({ kind: 'handler-failed', attempts: 2 })
     expect(dead[0]!.reason.error).toContain('mailer down')

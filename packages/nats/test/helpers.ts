@@ -1,5 +1,5 @@
 import { uniqueToken } from '@tierbus/core/testing'
-import { natsTransport, type NatsTransport, type NatsTransportOptions } from '../src/index.js'
+import { type NatsTransport, type NatsTransportOptions, natsTransport } from '../src/index.js'
 
 /** The NATS server every test uses (must run with JetStream: nats-server -js). */
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
-import { natsTransport, type NatsTransport, type NatsTransportOptions } from '../src/index.js'
-import { startNats, startNatsCluster, type PrivateBroker } from '../../../test/outage/brokers.js'
+import { describe, expect, it } from 'vitest'
+import { type PrivateBroker, startNats, startNatsCluster } from '../../../test/outage/brokers.js'
 import { cleanupAfterAll, expectRecovered, runOutage } from '../../../test/outage/scenario.js'
+import { type NatsTransport, type NatsTransportOptions, natsTransport } from '../src/index.js'
 
 const PUBLISH_TIMEOUT_MS = 2_000
 
@@ -31,7 +31,14 @@ describe('NATS outage: a private nats-server SIGKILLed under load and restarted'
   it('recovers from a 3 s outage: nothing lost, consumers resume, publish rejects within its deadline', async () => {
     const { broker, transport, states } = await setup(startNats())
     const [server] = broker.processes
-    const report = await runOutage({ transport, publishTimeoutMs: PUBLISH_TIMEOUT_MS, states, outageMs: 3_000, kill: () => server!.kill(), restart: () => server!.start() })
+    const report = await runOutage({
+      transport,
+      publishTimeoutMs: PUBLISH_TIMEOUT_MS,
+      states,
+      outageMs: 3_000,
+      kill: () => server!.kill(),
+      restart: () => server!.start(),
+    })
     expectRecovered(report, PUBLISH_TIMEOUT_MS)
   }, 240_000)
 
@@ -42,7 +49,14 @@ describe('NATS outage: a private nats-server SIGKILLed under load and restarted'
     try {
       const { broker, transport, states } = await setup(startNats())
       const [server] = broker.processes
-      const report = await runOutage({ transport, publishTimeoutMs: PUBLISH_TIMEOUT_MS, states, outageMs: 30_000, kill: () => server!.kill(), restart: () => server!.start() })
+      const report = await runOutage({
+        transport,
+        publishTimeoutMs: PUBLISH_TIMEOUT_MS,
+        states,
+        outageMs: 30_000,
+        kill: () => server!.kill(),
+        restart: () => server!.start(),
+      })
       expectRecovered(report, PUBLISH_TIMEOUT_MS)
     } finally {
       console.error = original
@@ -52,10 +66,20 @@ describe('NATS outage: a private nats-server SIGKILLed under load and restarted'
 
   it('rebuilds its connection and resumes the subscriptions when the client gives up reconnecting', async () => {
     // One reconnect attempt: the client closes for good during the outage, and the transport must build a new connection.
-    const { broker, transport, states } = await setup(startNats(), { maxReconnectAttempts: 1, reconnectBackoff: { initialDelayMs: 100, maxDelayMs: 1_000 } })
+    const { broker, transport, states } = await setup(startNats(), {
+      maxReconnectAttempts: 1,
+      reconnectBackoff: { initialDelayMs: 100, maxDelayMs: 1_000 },
+    })
     const [server] = broker.processes
     const closedBefore = transport.connection
-    const report = await runOutage({ transport, publishTimeoutMs: PUBLISH_TIMEOUT_MS, states, outageMs: 5_000, kill: () => server!.kill(), restart: () => server!.start() })
+    const report = await runOutage({
+      transport,
+      publishTimeoutMs: PUBLISH_TIMEOUT_MS,
+      states,
+      outageMs: 5_000,
+      kill: () => server!.kill(),
+      restart: () => server!.start(),
+    })
     expectRecovered(report, PUBLISH_TIMEOUT_MS)
     expect(closedBefore.isClosed(), 'the first client gave up').toBe(true)
     expect(transport.connection).not.toBe(closedBefore)
@@ -73,11 +97,21 @@ describe('NATS outage: a private nats-server SIGKILLed under load and restarted'
 
   it('loses nothing when one node of a 3-node JetStream cluster (R3 stream) is SIGKILLed under load', async () => {
     const token = uniqueToken('tb')
-    const { broker, transport, states } = await setup(startNatsCluster(3), { streams: [{ name: token.toUpperCase(), types: ['>'], replicas: 3, maxAgeMs: 600_000 }], prefix: token })
+    const { broker, transport, states } = await setup(startNatsCluster(3), {
+      streams: [{ name: token.toUpperCase(), types: ['>'], replicas: 3, maxAgeMs: 600_000 }],
+      prefix: token,
+    })
     // Kill the node the client is connected to, so the client must fail over too.
     const connectedPort = Number(transport.connection.getServer().split(':').at(-1))
     const victim = broker.processes.find((p) => p.spec.ports.includes(connectedPort)) ?? broker.processes[0]!
-    const report = await runOutage({ transport, publishTimeoutMs: PUBLISH_TIMEOUT_MS, states, outageMs: 3_000, kill: () => victim.kill(), restart: () => victim.start() })
+    const report = await runOutage({
+      transport,
+      publishTimeoutMs: PUBLISH_TIMEOUT_MS,
+      states,
+      outageMs: 3_000,
+      kill: () => victim.kill(),
+      restart: () => victim.start(),
+    })
     expect(report.lost, `events published but never handled (of ${report.published})`).toEqual([])
     expect(report.handledAfterRestart).toBeGreaterThanOrEqual(20)
     expect(report.slowestPublishMs).toBeLessThanOrEqual(PUBLISH_TIMEOUT_MS + 3_000)

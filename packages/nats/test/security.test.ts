@@ -1,18 +1,27 @@
 // Issue 11, item 1: a forged `replyto` must never reach the wire. nats.js 2.x writes subjects to the
 // socket unchecked, so before the fix a `replyto` holding CRLF + `PUB $JS.API.STREAM.DELETE.<stream>`
 // made the consumer's own connection delete its event and dead-letter streams.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { connect, headers as natsHeaders, type NatsConnection, type Subscription as NatsSubscription } from 'nats'
-import { ConfigError, createBus, createBusFromEnv, defineEvent, newEventId, ValidationError, type DeadLetter, type Envelope } from '@tierbus/core'
+import {
+  ConfigError,
+  createBus,
+  createBusFromEnv,
+  type DeadLetter,
+  defineEvent,
+  type Envelope,
+  newEventId,
+  ValidationError,
+} from '@tierbus/core'
 import { eventually, freePort, quietPeriod } from '@tierbus/core/testing'
+import { connect, type NatsConnection, type Subscription as NatsSubscription, headers as natsHeaders } from 'nats'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { DEAD_LETTER_HEADERS, natsTransport, type NatsTransport } from '../src/index.js'
-import { NATS_URL, isolatedTransport } from './helpers.js'
+import { DEAD_LETTER_HEADERS, type NatsTransport, natsTransport } from '../src/index.js'
+import { isolatedTransport, NATS_URL } from './helpers.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -40,7 +49,16 @@ function watch(nc: NatsConnection, subjects: readonly string[]): { seen: string[
 }
 
 function forgedEvent(type: string, replyto: string): string {
-  return JSON.stringify({ specversion: '1.0', id: newEventId(), source: 'attacker', type, time: new Date().toISOString(), datacontenttype: 'application/json', data: { q: 'x' }, replyto })
+  return JSON.stringify({
+    specversion: '1.0',
+    id: newEventId(),
+    source: 'attacker',
+    type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: { q: 'x' },
+    replyto,
+  })
 }
 
 describe('NATS: forged reply targets and subjects', () => {
@@ -64,7 +82,11 @@ describe('NATS: forged reply targets and subjects', () => {
     const attacker = await rawClient()
     const observer = await rawClient()
     // Only this test's streams: other tests on the shared server delete theirs.
-    const { seen, subs } = watch(observer, [...t.streams.map((s) => `$JS.API.STREAM.DELETE.${s}`), `${t.subjects.inboxRoot}.>`, `${t.subjects.prefix}.stolen`])
+    const { seen, subs } = watch(observer, [
+      ...t.streams.map((s) => `$JS.API.STREAM.DELETE.${s}`),
+      `${t.subjects.inboxRoot}.>`,
+      `${t.subjects.prefix}.stolen`,
+    ])
     await observer.flush()
 
     const crlf = `_inbox.x\r\nPUB $JS.API.STREAM.DELETE.${eventStream} 0\r\n\r\n`
@@ -75,10 +97,13 @@ describe('NATS: forged reply targets and subjects', () => {
     for (const replyto of [crlf, crlfDlq, space]) await js.publish(subject, forgedEvent(Ask.type, replyto))
 
     let dead: DeadLetter[] = []
-    await eventually(async () => {
-      dead = await t.deadLetters.list({ group: 'askers' })
-      return dead.length === 3
-    }, () => `3 dead letters, got ${dead.length}`)
+    await eventually(
+      async () => {
+        dead = await t.deadLetters.list({ group: 'askers' })
+        return dead.length === 3
+      },
+      () => `3 dead letters, got ${dead.length}`,
+    )
 
     // The legitimate path still works on the same connection (a CRLF would have broken or hijacked it).
     expect(await bus.request(Ask, { q: 'real' }, { timeoutMs: 5_000 })).toEqual({ ok: true })
@@ -121,9 +146,20 @@ describe('NATS: forged reply targets and subjects', () => {
   it('publish rejects a type holding CRLF or a space with a ValidationError, and nothing reaches the server', async () => {
     const t = await transport()
     const observer = await rawClient()
-    const { seen, subs } = watch(observer, [`${t.subjects.prefix}.>`, `${t.subjects.inboxRoot}.>`, `$JS.API.STREAM.DELETE.${t.streams[0]}`])
+    const { seen, subs } = watch(observer, [
+      `${t.subjects.prefix}.>`,
+      `${t.subjects.inboxRoot}.>`,
+      `$JS.API.STREAM.DELETE.${t.streams[0]}`,
+    ])
     await observer.flush()
-    const base: Envelope = { specversion: '1.0', id: newEventId(), source: 'direct', type: 'orders.ask', time: new Date().toISOString(), data: {} }
+    const base: Envelope = {
+      specversion: '1.0',
+      id: newEventId(),
+      source: 'direct',
+      type: 'orders.ask',
+      time: new Date().toISOString(),
+      data: {},
+    }
     const bad: Array<Partial<Envelope>> = [
       { type: `orders.ask\r\nPUB $JS.API.STREAM.DELETE.${t.streams[0]} 0\r\n\r\n` },
       { type: 'orders.ask stolen' },
@@ -153,7 +189,11 @@ describe('NATS: forged dead letters', () => {
   it('redrive ignores a dead letter whose stored headers name a foreign or injected subject', async () => {
     const t = await transport()
     const observer = await rawClient()
-    const { seen, subs } = watch(observer, [...t.streams.map((s) => `$JS.API.STREAM.DELETE.${s}`), `${t.subjects.prefix}.>`, `${t.subjects.inboxRoot}.>`])
+    const { seen, subs } = watch(observer, [
+      ...t.streams.map((s) => `$JS.API.STREAM.DELETE.${s}`),
+      `${t.subjects.prefix}.>`,
+      `${t.subjects.inboxRoot}.>`,
+    ])
     await observer.flush()
     const attacker = await rawClient()
     const body = forgedEvent('orders.ask', '_inbox.0123456789abcdef')
@@ -179,25 +219,34 @@ describe('NATS: forged dead letters', () => {
     for (const s of subs) s.unsubscribe()
     expect(seen, JSON.stringify(seen)).toEqual([])
     const jsm = await observer.jetstreamManager()
-    for (const stream of t.streams) await expect(jsm.streams.info(stream)).resolves.toMatchObject({ config: { name: stream } })
+    for (const stream of t.streams)
+      await expect(jsm.streams.info(stream)).resolves.toMatchObject({ config: { name: stream } })
   })
 })
 
 describe('NATS: no credentials in errors (issue 11, item 4)', () => {
-
   it('a server URL with credentials that cannot connect fails without the password, in the message, cause or log', async () => {
     const port = await freePort()
-    const err = await natsTransport({ url: `nats://alice:s3cret-pw@127.0.0.1:${port}`, prefix: 'tbsecret', connectTimeoutMs: 2_000 }).catch((e: unknown) => e)
+    const err = await natsTransport({
+      url: `nats://alice:s3cret-pw@127.0.0.1:${port}`,
+      prefix: 'tbsecret',
+      connectTimeoutMs: 2_000,
+    }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(Error)
     expect((err as Error).message).toContain('nats://alice:***@127.0.0.1')
     expect(inspect(err)).not.toContain('s3cret-pw')
-    const token = await natsTransport({ url: `nats://s3cret-token@127.0.0.1:${port}`, prefix: 'tbsecret' }).catch((e: unknown) => e)
+    const token = await natsTransport({ url: `nats://s3cret-token@127.0.0.1:${port}`, prefix: 'tbsecret' }).catch(
+      (e: unknown) => e,
+    )
     expect(inspect(token)).not.toContain('s3cret-token')
   })
 
   it('a malformed NATS_URL is named, never echoed', async () => {
     for (const NATS_URL of ['nats://alice:s3cret-pw@127.0.0.1:4222 extra', 's3cret-pw-as-a-bare-value']) {
-      const err = await createBusFromEnv({ env: { TIERBUS_TRANSPORT: 'nats', NATS_URL }, source: 'secrets-test' }).catch((e: unknown) => e)
+      const err = await createBusFromEnv({
+        env: { TIERBUS_TRANSPORT: 'nats', NATS_URL },
+        source: 'secrets-test',
+      }).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(ConfigError)
       expect((err as Error).message).toContain('NATS_URL')
       expect((err as Error).message).not.toContain('s3cret-pw')
@@ -234,7 +283,9 @@ accounts {
     server = spawn('/usr/sbin/nats-server', ['-c', config], { stdio: 'ignore' })
     url = `nats://127.0.0.1:${port}`
     await eventually(async () => {
-      const nc = await connect({ servers: url, user: 'app', pass: 'app-pw', maxReconnectAttempts: 0 }).catch(() => undefined)
+      const nc = await connect({ servers: url, user: 'app', pass: 'app-pw', maxReconnectAttempts: 0 }).catch(
+        () => undefined,
+      )
       await nc?.close()
       return nc !== undefined
     }, 'the private nats-server to accept connections')
@@ -245,7 +296,13 @@ accounts {
   })
 
   it('cannot make the consumer delete its streams through a forged replyto', async () => {
-    const t = await natsTransport({ url: url, connection: { user: 'app', pass: 'app-pw' }, prefix: PREFIX, stream: 'ACCT_EVENTS', deleteStreamsOnClose: true })
+    const t = await natsTransport({
+      url: url,
+      connection: { user: 'app', pass: 'app-pw' },
+      prefix: PREFIX,
+      stream: 'ACCT_EVENTS',
+      deleteStreamsOnClose: true,
+    })
     cleanups.push(() => t.close())
     const Ask = defineEvent('orders.ask', z.object({ q: z.string() }), { reply: z.object({ ok: z.boolean() }) })
     const bus = createBus({ transport: t, source: 'accounts-test', closeTransport: false, onError: () => {} })
@@ -270,19 +327,26 @@ accounts {
     attacker.publish(`$JS.API.STREAM.DELETE.${t.streams[0]}`, '')
     // ...so it asks the consumer to do it, through the reply target.
     for (const stream of t.streams) {
-      attacker.publish(t.subjects.subjectFor(Ask.type), forgedEvent(Ask.type, `_inbox.x\r\nPUB $JS.API.STREAM.DELETE.${stream} 0\r\n\r\n`))
+      attacker.publish(
+        t.subjects.subjectFor(Ask.type),
+        forgedEvent(Ask.type, `_inbox.x\r\nPUB $JS.API.STREAM.DELETE.${stream} 0\r\n\r\n`),
+      )
     }
     attacker.publish(t.subjects.subjectFor(Ask.type), forgedEvent(Ask.type, `_inbox.x ${PREFIX}.stolen`))
     await attacker.flush()
 
     let dead: DeadLetter[] = []
-    await eventually(async () => {
-      dead = await t.deadLetters.list({ group: 'askers' })
-      return dead.length === 3
-    }, () => `3 dead letters, got ${dead.length}`)
+    await eventually(
+      async () => {
+        dead = await t.deadLetters.list({ group: 'askers' })
+        return dead.length === 3
+      },
+      () => `3 dead letters, got ${dead.length}`,
+    )
     expect(await bus.request(Ask, { q: 'real' }, { timeoutMs: 5_000 })).toEqual({ ok: true })
     const jsm = await t.connection.jetstreamManager()
-    for (const stream of t.streams) await expect(jsm.streams.info(stream)).resolves.toMatchObject({ config: { name: stream } })
+    for (const stream of t.streams)
+      await expect(jsm.streams.info(stream)).resolves.toMatchObject({ config: { name: stream } })
     expect(handled).toHaveLength(1)
     expect(dead.every((d) => d.reason.kind === 'malformed' && d.reason.error.includes('replyto'))).toBe(true)
     expect(denied.join('\n')).toMatch(/permissions.violation/i)

@@ -1,17 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { connect } from 'nats'
-import { ConfigError, TransportError, createBus, defineEvent } from '@tierbus/core'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { ConfigError, createBus, defineEvent, TransportError } from '@tierbus/core'
 import { eventually, freePort, uniqueToken } from '@tierbus/core/testing'
+import { connect } from 'nats'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import {
   JetStreamNotEnabledError,
-  StreamSubjectsOverlapError,
   misterSmithStreams,
-  natsTransport,
   type NatsTransport,
+  natsTransport,
+  StreamSubjectsOverlapError,
 } from '../src/index.js'
-import { NATS_URL, isolatedTransport } from './helpers.js'
+import { isolatedTransport, NATS_URL } from './helpers.js'
 
 const opened: NatsTransport[] = []
 afterEach(async () => {
@@ -38,7 +38,9 @@ describe('NATS streams', () => {
       await nc?.close()
       return nc !== undefined
     }, 'the plain nats-server to accept connections')
-    const err = await natsTransport({ url: `nats://127.0.0.1:${port}`, prefix: uniqueToken('tb') }).catch((e: unknown) => e)
+    const err = await natsTransport({ url: `nats://127.0.0.1:${port}`, prefix: uniqueToken('tb') }).catch(
+      (e: unknown) => e,
+    )
     expect(err).toBeInstanceOf(JetStreamNotEnabledError)
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as Error).message).toContain('-js')
@@ -46,14 +48,22 @@ describe('NATS streams', () => {
 
   it('fails with a TransportError naming the server when nothing listens there', async () => {
     const port = await freePort()
-    const err = await natsTransport({ url: `nats://127.0.0.1:${port}`, maxReconnectAttempts: 0, connectTimeoutMs: 1000 }).catch((e: unknown) => e)
+    const err = await natsTransport({
+      url: `nats://127.0.0.1:${port}`,
+      maxReconnectAttempts: 0,
+      connectTimeoutMs: 1000,
+    }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TransportError)
     expect((err as Error).message).toContain(`127.0.0.1:${port}`)
   })
 
   it("fails with a StreamSubjectsOverlapError naming the existing stream when subjects overlap another stream's", async () => {
     const first = await open(isolatedTransport())
-    const err = await natsTransport({ url: NATS_URL, prefix: first.subjects.prefix, stream: uniqueToken('OTHER') }).catch((e: unknown) => e)
+    const err = await natsTransport({
+      url: NATS_URL,
+      prefix: first.subjects.prefix,
+      stream: uniqueToken('OTHER'),
+    }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(StreamSubjectsOverlapError)
     expect((err as StreamSubjectsOverlapError).existing).toBe(first.streams[0])
     expect((err as Error).message).toContain(first.streams[0]!)
@@ -63,7 +73,10 @@ describe('NATS streams', () => {
     const err = await natsTransport({
       url: NATS_URL,
       prefix: uniqueToken('tb'),
-      streams: [{ name: uniqueToken('A'), types: ['work.>'] }, { name: uniqueToken('B'), types: ['work.nlp.*'] }],
+      streams: [
+        { name: uniqueToken('A'), types: ['work.>'] },
+        { name: uniqueToken('B'), types: ['work.nlp.*'] },
+      ],
     }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(StreamSubjectsOverlapError)
   })
@@ -112,7 +125,9 @@ describe('NATS streams', () => {
 
   it('recreates nothing when a second transport opens the same prefix and stream (idempotent startup)', async () => {
     const t = await open(isolatedTransport())
-    const again = await open(natsTransport({ url: NATS_URL, prefix: t.subjects.prefix, stream: t.streams[0]!, maxAgeMs: 600_000 }))
+    const again = await open(
+      natsTransport({ url: NATS_URL, prefix: t.subjects.prefix, stream: t.streams[0]!, maxAgeMs: 600_000 }),
+    )
     expect(again.streams).toEqual(t.streams)
   })
 })

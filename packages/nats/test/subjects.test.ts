@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { durableName, subjectWithin, subjectsOverlap } from '../src/index.js'
+import { durableName, subjectsOverlap, subjectWithin } from '../src/index.js'
 import { deliveryCountOf } from '../src/pulled-message.js'
 
 describe('NATS subject mapping', () => {

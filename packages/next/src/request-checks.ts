@@ -20,7 +20,11 @@ export function isUnsafeMethod(request: Request): boolean {
 export function contentTypeRefusal(request: Request): Refusal | undefined {
   const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
   if (type === 'application/json') return undefined
-  return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the request with content-type: application/json' }
+  return {
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'send the request with content-type: application/json',
+  }
 }
 
 /** Hosts a same-origin request may name in its Origin header: the host it was sent to. */

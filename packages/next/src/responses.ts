@@ -5,13 +5,16 @@ import type { Refusal } from './request-checks.js'
 export type RouteErrorListener = (error: unknown, context: { readonly route: string; readonly method: string }) => void
 
 /** The default `onError` of the route factories. */
-export const logRouteError: RouteErrorListener = (error, context) => console.error(`[tierbus/next] ${context.method} ${context.route} failed:`, error)
+export const logRouteError: RouteErrorListener = (error, context) =>
+  console.error(`[tierbus/next] ${context.method} ${context.route} failed:`, error)
 
 /** A JSON response that no cache keeps. */
-export const json = (body: unknown, status = 200): Response => Response.json(body, { status, headers: { 'cache-control': 'no-store' } })
+export const json = (body: unknown, status = 200): Response =>
+  Response.json(body, { status, headers: { 'cache-control': 'no-store' } })
 
 /** A refusal as a JSON response: `{ error, code }` with a fixed message. */
-export const refusalResponse = (refusal: Refusal): Response => json({ error: refusal.message, code: refusal.code }, refusal.status)
+export const refusalResponse = (refusal: Refusal): Response =>
+  json({ error: refusal.message, code: refusal.code }, refusal.status)
 
 /** A request whose body the route cannot use; its message is fixed text written by the route, safe to send. */
 export class BadRequest extends Error {
@@ -25,8 +28,10 @@ export class BadRequest extends Error {
 export function errorResponse(err: unknown): Response {
   if (err instanceof BadRequest) return json({ error: err.message, code: err.code }, 400)
   if (err instanceof ValidationError) return json({ error: 'the request was not valid', code: err.code }, 400)
-  if (err instanceof ConfigError) return json({ error: 'the event bus is misconfigured; see the server log', code: err.code }, 500)
-  if (err instanceof TierbusError) return json({ error: 'the event tier is unavailable; try again later', code: err.code }, 503)
+  if (err instanceof ConfigError)
+    return json({ error: 'the event bus is misconfigured; see the server log', code: err.code }, 500)
+  if (err instanceof TierbusError)
+    return json({ error: 'the event tier is unavailable; try again later', code: err.code }, 503)
   return json({ error: 'internal error; see the server log', code: 'INTERNAL' }, 500)
 }
 

@@ -1,6 +1,13 @@
-import { routeAccess, type RouteAccess } from './access.js'
+import { type RouteAccess, routeAccess } from './access.js'
 import { contentTypeRefusal, crossSiteRefusal, isUnsafeMethod } from './request-checks.js'
-import { errorResponse, isServerError, json, logRouteError, refusalResponse, type RouteErrorListener } from './responses.js'
+import {
+  errorResponse,
+  isServerError,
+  json,
+  logRouteError,
+  type RouteErrorListener,
+  refusalResponse,
+} from './responses.js'
 
 /** Protection options every route factory takes. */
 export interface RouteProtection {
@@ -23,7 +30,11 @@ export type RouteHandler = (request: Request) => Promise<Response>
  * and same-origin (403), then `authorize` must accept it (401); failures become code-only JSON errors.
  * Throws a ConfigError at creation when `authorize` is missing.
  */
-export function guardedRoute(route: string, protection: RouteProtection, run: (request: Request) => Promise<Response>): RouteHandler {
+export function guardedRoute(
+  route: string,
+  protection: RouteProtection,
+  run: (request: Request) => Promise<Response>,
+): RouteHandler {
   const authorize = routeAccess(route, protection.authorize)
   const onError = protection.onError ?? logRouteError
   return async (request) => {

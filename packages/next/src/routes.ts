@@ -1,5 +1,19 @@
-import { ConfigError, PROMETHEUS_CONTENT_TYPE, prometheusText, type Bus, type BusSubscription, type MetricsSnapshot, type SubscribeOptions } from '@tierbus/core'
-import { adviseTier, workloadFromMetrics, type AdvisedTier, type Verdict, type Workload } from '@tierbus/migrator/advisor'
+import {
+  type Bus,
+  type BusSubscription,
+  ConfigError,
+  type MetricsSnapshot,
+  PROMETHEUS_CONTENT_TYPE,
+  prometheusText,
+  type SubscribeOptions,
+} from '@tierbus/core'
+import {
+  type AdvisedTier,
+  adviseTier,
+  type Verdict,
+  type Workload,
+  workloadFromMetrics,
+} from '@tierbus/migrator/advisor'
 import { BadRequest, json } from './responses.js'
 import { guardedRoute, type RouteHandler, type RouteProtection } from './route-guard.js'
 
@@ -7,7 +21,8 @@ import { guardedRoute, type RouteHandler, type RouteProtection } from './route-g
 export type BusSource = Bus | (() => Promise<Bus>)
 
 /** The bus a `BusSource` names. */
-export const busOf = (source: BusSource): Promise<Bus> => (typeof source === 'function' ? source() : Promise.resolve(source))
+export const busOf = (source: BusSource): Promise<Bus> =>
+  typeof source === 'function' ? source() : Promise.resolve(source)
 
 /** Maps a transport name to the advisor's tier names. */
 export function tierOf(transportName: string): AdvisedTier {
@@ -24,7 +39,13 @@ export function tierOf(transportName: string): AdvisedTier {
 export interface EventsMetrics {
   transport: string
   at: string
-  eventVolume: { perSecond: number; perDay: number; published: number; handled: number; byType: Record<string, { published: number; acked: number; deadLettered: number }> }
+  eventVolume: {
+    perSecond: number
+    perDay: number
+    published: number
+    handled: number
+    byType: Record<string, { published: number; acked: number; deadLettered: number }>
+  }
   latency: { endToEndMs: MetricsSnapshot['endToEndMs']; handlerMs: MetricsSnapshot['handlerMs'] }
   errorRate: number
   dlqCount: number
@@ -64,15 +85,21 @@ const DLQ_COUNT_CAP = 1_000
 export function metricsRoute(options: MetricsRouteOptions): RouteHandler {
   const format = options.format ?? 'negotiate'
   if (!['json', 'prometheus', 'negotiate'].includes(format)) {
-    throw new ConfigError(`metricsRoute: format must be 'json', 'prometheus' or 'negotiate', got ${JSON.stringify(format)}`)
+    throw new ConfigError(
+      `metricsRoute: format must be 'json', 'prometheus' or 'negotiate', got ${JSON.stringify(format)}`,
+    )
   }
   return guardedRoute('metricsRoute', options, async (request) => {
     const bus = await busOf(options.bus)
     if (format === 'prometheus' || (format === 'negotiate' && acceptsPrometheus(request))) {
-      return new Response(prometheusText(bus), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store', vary: 'accept' } })
+      return new Response(prometheusText(bus), {
+        headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store', vary: 'accept' },
+      })
     }
     const m = bus.metrics()
-    const dlqCount = bus.transport.deadLetters ? (await bus.transport.deadLetters.list({ limit: DLQ_COUNT_CAP })).length : 0
+    const dlqCount = bus.transport.deadLetters
+      ? (await bus.transport.deadLetters.list({ limit: DLQ_COUNT_CAP })).length
+      : 0
     const currentTier = options.requirements?.currentTier ?? tierOf(m.transport)
     const workload = workloadFromMetrics(m, { ...options.requirements, currentTier })
     const body: EventsMetrics = {
@@ -83,7 +110,12 @@ export function metricsRoute(options: MetricsRouteOptions): RouteHandler {
         perDay: Math.round(workload.eventsPerDay),
         published: m.totals.published,
         handled: m.totals.acked,
-        byType: Object.fromEntries(Object.entries(m.byType).map(([t, s]) => [t, { published: s.published, acked: s.acked, deadLettered: s.deadLettered }])),
+        byType: Object.fromEntries(
+          Object.entries(m.byType).map(([t, s]) => [
+            t,
+            { published: s.published, acked: s.acked, deadLettered: s.deadLettered },
+          ]),
+        ),
       },
       latency: { endToEndMs: m.endToEndMs, handlerMs: m.handlerMs },
       errorRate: m.errorRate,
@@ -169,8 +201,11 @@ export function drainRoute(options: DrainRouteOptions): RouteHandler {
  */
 function withStartFrom(bus: Bus, startFrom: 'earliest' | 'latest'): Bus {
   if (startFrom === 'earliest' && !bus.transport.capabilities.replay) return bus
-  const subscribe = ((target: Parameters<Bus['subscribe']>[0], handler: Parameters<Bus['subscribe']>[1], options: SubscribeOptions = {}) =>
-    bus.subscribe(target as never, handler as never, { startFrom, ...options })) as Bus['subscribe']
+  const subscribe = ((
+    target: Parameters<Bus['subscribe']>[0],
+    handler: Parameters<Bus['subscribe']>[1],
+    options: SubscribeOptions = {},
+  ) => bus.subscribe(target as never, handler as never, { startFrom, ...options })) as Bus['subscribe']
   return new Proxy(bus, { get: (target, key) => (key === 'subscribe' ? subscribe : Reflect.get(target, key, target)) })
 }
 

@@ -1,4 +1,4 @@
-import { createBusFromEnv, type Bus, type BusFromEnvOptions } from '@tierbus/core'
+import { type Bus, type BusFromEnvOptions, createBusFromEnv } from '@tierbus/core'
 import { closeOnShutdown } from './shutdown.js'
 
 const shared = globalThis as { __tierbus?: Map<string, unknown> }
@@ -66,9 +66,20 @@ export const START_CONSUMERS_DEFAULTS = Object.freeze({ initialDelayMs: 500, max
  * takes) while the tier is down. It returns at once and never throws, so a tier that is down at boot
  * does not take every route down with it. Runs once per process (hot reload safe).
  */
-export function startConsumers(start: (bus: Bus) => Promise<unknown>, options: StartConsumersOptions = {}): Promise<Bus> {
-  const { onStartError, initialDelayMs = START_CONSUMERS_DEFAULTS.initialDelayMs, maxDelayMs = START_CONSUMERS_DEFAULTS.maxDelayMs, ...busOptions } = options
-  const report = onStartError ?? ((err: unknown, attempt: number) => console.error(`[tierbus] starting consumers failed (attempt ${attempt}); retrying:`, err))
+export function startConsumers(
+  start: (bus: Bus) => Promise<unknown>,
+  options: StartConsumersOptions = {},
+): Promise<Bus> {
+  const {
+    onStartError,
+    initialDelayMs = START_CONSUMERS_DEFAULTS.initialDelayMs,
+    maxDelayMs = START_CONSUMERS_DEFAULTS.maxDelayMs,
+    ...busOptions
+  } = options
+  const report =
+    onStartError ??
+    ((err: unknown, attempt: number) =>
+      console.error(`[tierbus] starting consumers failed (attempt ${attempt}); retrying:`, err))
   return singleton(`tierbus:consumers:${busOptions.key ?? 'bus'}`, async () => {
     for (let attempt = 1; ; attempt++) {
       try {

@@ -3,7 +3,7 @@ import { ConfigError } from '@tierbus/core'
 import { EventRing, type StreamedEvent } from './event-ring.js'
 import { logRouteError } from './responses.js'
 import { guardedRoute, type RouteHandler, type RouteProtection } from './route-guard.js'
-import { busOf, type BusSource } from './routes.js'
+import { type BusSource, busOf } from './routes.js'
 import { singleton } from './singleton.js'
 
 /** Decides per connection whether an event goes to that browser (e.g. only the signed-in user's orders). */

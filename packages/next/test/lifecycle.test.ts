@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { ConfigError, TransportError, type Bus } from '@tierbus/core'
+import { type Bus, ConfigError, TransportError } from '@tierbus/core'
 import { eventually } from '@tierbus/core/testing'
 import { resetSharedBus, startConsumers } from '@tierbus/next'
 import { redisAdapter } from '@tierbus/redis-streams'
@@ -12,7 +12,9 @@ const fixture = fileURLToPath(new URL('./fixtures/shutdown-app.ts', import.meta.
 /** Runs the fixture, sends SIGTERM once it is ready, and resolves with its output and exit code. */
 function terminate(args: string[]): Promise<{ stdout: string; code: number | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=tierbus-source', '--import', 'tsx', fixture, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--conditions=tierbus-source', '--import', 'tsx', fixture, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d))
@@ -53,7 +55,12 @@ describe('startConsumers', () => {
 
   it('does not throw while the tier is down, reports each attempt, and starts the consumers once it is up', async () => {
     const port = await freePort()
-    const redis = new BrokerProcess({ name: `redis-server :${port}`, command: 'redis-server', args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], ports: [port] })
+    const redis = new BrokerProcess({
+      name: `redis-server :${port}`,
+      command: 'redis-server',
+      args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ports: [port],
+    })
     cleanups.push(() => redis.kill())
     const key = `consumers-${port}`
     cleanups.push(() => resetSharedBus(key))

@@ -1,8 +1,15 @@
-import { ConfigError, createBus, defineEvent, memoryTransport, TransportError, type Bus } from '@tierbus/core'
+import { type Bus, ConfigError, createBus, defineEvent, memoryTransport, TransportError } from '@tierbus/core'
 import { eventually } from '@tierbus/core/testing'
+import {
+  type Authorize,
+  bearer,
+  deadLetterRoutes,
+  drainRoute,
+  metricsRoute,
+  PUBLIC_UNAUTHENTICATED,
+} from '@tierbus/next'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { bearer, deadLetterRoutes, drainRoute, metricsRoute, PUBLIC_UNAUTHENTICATED, type Authorize } from '@tierbus/next'
 
 // biome-ignore lint/suspicious/noExplicitAny: a JSON body the assertions reach into field by field (toEqual checks its shape)
 const read = async (res: Response): Promise<any> => res.json()
@@ -18,9 +25,13 @@ afterEach(async () => {
 async function busWithDeadLetter(): Promise<Bus> {
   const bus = createBus({ transport: memoryTransport(), source: 'shop', retry: { attempts: 1 }, onError: () => {} })
   buses.push(bus)
-  await bus.subscribe(OrderPlaced, () => {
-    throw new Error('mailer down')
-  }, { group: 'mailer' })
+  await bus.subscribe(
+    OrderPlaced,
+    () => {
+      throw new Error('mailer down')
+    },
+    { group: 'mailer' },
+  )
   await bus.publish(OrderPlaced, { orderId: 'o1', email: 'ann@example.com' })
   await eventually(async () => (await bus.deadLetters.list()).length === 1, 'the dead letter')
   return bus
@@ -50,9 +61,19 @@ describe('route protection', () => {
       const denied = await handler(request('/api', init))
       expect(denied.status, name).toBe(401)
       expect(await read(denied), name).toEqual({ error: 'unauthorized', code: 'UNAUTHORIZED' })
-      const wrong = await handler(request('/api', { ...init, headers: { ...(init.headers as Record<string, string>), authorization: 'Bearer admin-tokem' } }))
+      const wrong = await handler(
+        request('/api', {
+          ...init,
+          headers: { ...(init.headers as Record<string, string>), authorization: 'Bearer admin-tokem' },
+        }),
+      )
       expect(wrong.status, name).toBe(401)
-      const allowed = await handler(request('/api', { ...init, headers: { ...(init.headers as Record<string, string>), authorization: 'Bearer admin-token' } }))
+      const allowed = await handler(
+        request('/api', {
+          ...init,
+          headers: { ...(init.headers as Record<string, string>), authorization: 'Bearer admin-token' },
+        }),
+      )
       expect(allowed.status, name).toBe(200)
     }
     // Nothing the refused calls asked for happened: the dead letter is still there.
@@ -83,13 +104,26 @@ describe('route protection', () => {
     const [dead] = await bus.deadLetters.list()
     const dlq = deadLetterRoutes({ bus, authorize: cookieSession })
     // What <form enctype="text/plain"> or fetch(..., { mode: 'no-cors' }) on evil.example sends.
-    const forged = { cookie: 'session=admin', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site', 'content-type': 'text/plain' }
+    const forged = {
+      cookie: 'session=admin',
+      origin: 'https://evil.example',
+      'sec-fetch-site': 'cross-site',
+      'content-type': 'text/plain',
+    }
     for (const method of ['POST', 'DELETE']) {
-      const res = await dlq[method as 'POST' | 'DELETE'](request('/api/events/dlq', { method, headers: forged, body: JSON.stringify({ ids: [dead!.id] }) }))
+      const res = await dlq[method as 'POST' | 'DELETE'](
+        request('/api/events/dlq', { method, headers: forged, body: JSON.stringify({ ids: [dead!.id] }) }),
+      )
       expect(res.status).toBe(415)
       expect((await read(res)).code).toBe('UNSUPPORTED_MEDIA_TYPE')
     }
-    const noType = await dlq.POST(request('/api/events/dlq', { method: 'POST', headers: { cookie: 'session=admin' }, body: JSON.stringify({ ids: [dead!.id] }) }))
+    const noType = await dlq.POST(
+      request('/api/events/dlq', {
+        method: 'POST',
+        headers: { cookie: 'session=admin' },
+        body: JSON.stringify({ ids: [dead!.id] }),
+      }),
+    )
     expect(noType.status).toBe(415)
     expect((await bus.deadLetters.list()).map((d) => d.id)).toEqual([dead!.id])
   })
@@ -114,9 +148,21 @@ describe('route protection', () => {
       expect((await drain(request('/api/events/drain', { method: 'POST', headers }))).status).toBe(403)
     }
     expect(await bus.deadLetters.list()).toHaveLength(1)
-    const sameOrigin = await dlq.POST(request('/api/events/dlq', { method: 'POST', headers: { ...json, origin: APP, 'sec-fetch-site': 'same-origin' }, body }))
+    const sameOrigin = await dlq.POST(
+      request('/api/events/dlq', {
+        method: 'POST',
+        headers: { ...json, origin: APP, 'sec-fetch-site': 'same-origin' },
+        body,
+      }),
+    )
     expect(await read(sameOrigin)).toEqual({ requested: 1, redriven: 1 })
-    const allowed = await dlq.DELETE(request('/api/events/dlq', { method: 'DELETE', headers: { ...json, origin: 'https://admin.example', 'sec-fetch-site': 'cross-site' }, body }))
+    const allowed = await dlq.DELETE(
+      request('/api/events/dlq', {
+        method: 'DELETE',
+        headers: { ...json, origin: 'https://admin.example', 'sec-fetch-site': 'cross-site' },
+        body,
+      }),
+    )
     expect(allowed.status).toBe(200)
   })
 
@@ -124,7 +170,9 @@ describe('route protection', () => {
     const bus = await busWithDeadLetter()
     const dlq = deadLetterRoutes({ bus, authorize: PUBLIC_UNAUTHENTICATED })
     for (const body of ['{"ids": [', '', 'ids=1']) {
-      const res = await dlq.POST(request('/api/events/dlq', { method: 'POST', headers: { 'content-type': 'application/json' }, body }))
+      const res = await dlq.POST(
+        request('/api/events/dlq', { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
+      )
       expect(res.status, body).toBe(400)
       expect((await read(res)).code).toBe('BAD_REQUEST')
     }
@@ -134,7 +182,8 @@ describe('route protection', () => {
     const secretUrl = 'nats://bus:hunter2@nats.internal:4222'
     const reported: unknown[] = []
     const onError = (err: unknown) => void reported.push(err)
-    const failing = (err: Error) => metricsRoute({ bus: () => Promise.reject(err), authorize: PUBLIC_UNAUTHENTICATED, onError })
+    const failing = (err: Error) =>
+      metricsRoute({ bus: () => Promise.reject(err), authorize: PUBLIC_UNAUTHENTICATED, onError })
     const cases: Array<[Error, number, string]> = [
       [new TransportError(`cannot connect to ${secretUrl}`), 503, 'TRANSPORT'],
       [new ConfigError(`NATS_URL=${secretUrl} is not a URL`), 500, 'CONFIG'],
@@ -149,7 +198,13 @@ describe('route protection', () => {
     }
     expect(reported).toEqual(cases.map(([err]) => err))
     // A throwing authorize is a server error too, and fails closed.
-    const broken = metricsRoute({ bus: () => Promise.reject(new Error('unused')), authorize: () => { throw new ConfigError('set TIERBUS_ADMIN_TOKEN=s3cr3t-value') }, onError })
+    const broken = metricsRoute({
+      bus: () => Promise.reject(new Error('unused')),
+      authorize: () => {
+        throw new ConfigError('set TIERBUS_ADMIN_TOKEN=s3cr3t-value')
+      },
+      onError,
+    })
     const res = await broken(request('/api/events/metrics'))
     expect(res.status).toBe(500)
     expect(await res.text()).not.toContain('s3cr3t-value')

@@ -1,10 +1,20 @@
-import { ConfigError, createBus, defineEvent, memoryTransport, PROMETHEUS_CONTENT_TYPE, type Bus } from '@tierbus/core'
+import { type Bus, ConfigError, createBus, defineEvent, memoryTransport, PROMETHEUS_CONTENT_TYPE } from '@tierbus/core'
 import { eventually } from '@tierbus/core/testing'
+import { migratingTransport } from '@tierbus/migrator'
+import {
+  bearer,
+  deadLetterRoutes,
+  drainRoute,
+  metricsRoute,
+  PUBLIC_UNAUTHENTICATED,
+  resetSharedBus,
+  sharedBus,
+  singleton,
+  tierOf,
+} from '@tierbus/next'
+import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { migratingTransport } from '@tierbus/migrator'
-import parsePrometheusTextFormat from 'parse-prometheus-text-format'
-import { bearer, deadLetterRoutes, drainRoute, metricsRoute, PUBLIC_UNAUTHENTICATED, resetSharedBus, sharedBus, singleton, tierOf } from '@tierbus/next'
 
 /** A route's JSON body, loosely typed for assertions. */
 // biome-ignore lint/suspicious/noExplicitAny: a JSON body the assertions reach into field by field (toEqual checks its shape)
@@ -15,7 +25,12 @@ const FeedbackCreated = defineEvent('feedback.created', z.object({ feedbackId: z
 const JSON_HEADERS = { 'content-type': 'application/json' }
 const buses: Bus[] = []
 const newBus = () => {
-  const bus = createBus({ transport: memoryTransport(), source: 'signalsloop/web', retry: { attempts: 2, backoff: { baseMs: 5, maxMs: 10 } }, onError: () => {} })
+  const bus = createBus({
+    transport: memoryTransport(),
+    source: 'signalsloop/web',
+    retry: { attempts: 2, backoff: { baseMs: 5, maxMs: 10 } },
+    onError: () => {},
+  })
   buses.push(bus)
   return bus
 }
@@ -26,10 +41,17 @@ afterEach(async () => {
 describe('metrics route', () => {
   it("answers seed 004's /api/events/metrics shape with the advisor's recommendation", async () => {
     const bus = newBus()
-    await bus.subscribe(FeedbackCreated, (e) => {
-      if (e.data.text === 'poison') throw new Error('cannot parse')
-    }, { group: 'sentiment-agent' })
-    await bus.publishBatch(FeedbackCreated, [{ feedbackId: 'a', text: 'ok' }, { feedbackId: 'b', text: 'poison' }])
+    await bus.subscribe(
+      FeedbackCreated,
+      (e) => {
+        if (e.data.text === 'poison') throw new Error('cannot parse')
+      },
+      { group: 'sentiment-agent' },
+    )
+    await bus.publishBatch(FeedbackCreated, [
+      { feedbackId: 'a', text: 'ok' },
+      { feedbackId: 'b', text: 'poison' },
+    ])
     await eventually(() => bus.metrics().totals.deadLettered === 1, 'dead letter')
     const GET = metricsRoute({ bus, requirements: { agents: 8 }, authorize: PUBLIC_UNAUTHENTICATED })
     const res = await GET(new Request('http://localhost/api/events/metrics'))
@@ -51,7 +73,11 @@ describe('metrics route', () => {
     const transport = migratingTransport({ source: memoryTransport(), target: memoryTransport(), phase: 'shadow' })
     const bus = createBus({ transport, source: 'signalsloop/web' })
     buses.push(bus)
-    const body = await read(await metricsRoute({ bus, authorize: PUBLIC_UNAUTHENTICATED })(new Request('http://localhost/api/events/metrics')))
+    const body = await read(
+      await metricsRoute({ bus, authorize: PUBLIC_UNAUTHENTICATED })(
+        new Request('http://localhost/api/events/metrics'),
+      ),
+    )
     expect(body.transport).toBe('memory->memory')
     expect(body.migration).toMatchObject({ phase: 'shadow', secondaryWriteFailures: 0, relayed: 0 })
     expect(body.recommendation.currentTier).toBe('memory')
@@ -66,17 +92,30 @@ describe('metrics route', () => {
     // What Prometheus 2.x/3.x sends when it scrapes.
     const accept = 'application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1'
     expect((await GET(new Request('http://localhost/api/events/metrics', { headers: { accept } }))).status).toBe(401)
-    const res = await GET(new Request('http://localhost/api/events/metrics', { headers: { accept, authorization: 'Bearer scrape-token' } }))
+    const res = await GET(
+      new Request('http://localhost/api/events/metrics', { headers: { accept, authorization: 'Bearer scrape-token' } }),
+    )
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe(PROMETHEUS_CONTENT_TYPE)
-    const families = parsePrometheusTextFormat(await res.text()) as Array<{ name: string; metrics: Array<{ value?: string; labels?: Record<string, string> }> }>
+    const families = parsePrometheusTextFormat(await res.text()) as Array<{
+      name: string
+      metrics: Array<{ value?: string; labels?: Record<string, string> }>
+    }>
     const published = families.find((f) => f.name === 'tierbus_events_published_total')
     expect(published?.metrics).toEqual([{ value: '1', labels: { type: 'feedback.created' } }])
-    expect(families.find((f) => f.name === 'tierbus_group_lag')?.metrics).toEqual([{ value: '0', labels: { group: 'sentiment-agent' } }])
+    expect(families.find((f) => f.name === 'tierbus_group_lag')?.metrics).toEqual([
+      { value: '0', labels: { group: 'sentiment-agent' } },
+    ])
     // A browser or fetch() default gets the JSON body; format: 'prometheus' answers text whatever Accept says.
-    const browser = await GET(new Request('http://localhost/api/events/metrics', { headers: { accept: 'text/html,*/*;q=0.8', authorization: 'Bearer scrape-token' } }))
+    const browser = await GET(
+      new Request('http://localhost/api/events/metrics', {
+        headers: { accept: 'text/html,*/*;q=0.8', authorization: 'Bearer scrape-token' },
+      }),
+    )
     expect(browser.headers.get('content-type')).toMatch(/application\/json/)
-    const forced = await metricsRoute({ bus, format: 'prometheus', authorize: PUBLIC_UNAUTHENTICATED })(new Request('http://localhost/m'))
+    const forced = await metricsRoute({ bus, format: 'prometheus', authorize: PUBLIC_UNAUTHENTICATED })(
+      new Request('http://localhost/m'),
+    )
     expect(await forced.text()).toContain('tierbus_events_published_total{type="feedback.created"} 1')
     expect(() => metricsRoute({ bus, format: 'xml' as 'json', authorize: PUBLIC_UNAUTHENTICATED })).toThrow(ConfigError)
   })
@@ -94,7 +133,10 @@ describe('metrics route', () => {
 describe('drain route', () => {
   it('handles what is queued within the budget, stops when idle, and reports the counts', async () => {
     const bus = newBus()
-    await bus.publishBatch(FeedbackCreated, Array.from({ length: 30 }, (_, i) => ({ feedbackId: `f${i}`, text: 'x' })))
+    await bus.publishBatch(
+      FeedbackCreated,
+      Array.from({ length: 30 }, (_, i) => ({ feedbackId: `f${i}`, text: 'x' })),
+    )
     // The group exists from an earlier drain; memory keeps its queue (as a persistent tier would).
     const seen: string[] = []
     const POST = drainRoute({
@@ -102,10 +144,22 @@ describe('drain route', () => {
       budgetMs: 5_000,
       idleMs: 100,
       authorize: bearer('s3cret'),
-      subscribe: async (b) => [await b.subscribe(FeedbackCreated, (e) => void seen.push(e.data.feedbackId), { group: 'sentiment-agent', startFrom: 'earliest' })],
+      subscribe: async (b) => [
+        await b.subscribe(FeedbackCreated, (e) => void seen.push(e.data.feedbackId), {
+          group: 'sentiment-agent',
+          startFrom: 'earliest',
+        }),
+      ],
     })
-    expect((await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: JSON_HEADERS }))).status).toBe(401)
-    const res = await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: { ...JSON_HEADERS, authorization: 'Bearer s3cret' } }))
+    expect(
+      (await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: JSON_HEADERS }))).status,
+    ).toBe(401)
+    const res = await POST(
+      new Request('http://localhost/api/events/drain', {
+        method: 'POST',
+        headers: { ...JSON_HEADERS, authorization: 'Bearer s3cret' },
+      }),
+    )
     expect(res.status).toBe(200)
     const body = await read(res)
     expect(body).toMatchObject({ handled: 30, deadLettered: 0, finishedInFlight: true })
@@ -116,20 +170,31 @@ describe('drain route', () => {
   it('starts a new serverless group from the earliest retained event, so nothing published before the first drain is skipped', async () => {
     const { redisTransport } = await import('@tierbus/redis-streams')
     const prefix = `tbdrain-${Math.random().toString(36).slice(2, 10)}`
-    const bus = createBus({ transport: await redisTransport({ url: 'redis://127.0.0.1:6379', prefix }), source: 'signalsloop/web', onError: () => {} })
+    const bus = createBus({
+      transport: await redisTransport({ url: 'redis://127.0.0.1:6379', prefix }),
+      source: 'signalsloop/web',
+      onError: () => {},
+    })
     buses.push(bus)
     try {
       // Published before any consumer group exists: a group created at 'latest' would never see these.
-      await bus.publishBatch(FeedbackCreated, Array.from({ length: 5 }, (_, i) => ({ feedbackId: `early-${i}`, text: 'x' })))
+      await bus.publishBatch(
+        FeedbackCreated,
+        Array.from({ length: 5 }, (_, i) => ({ feedbackId: `early-${i}`, text: 'x' })),
+      )
       const seen: string[] = []
       const POST = drainRoute({
         bus,
         budgetMs: 10_000,
         idleMs: 300,
         authorize: PUBLIC_UNAUTHENTICATED,
-        subscribe: async (b) => [await b.subscribe(FeedbackCreated, (e) => void seen.push(e.data.feedbackId), { group: 'serverless-agent' })],
+        subscribe: async (b) => [
+          await b.subscribe(FeedbackCreated, (e) => void seen.push(e.data.feedbackId), { group: 'serverless-agent' }),
+        ],
       })
-      const body = await read(await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: JSON_HEADERS })))
+      const body = await read(
+        await POST(new Request('http://localhost/api/events/drain', { method: 'POST', headers: JSON_HEADERS })),
+      )
       expect(body.handled).toBe(5)
       expect(seen.sort()).toEqual(['early-0', 'early-1', 'early-2', 'early-3', 'early-4'])
       // startFrom: 'latest' keeps the old behaviour for a group that should ignore history.
@@ -141,7 +206,13 @@ describe('drain route', () => {
         authorize: PUBLIC_UNAUTHENTICATED,
         subscribe: async (b) => [await b.subscribe(FeedbackCreated, () => {}, { group: 'only-new' })],
       })
-      expect((await read(await latest(new Request('http://localhost/api/events/drain', { method: 'POST', headers: JSON_HEADERS })))).handled).toBe(0)
+      expect(
+        (
+          await read(
+            await latest(new Request('http://localhost/api/events/drain', { method: 'POST', headers: JSON_HEADERS })),
+          )
+        ).handled,
+      ).toBe(0)
     } finally {
       const { Redis } = await import('ioredis')
       const redis = new Redis('redis://127.0.0.1:6379')
@@ -153,15 +224,26 @@ describe('drain route', () => {
 
   it('stops taking events when the budget runs out', async () => {
     const bus = newBus()
-    await bus.publishBatch(FeedbackCreated, Array.from({ length: 100 }, (_, i) => ({ feedbackId: `f${i}`, text: 'x' })))
+    await bus.publishBatch(
+      FeedbackCreated,
+      Array.from({ length: 100 }, (_, i) => ({ feedbackId: `f${i}`, text: 'x' })),
+    )
     const POST = drainRoute({
       bus,
       budgetMs: 300,
       idleMs: 10_000,
       authorize: PUBLIC_UNAUTHENTICATED,
-      subscribe: async (b) => [await b.subscribe(FeedbackCreated, () => new Promise((r) => setTimeout(r, 20)), { group: 'slow', concurrency: 1, startFrom: 'earliest' })],
+      subscribe: async (b) => [
+        await b.subscribe(FeedbackCreated, () => new Promise((r) => setTimeout(r, 20)), {
+          group: 'slow',
+          concurrency: 1,
+          startFrom: 'earliest',
+        }),
+      ],
     })
-    const body = await read(await POST(new Request('http://localhost/drain', { method: 'POST', headers: JSON_HEADERS })))
+    const body = await read(
+      await POST(new Request('http://localhost/drain', { method: 'POST', headers: JSON_HEADERS })),
+    )
     expect(body.handled).toBeGreaterThan(0)
     expect(body.handled).toBeLessThan(100)
     expect(body.durationMs).toBeLessThan(1_500)
@@ -172,22 +254,47 @@ describe('dead-letter routes', () => {
   it('lists, redrives and purges dead letters', async () => {
     const bus = newBus()
     let healthy = false
-    await bus.subscribe(FeedbackCreated, () => {
-      if (!healthy) throw new Error('model down')
-    }, { group: 'sentiment-agent' })
-    await bus.publishBatch(FeedbackCreated, [{ feedbackId: 'a', text: 'x' }, { feedbackId: 'b', text: 'y' }])
+    await bus.subscribe(
+      FeedbackCreated,
+      () => {
+        if (!healthy) throw new Error('model down')
+      },
+      { group: 'sentiment-agent' },
+    )
+    await bus.publishBatch(FeedbackCreated, [
+      { feedbackId: 'a', text: 'x' },
+      { feedbackId: 'b', text: 'y' },
+    ])
     await eventually(() => bus.metrics().totals.deadLettered === 2, 'two dead letters')
     const routes = deadLetterRoutes({ bus, authorize: PUBLIC_UNAUTHENTICATED })
     const listed = await read(await routes.GET(new Request('http://localhost/api/events/dlq?group=sentiment-agent')))
     expect(listed.deadLetters).toHaveLength(2)
     expect(listed.deadLetters[0].reason).toMatchObject({ kind: 'handler-failed', attempts: 2 })
     healthy = true
-    const redriven = await read(await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ ids: [listed.deadLetters[0].id] }) })))
+    const redriven = await read(
+      await routes.POST(
+        new Request('http://localhost/api/events/dlq', {
+          method: 'POST',
+          headers: JSON_HEADERS,
+          body: JSON.stringify({ ids: [listed.deadLetters[0].id] }),
+        }),
+      ),
+    )
     expect(redriven).toEqual({ requested: 1, redriven: 1 })
     await eventually(() => bus.metrics().totals.acked === 1, 'redriven event handled')
-    const purged = await read(await routes.DELETE(new Request('http://localhost/api/events/dlq', { method: 'DELETE', headers: JSON_HEADERS, body: JSON.stringify({ all: true }) })))
+    const purged = await read(
+      await routes.DELETE(
+        new Request('http://localhost/api/events/dlq', {
+          method: 'DELETE',
+          headers: JSON_HEADERS,
+          body: JSON.stringify({ all: true }),
+        }),
+      ),
+    )
     expect(purged).toEqual({ requested: 1, purged: 1 })
-    const bad = await routes.POST(new Request('http://localhost/api/events/dlq', { method: 'POST', headers: JSON_HEADERS, body: '{"ids": 3}' }))
+    const bad = await routes.POST(
+      new Request('http://localhost/api/events/dlq', { method: 'POST', headers: JSON_HEADERS, body: '{"ids": 3}' }),
+    )
     expect(bad.status).toBe(400)
     expect(await read(bad)).toEqual({ code: 'BAD_REQUEST', error: expect.stringMatching(/send \{ "ids"/) })
   })
@@ -200,7 +307,9 @@ describe('shared bus', () => {
     expect(a).toBe(b)
     expect(singleton('k', () => ({ n: 1 }))).toBe(singleton('k', () => ({ n: 2 })))
     await resetSharedBus('test')
-    await expect(sharedBus({ env: { TIERBUS_TRANSPORT: 'kafka' }, source: 'web', key: 'bad' })).rejects.toThrow(/TIERBUS_TRANSPORT/)
+    await expect(sharedBus({ env: { TIERBUS_TRANSPORT: 'kafka' }, source: 'web', key: 'bad' })).rejects.toThrow(
+      /TIERBUS_TRANSPORT/,
+    )
     const ok = await sharedBus({ env: { TIERBUS_TRANSPORT: 'memory' }, source: 'web', key: 'bad' })
     expect(ok.transport.name).toBe('memory')
     await resetSharedBus('bad')

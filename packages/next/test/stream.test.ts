@@ -1,18 +1,18 @@
 import { request as httpRequest } from 'node:http'
-import { ConfigError, createBus, defineEvent, memoryTransport, type Bus } from '@tierbus/core'
+import { type Bus, ConfigError, createBus, defineEvent, memoryTransport } from '@tierbus/core'
 import { eventually } from '@tierbus/core/testing'
-import { EventSource } from 'eventsource'
-import { afterEach, describe, expect, it, vi } from 'vitest'
-import { z } from 'zod'
 import {
   bearer,
   PUBLIC_UNAUTHENTICATED,
   RESYNC_EVENT,
-  streamRoute,
   type StreamMessage,
   type StreamRoute,
   type StreamRouteOptions,
+  streamRoute,
 } from '@tierbus/next'
+import { EventSource } from 'eventsource'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { z } from 'zod'
 import { serveWeb, type WebServer } from './fixtures/web-server.js'
 
 const OrderPlaced = defineEvent('order.placed', z.object({ user: z.string(), n: z.number().int() }))

@@ -20,7 +20,11 @@ export function streamAckCoalescer(client: RedisStreamClient): AckCoalescer<Stre
         // A group holds the acks of one (stream, consumer group) key: at least one, all alike.
         const [first] = items
         if (!first) throw new Error('internal: an empty ack group (a tierbus bug)')
-        return xack(first.stream, first.group, items.map((a) => a.id))
+        return xack(
+          first.stream,
+          first.group,
+          items.map((a) => a.id),
+        )
       })
       const replies = await client.pipeline(commands)
       return replies.map((reply) => (reply instanceof Error ? { error: reply } : undefined))

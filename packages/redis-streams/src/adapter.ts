@@ -1,6 +1,6 @@
 import type { TierAdapter } from '@tierbus/core'
-import { RedisEnv } from './env-schema.js'
 import { transportFromEnv } from './env.js'
+import { RedisEnv } from './env-schema.js'
 import { upstashAdapter } from './upstash-adapter.js'
 
 export { upstashAdapter }

@@ -18,5 +18,7 @@ export const REDIS_CAPABILITIES: Capabilities = Object.freeze({
 
 /** The capabilities of a transport with a given payload limit. */
 export function redisCapabilities(maxPayloadBytes: number): Capabilities {
-  return maxPayloadBytes === REDIS_CAPABILITIES.maxPayloadBytes ? REDIS_CAPABILITIES : Object.freeze({ ...REDIS_CAPABILITIES, maxPayloadBytes })
+  return maxPayloadBytes === REDIS_CAPABILITIES.maxPayloadBytes
+    ? REDIS_CAPABILITIES
+    : Object.freeze({ ...REDIS_CAPABILITIES, maxPayloadBytes })
 }

@@ -16,7 +16,11 @@ export function xadd(stream: string, payload: string): RedisCommand {
 }
 
 /** The arguments of `TRIM_SCRIPT` for a retention policy (none when it keeps everything). */
-export function trimScriptArgs(retention: RetentionPolicy, batch: number, now = Date.now()): Array<string | number> | undefined {
+export function trimScriptArgs(
+  retention: RetentionPolicy,
+  batch: number,
+  now = Date.now(),
+): Array<string | number> | undefined {
   if (retention === false) return undefined
   const unread = retention.trimUnread ? '1' : '0'
   if ('maxLen' in retention) return ['len', retention.maxLen, now, unread, batch]
@@ -100,9 +104,26 @@ export function xgroupCreate(stream: string, group: string, startId: '$' | '0'):
 }
 
 /** Reads up to `count` never-delivered entries from every stream, blocking up to `blockMs` when given. */
-export function xreadgroup(group: string, consumer: string, count: number, blockMs: number | undefined, streams: readonly string[]): RedisCommand {
+export function xreadgroup(
+  group: string,
+  consumer: string,
+  count: number,
+  blockMs: number | undefined,
+  streams: readonly string[],
+): RedisCommand {
   const block = blockMs !== undefined && blockMs > 0 ? ['BLOCK', Math.ceil(blockMs)] : []
-  return ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, ...block, 'STREAMS', ...streams, ...streams.map(() => '>')]
+  return [
+    'XREADGROUP',
+    'GROUP',
+    group,
+    consumer,
+    'COUNT',
+    count,
+    ...block,
+    'STREAMS',
+    ...streams,
+    ...streams.map(() => '>'),
+  ]
 }
 
 /** Acknowledges entries of one stream for a group. */
@@ -111,7 +132,11 @@ export function xack(stream: string, group: string, ids: readonly string[]): Red
 }
 
 /** `EVAL` of a script with its keys and arguments. */
-export function evalScript(script: string, keys: readonly string[], args: ReadonlyArray<string | number>): RedisCommand {
+export function evalScript(
+  script: string,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+): RedisCommand {
   return ['EVAL', script, keys.length, ...keys, ...args]
 }
 

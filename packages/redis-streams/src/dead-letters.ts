@@ -1,4 +1,4 @@
-import { tryDecodeEnvelope, type DeadLetter, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
+import { type DeadLetter, type DeadLetterReason, type DeadLetterStore, tryDecodeEnvelope } from '@tierbus/core'
 import type { RedisStreamClient } from './client.js'
 import { evalScript, REDRIVE_SCRIPT } from './commands.js'
 import type { RedisKeys } from './keys.js'
@@ -16,7 +16,8 @@ function parseDeadLetterId(id: string): { group: string; entryId: string } | und
 
 function fieldsToRecord(fields: unknown): Record<string, string> {
   const record: Record<string, string> = {}
-  if (Array.isArray(fields)) for (let i = 0; i + 1 < fields.length; i += 2) record[String(fields[i])] = String(fields[i + 1])
+  if (Array.isArray(fields))
+    for (let i = 0; i + 1 < fields.length; i += 2) record[String(fields[i])] = String(fields[i + 1])
   return record
 }
 
@@ -24,7 +25,8 @@ function fieldsToRecord(fields: unknown): Record<string, string> {
 function parseReason(text: string | undefined, malformed: { readonly error: string } | undefined): DeadLetterReason {
   try {
     const value = JSON.parse(text ?? '') as Partial<DeadLetterReason>
-    if (value && typeof value.kind === 'string') return { kind: value.kind, error: String(value.error ?? ''), attempts: Number(value.attempts ?? 0) }
+    if (value && typeof value.kind === 'string')
+      return { kind: value.kind, error: String(value.error ?? ''), attempts: Number(value.attempts ?? 0) }
   } catch {
     // fall through: a reason written by something else
   }
@@ -52,9 +54,14 @@ export class RedisDeadLetterStore implements DeadLetterStore {
 
   async list(options: { group?: string; limit?: number } = {}): Promise<DeadLetter[]> {
     const limit = options.limit ?? 100
-    const groups = options.group !== undefined ? [options.group] : ((await this.client.send(['SMEMBERS', this.keys.deadLetterGroups])) as string[])
+    const groups =
+      options.group !== undefined
+        ? [options.group]
+        : ((await this.client.send(['SMEMBERS', this.keys.deadLetterGroups])) as string[])
     if (groups.length === 0) return []
-    const replies = await this.client.pipeline(groups.map((g) => ['XRANGE', this.keys.deadLetters(g), '-', '+', 'COUNT', limit] as const))
+    const replies = await this.client.pipeline(
+      groups.map((g) => ['XRANGE', this.keys.deadLetters(g), '-', '+', 'COUNT', limit] as const),
+    )
     const found: Array<{ entryId: string; letter: DeadLetter }> = []
     // One reply per group, in order (a pipeline).
     groups.forEach((group, i) => {
@@ -69,14 +76,21 @@ export class RedisDeadLetterStore implements DeadLetterStore {
         const letter: DeadLetter = {
           id: deadLetterId(group, entryId),
           group,
-          ...(envelope ? { envelope } : fields.encoding === 'base64' ? { raw: payload, rawEncoding: 'base64' as const } : { raw: payload }),
+          ...(envelope
+            ? { envelope }
+            : fields.encoding === 'base64'
+              ? { raw: payload, rawEncoding: 'base64' as const }
+              : { raw: payload }),
           reason: parseReason(fields.reason, malformed),
           failedAt: fields.failedAt ?? new Date(Number(entryId.split('-')[0])).toISOString(),
         }
         found.push({ entryId, letter })
       }
     })
-    return found.sort((a, b) => compareEntryIds(a.entryId, b.entryId)).slice(0, limit).map((f) => f.letter)
+    return found
+      .sort((a, b) => compareEntryIds(a.entryId, b.entryId))
+      .slice(0, limit)
+      .map((f) => f.letter)
   }
 
   async redrive(ids: readonly string[]): Promise<number> {
@@ -90,7 +104,11 @@ export class RedisDeadLetterStore implements DeadLetterStore {
       if (!first) continue
       const consumerGroup = fieldsToRecord(first[1]).consumerGroup
       if (!consumerGroup) continue
-      moved += Number(await this.client.send(evalScript(REDRIVE_SCRIPT, [dlq, this.keys.redrive(consumerGroup)], [parsed.entryId, consumerGroup])))
+      moved += Number(
+        await this.client.send(
+          evalScript(REDRIVE_SCRIPT, [dlq, this.keys.redrive(consumerGroup)], [parsed.entryId, consumerGroup]),
+        ),
+      )
     }
     return moved
   }

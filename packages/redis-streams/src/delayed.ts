@@ -61,7 +61,15 @@ export class DelayedMover {
     try {
       for (;;) {
         const now = Date.now()
-        const due = (await this.client.send(['ZRANGEBYSCORE', this.keys.delayed, '-inf', now, 'LIMIT', 0, BATCH])) as string[]
+        const due = (await this.client.send([
+          'ZRANGEBYSCORE',
+          this.keys.delayed,
+          '-inf',
+          now,
+          'LIMIT',
+          0,
+          BATCH,
+        ])) as string[]
         if (due.length > 0) await this.move(due)
         if (due.length < BATCH) break
       }
@@ -85,11 +93,18 @@ export class DelayedMover {
       }
       // The zset is input too: only a type in the event-type grammar becomes a stream key and a registered type.
       if (!isEventType(type)) {
-        this.options.onError(new Error(`dropping an unroutable member of ${this.keys.delayed}: ${member.slice(0, 200)}`), { operation: 'move delayed event' })
+        this.options.onError(
+          new Error(`dropping an unroutable member of ${this.keys.delayed}: ${member.slice(0, 200)}`),
+          { operation: 'move delayed event' },
+        )
         return ['ZREM', this.keys.delayed, member]
       }
       this.onWrite(this.keys.stream(type))
-      return evalScript(MOVE_DELAYED_SCRIPT, [this.keys.delayed, this.keys.stream(type), this.keys.types], [member, type])
+      return evalScript(
+        MOVE_DELAYED_SCRIPT,
+        [this.keys.delayed, this.keys.stream(type), this.keys.types],
+        [member, type],
+      )
     })
     const replies = await this.client.pipeline(commands)
     for (const reply of replies) {

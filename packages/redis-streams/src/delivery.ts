@@ -1,5 +1,5 @@
 import type { DeadLetterReason, Delivery, Envelope } from '@tierbus/core'
-import { SettleOnce, type InFlightSlot } from '@tierbus/core/adapter'
+import { type InFlightSlot, SettleOnce } from '@tierbus/core/adapter'
 import { decodeEntry, type StreamEntry } from './entries.js'
 
 /** What a delivery asks its subscription to do; every method acts on one pending entry. */

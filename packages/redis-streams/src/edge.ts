@@ -3,6 +3,7 @@
  * `export const runtime = 'edge'` routes): the upstash transport, which talks HTTP through @upstash/redis.
  * Nothing here imports ioredis or a Node built-in, so an edge bundle stays free of them.
  */
-export { upstashAdapter, upstashFromEnv } from './upstash-adapter.js'
-export { upstashTransport } from './upstash.js'
+
 export type { UpstashTransportOptions } from './upstash.js'
+export { upstashTransport } from './upstash.js'
+export { upstashAdapter, upstashFromEnv } from './upstash-adapter.js'

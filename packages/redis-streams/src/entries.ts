@@ -1,4 +1,4 @@
-import { tryDecodeEnvelope, type Envelope } from '@tierbus/core'
+import { type Envelope, tryDecodeEnvelope } from '@tierbus/core'
 import { PAYLOAD_FIELD } from './commands.js'
 
 /** One stream entry handed to a consumer: where it lives, its fields, and how often it was delivered. */
@@ -35,7 +35,12 @@ export function rawOf(fields: readonly string[]): string {
 export function decodeEntry(entry: StreamEntry): DecodedEntry {
   const raw = payloadOf(entry.fields)
   if (raw === undefined) {
-    return { malformed: { raw: JSON.stringify(entry.fields), error: `stream entry ${entry.id} of ${entry.stream} has no '${PAYLOAD_FIELD}' field: it was not written by tierbus` } }
+    return {
+      malformed: {
+        raw: JSON.stringify(entry.fields),
+        error: `stream entry ${entry.id} of ${entry.stream} has no '${PAYLOAD_FIELD}' field: it was not written by tierbus`,
+      },
+    }
   }
   return tryDecodeEnvelope(raw)
 }

@@ -12,7 +12,10 @@ export async function transportFromEnv(kind: string, env: Env): Promise<Transpor
   if (kind === 'redis') {
     const vars = parse(RedisEnv, env, kind)
     const url = vars.TIERBUS_REDIS_URL ?? vars.REDIS_URL
-    if (!url) throw new ConfigError('TIERBUS_TRANSPORT=redis: set REDIS_URL (or TIERBUS_REDIS_URL), e.g. redis://127.0.0.1:6379')
+    if (!url)
+      throw new ConfigError(
+        'TIERBUS_TRANSPORT=redis: set REDIS_URL (or TIERBUS_REDIS_URL), e.g. redis://127.0.0.1:6379',
+      )
     return redisTransport({ url, ...commonOptions(vars) })
   }
   if (kind === 'upstash') return upstashFromEnv(env)

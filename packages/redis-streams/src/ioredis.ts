@@ -130,7 +130,11 @@ export class IORedisStreamClient implements RedisStreamClient {
   }
 
   async openReader(): Promise<BlockingReader> {
-    const conn = this.redis.duplicate({ connectionName: `${this.connectionName}:reader`, maxRetriesPerRequest: READER_RETRIES, lazyConnect: false })
+    const conn = this.redis.duplicate({
+      connectionName: `${this.connectionName}:reader`,
+      maxRetriesPerRequest: READER_RETRIES,
+      lazyConnect: false,
+    })
     this.connections.add(conn)
     return new IORedisBlockingReader(conn, this.redis, () => this.connections.delete(conn))
   }
@@ -183,7 +187,10 @@ export async function redisTransport(options: RedisTransportOptions): Promise<Re
   const { url, client, clientOptions, connectionName = 'tierbus', ...streamOptions } = options
   let redis: IORedisLike
   if (client) redis = client
-  else if (!url) throw new ConfigError('redisTransport needs { url } (e.g. redis://127.0.0.1:6379, or set REDIS_URL) or { client } (an ioredis instance)')
+  else if (!url)
+    throw new ConfigError(
+      'redisTransport needs { url } (e.g. redis://127.0.0.1:6379, or set REDIS_URL) or { client } (an ioredis instance)',
+    )
   else {
     const { Redis } = await loadIORedis()
     const own = new Redis(url, { connectionName, lazyConnect: true, ...clientOptions })
@@ -196,7 +203,10 @@ export async function redisTransport(options: RedisTransportOptions): Promise<Re
     } catch (err) {
       own.disconnect()
       // TransportError redacts the URL's password (and the client's error) itself.
-      throw new TransportError(`cannot connect to Redis at ${url} (${(err as Error).message}): check REDIS_URL and that Redis 7+ is running`, { cause: err })
+      throw new TransportError(
+        `cannot connect to Redis at ${url} (${(err as Error).message}): check REDIS_URL and that Redis 7+ is running`,
+        { cause: err },
+      )
     }
   }
   return new RedisStreamsTransport('redis', new IORedisStreamClient(redis, !client, connectionName), streamOptions)

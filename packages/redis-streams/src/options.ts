@@ -1,10 +1,10 @@
 import { ConfigError, type TransportErrorListener } from '@tierbus/core'
 import {
   positiveInt as assertPositiveInt,
-  resolvePublishTimeout,
-  warnErrorListener,
   type ConnectionStateOptions,
   type PublishDeadlineOptions,
+  resolvePublishTimeout,
+  warnErrorListener,
 } from '@tierbus/core/adapter'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './capabilities.js'
 import { assertKeyPrefix } from './keys.js'
@@ -73,7 +73,8 @@ export const REDIS_STREAMS_DEFAULTS = Object.freeze({
 })
 
 /** Options with every default applied and checked. */
-export type ResolvedRedisStreamsOptions = Required<Omit<RedisStreamsOptions, 'onConnectionState'>> & Pick<RedisStreamsOptions, 'onConnectionState'>
+export type ResolvedRedisStreamsOptions = Required<Omit<RedisStreamsOptions, 'onConnectionState'>> &
+  Pick<RedisStreamsOptions, 'onConnectionState'>
 
 function positiveInt(value: number, name: string): number {
   return assertPositiveInt(value, `redis-streams option ${name}`)
@@ -89,7 +90,8 @@ export function resolveOptions(options: RedisStreamsOptions): ResolvedRedisStrea
     if ('maxLen' in retention) positiveInt(retention.maxLen, 'retention.maxLen')
     else if ('maxAgeMs' in retention) positiveInt(retention.maxAgeMs, 'retention.maxAgeMs')
     else throw new ConfigError('redis-streams option retention must be { maxLen }, { maxAgeMs } or false')
-    if (retention.trimUnread !== undefined && typeof retention.trimUnread !== 'boolean') throw new ConfigError('redis-streams option retention.trimUnread must be true or false')
+    if (retention.trimUnread !== undefined && typeof retention.trimUnread !== 'boolean')
+      throw new ConfigError('redis-streams option retention.trimUnread must be true or false')
   }
   const resolved: ResolvedRedisStreamsOptions = {
     prefix,
@@ -107,6 +109,9 @@ export function resolveOptions(options: RedisStreamsOptions): ResolvedRedisStrea
     publishTimeoutMs: resolvePublishTimeout(options.publishTimeoutMs, 'redis-streams'),
     ...(options.onConnectionState ? { onConnectionState: options.onConnectionState } : {}),
   }
-  if (resolved.pollMaxMs < resolved.pollMinMs) throw new ConfigError(`redis-streams option pollMaxMs (${resolved.pollMaxMs}) must be >= pollMinMs (${resolved.pollMinMs})`)
+  if (resolved.pollMaxMs < resolved.pollMinMs)
+    throw new ConfigError(
+      `redis-streams option pollMaxMs (${resolved.pollMaxMs}) must be >= pollMinMs (${resolved.pollMinMs})`,
+    )
   return resolved
 }

@@ -66,7 +66,13 @@ export class StreamOwnership {
     const free = candidates.filter((s) => !this.owned.has(s))
     if (free.length === 0) return 0
     const sentAt = Date.now()
-    const reply = (await this.client.send(evalScript(ACQUIRE_OWNERSHIP_SCRIPT, free.map((s) => this.keyOf(s)), [this.consumer, this.leaseMs]))) as unknown[]
+    const reply = (await this.client.send(
+      evalScript(
+        ACQUIRE_OWNERSHIP_SCRIPT,
+        free.map((s) => this.keyOf(s)),
+        [this.consumer, this.leaseMs],
+      ),
+    )) as unknown[]
     let taken = 0
     free.forEach((stream, i) => {
       if (Number(reply[i]) !== 1) return
@@ -97,7 +103,9 @@ export class StreamOwnership {
   private async renew(stream: string): Promise<void> {
     try {
       const sentAt = Date.now()
-      const kept = Number(await this.client.send(evalScript(KEEP_OWNERSHIP_SCRIPT, [this.keyOf(stream)], [this.consumer, this.leaseMs])))
+      const kept = Number(
+        await this.client.send(evalScript(KEEP_OWNERSHIP_SCRIPT, [this.keyOf(stream)], [this.consumer, this.leaseMs])),
+      )
       if (!this.owned.has(stream)) return
       if (kept === 1) {
         this.owned.set(stream, sentAt + this.leaseMs)

@@ -18,5 +18,13 @@ export interface RedisStreamsStats {
 
 /** Fresh zeroed counters. */
 export function newStats(): RedisStreamsStats {
-  return { reclaimed: 0, trimmedPending: 0, trimmed: 0, trimmedUnread: 0, trimsHeldForGroups: 0, consumersPruned: 0, delayedMoved: 0 }
+  return {
+    reclaimed: 0,
+    trimmedPending: 0,
+    trimmed: 0,
+    trimmedUnread: 0,
+    trimsHeldForGroups: 0,
+    consumersPruned: 0,
+    delayedMoved: 0,
+  }
 }

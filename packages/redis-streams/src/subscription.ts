@@ -1,7 +1,15 @@
-import { compilePattern, DEAD_LETTER_KINDS, isWildcard, type DeadLetterReason, type Delivery, type Subscription, type SubscriptionSpec } from '@tierbus/core'
-import { FetchLoop, LeaseKeeper, type AckCoalescer } from '@tierbus/core/adapter'
-import { streamAckKey, type StreamAck } from './ack-batcher.js'
-import { isBusyGroupError, isNoGroupError, type BlockingReader, type RedisStreamClient } from './client.js'
+import {
+  compilePattern,
+  DEAD_LETTER_KINDS,
+  type DeadLetterReason,
+  type Delivery,
+  isWildcard,
+  type Subscription,
+  type SubscriptionSpec,
+} from '@tierbus/core'
+import { type AckCoalescer, FetchLoop, LeaseKeeper } from '@tierbus/core/adapter'
+import { type StreamAck, streamAckKey } from './ack-batcher.js'
+import { type BlockingReader, isBusyGroupError, isNoGroupError, type RedisStreamClient } from './client.js'
 import {
   DEAD_LETTER_SCRIPT,
   DROP_EPHEMERAL_SCRIPT,
@@ -14,7 +22,7 @@ import {
   xgroupCreate,
   xreadgroup,
 } from './commands.js'
-import { StreamDelivery, type DeliveryOwner } from './delivery.js'
+import { type DeliveryOwner, StreamDelivery } from './delivery.js'
 import { parseReadReply, parseReclaimReply, rawOf, type StreamEntry } from './entries.js'
 import type { RedisKeys } from './keys.js'
 import type { ResolvedRedisStreamsOptions } from './options.js'
@@ -112,12 +120,16 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     this.nextPruneAt = Date.now() + this.pruneEveryMs
     this.pollMs = ctx.options.pollMinMs
     this.ownership = spec.ordered
-      ? new StreamOwnership(ctx.client, ctx.keys, this.consumerGroup, this.consumer, spec.leaseMs, (err) => ctx.options.onError(err, { operation: 'renew stream ownership', group: spec.group }))
+      ? new StreamOwnership(ctx.client, ctx.keys, this.consumerGroup, this.consumer, spec.leaseMs, (err) =>
+          ctx.options.onError(err, { operation: 'renew stream ownership', group: spec.group }),
+        )
       : undefined
     this.held = spec.ordered
       ? new LeaseKeeper<StreamEntry>(spec.leaseMs, (e) => {
           if (ctx.isClosed()) return this.held?.stop()
-          this.setIdle(e.stream, [[e.id, 0]]).catch((err) => ctx.options.onError(err, { operation: 'keep held entries', group: spec.group }))
+          this.setIdle(e.stream, [[e.id, 0]]).catch((err) =>
+            ctx.options.onError(err, { operation: 'keep held entries', group: spec.group }),
+          )
         })
       : undefined
     this.loop = new FetchLoop<StreamEntry>({
@@ -147,7 +159,11 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   }
 
   /** Creates the groups (so events published after this resolves are seen), then starts the loop. */
-  static async start(ctx: SubscriptionContext, spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<StreamSubscription> {
+  static async start(
+    ctx: SubscriptionContext,
+    spec: SubscriptionSpec,
+    onBatch: (batch: Delivery[]) => Promise<void>,
+  ): Promise<StreamSubscription> {
     const sub = new StreamSubscription(ctx, spec, onBatch)
     await sub.establish()
     sub.loop.start()
@@ -179,7 +195,13 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     try {
       await this.ownership?.release()
       if (this.spec.ephemeral && !this.match) {
-        await client.send(evalScript(DROP_EPHEMERAL_SCRIPT, [keys.stream(this.spec.pattern), keys.types], [this.consumerGroup, this.spec.pattern]))
+        await client.send(
+          evalScript(
+            DROP_EPHEMERAL_SCRIPT,
+            [keys.stream(this.spec.pattern), keys.types],
+            [this.consumerGroup, this.spec.pattern],
+          ),
+        )
       } else {
         await client.send(evalScript(RELEASE_CONSUMER_SCRIPT, this.readKeys(), [this.consumerGroup, this.consumer]))
       }
@@ -217,15 +239,19 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     this.held?.untrack(entry)
     const { client, keys } = this.ctx
     await client.send(
-      evalScript(DEAD_LETTER_SCRIPT, [entry.stream, keys.deadLetters(this.spec.group), keys.deadLetterGroups], [
-        this.consumerGroup,
-        entry.id,
-        this.spec.group,
-        rawOf(entry.fields),
-        JSON.stringify(reason),
-        new Date().toISOString(),
-        reason.kind === DEAD_LETTER_KINDS.malformed ? '1' : '0',
-      ]),
+      evalScript(
+        DEAD_LETTER_SCRIPT,
+        [entry.stream, keys.deadLetters(this.spec.group), keys.deadLetterGroups],
+        [
+          this.consumerGroup,
+          entry.id,
+          this.spec.group,
+          rawOf(entry.fields),
+          JSON.stringify(reason),
+          new Date().toISOString(),
+          reason.kind === DEAD_LETTER_KINDS.malformed ? '1' : '0',
+        ],
+      ),
     )
   }
 
@@ -254,7 +280,8 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     if (this.match && now >= this.nextDiscoveryAt) await this.discover()
     if (now >= this.nextKeepAt) await this.keepDeferred(now)
     if (now >= this.nextPruneAt) await this.prune()
-    if (this.ownership && now >= this.ownership.nextAcquireAt && (await this.ownership.acquire(this.readKeys())) > 0) this.nextReclaimAt = 0
+    if (this.ownership && now >= this.ownership.nextAcquireAt && (await this.ownership.acquire(this.readKeys())) > 0)
+      this.nextReclaimAt = 0
   }
 
   /** Reclaims due entries (expired leases, retries) when it is time, then reads new ones for the rest of `room`. */
@@ -281,7 +308,14 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   private budget(now: number, reclaimDue = true): number {
     const reclaimAt = reclaimDue ? this.nextReclaimAt : Number.POSITIVE_INFINITY
     const acquireAt = this.ownership?.nextAcquireAt ?? Number.POSITIVE_INFINITY
-    const next = Math.min(reclaimAt, this.nextDiscoveryAt, this.nextKeepAt, this.nextPruneAt, acquireAt, now + this.ctx.options.blockMs)
+    const next = Math.min(
+      reclaimAt,
+      this.nextDiscoveryAt,
+      this.nextKeepAt,
+      this.nextPruneAt,
+      acquireAt,
+      now + this.ctx.options.blockMs,
+    )
     return Math.max(0, next - now)
   }
 
@@ -293,7 +327,13 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
       return []
     }
     if (this.ownership) blockMs = Math.min(blockMs, this.ownership.readLimit(streams))
-    const command = xreadgroup(this.consumerGroup, this.consumer, count, this.reader && blockMs >= 1 ? blockMs : undefined, streams)
+    const command = xreadgroup(
+      this.consumerGroup,
+      this.consumer,
+      count,
+      this.reader && blockMs >= 1 ? blockMs : undefined,
+      streams,
+    )
     if (this.reader) {
       this.blockedUntil = Date.now() + blockMs
       try {
@@ -320,7 +360,9 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     const offset = this.reclaimOffset++ % keys.length
     const rotated = keys.slice(offset).concat(keys.slice(0, offset))
     const script = this.ownership ? ORDERED_RECLAIM_SCRIPT : RECLAIM_SCRIPT
-    const reply = await this.ctx.client.send(evalScript(script, rotated, [this.consumerGroup, this.consumer, this.spec.leaseMs, count]))
+    const reply = await this.ctx.client.send(
+      evalScript(script, rotated, [this.consumerGroup, this.consumer, this.spec.leaseMs, count]),
+    )
     const { entries, trimmed, busy } = parseReclaimReply(reply)
     this.ownership?.noteBusy(busy)
     this.ctx.stats.reclaimed += entries.length
@@ -341,7 +383,9 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   }
 
   private async setIdle(stream: string, pairs: ReadonlyArray<readonly [string, number]>): Promise<void> {
-    await this.ctx.client.send(evalScript(SET_IDLE_SCRIPT, [stream], [this.consumerGroup, this.consumer, ...pairs.flat()]))
+    await this.ctx.client.send(
+      evalScript(SET_IDLE_SCRIPT, [stream], [this.consumerGroup, this.consumer, ...pairs.flat()]),
+    )
   }
 
   /** Renews long-delayed retries; hands those within one lease of due to the idle-time scheme. */
@@ -370,7 +414,13 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
 
   private async prune(): Promise<void> {
     this.nextPruneAt = Date.now() + this.pruneEveryMs
-    const removed = await this.ctx.client.send(evalScript(PRUNE_CONSUMERS_SCRIPT, this.readKeys(), [this.consumerGroup, this.ctx.options.staleConsumerMs, this.consumer]))
+    const removed = await this.ctx.client.send(
+      evalScript(PRUNE_CONSUMERS_SCRIPT, this.readKeys(), [
+        this.consumerGroup,
+        this.ctx.options.staleConsumerMs,
+        this.consumer,
+      ]),
+    )
     this.ctx.stats.consumersPruned += Number(removed) || 0
   }
 
@@ -395,7 +445,16 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
     if (scan) {
       let cursor = '0'
       do {
-        const [next, found] = (await client.send(['SCAN', cursor, 'MATCH', keys.streamScanPattern, 'COUNT', 1000, 'TYPE', 'stream'])) as [string, string[]]
+        const [next, found] = (await client.send([
+          'SCAN',
+          cursor,
+          'MATCH',
+          keys.streamScanPattern,
+          'COUNT',
+          1000,
+          'TYPE',
+          'stream',
+        ])) as [string, string[]]
         cursor = String(next)
         for (const key of found) {
           const type = keys.typeOfStream(key)

@@ -1,13 +1,23 @@
-import { assertPublishable, encodeEnvelope, TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
-import { ConnectionState, withDeadline, type AckCoalescer } from '@tierbus/core/adapter'
-import { streamAckCoalescer, type StreamAck } from './ack-batcher.js'
+import {
+  assertPublishable,
+  type Capabilities,
+  type Delivery,
+  type Envelope,
+  encodeEnvelope,
+  type Subscription,
+  type SubscriptionSpec,
+  type Transport,
+  TransportError,
+} from '@tierbus/core'
+import { type AckCoalescer, ConnectionState, withDeadline } from '@tierbus/core/adapter'
+import { type StreamAck, streamAckCoalescer } from './ack-batcher.js'
 import { redisCapabilities } from './capabilities.js'
 import type { RedisCommand, RedisStreamClient } from './client.js'
 import { xadd } from './commands.js'
 import { RedisDeadLetterStore } from './dead-letters.js'
 import { DelayedMover } from './delayed.js'
 import { RedisKeys } from './keys.js'
-import { resolveOptions, type RedisStreamsOptions, type ResolvedRedisStreamsOptions } from './options.js'
+import { type RedisStreamsOptions, type ResolvedRedisStreamsOptions, resolveOptions } from './options.js'
 import { RetentionTrimmer } from './retention.js'
 import { newStats, type RedisStreamsStats } from './stats.js'
 import { StreamSubscription } from './subscription.js'
@@ -49,8 +59,13 @@ export class RedisStreamsTransport implements Transport {
     this.acks = streamAckCoalescer(client)
     this.deadLetters = new RedisDeadLetterStore(client, this.keys)
     this.trimmer = new RetentionTrimmer(client, this.options, this.counters)
-    this.delayed = new DelayedMover(client, this.keys, this.options, this.counters, (stream) => this.trimmer.noteWrite(stream))
-    this.state = new ConnectionState({ onConnectionState: this.options.onConnectionState, onError: (err) => this.options.onError(err, { operation: 'connection state listener' }) })
+    this.delayed = new DelayedMover(client, this.keys, this.options, this.counters, (stream) =>
+      this.trimmer.noteWrite(stream),
+    )
+    this.state = new ConnectionState({
+      onConnectionState: this.options.onConnectionState,
+      onError: (err) => this.options.onError(err, { operation: 'connection state listener' }),
+    })
     if (client.watchConnection) client.watchConnection(this.state)
     else this.state.up()
   }
@@ -69,7 +84,11 @@ export class RedisStreamsTransport implements Transport {
     this.assertOpen()
     if (batch.length === 0) return
     // ioredis queues commands while it reconnects: without a deadline a publish hangs for the whole outage.
-    await withDeadline(this.send(batch), this.options.publishTimeoutMs, `${this.name}: publishing ${batch.length} event(s)`)
+    await withDeadline(
+      this.send(batch),
+      this.options.publishTimeoutMs,
+      `${this.name}: publishing ${batch.length} event(s)`,
+    )
   }
 
   private async send(batch: readonly Envelope[]): Promise<void> {
@@ -113,12 +132,22 @@ export class RedisStreamsTransport implements Transport {
     let sub: StreamSubscription
     try {
       sub = await StreamSubscription.start(
-        { client: this.client, keys: this.keys, options: this.options, acks: this.acks, stats: this.counters, isClosed: () => this.closed },
+        {
+          client: this.client,
+          keys: this.keys,
+          options: this.options,
+          acks: this.acks,
+          stats: this.counters,
+          isClosed: () => this.closed,
+        },
         spec,
         onBatch,
       )
     } catch (err) {
-      throw new TransportError(`${this.name}: subscribing group '${spec.group}' to '${spec.pattern}' failed: ${describe(err)}; check that Redis is reachable and is version 7.0 or later`, { cause: err })
+      throw new TransportError(
+        `${this.name}: subscribing group '${spec.group}' to '${spec.pattern}' failed: ${describe(err)}; check that Redis is reachable and is version 7.0 or later`,
+        { cause: err },
+      )
     }
     this.subscriptions.add(sub)
     if (sub.wantsTypeNotices) await this.listenForTypes()
@@ -147,7 +176,8 @@ export class RedisStreamsTransport implements Transport {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new TransportError(`${this.name} transport is closed: create a new one`, { retryable: false })
+    if (this.closed)
+      throw new TransportError(`${this.name} transport is closed: create a new one`, { retryable: false })
   }
 
   private publishError(err: unknown, size: number): TransportError {

@@ -1,5 +1,5 @@
 import { ConfigError, TransportError } from '@tierbus/core'
-import { isNetworkError, renameDeprecatedOptions, type ConnectionState } from '@tierbus/core/adapter'
+import { type ConnectionState, isNetworkError, renameDeprecatedOptions } from '@tierbus/core/adapter'
 import type { RedisCommand, RedisStreamClient } from './client.js'
 import type { RedisStreamsOptions } from './options.js'
 import { RedisStreamsTransport } from './transport.js'
@@ -64,7 +64,8 @@ export class UpstashStreamClient implements RedisStreamClient {
 
   async pipeline(commands: readonly RedisCommand[]): Promise<unknown[]> {
     const reply = (await this.request({ path: ['pipeline'], body: commands })) as unknown as PipelineReply
-    if (!Array.isArray(reply)) throw new TransportError(`Upstash /pipeline returned ${JSON.stringify(reply).slice(0, 200)} instead of an array`)
+    if (!Array.isArray(reply))
+      throw new TransportError(`Upstash /pipeline returned ${JSON.stringify(reply).slice(0, 200)} instead of an array`)
     return reply.map((r) => (r.error ? new Error(r.error) : r.result))
   }
 
@@ -82,7 +83,9 @@ export class UpstashStreamClient implements RedisStreamClient {
 function requesterOf(redis: UpstashRedisLike): UpstashRequesterLike {
   const requester = (redis as unknown as { client?: UpstashRequesterLike }).client
   if (!requester || typeof requester.request !== 'function') {
-    throw new ConfigError('this @upstash/redis version does not expose its HTTP requester; install @upstash/redis 1.34 or later')
+    throw new ConfigError(
+      'this @upstash/redis version does not expose its HTTP requester; install @upstash/redis 1.34 or later',
+    )
   }
   return requester
 }
@@ -91,7 +94,9 @@ async function loadUpstash(): Promise<typeof import('@upstash/redis')> {
   try {
     return await import('@upstash/redis')
   } catch (err) {
-    throw new ConfigError('the upstash tier needs the @upstash/redis package: npm install @upstash/redis', { cause: err })
+    throw new ConfigError('the upstash tier needs the @upstash/redis package: npm install @upstash/redis', {
+      cause: err,
+    })
   }
 }
 
@@ -100,11 +105,12 @@ async function loadUpstash(): Promise<typeof import('@upstash/redis')> {
  * Checks the URL and token with a PING, failing fast with a TransportError.
  */
 export async function upstashTransport(options: UpstashTransportOptions): Promise<RedisStreamsTransport> {
-  const { url, token, client: given, ...streamOptions } = renameDeprecatedOptions(
-    options,
-    { redis: 'client' },
-    'upstashTransport',
-  )
+  const {
+    url,
+    token,
+    client: given,
+    ...streamOptions
+  } = renameDeprecatedOptions(options, { redis: 'client' }, 'upstashTransport')
   let client: UpstashRedisLike
   if (given) client = given
   else {
@@ -121,7 +127,10 @@ export async function upstashTransport(options: UpstashTransportOptions): Promis
   try {
     await streamClient.send(['PING'])
   } catch (err) {
-    throw new TransportError(`cannot reach Upstash Redis at ${url ?? 'the given client'} (${(err as Error).message}): check UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN`, { cause: err })
+    throw new TransportError(
+      `cannot reach Upstash Redis at ${url ?? 'the given client'} (${(err as Error).message}): check UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN`,
+      { cause: err },
+    )
   }
   return new RedisStreamsTransport('upstash', streamClient, streamOptions)
 }

@@ -29,7 +29,11 @@ describe('redis: the dead-letter script keeps bytes that are not UTF-8 as base64
   ]
   it.each(cases)('judges %s as a strict UTF-8 decoder does, and base64-encodes it as Node does', async (_, list) => {
     const bytes = Buffer.from(list)
-    const [valid, encoded] = (await admin.eval(`${LUA_BYTES_AS_TEXT}\nreturn { isUtf8(ARGV[1]) and 1 or 0, base64(ARGV[1]) }`, 0, bytes)) as [number, string]
+    const [valid, encoded] = (await admin.eval(
+      `${LUA_BYTES_AS_TEXT}\nreturn { isUtf8(ARGV[1]) and 1 or 0, base64(ARGV[1]) }`,
+      0,
+      bytes,
+    )) as [number, string]
     expect(valid === 1).toBe(isUtf8(bytes))
     expect(encoded).toBe(bytes.toString('base64'))
   })

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { newEventId, type Envelope, type SubscriptionSpec } from '@tierbus/core'
+import { type Envelope, newEventId, type SubscriptionSpec } from '@tierbus/core'
 import { Redis } from 'ioredis'
-import { redisTransport, type RedisStreamsTransport, type RedisTransportOptions } from '../src/index.js'
+import { type RedisStreamsTransport, type RedisTransportOptions, redisTransport } from '../src/index.js'
 
 /** The real Redis every test uses (a test fails loudly when it is down). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -32,9 +32,17 @@ export async function deleteKeys(admin: Redis, prefix: string): Promise<number> 
 export const backgroundErrors: unknown[] = []
 
 /** A transport on a fresh prefix whose `close()` also deletes its keys. */
-export async function isolatedRedisTransport(admin: Redis, options: Partial<RedisTransportOptions> = {}): Promise<RedisStreamsTransport> {
+export async function isolatedRedisTransport(
+  admin: Redis,
+  options: Partial<RedisTransportOptions> = {},
+): Promise<RedisStreamsTransport> {
   const prefix = options.prefix ?? uniquePrefix()
-  const transport = await redisTransport({ url: REDIS_URL, onError: (err) => void backgroundErrors.push(err), ...options, prefix })
+  const transport = await redisTransport({
+    url: REDIS_URL,
+    onError: (err) => void backgroundErrors.push(err),
+    ...options,
+    prefix,
+  })
   const close = transport.close.bind(transport)
   transport.close = async () => {
     await close()
@@ -44,17 +52,40 @@ export async function isolatedRedisTransport(admin: Redis, options: Partial<Redi
 }
 
 /** Writes a stream entry that is not a tierbus envelope (the poison path), registering its type. */
-export async function injectRawEntry(admin: Redis, transport: RedisStreamsTransport, type: string, raw: string | Buffer): Promise<void> {
+export async function injectRawEntry(
+  admin: Redis,
+  transport: RedisStreamsTransport,
+  type: string,
+  raw: string | Buffer,
+): Promise<void> {
   await admin.xadd(transport.keys.stream(type), '*', 'payload', raw)
   await admin.sadd(transport.keys.types, type)
 }
 
 /** A complete subscription spec for driving the transport directly (as core would), with overrides. */
 export function testSpec(overrides: Partial<SubscriptionSpec> = {}): SubscriptionSpec {
-  return { pattern: 'x.y', group: 'g', startFrom: 'latest', maxInFlight: 16, leaseMs: 30_000, maxAttempts: 5, ordered: false, ephemeral: false, ...overrides }
+  return {
+    pattern: 'x.y',
+    group: 'g',
+    startFrom: 'latest',
+    maxInFlight: 16,
+    leaseMs: 30_000,
+    maxAttempts: 5,
+    ordered: false,
+    ephemeral: false,
+    ...overrides,
+  }
 }
 
 /** A valid envelope of `type` carrying `data`. */
 export function testEnvelope(type: string, data: unknown = {}): Envelope {
-  return { specversion: '1.0', id: newEventId(), source: 'redis-streams/test', type, time: new Date().toISOString(), datacontenttype: 'application/json', data }
+  return {
+    specversion: '1.0',
+    id: newEventId(),
+    source: 'redis-streams/test',
+    type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data,
+  }
 }

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest'
 import { uniqueToken } from '@tierbus/core/testing'
-import { redisTransport } from '../src/index.js'
-import { startRedis, type PrivateBroker } from '../../../test/outage/brokers.js'
+import { describe, expect, it } from 'vitest'
+import { type PrivateBroker, startRedis } from '../../../test/outage/brokers.js'
 import { cleanupAfterAll, expectRecovered, runOutage } from '../../../test/outage/scenario.js'
+import { redisTransport } from '../src/index.js'
 
 const PUBLISH_TIMEOUT_MS = 2_000
 
@@ -22,7 +22,14 @@ describe('Redis outage: a private redis-server SIGKILLed under load and restarte
     })
     track(() => transport.close())
     const [server] = broker.processes
-    return runOutage({ transport, publishTimeoutMs: PUBLISH_TIMEOUT_MS, states, outageMs, kill: () => server!.kill(), restart: () => server!.start() })
+    return runOutage({
+      transport,
+      publishTimeoutMs: PUBLISH_TIMEOUT_MS,
+      states,
+      outageMs,
+      kill: () => server!.kill(),
+      restart: () => server!.start(),
+    })
   }
 
   it('recovers from a 3 s outage: nothing lost, consumers resume, publish rejects within its deadline', async () => {

@@ -10,5 +10,6 @@ afterAll(() => admin.quit())
 runTransportConformance('redis (ioredis)', () => isolatedRedisTransport(admin), {
   capabilities: REDIS_CAPABILITIES,
   injectRaw: (transport, type, raw) => injectRawEntry(admin, transport as RedisStreamsTransport, type, raw),
-  injectBytes: (transport, type, bytes) => injectRawEntry(admin, transport as RedisStreamsTransport, type, Buffer.from(bytes)),
+  injectBytes: (transport, type, bytes) =>
+    injectRawEntry(admin, transport as RedisStreamsTransport, type, Buffer.from(bytes)),
 })

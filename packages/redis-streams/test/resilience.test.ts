@@ -17,10 +17,19 @@ describe('crash and reconnect', () => {
     const transport = await isolatedRedisTransport(admin, { prefix })
     const bus = createBus({ transport, source: 'redis-streams/kill-parent' })
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=tierbus-source', fileURLToPath(new URL('./fixtures/kill-consumer.ts', import.meta.url))], {
-        env: { ...process.env, KILL_PREFIX: prefix, REDIS_URL },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--conditions=tierbus-source',
+          fileURLToPath(new URL('./fixtures/kill-consumer.ts', import.meta.url)),
+        ],
+        {
+          env: { ...process.env, KILL_PREFIX: prefix, REDIS_URL },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
       const handledByChild = new Set<number>()
       const hung = new Set<number>()
       let ready = false
@@ -36,21 +45,47 @@ describe('crash and reconnect', () => {
           if (word === 'hung') hung.add(Number(n))
         }
       })
-      await eventually(() => ready, () => `the child consumer to start (stderr: ${stderr})`, { timeoutMs: 30_000 })
+      await eventually(
+        () => ready,
+        () => `the child consumer to start (stderr: ${stderr})`,
+        { timeoutMs: 30_000 },
+      )
       const N = 40
-      await bus.publishBatch(Item, Array.from({ length: N }, (_, n) => ({ n })))
-      await eventually(() => hung.size === 8, () => `the child to hold a full batch of 8 unacked events, holds ${hung.size}`, { timeoutMs: 15_000 })
-      const [pendingAtKill] = (await admin.xpending(transport.keys.stream('kill.item'), 'workers|kill.item')) as [number]
+      await bus.publishBatch(
+        Item,
+        Array.from({ length: N }, (_, n) => ({ n })),
+      )
+      await eventually(
+        () => hung.size === 8,
+        () => `the child to hold a full batch of 8 unacked events, holds ${hung.size}`,
+        { timeoutMs: 15_000 },
+      )
+      const [pendingAtKill] = (await admin.xpending(transport.keys.stream('kill.item'), 'workers|kill.item')) as [
+        number,
+      ]
       expect(pendingAtKill).toBeGreaterThanOrEqual(8)
       child.kill('SIGKILL')
       await new Promise((resolve) => child.once('exit', resolve))
 
       const attempts = new Map<number, number>()
-      await bus.subscribe(Item, (e) => void attempts.set(e.data.n, e.attempt), { group: 'workers', leaseMs: 1_000, concurrency: 8 })
-      const missing = () => Array.from({ length: N }, (_, n) => n).filter((n) => !handledByChild.has(n) && !attempts.has(n))
-      await eventually(() => missing().length === 0, () => `every event handled by one consumer or the other; missing ${missing()}`, { timeoutMs: 15_000 })
+      await bus.subscribe(Item, (e) => void attempts.set(e.data.n, e.attempt), {
+        group: 'workers',
+        leaseMs: 1_000,
+        concurrency: 8,
+      })
+      const missing = () =>
+        Array.from({ length: N }, (_, n) => n).filter((n) => !handledByChild.has(n) && !attempts.has(n))
+      await eventually(
+        () => missing().length === 0,
+        () => `every event handled by one consumer or the other; missing ${missing()}`,
+        { timeoutMs: 15_000 },
+      )
       for (const n of hung) expect(attempts.get(n)).toBeGreaterThanOrEqual(2)
-      await eventually(async () => ((await admin.xpending(transport.keys.stream('kill.item'), 'workers|kill.item')) as [number])[0] === 0, 'nothing left pending')
+      await eventually(
+        async () =>
+          ((await admin.xpending(transport.keys.stream('kill.item'), 'workers|kill.item')) as [number])[0] === 0,
+        'nothing left pending',
+      )
     } finally {
       await bus.close()
     }
@@ -65,7 +100,10 @@ describe('crash and reconnect', () => {
       await bus.subscribe(Item, (e) => void handled.add(e.data.n), { group: 'steady', leaseMs: 1_000, concurrency: 8 })
       const ourConnections = async () => {
         const list = (await admin.call('client', 'list')) as string
-        return list.split('\n').filter((line) => line.includes(`name=${connectionName}`)).map((line) => /\bid=(\d+)/.exec(line)![1]!)
+        return list
+          .split('\n')
+          .filter((line) => line.includes(`name=${connectionName}`))
+          .map((line) => /\bid=(\d+)/.exec(line)![1]!)
       }
       const killOurConnections = async () => {
         // Both the command connection and the subscription's blocking reader (back after the previous kill).
@@ -90,8 +128,16 @@ describe('crash and reconnect', () => {
         }
       }
       expect(killed).toBe(4)
-      await eventually(() => handled.size === N, () => `all ${N} events handled, got ${handled.size}`, { timeoutMs: 20_000 })
-      await eventually(async () => ((await admin.xpending(transport.keys.stream('kill.item'), 'steady|kill.item')) as [number])[0] === 0, 'every entry acked')
+      await eventually(
+        () => handled.size === N,
+        () => `all ${N} events handled, got ${handled.size}`,
+        { timeoutMs: 20_000 },
+      )
+      await eventually(
+        async () =>
+          ((await admin.xpending(transport.keys.stream('kill.item'), 'steady|kill.item')) as [number])[0] === 0,
+        'every entry acked',
+      )
     } finally {
       await bus.close()
     }

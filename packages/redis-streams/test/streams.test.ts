@@ -1,8 +1,16 @@
-import { ConfigError, createBus, encodeEnvelope, TransportError, type Delivery } from '@tierbus/core'
+import { ConfigError, createBus, type Delivery, encodeEnvelope, TransportError } from '@tierbus/core'
 import { eventually, quietPeriod } from '@tierbus/core/testing'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { redisTransport, transportFromEnv, type RedisStreamsTransport } from '../src/index.js'
-import { adminClient, deleteKeys, isolatedRedisTransport, REDIS_URL, testEnvelope, testSpec, uniquePrefix } from './helpers.js'
+import { type RedisStreamsTransport, redisTransport, transportFromEnv } from '../src/index.js'
+import {
+  adminClient,
+  deleteKeys,
+  isolatedRedisTransport,
+  REDIS_URL,
+  testEnvelope,
+  testSpec,
+  uniquePrefix,
+} from './helpers.js'
 
 const admin = adminClient()
 afterAll(() => admin.quit())
@@ -32,7 +40,10 @@ describe('publishing', () => {
     const b1 = testEnvelope('orders.shipped', { n: 3 })
     await t.publish([a1, a2, b1])
     const placed = await admin.xrange(t.keys.stream('orders.placed'), '-', '+')
-    expect(placed.map(([, fields]) => fields)).toEqual([['payload', encodeEnvelope(a1)], ['payload', encodeEnvelope(a2)]])
+    expect(placed.map(([, fields]) => fields)).toEqual([
+      ['payload', encodeEnvelope(a1)],
+      ['payload', encodeEnvelope(a2)],
+    ])
     expect(await admin.xlen(t.keys.stream('orders.shipped'))).toBe(1)
     expect((await admin.smembers(t.keys.types)).sort()).toEqual(['orders.placed', 'orders.shipped'])
   })
@@ -44,7 +55,11 @@ describe('publishing', () => {
   })
 
   it('fails fast with a TransportError saying what to check when Redis is unreachable', async () => {
-    const err = await redisTransport({ url: 'redis://127.0.0.1:1', clientOptions: { retryStrategy: () => null }, onError: () => {} }).catch((e: unknown) => e)
+    const err = await redisTransport({
+      url: 'redis://127.0.0.1:1',
+      clientOptions: { retryStrategy: () => null },
+      onError: () => {},
+    }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TransportError)
     expect((err as Error).message).toMatch(/cannot connect to Redis at redis:\/\/127\.0\.0\.1:1.*REDIS_URL/)
   })
@@ -52,13 +67,18 @@ describe('publishing', () => {
 
 describe('retention', () => {
   const publishN = async (t: RedisStreamsTransport, type: string, n: number) => {
-    for (let i = 0; i < n; i += 100) await t.publish(Array.from({ length: Math.min(100, n - i) }, (_, k) => testEnvelope(type, { n: i + k })))
+    for (let i = 0; i < n; i += 100)
+      await t.publish(Array.from({ length: Math.min(100, n - i) }, (_, k) => testEnvelope(type, { n: i + k })))
   }
 
   it('trims each stream to retention.maxLen entries, within trimEveryMs', async () => {
     const t = await transport({ retention: { maxLen: 100 }, trimEveryMs: 50 })
     await publishN(t, 'trim.len', 1_000)
-    await eventually(async () => (await admin.xlen(t.keys.stream('trim.len'))) === 100, 'the stream to be trimmed to 100', { timeoutMs: 5_000 })
+    await eventually(
+      async () => (await admin.xlen(t.keys.stream('trim.len'))) === 100,
+      'the stream to be trimmed to 100',
+      { timeoutMs: 5_000 },
+    )
     const [first] = await admin.xrange(t.keys.stream('trim.len'), '-', '+', 'COUNT', 1)
     expect(JSON.parse(first?.[1][1] ?? '{}').data.n).toBe(900)
     expect(t.stats().trimmed).toBe(900)
@@ -68,23 +88,34 @@ describe('retention', () => {
     const t = await transport({ retention: { maxAgeMs: 200 }, trimEveryMs: 50 })
     await publishN(t, 'trim.age', 300)
     expect(await admin.xlen(t.keys.stream('trim.age'))).toBe(300)
-    await eventually(async () => {
-      await t.publish([testEnvelope('trim.age', { n: -1 })])
-      return (await admin.xlen(t.keys.stream('trim.age'))) < 100
-    }, 'the 300 old entries to be trimmed by age', { intervalMs: 50, timeoutMs: 5_000 })
+    await eventually(
+      async () => {
+        await t.publish([testEnvelope('trim.age', { n: -1 })])
+        return (await admin.xlen(t.keys.stream('trim.age'))) < 100
+      },
+      'the 300 old entries to be trimmed by age',
+      { intervalMs: 50, timeoutMs: 5_000 },
+    )
   })
 
   it('by default never removes an entry a group has not settled, and trims once the group settles', async () => {
     const t = await transport({ retention: { maxLen: 100 }, trimEveryMs: 50 })
     const { got } = await collect(t, testSpec({ pattern: 'trim.held', maxInFlight: 10 }))
     await publishN(t, 'trim.held', 1_000)
-    await eventually(() => got.length === 10 && t.stats().trimsHeldForGroups > 0, 'the group to hold 10 unsettled and the trim to be held')
+    await eventually(
+      () => got.length === 10 && t.stats().trimsHeldForGroups > 0,
+      'the group to hold 10 unsettled and the trim to be held',
+    )
     expect(await admin.xlen(t.keys.stream('trim.held'))).toBe(1_000)
     // Settling the 10 the group holds (then more arrive): everything before its oldest unsettled entry may go.
     await Promise.all(got.splice(0, 10).map((d) => d.ack()))
     await eventually(() => got.length === 10, 'the next 10 deliveries')
     await t.publish([testEnvelope('trim.held', { n: 1_000 })])
-    await eventually(async () => (await admin.xlen(t.keys.stream('trim.held'))) === 991, 'the 10 settled entries to be trimmed', { timeoutMs: 5_000 })
+    await eventually(
+      async () => (await admin.xlen(t.keys.stream('trim.held'))) === 991,
+      'the 10 settled entries to be trimmed',
+      { timeoutMs: 5_000 },
+    )
     expect(t.stats().trimmedUnread).toBe(0)
   })
 
@@ -93,7 +124,11 @@ describe('retention', () => {
     const { got } = await collect(t, testSpec({ pattern: 'trim.unread', maxInFlight: 10 }))
     await publishN(t, 'trim.unread', 1_000)
     await eventually(() => got.length === 10, 'the group to hold 10 unsettled')
-    await eventually(async () => (await admin.xlen(t.keys.stream('trim.unread'))) === 100, 'the stream trimmed to 100', { timeoutMs: 5_000 })
+    await eventually(
+      async () => (await admin.xlen(t.keys.stream('trim.unread'))) === 100,
+      'the stream trimmed to 100',
+      { timeoutMs: 5_000 },
+    )
     // 10 delivered and unacked plus 890 never delivered were cut for the group.
     expect(t.stats().trimmedUnread).toBe(900)
     const bus = createBus({ transport: t, source: 'retention-test', closeTransport: false })
@@ -115,7 +150,9 @@ describe('retries and leases', () => {
     expect(Date.now() - retriedAt).toBeGreaterThanOrEqual(390)
     expect(got[1]!.attempt).toBe(2)
     expect(got[1]!.envelope?.id).toBe(got[0]!.envelope?.id)
-    const [[, , , deliveries]] = (await admin.xpending(t.keys.stream('r.delay'), 'g|r.delay', '-', '+', 10)) as [[string, string, number, number]]
+    const [[, , , deliveries]] = (await admin.xpending(t.keys.stream('r.delay'), 'g|r.delay', '-', '+', 10)) as [
+      [string, string, number, number],
+    ]
     expect(deliveries).toBe(2)
     await got[1]!.ack()
     expect(await admin.xpending(t.keys.stream('r.delay'), 'g|r.delay', '-', '+', 10)).toEqual([])
@@ -186,10 +223,14 @@ describe('consumers', () => {
     const t = await transport({ staleConsumerMs: 200 })
     await collect(t, testSpec({ pattern: 'c.prune' }))
     await admin.call('xgroup', 'createconsumer', t.keys.stream('c.prune'), 'g|c.prune', 'ghost-of-pid-1')
-    await eventually(async () => {
-      const consumers = (await admin.call('xinfo', 'consumers', t.keys.stream('c.prune'), 'g|c.prune')) as string[][]
-      return !consumers.some((c) => c.includes('ghost-of-pid-1')) && t.stats().consumersPruned >= 1
-    }, 'the ghost consumer to be pruned and counted', { timeoutMs: 5_000, intervalMs: 100 })
+    await eventually(
+      async () => {
+        const consumers = (await admin.call('xinfo', 'consumers', t.keys.stream('c.prune'), 'g|c.prune')) as string[][]
+        return !consumers.some((c) => c.includes('ghost-of-pid-1')) && t.stats().consumersPruned >= 1
+      },
+      'the ghost consumer to be pruned and counted',
+      { timeoutMs: 5_000, intervalMs: 100 },
+    )
   })
 })
 
@@ -206,7 +247,11 @@ describe('dead letters', () => {
     expect(await admin.xpending(t.keys.stream('d.one'), 'fails|d.one', '-', '+', 10)).toEqual([])
     const letters = await t.deadLetters.list({ group: 'fails' })
     expect(letters).toHaveLength(1)
-    expect(letters[0]).toMatchObject({ group: 'fails', envelope: { id: event.id }, reason: { kind: 'handler-failed', error: 'Error: boom', attempts: 3 } })
+    expect(letters[0]).toMatchObject({
+      group: 'fails',
+      envelope: { id: event.id },
+      reason: { kind: 'handler-failed', error: 'Error: boom', attempts: 3 },
+    })
     expect(Date.parse(letters[0]!.failedAt)).not.toBeNaN()
     expect(await t.deadLetters.list()).toHaveLength(1)
     expect(await t.deadLetters.redrive([letters[0]!.id])).toBe(1)
@@ -255,9 +300,15 @@ describe('wildcard subscriptions', () => {
 describe('transportFromEnv', () => {
   it('names the variables to set when they are missing or invalid', async () => {
     await expect(transportFromEnv('redis', {})).rejects.toThrow(/REDIS_URL/)
-    await expect(transportFromEnv('redis', { REDIS_URL: 'http://localhost' })).rejects.toThrow(/REDIS_URL is invalid \(expected a redis:\/\/ or rediss:\/\/ URL/)
-    await expect(transportFromEnv('redis', { REDIS_URL: REDIS_URL, TIERBUS_REDIS_PREFIX: 'a b' })).rejects.toThrow(/TIERBUS_REDIS_PREFIX/)
-    await expect(transportFromEnv('redis', { REDIS_URL: REDIS_URL, TIERBUS_REDIS_MAXLEN: 'lots' })).rejects.toThrow(/TIERBUS_REDIS_MAXLEN/)
+    await expect(transportFromEnv('redis', { REDIS_URL: 'http://localhost' })).rejects.toThrow(
+      /REDIS_URL is invalid \(expected a redis:\/\/ or rediss:\/\/ URL/,
+    )
+    await expect(transportFromEnv('redis', { REDIS_URL: REDIS_URL, TIERBUS_REDIS_PREFIX: 'a b' })).rejects.toThrow(
+      /TIERBUS_REDIS_PREFIX/,
+    )
+    await expect(transportFromEnv('redis', { REDIS_URL: REDIS_URL, TIERBUS_REDIS_MAXLEN: 'lots' })).rejects.toThrow(
+      /TIERBUS_REDIS_MAXLEN/,
+    )
     const upstash = await transportFromEnv('upstash', {}).catch((e: unknown) => e)
     expect(upstash).toBeInstanceOf(ConfigError)
     expect((upstash as Error).message).toMatch(/UPSTASH_REDIS_REST_URL.*UPSTASH_REDIS_REST_TOKEN/)
@@ -265,12 +316,21 @@ describe('transportFromEnv', () => {
 
   it('builds the ioredis transport from REDIS_URL with the prefix and retention from the environment', async () => {
     const prefix = uniquePrefix('env')
-    const t = (await transportFromEnv('redis', { TIERBUS_REDIS_URL: REDIS_URL, TIERBUS_REDIS_PREFIX: prefix, TIERBUS_REDIS_MAXLEN: '100' })) as RedisStreamsTransport
+    const t = (await transportFromEnv('redis', {
+      TIERBUS_REDIS_URL: REDIS_URL,
+      TIERBUS_REDIS_PREFIX: prefix,
+      TIERBUS_REDIS_MAXLEN: '100',
+    })) as RedisStreamsTransport
     try {
       expect(t.name).toBe('redis')
       expect(t.keys.prefix).toBe(prefix)
-      for (let i = 0; i < 5; i++) await t.publish(Array.from({ length: 100 }, (_, n) => testEnvelope('env.trim', { n })))
-      await eventually(async () => (await admin.xlen(t.keys.stream('env.trim'))) === 100, 'the stream trimmed to TIERBUS_REDIS_MAXLEN', { timeoutMs: 5_000 })
+      for (let i = 0; i < 5; i++)
+        await t.publish(Array.from({ length: 100 }, (_, n) => testEnvelope('env.trim', { n })))
+      await eventually(
+        async () => (await admin.xlen(t.keys.stream('env.trim'))) === 100,
+        'the stream trimmed to TIERBUS_REDIS_MAXLEN',
+        { timeoutMs: 5_000 },
+      )
     } finally {
       await t.close()
       await deleteKeys(admin, prefix)

@@ -77,12 +77,17 @@ export async function startUpstashBridge(redisUrl: string): Promise<UpstashBridg
         }
       }
       if (path === '/pipeline' || path === '/multi-exec') {
-        if (!Array.isArray(body) || !body.every(isCommand)) return send(res, 400, { error: 'ERR the body must be an array of command arrays' })
+        if (!Array.isArray(body) || !body.every(isCommand))
+          return send(res, 400, { error: 'ERR the body must be an array of command arrays' })
         const batch = path === '/pipeline' ? redis.pipeline() : redis.multi()
         for (const command of body) batch.call(String(command[0]).toUpperCase(), ...command.slice(1))
         try {
           const results = (await batch.exec()) ?? []
-          return send(res, 200, results.map(([err, value]) => (err ? { error: err.message } : { result: encode(value) })))
+          return send(
+            res,
+            200,
+            results.map(([err, value]) => (err ? { error: err.message } : { result: encode(value) })),
+          )
         } catch (err) {
           return send(res, 400, { error: (err as Error).message })
         }

@@ -1,7 +1,15 @@
 import { runTransportConformance } from '@tierbus/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { REDIS_CAPABILITIES, upstashTransport, type RedisStreamsTransport } from '../src/index.js'
-import { adminClient, backgroundErrors, deleteKeys, injectRawEntry, REDIS_URL, testEnvelope, uniquePrefix } from './helpers.js'
+import { REDIS_CAPABILITIES, type RedisStreamsTransport, upstashTransport } from '../src/index.js'
+import {
+  adminClient,
+  backgroundErrors,
+  deleteKeys,
+  injectRawEntry,
+  REDIS_URL,
+  testEnvelope,
+  uniquePrefix,
+} from './helpers.js'
 import { startUpstashBridge, type UpstashBridge } from './upstash-bridge.js'
 
 const admin = adminClient()
@@ -17,7 +25,12 @@ afterAll(async () => {
 /** An Upstash transport (over HTTP, through the bridge) on a fresh prefix; close() deletes its keys. */
 async function isolatedUpstashTransport(): Promise<RedisStreamsTransport> {
   const prefix = uniquePrefix('up')
-  const transport = await upstashTransport({ url: bridge.url, token: bridge.token, prefix, onError: (err) => void backgroundErrors.push(err) })
+  const transport = await upstashTransport({
+    url: bridge.url,
+    token: bridge.token,
+    prefix,
+    onError: (err) => void backgroundErrors.push(err),
+  })
   const close = transport.close.bind(transport)
   transport.close = async () => {
     await close()
@@ -50,7 +63,9 @@ describe('upstash transport', () => {
   })
 
   it('rejects a wrong token with a TransportError naming the variables to check', async () => {
-    const err = await upstashTransport({ url: bridge.url, token: 'wrong', prefix: uniquePrefix('up') }).catch((e: unknown) => e)
+    const err = await upstashTransport({ url: bridge.url, token: 'wrong', prefix: uniquePrefix('up') }).catch(
+      (e: unknown) => e,
+    )
     expect((err as Error).message).toMatch(/UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN/)
   })
 })

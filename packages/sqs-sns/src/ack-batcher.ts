@@ -19,17 +19,28 @@ export function deleteCoalescer(clients: SqsClients, windowMs: number): AckCoale
   })
 }
 
-async function deleteBatch(clients: SqsClients, { key: queueUrl, items: receiptHandles }: AckGroup<string>): Promise<AckGroupResult> {
+async function deleteBatch(
+  clients: SqsClients,
+  { key: queueUrl, items: receiptHandles }: AckGroup<string>,
+): Promise<AckGroupResult> {
   try {
     const out = await clients.sqs.send(
-      new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: receiptHandles.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle })) }),
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: receiptHandles.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle })),
+      }),
     )
     if (!out.Failed?.length) return undefined
     const failed = new Map(out.Failed.map((f) => [f.Id, f]))
     return {
       itemErrors: receiptHandles.map((_, i) => {
         const f = failed.get(String(i))
-        return f ? new TransportError(`SQS did not delete an acked message (${f.Code}: ${f.Message ?? ''}); it will be delivered again after its visibility timeout`, { retryable: !f.SenderFault }) : undefined
+        return f
+          ? new TransportError(
+              `SQS did not delete an acked message (${f.Code}: ${f.Message ?? ''}); it will be delivered again after its visibility timeout`,
+              { retryable: !f.SenderFault },
+            )
+          : undefined
       }),
     }
   } catch (err) {

@@ -20,7 +20,7 @@ export function isQueueNameTaken(err: unknown): boolean {
 
 /** Client-side faults (bad request, access denied) will not heal by retrying; network and throttling will. */
 function retryable(err: unknown): boolean {
-  const meta = (err as { $metadata?: { httpStatusCode?: number }; $fault?: string } | undefined)
+  const meta = err as { $metadata?: { httpStatusCode?: number }; $fault?: string } | undefined
   if (meta?.$fault === 'client') return awsErrorName(err).includes('Throttl')
   return true
 }
@@ -40,6 +40,9 @@ export function transportError(action: string, err: unknown): TransportError {
  * the SDK types it optional, so a missing one is a broken endpoint or emulator, reported as such.
  */
 export function required<T>(value: T | undefined, field: string): T {
-  if (value === undefined) throw new TransportError(`SQS/SNS response has no ${field}; check that the endpoint speaks the AWS API`, { retryable: false })
+  if (value === undefined)
+    throw new TransportError(`SQS/SNS response has no ${field}; check that the endpoint speaks the AWS API`, {
+      retryable: false,
+    })
   return value
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { isNetworkError, type ConnectionState } from '@tierbus/core/adapter'
+import { type ConnectionState, isNetworkError } from '@tierbus/core/adapter'
 import type { SqsClients } from './options.js'
 
 /**

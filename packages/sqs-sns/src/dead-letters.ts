@@ -4,11 +4,18 @@ import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  type Message,
   ReceiveMessageCommand,
   SendMessageCommand,
-  type Message,
 } from '@aws-sdk/client-sqs'
-import { DEAD_LETTER_KINDS, tryDecodeEnvelope, type DeadLetter, type DeadLetterKind, type DeadLetterReason, type DeadLetterStore } from '@tierbus/core'
+import {
+  DEAD_LETTER_KINDS,
+  type DeadLetter,
+  type DeadLetterKind,
+  type DeadLetterReason,
+  type DeadLetterStore,
+  tryDecodeEnvelope,
+} from '@tierbus/core'
 import { DEAD_LETTER_ATTRIBUTES, QUEUE_TAGS, TYPE_ATTRIBUTE } from './attributes.js'
 import { required, transportError } from './aws-errors.js'
 import { fifoId, sourceOfDlq } from './names.js'
@@ -59,18 +66,24 @@ export class SqsDeadLetters implements DeadLetterStore {
     const limit = options.limit ?? 100
     try {
       const dlqs = (await namespaceQueues(this.clients, this.prefix)).filter(
-        (q) => q.tags[QUEUE_TAGS.role] === 'dlq' && (options.group === undefined || q.tags[QUEUE_TAGS.group] === options.group),
+        (q) =>
+          q.tags[QUEUE_TAGS.role] === 'dlq' &&
+          (options.group === undefined || q.tags[QUEUE_TAGS.group] === options.group),
       )
       const perQueue = await Promise.all(
         dlqs.map(async (q) => {
           const held = await this.hold(q.url, limit)
           await this.release(q.url, held)
           let maxReceiveCount: number | undefined
-          if (held.some((m) => m.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.kind] === undefined)) maxReceiveCount = await this.maxReceiveCountOf(q.name)
+          if (held.some((m) => m.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.kind] === undefined))
+            maxReceiveCount = await this.maxReceiveCountOf(q.name)
           return held.map((m) => this.toDeadLetter(q.name, q.tags[QUEUE_TAGS.group] ?? '', m, maxReceiveCount))
         }),
       )
-      return perQueue.flat().sort((a, b) => a.failedAt.localeCompare(b.failedAt)).slice(0, limit)
+      return perQueue
+        .flat()
+        .sort((a, b) => a.failedAt.localeCompare(b.failedAt))
+        .slice(0, limit)
     } catch (err) {
       throw transportError('listing dead letters', err)
     }
@@ -95,7 +108,10 @@ export class SqsDeadLetters implements DeadLetterStore {
         if (!dlq) continue
         const held = await this.hold(dlq.url, Number.POSITIVE_INFINITY, wanted)
         let chosen = held.filter((m) => wanted.has(required(m.MessageId, 'MessageId')))
-        await this.release(dlq.url, held.filter((m) => !wanted.has(required(m.MessageId, 'MessageId'))))
+        await this.release(
+          dlq.url,
+          held.filter((m) => !wanted.has(required(m.MessageId, 'MessageId'))),
+        )
         if (chosen.length === 0) continue
         if (action === 'redrive') {
           const source = queues.sources.get(sourceOfDlq(dlqName))
@@ -104,11 +120,14 @@ export class SqsDeadLetters implements DeadLetterStore {
             continue
           }
           // A body kept as base64 could never be decoded by a consumer (nor sent as it was): it stays, for purge.
-          const kept = chosen.filter((m) => m.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.bodyEncoding]?.StringValue === 'base64')
+          const kept = chosen.filter(
+            (m) => m.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.bodyEncoding]?.StringValue === 'base64',
+          )
           await this.release(dlq.url, kept)
           chosen = chosen.filter((m) => !kept.includes(m))
           // Sent to the group's own queue (not the topic): only the group that failed gets it again, as a new message (attempt 1).
-          for (const m of chosen) await this.clients.sqs.send(new SendMessageCommand(this.redriveMessage(source.url, m)))
+          for (const m of chosen)
+            await this.clients.sqs.send(new SendMessageCommand(this.redriveMessage(source.url, m)))
         }
         await this.deleteAll(dlq.url, chosen)
         count += chosen.length
@@ -122,7 +141,8 @@ export class SqsDeadLetters implements DeadLetterStore {
   /** This namespace's dead-letter queues and group queues by name, as tagged at provisioning. */
   private async ownQueues(): Promise<{ dlqs: Map<string, TaggedQueue>; sources: Map<string, TaggedQueue> }> {
     const tagged = await namespaceQueues(this.clients, this.prefix)
-    const byRole = (role: string) => new Map(tagged.filter((q) => q.tags[QUEUE_TAGS.role] === role).map((q) => [q.name, q]))
+    const byRole = (role: string) =>
+      new Map(tagged.filter((q) => q.tags[QUEUE_TAGS.role] === role).map((q) => [q.name, q]))
     return { dlqs: byRole('dlq'), sources: byRole('queue') }
   }
 
@@ -132,7 +152,12 @@ export class SqsDeadLetters implements DeadLetterStore {
       QueueUrl: queueUrl,
       MessageBody: m.Body ?? '',
       ...(type ? { MessageAttributes: { [TYPE_ATTRIBUTE]: { DataType: 'String', StringValue: type } } } : {}),
-      ...(this.fifo ? { MessageGroupId: m.Attributes?.MessageGroupId ?? fifoId(type ?? 'unknown'), MessageDeduplicationId: randomUUID() } : {}),
+      ...(this.fifo
+        ? {
+            MessageGroupId: m.Attributes?.MessageGroupId ?? fifoId(type ?? 'unknown'),
+            MessageDeduplicationId: randomUUID(),
+          }
+        : {}),
     }
   }
 
@@ -168,7 +193,14 @@ export class SqsDeadLetters implements DeadLetterStore {
     for (let i = 0; i < messages.length; i += 10) {
       const chunk = messages.slice(i, i + 10)
       await this.clients.sqs.send(
-        new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: chunk.map((m, k) => ({ Id: String(k), ReceiptHandle: required(m.ReceiptHandle, 'ReceiptHandle'), VisibilityTimeout: 0 })) }),
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: url,
+          Entries: chunk.map((m, k) => ({
+            Id: String(k),
+            ReceiptHandle: required(m.ReceiptHandle, 'ReceiptHandle'),
+            VisibilityTimeout: 0,
+          })),
+        }),
       )
     }
   }
@@ -176,7 +208,12 @@ export class SqsDeadLetters implements DeadLetterStore {
   private async deleteAll(url: string, messages: readonly Message[]): Promise<void> {
     for (let i = 0; i < messages.length; i += 10) {
       const chunk = messages.slice(i, i + 10)
-      await this.clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: chunk.map((m, k) => ({ Id: String(k), ReceiptHandle: required(m.ReceiptHandle, 'ReceiptHandle') })) }))
+      await this.clients.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: url,
+          Entries: chunk.map((m, k) => ({ Id: String(k), ReceiptHandle: required(m.ReceiptHandle, 'ReceiptHandle') })),
+        }),
+      )
     }
   }
 
@@ -192,12 +229,19 @@ export class SqsDeadLetters implements DeadLetterStore {
   private async maxReceiveCountOf(dlqName: string): Promise<number | undefined> {
     const url = await this.urlOf(sourceOfDlq(dlqName))
     if (!url) return undefined
-    const out = await this.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] }))
+    const out = await this.clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] }),
+    )
     const policy = out.Attributes?.RedrivePolicy
     return policy ? Number(JSON.parse(policy).maxReceiveCount) : undefined
   }
 
-  private toDeadLetter(dlqName: string, taggedGroup: string, m: Message, maxReceiveCount: number | undefined): DeadLetter {
+  private toDeadLetter(
+    dlqName: string,
+    taggedGroup: string,
+    m: Message,
+    maxReceiveCount: number | undefined,
+  ): DeadLetter {
     const attrs = m.MessageAttributes ?? {}
     const text = (name: string) => attrs[name]?.StringValue
     const kind = text(DEAD_LETTER_ATTRIBUTES.kind)
@@ -222,7 +266,8 @@ export class SqsDeadLetters implements DeadLetterStore {
       group: text(DEAD_LETTER_ATTRIBUTES.group) ?? taggedGroup,
       ...(envelope ? { envelope } : base64 ? { raw: body, rawEncoding: 'base64' as const } : { raw: body }),
       reason,
-      failedAt: text(DEAD_LETTER_ATTRIBUTES.failedAt) ?? new Date(Number.isFinite(sent) ? sent : Date.now()).toISOString(),
+      failedAt:
+        text(DEAD_LETTER_ATTRIBUTES.failedAt) ?? new Date(Number.isFinite(sent) ? sent : Date.now()).toISOString(),
     }
   }
 }

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs'
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  type Message,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs'
 import type { Envelope } from '@tierbus/core'
 import { transportError } from './aws-errors.js'
 import type { DeliveryContext } from './delivery.js'
@@ -16,7 +21,9 @@ export const MAX_DELAY_SECONDS = 900
  * out) is sent anew with native `DelaySeconds` and the old copy deleted, which resets its receive count,
  * so deferrals never use up the attempts or trip the queue's RedrivePolicy.
  */
-export type DeferralAction = { readonly kind: 'hide'; readonly seconds: number } | { readonly kind: 'resend'; readonly delaySeconds: number }
+export type DeferralAction =
+  | { readonly kind: 'hide'; readonly seconds: number }
+  | { readonly kind: 'resend'; readonly delaySeconds: number }
 
 /** The due time of an envelope, ms, when it has one. */
 export function dueOf(envelope: Envelope | undefined): number | undefined {
@@ -26,7 +33,11 @@ export function dueOf(envelope: Envelope | undefined): number | undefined {
 }
 
 /** What to do with a message due at `due` received for the `receiveCount`-th time: nothing when it is due. */
-export function deferralFor(due: number | undefined, receiveCount: number, now = Date.now()): DeferralAction | undefined {
+export function deferralFor(
+  due: number | undefined,
+  receiveCount: number,
+  now = Date.now(),
+): DeferralAction | undefined {
   if (due === undefined || due <= now) return undefined
   const remaining = due - now
   if (receiveCount <= 1) return { kind: 'hide', seconds: Math.ceil(Math.min(remaining, MAX_VISIBILITY_MS) / 1_000) }
@@ -37,7 +48,11 @@ export function deferralFor(due: number | undefined, receiveCount: number, now =
  * The attempt of a due message: a first receive before the due time was a deferral (hide), not an
  * attempt, so it is not counted. Deferrals happen only on a message's first receive.
  */
-export function attemptAfterDeferral(receiveCount: number, firstReceivedAt: number | undefined, due: number | undefined): number {
+export function attemptAfterDeferral(
+  receiveCount: number,
+  firstReceivedAt: number | undefined,
+  due: number | undefined,
+): number {
   const deferred = due !== undefined && firstReceivedAt !== undefined && firstReceivedAt < due
   return Math.max(1, deferred ? receiveCount - 1 : receiveCount)
 }
@@ -48,7 +63,13 @@ export async function defer(ctx: DeliveryContext, message: Message, action: Defe
   const QueueUrl = ctx.queue.url
   try {
     if (action.kind === 'hide') {
-      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: action.seconds }))
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl,
+          ReceiptHandle: message.ReceiptHandle,
+          VisibilityTimeout: action.seconds,
+        }),
+      )
       return
     }
     await sqs.send(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { ChangeMessageVisibilityCommand, SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs'
+import { ChangeMessageVisibilityCommand, type MessageAttributeValue, SendMessageCommand } from '@aws-sdk/client-sqs'
 import type { DeadLetterReason, Delivery, Envelope } from '@tierbus/core'
-import { SettleOnce, type AckCoalescer, type InFlightSlot } from '@tierbus/core/adapter'
+import { type AckCoalescer, type InFlightSlot, SettleOnce } from '@tierbus/core/adapter'
 import { DEAD_LETTER_ATTRIBUTES, MAX_REASON_ERROR_CHARS, sendableBody, TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { fifoId } from './names.js'
@@ -76,7 +76,13 @@ export class SqsDelivery implements Delivery {
 
   private async changeVisibility(seconds: number, why: string): Promise<void> {
     try {
-      await this.ctx.clients.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.ctx.queue.url, ReceiptHandle: this.message.receiptHandle, VisibilityTimeout: seconds }))
+      await this.ctx.clients.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: this.ctx.queue.url,
+          ReceiptHandle: this.message.receiptHandle,
+          VisibilityTimeout: seconds,
+        }),
+      )
     } catch (err) {
       throw transportError(`ChangeMessageVisibility (${why}) on ${this.ctx.queue.name}`, err)
     }
@@ -88,7 +94,12 @@ function stringAttribute(value: string): MessageAttributeValue {
 }
 
 /** Writes a message to the group's DLQ with the reason as message attributes. */
-export async function sendToDeadLetterQueue(ctx: DeliveryContext, dlq: QueueRef, message: ReceivedMessage, reason: DeadLetterReason): Promise<void> {
+export async function sendToDeadLetterQueue(
+  ctx: DeliveryContext,
+  dlq: QueueRef,
+  message: ReceivedMessage,
+  reason: DeadLetterReason,
+): Promise<void> {
   const attributes: Record<string, MessageAttributeValue> = {
     [DEAD_LETTER_ATTRIBUTES.kind]: stringAttribute(reason.kind),
     [DEAD_LETTER_ATTRIBUTES.error]: stringAttribute(reason.error.slice(0, MAX_REASON_ERROR_CHARS) || '(no message)'),
@@ -108,7 +119,12 @@ export async function sendToDeadLetterQueue(ctx: DeliveryContext, dlq: QueueRef,
         MessageBody: body,
         MessageAttributes: attributes,
         // A fresh dedup id: the same event may be dead-lettered again (after a redrive) within FIFO's 5-minute dedup window.
-        ...(ctx.fifo ? { MessageGroupId: message.messageGroupId ?? fifoId(message.type ?? 'unknown'), MessageDeduplicationId: randomUUID() } : {}),
+        ...(ctx.fifo
+          ? {
+              MessageGroupId: message.messageGroupId ?? fifoId(message.type ?? 'unknown'),
+              MessageDeduplicationId: randomUUID(),
+            }
+          : {}),
       }),
     )
   } catch (err) {

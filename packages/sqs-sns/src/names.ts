@@ -33,7 +33,10 @@ export interface QueueNames {
 
 /** Readable, SQS-safe rendering of a group or pattern (uniqueness comes from the hash). */
 function slug(text: string): string {
-  return text.replace(/\*/g, 'any').replace(/>/g, 'all').replace(/[^A-Za-z0-9_-]/g, '_')
+  return text
+    .replace(/\*/g, 'any')
+    .replace(/>/g, 'all')
+    .replace(/[^A-Za-z0-9_-]/g, '_')
 }
 
 /**
@@ -54,7 +57,8 @@ export function queueNames(prefix: string, group: string, pattern: string, fifo:
 export function sourceOfDlq(dlqName: string): string {
   const fifo = dlqName.endsWith(FIFO_SUFFIX)
   const base = fifo ? dlqName.slice(0, -FIFO_SUFFIX.length) : dlqName
-  if (!base.endsWith(DLQ_SUFFIX)) throw new ConfigError(`${dlqName} is not a tierbus dead-letter queue name (expected the suffix ${DLQ_SUFFIX})`)
+  if (!base.endsWith(DLQ_SUFFIX))
+    throw new ConfigError(`${dlqName} is not a tierbus dead-letter queue name (expected the suffix ${DLQ_SUFFIX})`)
   return `${base.slice(0, -DLQ_SUFFIX.length)}${fifo ? FIFO_SUFFIX : ''}`
 }
 

@@ -2,10 +2,10 @@ import { SNSClient } from '@aws-sdk/client-sns'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { ConfigError, type TransportErrorListener } from '@tierbus/core'
 import {
-  resolvePublishTimeout,
-  warnErrorListener,
   type ConnectionStateOptions,
   type PublishDeadlineOptions,
+  resolvePublishTimeout,
+  warnErrorListener,
 } from '@tierbus/core/adapter'
 import { assertPrefix } from './names.js'
 import { TOPOLOGY_DEFAULTS } from './topology.js'
@@ -82,7 +82,8 @@ export interface ResolvedSqsOptions {
 }
 
 function intIn(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`sqsTransport option ${name} must be an integer from ${min} to ${max}, got ${String(value)}`)
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new ConfigError(`sqsTransport option ${name} must be an integer from ${min} to ${max}, got ${String(value)}`)
   return value
 }
 
@@ -96,9 +97,19 @@ export function resolveOptions(options: SqsTransportOptions): ResolvedSqsOptions
     provision: options.provision ?? SQS_DEFAULTS.provision,
     waitTimeSeconds: intIn('waitTimeSeconds', options.waitTimeSeconds ?? SQS_DEFAULTS.waitTimeSeconds, 0, 20),
     ackWindowMs: intIn('ackWindowMs', options.ackWindowMs ?? SQS_DEFAULTS.ackWindowMs, 0, 10_000),
-    publishConcurrency: intIn('publishConcurrency', options.publishConcurrency ?? SQS_DEFAULTS.publishConcurrency, 1, 100),
+    publishConcurrency: intIn(
+      'publishConcurrency',
+      options.publishConcurrency ?? SQS_DEFAULTS.publishConcurrency,
+      1,
+      100,
+    ),
     redriveMargin: intIn('redriveMargin', options.redriveMargin ?? SQS_DEFAULTS.redriveMargin, 0, 100),
-    retentionWarnAfterMs: intIn('retentionWarnAfterMs', options.retentionWarnAfterMs ?? SQS_DEFAULTS.retentionWarnAfterMs, 1, TOPOLOGY_DEFAULTS.retentionSeconds * 1_000),
+    retentionWarnAfterMs: intIn(
+      'retentionWarnAfterMs',
+      options.retentionWarnAfterMs ?? SQS_DEFAULTS.retentionWarnAfterMs,
+      1,
+      TOPOLOGY_DEFAULTS.retentionSeconds * 1_000,
+    ),
     onError: options.onError ?? warnErrorListener('sqs-sns'),
     publishTimeoutMs: resolvePublishTimeout(options.publishTimeoutMs, 'sqsTransport'),
   }
@@ -120,7 +131,8 @@ export function createClients(options: SqsTransportOptions): SqsClients {
     }
     return { sqs: options.sqsClient, sns: options.snsClient, owned: false }
   }
-  const endpoints = typeof options.endpoint === 'string' ? { sqs: options.endpoint, sns: options.endpoint } : (options.endpoint ?? {})
+  const endpoints =
+    typeof options.endpoint === 'string' ? { sqs: options.endpoint, sns: options.endpoint } : (options.endpoint ?? {})
   const common = {
     ...(options.region ? { region: options.region } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),

@@ -4,9 +4,9 @@ import {
   ListSubscriptionsByTopicCommand,
   ListTopicsCommand,
   SetSubscriptionAttributesCommand,
+  type Subscription as SnsSubscription,
   SubscribeCommand,
   UnsubscribeCommand,
-  type Subscription as SnsSubscription,
 } from '@aws-sdk/client-sns'
 import {
   CreateQueueCommand,
@@ -22,7 +22,7 @@ import { QUEUE_TAGS } from './attributes.js'
 import { awsErrorName, isMissingQueue, isQueueNameTaken, required, transportError } from './aws-errors.js'
 import { queueNameOfUrl, topicName } from './names.js'
 import type { SqsClients } from './options.js'
-import { queuePolicy, TOPOLOGY_DEFAULTS, type QueuePlan } from './topology.js'
+import { type QueuePlan, queuePolicy, TOPOLOGY_DEFAULTS } from './topology.js'
 
 /** A queue tierbus consumes from, resolved to its URL and ARN. */
 export interface QueueRef {
@@ -44,7 +44,12 @@ export interface ProvisionedQueue {
 export async function ensureTopic(clients: SqsClients, prefix: string, fifo: boolean): Promise<string> {
   const Name = topicName(prefix, fifo)
   try {
-    const out = await clients.sns.send(new CreateTopicCommand({ Name, ...(fifo ? { Attributes: { FifoTopic: 'true', ContentBasedDeduplication: 'false' } } : {}) }))
+    const out = await clients.sns.send(
+      new CreateTopicCommand({
+        Name,
+        ...(fifo ? { Attributes: { FifoTopic: 'true', ContentBasedDeduplication: 'false' } } : {}),
+      }),
+    )
     return required(out.TopicArn, 'TopicArn')
   } catch (err) {
     throw transportError(`creating SNS topic ${Name}`, err)
@@ -77,11 +82,19 @@ async function queueArn(clients: SqsClients, url: string): Promise<string> {
 }
 
 /** Creates a queue, or updates the attributes of the one that exists (idempotent). */
-async function ensureQueue(clients: SqsClients, name: string, attributes: Record<string, string>, tags: Record<string, string>): Promise<QueueRef> {
+async function ensureQueue(
+  clients: SqsClients,
+  name: string,
+  attributes: Record<string, string>,
+  tags: Record<string, string>,
+): Promise<QueueRef> {
   try {
     let url: string
     try {
-      url = required((await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes, tags }))).QueueUrl, 'QueueUrl')
+      url = required(
+        (await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes, tags }))).QueueUrl,
+        'QueueUrl',
+      )
     } catch (err) {
       if (!isQueueNameTaken(err)) throw err
       // The queue exists with other attributes (e.g. another maxAttempts): converge on the declared ones.
@@ -112,10 +125,23 @@ export async function findQueue(clients: SqsClients, name: string): Promise<Queu
 }
 
 /** Subscribes the queue to the topic with raw delivery and the filter policy, or converges an existing subscription. */
-async function ensureSubscription(clients: SqsClients, topicArn: string, queue: QueueRef, attributes: Record<string, string>): Promise<string> {
+async function ensureSubscription(
+  clients: SqsClients,
+  topicArn: string,
+  queue: QueueRef,
+  attributes: Record<string, string>,
+): Promise<string> {
   try {
     try {
-      const out = await clients.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queue.arn, Attributes: attributes, ReturnSubscriptionArn: true }))
+      const out = await clients.sns.send(
+        new SubscribeCommand({
+          TopicArn: topicArn,
+          Protocol: 'sqs',
+          Endpoint: queue.arn,
+          Attributes: attributes,
+          ReturnSubscriptionArn: true,
+        }),
+      )
       return required(out.SubscriptionArn, 'SubscriptionArn')
     } catch (err) {
       if (!awsErrorName(err).includes('InvalidParameter')) throw err
@@ -123,7 +149,13 @@ async function ensureSubscription(clients: SqsClients, topicArn: string, queue: 
       const existing = await findSubscription(clients, topicArn, queue.arn)
       if (!existing?.SubscriptionArn) throw err
       for (const [AttributeName, AttributeValue] of Object.entries(attributes)) {
-        await clients.sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: existing.SubscriptionArn, AttributeName, AttributeValue }))
+        await clients.sns.send(
+          new SetSubscriptionAttributesCommand({
+            SubscriptionArn: existing.SubscriptionArn,
+            AttributeName,
+            AttributeValue,
+          }),
+        )
       }
       return existing.SubscriptionArn
     }
@@ -132,10 +164,16 @@ async function ensureSubscription(clients: SqsClients, topicArn: string, queue: 
   }
 }
 
-async function findSubscription(clients: SqsClients, topicArn: string, endpoint: string): Promise<SnsSubscription | undefined> {
+async function findSubscription(
+  clients: SqsClients,
+  topicArn: string,
+  endpoint: string,
+): Promise<SnsSubscription | undefined> {
   let NextToken: string | undefined
   do {
-    const page = await clients.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, ...(NextToken ? { NextToken } : {}) }))
+    const page = await clients.sns.send(
+      new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, ...(NextToken ? { NextToken } : {}) }),
+    )
     const hit = page.Subscriptions?.find((s) => s.Endpoint === endpoint)
     if (hit) return hit
     NextToken = page.NextToken
@@ -153,21 +191,44 @@ function tagsFor(prefix: string, plan: QueuePlan, role: 'queue' | 'dlq' | 'inbox
  * Creates or verifies everything one subscription needs, in dependency order: DLQ, queue with its
  * RedrivePolicy and the policy letting the topic send, then the SNS subscription. Idempotent.
  */
-export async function provisionQueue(clients: SqsClients, topicArn: string, prefix: string, fifo: boolean, plan: QueuePlan, ephemeral: boolean): Promise<ProvisionedQueue> {
+export async function provisionQueue(
+  clients: SqsClients,
+  topicArn: string,
+  prefix: string,
+  fifo: boolean,
+  plan: QueuePlan,
+  ephemeral: boolean,
+): Promise<ProvisionedQueue> {
   const fifoAttrs: Record<string, string> = fifo ? { FifoQueue: 'true' } : {}
   const retention = String(TOPOLOGY_DEFAULTS.retentionSeconds)
   const dlq = ephemeral
     ? undefined
-    : await ensureQueue(clients, plan.dlqName, { ...fifoAttrs, MessageRetentionPeriod: retention, MaximumMessageSize: String(TOPOLOGY_DEFAULTS.dlqMaximumMessageSize) }, tagsFor(prefix, plan, 'dlq'))
+    : await ensureQueue(
+        clients,
+        plan.dlqName,
+        {
+          ...fifoAttrs,
+          MessageRetentionPeriod: retention,
+          MaximumMessageSize: String(TOPOLOGY_DEFAULTS.dlqMaximumMessageSize),
+        },
+        tagsFor(prefix, plan, 'dlq'),
+      )
   // The queue's ARN is needed in its own policy: create first, then set the policy.
   const attributes: Record<string, string> = { ...fifoAttrs, VisibilityTimeout: String(plan.visibilityTimeoutSeconds) }
   if (dlq) {
     attributes.MessageRetentionPeriod = retention
     attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: plan.maxReceiveCount })
   }
-  const queue = await ensureQueue(clients, plan.queueName, attributes, tagsFor(prefix, plan, ephemeral ? 'inbox' : 'queue'))
+  const queue = await ensureQueue(
+    clients,
+    plan.queueName,
+    attributes,
+    tagsFor(prefix, plan, ephemeral ? 'inbox' : 'queue'),
+  )
   try {
-    await clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { Policy: queuePolicy(queue.arn, topicArn) } }))
+    await clients.sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { Policy: queuePolicy(queue.arn, topicArn) } }),
+    )
   } catch (err) {
     throw transportError(`setting the access policy of ${queue.name}`, err)
   }
@@ -182,13 +243,17 @@ export async function provisionQueue(clients: SqsClients, topicArn: string, pref
 
 /** Resolves the resources of one subscription without creating anything (provision: false). */
 export async function lookupQueue(clients: SqsClients, plan: QueuePlan, ephemeral: boolean): Promise<ProvisionedQueue> {
-  const [queue, dlq] = await Promise.all([findQueue(clients, plan.queueName), ephemeral ? undefined : findQueue(clients, plan.dlqName)])
+  const [queue, dlq] = await Promise.all([
+    findQueue(clients, plan.queueName),
+    ephemeral ? undefined : findQueue(clients, plan.dlqName),
+  ])
   return { queue, dlq, subscriptionArn: undefined }
 }
 
 /** Removes an ephemeral subscription's SNS subscription and queue. */
 export async function deleteEphemeral(clients: SqsClients, provisioned: ProvisionedQueue): Promise<void> {
-  if (provisioned.subscriptionArn) await clients.sns.send(new UnsubscribeCommand({ SubscriptionArn: provisioned.subscriptionArn }))
+  if (provisioned.subscriptionArn)
+    await clients.sns.send(new UnsubscribeCommand({ SubscriptionArn: provisioned.subscriptionArn }))
   await clients.sqs.send(new DeleteQueueCommand({ QueueUrl: provisioned.queue.url })).catch((err) => {
     if (!isMissingQueue(err)) throw err
   })
@@ -206,7 +271,9 @@ export async function namespaceQueues(clients: SqsClients, prefix: string): Prom
   const urls: string[] = []
   let NextToken: string | undefined
   do {
-    const page = await clients.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `${prefix}-`, MaxResults: 1000, ...(NextToken ? { NextToken } : {}) }))
+    const page = await clients.sqs.send(
+      new ListQueuesCommand({ QueueNamePrefix: `${prefix}-`, MaxResults: 1000, ...(NextToken ? { NextToken } : {}) }),
+    )
     urls.push(...(page.QueueUrls ?? []))
     NextToken = page.NextToken
   } while (NextToken)
@@ -230,7 +297,13 @@ export async function namespaceQueues(clients: SqsClients, prefix: string): Prom
  */
 export async function deleteNamespace(clients: SqsClients, prefix: string, fifo: boolean): Promise<void> {
   const queues = await namespaceQueues(clients, prefix)
-  await Promise.all(queues.map((q) => clients.sqs.send(new DeleteQueueCommand({ QueueUrl: q.url })).catch((err) => (isMissingQueue(err) ? undefined : Promise.reject(err)))))
+  await Promise.all(
+    queues.map((q) =>
+      clients.sqs
+        .send(new DeleteQueueCommand({ QueueUrl: q.url }))
+        .catch((err) => (isMissingQueue(err) ? undefined : Promise.reject(err))),
+    ),
+  )
   let topicArn: string
   try {
     topicArn = await findTopic(clients, prefix, fifo)
@@ -240,8 +313,14 @@ export async function deleteNamespace(clients: SqsClients, prefix: string, fifo:
   }
   let NextToken: string | undefined
   do {
-    const page = await clients.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, ...(NextToken ? { NextToken } : {}) }))
-    await Promise.all((page.Subscriptions ?? []).map((s) => clients.sns.send(new UnsubscribeCommand({ SubscriptionArn: required(s.SubscriptionArn, 'SubscriptionArn') }))))
+    const page = await clients.sns.send(
+      new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, ...(NextToken ? { NextToken } : {}) }),
+    )
+    await Promise.all(
+      (page.Subscriptions ?? []).map((s) =>
+        clients.sns.send(new UnsubscribeCommand({ SubscriptionArn: required(s.SubscriptionArn, 'SubscriptionArn') })),
+      ),
+    )
     NextToken = page.NextToken
   } while (NextToken)
   await clients.sns.send(new DeleteTopicCommand({ TopicArn: topicArn }))

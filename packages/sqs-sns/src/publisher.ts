@@ -1,5 +1,5 @@
 import { PublishBatchCommand, type PublishBatchCommandOutput, type PublishBatchRequestEntry } from '@aws-sdk/client-sns'
-import { assertPublishable, encodeEnvelope, TransportError, type Envelope } from '@tierbus/core'
+import { assertPublishable, type Envelope, encodeEnvelope, TransportError } from '@tierbus/core'
 import { attributeBytes, SNS_MESSAGE_LIMIT_BYTES, TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { fifoId } from './names.js'
@@ -39,7 +39,12 @@ export function publishEntry(envelope: Envelope, index: number, fifo: boolean): 
 }
 
 /** Splits items into PublishBatch-sized groups: at most 10 items and 256 KiB in total each, in order. */
-export function chunkBySize<T>(items: readonly T[], bytesOf: (item: T) => number, maxEntries = PUBLISH_BATCH_ENTRIES, maxBytes = SNS_MESSAGE_LIMIT_BYTES): T[][] {
+export function chunkBySize<T>(
+  items: readonly T[],
+  bytesOf: (item: T) => number,
+  maxEntries = PUBLISH_BATCH_ENTRIES,
+  maxBytes = SNS_MESSAGE_LIMIT_BYTES,
+): T[][] {
   const chunks: T[][] = []
   let current: T[] = []
   let size = 0
@@ -123,7 +128,10 @@ export class TopicPublisher {
       }
     }
     const sendChunk = (chunk: Array<(typeof owned)[number]>, topicArn: string) =>
-      this.send(topicArn, chunk.map(({ sized }, i) => ({ ...sized.entry, Id: String(i) }))).then(
+      this.send(
+        topicArn,
+        chunk.map(({ sized }, i) => ({ ...sized.entry, Id: String(i) })),
+      ).then(
         () => settle(chunk),
         (err) => settle(chunk, err),
       )
@@ -153,16 +161,24 @@ export class TopicPublisher {
   private async send(topicArn: string, entries: PublishBatchRequestEntry[]): Promise<void> {
     let out: PublishBatchCommandOutput
     try {
-      out = await this.clients.sns.send(new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }))
+      out = await this.clients.sns.send(
+        new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }),
+      )
     } catch (err) {
       throw transportError(`PublishBatch of ${entries.length} event(s) to ${topicArn}`, err)
     }
     const failed = out.Failed ?? []
     if (failed.length > 0) {
-      const detail = failed.slice(0, 3).map((f) => `entry ${f.Id}: ${f.Code} ${f.Message ?? ''}`.trim()).join('; ')
-      throw new TransportError(`SNS rejected ${failed.length} of ${entries.length} event(s) in a PublishBatch (${detail}); the others were published`, {
-        retryable: failed.every((f) => !f.SenderFault),
-      })
+      const detail = failed
+        .slice(0, 3)
+        .map((f) => `entry ${f.Id}: ${f.Code} ${f.Message ?? ''}`.trim())
+        .join('; ')
+      throw new TransportError(
+        `SNS rejected ${failed.length} of ${entries.length} event(s) in a PublishBatch (${detail}); the others were published`,
+        {
+          retryable: failed.every((f) => !f.SenderFault),
+        },
+      )
     }
   }
 }

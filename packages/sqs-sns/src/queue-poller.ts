@@ -1,10 +1,16 @@
-import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs'
-import { compilePattern, tryDecodeEnvelope, type Delivery, type SubscriptionSpec, type TransportErrorListener } from '@tierbus/core'
+import { ChangeMessageVisibilityBatchCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs'
+import {
+  compilePattern,
+  type Delivery,
+  type SubscriptionSpec,
+  type TransportErrorListener,
+  tryDecodeEnvelope,
+} from '@tierbus/core'
 import { FetchLoop, type InFlightSlot } from '@tierbus/core/adapter'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { required, transportError } from './aws-errors.js'
 import { attemptAfterDeferral, defer, deferralFor, dueOf } from './deferral.js'
-import { SqsDelivery, type DeliveryContext, type ReceivedMessage } from './delivery.js'
+import { type DeliveryContext, type ReceivedMessage, SqsDelivery } from './delivery.js'
 import { visibilitySeconds } from './topology.js'
 
 /** Messages per ReceiveMessage (SQS limit). */
@@ -95,7 +101,9 @@ export class QueuePoller {
           WaitTimeSeconds: this.options.waitTimeSeconds,
           VisibilityTimeout: Math.max(1, visibilitySeconds(this.options.spec.leaseMs)),
           MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: this.context.fifo ? [...RECEIVE_ATTRIBUTES, 'MessageGroupId'] : RECEIVE_ATTRIBUTES,
+          MessageSystemAttributeNames: this.context.fifo
+            ? [...RECEIVE_ATTRIBUTES, 'MessageGroupId']
+            : RECEIVE_ATTRIBUTES,
         }),
         { abortSignal: signal },
       )
@@ -118,7 +126,9 @@ export class QueuePoller {
     const type = envelope?.type ?? typeAttribute
     if (type !== undefined && !this.matches(type)) {
       slot.free()
-      this.context.acks.ack(this.context.queue.url, required(m.ReceiptHandle, 'ReceiptHandle')).catch((err) => this.report(err, 'ack'))
+      this.context.acks
+        .ack(this.context.queue.url, required(m.ReceiptHandle, 'ReceiptHandle'))
+        .catch((err) => this.report(err, 'ack'))
       return undefined
     }
     const due = dueOf(envelope)
@@ -148,7 +158,8 @@ export class QueuePoller {
   private checkAge(sentAt: number): void {
     const now = Date.now()
     const age = now - sentAt
-    if (!(age > this.options.retentionWarnAfterMs) || now - this.lastRetentionWarning < RETENTION_WARNING_EVERY_MS) return
+    if (!(age > this.options.retentionWarnAfterMs) || now - this.lastRetentionWarning < RETENTION_WARNING_EVERY_MS)
+      return
     this.lastRetentionWarning = now
     this.report(new RetentionWarning(this.context.queue.name, this.options.spec.group, age), 'retention')
   }
@@ -159,7 +170,11 @@ export class QueuePoller {
       await this.context.clients.sqs.send(
         new ChangeMessageVisibilityBatchCommand({
           QueueUrl: this.context.queue.url,
-          Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: required(m.ReceiptHandle, 'ReceiptHandle'), VisibilityTimeout: 0 })),
+          Entries: messages.map((m, i) => ({
+            Id: String(i),
+            ReceiptHandle: required(m.ReceiptHandle, 'ReceiptHandle'),
+            VisibilityTimeout: 0,
+          })),
         }),
       )
     } catch (err) {

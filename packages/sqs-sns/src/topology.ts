@@ -1,4 +1,4 @@
-import { literalPrefix, assertPattern, isWildcard } from '@tierbus/core'
+import { assertPattern, isWildcard, literalPrefix } from '@tierbus/core'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { queueNames, topicName } from './names.js'
 
@@ -53,7 +53,12 @@ export function visibilitySeconds(ms: number): number {
 }
 
 /** The queue plan of one declared subscription. */
-export function planQueue(prefix: string, fifo: boolean, declaration: SubscriptionDeclaration, redriveMargin: number = TOPOLOGY_DEFAULTS.redriveMargin): QueuePlan {
+export function planQueue(
+  prefix: string,
+  fifo: boolean,
+  declaration: SubscriptionDeclaration,
+  redriveMargin: number = TOPOLOGY_DEFAULTS.redriveMargin,
+): QueuePlan {
   const { policy, exact } = filterPolicyFor(declaration.pattern)
   const names = queueNames(prefix, declaration.group, declaration.pattern, fifo)
   return {
@@ -132,7 +137,10 @@ export interface InfrastructureDescription {
  * Describes the SNS topic, SQS queues, DLQs, subscriptions, filter policies, redrive policies and IAM
  * statements a namespace needs for the given subscriptions, without calling AWS.
  */
-export function describeInfrastructure(subscriptions: readonly SubscriptionDeclaration[], options: InfrastructureOptions = {}): InfrastructureDescription {
+export function describeInfrastructure(
+  subscriptions: readonly SubscriptionDeclaration[],
+  options: InfrastructureOptions = {},
+): InfrastructureDescription {
   const prefix = options.prefix ?? 'tierbus'
   const fifo = options.fifo ?? false
   const region = options.region ?? '<region>'
@@ -163,7 +171,9 @@ export function describeInfrastructure(subscriptions: readonly SubscriptionDecla
       },
       subscriptionAttributes: {
         RawMessageDelivery: 'true',
-        ...(plan.filterPolicy ? { FilterPolicy: JSON.stringify(plan.filterPolicy), FilterPolicyScope: 'MessageAttributes' } : {}),
+        ...(plan.filterPolicy
+          ? { FilterPolicy: JSON.stringify(plan.filterPolicy), FilterPolicyScope: 'MessageAttributes' }
+          : {}),
       },
     }
   })
@@ -174,14 +184,60 @@ export function describeInfrastructure(subscriptions: readonly SubscriptionDecla
   const iam = {
     publisher: [{ Sid: 'TierbusPublish', Effect: 'Allow' as const, Action: ['sns:Publish'], Resource: [topicArn] }],
     consumer: [
-      { Sid: 'TierbusConsume', Effect: 'Allow' as const, Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'], Resource: all },
-      { Sid: 'TierbusDeadLetter', Effect: 'Allow' as const, Action: ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:ListQueueTags'], Resource: allDlqs },
+      {
+        Sid: 'TierbusConsume',
+        Effect: 'Allow' as const,
+        Action: [
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueUrl',
+          'sqs:GetQueueAttributes',
+        ],
+        Resource: all,
+      },
+      {
+        Sid: 'TierbusDeadLetter',
+        Effect: 'Allow' as const,
+        Action: [
+          'sqs:SendMessage',
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueUrl',
+          'sqs:GetQueueAttributes',
+          'sqs:ListQueueTags',
+        ],
+        Resource: allDlqs,
+      },
       { Sid: 'TierbusRedrive', Effect: 'Allow' as const, Action: ['sqs:SendMessage'], Resource: all },
-      { Sid: 'TierbusFindTopic', Effect: 'Allow' as const, Action: ['sns:ListTopics', 'sqs:ListQueues'], Resource: ['*'] },
+      {
+        Sid: 'TierbusFindTopic',
+        Effect: 'Allow' as const,
+        Action: ['sns:ListTopics', 'sqs:ListQueues'],
+        Resource: ['*'],
+      },
     ],
     provisioner: [
-      { Sid: 'TierbusProvisionTopic', Effect: 'Allow' as const, Action: ['sns:CreateTopic', 'sns:Subscribe', 'sns:Unsubscribe', 'sns:ListSubscriptionsByTopic', 'sns:SetSubscriptionAttributes', 'sns:DeleteTopic'], Resource: [topicArn] },
-      { Sid: 'TierbusProvisionQueues', Effect: 'Allow' as const, Action: ['sqs:CreateQueue', 'sqs:SetQueueAttributes', 'sqs:TagQueue', 'sqs:DeleteQueue'], Resource: [...all, ...allDlqs] },
+      {
+        Sid: 'TierbusProvisionTopic',
+        Effect: 'Allow' as const,
+        Action: [
+          'sns:CreateTopic',
+          'sns:Subscribe',
+          'sns:Unsubscribe',
+          'sns:ListSubscriptionsByTopic',
+          'sns:SetSubscriptionAttributes',
+          'sns:DeleteTopic',
+        ],
+        Resource: [topicArn],
+      },
+      {
+        Sid: 'TierbusProvisionQueues',
+        Effect: 'Allow' as const,
+        Action: ['sqs:CreateQueue', 'sqs:SetQueueAttributes', 'sqs:TagQueue', 'sqs:DeleteQueue'],
+        Resource: [...all, ...allDlqs],
+      },
     ],
   }
   const lines = [
@@ -197,10 +253,15 @@ export function describeInfrastructure(subscriptions: readonly SubscriptionDecla
       `  SNS subscription ${name} -> ${q.queueName}: RawMessageDelivery=true, FilterPolicy=${q.filterPolicy ? JSON.stringify(q.filterPolicy) : '(none: every event, matched by the consumer)'}`,
       `  queue policy: allow sns.amazonaws.com sqs:SendMessage from ${topicArn}`,
     )
-    if (!q.exactFilter) lines.push(`  note: the filter only narrows to the prefix; events that pass it but do not match '${q.pattern}' are acked without being handled`)
+    if (!q.exactFilter)
+      lines.push(
+        `  note: the filter only narrows to the prefix; events that pass it but do not match '${q.pattern}' are acked without being handled`,
+      )
   }
   lines.push(`IAM publisher: ${iam.publisher.map((s) => s.Action.join(',')).join('; ')}`)
-  lines.push(`IAM consumer: ${iam.consumer.map((s) => `${s.Action.join(',')} on ${s.Resource.length} resource(s)`).join('; ')}`)
+  lines.push(
+    `IAM consumer: ${iam.consumer.map((s) => `${s.Action.join(',')} on ${s.Resource.length} resource(s)`).join('; ')}`,
+  )
   lines.push(`IAM provisioner (dev/deploy only): ${iam.provisioner.map((s) => s.Action.join(',')).join('; ')}`)
   return {
     topic: { name, arn: topicArn, attributes: fifo ? { FifoTopic: 'true', ContentBasedDeduplication: 'false' } : {} },

@@ -1,18 +1,45 @@
 import { randomUUID } from 'node:crypto'
 import { PublishCommand } from '@aws-sdk/client-sns'
-import { TransportError, type Capabilities, type Delivery, type Envelope, type Subscription, type SubscriptionSpec, type Transport } from '@tierbus/core'
-import { ConnectionState, withDeadline, type AckCoalescer } from '@tierbus/core/adapter'
+import {
+  type Capabilities,
+  type Delivery,
+  type Envelope,
+  type Subscription,
+  type SubscriptionSpec,
+  type Transport,
+  TransportError,
+} from '@tierbus/core'
+import { type AckCoalescer, ConnectionState, withDeadline } from '@tierbus/core/adapter'
 import { deleteCoalescer } from './ack-batcher.js'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
 import { watchConnection } from './connection-state.js'
 import { SqsDeadLetters } from './dead-letters.js'
 import { fifoId } from './names.js'
-import { createClients, resolveOptions, type ResolvedSqsOptions, type SqsClients, type SqsTransportOptions } from './options.js'
-import { deleteEphemeral, deleteNamespace, ensureTopic, findTopic, lookupQueue, provisionQueue, type ProvisionedQueue } from './provision.js'
+import {
+  createClients,
+  type ResolvedSqsOptions,
+  resolveOptions,
+  type SqsClients,
+  type SqsTransportOptions,
+} from './options.js'
+import {
+  deleteEphemeral,
+  deleteNamespace,
+  ensureTopic,
+  findTopic,
+  lookupQueue,
+  type ProvisionedQueue,
+  provisionQueue,
+} from './provision.js'
 import { MAX_ENVELOPE_BYTES, TopicPublisher } from './publisher.js'
 import { QueuePoller } from './queue-poller.js'
-import { describeInfrastructure, planQueue, type InfrastructureDescription, type SubscriptionDeclaration } from './topology.js'
+import {
+  describeInfrastructure,
+  type InfrastructureDescription,
+  planQueue,
+  type SubscriptionDeclaration,
+} from './topology.js'
 
 /** Tier 3 (standard topic and queues): durable, at-least-once, no order, delay deferred on receipt, 256 KiB messages (the SNS limit). */
 export const SQS_CAPABILITIES: Capabilities = Object.freeze({
@@ -76,7 +103,9 @@ class SqsSnsTransport implements SqsTransport {
     this.fifo = this.options.fifo
     this.name = this.fifo ? 'sqs-fifo' : 'sqs'
     this.capabilities = this.fifo ? SQS_FIFO_CAPABILITIES : SQS_CAPABILITIES
-    this.orderingHint = this.fifo ? undefined : 'create the transport with sqsTransport({ fifo: true }) (env TIERBUS_SQS_FIFO=true): FIFO queues keep per-key order'
+    this.orderingHint = this.fifo
+      ? undefined
+      : 'create the transport with sqsTransport({ fifo: true }) (env TIERBUS_SQS_FIFO=true): FIFO queues keep per-key order'
     this.clients = createClients(options)
     this.acks = deleteCoalescer(this.clients, this.options.ackWindowMs)
     this.publisher = new TopicPublisher(this.clients, () => this.topicArn(), this.fifo, this.options.publishConcurrency)
@@ -103,17 +132,32 @@ class SqsSnsTransport implements SqsTransport {
     const topicArn = await ensureTopic(this.clients, this.prefix, this.fifo)
     this.topic ??= Promise.resolve(topicArn)
     for (const s of subscriptions) {
-      await provisionQueue(this.clients, topicArn, this.prefix, this.fifo, planQueue(this.prefix, this.fifo, s, this.options.redriveMargin), false)
+      await provisionQueue(
+        this.clients,
+        topicArn,
+        this.prefix,
+        this.fifo,
+        planQueue(this.prefix, this.fifo, s, this.options.redriveMargin),
+        false,
+      )
     }
   }
 
   describeInfrastructure(subscriptions: readonly SubscriptionDeclaration[]): InfrastructureDescription {
-    return describeInfrastructure(subscriptions, { prefix: this.prefix, fifo: this.fifo, redriveMargin: this.options.redriveMargin })
+    return describeInfrastructure(subscriptions, {
+      prefix: this.prefix,
+      fifo: this.fifo,
+      redriveMargin: this.options.redriveMargin,
+    })
   }
 
   publish(batch: readonly Envelope[]): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError())
-    return withDeadline(this.publisher.publish(batch), this.options.publishTimeoutMs, `${this.name}: publishing ${batch.length} event(s)`)
+    return withDeadline(
+      this.publisher.publish(batch),
+      this.options.publishTimeoutMs,
+      `${this.name}: publishing ${batch.length} event(s)`,
+    )
   }
 
   async publishRaw(type: string, body: string): Promise<void> {
@@ -143,8 +187,23 @@ class SqsSnsTransport implements SqsTransport {
     }
     const provisioned = await resources
     const poller = new QueuePoller(
-      { clients: this.clients, acks: this.acks, queue: provisioned.queue, dlq: provisioned.dlq, group: spec.group, fifo: this.fifo, leaseMs: spec.leaseMs, isClosed: () => this.closed },
-      { spec, waitTimeSeconds: this.options.waitTimeSeconds, retentionWarnAfterMs: this.options.retentionWarnAfterMs, onBatch, onError: this.options.onError },
+      {
+        clients: this.clients,
+        acks: this.acks,
+        queue: provisioned.queue,
+        dlq: provisioned.dlq,
+        group: spec.group,
+        fifo: this.fifo,
+        leaseMs: spec.leaseMs,
+        isClosed: () => this.closed,
+      },
+      {
+        spec,
+        waitTimeSeconds: this.options.waitTimeSeconds,
+        retentionWarnAfterMs: this.options.retentionWarnAfterMs,
+        onBatch,
+        onError: this.options.onError,
+      },
     )
     this.pollers.add(poller)
     poller.start()

@@ -2,7 +2,7 @@
 import { runTransportConformance } from '@tierbus/core/testing'
 import { afterAll, beforeAll } from 'vitest'
 import { SQS_CAPABILITIES, type SqsTransport } from '../src/index.js'
-import { isolatedTransport, startEmulator, type Emulator } from './emulator.js'
+import { type Emulator, isolatedTransport, startEmulator } from './emulator.js'
 
 let emulator: Emulator
 beforeAll(async () => {

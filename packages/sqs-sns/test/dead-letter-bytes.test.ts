@@ -2,7 +2,7 @@ import { createBus, deadLetterBody, defineEvent } from '@tierbus/core'
 import { eventually } from '@tierbus/core/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { isolatedTransport, startEmulator, type Emulator } from './emulator.js'
+import { type Emulator, isolatedTransport, startEmulator } from './emulator.js'
 
 const Note = defineEvent('note.sent', z.object({ n: z.number() }))
 

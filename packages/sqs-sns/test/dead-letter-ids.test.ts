@@ -2,7 +2,7 @@ import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@
 import { uniqueToken } from '@tierbus/core/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { queueNames, type SqsTransport } from '../src/index.js'
-import { emulatorClients, isolatedTransport, startEmulator, type Emulator } from './emulator.js'
+import { type Emulator, emulatorClients, isolatedTransport, startEmulator } from './emulator.js'
 
 let emulator: Emulator
 let clients: ReturnType<typeof emulatorClients>
@@ -24,7 +24,9 @@ afterEach(async () => {
 const GROUP = { group: 'mailer', pattern: 'order.*', maxAttempts: 3, leaseMs: 5_000 }
 
 /** A provisioned namespace with one message waiting in its live queue and one dead letter in its DLQ. */
-async function namespace(prefix: string): Promise<{ t: SqsTransport; queue: string; dlq: string; liveId: string; deadId: string }> {
+async function namespace(
+  prefix: string,
+): Promise<{ t: SqsTransport; queue: string; dlq: string; liveId: string; deadId: string }> {
   const t = await isolatedTransport(emulator.endpoint, { prefix })
   cleanups.push(() => t.close())
   await t.provision([GROUP])
@@ -33,13 +35,26 @@ async function namespace(prefix: string): Promise<{ t: SqsTransport; queue: stri
     const QueueUrl = (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!
     return (await clients.sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body }))).MessageId!
   }
-  return { t, queue: names.queue, dlq: names.dlq, liveId: await send(names.queue, 'live work'), deadId: await send(names.dlq, 'dead letter') }
+  return {
+    t,
+    queue: names.queue,
+    dlq: names.dlq,
+    liveId: await send(names.queue, 'live work'),
+    deadId: await send(names.dlq, 'dead letter'),
+  }
 }
 
 /** Receives everything in a queue once, reporting each message's body and receive count. */
 async function drainQueue(name: string): Promise<Array<{ body: string; receives: number }>> {
   const QueueUrl = (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!
-  const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }))
+  const out = await clients.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 1,
+      MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+    }),
+  )
   return (out.Messages ?? []).map((m) => ({ body: m.Body!, receives: Number(m.Attributes!.ApproximateReceiveCount) }))
 }
 

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { deferralFor, MAX_DELAY_SECONDS, MAX_VISIBILITY_MS } from '../src/deferral.js'
 import { queueNames, type SqsTransport } from '../src/index.js'
-import { emulatorClients, isolatedTransport, startEmulator, type Emulator } from './emulator.js'
+import { type Emulator, emulatorClients, isolatedTransport, startEmulator } from './emulator.js'
 
 const Reminder = defineEvent('reminder.due', z.object({ n: z.number() }))
 
@@ -32,8 +32,14 @@ describe('sqs: delayed delivery', () => {
     expect(deferralFor(undefined, 1, now)).toBeUndefined()
     expect(deferralFor(now, 1, now)).toBeUndefined()
     expect(deferralFor(now + 1_500, 1, now)).toEqual({ kind: 'hide', seconds: 2 })
-    expect(deferralFor(now + 3 * MAX_VISIBILITY_MS, 1, now)).toEqual({ kind: 'hide', seconds: MAX_VISIBILITY_MS / 1_000 })
-    expect(deferralFor(now + 3 * MAX_VISIBILITY_MS, 2, now)).toEqual({ kind: 'resend', delaySeconds: MAX_DELAY_SECONDS })
+    expect(deferralFor(now + 3 * MAX_VISIBILITY_MS, 1, now)).toEqual({
+      kind: 'hide',
+      seconds: MAX_VISIBILITY_MS / 1_000,
+    })
+    expect(deferralFor(now + 3 * MAX_VISIBILITY_MS, 2, now)).toEqual({
+      kind: 'resend',
+      delaySeconds: MAX_DELAY_SECONDS,
+    })
     expect(deferralFor(now + 4_200, 3, now)).toEqual({ kind: 'resend', delaySeconds: 5 })
   })
 
@@ -69,10 +75,14 @@ describe('sqs: delayed delivery', () => {
     await publisher.publish(Reminder, { n: 2 }, { delayMs: 3_000 })
     const { sqs } = emulatorClients(emulator.endpoint)
     cleanups.push(async () => sqs.destroy())
-    const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: queueNames(t.prefix, group, Reminder.type, false).queue }))).QueueUrl!
+    const url = (
+      await sqs.send(new GetQueueUrlCommand({ QueueName: queueNames(t.prefix, group, Reminder.type, false).queue }))
+    ).QueueUrl!
     let receipt: string | undefined
     await eventually(async () => {
-      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1, VisibilityTimeout: 30 }))
+      const out = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1, VisibilityTimeout: 30 }),
+      )
       receipt = out.Messages?.[0]?.ReceiptHandle
       return receipt !== undefined
     }, 'the raw early receive')

@@ -2,12 +2,15 @@ import { SNSClient } from '@aws-sdk/client-sns'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { uniqueToken } from '@tierbus/core/testing'
 import { buildApp } from 'fauxqs'
-import { deleteNamespace } from '../src/provision.js'
-import { sqsTransport, type SqsTransport } from '../src/transport.js'
 import type { SqsTransportOptions } from '../src/options.js'
+import { deleteNamespace } from '../src/provision.js'
+import { type SqsTransport, sqsTransport } from '../src/transport.js'
 
 /** Region and dummy credentials the emulator accepts (it does not check signatures). */
-export const EMULATOR_AWS = Object.freeze({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } })
+export const EMULATOR_AWS = Object.freeze({
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+})
 
 /** A running fauxqs SQS/SNS emulator on loopback. */
 export interface Emulator {
@@ -33,7 +36,12 @@ export function emulatorClients(endpoint: string): { sqs: SQSClient; sns: SNSCli
  */
 export async function isolatedTransport(endpoint: string, options: SqsTransportOptions = {}): Promise<SqsTransport> {
   const { sqs, sns } = options.client ?? emulatorClients(endpoint)
-  const transport = await sqsTransport({ prefix: uniqueToken('tb'), onError: () => {}, ...options, client: { sqs, sns } })
+  const transport = await sqsTransport({
+    prefix: uniqueToken('tb'),
+    onError: () => {},
+    ...options,
+    client: { sqs, sns },
+  })
   const close = transport.close.bind(transport)
   let closing: Promise<void> | undefined
   return Object.assign(transport, {

@@ -3,7 +3,7 @@ import { eventually } from '@tierbus/core/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { RetentionWarning, SQS_DEFAULTS, TOPOLOGY_DEFAULTS } from '../src/index.js'
-import { isolatedTransport, startEmulator, type Emulator } from './emulator.js'
+import { type Emulator, isolatedTransport, startEmulator } from './emulator.js'
 
 const Note = defineEvent('note.kept', z.object({ n: z.number() }))
 
@@ -25,7 +25,10 @@ describe("sqs: AWS's retention limit is surfaced", () => {
 
   it('reports a RetentionWarning naming the group when it receives a message older than retentionWarnAfterMs, at most once a minute', async () => {
     const warnings: unknown[] = []
-    const t = await isolatedTransport(emulator.endpoint, { retentionWarnAfterMs: 1, onError: (err) => void warnings.push(err) })
+    const t = await isolatedTransport(emulator.endpoint, {
+      retentionWarnAfterMs: 1,
+      onError: (err) => void warnings.push(err),
+    })
     cleanups.push(() => t.close())
     const b = createBus({ transport: t, source: 'sqs-retention', closeTransport: false })
     cleanups.push(() => b.close({ timeoutMs: 1_000 }))

@@ -4,8 +4,8 @@ import { ConfigError, createBus, defineEvent, TransportError } from '@tierbus/co
 import { eventually, quietPeriod, uniqueToken } from '@tierbus/core/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { queueNames, sqsTransport, transportFromEnv, type SqsTransport } from '../src/index.js'
-import { emulatorClients, EMULATOR_AWS, isolatedTransport, startEmulator, type Emulator } from './emulator.js'
+import { queueNames, type SqsTransport, sqsTransport, transportFromEnv } from '../src/index.js'
+import { EMULATOR_AWS, type Emulator, emulatorClients, isolatedTransport, startEmulator } from './emulator.js'
 import { countRequests } from './requests.js'
 
 const Item = z.object({ n: z.number().int() })
@@ -28,7 +28,13 @@ async function transport(options: Parameters<typeof isolatedTransport>[1] = {}):
 }
 
 function bus(t: SqsTransport) {
-  const b = createBus({ transport: t, source: 'sqs-test', closeTransport: false, retry: { backoff: { baseMs: 10, maxMs: 20 } }, onError: () => {} })
+  const b = createBus({
+    transport: t,
+    source: 'sqs-test',
+    closeTransport: false,
+    retry: { backoff: { baseMs: 10, maxMs: 20 } },
+    onError: () => {},
+  })
   cleanups.push(() => b.close({ timeoutMs: 1_000 }))
   return b
 }
@@ -47,31 +53,43 @@ describe('provision()', () => {
     const names = queueNames(t.prefix, 'sentiment', 'feedback.*', false)
     const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: names.queue }))).QueueUrl!
     const dlqUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: names.dlq }))).QueueUrl!
-    const attrs = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes!
-    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn
+    const attrs = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })))
+      .Attributes!
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes!.QueueArn
     expect(JSON.parse(attrs.RedrivePolicy!)).toEqual({ deadLetterTargetArn: dlqArn, maxReceiveCount: 6 })
     expect(attrs.VisibilityTimeout).toBe('3')
     const topicArn = await t.topicArn()
-    expect(JSON.parse(attrs.Policy!).Statement[0]).toMatchObject({ Action: 'sqs:SendMessage', Resource: attrs.QueueArn, Condition: { ArnEquals: { 'aws:SourceArn': topicArn } } })
+    expect(JSON.parse(attrs.Policy!).Statement[0]).toMatchObject({
+      Action: 'sqs:SendMessage',
+      Resource: attrs.QueueArn,
+      Condition: { ArnEquals: { 'aws:SourceArn': topicArn } },
+    })
     const subs = (await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }))).Subscriptions!
     expect(subs).toHaveLength(1)
-    const sub = (await sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: subs[0]!.SubscriptionArn! }))).Attributes!
+    const sub = (await sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: subs[0]!.SubscriptionArn! })))
+      .Attributes!
     expect(sub.RawMessageDelivery).toBe('true')
     expect(JSON.parse(sub.FilterPolicy!)).toEqual({ type: [{ prefix: 'feedback.' }] })
     // Re-provisioning with another retry policy converges the existing queue instead of failing.
     await t.provision([{ ...declaration, maxAttempts: 9 }])
-    const again = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] }))).Attributes!
+    const again = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] })))
+      .Attributes!
     expect(JSON.parse(again.RedrivePolicy!).maxReceiveCount).toBe(11)
   })
 
   it('with provision: false, fails with a TransportError that says how to create what is missing', async () => {
     const t = await transport({ provision: false })
     const E = defineEvent(`${uniqueToken('e')}.x`, Item)
-    const err = await t.publish([{ specversion: '1.0', id: 'x', source: 's', type: E.type, time: new Date().toISOString(), data: {} }]).catch((e: unknown) => e)
+    const err = await t
+      .publish([{ specversion: '1.0', id: 'x', source: 's', type: E.type, time: new Date().toISOString(), data: {} }])
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(TransportError)
     expect((err as Error).message).toMatch(/does not exist.*describeInfrastructure\(\).*provision: true/)
     await (await sqsTransport({ ...EMULATOR_AWS, endpoint: emulator.endpoint, prefix: t.prefix })).provision()
-    const subErr = await bus(t).subscribe(E, () => {}, { group: 'g' }).catch((e: unknown) => e)
+    const subErr = await bus(t)
+      .subscribe(E, () => {}, { group: 'g' })
+      .catch((e: unknown) => e)
     expect(subErr).toBeInstanceOf(TransportError)
     expect((subErr as Error).message).toMatch(/SQS queue .* does not exist/)
   })
@@ -90,9 +108,20 @@ describe('routing', () => {
     expect(got).toEqual([`${p}.agent.a1.heartbeat`])
     const { sqs } = emulatorClients(emulator.endpoint)
     cleanups.push(async () => sqs.destroy())
-    const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: queueNames(t.prefix, 'monitor', `${p}.agent.*.heartbeat`, false).queue }))).QueueUrl!
+    const url = (
+      await sqs.send(
+        new GetQueueUrlCommand({ QueueName: queueNames(t.prefix, 'monitor', `${p}.agent.*.heartbeat`, false).queue }),
+      )
+    ).QueueUrl!
     await eventually(async () => {
-      const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!
+      const a = (
+        await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: url,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+          }),
+        )
+      ).Attributes!
       return a.ApproximateNumberOfMessages === '0' && a.ApproximateNumberOfMessagesNotVisible === '0'
     }, 'the non-matching event to be deleted from the queue')
   })
@@ -108,9 +137,15 @@ describe('batching', () => {
     const seen = new Set<number>()
     await b.subscribe(E, (e) => void seen.add(e.data.n), { group: 'batch', concurrency: 20 })
     counter.reset()
-    await b.publishBatch(E, Array.from({ length: 100 }, (_, n) => ({ n })))
+    await b.publishBatch(
+      E,
+      Array.from({ length: 100 }, (_, n) => ({ n })),
+    )
     expect(counter.of('PublishBatchCommand')).toBe(10)
-    await eventually(() => seen.size === 100, () => `100 events, got ${seen.size}`)
+    await eventually(
+      () => seen.size === 100,
+      () => `100 events, got ${seen.size}`,
+    )
     await eventually(() => counter.of('DeleteMessageBatchCommand') >= 10, 'the acks to be sent')
     await quietPeriod(100)
     expect(counter.of('DeleteMessageBatchCommand')).toBeLessThanOrEqual(20)
@@ -130,7 +165,10 @@ describe('publish coalescing', () => {
     counter.reset()
     await Promise.all(Array.from({ length: 25 }, (_, n) => b.publish(E, { n })))
     expect(counter.of('PublishBatchCommand')).toBe(3)
-    await eventually(() => seen.size === 25, () => `25 events, got ${seen.size}`)
+    await eventually(
+      () => seen.size === 25,
+      () => `25 events, got ${seen.size}`,
+    )
   })
 
   it('rejects only the call with the oversized event, before anything is sent', async () => {
@@ -141,7 +179,10 @@ describe('publish coalescing', () => {
     const Big = defineEvent(`${uniqueToken('o')}.big`, z.object({ pad: z.string() }))
     await t.topicArn()
     counter.reset()
-    const [ok, tooBig] = await Promise.allSettled([b.publish(Big, { pad: 'small' }), b.publish(Big, { pad: 'x'.repeat(300_000) })])
+    const [ok, tooBig] = await Promise.allSettled([
+      b.publish(Big, { pad: 'small' }),
+      b.publish(Big, { pad: 'x'.repeat(300_000) }),
+    ])
     expect(ok.status).toBe('fulfilled')
     expect(tooBig.status).toBe('rejected')
     expect(((tooBig as PromiseRejectedResult).reason as Error).name).toBe('ValidationError')
@@ -157,11 +198,15 @@ describe('visibility heartbeat', () => {
     const E = defineEvent(`${uniqueToken('h')}.slow`, Item)
     const attempts: number[] = []
     let done = false
-    await b.subscribe(E, async (e) => {
-      attempts.push(e.attempt)
-      await new Promise((r) => setTimeout(r, 2_600))
-      done = true
-    }, { group: 'slow', leaseMs: 1_000, concurrency: 2 })
+    await b.subscribe(
+      E,
+      async (e) => {
+        attempts.push(e.attempt)
+        await new Promise((r) => setTimeout(r, 2_600))
+        done = true
+      },
+      { group: 'slow', leaseMs: 1_000, concurrency: 2 },
+    )
     await b.publish(E, { n: 1 })
     await eventually(() => done, 'the slow handler to finish', { timeoutMs: 10_000 })
     await quietPeriod(1_500)
@@ -171,8 +216,14 @@ describe('visibility heartbeat', () => {
 
 describe('ordered subscriptions', () => {
   it('refuses ordered: true on a standard transport, pointing at fifo: true', async () => {
-    const bus = createBus({ transport: await sqsTransport({ ...EMULATOR_AWS, endpoint: emulator.endpoint }), source: 'sqs-test', onError: () => {} })
-    const err = await bus.subscribe(defineEvent(`${uniqueToken('o')}.item`, Item), () => {}, { ordered: true }).catch((e: unknown) => e)
+    const bus = createBus({
+      transport: await sqsTransport({ ...EMULATOR_AWS, endpoint: emulator.endpoint }),
+      source: 'sqs-test',
+      onError: () => {},
+    })
+    const err = await bus
+      .subscribe(defineEvent(`${uniqueToken('o')}.item`, Item), () => {}, { ordered: true })
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as Error).message).toMatch(/sqsTransport\(\{ fifo: true \}\)/)
     await bus.close()
@@ -184,19 +235,41 @@ describe('transportFromEnv', () => {
     await expect(transportFromEnv('sqs', {})).rejects.toThrow(/AWS_REGION is not set/)
     await expect(transportFromEnv('sqs', {})).rejects.toBeInstanceOf(ConfigError)
     // Named, never echoed: an env value may hold a secret.
-    await expect(transportFromEnv('sqs', { AWS_REGION: 'us-east-1', TIERBUS_SQS_FIFO: 'yes' })).rejects.toThrow(/TIERBUS_SQS_FIFO is invalid/)
-    await expect(transportFromEnv('sqs', { AWS_REGION: 'us-east-1', TIERBUS_SQS_FIFO: 's3cret-value' })).rejects.not.toThrow(/s3cret-value/)
-    await expect(transportFromEnv('sqs', { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'not a url' })).rejects.toThrow(/AWS_ENDPOINT_URL/)
+    await expect(transportFromEnv('sqs', { AWS_REGION: 'us-east-1', TIERBUS_SQS_FIFO: 'yes' })).rejects.toThrow(
+      /TIERBUS_SQS_FIFO is invalid/,
+    )
+    await expect(
+      transportFromEnv('sqs', { AWS_REGION: 'us-east-1', TIERBUS_SQS_FIFO: 's3cret-value' }),
+    ).rejects.not.toThrow(/s3cret-value/)
+    await expect(transportFromEnv('sqs', { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'not a url' })).rejects.toThrow(
+      /AWS_ENDPOINT_URL/,
+    )
   })
 
   it('fails at startup when TIERBUS_SQS_PROVISION=false and the topic does not exist', async () => {
-    const env = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: emulator.endpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', TIERBUS_SQS_PREFIX: uniqueToken('env'), TIERBUS_SQS_PROVISION: 'false' }
+    const env = {
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL: emulator.endpoint,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      TIERBUS_SQS_PREFIX: uniqueToken('env'),
+      TIERBUS_SQS_PROVISION: 'false',
+    }
     await expect(transportFromEnv('sqs', env)).rejects.toThrow(/SNS topic .* does not exist/)
   })
 
   it('builds a working FIFO transport from env vars against the emulator', async () => {
     const prefix = uniqueToken('env')
-    const t = (await transportFromEnv('sqs', { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_ENDPOINT_URL_SQS: emulator.endpoint, AWS_ENDPOINT_URL_SNS: emulator.endpoint, TIERBUS_SQS_PREFIX: prefix, TIERBUS_SQS_FIFO: 'true', TIERBUS_SQS_PROVISION: 'true' })) as SqsTransport
+    const t = (await transportFromEnv('sqs', {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL_SQS: emulator.endpoint,
+      AWS_ENDPOINT_URL_SNS: emulator.endpoint,
+      TIERBUS_SQS_PREFIX: prefix,
+      TIERBUS_SQS_FIFO: 'true',
+      TIERBUS_SQS_PROVISION: 'true',
+    })) as SqsTransport
     cleanups.push(async () => {
       await t.deleteNamespace()
       await t.close()

@@ -1,8 +1,15 @@
 import { ConfigError, type Envelope } from '@tierbus/core'
 import { describe, expect, it } from 'vitest'
-import { chunkEntries, describeInfrastructure, filterPolicyFor, MAX_ENVELOPE_BYTES, queueNames, topicName } from '../src/index.js'
-import { publishEntry } from '../src/publisher.js'
+import {
+  chunkEntries,
+  describeInfrastructure,
+  filterPolicyFor,
+  MAX_ENVELOPE_BYTES,
+  queueNames,
+  topicName,
+} from '../src/index.js'
 import { sourceOfDlq } from '../src/names.js'
+import { publishEntry } from '../src/publisher.js'
 
 const envelope = (n: number, pad = ''): Envelope => ({
   specversion: '1.0',
@@ -53,14 +60,27 @@ describe('SNS filter policies', () => {
 
 describe('describeInfrastructure', () => {
   it('lists the topic, queues, DLQs, redrive, filter policies, queue policy and IAM statements', () => {
-    const d = describeInfrastructure([{ group: 'sentiment', pattern: 'feedback.created', maxAttempts: 3, leaseMs: 45_500 }, { group: 'monitor', pattern: 'agent.*.heartbeat' }], { prefix: 'sl', region: 'eu-west-1', accountId: '123456789012' })
+    const d = describeInfrastructure(
+      [
+        { group: 'sentiment', pattern: 'feedback.created', maxAttempts: 3, leaseMs: 45_500 },
+        { group: 'monitor', pattern: 'agent.*.heartbeat' },
+      ],
+      { prefix: 'sl', region: 'eu-west-1', accountId: '123456789012' },
+    )
     expect(d.topic).toMatchObject({ name: 'sl-events', arn: 'arn:aws:sns:eu-west-1:123456789012:sl-events' })
     const [q1, q2] = d.queues
     expect(q1!.maxReceiveCount).toBe(5)
     expect(q1!.queueAttributes.VisibilityTimeout).toBe('46')
-    expect(JSON.parse(q1!.queueAttributes.RedrivePolicy!)).toEqual({ deadLetterTargetArn: q1!.dlqArn, maxReceiveCount: 5 })
+    expect(JSON.parse(q1!.queueAttributes.RedrivePolicy!)).toEqual({
+      deadLetterTargetArn: q1!.dlqArn,
+      maxReceiveCount: 5,
+    })
     expect(JSON.parse(q1!.queueAttributes.Policy!).Statement[0].Condition.ArnEquals['aws:SourceArn']).toBe(d.topic.arn)
-    expect(q1!.subscriptionAttributes).toEqual({ RawMessageDelivery: 'true', FilterPolicy: '{"type":["feedback.created"]}', FilterPolicyScope: 'MessageAttributes' })
+    expect(q1!.subscriptionAttributes).toEqual({
+      RawMessageDelivery: 'true',
+      FilterPolicy: '{"type":["feedback.created"]}',
+      FilterPolicyScope: 'MessageAttributes',
+    })
     expect(q2!.maxReceiveCount).toBe(7)
     expect(d.iam.publisher[0]!.Action).toEqual(['sns:Publish'])
     expect(d.iam.consumer.flatMap((s) => s.Action)).toContain('sqs:ChangeMessageVisibility')

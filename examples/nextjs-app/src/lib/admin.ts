@@ -1,5 +1,5 @@
 import { ConfigError } from '@tierbus/core'
-import { bearer, type Authorize } from '@tierbus/next'
+import { type Authorize, bearer } from '@tierbus/next'
 
 /** The variable holding the token the dashboard and the admin API routes require. */
 export const ADMIN_TOKEN_VARIABLE = 'TIERBUS_ADMIN_TOKEN'
@@ -13,7 +13,10 @@ let checker: { token: string; authorize: Authorize } | undefined
  */
 export const adminAuthorize: Authorize = (request) => {
   const token = process.env[ADMIN_TOKEN_VARIABLE]
-  if (!token) throw new ConfigError(`set ${ADMIN_TOKEN_VARIABLE} (e.g. openssl rand -hex 32) to use the dashboard and the admin API routes`)
+  if (!token)
+    throw new ConfigError(
+      `set ${ADMIN_TOKEN_VARIABLE} (e.g. openssl rand -hex 32) to use the dashboard and the admin API routes`,
+    )
   if (checker?.token !== token) checker = { token, authorize: bearer(token) }
   return checker.authorize(request)
 }

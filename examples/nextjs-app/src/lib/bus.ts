@@ -10,7 +10,12 @@ import { FeedbackCreated } from './events'
 const adapters = [postgresAdapter, pgliteAdapter, supabaseAdapter, migrationAdapter]
 
 /** Options of the shared bus (also given to startConsumers, which creates it when the tier is up). */
-const busOptions = { source: 'signalsloop/web', events: [FeedbackCreated], retry: { attempts: 3, backoff: { baseMs: 100, maxMs: 400 } }, adapters }
+const busOptions = {
+  source: 'signalsloop/web',
+  events: [FeedbackCreated],
+  retry: { attempts: 3, backoff: { baseMs: 100, maxMs: 400 } },
+  adapters,
+}
 
 /** The app's bus: the tier is whatever TIERBUS_TRANSPORT (and its variables) say. */
 export const getBus = () => sharedBus(busOptions)
@@ -27,12 +32,26 @@ export const state = singleton('signalsloop:state', () => ({
  */
 export function startAgents(): void {
   void startConsumers(async (bus) => {
-    await bus.subscribe(FeedbackCreated, async (e) => {
-      if (!state.model.healthy) throw new Error('sentiment API 503')
-      const sentiment = /love|great|thanks|fast/i.test(e.data.text) ? 'positive' : /broken|bug|slow/i.test(e.data.text) ? 'negative' : 'neutral'
-      state.results.unshift({ feedbackId: e.data.feedbackId, text: e.data.text, sentiment, attempt: e.attempt, at: new Date().toISOString() })
-      state.results.length = Math.min(state.results.length, 50)
-    }, { group: 'sentiment-agent', concurrency: 4 })
+    await bus.subscribe(
+      FeedbackCreated,
+      async (e) => {
+        if (!state.model.healthy) throw new Error('sentiment API 503')
+        const sentiment = /love|great|thanks|fast/i.test(e.data.text)
+          ? 'positive'
+          : /broken|bug|slow/i.test(e.data.text)
+            ? 'negative'
+            : 'neutral'
+        state.results.unshift({
+          feedbackId: e.data.feedbackId,
+          text: e.data.text,
+          sentiment,
+          attempt: e.attempt,
+          at: new Date().toISOString(),
+        })
+        state.results.length = Math.min(state.results.length, 50)
+      },
+      { group: 'sentiment-agent', concurrency: 4 },
+    )
     await bus.subscribe('feedback.*', () => {}, { group: 'categorization-agent', concurrency: 2 })
   }, busOptions)
 }

@@ -11,10 +11,19 @@ export interface ReconnectBackoff {
 }
 
 /** Defaults of `ReconnectBackoff`: 250 ms doubling up to 10 s, ±50 % jitter. */
-export const RECONNECT_BACKOFF_DEFAULTS = Object.freeze({ initialDelayMs: 250, maxDelayMs: 10_000, factor: 2, jitter: 0.5 })
+export const RECONNECT_BACKOFF_DEFAULTS = Object.freeze({
+  initialDelayMs: 250,
+  maxDelayMs: 10_000,
+  factor: 2,
+  jitter: 0.5,
+})
 
 /** The delay before reconnect attempt `attempt` (1 = the first retry), ms. */
-export function reconnectDelay(attempt: number, backoff: ReconnectBackoff = {}, random: () => number = Math.random): number {
+export function reconnectDelay(
+  attempt: number,
+  backoff: ReconnectBackoff = {},
+  random: () => number = Math.random,
+): number {
   const d = RECONNECT_BACKOFF_DEFAULTS
   const initial = backoff.initialDelayMs ?? d.initialDelayMs
   const max = backoff.maxDelayMs ?? d.maxDelayMs
@@ -52,7 +61,10 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promis
  * bus must come back by itself. Waits `reconnectDelay` between attempts. Resolves to the connection,
  * or to `undefined` once `signal` aborts (the transport closed while reconnecting).
  */
-export async function reconnectWithBackoff<T>(connect: (attempt: number) => Promise<T>, options: ReconnectOptions = {}): Promise<T | undefined> {
+export async function reconnectWithBackoff<T>(
+  connect: (attempt: number) => Promise<T>,
+  options: ReconnectOptions = {},
+): Promise<T | undefined> {
   for (let attempt = 1; ; attempt++) {
     if (options.signal?.aborted) return undefined
     try {

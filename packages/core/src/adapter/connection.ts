@@ -107,13 +107,18 @@ const NETWORK_ERROR_CODES = new Set([
  * an unresolvable host, or a `fetch` that failed before any response.
  */
 export function isNetworkError(error: unknown): boolean {
-  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e = error, depth = 0;
+    e && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const code = (e as { code?: unknown }).code
     if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true
     const errors = (e as { errors?: unknown }).errors
     if (Array.isArray(errors) && errors.some(isNetworkError)) return true
     if (e instanceof TypeError && /fetch failed/i.test(e.message)) return true
-    if (/Connection terminated|connection is closed|socket hang up|ECONNREFUSED|ECONNRESET/i.test(describeError(e))) return true
+    if (/Connection terminated|connection is closed|socket hang up|ECONNREFUSED|ECONNRESET/i.test(describeError(e)))
+      return true
   }
   return false
 }

@@ -12,7 +12,8 @@ export interface PublishDeadlineOptions {
 /** Checks a tier's `publishTimeoutMs` option (default `DEFAULT_PUBLISH_TIMEOUT_MS`), throwing a ConfigError naming the tier. */
 export function resolvePublishTimeout(value: number | undefined, tier: string): number {
   const ms = value ?? DEFAULT_PUBLISH_TIMEOUT_MS
-  if (!Number.isInteger(ms) || ms <= 0) throw new ConfigError(`${tier} option publishTimeoutMs must be a positive integer (ms), got ${String(value)}`)
+  if (!Number.isInteger(ms) || ms <= 0)
+    throw new ConfigError(`${tier} option publishTimeoutMs must be a positive integer (ms), got ${String(value)}`)
   return ms
 }
 
@@ -26,7 +27,13 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Pro
   let timer: NodeJS.Timeout | undefined
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new TransportError(`${what} did not finish within ${ms} ms: the broker is unreachable or overloaded; retry later (it may still complete, retrying with the same event id is safe)`, { retryable: true })),
+      () =>
+        reject(
+          new TransportError(
+            `${what} did not finish within ${ms} ms: the broker is unreachable or overloaded; retry later (it may still complete, retrying with the same event id is safe)`,
+            { retryable: true },
+          ),
+        ),
       ms,
     )
   })

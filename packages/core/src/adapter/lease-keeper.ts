@@ -40,15 +40,18 @@ export class LeaseKeeper<T> {
 
   private start(): void {
     this.clock = Date.now()
-    this.timer = setInterval(() => {
-      const now = Date.now()
-      this.clock = now
-      for (const [item, renewed] of this.renewedAt) {
-        if (now - renewed < this.leaseMs / 2) continue
-        this.renewedAt.set(item, now)
-        this.renew(item)
-      }
-    }, Math.max(5, Math.floor(this.leaseMs / 4)))
+    this.timer = setInterval(
+      () => {
+        const now = Date.now()
+        this.clock = now
+        for (const [item, renewed] of this.renewedAt) {
+          if (now - renewed < this.leaseMs / 2) continue
+          this.renewedAt.set(item, now)
+          this.renew(item)
+        }
+      },
+      Math.max(5, Math.floor(this.leaseMs / 4)),
+    )
     this.timer.unref()
   }
 

@@ -21,10 +21,13 @@ export class WakeableSleep {
     return new Promise((resolve) => {
       // Infinity: until woken (setTimeout would fire at once).
       const timer = Number.isFinite(ms)
-        ? setTimeout(() => {
-            this.endSleep = undefined
-            resolve(false)
-          }, Math.max(0, ms))
+        ? setTimeout(
+            () => {
+              this.endSleep = undefined
+              resolve(false)
+            },
+            Math.max(0, ms),
+          )
         : undefined
       this.endSleep = () => {
         clearTimeout(timer)

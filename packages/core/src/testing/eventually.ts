@@ -10,12 +10,19 @@ export interface EventuallyOptions {
  * Polls `condition` until it returns true (or a truthy value), failing with `message` after the
  * deadline. Tests wait on conditions this way instead of sleeping for a guessed time.
  */
-export async function eventually(condition: () => boolean | Promise<boolean>, message: string | (() => string), options: EventuallyOptions = {}): Promise<void> {
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  message: string | (() => string),
+  options: EventuallyOptions = {},
+): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000)
   const interval = options.intervalMs ?? 10
   for (;;) {
     if (await condition()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs ?? 10_000} ms waiting for: ${typeof message === 'function' ? message() : message}`)
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${options.timeoutMs ?? 10_000} ms waiting for: ${typeof message === 'function' ? message() : message}`,
+      )
     await new Promise((resolve) => setTimeout(resolve, interval))
   }
 }

@@ -8,15 +8,34 @@ import { OrderPlaced } from './events'
 
 export { OrderPlaced }
 
-const adapters = [postgresAdapter, pgliteAdapter, supabaseAdapter, redisAdapter, upstashAdapter, sqsAdapter, natsAdapter, migrationAdapter]
+const adapters = [
+  postgresAdapter,
+  pgliteAdapter,
+  supabaseAdapter,
+  redisAdapter,
+  upstashAdapter,
+  sqsAdapter,
+  natsAdapter,
+  migrationAdapter,
+]
 
-const busOptions = { source: 'packed-app', events: [OrderPlaced], retry: { attempts: 2, backoff: { baseMs: 50, maxMs: 100 } }, adapters }
+const busOptions = {
+  source: 'packed-app',
+  events: [OrderPlaced],
+  retry: { attempts: 2, backoff: { baseMs: 50, maxMs: 100 } },
+  adapters,
+}
 
 /** The app's bus; TIERBUS_TRANSPORT picks the tier. */
 export const getBus = () => sharedBus(busOptions)
 
 /** What the handler saw, and whether it should fail (to force a dead letter). */
-export const state = singleton('packed-app:state', () => ({ failing: false, ready: false, transport: '', handled: new Set<string>() }))
+export const state = singleton('packed-app:state', () => ({
+  failing: false,
+  ready: false,
+  transport: '',
+  handled: new Set<string>(),
+}))
 
 /**
  * Subscribes the handler once per server process (from instrumentation.ts). startConsumers returns at

@@ -10,7 +10,10 @@ export async function POST(request: Request): Promise<Response> {
   const body = (await request.json().catch(() => ({}))) as { text?: unknown }
   try {
     const bus = await getBus()
-    const sent = await bus.publish(FeedbackCreated, { feedbackId: `fb-${randomUUID().slice(0, 8)}`, text: String(body.text ?? '') })
+    const sent = await bus.publish(FeedbackCreated, {
+      feedbackId: `fb-${randomUUID().slice(0, 8)}`,
+      text: String(body.text ?? ''),
+    })
     return Response.json({ id: sent.id, feedbackId: sent.data.feedbackId }, { status: 201 })
   } catch (err) {
     if (err instanceof ValidationError) return Response.json({ error: err.message }, { status: 400 })
