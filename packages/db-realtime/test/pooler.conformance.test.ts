@@ -14,7 +14,7 @@ afterAll(() => bouncer?.cleanup())
 
 runTransportConformance(
   'postgres through PgBouncer (transaction mode)',
-  () => freshPostgresTransport({ connectionString: bouncer.url, pooler: 'transaction', pollIntervalMs: 50 }),
+  () => freshPostgresTransport({ url: bouncer.url, pooler: 'transaction', pollIntervalMs: 50 }),
   {
     capabilities: DB_REALTIME_CAPABILITIES,
     injectRaw: injectRawPg,

@@ -54,7 +54,7 @@ async function roundTrip(
 describe('postgres transport through PgBouncer in transaction mode', () => {
   it('delivers with no named prepared statement and no LISTEN left on the shared server connection', async () => {
     // ?pgbouncer=true is how Prisma marks a pooled URL; tierbus reads it the same way.
-    const t = await freshPostgresTransport({ connectionString: `${bouncer.url}?pgbouncer=true`, pollIntervalMs: 50 })
+    const t = await freshPostgresTransport({ url: `${bouncer.url}?pgbouncer=true`, pollIntervalMs: 50 })
     cleanups.push(() => t.close())
     expect(await roundTrip(t, 10)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     expect(await t.deadLetters.list({ group: 'g' })).toEqual([])
@@ -66,7 +66,7 @@ describe('postgres transport through PgBouncer in transaction mode', () => {
   it('LISTENs on the direct connection when given: a consumer polling once a minute wakes at once', async () => {
     const app = uniqueToken('direct').toLowerCase()
     const t = await freshPostgresTransport({
-      connectionString: bouncer.url,
+      url: bouncer.url,
       pooler: 'transaction',
       directConnectionString: `${DATABASE_URL}?application_name=${app}`,
       pollIntervalMs: 60_000,
@@ -85,8 +85,8 @@ describe('postgres transport through PgBouncer in transaction mode', () => {
   it('runs the migrations through the pooler (one transaction, a transaction-scoped advisory lock)', async () => {
     // freshPostgresTransport migrates a new schema; here through PgBouncer, twice at once.
     const [a, b] = await Promise.all([
-      freshPostgresTransport({ connectionString: bouncer.url, pooler: 'transaction', pollIntervalMs: 50 }),
-      freshPostgresTransport({ connectionString: bouncer.url, pooler: 'transaction', pollIntervalMs: 50 }),
+      freshPostgresTransport({ url: bouncer.url, pooler: 'transaction', pollIntervalMs: 50 }),
+      freshPostgresTransport({ url: bouncer.url, pooler: 'transaction', pollIntervalMs: 50 }),
     ])
     cleanups.push(
       () => a.close(),
@@ -126,12 +126,12 @@ describe('pooler mode', () => {
     expect(
       postgresOptionsFromEnv({ DATABASE_URL: pooled, DIRECT_URL: direct, TIERBUS_DB_POOLER: 'transaction' }),
     ).toMatchObject({
-      connectionString: pooled,
+      url: pooled,
       directConnectionString: direct,
       pooler: 'transaction',
     })
     const own = postgresOptionsFromEnv({ TIERBUS_DATABASE_URL: pooled, DATABASE_URL: direct, DIRECT_URL: direct })
-    expect(own.connectionString).toBe(pooled)
+    expect(own.url).toBe(pooled)
     expect(own.directConnectionString).toBeUndefined()
     expect(
       postgresOptionsFromEnv({ TIERBUS_DATABASE_URL: pooled, TIERBUS_DIRECT_URL: direct }).directConnectionString,
