@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { type Bus, defineEvent } from '@tierbus/core'
+import { eventually } from '@tierbus/core/testing'
 import { z } from 'zod'
 
 export const KEYS = 16
@@ -227,4 +228,48 @@ export function analyzeRun(
     lost += PER_KEY - done.size
   }
   return { lost, outOfOrder, overlaps, duplicates, byMember, injectedFailures }
+}
+
+/**
+ * The kill scenario both tiers' ordering tests run: the parent subscribes to two partitions, the child (already
+ * spawned, logging into `records`) to the other two, then the parent stands by for those; half the events are
+ * published, the child is SIGKILLed while it works through its share, the other half is published, and the run
+ * is analyzed once every event was handled. The caller asserts on the report.
+ */
+export async function killMidwayRun(
+  tier: string,
+  bus: Bus,
+  child: ChildMember,
+  records: RunRecord[],
+  leaseMs: number,
+): Promise<RunReport> {
+  const log = (r: RunRecord) => void records.push(r)
+  await subscribeMember(bus, 'parent', log, { leaseMs, events: orderedEvents.slice(0, 2) })
+  await child.ready
+  await subscribeMember(bus, 'parent', log, { leaseMs, events: orderedEvents.slice(2) })
+  const startedAt = Date.now()
+  await publishRun(bus, 0, PER_KEY / 2)
+  const childDone = () => records.filter((r) => r.member === 'child' && r.phase === 'E' && r.ok).length
+  await eventually(
+    () => childDone() >= (KEYS * PER_KEY) / 16,
+    () => `the child to handle a share of the events (${childDone()})`,
+    { timeoutMs: 60_000 },
+  )
+  const killedAt = performance.timeOrigin + performance.now()
+  child.process.kill('SIGKILL')
+  await new Promise((resolve) => child.process.once('exit', resolve))
+  await publishRun(bus, PER_KEY / 2, PER_KEY)
+  const handled = () => new Set(records.filter((r) => r.phase === 'E' && r.ok).map((r) => `${r.key} ${r.n}`)).size
+  await eventually(
+    () => handled() === KEYS * PER_KEY,
+    () => `every event handled, ${handled()} so far`,
+    { timeoutMs: 120_000 },
+  )
+  const seconds = (Date.now() - startedAt) / 1_000
+  const report = analyzeRun(records, { member: 'child', at: killedAt })
+  const rate = Math.round((KEYS * PER_KEY) / seconds)
+  console.log(
+    `${tier} ordered run: ${KEYS * PER_KEY} events in ${seconds.toFixed(1)} s (${rate}/s incl. one lease of failover), ${JSON.stringify(report)}`,
+  )
+  return report
 }
