@@ -93,7 +93,7 @@ export interface SubscribeOptions {
 
 /** Options of `bus.request`. */
 export interface RequestOptions extends Omit<PublishOptions, 'delayMs'> {
-  /** Give up after this long with a TimeoutError (default 5,000 ms, as in seed 001). */
+  /** Give up after this long with a TimeoutError (default 5,000 ms, the MisterSmith capacity plan's request timeout). */
   timeoutMs?: number
 }
 

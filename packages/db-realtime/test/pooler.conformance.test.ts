@@ -1,5 +1,6 @@
 // The shared conformance suite (runTransportConformance in packages/core/src/testing/conformance.ts) on the
 // postgres transport through a private PgBouncer 1.18 in transaction mode: unnamed statements, polling, no LISTEN.
+// Its assertions are the suite's own cases.
 import { runTransportConformance } from '@tierbus/core/testing'
 import { afterAll, beforeAll } from 'vitest'
 import { type PrivateBroker, startPgBouncer } from '../../../test/outage/brokers.js'

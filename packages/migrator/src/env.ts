@@ -97,7 +97,7 @@ export async function migrationTransportFromEnv(
   const pollMs = env.TIERBUS_MIGRATION_POLL_MS ? Number(env.TIERBUS_MIGRATION_POLL_MS) : MIGRATION_DEFAULTS.phasePollMs
   if (!Number.isFinite(pollMs) || pollMs < 10)
     throw new ConfigError('TIERBUS_MIGRATION_POLL_MS must be a number of milliseconds >= 10')
-  // A db-tier source is a transactional outbox (seed 004's guarantee): the app writes events in its own
+  // A db-tier source is a transactional outbox (SignalsLoop's queue evaluation relies on it): the app writes events in its own
   // transactions and a relay forwards them. TIERBUS_MIGRATION_RELAY=external leaves the relay to a
   // dedicated process.
   const relay = env.TIERBUS_MIGRATION_RELAY ?? 'in-process'

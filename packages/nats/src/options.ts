@@ -12,7 +12,7 @@ import { assertPrefix, assertStreamName } from './subjects.js'
 /** How a stream keeps messages: `limits` (by age/size, every group reads it), `interest` (until every consumer acked). */
 export type StreamRetention = 'limits' | 'interest'
 
-/** One JetStream stream holding a family of event types (seed 000: coordination, discovery, tasks). */
+/** One JetStream stream holding a family of event types (as in the MisterSmith capacity plan: coordination, discovery, tasks). */
 export interface StreamFamily {
   /** Stream name (letters, digits, `_`, `-`), unique on the server. */
   name: string
@@ -63,7 +63,7 @@ export interface NatsTransportOptions extends ConnectionStateOptions, PublishDea
   fetchExpiresMs?: number
   /** Delete streams this transport created when it closes (tests; never in production). */
   deleteStreamsOnClose?: boolean
-  /** Client keep-alive ping interval, ms (seed 000: 30 s). */
+  /** Client keep-alive ping interval, ms (default 30 s). */
   pingIntervalMs?: number
   /**
    * Reconnect attempts of the client before it gives up (-1, the default, = forever). When it does give
@@ -74,7 +74,7 @@ export interface NatsTransportOptions extends ConnectionStateOptions, PublishDea
   reconnectBackoff?: ReconnectBackoff
   /** Errors nobody awaits (a failed pull, a server error notice); default: `console.warn`. */
   onError?: TransportErrorListener
-  /** Connect timeout, ms (seed 000: 10 s). */
+  /** Connect timeout, ms (default 10 s). */
   connectTimeoutMs?: number
   /** Connection name shown in server monitoring. */
   name?: string
@@ -87,8 +87,8 @@ export interface NatsTransportOptions extends ConnectionStateOptions, PublishDea
 const DAY_MS = 86_400_000
 
 /**
- * Defaults of `NatsTransportOptions` (seed 000: ping 30 s, 10 s connect timeout; tasks kept 7 days).
- * Reconnects never stop (seed 000 said 10 attempts, which left a bus dead after a ~20 s outage).
+ * Defaults of `NatsTransportOptions` (ping 30 s, 10 s connect timeout, tasks kept 7 days, as the MisterSmith capacity plan sizes them).
+ * Reconnects never stop (the capacity plan said 10 attempts, which left a bus dead after a ~20 s outage).
  */
 export const NATS_DEFAULTS = Object.freeze({
   prefix: 'tierbus',
@@ -109,7 +109,7 @@ export const NATS_DEFAULTS = Object.freeze({
 })
 
 /**
- * Seed 000's durability per subject family, as streams: coordination transient (memory, 1 h),
+ * The MisterSmith capacity plan's durability per subject family, as streams: coordination transient (memory, 1 h),
  * discovery/agent lifecycle 24 h, tasks 7 days. Pass as `streams: misterSmithStreams('MS')`.
  */
 export function misterSmithStreams(namePrefix = 'MISTERSMITH'): StreamFamily[] {

@@ -35,7 +35,7 @@ export function tierOf(transportName: string): AdvisedTier {
   return 'memory'
 }
 
-/** The body of the metrics route: seed 004's `/api/events/metrics` fields plus tierbus detail. */
+/** The body of the metrics route: the `/api/events/metrics` fields of SignalsLoop's queue evaluation plus tierbus detail. */
 export interface EventsMetrics {
   transport: string
   at: string
