@@ -77,6 +77,14 @@ export class AmqpSubscription implements Subscription {
     this.closed = true
     this.stopping.abort()
     const ch = this.channel
+    if (this.plan.singleActiveConsumer) {
+      // An ordered group: handing messages back one by one, or cancelling while core still holds earlier ones,
+      // would let the next member take later events of a key first. Keep everything unacked and let the channel
+      // close (when the last held delivery settles, or with the connection) return them all, in queue order.
+      this.pump.stop()
+      if (ch && this.inFlight.held === 0) await ch.close().catch(() => {})
+      return
+    }
     // Stop intake first, then hand back what was received and never handed to core.
     for (const d of this.pump.stop()) d.handBack()
     for (const w of this.waiting) nack(w.channel, w.msg)
@@ -91,7 +99,8 @@ export class AmqpSubscription implements Subscription {
 
   private receive(msg: ConsumeMessage, channel: Channel, queue: string): void {
     if (this.closed) {
-      nack(channel, msg)
+      // An ordered group keeps it unacked until its channel closes (see close), so it returns in order.
+      if (!this.plan.singleActiveConsumer) nack(channel, msg)
       return
     }
     this.waiting.push({ msg, channel, queue })

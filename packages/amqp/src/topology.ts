@@ -12,6 +12,8 @@ export interface QueuePlan {
   declare(connection: ChannelModel): Promise<void>
   /** Deletes them (an ephemeral subscription closing). */
   remove?(connection: ChannelModel): Promise<void>
+  /** Single-active-consumer queues (an ordered group): the next member takes over when this one's consumer goes. */
+  readonly singleActiveConsumer?: boolean
 }
 
 /** Settings of the declared topology. */
@@ -85,6 +87,7 @@ export class Topology {
     )
     return {
       queues,
+      singleActiveConsumer: true,
       declare: (connection) =>
         this.on(connection, `declaring the ordered partitions of group ${group}`, async (ch) => {
           await this.assertDeadLetterQueue(ch, group)
