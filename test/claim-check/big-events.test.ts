@@ -15,7 +15,7 @@ import {
 import { eventually, uniqueToken } from '@tierbus/core/testing'
 import { pgliteTransport } from '@tierbus/db-realtime'
 import { type RedisStreamsTransport, redisPayloadStore } from '@tierbus/redis-streams'
-import { s3PayloadStore } from '@tierbus/sqs-sns'
+import { s3PayloadStore } from '@tierbus/sqs-sns/s3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { freshPostgresTransport, freshSchema } from '../../packages/db-realtime/test/helpers.js'

@@ -19,7 +19,7 @@ import type {
   UpstashRedisLike,
   UpstashTransportOptions,
 } from '@tierbus/redis-streams'
-import { s3PayloadStore } from '@tierbus/sqs-sns'
+import { s3PayloadStore } from '@tierbus/sqs-sns/s3'
 import { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import pg from 'pg'

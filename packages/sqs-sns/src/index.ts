@@ -7,8 +7,6 @@ export type { SqsCredentials, SqsTransportOptions } from './options.js'
 export { SQS_DEFAULTS } from './options.js'
 export { chunkEntries, MAX_ENVELOPE_BYTES } from './publisher.js'
 export { RetentionWarning } from './queue-poller.js'
-export type { S3ClientLike, S3PayloadStoreOptions } from './s3-payload-store.js'
-export { S3_PAYLOAD_STORE_DEFAULTS, s3PayloadStore } from './s3-payload-store.js'
 export type {
   IamStatement,
   InfrastructureDescription,
