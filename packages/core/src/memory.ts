@@ -1,5 +1,6 @@
 import { ConnectionState, type ConnectionStateOptions } from './adapter/connection.js'
 import { type PublishDeadlineOptions, resolvePublishTimeout } from './adapter/deadline.js'
+import { unrefTimer } from './adapter/unref.js'
 import { assertPublishable, type Envelope, tryDecodeEnvelope } from './envelope.js'
 import { ConfigError, TransportError } from './errors.js'
 import { newEventId } from './ids.js'
@@ -472,6 +473,6 @@ class MemoryTransport implements MemoryTransportApi {
         }
       }
     }, every)
-    this.sweeper.unref()
+    unrefTimer(this.sweeper)
   }
 }

@@ -1,4 +1,5 @@
 import { isEventType } from '@tierbus/core'
+import { unrefTimer } from '@tierbus/core/adapter'
 import type { RedisCommand, RedisStreamClient } from './client.js'
 import { evalScript, MOVE_DELAYED_SCRIPT } from './commands.js'
 import type { RedisKeys } from './keys.js'
@@ -50,7 +51,7 @@ export class DelayedMover {
     clearTimeout(this.timer)
     this.nextAt = at
     this.timer = setTimeout(() => void this.run(), Math.max(0, at - Date.now()))
-    this.timer.unref()
+    unrefTimer(this.timer)
   }
 
   private async run(): Promise<void> {

@@ -1,3 +1,4 @@
+import { unrefTimer } from '@tierbus/core/adapter'
 import type { RedisStreamClient } from './client.js'
 import { evalScript, TRIM_SCRIPT, trimScriptArgs } from './commands.js'
 import type { ResolvedRedisStreamsOptions } from './options.js'
@@ -29,7 +30,7 @@ export class RetentionTrimmer {
     this.dirty.add(stream)
     if (!this.timer) {
       this.timer = setTimeout(() => void this.run(), this.options.trimEveryMs)
-      this.timer.unref()
+      unrefTimer(this.timer)
     }
   }
 
@@ -74,6 +75,6 @@ export class RetentionTrimmer {
 
   private noteWriteLater(): void {
     this.timer = setTimeout(() => void this.run(), this.options.trimEveryMs)
-    this.timer.unref()
+    unrefTimer(this.timer)
   }
 }

@@ -1,3 +1,4 @@
+import { unrefTimer } from './unref.js'
 /**
  * Keeps the leases of long-running work alive (SQS visibility, NATS `working`, a row's lease): every
  * tracked item older than half a lease is renewed. One unref'd interval per keeper, running only while
@@ -52,7 +53,7 @@ export class LeaseKeeper<T> {
       },
       Math.max(5, Math.floor(this.leaseMs / 4)),
     )
-    this.timer.unref()
+    unrefTimer(this.timer)
   }
 
   private stopTimer(): void {
