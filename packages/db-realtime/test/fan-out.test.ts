@@ -1,22 +1,10 @@
-import { createBus, defineEvent, type Envelope, outgoing } from '@tierbus/core'
+import { createBus, defineEvent, outgoing } from '@tierbus/core'
 import { eventually, quietPeriod, uniqueToken } from '@tierbus/core/testing'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { MIGRATIONS, migrate, migrationSql, postgresTransport, publishInTransaction } from '../src/index.js'
-import { DATABASE_URL, dropSchema, freshPostgresTransport, freshSchema } from './helpers.js'
-
-function envelope(type: string, n: number): Envelope {
-  return {
-    specversion: '1.0',
-    id: uniqueToken('ev'),
-    source: 'test',
-    type,
-    time: new Date().toISOString(),
-    datacontenttype: 'application/json',
-    data: { n },
-  }
-}
+import { DATABASE_URL, dropSchema, envelope, freshPostgresTransport, freshSchema } from './helpers.js'
 
 /** Events are written into each group's deliveries when they are inserted (migration 6). */
 describe('postgres fan-out at write time', () => {

@@ -1,4 +1,4 @@
-import type { Transport } from '@tierbus/core'
+import type { Envelope, Transport } from '@tierbus/core'
 import { uniqueToken } from '@tierbus/core/testing'
 import pg from 'pg'
 import { type DbRealtimeTransport, type PostgresTransportOptions, postgresTransport } from '../src/index.js'
@@ -82,5 +82,18 @@ export async function injectRawPg(transport: Transport, type: string, raw: strin
     await injectRawRow((sql, params) => client.query(sql, params), t.schema, type, raw)
   } finally {
     await client.end()
+  }
+}
+
+/** A minimal valid envelope of `type` carrying `{ n }`, for tests that publish through the SPI directly. */
+export function envelope(type: string, n: number): Envelope {
+  return {
+    specversion: '1.0',
+    id: uniqueToken('ev'),
+    source: 'test',
+    type,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: { n },
   }
 }

@@ -1,21 +1,9 @@
-import { ConfigError, createBus, type Envelope } from '@tierbus/core'
+import { ConfigError, createBus } from '@tierbus/core'
 import { eventually, uniqueToken } from '@tierbus/core/testing'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type DbRealtimeTransport, runMigrateCli } from '../src/index.js'
-import { DATABASE_URL, freshPostgresTransport } from './helpers.js'
-
-function envelope(type: string, n: number): Envelope {
-  return {
-    specversion: '1.0',
-    id: uniqueToken('ev'),
-    source: 'test',
-    type,
-    time: new Date().toISOString(),
-    datacontenttype: 'application/json',
-    data: { n },
-  }
-}
+import { DATABASE_URL, envelope, freshPostgresTransport } from './helpers.js'
 
 describe('postgres retention (prune)', () => {
   const cleanups: Array<() => Promise<unknown>> = []
