@@ -59,9 +59,33 @@ export class RetentionWatch {
     this.timer = undefined
   }
 
+  private checking = false
+
   private async check(): Promise<void> {
-    const firstSeqs = new Map<string, number>()
+    // One check at a time: a slow server must not let two interleave and count a gap twice.
+    if (this.checking) return
+    this.checking = true
+    try {
+      await this.checkOnce()
+    } finally {
+      this.checking = false
+    }
+  }
+
+  private async checkOnce(): Promise<void> {
+    // Every ack floor is read before the stream's first sequence. The server moves a floor over pending
+    // messages the stream removes, so a floor read after a removal would hide it; read before, any gap
+    // between the floor and the first sequence was removed unacked (or acked in between: the upper bound).
+    const floors: Array<[Watched, number]> = []
     for (const w of [...this.watched.values()]) {
+      try {
+        floors.push([w, (await this.jsm().consumers.info(w.stream, w.durable)).ack_floor.stream_seq])
+      } catch (err) {
+        this.onError(err)
+      }
+    }
+    const firstSeqs = new Map<string, number>()
+    for (const [w, ackFloor] of floors) {
       try {
         let first = firstSeqs.get(w.stream)
         if (first === undefined) {
@@ -69,7 +93,6 @@ export class RetentionWatch {
           firstSeqs.set(w.stream, first)
         }
         const removedUpTo = first - 1
-        const ackFloor = (await this.jsm().consumers.info(w.stream, w.durable)).ack_floor.stream_seq
         if (w.countedUpTo === undefined) {
           // What the stream dropped before the watch began is not this run's to count.
           w.countedUpTo = Math.max(0, removedUpTo)
