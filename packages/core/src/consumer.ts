@@ -7,10 +7,9 @@ import type { Metrics } from './metrics.js'
 import { composeHandle, DeliveryContext, type HandleRun, type Middleware, type SettleOutcome } from './middleware.js'
 import { type ReceivedEvent, ReceivedEventView } from './received.js'
 import { backoffDelay, type RetryPolicy } from './retry.js'
+import { SETTLED } from './settled.js'
 import { replyToIssue } from './subjects.js'
 import { DEAD_LETTER_KINDS, type DeadLetterReason, type Delivery, type SubscriptionSpec } from './transport.js'
-
-const ROOM: Promise<void> = Promise.resolve()
 
 /** True for a promise (or any thenable): what a handler returns when it is async. */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -65,6 +64,8 @@ export interface ConsumerOptions {
 export class Consumer {
   private pending = 0
   private running = 0
+  /** True while pump() runs (see there). */
+  private pumping = false
   private readonly ready: Delivery[] = []
   private readonly lanes = new Map<string, Delivery[]>()
   private capacityWaiters: Array<() => void> = []
@@ -114,7 +115,7 @@ export class Consumer {
       }
     }
     this.pump()
-    if (this.pending < this.options.concurrency) return ROOM
+    if (this.pending < this.options.concurrency) return SETTLED
     return new Promise((resolve) => this.capacityWaiters.push(resolve))
   }
 
@@ -151,11 +152,19 @@ export class Consumer {
   }
 
   private pump(): void {
-    while (this.running < this.options.concurrency) {
-      const d = this.ready.shift()
-      if (d === undefined) break
-      this.running++
-      void this.run(d)
+    // Not re-entered: a delivery that settles synchronously calls finish() (and so pump()) from inside
+    // start(); this loop then goes on with the freed slot instead of recursing once per event.
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      while (this.running < this.options.concurrency) {
+        const d = this.ready.shift()
+        if (d === undefined) break
+        this.running++
+        this.start(d)
+      }
+    } finally {
+      this.pumping = false
     }
   }
 
@@ -193,23 +202,118 @@ export class Consumer {
   }
 
   /**
-   * Handles one delivery to its settlement, then frees its slot: one async frame per event (the hot path).
-   * Kept small on purpose: an async function that awaits stores all its registers per call, so the rare
-   * paths (refusals, failures, retries) live in their own methods.
+   * Handles one delivery to its settlement, then frees its slot. The hot path is synchronous: a checked
+   * event whose handler returns without a promise, needs no reply and is acked by a tier that settles at
+   * once (`SETTLED`) costs no async frame and no microtask. Anything that has to wait (an async handler, a
+   * reply, a failure, an ack that does I/O) goes on in an async method that ends with `finish(d)`.
    */
-  private async run(d: Delivery): Promise<void> {
+  private start(d: Delivery): void {
+    const env = d.envelope
+    if (!env) {
+      void this.finishAfter(d, () =>
+        this.deadLetterMalformed(d, d.malformed?.error ?? 'undecodable message', '(malformed)'),
+      )
+      return
+    }
+    let data: unknown
     try {
-      const env = d.envelope
-      if (!env) return await this.deadLetterMalformed(d, d.malformed?.error ?? 'undecodable message', '(malformed)')
-      const data = this.admit(env)
-      if (data instanceof Refusal) return await this.refuse(d, env, data)
-      for (let attempt = d.attempt; ; attempt++) {
-        const started = performance.now()
-        const event = new ReceivedEventView(env, data, attempt)
-        const ctx = this.chain ? new DeliveryContext(event, this.options.spec.group, this.tier) : undefined
+      data = this.admit(env)
+    } catch (err) {
+      // An unexpected throw (a schema that throws instead of reporting): rejected as before, slot freed.
+      void this.finishAfter(d, () => Promise.reject(err))
+      return
+    }
+    if (data instanceof Refusal) {
+      void this.finishAfter(d, () => this.refuse(d, env, data))
+      return
+    }
+    const attempt = d.attempt
+    const started = performance.now()
+    const event = new ReceivedEventView(env, data, attempt)
+    const ctx = this.chain ? new DeliveryContext(event, this.options.spec.group, this.tier) : undefined
+    let result: unknown
+    try {
+      result = ctx && this.chain ? this.chain(ctx) : this.options.handler(event)
+    } catch (err) {
+      void this.resume(d, env, data, attempt, started, ctx, err, true)
+      return
+    }
+    // Await only real promises, and only when something waits: a synchronous handler settles here.
+    if (isThenable(result) || (env.replyto && this.options.reply && result !== undefined)) {
+      void this.resume(d, env, data, attempt, started, ctx, result, false)
+      return
+    }
+    this.options.metrics?.acked(env.type, performance.now() - started, parseTime(env.time))
+    if (this.abandoned) {
+      this.finish(d)
+      return
+    }
+    let acked: Promise<void>
+    try {
+      acked = d.ack()
+    } catch (err) {
+      this.settleFailed(d, err)
+      this.finish(d)
+      return
+    }
+    if (acked !== SETTLED) {
+      void this.acking(d, env, ctx, acked)
+      return
+    }
+    if (this.groupStats) this.groupStats.acked++
+    if (ctx) this.settled(ctx, 'acked', env)
+    this.finish(d)
+  }
+
+  /** Runs a rare path (a refusal, a malformed message) to its end, then frees the slot. */
+  private async finishAfter(d: Delivery, path: () => Promise<void>): Promise<void> {
+    try {
+      await path()
+    } finally {
+      this.finish(d)
+    }
+  }
+
+  /** Waits for an ack that does I/O, counts it, then frees the slot. */
+  private async acking(
+    d: Delivery,
+    env: Envelope,
+    ctx: DeliveryContext | undefined,
+    acked: Promise<void>,
+  ): Promise<void> {
+    try {
+      try {
+        await acked
+      } catch (err) {
+        return this.settleFailed(d, err)
+      }
+      if (this.groupStats) this.groupStats.acked++
+      if (ctx) this.settled(ctx, 'acked', env)
+    } finally {
+      this.finish(d)
+    }
+  }
+
+  /**
+   * The rest of a delivery whose handler returned a promise, needs a reply, or threw (`threw`, with the
+   * error as `outcome`): awaits, retries (an ordered lane in place), settles, then frees the slot. Kept
+   * apart from start() on purpose: an async function that awaits stores all its registers per call.
+   */
+  private async resume(
+    d: Delivery,
+    env: Envelope,
+    data: unknown,
+    attempt: number,
+    started: number,
+    ctx: DeliveryContext | undefined,
+    outcome: unknown,
+    threw: boolean,
+  ): Promise<void> {
+    try {
+      for (;;) {
         try {
-          let result = ctx && this.chain ? this.chain(ctx) : this.options.handler(event)
-          // Await only real promises: a synchronous handler saves a microtask hop per event.
+          if (threw) throw outcome
+          let result = outcome
           if (isThenable(result)) {
             this.keep(d)
             result = await result
@@ -219,13 +323,26 @@ export class Consumer {
             await this.options.reply(env, { data: result })
           }
         } catch (err) {
-          if (await this.failed(d, env, err, attempt, started, ctx)) continue
-          return
+          if (!(await this.failed(d, env, err, attempt, started, ctx))) return
+          // An ordered lane retries in place: the next attempt runs here, at once.
+          attempt++
+          started = performance.now()
+          const event = new ReceivedEventView(env, data, attempt)
+          ctx = this.chain ? new DeliveryContext(event, this.options.spec.group, this.tier) : undefined
+          try {
+            outcome = ctx && this.chain ? this.chain(ctx) : this.options.handler(event)
+            threw = false
+          } catch (again) {
+            outcome = again
+            threw = true
+          }
+          continue
         }
         this.options.metrics?.acked(env.type, performance.now() - started, parseTime(env.time))
         if (this.abandoned) return
         try {
-          await d.ack()
+          const acked = d.ack()
+          if (acked !== SETTLED) await acked
         } catch (err) {
           return this.settleFailed(d, err)
         }
