@@ -206,14 +206,7 @@ class EventBus implements Bus {
   /** Re-composes each live subscription's handle chain after `use`. */
   private readonly rechain = new Set<() => void>()
   /** Publishes and counts what the tier accepted: the tier call at the core of the publish chain. */
-  private readonly send: PublishNext = (envelopes) => {
-    const sent = this.transport.publish(envelopes)
-    if (sent === SETTLED) {
-      this.collector.publishedAll(envelopes)
-      return SETTLED
-    }
-    return sent.then(() => this.collector.publishedAll(envelopes))
-  }
+  private readonly send: PublishNext = (envelopes) => this.sendAt(envelopes, undefined)
   /** `send` inside the publish middleware; undefined while no middleware has a publish hook. */
   private publishVia: PublishNext | undefined
   /** Replies inside the publish middleware (not counted as published events, as before middleware). */
@@ -271,19 +264,12 @@ class EventBus implements Bus {
     // rest of the call. Every failure still comes back as a rejected promise, never as a throw.
     try {
       this.assertOpen()
-      const envelope = this.envelopeFor(event, data, options) as Envelope<EventInput<D>>
+      const now = Date.now()
+      const envelope = this.envelopeFor(event, data, options, now) as Envelope<EventInput<D>>
       const batch = [envelope]
-      if (this.publishVia) return this.publishVia(batch).then(() => envelope)
-      // `send`, inlined; a tier that accepted at once (the memory tier) needs no promise hop.
-      const sent = this.transport.publish(batch)
-      if (sent === SETTLED) {
-        this.collector.publishedAll(batch)
-        return Promise.resolve(envelope)
-      }
-      return sent.then(() => {
-        this.collector.publishedAll(batch)
-        return envelope
-      })
+      const sent = this.publishVia ? this.publishVia(batch) : this.sendAt(batch, now)
+      // A tier that accepted at once (the memory tier) needs no promise hop.
+      return sent === SETTLED ? Promise.resolve(envelope) : sent.then(() => envelope)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -314,8 +300,8 @@ class EventBus implements Bus {
       }
       if (envelopes.length === 0) return Promise.resolve(envelopes)
       this.assertOpen()
-      const sent = (this.publishVia ?? this.send)(envelopes)
-      return sent.then(() => envelopes)
+      const sent = this.publishVia ? this.publishVia(envelopes) : this.sendAt(envelopes, now)
+      return sent === SETTLED ? Promise.resolve(envelopes) : sent.then(() => envelopes)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -419,6 +405,19 @@ class EventBus implements Bus {
     this.waiting.clear()
     await Promise.all([...this.subscriptions].map((s) => s.close({ timeoutMs })))
     if (this.closeTransport) await this.transport.close()
+  }
+
+  /**
+   * Publishes through the tier and counts what it accepted: `send` without middleware. `now` is the time
+   * the envelopes were built, used for the rate when the tier accepted them at once (`SETTLED`).
+   */
+  private sendAt(envelopes: readonly Envelope[], now: number | undefined): Promise<void> {
+    const sent = this.transport.publish(envelopes)
+    if (sent === SETTLED) {
+      this.collector.publishedAll(envelopes, now)
+      return SETTLED
+    }
+    return sent.then(() => this.collector.publishedAll(envelopes))
   }
 
   private settleRequest(reply: Envelope): void {

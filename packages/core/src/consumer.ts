@@ -1,5 +1,5 @@
 import { LeaseKeeper } from './adapter/lease-keeper.js'
-import { parseTime } from './clock.js'
+import { parseTime, wallAt } from './clock.js'
 import type { Envelope } from './envelope.js'
 import { describeError, ValidationError } from './errors.js'
 import { type AnyEventDefinition, issuesOf, summarizeIssues } from './events.js'
@@ -243,7 +243,7 @@ export class Consumer {
       void this.resume(d, env, data, attempt, started, ctx, result, false)
       return
     }
-    this.options.metrics?.acked(env.type, performance.now() - started, parseTime(env.time))
+    this.countAcked(env, started)
     if (this.abandoned) {
       this.finish(d)
       return
@@ -338,7 +338,7 @@ export class Consumer {
           }
           continue
         }
-        this.options.metrics?.acked(env.type, performance.now() - started, parseTime(env.time))
+        this.countAcked(env, started)
         if (this.abandoned) return
         try {
           const acked = d.ack()
@@ -352,6 +352,14 @@ export class Consumer {
     } finally {
       this.finish(d)
     }
+  }
+
+  /** Counts a handler run that succeeded: one clock read for its run time, its end-to-end time and the rate. */
+  private countAcked(env: Envelope, started: number): void {
+    const metrics = this.options.metrics
+    if (!metrics) return
+    const end = performance.now()
+    metrics.acked(env.type, end - started, parseTime(env.time), wallAt(end))
   }
 
   /** Counts a decoded delivery and checks it: the data to hand the handler (schema output), or why not. */

@@ -137,10 +137,14 @@ export class Metrics {
     this.publishedRate.add(n)
   }
 
-  /** These envelopes were published (one clock read for the rate, however many there are). */
-  publishedAll(envelopes: readonly { readonly type: string }[]): void {
+  /**
+   * These envelopes were published (one clock read for the rate, however many there are; none when the
+   * caller passes the time, `nowMs`, it read already).
+   */
+  publishedAll(envelopes: readonly { readonly type: string }[], nowMs?: number): void {
     for (const e of envelopes) this.stats(e.type).published++
-    this.publishedRate.add(envelopes.length)
+    if (nowMs === undefined) this.publishedRate.add(envelopes.length)
+    else this.publishedRate.addAt(nowMs, envelopes.length)
   }
 
   /** An event was handed to a handler (or to the dead-letter path). */
@@ -148,13 +152,13 @@ export class Metrics {
     this.stats(type).delivered++
   }
 
-  /** A handler succeeded. `publishedAtMs` is the envelope time. */
-  acked(type: string, handlerMs: number, publishedAtMs: number): void {
+  /** A handler succeeded. `publishedAtMs` is the envelope time; `nowMs` the time now, if the caller has it. */
+  acked(type: string, handlerMs: number, publishedAtMs: number, nowMs: number = Date.now()): void {
     const s = this.stats(type)
     s.acked++
     this.runs++
     s.handler.record(handlerMs)
-    const now = Date.now()
+    const now = nowMs
     const e2e = now - publishedAtMs
     if (!Number.isNaN(e2e)) s.endToEnd.record(e2e)
     this.ackedRate.addAt(now)
