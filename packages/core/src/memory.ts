@@ -54,11 +54,10 @@ export interface MemoryTransportApi extends Transport {
   injectRaw(type: string, raw: string): void
 }
 
-interface Entry {
-  readonly envelope: Envelope
-  attempt: number
-  /** Set for an injected undecodable message: `envelope` then only carries the routing type. */
-  readonly malformed?: { readonly raw: string; readonly error: string }
+/** Set for an injected undecodable message: the raw body and why it was refused. */
+interface Malformed {
+  readonly raw: string
+  readonly error: string
 }
 
 interface Member {
@@ -77,7 +76,8 @@ class MemoryGroup {
   /** Deliveries handed out and not yet settled: an intrusive list, so no per-delivery hashing. */
   private firstOut: MemoryDelivery | undefined
   readonly lockedKeys = new Set<string>()
-  private items: Entry[] = []
+  /** Queued deliveries (not handed out yet), from `head` on. */
+  private items: MemoryDelivery[] = []
   private head = 0
   private next = 0
   /** A run is queued or under way: pushes and releases meanwhile need no other (the run's loop sees them). */
@@ -109,35 +109,35 @@ class MemoryGroup {
     return this.items.length - this.head
   }
 
-  push(entry: Entry): void {
-    this.items.push(entry)
+  push(d: MemoryDelivery): void {
+    this.items.push(d)
   }
 
-  /** Puts an entry back at the front, so a redelivered event keeps its place. */
-  unshift(entry: Entry): void {
-    if (this.head > 0) this.items[--this.head] = entry
-    else this.items.unshift(entry)
+  /** Puts a delivery back at the front, so a redelivered event keeps its place. */
+  unshift(d: MemoryDelivery): void {
+    if (this.head > 0) this.items[--this.head] = d
+    else this.items.unshift(d)
   }
 
-  /** Takes up to `n` entries; in ordered groups skips (keeps) entries whose key is in flight. */
-  take(n: number): Entry[] {
+  /** Takes up to `n` queued deliveries; in ordered groups skips (keeps) those whose key is in flight. */
+  take(n: number): MemoryDelivery[] {
     if (!this.ordered) {
       const taken = this.items.slice(this.head, this.head + n)
       this.head += taken.length
       this.compact()
       return taken
     }
-    const taken: Entry[] = []
-    const kept: Entry[] = []
+    const taken: MemoryDelivery[] = []
+    const kept: MemoryDelivery[] = []
     let i = this.head
     for (; i < this.items.length && taken.length < n; i++) {
-      const entry = this.items[i]
-      if (entry === undefined) break
-      const key = entry.envelope.subject
-      if (key !== undefined && this.lockedKeys.has(key)) kept.push(entry)
+      const d = this.items[i]
+      if (d === undefined) break
+      const key = d.carried.subject
+      if (key !== undefined && this.lockedKeys.has(key)) kept.push(d)
       else {
         if (key !== undefined) this.lockedKeys.add(key)
-        taken.push(entry)
+        taken.push(d)
       }
     }
     this.items = kept.concat(this.items.slice(i))
@@ -191,33 +191,36 @@ class MemoryGroup {
 /** Batches one group run hands out before it yields to other groups (see `dispatch`). */
 const DISPATCH_ROUNDS = 16
 
+/**
+ * One hand-out of an event to a group: queued in the group until a member takes it, then in the group's
+ * handed-out list until it is settled or its lease runs out. It is handed out once: a retry or a
+ * redelivery queues a new one (attempt + 1), so a late settle of this one finds it settled and does nothing.
+ */
 class MemoryDelivery implements Delivery {
   settled = false
-  expiresAt: number
+  /** The member it was handed to; undefined while queued. */
+  member: Member | undefined = undefined
+  expiresAt = 0
   /** Neighbours in the group's handed-out list. */
-  prevOut: MemoryDelivery | undefined
-  nextOut: MemoryDelivery | undefined
+  prevOut: MemoryDelivery | undefined = undefined
+  nextOut: MemoryDelivery | undefined = undefined
 
   constructor(
     private readonly transport: MemoryTransport,
     readonly group: MemoryGroup,
-    readonly member: Member,
-    readonly entry: Entry,
-    now: number,
-  ) {
-    this.expiresAt = now + member.spec.leaseMs
-  }
+    /** The envelope; for a malformed message only a carrier of the routing type. */
+    readonly carried: Envelope,
+    readonly attempt: number,
+    readonly malformed: Malformed | undefined,
+  ) {}
 
   get envelope(): Envelope | undefined {
-    return this.entry.malformed ? undefined : this.entry.envelope
+    return this.malformed ? undefined : this.carried
   }
 
-  get malformed(): { readonly raw: string; readonly error: string } | undefined {
-    return this.entry.malformed
-  }
-
-  get attempt(): number {
-    return this.entry.attempt
+  /** The same message queued again for its next attempt. */
+  again(): MemoryDelivery {
+    return new MemoryDelivery(this.transport, this.group, this.carried, this.attempt + 1, this.malformed)
   }
 
   ack(): Promise<void> {
@@ -226,17 +229,17 @@ class MemoryDelivery implements Delivery {
   }
 
   retry(delayMs: number): Promise<void> {
-    if (this.transport.release(this)) this.transport.requeue(this.group, this.entry, delayMs)
+    if (this.transport.release(this)) this.transport.requeue(this, delayMs)
     return SETTLED
   }
 
   deadLetter(reason: DeadLetterReason): Promise<void> {
-    if (this.transport.release(this)) this.transport.bury(this.group, this.entry, reason)
+    if (this.transport.release(this)) this.transport.bury(this, reason)
     return SETTLED
   }
 
   touch(): Promise<void> {
-    if (!this.settled) this.expiresAt = Date.now() + this.member.spec.leaseMs
+    if (!this.settled && this.member) this.expiresAt = Date.now() + this.member.spec.leaseMs
     return SETTLED
   }
 }
@@ -278,7 +281,7 @@ class MemoryTransport implements MemoryTransportApi {
           const group = d && this.groups.get(d.groupKey)
           if (!d || !group || !d.envelope) continue
           this.dead.delete(id)
-          group.push({ envelope: d.envelope, attempt: 1 })
+          group.push(new MemoryDelivery(this, group, d.envelope, 1, undefined))
           this.schedule(group)
           n++
         }
@@ -313,8 +316,8 @@ class MemoryTransport implements MemoryTransportApi {
       if (!group.match(type)) continue
       group.push(
         decoded.envelope
-          ? { envelope: decoded.envelope, attempt: 1 }
-          : { envelope: carrier, attempt: 1, malformed: decoded.malformed },
+          ? new MemoryDelivery(this, group, decoded.envelope, 1, undefined)
+          : new MemoryDelivery(this, group, carrier, 1, decoded.malformed),
       )
       this.schedule(group)
     }
@@ -335,7 +338,8 @@ class MemoryTransport implements MemoryTransportApi {
       this.groups.set(key, group)
       this.routes.clear()
       if (spec.startFrom === 'earliest') {
-        for (const envelope of this.retained()) if (group.match(envelope.type)) group.push({ envelope, attempt: 1 })
+        for (const envelope of this.retained())
+          if (group.match(envelope.type)) group.push(new MemoryDelivery(this, group, envelope, 1, undefined))
       }
     }
     const owner = group
@@ -380,33 +384,36 @@ class MemoryTransport implements MemoryTransportApi {
     if (d.settled) return false
     d.settled = true
     d.group.settle(d)
-    d.member.inFlight--
-    const key = d.entry.envelope.subject
+    if (d.member) d.member.inFlight--
+    const key = d.carried.subject
     if (d.group.ordered && key !== undefined) d.group.lockedKeys.delete(key)
     if (d.group.size > 0) this.schedule(d.group)
     return true
   }
 
-  requeue(group: MemoryGroup, entry: Entry, delayMs: number): void {
-    entry.attempt++
+  /** Queues `d`'s next attempt after `delayMs`. */
+  requeue(d: MemoryDelivery, delayMs: number): void {
+    const group = d.group
+    const next = d.again()
     if (delayMs <= 0) {
-      group.push(entry)
+      group.push(next)
       this.schedule(group)
     } else {
       this.later(delayMs, () => {
-        group.push(entry)
+        group.push(next)
         this.schedule(group)
       })
     }
   }
 
-  bury(group: MemoryGroup, entry: Entry, reason: DeadLetterReason): void {
+  bury(d: MemoryDelivery, reason: DeadLetterReason): void {
     const id = newEventId()
+    const group = d.group
     this.dead.set(id, {
       id,
       group: group.name,
       groupKey: `${group.name}\u0000${group.pattern}`,
-      ...(entry.malformed ? { raw: entry.malformed.raw } : { envelope: entry.envelope }),
+      ...(d.malformed ? { raw: d.malformed.raw } : { envelope: d.carried }),
       reason,
       failedAt: new Date().toISOString(),
     })
@@ -419,7 +426,7 @@ class MemoryTransport implements MemoryTransportApi {
       this.routes.set(envelope.type, targets)
     }
     for (const group of targets) {
-      group.push({ envelope, attempt: 1 })
+      group.push(new MemoryDelivery(this, group, envelope, 1, undefined))
       this.schedule(group)
     }
   }
@@ -443,12 +450,13 @@ class MemoryTransport implements MemoryTransportApi {
       if (round === DISPATCH_ROUNDS) return true
       const member = group.nextMember()
       if (!member) return false
-      const entries = group.take(member.spec.maxInFlight - member.inFlight)
-      if (entries.length === 0) return false
-      const now = Date.now()
-      const batch: MemoryDelivery[] = new Array(entries.length)
-      for (let i = 0; i < entries.length; i++) {
-        batch[i] = group.handOut(new MemoryDelivery(this, group, member, entries[i] as Entry, now))
+      const batch = group.take(member.spec.maxInFlight - member.inFlight)
+      if (batch.length === 0) return false
+      const expiresAt = Date.now() + member.spec.leaseMs
+      for (const d of batch) {
+        d.member = member
+        d.expiresAt = expiresAt
+        group.handOut(d)
       }
       member.inFlight += batch.length
       member.busy = true
@@ -495,8 +503,7 @@ class MemoryTransport implements MemoryTransportApi {
       for (const group of this.groups.values()) {
         for (const d of group.expired(now)) {
           if (this.release(d)) {
-            d.entry.attempt++
-            group.unshift(d.entry)
+            group.unshift(d.again())
             this.schedule(group)
           }
         }
