@@ -174,13 +174,9 @@ export class Consumer {
   private nextReady(): Delivery | undefined {
     const ready = this.ready
     const i = this.readyHead
-    if (i === ready.length) {
-      if (i > 0) {
-        ready.length = 0
-        this.readyHead = 0
-      }
-      return undefined
-    }
+    // An empty queue is not reset (setting an array's length is a runtime call, per event when deliveries
+    // come one at a time): the compaction below drops the taken front.
+    if (i === ready.length) return undefined
     const d = ready[i]
     ready[i] = undefined
     this.readyHead = i + 1

@@ -3,7 +3,9 @@
 // come from Web Crypto (Node >= 19, browsers and edge runtimes alike) in a pool; the monotonic
 // (msecs, seq) state follows RFC 9562 method 1 with the same bit layout as uuid's v7(). An id takes 6
 // random bytes (its last 42 bits) from the pool, plus 4 to seed `seq` when the millisecond changes.
-const pool = new Uint8Array(8192)
+// 32 KB: getRandomValues costs ~6 us per call plus ~0.2 ns per byte on Node 20 (measured), so a bigger
+// pool makes the per-call part negligible (~1.4 ns per id instead of ~4.5 with 8 KB).
+const pool = new Uint8Array(32_768)
 let next = pool.length
 let msecs = Number.NEGATIVE_INFINITY
 let seq = 0

@@ -420,10 +420,11 @@ class MemoryTransport implements MemoryTransportApi {
   }
 
   private route(envelope: Envelope): void {
-    let targets = this.routes.get(envelope.type)
+    const type = envelope.type
+    let targets = this.routes.get(type)
     if (!targets) {
-      targets = [...this.groups.values()].filter((g) => g.match(envelope.type))
-      this.routes.set(envelope.type, targets)
+      targets = [...this.groups.values()].filter((g) => g.match(type))
+      this.routes.set(type, targets)
     }
     for (const group of targets) {
       group.push(new MemoryDelivery(this, group, envelope, 1, undefined))
