@@ -268,8 +268,9 @@ class EventBus implements Bus {
       const envelope = this.envelopeFor(event, data, options, now) as Envelope<EventInput<D>>
       const batch = [envelope]
       const sent = this.publishVia ? this.publishVia(batch) : this.sendAt(batch, now)
-      // A tier that accepted at once (the memory tier) needs no promise hop.
-      return sent === SETTLED ? Promise.resolve(envelope) : sent.then(() => envelope)
+      // A tier that accepted at once (the memory tier) needs no promise hop. Promise.resolve() keeps a
+      // transport or middleware that returns no promise working, as `await` did.
+      return sent === SETTLED ? Promise.resolve(envelope) : Promise.resolve(sent).then(() => envelope)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -283,25 +284,13 @@ class EventBus implements Bus {
     try {
       // One clock read for the batch: its events share a time (their ids still increase).
       const now = Date.now()
-      let envelopes: Envelope[]
-      if (Array.isArray(first)) {
-        const outgoing = first as readonly OutgoingEvent[]
-        envelopes = new Array(outgoing.length)
-        for (let i = 0; i < outgoing.length; i++) {
-          const o = outgoing[i] as OutgoingEvent
-          envelopes[i] = this.envelopeFor(o.event, o.data, o.options, now)
-        }
-      } else {
-        const items = data ?? []
-        envelopes = new Array(items.length)
-        for (let i = 0; i < items.length; i++) {
-          envelopes[i] = this.envelopeFor(first as AnyEventDefinition, items[i], options, now)
-        }
-      }
+      const envelopes = Array.isArray(first)
+        ? (first as readonly OutgoingEvent[]).map((o) => this.envelopeFor(o.event, o.data, o.options, now))
+        : (data ?? []).map((d) => this.envelopeFor(first as AnyEventDefinition, d, options, now))
       if (envelopes.length === 0) return Promise.resolve(envelopes)
       this.assertOpen()
       const sent = this.publishVia ? this.publishVia(envelopes) : this.sendAt(envelopes, now)
-      return sent === SETTLED ? Promise.resolve(envelopes) : sent.then(() => envelopes)
+      return sent === SETTLED ? Promise.resolve(envelopes) : Promise.resolve(sent).then(() => envelopes)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -417,7 +406,7 @@ class EventBus implements Bus {
       this.collector.publishedAll(envelopes, now)
       return SETTLED
     }
-    return sent.then(() => this.collector.publishedAll(envelopes))
+    return Promise.resolve(sent).then(() => this.collector.publishedAll(envelopes))
   }
 
   private settleRequest(reply: Envelope): void {
