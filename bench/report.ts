@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 /** docs/benchmarks.md, where every bench script writes its own delimited section. */
@@ -23,6 +23,11 @@ export function writeBenchSection(name: string, markdown: string): void {
   doc =
     from >= 0 && to > from ? doc.slice(0, from) + block + doc.slice(to + end.length) : `${doc.trimEnd()}\n\n${block}\n`
   writeFileSync(BENCHMARKS_MD, doc)
+}
+
+/** The 1-minute load average now and its meaning on this machine, e.g. "load average 1.2 over 2 cores". */
+export function loadNote(): string {
+  return `load average ${loadavg()[0]?.toFixed(1)} over ${cpus().length} cores`
 }
 
 /** One line describing the machine and runtime, for the top of a section. */
