@@ -10,7 +10,7 @@ import { cpus, loadavg } from 'node:os'
 import { type AmqpTransport, amqpTransport } from '@tierbus/amqp'
 import { createBus } from '@tierbus/core'
 import { type ChannelModel, type ConfirmChannel, connect } from 'amqplib'
-import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
+import { bars, fmt, machineLine, paired, printSummary, quantile, table, writeBenchSection } from './report.js'
 import { IN_FLIGHT, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.js'
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -320,20 +320,12 @@ function rawPeak(): Promise<PeakResult> {
   })
 }
 
-async function measure(fn: () => Promise<number>): Promise<number> {
-  await fn() // warm-up
-  const rates: number[] = []
-  for (let r = 0; r < RUNS; r++) rates.push(await fn())
-  return median(rates)
-}
-
 const started = performance.now()
 const loadAtStart = loadavg()[0] ?? 0
-// Interleave raw and tierbus so drift on a shared machine hits both alike.
-const rawPub = await measure(rawPublishRun)
-const tbPub = await measure(tierbusPublish)
-const rawCon = await measure(rawConsumeRun)
-const tbCon = await measure(tierbusConsume)
+// Raw and tierbus alternate round by round, so drift on a shared machine hits both alike.
+const pub = await paired(rawPublishRun, tierbusPublish, RUNS)
+const con = await paired(rawConsumeRun, tierbusConsume, RUNS)
+const [rawPub, tbPub, rawCon, tbCon] = [pub.raw, pub.tierbus, con.raw, con.tierbus]
 const rawLat = await rawLatency()
 const tbLat = await tierbusLatency()
 const rawPk = await rawPeak()
@@ -346,11 +338,12 @@ const version = await (async () => {
   return v
 })()
 
-const pubRatio = tbPub / rawPub
-const conRatio = tbCon / rawCon
+const pubRatio = pub.ratio
+const conRatio = con.ratio
 const lat = (xs: number[]) => ({ p50: quantile(xs, 0.5), p99: quantile(xs, 0.99), max: quantile(xs, 1) })
 const rl = lat(rawLat)
 const tl = lat(tbLat)
+printSummary({ tier: 'amqp', ratios: { publish: pubRatio, consume: conRatio }, p99: { tierbus: tl.p99, raw: rl.p99 } })
 /** Held: every event handled, on time, and the backlog in the last third no larger than in the first. */
 function peakHeld(p: PeakResult): { held: boolean; first: number; last: number } {
   const third = Math.max(1, Math.floor(p.backlog.length / 3))
@@ -373,7 +366,7 @@ const peakRow = (name: string, p: PeakResult, h: ReturnType<typeof peakHeld>) =>
 ]
 
 console.log(
-  `amqp tier (RabbitMQ ${version}), ${fmt(N)} events of ~${payloadBytes} B, median of ${RUNS} runs, batches of ${BATCH}, ${IN_FLIGHT} in flight`,
+  `amqp tier (RabbitMQ ${version}), ${fmt(N)} events of ~${payloadBytes} B, ${RUNS} alternating rounds, batches of ${BATCH}, ${IN_FLIGHT} in flight`,
 )
 console.log(
   `  publish  raw ${fmt(rawPub).padStart(8)} ev/s  tierbus ${fmt(tbPub).padStart(8)} ev/s  ratio ${fmt(pubRatio, 3)}`,
@@ -403,7 +396,8 @@ writeBenchSection(
   `## AMQP tier, RabbitMQ (bench/amqp.ts)
 
 ${machineLine()}, RabbitMQ ${version} on loopback (a quorum queue per group). ${fmt(N)} events of ~${payloadBytes} bytes
-encoded; median of ${RUNS} runs after a warm-up. Both sides do the same work: zod-validate the data, JSON-encode a
+encoded; ${RUNS} rounds after a warm-up, raw and tierbus alternating
+(events/s are medians, ratios the median of per-round ratios). Both sides do the same work: zod-validate the data, JSON-encode a
 CloudEvents envelope, publish persistent to a topic exchange on a confirm channel and wait for every broker confirm
 (${fmt(BATCH)} in flight, awaited per batch); consume from the group's quorum queue with prefetch ${IN_FLIGHT}, decode +
 validate + \`basic.ack\` each message. The raw side is amqplib alone; tierbus adds its consumer runtime

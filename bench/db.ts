@@ -28,7 +28,7 @@ import {
 import pg from 'pg'
 import { z } from 'zod'
 import type { PeakReport } from './db-peak-consumer.js'
-import { bars, fmt, loadNote, machineLine, median, quantile, writeBenchSection } from './report.js'
+import { bars, fmt, loadNote, machineLine, median, printSummary, quantile, writeBenchSection } from './report.js'
 import { IN_FLIGHT, now, Task, sample as task } from './workload.js'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -582,6 +582,12 @@ async function main(): Promise<void> {
       ]
       for (const [label, r] of lat) console.log(latencyLine(label, r))
     }
+    if (pub && push?.['fan-out'])
+      printSummary({
+        tier: 'db-realtime',
+        ratios: { 'publish single': pub.ratioSingle, 'publish batched': pub.ratioBatch },
+        p99: { tierbus: push['fan-out'].commitP99 },
+      })
     const drain = ONLY.has('sustained') ? await onBoth(sustained) : undefined
     if (drain)
       for (const d of DESIGNS)

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { createBus } from '@tierbus/core'
 import { type NatsTransport, natsTransport } from '@tierbus/nats'
 import { AckPolicy, connect, DeliverPolicy, type NatsConnection, nanos } from 'nats'
-import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
+import { bars, fmt, machineLine, paired, printSummary, quantile, table, writeBenchSection } from './report.js'
 import { IN_FLIGHT, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.js'
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
@@ -222,31 +222,24 @@ async function rawLatency(): Promise<number[]> {
   return latencies
 }
 
-async function measure(fn: () => Promise<number>): Promise<number> {
-  await fn() // warm-up
-  const rates: number[] = []
-  for (let r = 0; r < RUNS; r++) rates.push(await fn())
-  return median(rates)
-}
-
 const started = performance.now()
-// Interleave raw and tierbus so drift on a shared machine hits both alike.
-const rawPub = await measure(rawPublishRun)
-const tbPub = await measure(tierbusPublish)
-const rawCon = await measure(rawConsumeRun)
-const tbCon = await measure(tierbusConsume)
+// Raw and tierbus alternate round by round, so drift on a shared machine hits both alike.
+const pub = await paired(rawPublishRun, tierbusPublish, RUNS)
+const con = await paired(rawConsumeRun, tierbusConsume, RUNS)
+const [rawPub, tbPub, rawCon, tbCon] = [pub.raw, pub.tierbus, con.raw, con.tierbus]
 const rawLat = await rawLatency()
 const tbLat = await tierbusLatency()
 const payloadBytes = Buffer.byteLength(envelopeBytes(0).body)
 
-const pubRatio = tbPub / rawPub
-const conRatio = tbCon / rawCon
+const pubRatio = pub.ratio
+const conRatio = con.ratio
 const lat = (xs: number[]) => ({ p50: quantile(xs, 0.5), p99: quantile(xs, 0.99), max: quantile(xs, 1) })
 const rl = lat(rawLat)
 const tl = lat(tbLat)
+printSummary({ tier: 'nats', ratios: { publish: pubRatio, consume: conRatio }, p99: { tierbus: tl.p99, raw: rl.p99 } })
 
 console.log(
-  `nats tier, ${fmt(N)} events of ~${payloadBytes} B, median of ${RUNS} runs, batches of ${BATCH}, ${IN_FLIGHT} in flight`,
+  `nats tier, ${fmt(N)} events of ~${payloadBytes} B, ${RUNS} alternating rounds, batches of ${BATCH}, ${IN_FLIGHT} in flight`,
 )
 console.log(
   `  publish  raw ${fmt(rawPub).padStart(8)} ev/s  tierbus ${fmt(tbPub).padStart(8)} ev/s  ratio ${fmt(pubRatio, 3)}`,
@@ -272,7 +265,8 @@ ${machineLine()}, nats-server ${await (
       await nc.close()
       return v
     }
-  )()} on loopback (file storage). ${fmt(N)} events of ~${payloadBytes} bytes encoded; median of ${RUNS} runs after a warm-up.
+  )()} on loopback (file storage). ${fmt(N)} events of ~${payloadBytes} bytes encoded; ${RUNS} rounds after a warm-up, raw and tierbus alternating
+(events/s are medians, ratios the median of per-round ratios).
 Both sides do the same work: zod-validate the data, JSON-encode a CloudEvents envelope, \`js.publish\` with a
 \`Nats-Msg-Id\` (${fmt(BATCH)} publishes in flight, awaited per batch); consume with a durable pull consumer,
 ${IN_FLIGHT} messages in flight, decode + validate + explicit ack. The raw side uses \`consumer.consume()\`;

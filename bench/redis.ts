@@ -9,14 +9,14 @@ import { randomUUID } from 'node:crypto'
 import { createBus, newEventId } from '@tierbus/core'
 import { type RedisStreamsTransport, redisTransport } from '@tierbus/redis-streams'
 import { Redis } from 'ioredis'
-import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
+import { bars, fmt, machineLine, paired, printSummary, quantile, table, writeBenchSection } from './report.js'
 import { IN_FLIGHT, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const N_SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 5_000)
 const N_PIPELINED = Number(process.env.BENCH_EVENTS ?? 50_000)
 const N_CONSUME = Number(process.env.BENCH_CONSUME ?? 40_000)
-const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const BATCH = 500
 const CONSUMERS = 4
 const token = () => `tbbench:${randomUUID().slice(0, 8)}`
@@ -277,29 +277,30 @@ async function rawConsume(): Promise<number> {
 
 // ---- run ----
 
-async function medianOf(fn: () => Promise<number>): Promise<number> {
-  await fn() // warm-up
-  const runs: number[] = []
-  for (let i = 0; i < RUNS; i++) runs.push(await fn())
-  return median(runs)
-}
-
 const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? '?'
 console.log(
-  `Redis ${redisVersion} at ${REDIS_URL}; ${payloadBytes}-byte envelopes; median of ${RUNS} runs after a warm-up`,
+  `Redis ${redisVersion} at ${REDIS_URL}; ${payloadBytes}-byte envelopes; ${RUNS} alternating rounds after a warm-up`,
 )
-const rawSeq = await medianOf(() => rawPublish('sequential'))
-const tbSeq = await medianOf(() => tierbusPublish('sequential'))
-console.log(`sequential publish: raw ${fmt(rawSeq)}/s, tierbus ${fmt(tbSeq)}/s, ratio ${(tbSeq / rawSeq).toFixed(2)}`)
-const rawPipe = await medianOf(() => rawPublish('pipelined'))
-const tbPipe = await medianOf(() => tierbusPublish('pipelined'))
-console.log(
-  `pipelined publish (${BATCH}/batch): raw ${fmt(rawPipe)}/s, tierbus ${fmt(tbPipe)}/s, ratio ${(tbPipe / rawPipe).toFixed(2)}`,
+const seq = await paired(
+  () => rawPublish('sequential'),
+  () => tierbusPublish('sequential'),
+  RUNS,
 )
-const rawCons = await medianOf(rawConsume)
-const tbCons = await medianOf(tierbusConsume)
+const [rawSeq, tbSeq] = [seq.raw, seq.tierbus]
+console.log(`sequential publish: raw ${fmt(rawSeq)}/s, tierbus ${fmt(tbSeq)}/s, ratio ${seq.ratio.toFixed(2)}`)
+const pipe = await paired(
+  () => rawPublish('pipelined'),
+  () => tierbusPublish('pipelined'),
+  RUNS,
+)
+const [rawPipe, tbPipe] = [pipe.raw, pipe.tierbus]
 console.log(
-  `consume, ${CONSUMERS} consumers: raw ${fmt(rawCons)}/s, tierbus ${fmt(tbCons)}/s, ratio ${(tbCons / rawCons).toFixed(2)}`,
+  `pipelined publish (${BATCH}/batch): raw ${fmt(rawPipe)}/s, tierbus ${fmt(tbPipe)}/s, ratio ${pipe.ratio.toFixed(2)}`,
+)
+const cons = await paired(rawConsume, tierbusConsume, RUNS)
+const [rawCons, tbCons] = [cons.raw, cons.tierbus]
+console.log(
+  `consume, ${CONSUMERS} consumers: raw ${fmt(rawCons)}/s, tierbus ${fmt(tbCons)}/s, ratio ${cons.ratio.toFixed(2)}`,
 )
 const rawLat = await rawLatency()
 console.log(
@@ -310,14 +311,19 @@ console.log(
   `end-to-end at ${fmt(RATE)}/s for ${LATENCY_SECONDS} s: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, max ${lat.max.toFixed(2)} ms (${fmt(lat.count)} events)`,
 )
 await admin.quit()
+printSummary({
+  tier: 'redis',
+  ratios: { 'publish sequential': seq.ratio, 'publish pipelined': pipe.ratio, consume: cons.ratio },
+  p99: { tierbus: lat.p99, raw: rawLat.p99 },
+})
 
 const verdict = (ok: boolean) => (ok ? '**met**' : '**not met**')
 writeBenchSection(
   'redis',
   `## Redis Streams tier (bench/redis.ts)
 
-${machineLine()}, Redis ${redisVersion} on loopback, ioredis 6. Envelopes of ${payloadBytes} bytes; median of ${RUNS} runs after
-a warm-up. Both sides do the same work per event: zod-validate the data, build and JSON-encode a CloudEvents
+${machineLine()}, Redis ${redisVersion} on loopback, ioredis 6. Envelopes of ${payloadBytes} bytes; ${RUNS} rounds after a warm-up,
+raw and tierbus alternating (events/s are medians, ratios the median of per-round ratios). Both sides do the same work per event: zod-validate the data, build and JSON-encode a CloudEvents
 envelope with a UUIDv7 id, \`XADD <stream> MAXLEN ~ 100000 * payload <json>\`. Sequential: ${fmt(N_SEQUENTIAL)} publishes, each
 awaited. Pipelined: ${fmt(N_PIPELINED)} events in batches of ${BATCH} (raw: one ioredis pipeline per batch; tierbus:
 \`publishBatch\`, one pipeline). Consume: ${fmt(N_CONSUME)} retained events drained by ${CONSUMERS} consumers of one group,
@@ -329,9 +335,9 @@ tierbus: 4 subscriptions with core's consumer runtime, coalesced XACKs). Latency
 ${table(
   ['path', 'raw ioredis events/s', 'tierbus events/s', 'ratio'],
   [
-    ['publish, sequential', fmt(rawSeq), fmt(tbSeq), (tbSeq / rawSeq).toFixed(2)],
-    [`publish, pipelined (${BATCH}/batch)`, fmt(rawPipe), fmt(tbPipe), (tbPipe / rawPipe).toFixed(2)],
-    [`consume, ${CONSUMERS} consumers`, fmt(rawCons), fmt(tbCons), (tbCons / rawCons).toFixed(2)],
+    ['publish, sequential', fmt(rawSeq), fmt(tbSeq), seq.ratio.toFixed(2)],
+    [`publish, pipelined (${BATCH}/batch)`, fmt(rawPipe), fmt(tbPipe), pipe.ratio.toFixed(2)],
+    [`consume, ${CONSUMERS} consumers`, fmt(rawCons), fmt(tbCons), cons.ratio.toFixed(2)],
   ],
 )}
 
@@ -362,7 +368,7 @@ ${table(
   ],
 )}
 
-Aims: publish ratio ≥ 0.9 — sequential ${verdict(tbSeq / rawSeq >= 0.9)} (${(tbSeq / rawSeq).toFixed(2)}), pipelined ${verdict(tbPipe / rawPipe >= 0.9)} (${(tbPipe / rawPipe).toFixed(2)});
+Aims: publish ratio ≥ 0.9 — sequential ${verdict(seq.ratio >= 0.9)} (${seq.ratio.toFixed(2)}), pipelined ${verdict(pipe.ratio >= 0.9)} (${pipe.ratio.toFixed(2)});
 p99 < 5 ms ${verdict(lat.p99 < 5)}; ≥ 30,000 events/s pipelined ${verdict(tbPipe >= 30_000)} (${fmt(tbPipe)}/s).`,
 )
 console.log('wrote the redis section of docs/benchmarks.md')

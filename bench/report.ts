@@ -71,3 +71,56 @@ export function bars(rows: ReadonlyArray<readonly [string, number]>, unit: strin
     '```',
   ].join('\n')
 }
+
+/** Raw and tierbus measured in alternating rounds: their medians and the median of the per-round ratios. */
+export interface Paired {
+  readonly raw: number
+  readonly tierbus: number
+  /** Median of tierbus / raw over the rounds (each round's pair ran back to back). */
+  readonly ratio: number
+  readonly ratios: readonly number[]
+}
+
+/**
+ * Runs `raw` and `tierbus` (each returns events/s) once each as a warm-up, then `runs` rounds of both,
+ * swapping which goes first every round, so drift on a shared machine hits both alike. Comparing the
+ * median of all raw runs with the median of all tierbus runs taken minutes apart measured mostly the
+ * neighbours; a per-round ratio compares runs seconds apart.
+ */
+export async function paired(
+  raw: () => Promise<number>,
+  tierbus: () => Promise<number>,
+  runs: number,
+): Promise<Paired> {
+  await raw()
+  await tierbus()
+  const raws: number[] = []
+  const tbs: number[] = []
+  for (let r = 0; r < runs; r++) {
+    if (r % 2 === 0) {
+      raws.push(await raw())
+      tbs.push(await tierbus())
+    } else {
+      tbs.push(await tierbus())
+      raws.push(await raw())
+    }
+  }
+  const ratios = tbs.map((t, i) => t / (raws[i] ?? Number.NaN))
+  return { raw: median(raws), tierbus: median(tbs), ratio: median(ratios), ratios }
+}
+
+/** The figures of one bench run that `bench/runs.ts` collects, printed as one `BENCH-SUMMARY {json}` line. */
+export interface BenchSummary {
+  readonly tier: string
+  /** tierbus / raw, per path (e.g. publish, consume). */
+  readonly ratios: Readonly<Record<string, number>>
+  /** End-to-end p99 ms of tierbus and of the raw client, when the bench measures both. */
+  readonly p99?: { readonly tierbus: number; readonly raw?: number }
+  /** Other figures worth tracking across runs (events/s and the like). */
+  readonly figures?: Readonly<Record<string, number>>
+}
+
+/** Prints the machine-readable summary line of a bench run (read by bench/runs.ts). */
+export function printSummary(summary: BenchSummary): void {
+  console.log(`BENCH-SUMMARY ${JSON.stringify({ ...summary, load: loadavg()[0] })}`)
+}

@@ -12,7 +12,7 @@ import { DeleteMessageBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, S
 import { createBus, defineEvent, type Envelope, encodeEnvelope } from '@tierbus/core'
 import { queueNames, type SqsTransport, sqsTransport } from '@tierbus/sqs-sns'
 import { z } from 'zod'
-import { bars, fmt, machineLine, median, quantile, table, writeBenchSection } from './report.js'
+import { bars, fmt, machineLine, median, printSummary, quantile, table, writeBenchSection } from './report.js'
 
 const N = Number(process.env.BENCH_EVENTS ?? 10_000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
@@ -296,8 +296,10 @@ const byCommand = [...rounds[rounds.length - 1]!.tbRequests]
   .sort((a, b) => b[1] - a[1])
   .map(([c, n]) => `${c.replace(/Command$/, '')} ${fmt(n / N, 3)}`)
   .join(', ')
-const publishRatio = result.tbPublish / result.rawPublish
-const consumeRatio = result.tbConsume / result.rawConsume
+// Each round ran raw and tierbus back to back: the ratio is the median of the per-round ratios.
+const publishRatio = m((r) => r.tbPublish / r.rawPublish)
+const consumeRatio = m((r) => r.tbConsume / r.rawConsume)
+printSummary({ tier: 'sqs-sns', ratios: { publish: publishRatio, consume: consumeRatio }, p99: { tierbus: lat.p99 } })
 console.log(`sqs-sns tier on fauxqs, ${fmt(N)} events of ${payloadBytes} B encoded, median of ${RUNS} runs`)
 console.log(
   `  publish  raw ${fmt(result.rawPublish)} events/s, tierbus ${fmt(result.tbPublish)} events/s, ratio ${fmt(publishRatio, 3)}`,
