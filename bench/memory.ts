@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events'
 import { cpus, loadavg } from 'node:os'
 import { createBus, defineEvent, memoryTransport } from '@tierbus/core'
 import { z } from 'zod'
-import { bars, fmt, machineLine, median, table, writeBenchSection } from './report.js'
+import { bars, fmt, machineLine, median, printSummary, table, writeBenchSection } from './report.js'
 
 const N = Number(process.env.BENCH_EVENTS ?? 100_000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
@@ -142,6 +142,17 @@ console.log(
 console.log(
   `  aim >= 500,000 events/s one at a time: ${verdict(single, 500_000)}; aim >= 1,000,000 batched: ${verdict(batch, 1_000_000)}`,
 )
+
+printSummary({
+  tier: 'memory',
+  ratios: {},
+  figures: {
+    'one at a time, events/s (wall)': single.rate,
+    'one at a time, events/CPU-s': perCpuSecond(single.cpuUs),
+    'batched, events/s (wall)': batch.rate,
+    'batched, events/CPU-s': perCpuSecond(batch.cpuUs),
+  },
+})
 
 writeBenchSection(
   'memory',
