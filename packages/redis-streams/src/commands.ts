@@ -141,6 +141,36 @@ export function evalScript(
 }
 
 /**
+ * Lua shared by the reclaim scripts: `reclaim(stream)` claims up to `want` entries of one stream idle for
+ * `minIdle`, following its XAUTOCLAIM cursor, into `out` as `{stream, id, fields, deliveries}`, and acks
+ * pending ids whose entry was trimmed away (counted in `trimmed`). Expects the locals group, consumer,
+ * minIdle, want, out and trimmed.
+ */
+const LUA_RECLAIM_STREAM = `local function reclaim(stream)
+  local cursor = '0-0'
+  for round = 1, 10 do
+    local r = redis.pcall('XAUTOCLAIM', stream, group, consumer, minIdle, cursor, 'COUNT', want)
+    if type(r) ~= 'table' or r.err then break end
+    for _, e in ipairs(r[2]) do
+      local p = redis.call('XPENDING', stream, group, e[1], e[1], 1)
+      local deliveries = 1
+      if p[1] then deliveries = p[1][4] end
+      out[#out + 1] = { stream, e[1], e[2], deliveries }
+      want = want - 1
+    end
+    if r[3] then
+      for _, id in ipairs(r[3]) do
+        redis.call('XACK', stream, group, id)
+        trimmed = trimmed + 1
+      end
+    end
+    cursor = r[1]
+    if cursor == '0-0' or want <= 0 then break end
+  end
+end
+`
+
+/**
  * Claims entries whose lease ran out (idle >= min-idle) across the given streams, up to `count` in all,
  * following each stream's XAUTOCLAIM cursor. Returns `{ {stream, id, fields, deliveries}..., trimmed }`:
  * `deliveries` is the entry's delivery count after the claim (the next `attempt`); `trimmed` counts
@@ -152,28 +182,9 @@ export const RECLAIM_SCRIPT = `
 local group, consumer, minIdle = ARGV[1], ARGV[2], ARGV[3]
 local want = tonumber(ARGV[4])
 local out, trimmed = {}, 0
-for k = 1, #KEYS do
+${LUA_RECLAIM_STREAM}for k = 1, #KEYS do
   if want <= 0 then break end
-  local cursor = '0-0'
-  for round = 1, 10 do
-    local r = redis.pcall('XAUTOCLAIM', KEYS[k], group, consumer, minIdle, cursor, 'COUNT', want)
-    if type(r) ~= 'table' or r.err then break end
-    for _, e in ipairs(r[2]) do
-      local p = redis.call('XPENDING', KEYS[k], group, e[1], e[1], 1)
-      local deliveries = 1
-      if p[1] then deliveries = p[1][4] end
-      out[#out + 1] = { KEYS[k], e[1], e[2], deliveries }
-      want = want - 1
-    end
-    if r[3] then
-      for _, id in ipairs(r[3]) do
-        redis.call('XACK', KEYS[k], group, id)
-        trimmed = trimmed + 1
-      end
-    end
-    cursor = r[1]
-    if cursor == '0-0' or want <= 0 then break end
-  end
+  reclaim(KEYS[k])
 end
 return { out, trimmed }
 `
@@ -401,7 +412,7 @@ export const ORDERED_RECLAIM_SCRIPT = `
 local group, consumer, minIdle = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local want = tonumber(ARGV[4])
 local out, trimmed, busy = {}, 0, {}
-local function foreign(stream)
+${LUA_RECLAIM_STREAM}local function foreign(stream)
   local n, young = 0, false
   local p = redis.pcall('XPENDING', stream, group, '-', '+', 10000)
   if type(p) == 'table' and not p.err then
@@ -419,26 +430,7 @@ for k = 1, #KEYS do
   if young or want <= 0 then
     if before > 0 then busy[#busy + 1] = KEYS[k] end
   else
-    local cursor = '0-0'
-    for round = 1, 10 do
-      local r = redis.pcall('XAUTOCLAIM', KEYS[k], group, consumer, minIdle, cursor, 'COUNT', want)
-      if type(r) ~= 'table' or r.err then break end
-      for _, e in ipairs(r[2]) do
-        local q = redis.call('XPENDING', KEYS[k], group, e[1], e[1], 1)
-        local deliveries = 1
-        if q[1] then deliveries = q[1][4] end
-        out[#out + 1] = { KEYS[k], e[1], e[2], deliveries }
-        want = want - 1
-      end
-      if r[3] then
-        for _, id in ipairs(r[3]) do
-          redis.call('XACK', KEYS[k], group, id)
-          trimmed = trimmed + 1
-        end
-      end
-      cursor = r[1]
-      if cursor == '0-0' or want <= 0 then break end
-    end
+    reclaim(KEYS[k])
     if before > 0 and foreign(KEYS[k]) > 0 then busy[#busy + 1] = KEYS[k] end
   end
 end
