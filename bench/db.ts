@@ -29,7 +29,7 @@ import pg from 'pg'
 import { z } from 'zod'
 import type { PeakReport } from './db-peak-consumer.js'
 import { bars, fmt, loadNote, machineLine, median, printSummary, quantile, writeBenchSection } from './report.js'
-import { IN_FLIGHT, now, Task, sample as task } from './workload.js'
+import { Feedback, IN_FLIGHT, now, feedback as sample, Task, sample as task } from './workload.js'
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 300)
@@ -56,23 +56,6 @@ const ORDERED_LIMIT_MS = 120_000
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'publish,latency,sustained,peak,pglite,ordered').split(','))
 const FULL = ONLY.size === 6
 
-const Feedback = defineEvent(
-  'feedback.created',
-  z.object({
-    feedbackId: z.string(),
-    projectId: z.string(),
-    text: z.string(),
-    score: z.number(),
-    tags: z.array(z.string()),
-  }),
-)
-const sample = (i: number) => ({
-  feedbackId: `fb-${i}`,
-  projectId: 'p-1',
-  text: 'x'.repeat(900),
-  score: i % 5,
-  tags: ['ui', 'export', 'billing'],
-})
 const payloadBytes = Buffer.byteLength(JSON.stringify(sample(0)))
 const schema = `bench_${Math.random().toString(36).slice(2, 8)}`
 /**

@@ -9,30 +9,13 @@
  */
 import { EventEmitter } from 'node:events'
 import { cpus, loadavg } from 'node:os'
-import { createBus, defineEvent, memoryTransport } from '@tierbus/core'
-import { z } from 'zod'
+import { createBus, memoryTransport } from '@tierbus/core'
 import { bars, fmt, machineLine, median, printSummary, table, writeBenchSection } from './report.js'
+import { Feedback, feedback as sample } from './workload.js'
 
 const N = Number(process.env.BENCH_EVENTS ?? 100_000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 
-const Feedback = defineEvent(
-  'feedback.created',
-  z.object({
-    feedbackId: z.string(),
-    projectId: z.string(),
-    text: z.string(),
-    score: z.number(),
-    tags: z.array(z.string()),
-  }),
-)
-const sample = (i: number) => ({
-  feedbackId: `fb-${i}`,
-  projectId: 'p-1',
-  text: 'x'.repeat(900),
-  score: i % 5,
-  tags: ['ui', 'export', 'billing'],
-})
 const payloadBytes = Buffer.byteLength(JSON.stringify(sample(0)))
 // 1,000 distinct payloads reused in turn: as in an app, payloads die young instead of 100 MB staying
 // live for the whole run (which would make every major GC, of raw and tierbus alike, scan them).

@@ -16,6 +16,27 @@ export const sample = (i: number, sentAt = 0) => ({
   sentAt,
 })
 
+/** The ~1 KB feedback event of the memory and db benches (SignalsLoop's queue evaluation). */
+export const Feedback = defineEvent(
+  'feedback.created',
+  z.object({
+    feedbackId: z.string(),
+    projectId: z.string(),
+    text: z.string(),
+    score: z.number(),
+    tags: z.array(z.string()),
+  }),
+)
+
+/** The i-th feedback event's data. */
+export const feedback = (i: number) => ({
+  feedbackId: `fb-${i}`,
+  projectId: 'p-1',
+  text: 'x'.repeat(900),
+  score: i % 5,
+  tags: ['ui', 'export', 'billing'],
+})
+
 /** A sub-millisecond wall clock shared by the sending and receiving side of one process. */
 export const now = () => performance.timeOrigin + performance.now()
 
