@@ -1,4 +1,4 @@
-import type { DbFunction, DbRow } from './statements.js'
+import type { DbFunction, DbRow, EventRow } from './statements.js'
 
 /**
  * What the transport needs from a database client. Small on purpose: every operation is one call of a
@@ -11,6 +11,12 @@ export interface DbDriver {
   readonly schema: string
   /** Calls a tierbus SQL function with arguments in `DB_FUNCTIONS[fn].params` order. */
   call(fn: DbFunction, args: readonly unknown[]): Promise<DbRow[]>
+  /**
+   * Optional: stores one event with `insertEventSql` (a plain INSERT, the columns as parameters). The same rows
+   * and trigger as `call('publish', ...)` for one envelope, and cheaper; a driver without it publishes through
+   * `publish`.
+   */
+  insertEvent?(row: EventRow): Promise<void>
   /**
    * Starts the push channel (LISTEN/NOTIFY, Realtime). `onHint` receives a wake-up hint: space-separated
    * event types, or `*` meaning "anything may have changed" (after a reconnect). Resolves to a stop function.

@@ -812,6 +812,27 @@ END $$;
 {{PRUNE_GRANTS}}
 `
 
+// Migration 8: no NOTIFY for a statement that wrote no deliveries (no group matched its events). Only
+// subscriptions listen, and they wake for deliveries; a group created later copies older events itself
+// (backfill), so nothing waits for such a notification. Saves a NOTIFY per publish nobody consumes, and the
+// wake-ups of listeners whose patterns never match.
+const QUIET_NOTIFY = String.raw`
+CREATE OR REPLACE FUNCTION {{S}}.events_written() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE v_types text; v_written integer;
+BEGIN
+  INSERT INTO {{S}}.deliveries (group_id, seq, subject, available_at)
+  SELECT g.id, n.seq, n.subject, coalesce(n.deliver_at, now())
+  FROM new_events n JOIN {{S}}.groups g ON starts_with(n.type, g.type_prefix) AND n.type ~ g.pattern_regex;
+  GET DIAGNOSTICS v_written = ROW_COUNT;
+  IF v_written = 0 THEN RETURN NULL; END IF;
+  SELECT string_agg(DISTINCT n.type, ' ') INTO v_types FROM new_events n;
+  IF v_types IS NULL THEN RETURN NULL; END IF;
+  IF octet_length(v_types) > 7000 THEN v_types := '*'; END IF;
+  PERFORM pg_notify('{{CHANNEL}}', v_types);
+  RETURN NULL;
+END $$;
+`
+
 /** The tables tierbus creates in its schema (migration 1 and the prelude). */
 const PAYLOADS = String.raw`
 -- Claim-check bodies (events too big for a row of their own): the JSON text of the data, kept until
@@ -954,6 +975,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       functionGrantsSql(['prune(bigint, bigint, bigint, integer)'], true),
     ),
   },
+  { version: 8, name: 'no NOTIFY for events no group receives', sql: QUIET_NOTIFY },
 ])
 
 /** The SQL of every migration for `schema`, e.g. to paste into a Supabase migration file. */

@@ -10,5 +10,7 @@ import type { DbDriver } from './driver.js'
 export function observedDriver(driver: DbDriver, state: ConnectionState): DbDriver {
   const observed: DbDriver = Object.create(driver)
   observed.call = (fn, args) => state.observe(driver.call(fn, args), isDatabaseUnreachable)
+  const insertEvent = driver.insertEvent
+  if (insertEvent) observed.insertEvent = (row) => state.observe(insertEvent.call(driver, row), isDatabaseUnreachable)
   return observed
 }

@@ -5,7 +5,7 @@ import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
 import { type PoolerMode, poolerModeOf } from './pooler.js'
 import { channelOf } from './schema-name.js'
-import { DB_FUNCTIONS, type DbFunction, functionCallSql, migratedVersionSql } from './statements.js'
+import { DB_FUNCTIONS, type DbFunction, functionCallSql, insertEventSql, migratedVersionSql } from './statements.js'
 
 /** One statement as the pg driver sends it: unnamed unless `name` is given. */
 export interface PgQueryConfig {
@@ -113,6 +113,9 @@ export async function pgDriver(schema: string, driverOptions: PgDriverOptions): 
     }
     return s
   }
+  const insertText = insertEventSql(schema)
+  const insert: PgQueryConfig =
+    pooler === 'transaction' ? { text: insertText } : { name: `tierbus_${schema}_insert_event`, text: insertText }
   let closed = false
 
   return {
@@ -131,6 +134,13 @@ export async function pgDriver(schema: string, driverOptions: PgDriverOptions): 
         return result.rows
       } catch (err) {
         throw dbError(err, `postgres ${fn}`, schema)
+      }
+    },
+    async insertEvent(row) {
+      try {
+        await pool.query({ ...insert, values: row })
+      } catch (err) {
+        throw dbError(err, 'postgres publish', schema)
       }
     },
     async check() {

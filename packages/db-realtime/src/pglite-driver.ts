@@ -3,7 +3,7 @@ import { renameDeprecatedOptions } from '@tierbus/core/adapter'
 import { dbError } from './db-errors.js'
 import type { DbDriver } from './driver.js'
 import { channelOf } from './schema-name.js'
-import { type DbFunction, functionCallSql, migratedVersionSql } from './statements.js'
+import { type DbFunction, functionCallSql, insertEventSql, migratedVersionSql } from './statements.js'
 
 /**
  * What tierbus uses of a PGlite database (a real `PGlite` fits): queries, LISTEN, and closing one it opened.
@@ -60,6 +60,7 @@ export function pgliteDriver(schema: string, db: PgliteLike, owned: boolean): Db
     }
     return t
   }
+  const insertText = insertEventSql(schema)
   let closed = false
   return {
     kind: 'pglite',
@@ -69,6 +70,13 @@ export function pgliteDriver(schema: string, db: PgliteLike, owned: boolean): Db
         return (await db.query<Record<string, unknown>>(textFor(fn), args as unknown[])).rows
       } catch (err) {
         throw dbError(err, `pglite ${fn}`, schema)
+      }
+    },
+    async insertEvent(row) {
+      try {
+        await db.query(insertText, row)
+      } catch (err) {
+        throw dbError(err, 'pglite publish', schema)
       }
     },
     async check() {

@@ -50,6 +50,42 @@ export function publishSql(schema: string): string {
   return `SELECT ${quoteSchema(schema)}.publish(p_events => $1::jsonb) AS value`
 }
 
+/**
+ * The CloudEvents attributes stored in their own columns (or implied, `datacontenttype`); every other attribute
+ * goes to `extras`. The same list as the `publish` SQL function's `e - ARRAY[...]`.
+ */
+export const COLUMN_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'specversion',
+  'id',
+  'type',
+  'subject',
+  'source',
+  'time',
+  'datacontenttype',
+  'data',
+])
+
+/** One event as `insertEventSql` takes it: id, type, subject, source, time, data (JSON), extras (JSON), deliver_at. */
+export type EventRow = [
+  id: string,
+  type: string,
+  subject: string | null,
+  source: string,
+  time: string,
+  data: string | null,
+  extras: string,
+  deliverAt: string | null,
+]
+
+/**
+ * One event stored with a plain INSERT, the columns as parameters: what `publish` does for one envelope (same
+ * rows, same trigger, an id already stored is skipped), without Postgres decoding the whole envelope from a JSON
+ * array argument first. Single-event publishes on pg and PGlite use it; Supabase calls `publish` over RPC.
+ */
+export function insertEventSql(schema: string): string {
+  return `INSERT INTO ${quoteSchema(schema)}.events (id, type, subject, source, time, data, extras, deliver_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`
+}
+
 /** Checks that a schema has been migrated: the latest applied migration version. */
 export function migratedVersionSql(schema: string): string {
   return `SELECT max(version) AS value FROM ${quoteSchema(schema)}.migrations`

@@ -42,6 +42,7 @@ import {
   RETENTION_DEFAULTS,
   type RetentionPolicy,
 } from './retention.js'
+import { COLUMN_ATTRIBUTES, type EventRow } from './statements.js'
 import { DbSubscription, type SubscriptionHost } from './subscription.js'
 
 /** Tier 1 capabilities: durable log, replay, per-key order, delays; 1 MiB envelopes (rows stay TOAST-friendly and fit PostgREST bodies). */
@@ -100,6 +101,30 @@ export function encodeForJsonb(envelope: Envelope, maxBytes: number, tier: strin
     )
   }
   return text
+}
+
+/**
+ * One envelope as the columns of its events row (what the `publish` SQL function extracts from its JSON), after
+ * the checks of `encodeForJsonb`: the single-event publish path sends these instead of a JSON array to decode.
+ */
+export function eventRowOf(envelope: Envelope, maxBytes: number, tier: string): EventRow {
+  encodeForJsonb(envelope, maxBytes, tier)
+  const extras: Record<string, unknown> = {}
+  for (const key in envelope) {
+    if (!COLUMN_ATTRIBUTES.has(key)) extras[key] = (envelope as unknown as Record<string, unknown>)[key]
+  }
+  const data = envelope.data === undefined ? null : JSON.stringify(envelope.data)
+  const deliverAt = typeof envelope.deliverat === 'string' ? envelope.deliverat : null
+  return [
+    envelope.id,
+    envelope.type,
+    envelope.subject ?? null,
+    envelope.source,
+    envelope.time,
+    data,
+    JSON.stringify(extras),
+    deliverAt,
+  ]
 }
 
 /**
@@ -266,6 +291,11 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   }
 
   private async insert(batch: readonly Envelope[]): Promise<void> {
+    const [only] = batch
+    if (batch.length === 1 && only && this.driver.insertEvent) {
+      await this.driver.insertEvent(eventRowOf(only, this.capabilities.maxPayloadBytes, this.name))
+      return
+    }
     const chunk = DB_REALTIME_DEFAULTS.publishChunk
     for (let i = 0; i < batch.length; i += chunk) {
       const parts = batch

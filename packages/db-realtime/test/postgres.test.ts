@@ -149,6 +149,62 @@ describe('postgres transport', () => {
     expect(seen.map((x) => (x.data as { n: number }).n)).toEqual([1, 2])
   })
 
+  it('stores a single publish (a plain INSERT of the columns) exactly as a batch (the publish function): every attribute round-trips', async () => {
+    const t = await transport()
+    const type = `${uniqueToken('row')}.x`
+    const attrs = {
+      subject: 'order/7',
+      dataversion: 3,
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      deliverat: new Date(Date.now() - 1_000).toISOString(),
+    }
+    const single = envelope(type, 1, attrs)
+    const batched = [envelope(type, 2, attrs), envelope(type, 3)]
+    await t.publish([single])
+    await t.publish([single]) // the same id again: skipped, as in a batch
+    await t.publish(batched)
+    const seen: Envelope[] = []
+    await t.replay({ pattern: type }, (x) => void seen.push(x))
+    expect(seen).toEqual([single, ...batched])
+    const rows = await pool().query(
+      `SELECT id, subject, extras, deliver_at IS NOT NULL AS delayed FROM "${t.schema}".events WHERE type = $1 ORDER BY seq`,
+      [type],
+    )
+    const [one, two] = rows.rows
+    expect(rows.rows).toHaveLength(3)
+    expect({ ...one, id: undefined }).toEqual({ ...two, id: undefined })
+    expect(one).toMatchObject({
+      subject: 'order/7',
+      delayed: true,
+      extras: { dataversion: 3, deliverat: attrs.deliverat },
+    })
+  })
+
+  it('sends NOTIFY only for events that some group receives', async () => {
+    const t = await transport()
+    const type = `${uniqueToken('quiet')}.x`
+    const listener = new pg.Client({ connectionString: DATABASE_URL })
+    await listener.connect()
+    cleanups.push(() => listener.end())
+    const heard: string[] = []
+    listener.on('notification', (m) => void heard.push(m.payload ?? ''))
+    await listener.query(`LISTEN "${t.schema}_events"`)
+    await t.publish([envelope(type, 1)])
+    await t.publish([envelope(type, 2), envelope(type, 3)])
+    const bus = createBus({ transport: t, source: 'test', closeTransport: false })
+    cleanups.push(() => bus.close())
+    const got: number[] = []
+    await bus.subscribe(type, (e) => void got.push((e.data as { n: number }).n), { group: 'g', startFrom: 'latest' })
+    // A marker that the listener's connection has seen everything sent before it.
+    await pool().query(`SELECT pg_notify($1, 'marker')`, [`${t.schema}_events`])
+    await eventually(() => heard.includes('marker'), 'the marker notification')
+    expect(heard).toEqual(['marker'])
+    await t.publish([envelope(type, 4)])
+    await eventually(() => heard.includes(type), 'a notification for the event the group receives')
+    await eventually(() => got.includes(4), 'the event delivered')
+    expect(got).toEqual([4])
+  })
+
   it('replays a time range of the log matching a wildcard, oldest first, without touching groups', async () => {
     const t = await transport()
     const prefix = uniqueToken('rp')
