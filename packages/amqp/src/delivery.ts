@@ -1,6 +1,7 @@
 import { type DeadLetterReason, type Delivery, type Envelope, tryDecodeEnvelope } from '@tierbus/core'
 import { type InFlightSlot, SettleOnce } from '@tierbus/core/adapter'
-import type { Channel, ConsumeMessage } from 'amqplib'
+import type { ConsumeMessage } from 'amqplib'
+import type { ChannelAcks } from './acks.js'
 import type { AmqpDeadLetters } from './dead-letters.js'
 import { UnroutableError } from './errors.js'
 import { attemptOf, carriedHeaders, TIERBUS_HEADERS } from './headers.js'
@@ -19,7 +20,8 @@ export interface DeliveryContext {
 }
 
 /**
- * One message handed to core. ack → `basic.ack`; retry → the message goes on to the TTL queue of its
+ * One message handed to core. ack → `basic.ack` (on the next tick, with the channel's other acks of
+ * this turn: see ChannelAcks); retry → the message goes on to the TTL queue of its
  * delay (dead-lettering back to the queue it came from) with `attempt + 1`, then the original is
  * acked; deadLetter → written to the group's DLQ (confirmed), then acked. Unsettled after `leaseMs`
  * (touch renews it), it is handed back with `basic.nack` + requeue, and a later settle does nothing.
@@ -36,7 +38,7 @@ export class AmqpDelivery implements Delivery {
 
   constructor(
     private readonly msg: ConsumeMessage,
-    private readonly channel: Channel,
+    private readonly acks: ChannelAcks,
     private readonly queue: string,
     slot: InFlightSlot,
     private readonly ctx: DeliveryContext,
@@ -56,17 +58,17 @@ export class AmqpDelivery implements Delivery {
   /** Hands the message back unhandled (close, lease expiry): the group gets it again at once. */
   handBack(): void {
     void this.once.settle(() => {})
-    this.finish((ch) => ch.nack(this.msg, false, true))
+    this.finish((acks) => acks.nack(this.msg))
   }
 
   ack(): Promise<void> {
-    return this.once.settle(() => this.finish((ch) => ch.ack(this.msg)))
+    return this.once.settle(() => this.finish((acks) => acks.ack(this.msg)))
   }
 
   retry(delayMs: number): Promise<void> {
     return this.once.settle(async () => {
       await this.sendAgain(Math.max(0, Math.round(delayMs)))
-      this.finish((ch) => ch.ack(this.msg))
+      this.finish((acks) => acks.ack(this.msg))
     })
   }
 
@@ -78,7 +80,7 @@ export class AmqpDelivery implements Delivery {
         { group: this.ctx.group, queue: this.queue, routingKey: fields.routingKey, content, properties },
         reason,
       )
-      this.finish((ch) => ch.ack(this.msg))
+      this.finish((acks) => acks.ack(this.msg))
     })
   }
 
@@ -122,12 +124,12 @@ export class AmqpDelivery implements Delivery {
   }
 
   /** Sends the ack/nack once; on a closed channel it is moot (the broker requeued the message). */
-  private finish(send: (ch: Channel) => void): void {
+  private finish(send: (acks: ChannelAcks) => void): void {
     if (this.finished) return
     this.finished = true
     clearTimeout(this.lease)
     try {
-      send(this.channel)
+      send(this.acks)
     } catch {
       // Channel closed: the broker put the message back when it closed.
     }

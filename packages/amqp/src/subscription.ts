@@ -1,6 +1,7 @@
 import type { Delivery, Subscription, SubscriptionSpec } from '@tierbus/core'
 import { BatchPump, InFlight, type ReconnectBackoff, reconnectWithBackoff } from '@tierbus/core/adapter'
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
+import { ChannelAcks } from './acks.js'
 import { AmqpDelivery, type DeliveryContext } from './delivery.js'
 import { transportError } from './errors.js'
 import type { QueuePlan } from './topology.js'
@@ -22,8 +23,10 @@ export class AmqpSubscription implements Subscription {
   private readonly inFlight: InFlight
   private readonly pump: BatchPump<AmqpDelivery>
   /** Received while every slot was taken (an ordered group's partitions together may exceed the budget). */
-  private waiting: Array<{ msg: ConsumeMessage; channel: Channel; queue: string }> = []
+  private waiting: Array<{ msg: ConsumeMessage; acks: ChannelAcks; queue: string }> = []
   private channel: Channel | undefined
+  /** The settlements of `channel` (acks go out together, see ChannelAcks). */
+  private acks: ChannelAcks | undefined
   /** Consumer tags on the current channel (cancelled on close). */
   private consumerTags: string[] = []
   private closed = false
@@ -51,7 +54,9 @@ export class AmqpSubscription implements Subscription {
     }
     ch.on('error', () => {})
     ch.once('close', () => this.channelClosed(ch, connection))
+    const acks = new ChannelAcks(ch)
     this.channel = ch
+    this.acks = acks
     this.consumerTags = []
     try {
       const per = Math.max(1, Math.floor(this.spec.maxInFlight / this.plan.queues.length))
@@ -59,7 +64,7 @@ export class AmqpSubscription implements Subscription {
       for (const queue of this.plan.queues) {
         const { consumerTag } = await ch.consume(
           queue,
-          (msg) => (msg ? this.receive(msg, ch, queue) : this.cancelledByBroker(queue)),
+          (msg) => (msg ? this.receive(msg, acks, queue) : this.cancelledByBroker(queue)),
           { noAck: false },
         )
         this.consumerTags.push(consumerTag)
@@ -67,6 +72,7 @@ export class AmqpSubscription implements Subscription {
     } catch (err) {
       // Given up here (the caller retries or fails): its close must not start a re-open of its own.
       this.channel = undefined
+      this.acks = undefined
       await ch.close().catch(() => {})
       throw transportError(`consuming queue ${this.plan.queues.join(', ')} of group ${this.spec.group}`, err)
     }
@@ -82,28 +88,35 @@ export class AmqpSubscription implements Subscription {
       // would let the next member take later events of a key first. Keep everything unacked and let the channel
       // close (when the last held delivery settles, or with the connection) return them all, in queue order.
       this.pump.stop()
-      if (ch && this.inFlight.held === 0) await ch.close().catch(() => {})
+      if (ch && this.inFlight.held === 0) {
+        this.acks?.flush()
+        await ch.close().catch(() => {})
+      }
       return
     }
     // Stop intake first, then hand back what was received and never handed to core.
     for (const d of this.pump.stop()) d.handBack()
-    for (const w of this.waiting) nack(w.channel, w.msg)
+    for (const w of this.waiting) w.acks.nack(w.msg)
     this.waiting = []
     if (ch) {
-      if (this.inFlight.held === 0) await ch.close().catch(() => {})
-      else await this.cancelConsumers(ch)
+      if (this.inFlight.held === 0) {
+        // Acks of this turn go out first: closing would hand those messages back to the group.
+        this.acks?.flush()
+        await ch.close().catch(() => {})
+      } else await this.cancelConsumers(ch)
     }
     // Not awaiting an onBatch in progress: core may wait there for handlers that end only after close.
     if (this.plan.remove && this.ctx.link.now) await this.plan.remove(this.ctx.link.now.consumer).catch(() => {})
   }
 
-  private receive(msg: ConsumeMessage, channel: Channel, queue: string): void {
+  private receive(msg: ConsumeMessage, acks: ChannelAcks, queue: string): void {
+    acks.received(msg)
     if (this.closed) {
       // An ordered group keeps it unacked until its channel closes (see close), so it returns in order.
-      if (!this.plan.singleActiveConsumer) nack(channel, msg)
+      if (!this.plan.singleActiveConsumer) acks.nack(msg)
       return
     }
-    this.waiting.push({ msg, channel, queue })
+    this.waiting.push({ msg, acks, queue })
     this.admit()
   }
 
@@ -113,7 +126,7 @@ export class AmqpSubscription implements Subscription {
       const w = this.waiting.shift()
       if (!w) break
       const slot = this.inFlight.takeOne()
-      const d = new AmqpDelivery(w.msg, w.channel, w.queue, slot, this.ctx)
+      const d = new AmqpDelivery(w.msg, w.acks, w.queue, slot, this.ctx)
       d.startLease()
       this.pump.push(d, slot)
     }
@@ -124,7 +137,9 @@ export class AmqpSubscription implements Subscription {
   private closeIdleChannel(): void {
     const ch = this.channel
     if (!ch || this.inFlight.held > 0) return
+    this.acks?.flush()
     this.channel = undefined
+    this.acks = undefined
     void ch.close().catch(() => {})
   }
 
@@ -147,10 +162,11 @@ export class AmqpSubscription implements Subscription {
   /** The channel closed: re-open it if the connection lives on (else the link's reconnect re-opens everything). */
   private channelClosed(ch: Channel, connection: ChannelModel): void {
     // Messages that waited for a slot went back to the queue with the channel.
-    this.waiting = this.waiting.filter((w) => w.channel !== ch)
+    this.waiting = this.waiting.filter((w) => w.acks.channel !== ch)
     // Only the current channel is re-opened (not one replaced meanwhile, given up by `open`, or closed idle).
     if (this.channel !== ch) return
     this.channel = undefined
+    this.acks = undefined
     if (this.closed) return
     const live = this.ctx.link.now
     if (!live || live.consumer !== connection) return
@@ -162,13 +178,5 @@ export class AmqpSubscription implements Subscription {
       },
       { backoff: this.ctx.backoff, signal: this.stopping.signal, onAttemptFailed: (err) => this.ctx.onError(err) },
     )
-  }
-}
-
-function nack(channel: Channel, msg: ConsumeMessage): void {
-  try {
-    channel.nack(msg, false, true)
-  } catch {
-    // Channel closed: the broker requeued it.
   }
 }

@@ -184,8 +184,14 @@ class RabbitTransport implements AmqpTransport {
     const { connection, publisher } = await this.link.current()
     if (Date.now() >= until) return
     for (const m of messages) if (m.delayBucket > 0) await this.topology.ensureWait(connection, 'delay', m.delayBucket)
-    // All in flight at once (pipelined); each resolves on its confirm.
-    await Promise.all(messages.map((m) => publisher.publish(m).catch((err: unknown) => this.unroutable(err, m))))
+    // All in flight at once (pipelined); each resolves on its confirm. Only a delayed event can come back
+    // unroutable, so only it gets a handler of its own (one promise per event less on the common path).
+    await Promise.all(
+      messages.map((m) => {
+        const confirmed = publisher.publish(m)
+        return m.delayBucket > 0 ? confirmed.catch((err: unknown) => this.unroutable(err, m)) : confirmed
+      }),
+    )
   }
 
   /** A delayed event came back: its TTL queue was deleted; the next delayed publish declares it again. */
