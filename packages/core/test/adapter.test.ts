@@ -59,7 +59,7 @@ describe('SettleOnce', () => {
 })
 
 describe('AckCoalescer', () => {
-  it('sends acks queued during a round trip together, grouped by key, and rejects only failed items', async () => {
+  it('sends acks queued during a round trip together, grouped by key, a full group at once, and rejects only failed items', async () => {
     const rounds: Array<Array<[string, number[]]>> = []
     const acks = new AckCoalescer<number>({
       maxGroupSize: 3,
@@ -81,13 +81,15 @@ describe('AckCoalescer', () => {
       acks.ack('bad', 12),
       acks.ack('bad', 13),
     ]
+    // The full group of 'a' went beside the first round trip, not after it.
+    expect(rounds).toEqual([[['a', [1]]], [['a', [2, 3, 4]]]])
     await first
     const outcomes = await Promise.allSettled(later)
     await acks.flush()
     expect(rounds).toEqual([
       [['a', [1]]],
+      [['a', [2, 3, 4]]],
       [
-        ['a', [2, 3, 4]],
         ['a', [5]],
         ['bad', [12, 13]],
       ],
@@ -100,6 +102,26 @@ describe('AckCoalescer', () => {
       'fulfilled',
       'rejected',
     ])
+  })
+
+  it('flush() waits for full groups already sent', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const acks = new AckCoalescer<number>({
+      maxGroupSize: 2,
+      send: async (groups) => {
+        await gate
+        return groups.map(() => undefined)
+      },
+    })
+    const sent = [acks.ack('a', 1), acks.ack('a', 2)]
+    let flushed = false
+    const flushing = acks.flush().then(() => (flushed = true))
+    await new Promise((r) => setTimeout(r, 5))
+    expect(flushed).toBe(false)
+    release()
+    await flushing
+    await Promise.all(sent)
   })
 })
 

@@ -8,8 +8,9 @@ import type { SqsClients } from './options.js'
 const DELETE_BATCH_ENTRIES = 10
 
 /**
- * Acks (message deletes) coalesced by core's ack coalescer, keyed by queue URL: each round sends one
- * DeleteMessageBatch per 10 receipt handles of a queue, in parallel, after a short window when idle.
+ * Acks (message deletes) coalesced by core's ack coalescer, keyed by queue URL: the 10th pending delete
+ * of a queue sends its DeleteMessageBatch at once (a received batch of 10, handled, is deleted as the raw
+ * receive-handle-delete loop does); fewer wait for the window, or for the delete in flight, and go together.
  */
 export function deleteCoalescer(clients: SqsClients, windowMs: number): AckCoalescer<string> {
   return new AckCoalescer<string>({

@@ -14,7 +14,11 @@ export type AckGroupResult = undefined | { readonly error: unknown } | { readonl
 export interface AckCoalescerOptions<T> {
   /** Sends every group in one round trip (a pipeline, parallel batch calls); one result per group, in order. A throw fails them all. */
   readonly send: (groups: ReadonlyArray<AckGroup<T>>) => Promise<ReadonlyArray<AckGroupResult>>
-  /** Most items of one key per group (e.g. SQS DeleteMessageBatch takes 10); larger groups are split. Default unlimited. */
+  /**
+   * Most items of one key per group (e.g. SQS DeleteMessageBatch takes 10); larger groups are split. A key
+   * whose queued acks reach it is sent at once, beside any send in flight: a full group cannot get fuller,
+   * and holding it for the window or a round trip only keeps its handlers' slots taken. Default unlimited.
+   */
   readonly maxGroupSize?: number
   /** How long an ack arriving while nothing is in flight waits for company, ms (default 0: the next event-loop turn). */
   readonly windowMs?: number
@@ -29,33 +33,45 @@ interface PendingAck<T> {
 /**
  * Coalesces acks: acks made while a send is in flight go together in the next one, grouped by key, so
  * under load one round trip acks hundreds of messages; alone, an ack waits one turn (or `windowMs`).
- * Each `ack` resolves once its own item was acknowledged, and rejects with its own error.
+ * A key that fills `maxGroupSize` goes at once (see there). Each `ack` resolves once its own item was
+ * acknowledged, and rejects with its own error.
  */
 export class AckCoalescer<T> {
   private queue = new Map<string, Array<PendingAck<T>>>()
   private sending: Promise<void> | undefined
+  /** Full groups sent at once, beside `sending`; not capped, as a round's groups are not (they go in parallel too). */
+  private readonly fullSends = new Set<Promise<void>>()
   private timer: NodeJS.Timeout | undefined
   private scheduled = false
+  private readonly maxGroupSize: number
 
-  constructor(private readonly options: AckCoalescerOptions<T>) {}
+  constructor(private readonly options: AckCoalescerOptions<T>) {
+    this.maxGroupSize = options.maxGroupSize ?? Number.POSITIVE_INFINITY
+  }
 
   /** Queues one ack under `key`; resolves once the backend acknowledged it. */
   ack(key: string, item: T): Promise<void> {
     return new Promise((resolve, reject) => {
-      const list = this.queue.get(key)
       const pending = { item, resolve, reject }
+      let list = this.queue.get(key)
       if (list) list.push(pending)
-      else this.queue.set(key, [pending])
-      this.schedule()
+      else {
+        list = [pending]
+        this.queue.set(key, list)
+      }
+      if (list.length >= this.maxGroupSize) {
+        this.queue.delete(key)
+        this.sendFull({ key, acks: list })
+      } else this.schedule()
     })
   }
 
   /** Sends everything queued now (no window) and waits until every send finished (close). */
   async flush(): Promise<void> {
-    while (this.sending || this.queue.size > 0) {
+    while (this.sending || this.queue.size > 0 || this.fullSends.size > 0) {
       this.cancelTimer()
-      this.sending ??= this.send()
-      await this.sending
+      if (this.queue.size > 0) this.sending ??= this.send()
+      await Promise.all([this.sending, ...this.fullSends])
     }
   }
 
@@ -81,20 +97,31 @@ export class AckCoalescer<T> {
   }
 
   private async send(): Promise<void> {
-    const groups = this.takeGroups()
     try {
-      const results = await this.options.send(groups.map((g) => ({ key: g.key, items: g.acks.map((a) => a.item) })))
-      for (const [i, g] of groups.entries()) settle(g.acks, results[i])
-    } catch (err) {
-      for (const g of groups) for (const a of g.acks) a.reject(err)
+      await this.dispatch(this.takeGroups())
     } finally {
       this.sending = undefined
       if (this.queue.size > 0) this.schedule()
     }
   }
 
+  private sendFull(group: { key: string; acks: Array<PendingAck<T>> }): void {
+    const sent: Promise<void> = this.dispatch([group]).finally(() => this.fullSends.delete(sent))
+    this.fullSends.add(sent)
+  }
+
+  /** Sends `groups` in one call and settles each ack with its result; never rejects. */
+  private async dispatch(groups: ReadonlyArray<{ key: string; acks: Array<PendingAck<T>> }>): Promise<void> {
+    try {
+      const results = await this.options.send(groups.map((g) => ({ key: g.key, items: g.acks.map((a) => a.item) })))
+      for (const [i, g] of groups.entries()) settle(g.acks, results[i])
+    } catch (err) {
+      for (const g of groups) for (const a of g.acks) a.reject(err)
+    }
+  }
+
   private takeGroups(): Array<{ key: string; acks: Array<PendingAck<T>> }> {
-    const max = this.options.maxGroupSize ?? Number.POSITIVE_INFINITY
+    const max = this.maxGroupSize
     const groups: Array<{ key: string; acks: Array<PendingAck<T>> }> = []
     for (const [key, acks] of this.queue) {
       for (let i = 0; i < acks.length; i += Number.isFinite(max) ? max : acks.length) {
