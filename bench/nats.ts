@@ -13,7 +13,7 @@ import { IN_FLIGHT, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
 const N = Number(process.env.BENCH_EVENTS ?? 20_000)
-const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 const BATCH = 1_000
 const token = () => `bench${randomUUID().slice(0, 8)}`
 

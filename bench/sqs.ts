@@ -15,7 +15,7 @@ import { z } from 'zod'
 import { bars, fmt, machineLine, median, printSummary, quantile, table, writeBenchSection } from './report.js'
 
 const N = Number(process.env.BENCH_EVENTS ?? 10_000)
-const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const RATE = 1_000
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 10)
 const CONSUMERS = 2
