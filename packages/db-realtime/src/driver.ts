@@ -2,7 +2,7 @@ import type { DbFunction, DbRow, EventRow } from './statements.js'
 
 /**
  * What the transport needs from a database client. Small on purpose: every operation is one call of a
- * tierbus SQL function, plus an optional push channel. Drivers: pg (node-postgres), PGlite, Supabase.
+ * tierbus SQL function (a one-event publish may be a plain INSERT instead: `insertEvent`), plus an optional push channel. Drivers: pg (node-postgres), PGlite, Supabase.
  */
 export interface DbDriver {
   /** Transport name reported to users and metrics: `postgres`, `pglite` or `supabase`. */
