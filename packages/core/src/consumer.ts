@@ -277,7 +277,7 @@ export class Consumer {
       return
     }
     if (acked !== SETTLED) {
-      void this.acking(d, env, ctx, acked)
+      this.acking(d, env, ctx, acked)
       return
     }
     if (this.groupStats) this.groupStats.acked++
@@ -294,24 +294,31 @@ export class Consumer {
     }
   }
 
-  /** Waits for an ack that does I/O, counts it, then frees the slot. */
-  private async acking(
-    d: Delivery,
-    env: Envelope,
-    ctx: DeliveryContext | undefined,
-    acked: Promise<void>,
-  ): Promise<void> {
-    try {
-      try {
-        await acked
-      } catch (err) {
-        return this.settleFailed(d, err)
-      }
-      if (this.groupStats) this.groupStats.acked++
-      if (ctx) this.settled(ctx, 'acked', env)
-    } finally {
-      this.finish(d)
-    }
+  /**
+   * Waits for an ack that does I/O, counts it, then frees the slot. Two reactions on the promise rather
+   * than an async function: this runs for every delivery of a tier whose acks do I/O, and an async frame
+   * that awaits (its promise, its saved registers, the await's resume functions) allocated about twice as much.
+   */
+  private acking(d: Delivery, env: Envelope, ctx: DeliveryContext | undefined, acked: Promise<void>): void {
+    // Promise.resolve: a transport written in plain JS may return a non-promise, which `await` accepted.
+    // It returns a native promise itself, so it costs nothing on the usual path.
+    Promise.resolve(acked).then(
+      () => {
+        try {
+          if (this.groupStats) this.groupStats.acked++
+          if (ctx) this.settled(ctx, 'acked', env)
+        } finally {
+          this.finish(d)
+        }
+      },
+      (err: unknown) => {
+        try {
+          this.settleFailed(d, err)
+        } finally {
+          this.finish(d)
+        }
+      },
+    )
   }
 
   /**

@@ -1,8 +1,10 @@
 import {
+  assertEnvelope,
   assertHeaders,
   decodeEnvelope,
   type Envelope,
   encodeEnvelope,
+  envelopeIssues,
   headersOf,
   utf8Length,
   ValidationError,
@@ -79,6 +81,60 @@ describe('envelope', () => {
     expect(() => assertHeaders({ Tenant: 'x' })).toThrow(ValidationError)
     expect(() => assertHeaders({ subject: 'x' })).toThrow(/must not be one of/)
     expect(headersOf(valid)).toEqual({ tenant: 'acme' })
+  })
+})
+
+describe('envelope checks', () => {
+  // assertEnvelope has a fast path for clean envelopes; it must accept exactly what envelopeIssues finds nothing in.
+  const variants: Array<[string, unknown]> = [
+    ['valid', valid],
+    ['array', [valid]],
+    ['null', null],
+    ['string', 'x'],
+    ...(['specversion', 'id', 'source', 'type', 'time'] as const).flatMap(
+      (key): Array<[string, unknown]> => [
+        [`${key} missing`, { ...valid, [key]: undefined }],
+        [`${key} empty`, { ...valid, [key]: '' }],
+        [`${key} number`, { ...valid, [key]: 1 }],
+      ],
+    ),
+    ['specversion 1.1', { ...valid, specversion: '1.1' }],
+    ['type with space', { ...valid, type: 'a b' }],
+    ['type forged inbox', { ...valid, type: '_inbox.zz' }],
+    ['type inbox', { ...valid, type: '_inbox.0123456789abcdef' }],
+    ['time not a date', { ...valid, time: 'yesterday' }],
+    ['time date only', { ...valid, time: '2026-11-23' }],
+    ['replyto inbox', { ...valid, replyto: '_inbox.0123456789abcdef' }],
+    ['replyto forged', { ...valid, replyto: 'billing.charge' }],
+    ['replyto number', { ...valid, replyto: 7 }],
+    ['replyto null', { ...valid, replyto: null }],
+    ...(
+      ['subject', 'traceparent', 'tracestate', 'correlationid', 'replyerror', 'deliverat', 'datacontenttype'] as const
+    ).flatMap(
+      (key): Array<[string, unknown]> => [
+        [`${key} number`, { ...valid, [key]: 1 }],
+        [`${key} null`, { ...valid, [key]: null }],
+        [`${key} object`, { ...valid, [key]: {} }],
+      ],
+    ),
+    ['datacontenttype text/plain', { ...valid, datacontenttype: 'text/plain' }],
+    ['datacontenttype absent', { ...valid, datacontenttype: undefined }],
+  ]
+
+  it.each(variants)('assertEnvelope accepts exactly what envelopeIssues passes (%s)', (_name, value) => {
+    const issues = envelopeIssues(value)
+    if (issues.length === 0) expect(() => assertEnvelope(value)).not.toThrow()
+    else {
+      const message = `malformed event envelope: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`
+      expect(() => assertEnvelope(value)).toThrow(message)
+    }
+    // And decoding the same body as text says the same (undefined attributes vanish in JSON, as on the wire).
+    if (value !== null && typeof value === 'object') {
+      const text = JSON.stringify(value)
+      const onWire = envelopeIssues(JSON.parse(text))
+      if (onWire.length === 0) expect(decodeEnvelope(text)).toEqual(JSON.parse(text))
+      else expect(() => decodeEnvelope(text)).toThrow(ValidationError)
+    }
   })
 })
 

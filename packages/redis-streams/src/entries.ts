@@ -17,7 +17,10 @@ export type DecodedEntry =
   | { readonly envelope?: undefined; readonly malformed: { readonly raw: string; readonly error: string } }
 
 function asFields(value: unknown): string[] {
-  return Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? v : String(v))) : []
+  if (!Array.isArray(value)) return []
+  // A reply decoded as strings (every read) is kept as it is, not copied per entry: nothing else holds it.
+  for (const v of value) if (typeof v !== 'string') return value.map((x) => (typeof x === 'string' ? x : String(x)))
+  return value as string[]
 }
 
 /** The encoded envelope of an entry, if it has the payload field. */

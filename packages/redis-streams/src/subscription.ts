@@ -86,6 +86,8 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   private readonly reclaimEveryMs: number
   private readonly pruneEveryMs: number
   private readonly deferred = new Map<string, DeferredRetry>()
+  /** The ack-coalescer key per stream (see ack): built once, not a new string to hash on every ack. */
+  private readonly ackKeys = new Map<string, string>()
   /** Ordered subscriptions only: the streams this member owns (see ownership.ts). */
   private readonly ownership: StreamOwnership | undefined
   /**
@@ -215,7 +217,12 @@ export class StreamSubscription implements Subscription, DeliveryOwner {
   ack(entry: StreamEntry): Promise<void> {
     this.held?.untrack(entry)
     const ack = { stream: entry.stream, group: this.consumerGroup, id: entry.id }
-    return this.ctx.acks.ack(streamAckKey(ack), ack)
+    let key = this.ackKeys.get(ack.stream)
+    if (key === undefined) {
+      key = streamAckKey(ack)
+      this.ackKeys.set(ack.stream, key)
+    }
+    return this.ctx.acks.ack(key, ack)
   }
 
   async retry(entry: StreamEntry, delayMs: number): Promise<void> {

@@ -27,11 +27,21 @@ export class InFlightSlot {
  */
 export class InFlight {
   private count = 0
+  /**
+   * What every slot of this budget calls once freed: one function for all of them, not a closure per
+   * fetched message (each slot's own `held` flag already makes its free happen once).
+   */
+  private readonly release: () => void
 
   constructor(
     readonly max: number,
     private readonly onFree: () => void = () => {},
-  ) {}
+  ) {
+    this.release = () => {
+      this.count--
+      this.onFree()
+    }
+  }
 
   /** Slots held now. */
   get held(): number {
@@ -53,9 +63,6 @@ export class InFlight {
   /** Takes one slot (a message that arrived by push). */
   takeOne(): InFlightSlot {
     this.count++
-    return new InFlightSlot(() => {
-      this.count--
-      this.onFree()
-    })
+    return new InFlightSlot(this.release)
   }
 }

@@ -1,6 +1,11 @@
+import { SETTLED } from '../settled.js'
 import type { InFlightSlot } from './in-flight.js'
 
-const DONE: Promise<void> = Promise.resolve()
+/**
+ * What a settle that is done already returns: core's `SETTLED`, which the consumer recognises by identity
+ * and so finishes the delivery synchronously (no async frame, no microtask) instead of awaiting it.
+ */
+const DONE: Promise<void> = SETTLED
 
 /**
  * The settle guard of one delivery: the first of `ack` / `retry` / `deadLetter` wins and frees the
@@ -37,7 +42,10 @@ export class SettleOnce {
     if (this.isClosed()) return DONE
     try {
       const result = action()
-      return result instanceof Promise ? result.then(ignore) : DONE
+      // The action's own promise, not `result.then(ignore)`: a settle is on every delivery's path, and the
+      // `.then` cost a promise, a reaction and a microtask each. Its value, if any, is not part of the
+      // contract (callers treat it as void); its rejection reaches the caller unchanged, as before.
+      return result instanceof Promise ? (result as Promise<void>) : DONE
     } catch (err) {
       return Promise.reject(err)
     }
