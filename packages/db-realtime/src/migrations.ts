@@ -20,6 +20,18 @@ export interface Migration {
   readonly sql: string
 }
 
+/** The end of the events triggers: one NOTIFY per INSERT statement with the distinct new types (or '*'), a hint only. */
+const NOTIFY_NEW_TYPES = `  SELECT string_agg(DISTINCT n.type, ' ') INTO v_types FROM new_events n;
+  IF v_types IS NULL THEN RETURN NULL; END IF;
+  IF octet_length(v_types) > 7000 THEN v_types := '*'; END IF;
+  PERFORM pg_notify('{{CHANNEL}}', v_types);
+  RETURN NULL;`
+
+/** One deliveries row per (new event, matching group): the fan-out of the events trigger (migrations 6 and 8). */
+const FAN_OUT_NEW_EVENTS = `  INSERT INTO {{S}}.deliveries (group_id, seq, subject, available_at)
+  SELECT g.id, n.seq, n.subject, coalesce(n.deliver_at, now())
+  FROM new_events n JOIN {{S}}.groups g ON starts_with(n.type, g.type_prefix) AND n.type ~ g.pattern_regex;`
+
 const TABLES = String.raw`
 CREATE TABLE IF NOT EXISTS {{S}}.events (
   seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -91,11 +103,7 @@ ALTER TABLE {{S}}.dead_letters ENABLE ROW LEVEL SECURITY;
 CREATE OR REPLACE FUNCTION {{S}}.notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE v_types text;
 BEGIN
-  SELECT string_agg(DISTINCT n.type, ' ') INTO v_types FROM new_events n;
-  IF v_types IS NULL THEN RETURN NULL; END IF;
-  IF octet_length(v_types) > 7000 THEN v_types := '*'; END IF;
-  PERFORM pg_notify('{{CHANNEL}}', v_types);
-  RETURN NULL;
+${NOTIFY_NEW_TYPES}
 END $$;
 CREATE OR REPLACE TRIGGER events_notify AFTER INSERT ON {{S}}.events
   REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION {{S}}.notify_events();
@@ -570,14 +578,8 @@ CREATE INDEX IF NOT EXISTS dead_letters_seq ON {{S}}.dead_letters (seq);
 CREATE OR REPLACE FUNCTION {{S}}.events_written() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE v_types text;
 BEGIN
-  INSERT INTO {{S}}.deliveries (group_id, seq, subject, available_at)
-  SELECT g.id, n.seq, n.subject, coalesce(n.deliver_at, now())
-  FROM new_events n JOIN {{S}}.groups g ON starts_with(n.type, g.type_prefix) AND n.type ~ g.pattern_regex;
-  SELECT string_agg(DISTINCT n.type, ' ') INTO v_types FROM new_events n;
-  IF v_types IS NULL THEN RETURN NULL; END IF;
-  IF octet_length(v_types) > 7000 THEN v_types := '*'; END IF;
-  PERFORM pg_notify('{{CHANNEL}}', v_types);
-  RETURN NULL;
+${FAN_OUT_NEW_EVENTS}
+${NOTIFY_NEW_TYPES}
 END $$;
 {{TRIGGER_GRANTS}}
 DROP TRIGGER IF EXISTS events_notify ON {{S}}.events;
@@ -820,16 +822,10 @@ const QUIET_NOTIFY = String.raw`
 CREATE OR REPLACE FUNCTION {{S}}.events_written() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE v_types text; v_written integer;
 BEGIN
-  INSERT INTO {{S}}.deliveries (group_id, seq, subject, available_at)
-  SELECT g.id, n.seq, n.subject, coalesce(n.deliver_at, now())
-  FROM new_events n JOIN {{S}}.groups g ON starts_with(n.type, g.type_prefix) AND n.type ~ g.pattern_regex;
+${FAN_OUT_NEW_EVENTS}
   GET DIAGNOSTICS v_written = ROW_COUNT;
   IF v_written = 0 THEN RETURN NULL; END IF;
-  SELECT string_agg(DISTINCT n.type, ' ') INTO v_types FROM new_events n;
-  IF v_types IS NULL THEN RETURN NULL; END IF;
-  IF octet_length(v_types) > 7000 THEN v_types := '*'; END IF;
-  PERFORM pg_notify('{{CHANNEL}}', v_types);
-  RETURN NULL;
+${NOTIFY_NEW_TYPES}
 END $$;
 `
 
