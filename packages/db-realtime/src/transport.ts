@@ -108,12 +108,25 @@ export function encodeForJsonb(envelope: Envelope, maxBytes: number, tier: strin
  * the checks of `encodeForJsonb`: the single-event publish path sends these instead of a JSON array to decode.
  */
 export function eventRowOf(envelope: Envelope, maxBytes: number, tier: string): EventRow {
-  encodeForJsonb(envelope, maxBytes, tier)
   const extras: Record<string, unknown> = {}
   for (const key in envelope) {
     if (!COLUMN_ATTRIBUTES.has(key)) extras[key] = (envelope as unknown as Record<string, unknown>)[key]
   }
   const data = envelope.data === undefined ? null : JSON.stringify(envelope.data)
+  const extrasText = JSON.stringify(extras)
+  const attrs = [envelope.id, envelope.source, envelope.time, envelope.subject].map((v) => String(v ?? ''))
+  // The parts are stringified once, here. Only when they might be near the size limit (an attribute's JSON is at
+  // most 6 characters per character, plus < 256 of names and quotes) or hold a NUL does the whole envelope get
+  // encoded, so that the verdict and the error are exactly those of every other publish path.
+  const attrChars = attrs.reduce((n, v) => n + v.length, 0)
+  if (
+    ((data?.length ?? 0) + extrasText.length + 6 * attrChars + 256) * 3 > maxBytes ||
+    data?.includes('\\u0000') ||
+    extrasText.includes('\\u0000') ||
+    attrs.some((v) => v.includes('\u0000'))
+  )
+    encodeForJsonb(envelope, maxBytes, tier)
+  else assertPublishable(envelope)
   const deliverAt = typeof envelope.deliverat === 'string' ? envelope.deliverat : null
   return [
     envelope.id,
@@ -122,7 +135,7 @@ export function eventRowOf(envelope: Envelope, maxBytes: number, tier: string): 
     envelope.source,
     envelope.time,
     data,
-    JSON.stringify(extras),
+    extrasText,
     deliverAt,
   ]
 }

@@ -127,6 +127,24 @@ describe('postgres transport', () => {
     expect(events).toEqual([])
   })
 
+  it('refuses a single event with a NUL character in its data or an attribute (the one-event INSERT path) with the same ValidationError', async () => {
+    const t = await transport()
+    const type = `${uniqueToken('t')}.nul1`
+    for (const bad of [
+      { ...envelope(type, 1), data: { text: 'a\u0000b' } },
+      envelope(type, 2, { subject: 'a\u0000b' }),
+      envelope(type, 3, { traceparent: 'x\u0000' }),
+    ]) {
+      const err = await t.publish([bad]).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ValidationError)
+      expect((err as Error).message).toMatch(/NUL character .* strip it before publishing/)
+    }
+    await t.publish([envelope(type, 4, { subject: 'clean' })])
+    const events: number[] = []
+    await t.replay({ pattern: type }, (e) => void events.push((e.data as { n: number }).n))
+    expect(events).toEqual([4])
+  })
+
   it('replays events stamped in the very millisecond of the call when no end is given', async () => {
     const t = await transport()
     const type = `${uniqueToken('edge')}.x`
