@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto'
 import { createBus, newEventId } from '@tierbus/core'
 import { type RedisStreamsTransport, redisTransport } from '@tierbus/redis-streams'
 import { Redis } from 'ioredis'
-import { bars, fmt, machineLine, paired, printSummary, quantile, table, writeBenchSection } from './report.js'
-import { IN_FLIGHT, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.js'
+import { bars, fmt, machineLine, paired, pairedLatency, printSummary, table, writeBenchSection } from './report.js'
+import { IN_FLIGHT, LATENCY_RUNS, LATENCY_SECONDS, now, RATE, sample, Task } from './workload.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const N_SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 5_000)
@@ -99,7 +99,7 @@ async function tierbusPublish(mode: 'sequential' | 'pipelined'): Promise<number>
 
 // ---- end-to-end latency at a paced rate ----
 
-async function latency(): Promise<{ p50: number; p99: number; max: number; count: number }> {
+async function latency(): Promise<number[]> {
   const { transport, done } = await isolated()
   const bus = createBus({ transport, source: 'bench' })
   const samples: number[] = []
@@ -125,10 +125,10 @@ async function latency(): Promise<{ p50: number; p99: number; max: number; count
   while (samples.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
   await bus.close()
   await done()
-  return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: quantile(samples, 1), count: samples.length }
+  return samples
 }
 
-async function rawLatency(): Promise<{ p50: number; p99: number; max: number; count: number }> {
+async function rawLatency(): Promise<number[]> {
   const prefix = token()
   const stream = `${prefix}:stream:${Task.type}`
   await admin.xgroup('CREATE', stream, 'latency', '$', 'MKSTREAM')
@@ -192,7 +192,7 @@ async function rawLatency(): Promise<{ p50: number; p99: number; max: number; co
   publisher.disconnect()
   reader.disconnect()
   await dropPrefix(prefix)
-  return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: quantile(samples, 1), count: samples.length }
+  return samples
 }
 
 // ---- sustained consume with 4 consumers in one group ----
@@ -302,13 +302,14 @@ const [rawCons, tbCons] = [cons.raw, cons.tierbus]
 console.log(
   `consume, ${CONSUMERS} consumers: raw ${fmt(rawCons)}/s, tierbus ${fmt(tbCons)}/s, ratio ${cons.ratio.toFixed(2)}`,
 )
-const rawLat = await rawLatency()
+const lats = await pairedLatency(rawLatency, latency, LATENCY_RUNS)
+const [rawLat, lat] = [lats.raw, lats.tierbus]
+const p99s = (xs: readonly number[]) => xs.map((x) => x.toFixed(2)).join(', ')
 console.log(
-  `raw end-to-end at ${fmt(RATE)}/s for ${LATENCY_SECONDS} s: p50 ${rawLat.p50.toFixed(2)} ms, p99 ${rawLat.p99.toFixed(2)} ms, max ${rawLat.max.toFixed(2)} ms (${fmt(rawLat.count)} events)`,
+  `raw end-to-end at ${fmt(RATE)}/s, ${LATENCY_RUNS} runs of ${LATENCY_SECONDS} s: p50 ${rawLat.p50.toFixed(2)} ms, p99 ${rawLat.p99.toFixed(2)} ms (runs: ${p99s(lats.rawP99s)}), max ${rawLat.max.toFixed(2)} ms (${fmt(rawLat.count)} events)`,
 )
-const lat = await latency()
 console.log(
-  `end-to-end at ${fmt(RATE)}/s for ${LATENCY_SECONDS} s: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, max ${lat.max.toFixed(2)} ms (${fmt(lat.count)} events)`,
+  `end-to-end at ${fmt(RATE)}/s, ${LATENCY_RUNS} runs of ${LATENCY_SECONDS} s: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms (runs: ${p99s(lats.tierbusP99s)}), max ${lat.max.toFixed(2)} ms (${fmt(lat.count)} events)`,
 )
 await admin.quit()
 printSummary({
@@ -329,7 +330,8 @@ awaited. Pipelined: ${fmt(N_PIPELINED)} events in batches of ${BATCH} (raw: one 
 \`publishBatch\`, one pipeline). Consume: ${fmt(N_CONSUME)} retained events drained by ${CONSUMERS} consumers of one group,
 ${IN_FLIGHT} in flight each (raw: \`XREADGROUP COUNT ${IN_FLIGHT} BLOCK\` + parse + validate + one \`XACK\` per read;
 tierbus: 4 subscriptions with core's consumer runtime, coalesced XACKs). Latency: ${fmt(RATE)} events/s for ${LATENCY_SECONDS} s, one
-\`publish()\` each, measured from before publish to the handler, one process. The machine is a shared 2-core VM
+\`publish()\` each, measured from before publish to the handler, one process; ${LATENCY_RUNS} runs per side, raw and tierbus
+alternating, p50 and p99 the medians of the runs' (max the largest). The machine is a shared 2-core VM
 (Redis, the client and tierbus share the CPUs): read ratios within one run.
 
 ${table(
@@ -353,7 +355,7 @@ ${bars(
   'events/s',
 )}
 
-End-to-end at ${fmt(RATE)} events/s, ${fmt(lat.count)} events:
+End-to-end at ${fmt(RATE)} events/s, ${fmt(lat.count)} events per side (p99 per run: raw ${p99s(lats.rawP99s)} ms, tierbus ${p99s(lats.tierbusP99s)} ms):
 
 ${table(
   ['path', 'p50 ms', 'p99 ms', 'max ms'],

@@ -113,6 +113,64 @@ export async function paired(
   return { raw: median(raws), tierbus: median(tbs), ratio: median(ratios), ratios }
 }
 
+/** Percentiles of one latency run, ms. */
+export interface LatencyRun {
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+  readonly count: number
+}
+
+/** Raw and tierbus latency runs, alternating: the median p50 and p99 over the runs, the largest max. */
+export interface PairedLatency {
+  readonly raw: LatencyRun
+  readonly tierbus: LatencyRun
+  /** Each run's p99 in the order run: raw, then tierbus. */
+  readonly rawP99s: readonly number[]
+  readonly tierbusP99s: readonly number[]
+}
+
+/** p50, p99 and max of one run's samples. */
+export function latencyRun(samples: readonly number[]): LatencyRun {
+  return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: quantile(samples, 1), count: samples.length }
+}
+
+/**
+ * Runs `runs` latency runs of raw and of tierbus (each returns its publish→handler latencies), alternating
+ * which goes first. One run's p99 at 1,000 events/s for 5 s is its 50th-worst sample, so a single stall of
+ * a few ms on a shared machine (seen here in bursts, hitting raw and tierbus alike) decides it: the median
+ * of per-run p99s over interleaved runs compares the two under the same conditions.
+ */
+export async function pairedLatency(
+  raw: () => Promise<readonly number[]>,
+  tierbus: () => Promise<readonly number[]>,
+  runs: number,
+): Promise<PairedLatency> {
+  const raws: LatencyRun[] = []
+  const tbs: LatencyRun[] = []
+  for (let r = 0; r < runs; r++) {
+    if (r % 2 === 0) {
+      raws.push(latencyRun(await raw()))
+      tbs.push(latencyRun(await tierbus()))
+    } else {
+      tbs.push(latencyRun(await tierbus()))
+      raws.push(latencyRun(await raw()))
+    }
+  }
+  const summary = (xs: readonly LatencyRun[]): LatencyRun => ({
+    p50: median(xs.map((x) => x.p50)),
+    p99: median(xs.map((x) => x.p99)),
+    max: Math.max(...xs.map((x) => x.max)),
+    count: xs.reduce((n, x) => n + x.count, 0),
+  })
+  return {
+    raw: summary(raws),
+    tierbus: summary(tbs),
+    rawP99s: raws.map((x) => x.p99),
+    tierbusP99s: tbs.map((x) => x.p99),
+  }
+}
+
 /** The figures of one bench run that `bench/runs.ts` collects, printed as one `BENCH-SUMMARY {json}` line. */
 export interface BenchSummary {
   readonly tier: string

@@ -15,7 +15,7 @@ import { z } from 'zod'
 import { bars, fmt, machineLine, median, printSummary, quantile, table, writeBenchSection } from './report.js'
 
 const N = Number(process.env.BENCH_EVENTS ?? 10_000)
-const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 const RATE = 1_000
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 10)
 const CONSUMERS = 2
@@ -217,34 +217,48 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return N / ((performance.now() - t0) / 1000)
 }
 
-async function round(): Promise<Round> {
+/** Raw publish + consume on a fresh namespace: events/s of each, requests made. */
+async function rawSide(): Promise<{ publish: number; consume: number; requests: number }> {
   const raw = await namespace()
   raw.clients.counts.clear()
-  const rawPublishRate = await timed(() => rawPublish(raw.clients.sns, raw.topicArn, N))
-  const rawConsumeRate = await timed(() => rawConsume(raw.clients.sqs, raw.queueUrl, N))
-  const rawRequests = raw.clients.total()
+  const publish = await timed(() => rawPublish(raw.clients.sns, raw.topicArn, N))
+  const consume = await timed(() => rawConsume(raw.clients.sqs, raw.queueUrl, N))
+  const requests = raw.clients.total()
   await teardown(raw)
+  return { publish, consume, requests }
+}
 
+/** tierbus publish + consume on a fresh namespace: events/s of each, requests made by command. */
+async function tierbusSide(): Promise<{ publish: number; consume: number; requests: Map<string, number> }> {
   const tb = await namespace()
   tb.clients.counts.clear()
-  const tbPublishRate = await timed(() => tierbusPublish(tb.transport, N))
+  const publish = await timed(() => tierbusPublish(tb.transport, N))
   // Timed until the last event is handled, like the raw side; closing the buses (acks flushed) comes after.
   let closeConsumers = async () => {}
-  const tbConsumeRate = await timed(async () => {
+  const consume = await timed(async () => {
     closeConsumers = await tierbusConsume(tb.transport, N)
   })
   await closeConsumers()
-  const tbRequests = new Map(tb.clients.counts)
-  const tbTotal = tb.clients.total()
+  const requests = new Map(tb.clients.counts)
   await teardown(tb)
+  return { publish, consume, requests }
+}
+
+/** One round: both sides back to back, tierbus first on odd rounds, so drift on a shared machine hits both alike. */
+async function round(r: number): Promise<Round> {
+  const tbFirst = r % 2 === 1
+  const tb0 = tbFirst ? await tierbusSide() : undefined
+  const raw = await rawSide()
+  const tb = tb0 ?? (await tierbusSide())
+  const tbTotal = [...tb.requests.values()].reduce((a, b) => a + b, 0)
   return {
-    rawPublish: rawPublishRate,
-    rawConsume: rawConsumeRate,
-    tbPublish: tbPublishRate,
-    tbConsume: tbConsumeRate,
-    rawRequestsPerEvent: rawRequests / N,
+    rawPublish: raw.publish,
+    rawConsume: raw.consume,
+    tbPublish: tb.publish,
+    tbConsume: tb.consume,
+    rawRequestsPerEvent: raw.requests / N,
     tbRequestsPerEvent: tbTotal / N,
-    tbRequests,
+    tbRequests: tb.requests,
   }
 }
 
@@ -288,9 +302,9 @@ async function latency(): Promise<{ p50: number; p99: number; max: number; count
 }
 
 const payloadBytes = Buffer.byteLength(encodeEnvelope(envelopeOf(0)))
-await round() // warm-up (JIT, emulator)
+await round(0) // warm-up (JIT, emulator)
 const rounds: Round[] = []
-for (let r = 0; r < RUNS; r++) rounds.push(await round())
+for (let r = 0; r < RUNS; r++) rounds.push(await round(r))
 const m = (f: (r: Round) => number) => median(rounds.map(f))
 const result = {
   rawPublish: m((r) => r.rawPublish),
@@ -310,8 +324,11 @@ const byCommand = [...rounds[rounds.length - 1]!.tbRequests]
 // Each round ran raw and tierbus back to back: the ratio is the median of the per-round ratios.
 const publishRatio = m((r) => r.tbPublish / r.rawPublish)
 const consumeRatio = m((r) => r.tbConsume / r.rawConsume)
+console.log(`  consume ratio per round: ${rounds.map((r) => fmt(r.tbConsume / r.rawConsume, 2)).join(', ')}`)
 printSummary({ tier: 'sqs-sns', ratios: { publish: publishRatio, consume: consumeRatio }, p99: { tierbus: lat.p99 } })
-console.log(`sqs-sns tier on fauxqs, ${fmt(N)} events of ${payloadBytes} B encoded, median of ${RUNS} runs`)
+console.log(
+  `sqs-sns tier on fauxqs, ${fmt(N)} events of ${payloadBytes} B encoded, median of ${RUNS} alternating rounds`,
+)
 console.log(
   `  publish  raw ${fmt(result.rawPublish)} events/s, tierbus ${fmt(result.tbPublish)} events/s, ratio ${fmt(publishRatio, 3)}`,
 )
@@ -340,7 +357,8 @@ writeBenchSection(
 
 ${machineLine()}, fauxqs 1.9.2 (SQS/SNS emulator) in its own Node process on loopback, AWS SDK v3. ${fmt(N)} events of
 ${payloadBytes} bytes encoded, one SNS topic fanned out to one SQS queue (raw delivery, filter policy on \`type\`); median
-of ${RUNS} runs after a warm-up. Both sides validate with zod and encode/decode a CloudEvents envelope. The raw side
+of ${RUNS} rounds after a warm-up, raw and tierbus back to back in each round (tierbus first in every other
+round; a ratio is the median of the per-round ratios). Both sides validate with zod and encode/decode a CloudEvents envelope. The raw side
 makes the same batched calls by hand: PublishBatch of 10 entries with 8 requests in flight; two consume loops of
 ReceiveMessage (10, long poll) followed by a DeleteMessageBatch that is not awaited before the next receive
 (at most 3 deletes in flight per loop).

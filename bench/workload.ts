@@ -46,3 +46,5 @@ export const IN_FLIGHT = 64
 export const RATE = 1_000
 /** How long each latency run lasts. */
 export const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5)
+/** Latency runs per side, raw and tierbus alternating (the reported p99 is the median of the runs' p99s). */
+export const LATENCY_RUNS = Number(process.env.BENCH_LATENCY_RUNS ?? 3)

@@ -206,7 +206,7 @@ class EventBus implements Bus {
   /** Re-composes each live subscription's handle chain after `use`. */
   private readonly rechain = new Set<() => void>()
   /** Publishes and counts what the tier accepted: the tier call at the core of the publish chain. */
-  private readonly send: PublishNext = (envelopes) => this.sendAt(envelopes, undefined)
+  private readonly send: PublishNext = (envelopes) => this.toTier(envelopes)
   /** `send` inside the publish middleware; undefined while no middleware has a publish hook. */
   private publishVia: PublishNext | undefined
   /** Replies inside the publish middleware (not counted as published events, as before middleware). */
@@ -266,11 +266,7 @@ class EventBus implements Bus {
       this.assertOpen()
       const now = Date.now()
       const envelope = this.envelopeFor(event, data, options, now) as Envelope<EventInput<D>>
-      const batch = [envelope]
-      const sent = this.publishVia ? this.publishVia(batch) : this.sendAt(batch, now)
-      // A tier that accepted at once (the memory tier) needs no promise hop. Promise.resolve() keeps a
-      // transport or middleware that returns no promise working, as `await` did.
-      return sent === SETTLED ? Promise.resolve(envelope) : Promise.resolve(sent).then(() => envelope)
+      return this.publishAll([envelope], now, envelope)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -289,8 +285,7 @@ class EventBus implements Bus {
         : (data ?? []).map((d) => this.envelopeFor(first as AnyEventDefinition, d, options, now))
       if (envelopes.length === 0) return Promise.resolve(envelopes)
       this.assertOpen()
-      const sent = this.publishVia ? this.publishVia(envelopes) : this.sendAt(envelopes, now)
-      return sent === SETTLED ? Promise.resolve(envelopes) : Promise.resolve(sent).then(() => envelopes)
+      return this.publishAll(envelopes, now, envelopes)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -397,13 +392,33 @@ class EventBus implements Bus {
   }
 
   /**
-   * Publishes through the tier and counts what it accepted: `send` without middleware. `now` is the time
-   * the envelopes were built, used for the rate when the tier accepted them at once (`SETTLED`).
+   * `publish` and `publishBatch`: through the middleware when there is any, else straight to the tier
+   * (what `toTier` does, with the caller's result in the same reaction: one promise hop per publish,
+   * not two). Resolves with `result` once the tier accepted the envelopes.
    */
-  private sendAt(envelopes: readonly Envelope[], now: number | undefined): Promise<void> {
+  private publishAll<T>(envelopes: readonly Envelope[], now: number, result: T): Promise<T> {
+    if (this.publishVia) {
+      const sent = this.publishVia(envelopes)
+      return sent === SETTLED ? Promise.resolve(result) : Promise.resolve(sent).then(() => result)
+    }
     const sent = this.transport.publish(envelopes)
+    // A tier that accepted at once (the memory tier) needs no promise hop. Otherwise one reaction counts
+    // and hands back the result (Promise.resolve keeps a transport that returns no promise working).
     if (sent === SETTLED) {
       this.collector.publishedAll(envelopes, now)
+      return Promise.resolve(result)
+    }
+    return Promise.resolve(sent).then(() => {
+      this.collector.publishedAll(envelopes)
+      return result
+    })
+  }
+
+  /** Publishes through the tier and counts what it accepted: the end of the middleware chain (`send`). */
+  private toTier(envelopes: readonly Envelope[]): Promise<void> {
+    const sent = this.transport.publish(envelopes)
+    if (sent === SETTLED) {
+      this.collector.publishedAll(envelopes)
       return SETTLED
     }
     return Promise.resolve(sent).then(() => this.collector.publishedAll(envelopes))

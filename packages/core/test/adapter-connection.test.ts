@@ -23,6 +23,29 @@ describe('withDeadline', () => {
     await expect(withDeadline(Promise.reject(new Error('boom')), 1_000, 'x')).rejects.toThrow('boom')
   })
 
+  it('builds a lazy description only when the deadline passes, and absorbs a late failure of the abandoned work', async () => {
+    let built = 0
+    const what = () => `publishing ${++built} event(s)`
+    await expect(withDeadline(Promise.resolve('ok'), 1_000, what)).resolves.toBe('ok')
+    expect(built).toBe(0)
+    let fail!: (err: Error) => void
+    const late = new Promise<void>((_, reject) => (fail = reject))
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      await expect(withDeadline(late, 20, what)).rejects.toThrow(/publishing 1 event\(s\) did not finish within 20 ms/)
+      fail(new Error('late'))
+      // Two macrotask turns: an unhandled rejection is reported after the microtasks of the turn it happened in.
+      await new Promise((r) => setImmediate(r))
+      await new Promise((r) => setImmediate(r))
+      expect(unhandled).toEqual([])
+      expect(built).toBe(1)
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
   it('rejects a publishTimeoutMs that is not a positive integer with a ConfigError naming the tier', () => {
     expect(resolvePublishTimeout(undefined, 'nats')).toBe(5_000)
     expect(() => resolvePublishTimeout(0, 'natsTransport')).toThrow(ConfigError)

@@ -16,7 +16,9 @@ const TRIM_BATCH = 10_000
 export class RetentionTrimmer {
   private readonly dirty = new Set<string>()
   private timer: NodeJS.Timeout | undefined
-  private running = false
+  /** The run in flight, if any. */
+  private running: Promise<void> | undefined
+  private closed = false
 
   constructor(
     private readonly client: RedisStreamClient,
@@ -28,26 +30,45 @@ export class RetentionTrimmer {
   noteWrite(stream: string): void {
     if (this.options.retention === false) return
     this.dirty.add(stream)
-    if (!this.timer) {
+    if (!this.timer && !this.closed) {
       this.timer = setTimeout(() => void this.run(), this.options.trimEveryMs)
       unrefTimer(this.timer)
     }
   }
 
-  /** Trims what is pending now (close: leaves nothing untrimmed that this transport wrote). */
+  /**
+   * Trims what is pending now, after the run in flight (if its timer fired): close leaves nothing
+   * untrimmed that this transport wrote, and never closes the connection under a trim it started.
+   */
   async flush(): Promise<void> {
+    while (this.running) await this.running
     clearTimeout(this.timer)
     this.timer = undefined
     await this.run()
   }
 
-  private async run(): Promise<void> {
+  /** Flushes, then schedules nothing more (the transport is closing its connections). */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.flush()
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private run(): Promise<void> {
     this.timer = undefined
     const args = trimScriptArgs(this.options.retention, TRIM_BATCH)
-    if (this.running || !args || this.dirty.size === 0) return
-    this.running = true
+    if (this.running || !args || this.dirty.size === 0) return this.running ?? Promise.resolve()
     const streams = [...this.dirty]
     this.dirty.clear()
+    this.running = this.trim(streams, args).finally(() => {
+      this.running = undefined
+      if (this.dirty.size > 0 && !this.timer && !this.closed) this.noteWriteLater()
+    })
+    return this.running
+  }
+
+  private async trim(streams: readonly string[], args: NonNullable<ReturnType<typeof trimScriptArgs>>): Promise<void> {
     try {
       const replies = await this.client.pipeline(streams.map((s) => evalScript(TRIM_SCRIPT, [s], args)))
       // One reply per stream, in order (a pipeline).
@@ -62,14 +83,11 @@ export class RetentionTrimmer {
         this.stats.trimmedUnread += unread || 0
         this.stats.trimsHeldForGroups += held || 0
         // Entries past the limit that a group still holds stay due for trimming.
-        if (held || removed >= TRIM_BATCH) this.noteWrite(stream)
+        if (held || removed >= TRIM_BATCH) this.dirty.add(stream)
       })
     } catch (err) {
       for (const s of streams) this.dirty.add(s)
       this.options.onError(err, { operation: 'apply retention' })
-    } finally {
-      this.running = false
-      if (this.dirty.size > 0 && !this.timer) this.noteWriteLater()
     }
   }
 

@@ -80,21 +80,25 @@ export class RedisStreamsTransport implements Transport {
     return this.counters.trimmedUnread
   }
 
-  async publish(batch: readonly Envelope[]): Promise<void> {
-    this.assertOpen()
-    if (batch.length === 0) return
-    // ioredis queues commands while it reconnects: without a deadline a publish hangs for the whole outage.
-    await withDeadline(
-      this.send(batch),
-      this.options.publishTimeoutMs,
-      `${this.name}: publishing ${batch.length} event(s)`,
-    )
+  publish(batch: readonly Envelope[]): Promise<void> {
+    // Not async: an app that awaits each publish pays for every promise hop, one at a time.
+    try {
+      this.assertOpen()
+      if (batch.length === 0) return Promise.resolve()
+      // ioredis queues commands while it reconnects: without a deadline a publish hangs for the whole outage.
+      return withDeadline(this.send(batch), this.options.publishTimeoutMs, () => this.publishing(batch.length))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
-  private async send(batch: readonly Envelope[]): Promise<void> {
+  /** Builds the commands of a batch (throwing on an event that cannot be sent) and sends them in one round trip. */
+  private send(batch: readonly Envelope[]): Promise<void> {
     const now = Date.now()
     const commands: RedisCommand[] = []
-    const newTypes: string[] = []
+    // Streams appended to, in order, without repeats next to each other (the trimmer dedups the rest).
+    const written: string[] = []
+    let newTypes: string[] | undefined
     let earliestDue = Number.POSITIVE_INFINITY
     for (const envelope of batch) {
       // The type becomes part of a stream key: checked here, so this transport is safe without the bus too.
@@ -106,25 +110,51 @@ export class RedisStreamsTransport implements Transport {
         earliestDue = Math.min(earliestDue, due)
         continue
       }
-      commands.push(xadd(this.keys.stream(envelope.type), payload))
-      if (!this.registered.has(envelope.type) && !newTypes.includes(envelope.type)) newTypes.push(envelope.type)
+      const stream = this.keys.stream(envelope.type)
+      commands.push(xadd(stream, payload))
+      if (written[written.length - 1] !== stream) written.push(stream)
+      if (!this.registered.has(envelope.type) && !newTypes?.includes(envelope.type)) {
+        newTypes ??= []
+        newTypes.push(envelope.type)
+      }
     }
     // After the XADDs: a wildcard subscriber that sees a type in the registry finds its stream already there.
-    for (const type of newTypes) commands.push(['SADD', this.keys.types, type])
-    let replies: unknown[]
-    try {
-      const [only] = commands
-      replies = only && commands.length === 1 ? [await this.client.send(only)] : await this.client.pipeline(commands)
-    } catch (err) {
-      throw this.publishError(err, batch.length)
-    }
-    for (const type of new Set(batch.map((e) => e.type))) this.trimmer.noteWrite(this.keys.stream(type))
-    const failed = replies.find((r) => r instanceof Error)
-    if (failed) throw this.publishError(failed, batch.length)
+    if (newTypes) for (const type of newTypes) commands.push(['SADD', this.keys.types, type])
+    const [only] = commands
+    const replies: Promise<unknown> =
+      only && commands.length === 1 ? this.client.send(only) : this.client.pipeline(commands)
+    return replies.then(
+      (reply) =>
+        this.sent(
+          batch.length,
+          commands.length === 1 ? undefined : (reply as unknown[]),
+          written,
+          newTypes,
+          earliestDue,
+        ),
+      (err: unknown) => {
+        throw this.publishError(err, batch.length)
+      },
+    )
+  }
+
+  /** After the round trip: notes the writes for trimming, fails on an error reply, announces new types. */
+  private sent(
+    size: number,
+    replies: readonly unknown[] | undefined,
+    written: readonly string[],
+    newTypes: readonly string[] | undefined,
+    earliestDue: number,
+  ): Promise<void> | undefined {
+    for (const stream of written) this.trimmer.noteWrite(stream)
+    // A single command's error reply rejects its promise; a pipeline's come back as values.
+    const failed = replies?.find((r) => r instanceof Error)
+    if (failed) throw this.publishError(failed, size)
+    if (Number.isFinite(earliestDue)) this.delayed.noteDue(earliestDue)
+    if (!newTypes || !replies) return undefined
     const announced = newTypes.filter((_, i) => replies[replies.length - newTypes.length + i] === 1)
     for (const type of newTypes) this.registered.add(type)
-    if (announced.length > 0) await this.announce(announced)
-    if (Number.isFinite(earliestDue)) this.delayed.noteDue(earliestDue)
+    return announced.length > 0 ? this.announce(announced) : undefined
   }
 
   async subscribe(spec: SubscriptionSpec, onBatch: (batch: Delivery[]) => Promise<void>): Promise<Subscription> {
@@ -169,7 +199,7 @@ export class RedisStreamsTransport implements Transport {
     const stop = await this.stopListening?.catch(() => undefined)
     await stop?.().catch(() => {})
     await this.acks.flush()
-    await this.trimmer.flush().catch(() => {})
+    await this.trimmer.close().catch(() => {})
     // Before the connections close, so their 'close' events are not reported as an outage.
     this.state.closed()
     await this.client.close()
@@ -178,6 +208,10 @@ export class RedisStreamsTransport implements Transport {
   private assertOpen(): void {
     if (this.closed)
       throw new TransportError(`${this.name} transport is closed: create a new one`, { retryable: false })
+  }
+
+  private publishing(size: number): string {
+    return `${this.name}: publishing ${size} event(s)`
   }
 
   private publishError(err: unknown, size: number): TransportError {

@@ -1,7 +1,12 @@
 import { ConfigError, createBus, type Delivery, encodeEnvelope, TransportError } from '@tierbus/core'
 import { eventually, quietPeriod } from '@tierbus/core/testing'
+import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { type RedisStreamsTransport, redisTransport, transportFromEnv } from '../src/index.js'
+import { IORedisStreamClient } from '../src/ioredis.js'
+import { resolveOptions } from '../src/options.js'
+import { RetentionTrimmer } from '../src/retention.js'
+import { newStats } from '../src/stats.js'
 import {
   adminClient,
   deleteKeys,
@@ -134,6 +139,53 @@ describe('retention', () => {
     const bus = createBus({ transport: t, source: 'retention-test', closeTransport: false })
     expect(bus.metrics().totals.trimmedUnread).toBe(900)
     await bus.close()
+  })
+})
+
+describe('retention at close', () => {
+  it('close waits for a trim its timer started (the connection never closes under it) and schedules none after', async () => {
+    const prefix = uniquePrefix('trimclose')
+    const redis = new Redis(REDIS_URL)
+    const client = new IORedisStreamClient(redis, true)
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let trims = 0
+    // The trimmer only pipelines: hold its first pipeline at a gate, as a slow round trip would.
+    const gated = {
+      pipeline: async (commands: Parameters<IORedisStreamClient['pipeline']>[0]) => {
+        trims++
+        await gate
+        return client.pipeline(commands)
+      },
+    } as unknown as IORedisStreamClient
+    const errors: unknown[] = []
+    const options = resolveOptions({
+      prefix,
+      retention: { maxLen: 5 },
+      trimEveryMs: 10,
+      onError: (err) => void errors.push(err),
+    })
+    const trimmer = new RetentionTrimmer(gated, options, newStats())
+    const stream = `${prefix}:stream:trim.close`
+    try {
+      for (let i = 0; i < 20; i++) await redis.xadd(stream, '*', 'payload', String(i))
+      trimmer.noteWrite(stream)
+      await eventually(() => trims === 1, 'the timer to start a trim')
+      let closed = false
+      const closing = trimmer.close().then(() => (closed = true))
+      await quietPeriod(100)
+      expect(closed).toBe(false)
+      release()
+      await closing
+      expect(await redis.xlen(stream)).toBe(5)
+      expect(errors).toEqual([])
+      trimmer.noteWrite(stream)
+      await quietPeriod(100)
+      expect(trims).toBe(1)
+    } finally {
+      await deleteKeys(admin, prefix)
+      await client.close()
+    }
   })
 })
 

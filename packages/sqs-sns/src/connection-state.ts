@@ -10,19 +10,20 @@ import type { SqsClients } from './options.js'
  */
 export function watchConnection(clients: SqsClients, state: ConnectionState): () => void {
   const name = `tierbusConnectionState-${randomUUID()}`
+  // Reactions on the call's promise rather than an async function: this wraps every SDK call, receives and deletes included.
+  const answered = <O>(result: O): O => {
+    state.up()
+    return result
+  }
+  const failed = (err: unknown): never => {
+    if (isNetworkError(err)) state.down(err)
+    else state.up()
+    throw err
+  }
   const middleware =
     <I, O>(next: (args: I) => Promise<O>) =>
-    async (args: I): Promise<O> => {
-      try {
-        const result = await next(args)
-        state.up()
-        return result
-      } catch (err) {
-        if (isNetworkError(err)) state.down(err)
-        else state.up()
-        throw err
-      }
-    }
+    (args: I): Promise<O> =>
+      next(args).then(answered, failed)
   clients.sqs.middlewareStack.add(middleware as never, { step: 'initialize', name })
   clients.sns.middlewareStack.add(middleware as never, { step: 'initialize', name })
   return () => {

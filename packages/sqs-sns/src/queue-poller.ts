@@ -70,12 +70,17 @@ export class QueuePoller {
     this.loop = new FetchLoop<Message>({
       maxInFlight: options.spec.maxInFlight,
       fetch: (room, signal) => this.receive(room, signal),
-      toDeliveries: (messages, slots) =>
-        messages.flatMap((m, i) => {
+      toDeliveries: (messages, slots) => {
+        const now = Date.now()
+        const deliveries: SqsDelivery[] = []
+        for (const [i, message] of messages.entries()) {
           const slot = slots[i]
           if (!slot) throw new Error('internal: FetchLoop gave fewer in-flight slots than messages (a tierbus bug)')
-          return this.toDelivery(m, slot) ?? []
-        }),
+          const delivery = this.toDelivery(message, slot, now)
+          if (delivery) deliveries.push(delivery)
+        }
+        return deliveries
+      },
       onBatch: options.onBatch,
       onError: (err) => this.report(err, 'receive'),
       handBack: (messages) => this.release(messages),
@@ -117,8 +122,8 @@ export class QueuePoller {
    * Decodes a message; a decoded event outside the pattern (a wildcard's prefix filter let it through) is
    * acked silently, and a delayed event received before it is due is deferred (see deferral.ts).
    */
-  private toDelivery(m: Message, slot: InFlightSlot): SqsDelivery | undefined {
-    this.checkAge(Number(m.Attributes?.SentTimestamp))
+  private toDelivery(m: Message, slot: InFlightSlot, now: number): SqsDelivery | undefined {
+    this.checkAge(Number(m.Attributes?.SentTimestamp), now)
     const body = m.Body ?? ''
     const receiveCount = Math.max(1, Number(m.Attributes?.ApproximateReceiveCount ?? 1) || 1)
     const { envelope, malformed } = tryDecodeEnvelope(body)
@@ -155,8 +160,7 @@ export class QueuePoller {
   }
 
   /** Warns (rate-limited) when the group is so far behind that SQS retention may delete what it has not read. */
-  private checkAge(sentAt: number): void {
-    const now = Date.now()
+  private checkAge(sentAt: number, now: number): void {
     const age = now - sentAt
     if (!(age > this.options.retentionWarnAfterMs) || now - this.lastRetentionWarning < RETENTION_WARNING_EVERY_MS)
       return

@@ -22,22 +22,34 @@ export function resolvePublishTimeout(value: number | undefined, tier: string): 
  * queues commands while its broker is away (ioredis, nats.js) would otherwise hang for the whole
  * outage. The work itself is not cancelled and may still complete later, so a caller that retries
  * may publish twice: delivery is at-least-once and the event id is the dedup key.
+ *
+ * `what` names the work in the error; pass a function to build the text only when the deadline passes.
+ * One promise, two reactions on `work` and one timer per call (no `Promise.race` or `finally`): this
+ * wraps every publish of every tier, one at a time when an app awaits each.
  */
-export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new TransportError(
-            `${what} did not finish within ${ms} ms: the broker is unreachable or overloaded; retry later (it may still complete, retrying with the same event id is safe)`,
-            { retryable: true },
-          ),
-        ),
-      ms,
+export function withDeadline<T>(work: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(expire, ms, reject, ms, what)
+    // A late failure of abandoned work is absorbed here (rejecting a settled promise does nothing),
+    // so it never surfaces as an unhandled rejection.
+    work.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        reject(err)
+      },
     )
   })
-  // A late failure of the abandoned work must not surface as an unhandled rejection.
-  work.catch(() => {})
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer))
+}
+
+function expire(reject: (err: unknown) => void, ms: number, what: string | (() => string)): void {
+  reject(
+    new TransportError(
+      `${typeof what === 'function' ? what() : what} did not finish within ${ms} ms: the broker is unreachable or overloaded; retry later (it may still complete, retrying with the same event id is safe)`,
+      { retryable: true },
+    ),
+  )
 }
