@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 
 /** docs/benchmarks.md, where every bench script writes its own delimited section. */
 export const BENCHMARKS_MD = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url))
@@ -76,6 +78,15 @@ export function bars(rows: ReadonlyArray<readonly [string, number]>, unit: strin
   ].join('\n')
 }
 
+/**
+ * A full collection of this process's heap (V8's \`gc\`, exposed at run time). The paired runners call it
+ * before every run, so garbage one side left behind is not collected on the other side's clock.
+ */
+export const collectGarbage: () => void = (() => {
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+})()
+
 /** Raw and tierbus measured in alternating rounds: their medians and the median of the per-round ratios. */
 export interface Paired {
   readonly raw: number
@@ -87,7 +98,8 @@ export interface Paired {
 
 /**
  * Runs `raw` and `tierbus` (each returns events/s) once each as a warm-up, then `runs` rounds of both,
- * swapping which goes first every round, so drift on a shared machine hits both alike. Comparing the
+ * swapping which goes first every round, so drift on a shared machine hits both alike; the heap is
+ * collected before each run (`collectGarbage`). Comparing the
  * median of all raw runs with the median of all tierbus runs taken minutes apart measured mostly the
  * neighbours; a per-round ratio compares runs seconds apart.
  */
@@ -100,13 +112,21 @@ export async function paired(
   await tierbus()
   const raws: number[] = []
   const tbs: number[] = []
+  const rawRun = async () => {
+    collectGarbage()
+    raws.push(await raw())
+  }
+  const tierbusRun = async () => {
+    collectGarbage()
+    tbs.push(await tierbus())
+  }
   for (let r = 0; r < runs; r++) {
     if (r % 2 === 0) {
-      raws.push(await raw())
-      tbs.push(await tierbus())
+      await rawRun()
+      await tierbusRun()
     } else {
-      tbs.push(await tierbus())
-      raws.push(await raw())
+      await tierbusRun()
+      await rawRun()
     }
   }
   const ratios = tbs.map((t, i) => t / (raws[i] ?? Number.NaN))
@@ -148,13 +168,21 @@ export async function pairedLatency(
 ): Promise<PairedLatency> {
   const raws: LatencyRun[] = []
   const tbs: LatencyRun[] = []
+  const rawRun = async () => {
+    collectGarbage()
+    raws.push(latencyRun(await raw()))
+  }
+  const tierbusRun = async () => {
+    collectGarbage()
+    tbs.push(latencyRun(await tierbus()))
+  }
   for (let r = 0; r < runs; r++) {
     if (r % 2 === 0) {
-      raws.push(latencyRun(await raw()))
-      tbs.push(latencyRun(await tierbus()))
+      await rawRun()
+      await tierbusRun()
     } else {
-      tbs.push(latencyRun(await tierbus()))
-      raws.push(latencyRun(await raw()))
+      await tierbusRun()
+      await rawRun()
     }
   }
   const summary = (xs: readonly LatencyRun[]): LatencyRun => ({

@@ -153,6 +153,25 @@ describe('batching', () => {
   })
 })
 
+describe('closing', () => {
+  it('ends a pending 20 s long poll at once: close() returns in well under the poll', async () => {
+    const { sqs, sns } = emulatorClients(emulator.endpoint)
+    const counter = countRequests(sqs, sns)
+    const t = await transport({ client: { sqs, sns }, waitTimeSeconds: 20 })
+    const b = bus(t)
+    const E = defineEvent(`${uniqueToken('c')}.item`, Item)
+    await b.subscribe(E, () => {}, { group: 'closing' })
+    // The queue is empty: the first receive waits the whole 20 s unless aborted.
+    await eventually(() => counter.of('ReceiveMessageCommand') >= 1, 'the long poll to start')
+    await quietPeriod(200)
+    const started = Date.now()
+    await b.close({ timeoutMs: 1_000 })
+    await t.close()
+    expect(Date.now() - started).toBeLessThan(3_000)
+    expect(counter.of('ReceiveMessageCommand')).toBe(1)
+  })
+})
+
 describe('publish coalescing', () => {
   it('sends concurrent single publishes in shared PublishBatch calls, each resolving when its event is accepted', async () => {
     const { sqs, sns } = emulatorClients(emulator.endpoint)
