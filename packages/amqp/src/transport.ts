@@ -125,7 +125,11 @@ class RabbitTransport implements AmqpTransport {
     const now = Date.now()
     const messages = batch.map((envelope) => this.outgoing(envelope, now))
     const timeout = this.options.publishTimeoutMs
-    await withDeadline(this.send(messages, Date.now() + timeout), timeout, `AMQP publish of ${batch.length} event(s)`)
+    await withDeadline(
+      this.send(messages, Date.now() + timeout),
+      timeout,
+      () => `AMQP publish of ${batch.length} event(s)`,
+    )
   }
 
   private outgoing(envelope: Envelope, now: number): OutgoingMessage & { delayBucket: number } {

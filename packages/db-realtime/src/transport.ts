@@ -300,7 +300,11 @@ class DbTransport implements DbRealtimeTransport, SubscriptionHost {
   async publish(batch: readonly Envelope[]): Promise<void> {
     this.assertOpen()
     if (batch.length === 0) return
-    await withDeadline(this.insert(batch), this.publishTimeoutMs, `${this.name}: publishing ${batch.length} event(s)`)
+    await withDeadline(
+      this.insert(batch),
+      this.publishTimeoutMs,
+      () => `${this.name}: publishing ${batch.length} event(s)`,
+    )
   }
 
   private async insert(batch: readonly Envelope[]): Promise<void> {

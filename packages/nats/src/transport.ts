@@ -223,7 +223,11 @@ class JetStreamTransport implements NatsTransport {
       if (!isInboxType(envelope.type)) this.assertStored(envelope.type, subject)
       return { envelope, subject, body: encodeEnvelope(envelope, this.capabilities.maxPayloadBytes, 'NATS') }
     })
-    await withDeadline(this.send(encoded), this.options.publishTimeoutMs, `NATS publish of ${batch.length} event(s)`)
+    await withDeadline(
+      this.send(encoded),
+      this.options.publishTimeoutMs,
+      () => `NATS publish of ${batch.length} event(s)`,
+    )
   }
 
   private async send(encoded: ReadonlyArray<{ envelope: Envelope; subject: string; body: string }>): Promise<void> {

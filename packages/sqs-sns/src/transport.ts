@@ -156,7 +156,7 @@ class SqsSnsTransport implements SqsTransport {
     return withDeadline(
       this.publisher.publish(batch),
       this.options.publishTimeoutMs,
-      `${this.name}: publishing ${batch.length} event(s)`,
+      () => `${this.name}: publishing ${batch.length} event(s)`,
     )
   }
 
