@@ -2,8 +2,6 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 
 /** docs/benchmarks.md, where every bench script writes its own delimited section. */
 export const BENCHMARKS_MD = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url))
@@ -78,15 +76,6 @@ export function bars(rows: ReadonlyArray<readonly [string, number]>, unit: strin
   ].join('\n')
 }
 
-/**
- * A full collection of this process's heap (V8's \`gc\`, exposed at run time). The paired runners call it
- * before every run, so garbage one side left behind is not collected on the other side's clock.
- */
-export const collectGarbage: () => void = (() => {
-  setFlagsFromString('--expose-gc')
-  return runInNewContext('gc') as () => void
-})()
-
 /** Raw and tierbus measured in alternating rounds: their medians and the median of the per-round ratios. */
 export interface Paired {
   readonly raw: number
@@ -98,8 +87,7 @@ export interface Paired {
 
 /**
  * Runs `raw` and `tierbus` (each returns events/s) once each as a warm-up, then `runs` rounds of both,
- * swapping which goes first every round, so drift on a shared machine hits both alike; the heap is
- * collected before each run (`collectGarbage`). Comparing the
+ * swapping which goes first every round, so drift on a shared machine hits both alike. Comparing the
  * median of all raw runs with the median of all tierbus runs taken minutes apart measured mostly the
  * neighbours; a per-round ratio compares runs seconds apart.
  */
@@ -113,11 +101,9 @@ export async function paired(
   const raws: number[] = []
   const tbs: number[] = []
   const rawRun = async () => {
-    collectGarbage()
     raws.push(await raw())
   }
   const tierbusRun = async () => {
-    collectGarbage()
     tbs.push(await tierbus())
   }
   for (let r = 0; r < runs; r++) {
@@ -169,11 +155,9 @@ export async function pairedLatency(
   const raws: LatencyRun[] = []
   const tbs: LatencyRun[] = []
   const rawRun = async () => {
-    collectGarbage()
     raws.push(latencyRun(await raw()))
   }
   const tierbusRun = async () => {
-    collectGarbage()
     tbs.push(latencyRun(await tierbus()))
   }
   for (let r = 0; r < runs; r++) {
