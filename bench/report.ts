@@ -76,6 +76,22 @@ export function bars(rows: ReadonlyArray<readonly [string, number]>, unit: strin
   ].join('\n')
 }
 
+/** `runs` rounds of `raw` and `tierbus`, swapping which goes first every round; each side's results in round order. */
+async function alternate<T>(
+  raw: () => Promise<T>,
+  tierbus: () => Promise<T>,
+  runs: number,
+): Promise<{ raws: T[]; tbs: T[] }> {
+  const raws: T[] = []
+  const tbs: T[] = []
+  for (let r = 0; r < runs; r++) {
+    if (r % 2 === 0) raws.push(await raw())
+    tbs.push(await tierbus())
+    if (r % 2 === 1) raws.push(await raw())
+  }
+  return { raws, tbs }
+}
+
 /** Raw and tierbus measured in alternating rounds: their medians and the median of the per-round ratios. */
 export interface Paired {
   readonly raw: number
@@ -98,23 +114,7 @@ export async function paired(
 ): Promise<Paired> {
   await raw()
   await tierbus()
-  const raws: number[] = []
-  const tbs: number[] = []
-  const rawRun = async () => {
-    raws.push(await raw())
-  }
-  const tierbusRun = async () => {
-    tbs.push(await tierbus())
-  }
-  for (let r = 0; r < runs; r++) {
-    if (r % 2 === 0) {
-      await rawRun()
-      await tierbusRun()
-    } else {
-      await tierbusRun()
-      await rawRun()
-    }
-  }
+  const { raws, tbs } = await alternate(raw, tierbus, runs)
   const ratios = tbs.map((t, i) => t / (raws[i] ?? Number.NaN))
   return { raw: median(raws), tierbus: median(tbs), ratio: median(ratios), ratios }
 }
@@ -152,23 +152,8 @@ export async function pairedLatency(
   tierbus: () => Promise<readonly number[]>,
   runs: number,
 ): Promise<PairedLatency> {
-  const raws: LatencyRun[] = []
-  const tbs: LatencyRun[] = []
-  const rawRun = async () => {
-    raws.push(latencyRun(await raw()))
-  }
-  const tierbusRun = async () => {
-    tbs.push(latencyRun(await tierbus()))
-  }
-  for (let r = 0; r < runs; r++) {
-    if (r % 2 === 0) {
-      await rawRun()
-      await tierbusRun()
-    } else {
-      await tierbusRun()
-      await rawRun()
-    }
-  }
+  const runOf = (run: () => Promise<readonly number[]>) => async () => latencyRun(await run())
+  const { raws, tbs } = await alternate(runOf(raw), runOf(tierbus), runs)
   const summary = (xs: readonly LatencyRun[]): LatencyRun => ({
     p50: median(xs.map((x) => x.p50)),
     p99: median(xs.map((x) => x.p99)),
