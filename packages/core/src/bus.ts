@@ -206,7 +206,7 @@ class EventBus implements Bus {
   /** Re-composes each live subscription's handle chain after `use`. */
   private readonly rechain = new Set<() => void>()
   /** Publishes and counts what the tier accepted: the tier call at the core of the publish chain. */
-  private readonly send: PublishNext = (envelopes) => this.toTier(envelopes)
+  private readonly send: PublishNext = (envelopes) => this.toTier<void>(envelopes)
   /** `send` inside the publish middleware; undefined while no middleware has a publish hook. */
   private publishVia: PublishNext | undefined
   /** Replies inside the publish middleware (not counted as published events, as before middleware). */
@@ -392,36 +392,36 @@ class EventBus implements Bus {
   }
 
   /**
-   * `publish` and `publishBatch`: through the middleware when there is any, else straight to the tier
-   * (what `toTier` does, with the caller's result in the same reaction: one promise hop per publish,
-   * not two). Resolves with `result` once the tier accepted the envelopes.
+   * `publish` and `publishBatch`: through the middleware when there is any, else straight to the tier with
+   * the caller's result in the counting reaction (one promise hop per publish, not two). Resolves with
+   * `result` once the tier accepted the envelopes.
    */
   private publishAll<T>(envelopes: readonly Envelope[], now: number, result: T): Promise<T> {
+    // A tier that accepted at once (the memory tier) needs no promise hop. Promise.resolve() keeps a
+    // middleware that returns no promise working, as `await` did.
     if (this.publishVia) {
       const sent = this.publishVia(envelopes)
       return sent === SETTLED ? Promise.resolve(result) : Promise.resolve(sent).then(() => result)
     }
+    const sent = this.toTier(envelopes, now, result)
+    return sent === SETTLED ? Promise.resolve(result) : sent
+  }
+
+  /**
+   * Publishes through the tier and counts what it accepted (the end of the middleware chain, `send`):
+   * `SETTLED` when the tier accepted at once (counted at `now`, when the envelopes were built), else a
+   * promise of `result` once it did.
+   */
+  private toTier<T>(envelopes: readonly Envelope[], now?: number, result?: T): Promise<T> {
     const sent = this.transport.publish(envelopes)
-    // A tier that accepted at once (the memory tier) needs no promise hop. Otherwise one reaction counts
-    // and hands back the result (Promise.resolve keeps a transport that returns no promise working).
     if (sent === SETTLED) {
       this.collector.publishedAll(envelopes, now)
-      return Promise.resolve(result)
+      return SETTLED as Promise<unknown> as Promise<T>
     }
     return Promise.resolve(sent).then(() => {
       this.collector.publishedAll(envelopes)
-      return result
+      return result as T
     })
-  }
-
-  /** Publishes through the tier and counts what it accepted: the end of the middleware chain (`send`). */
-  private toTier(envelopes: readonly Envelope[]): Promise<void> {
-    const sent = this.transport.publish(envelopes)
-    if (sent === SETTLED) {
-      this.collector.publishedAll(envelopes)
-      return SETTLED
-    }
-    return Promise.resolve(sent).then(() => this.collector.publishedAll(envelopes))
   }
 
   private settleRequest(reply: Envelope): void {

@@ -216,7 +216,7 @@ export class RedisStreamsTransport implements Transport {
 
   private publishError(err: unknown, size: number): TransportError {
     return new TransportError(
-      `${this.name}: publishing ${size} event(s) failed (${describe(err)}); check that Redis is reachable (REDIS_URL / UPSTASH_REDIS_REST_URL) — part of the batch may have been published`,
+      `${this.publishing(size)} failed (${describe(err)}); check that Redis is reachable (REDIS_URL / UPSTASH_REDIS_REST_URL) — part of the batch may have been published`,
       { cause: err },
     )
   }
