@@ -21,6 +21,21 @@ describe('natsTransport option names', () => {
     }
   })
 
+  it("turns off the client's per-request stack capture by default; connection options can turn it back on", async () => {
+    // nats.js builds an Error per request (JetStream publishes included) unless noAsyncTraces is set.
+    const tracesOff = (t: { connection: unknown }) =>
+      (t.connection as { options: { noAsyncTraces?: boolean } }).options.noAsyncTraces
+    const quiet = await isolatedTransport()
+    const traced = await isolatedTransport({ connection: { noAsyncTraces: false } })
+    try {
+      expect(tracesOff(quiet)).toBe(true)
+      expect(tracesOff(traced)).toBe(false)
+    } finally {
+      await quiet.close()
+      await traced.close()
+    }
+  })
+
   it('rejects url and servers together with a ConfigError', async () => {
     await expect(natsTransport({ url: NATS_URL, servers: NATS_URL })).rejects.toThrow(ConfigError)
   })
