@@ -173,6 +173,8 @@ export interface BenchSummary {
   readonly tier: string
   /** tierbus / raw, per path (e.g. publish, consume). */
   readonly ratios: Readonly<Record<string, number>>
+  /** tierbus / raw ratios shown for reference, with no aim (e.g. against a raw client tuned like tierbus). */
+  readonly reference?: Readonly<Record<string, number>>
   /** End-to-end p99 ms of tierbus and of the raw client, when the bench measures both. */
   readonly p99?: { readonly tierbus: number; readonly raw?: number }
   /** Other figures worth tracking across runs (events/s and the like). */

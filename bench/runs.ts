@@ -66,6 +66,10 @@ for (const [tier, runs] of results) {
     const v = runs.map((r) => r.summary.ratios[path] ?? Number.NaN)
     rows.push([`${tier}: ${path} ratio`, '≥ 0.9', ...v.map((x) => fmt(x, 2)), all(v.map((x) => x >= 0.9))] as Row)
   }
+  for (const path of Object.keys(first.reference ?? {})) {
+    const v = runs.map((r) => r.summary.reference?.[path] ?? Number.NaN)
+    rows.push([`${tier}: ${path} ratio`, '(reference)', ...v.map((x) => fmt(x, 2)), ''] as Row)
+  }
   if (first.p99?.raw !== undefined) {
     const v = runs.map((r) => r.summary.p99!)
     rows.push([
