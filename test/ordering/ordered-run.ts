@@ -236,6 +236,27 @@ export function analyzeRun(
  * published, the child is SIGKILLed while it works through its share, the other half is published, and the run
  * is analyzed once every event was handled. The caller asserts on the report.
  */
+/**
+ * What a stalled run is missing, per key: the first unhandled n, how many, and who last started that n (and
+ * on which attempt), so a failure says whether a lane is stuck behind one event or a whole partition waits.
+ */
+function unhandled(records: readonly RunRecord[]): string {
+  const done = new Set(records.filter((r) => r.phase === 'E' && r.ok).map((r) => `${r.key} ${r.n}`))
+  const parts: string[] = []
+  for (let k = 0; k < KEYS; k++) {
+    const { key } = keyOf(k)
+    const missing: number[] = []
+    for (let n = 0; n < PER_KEY; n++) if (!done.has(`${key} ${n}`)) missing.push(n)
+    const first = missing[0]
+    if (first === undefined) continue
+    const starts = records.filter((r) => r.phase === 'S' && r.key === key && r.n === first)
+    const last = starts.at(-1)
+    const who = last ? `last started by ${last.member}, attempt ${last.attempt}` : 'never started'
+    parts.push(`${key}: ${missing.length} from n=${first} (${who})`)
+  }
+  return parts.join('; ') || 'none missing'
+}
+
 export async function killMidwayRun(
   tier: string,
   bus: Bus,
@@ -262,7 +283,7 @@ export async function killMidwayRun(
   const handled = () => new Set(records.filter((r) => r.phase === 'E' && r.ok).map((r) => `${r.key} ${r.n}`)).size
   await eventually(
     () => handled() === KEYS * PER_KEY,
-    () => `every event handled, ${handled()} so far`,
+    () => `every event handled, ${handled()} so far; ${unhandled(records)}`,
     { timeoutMs: 120_000 },
   )
   const seconds = (Date.now() - startedAt) / 1_000
