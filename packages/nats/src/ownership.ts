@@ -105,9 +105,17 @@ export class ConsumerOwnership {
     }
     this.revision = revision
     this.until = sentAt + this.leaseMs
-    const pending = (await this.jsm().consumers.info(this.stream, this.durable)).num_ack_pending
     // A previous owner's unacked messages are all due again one ack wait (the lease) from now at the latest.
-    this.pullFrom = pending === 0 ? Date.now() : Date.now() + this.leaseMs + this.margin
+    // That wait is set before asking the server whether there are any: if the question fails (a timeout under
+    // load), this member still pulls once it is safe, instead of holding the consumer without ever pulling
+    // (renewing keeps others out, so the partition would stall for good).
+    this.pullFrom = Date.now() + this.leaseMs + this.margin
+    try {
+      const pending = (await this.jsm().consumers.info(this.stream, this.durable)).num_ack_pending
+      if (pending === 0) this.pullFrom = Date.now()
+    } catch (err) {
+      this.onError(err)
+    }
     setTimeout(() => !this.stopped && this.onReady(), Math.max(0, this.pullFrom - Date.now())).unref()
   }
 
