@@ -99,9 +99,8 @@ export async function natsTransport(options: NatsTransportOptions): Promise<Nats
     const linkOptions = {
       connect: {
         // No stack captured per request: nats.js builds an Error (and a NatsError for its timeout) on every
-        // request, JetStream publishes and ack round trips included, which cost ~40 % of a publish's client
-        // CPU here. tierbus wraps the client's errors in its own, named after the operation; `connection`
-        // can turn the traces back on.
+        // request, each JetStream publish included, which cost ~40 % of a publish's client CPU here. tierbus
+        // wraps the client's errors in its own, named after the operation; `connection` can turn them back on.
         noAsyncTraces: true,
         ...resolved.connection,
         servers: resolved.servers,
