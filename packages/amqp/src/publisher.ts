@@ -60,25 +60,18 @@ export class Publisher {
   }
 
   private send(m: OutgoingMessage): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      try {
-        // The callback inline, not in a const: tsx (esbuild keepNames) would name every closure made here.
-        const ok = publishOne(this.channel, this.direct, m, (err: unknown) => {
-          const wasReturned = m.mandatory === true && this.returned.delete(m.properties.messageId)
-          if (err)
-            reject(
-              isNack(err)
-                ? new PublishNackedError(m.what, { cause: err })
-                : transportError(`publishing ${m.what} (the channel closed before the broker confirmed it)`, err),
-            )
-          else if (wasReturned) reject(new UnroutableError(m.what))
-          else resolve()
-        })
-        if (!ok) this.drained ??= new Promise((done) => this.channel.once('drain', () => done()))
-      } catch (err) {
-        reject(transportError(`publishing ${m.what}`, err))
-      }
-    })
+    let settle!: Settle
+    const confirmed = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
+    // The confirm callback keeps only what it reads, not `m`: a batch's messages (and their content buffers)
+    // would otherwise stay reachable until the broker confirms, and survive a young-generation GC or two.
+    const callback = onConfirm(settle, this.returned, m.mandatory === true ? m.properties.messageId : undefined, m.what)
+    try {
+      if (!publishOne(this.channel, this.direct, m, callback))
+        this.drained ??= new Promise((done) => this.channel.once('drain', () => done()))
+    } catch (err) {
+      settle.reject(transportError(`publishing ${m.what}`, err))
+    }
+    return confirmed
   }
 
   /** Closes the channel (what is unconfirmed then fails). */
@@ -86,6 +79,35 @@ export class Publisher {
     if (this.closed) return
     this.closed = true
     await this.channel.close().catch(() => {})
+  }
+}
+
+/** A promise's two settle functions. */
+interface Settle {
+  resolve(): void
+  reject(err: unknown): void
+}
+
+/**
+ * The confirm callback of one message: settles its publish on `basic.ack`, `basic.nack` or a closed channel.
+ * `returnedId` is the messageId of a mandatory message (the broker may return it before its confirm).
+ */
+function onConfirm(
+  settle: Settle,
+  returned: Set<string>,
+  returnedId: string | undefined,
+  what: string,
+): (err: unknown) => void {
+  return (err) => {
+    const wasReturned = returnedId !== undefined && returned.delete(returnedId)
+    if (err)
+      settle.reject(
+        isNack(err)
+          ? new PublishNackedError(what, { cause: err })
+          : transportError(`publishing ${what} (the channel closed before the broker confirmed it)`, err),
+      )
+    else if (wasReturned) settle.reject(new UnroutableError(what))
+    else settle.resolve()
   }
 }
 
