@@ -4,7 +4,7 @@
  * - end-to-end latency p50/p99 at 1,000 events/s, with LISTEN/NOTIFY push and with polling only;
  * - sustained consume throughput of one group with 4 consumers (each its own transport and pool);
  * - the seed peak: 3,375 events/s (~1 KB) for 60 s, publishBatch of 135 every 40 ms, one group of 2 consumer
- *   processes with concurrency 64, no-op handlers; and PGlite at 1,000 events/s the same way, in-process;
+ *   processes with concurrency 64, no-op handlers; and PGlite offered 1,250 events/s the same way, in-process;
  * - ordered delivery: 16 keys x 1,000 events, 2 members of one group, `ordered: true`.
  * The consuming scenarios run twice, back to back: on the schema of migrations 1-5 (the cursor design) and on the
  * current one (fan-out at publish), so before/after compare under the same machine conditions.
@@ -46,8 +46,14 @@ const PEAK_SECONDS = Number(process.env.BENCH_PEAK_SECONDS ?? 60)
 /** The seed peak: 135 events every 40 ms = 3,375 events/s. */
 const PEAK_BATCH = 135
 const PEAK_EVERY_MS = 40
-/** PGlite at 1,000 events/s: 40 events every 40 ms. */
-const PGLITE_BATCH = 40
+/**
+ * PGlite offered 1,250 events/s: 50 events every 40 ms. A quarter over the aim (>= 1,000 events/s handled), so that
+ * the verdict does not rest on a run offered exactly the aimed rate, where timer slack alone ends it a little under.
+ */
+const PGLITE_BATCH = 50
+const PGLITE_RATE = (PGLITE_BATCH * 1000) / PEAK_EVERY_MS
+/** Kept up: everything handled within this long after the last publish resolved (events then in flight, no backlog). */
+const KEPT_UP_DRAIN_MS = 1_000
 /** How long a peak run may take to drain its backlog after publishing stops. */
 const DRAIN_LIMIT_MS = 30_000
 const ORDERED_KEYS = 16
@@ -391,7 +397,7 @@ async function seedPeak(): Promise<PeakResult> {
   }
 }
 
-/** PGlite at 1,000 events/s in-process: one transport, a producer bus and a group of 2 subscriptions. */
+/** PGlite offered PGLITE_RATE events/s in-process: one transport, a producer bus and a group of 2 subscriptions. */
 async function pglitePeak(): Promise<PeakResult> {
   const db = await PGlite.create()
   if (design === 'cursor') await db.exec(cursorSchemaSql('bench'))
@@ -586,7 +592,7 @@ async function main(): Promise<void> {
     const lite = ONLY.has('pglite') ? await onBoth(pglitePeak) : undefined
     if (lite)
       for (const d of DESIGNS)
-        console.log(peakLine(`[${d}] pglite 1,000 events/s, 2 subscriptions in-process`, lite[d]))
+        console.log(peakLine(`[${d}] pglite ${fmt(PGLITE_RATE)} events/s offered, 2 subscriptions in-process`, lite[d]))
     const ord = ONLY.has('ordered') ? await onBoth(ordered) : undefined
     if (ord)
       for (const d of DESIGNS)
@@ -595,7 +601,9 @@ async function main(): Promise<void> {
     const { m, ratioSingle, ratioBatch } = pub
     const current = push['fan-out']
     const verdict = (ok: boolean) => (ok ? 'met' : '**not met**')
-    const peakOk = (r: PeakResult) => r.handledRate >= 0.98 * r.publishRate && r.p99 < 500
+    // Kept up: nothing missing and only what was in flight left when publishing ended (drained within a second).
+    const keptUp = (r: PeakResult) => r.missing === 0 && r.drainMs !== undefined && r.drainMs <= KEPT_UP_DRAIN_MS
+    const peakOk = (r: PeakResult) => keptUp(r) && r.p99 < 500
     writeBenchSection(
       'db',
       `## db-realtime tier, pg driver (bench/db.ts)
@@ -639,17 +647,18 @@ Aim push p99 < 20 ms at 1,000 events/s, commit→handler: ${verdict(current.comm
 
 The seed peak (the MisterSmith capacity plan's 3,375 events/s of ~1 KB): \`publishBatch\` of ${PEAK_BATCH} every ${PEAK_EVERY_MS} ms for
 ${PEAK_SECONDS} s from this process, one group of 2 consumer processes (child processes, each its own transport, concurrency ${IN_FLIGHT},
-no-op handler); PGlite the same way at 1,000 events/s (${PGLITE_BATCH} every ${PEAK_EVERY_MS} ms), in-process, one transport, 2 subscriptions
+no-op handler); PGlite the same way, offered ${fmt(PGLITE_RATE)} events/s (${PGLITE_BATCH} every ${PEAK_EVERY_MS} ms; the aim is 1,000), in-process, one transport, 2 subscriptions
 of one group. Latency is from the publish call (the event's send time) to the handler, across processes. The backlog is
 events whose publish had resolved minus events handled (publishes still waiting for their commit are not counted).
 
 | run | published events/s | handled events/s (while publishing) | backlog every 10 s | drain after publishing | publish→handler p50 / p99 ms |
 | --- | --- | --- | --- | --- | --- |
 ${DESIGNS.map((d) => peakRow(`Postgres seed peak, ${d}`, peak[d])).join('\n')}
-${DESIGNS.map((d) => peakRow(`PGlite 1,000 events/s, ${d}`, lite[d])).join('\n')}
+${DESIGNS.map((d) => peakRow(`PGlite ${fmt(PGLITE_RATE)} events/s offered, ${d}`, lite[d])).join('\n')}
 
-Aims (fan-out): handled ≥ published with p99 < 500 ms at the seed peak: ${verdict(peakOk(peak['fan-out']))};
-PGlite ≥ 1,000 events/s handled: ${verdict(lite['fan-out'].handledRate >= 990)}.
+Aims (fan-out), where "kept up" means every event handled and the backlog drained within ${fmt(KEPT_UP_DRAIN_MS)} ms of the last publish:
+kept up with p99 < 500 ms at the seed peak: ${verdict(peakOk(peak['fan-out']))}; PGlite kept up and handled ≥ 1,000 events/s:
+${verdict(keptUp(lite['fan-out']) && lite['fan-out'].handledRate >= 1000)}.
 
 Sustained consume, a backlog of ${fmt(BACKLOG)} events drained by ${CONSUMERS} consumers of one group (each its own transport and pool,
 concurrency 64): ${DESIGNS.map((d) => `${d} **${fmt(drain[d])} events/s**`).join(', ')}.
