@@ -230,18 +230,17 @@ export function analyzeRun(
   return { lost, outOfOrder, overlaps, duplicates, byMember, injectedFailures }
 }
 
-/**
- * The kill scenario both tiers' ordering tests run: the parent subscribes to two partitions, the child (already
- * spawned, logging into `records`) to the other two, then the parent stands by for those; half the events are
- * published, the child is SIGKILLed while it works through its share, the other half is published, and the run
- * is analyzed once every event was handled. The caller asserts on the report.
- */
+/** The events handled successfully so far, as `key n`. */
+function handledEvents(records: readonly RunRecord[]): Set<string> {
+  return new Set(records.filter((r) => r.phase === 'E' && r.ok).map((r) => `${r.key} ${r.n}`))
+}
+
 /**
  * What a stalled run is missing, per key: the first unhandled n, how many, and who last started that n (and
  * on which attempt), so a failure says whether a lane is stuck behind one event or a whole partition waits.
  */
 function unhandled(records: readonly RunRecord[]): string {
-  const done = new Set(records.filter((r) => r.phase === 'E' && r.ok).map((r) => `${r.key} ${r.n}`))
+  const done = handledEvents(records)
   const parts: string[] = []
   for (let k = 0; k < KEYS; k++) {
     const { key } = keyOf(k)
@@ -257,6 +256,12 @@ function unhandled(records: readonly RunRecord[]): string {
   return parts.join('; ') || 'none missing'
 }
 
+/**
+ * The kill scenario both tiers' ordering tests run: the parent subscribes to two partitions, the child (already
+ * spawned, logging into `records`) to the other two, then the parent stands by for those; half the events are
+ * published, the child is SIGKILLed while it works through its share, the other half is published, and the run
+ * is analyzed once every event was handled. The caller asserts on the report.
+ */
 export async function killMidwayRun(
   tier: string,
   bus: Bus,
@@ -280,7 +285,7 @@ export async function killMidwayRun(
   child.process.kill('SIGKILL')
   await new Promise((resolve) => child.process.once('exit', resolve))
   await publishRun(bus, PER_KEY / 2, PER_KEY)
-  const handled = () => new Set(records.filter((r) => r.phase === 'E' && r.ok).map((r) => `${r.key} ${r.n}`)).size
+  const handled = () => handledEvents(records).size
   await eventually(
     () => handled() === KEYS * PER_KEY,
     () => `every event handled, ${handled()} so far; ${unhandled(records)}`,
