@@ -1,7 +1,8 @@
-import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs'
+import { DeleteMessageBatchCommand, type DeleteMessageBatchCommandOutput } from '@aws-sdk/client-sqs'
 import { TransportError } from '@tierbus/core'
 import { AckCoalescer, type AckGroup, type AckGroupResult } from '@tierbus/core/adapter'
 import { transportError } from './aws-errors.js'
+import { CommandSender } from './command-sender.js'
 import type { SqsClients } from './options.js'
 
 /** Entries per DeleteMessageBatch (SQS limit). */
@@ -13,19 +14,20 @@ const DELETE_BATCH_ENTRIES = 10
  * receive-handle-delete loop does); fewer wait for the window, or for the delete in flight, and go together.
  */
 export function deleteCoalescer(clients: SqsClients, windowMs: number): AckCoalescer<string> {
+  const deletes = new CommandSender<DeleteMessageBatchCommand, DeleteMessageBatchCommandOutput>(clients.sqs)
   return new AckCoalescer<string>({
     maxGroupSize: DELETE_BATCH_ENTRIES,
     windowMs,
-    send: (groups) => Promise.all(groups.map((g) => deleteBatch(clients, g))),
+    send: (groups) => Promise.all(groups.map((g) => deleteBatch(deletes, g))),
   })
 }
 
 async function deleteBatch(
-  clients: SqsClients,
+  deletes: CommandSender<DeleteMessageBatchCommand, DeleteMessageBatchCommandOutput>,
   { key: queueUrl, items: receiptHandles }: AckGroup<string>,
 ): Promise<AckGroupResult> {
   try {
-    const out = await clients.sqs.send(
+    const out = await deletes.send(
       new DeleteMessageBatchCommand({
         QueueUrl: queueUrl,
         Entries: receiptHandles.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle })),

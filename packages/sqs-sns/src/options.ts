@@ -24,7 +24,10 @@ export interface SqsTransportOptions extends ConnectionStateOptions, PublishDead
   /** Endpoint override (an emulator or VPC endpoint): one URL for both, or one per service. */
   endpoint?: string | { readonly sqs?: string; readonly sns?: string }
   credentials?: SqsCredentials
-  /** Bring your own SQS and SNS clients (then they are not destroyed on close). */
+  /**
+   * Bring your own SQS and SNS clients (then they are not destroyed on close). Add any middleware before
+   * passing them: receives, deletes and publishes resolve the client's middleware once (docs/tiers/sqs-sns.md).
+   */
   client?: { readonly sqs: SQSClient; readonly sns: SNSClient }
   /** @deprecated Pass `client: { sqs, sns }` (the same name on every tier). */
   sqsClient?: SQSClient

@@ -2,6 +2,7 @@ import { PublishBatchCommand, type PublishBatchCommandOutput, type PublishBatchR
 import { assertPublishable, type Envelope, encodeEnvelope, TransportError } from '@tierbus/core'
 import { attributeBytes, SNS_MESSAGE_LIMIT_BYTES, TYPE_ATTRIBUTE } from './attributes.js'
 import { transportError } from './aws-errors.js'
+import { CommandSender } from './command-sender.js'
 import { fifoId } from './names.js'
 import type { SqsClients } from './options.js'
 
@@ -85,13 +86,17 @@ export class TopicPublisher {
   private scheduled = false
   /** FIFO: the previous flush, so flushes go out in call order. */
   private lastFlush: Promise<void> = Promise.resolve()
+  /** PublishBatch calls through one resolved middleware handler (see CommandSender). */
+  private readonly publishBatches: CommandSender<PublishBatchCommand, PublishBatchCommandOutput>
 
   constructor(
-    private readonly clients: SqsClients,
+    clients: SqsClients,
     private readonly topicArn: () => Promise<string>,
     private readonly fifo: boolean,
     private readonly concurrency: number,
-  ) {}
+  ) {
+    this.publishBatches = new CommandSender(clients.sns)
+  }
 
   publish(batch: readonly Envelope[]): Promise<void> {
     if (batch.length === 0) return Promise.resolve()
@@ -161,7 +166,7 @@ export class TopicPublisher {
   private async send(topicArn: string, entries: PublishBatchRequestEntry[]): Promise<void> {
     let out: PublishBatchCommandOutput
     try {
-      out = await this.clients.sns.send(
+      out = await this.publishBatches.send(
         new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }),
       )
     } catch (err) {

@@ -1,4 +1,9 @@
-import { ChangeMessageVisibilityBatchCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs'
+import {
+  ChangeMessageVisibilityBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type ReceiveMessageCommandOutput,
+} from '@aws-sdk/client-sqs'
 import {
   compilePattern,
   type Delivery,
@@ -9,6 +14,7 @@ import {
 import { FetchLoop, type InFlightSlot } from '@tierbus/core/adapter'
 import { TYPE_ATTRIBUTE } from './attributes.js'
 import { required, transportError } from './aws-errors.js'
+import { CommandSender } from './command-sender.js'
 import { attemptAfterDeferral, defer, deferralFor, dueOf } from './deferral.js'
 import { type DeliveryContext, type ReceivedMessage, SqsDelivery } from './delivery.js'
 import { visibilitySeconds } from './topology.js'
@@ -84,6 +90,8 @@ export class QueuePoller {
   private readonly loop: FetchLoop<Message>
   /** Aborted with the loop (close): ends the pending long poll. */
   private readonly pollAbort = new PollAbort()
+  /** This poller's receives: one resolved middleware handler, with the abort signal above. */
+  private readonly receiver: CommandSender<ReceiveMessageCommand, ReceiveMessageCommandOutput>
   private lastRetentionWarning = 0
 
   constructor(
@@ -91,6 +99,7 @@ export class QueuePoller {
     private readonly options: PollerOptions,
   ) {
     this.matches = compilePattern(options.spec.pattern)
+    this.receiver = new CommandSender(context.clients.sqs, { abortSignal: this.pollAbort })
     this.loop = new FetchLoop<Message>({
       maxInFlight: options.spec.maxInFlight,
       fetch: (room) => this.receive(room),
@@ -125,7 +134,7 @@ export class QueuePoller {
 
   private async receive(room: number): Promise<Message[]> {
     try {
-      const out = await this.context.clients.sqs.send(
+      const out = await this.receiver.send(
         new ReceiveMessageCommand({
           QueueUrl: this.context.queue.url,
           MaxNumberOfMessages: Math.min(RECEIVE_BATCH, room),
@@ -136,7 +145,6 @@ export class QueuePoller {
             ? [...RECEIVE_ATTRIBUTES, 'MessageGroupId']
             : RECEIVE_ATTRIBUTES,
         }),
-        { abortSignal: this.pollAbort },
       )
       return out.Messages ?? []
     } catch (err) {

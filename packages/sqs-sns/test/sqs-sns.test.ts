@@ -1,5 +1,14 @@
-import { GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns'
-import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs'
+import {
+  GetSubscriptionAttributesCommand,
+  ListSubscriptionsByTopicCommand,
+  PublishBatchCommand,
+} from '@aws-sdk/client-sns'
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+} from '@aws-sdk/client-sqs'
 import { ConfigError, createBus, defineEvent, TransportError } from '@tierbus/core'
 import { eventually, quietPeriod, uniqueToken } from '@tierbus/core/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -150,6 +159,89 @@ describe('batching', () => {
     await quietPeriod(100)
     expect(counter.of('DeleteMessageBatchCommand')).toBeLessThanOrEqual(20)
     expect(counter.of('ReceiveMessageCommand')).toBeLessThanOrEqual(25)
+  })
+})
+
+describe('SDK middleware', () => {
+  /** Counts `resolveMiddleware` calls per command class (what `client.send` does for every command) while `run` runs. */
+  async function countResolves(classes: Array<{ name: string; prototype: object }>, run: () => Promise<void>) {
+    const counts = new Map<string, number>()
+    const originals = classes.map((c) => {
+      const proto = c.prototype as { resolveMiddleware: (...args: unknown[]) => unknown }
+      const original = proto.resolveMiddleware
+      proto.resolveMiddleware = function (this: unknown, ...args: unknown[]) {
+        counts.set(c.name, (counts.get(c.name) ?? 0) + 1)
+        return original.apply(this, args)
+      }
+      return () => {
+        proto.resolveMiddleware = original
+      }
+    })
+    try {
+      await run()
+    } finally {
+      for (const restore of originals) restore()
+    }
+    return counts
+  }
+
+  it('resolves the client middleware once per poller for receives, and once per transport for deletes and publishes', async () => {
+    const { sqs, sns } = emulatorClients(emulator.endpoint)
+    const counter = countRequests(sqs, sns)
+    const t = await transport({ client: { sqs, sns } })
+    const b = bus(t)
+    const E = defineEvent(`${uniqueToken('m')}.item`, Item)
+    const seen = new Set<number>()
+    const resolves = await countResolves(
+      [ReceiveMessageCommand, DeleteMessageBatchCommand, PublishBatchCommand],
+      async () => {
+        await b.subscribe(E, (e) => void seen.add(e.data.n), { group: 'mw', concurrency: 10 })
+        for (let i = 0; i < 5; i++)
+          await b.publishBatch(
+            E,
+            Array.from({ length: 20 }, (_, k) => ({ n: i * 20 + k })),
+          )
+        await eventually(
+          () => seen.size === 100,
+          () => `100 events, got ${seen.size}`,
+        )
+        await eventually(() => counter.of('DeleteMessageBatchCommand') >= 10, 'the acks to be sent')
+      },
+    )
+    // The counting middleware was added to the clients before the transport: it still sees every call.
+    expect(counter.of('PublishBatchCommand')).toBe(10)
+    expect(counter.of('ReceiveMessageCommand')).toBeGreaterThanOrEqual(10)
+    expect(resolves.get('ReceiveMessageCommand')).toBe(1)
+    expect(resolves.get('DeleteMessageBatchCommand')).toBe(1)
+    expect(resolves.get('PublishBatchCommand')).toBe(1)
+  })
+
+  it('sends through a client.send that was replaced (a stub or a tracing wrapper), so it sees every call', async () => {
+    const { sqs, sns } = emulatorClients(emulator.endpoint)
+    const sent: string[] = []
+    for (const client of [sqs, sns] as Array<{ send: (command: object, options?: unknown) => Promise<unknown> }>) {
+      const original = client.send.bind(client)
+      client.send = (command, options) => {
+        sent.push(command.constructor.name)
+        return original(command, options)
+      }
+    }
+    const t = await transport({ client: { sqs, sns } })
+    const b = bus(t)
+    const E = defineEvent(`${uniqueToken('w')}.item`, Item)
+    const seen = new Set<number>()
+    await b.subscribe(E, (e) => void seen.add(e.data.n), { group: 'wrapped' })
+    await b.publishBatch(
+      E,
+      Array.from({ length: 20 }, (_, n) => ({ n })),
+    )
+    await eventually(
+      () => seen.size === 20,
+      () => `20 events, got ${seen.size}`,
+    )
+    await eventually(() => sent.includes('DeleteMessageBatchCommand'), 'the acks to go through the wrapper')
+    expect(sent).toContain('PublishBatchCommand')
+    expect(sent).toContain('ReceiveMessageCommand')
   })
 })
 
