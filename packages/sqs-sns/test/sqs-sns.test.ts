@@ -136,14 +136,17 @@ describe('routing', () => {
   })
 })
 
+/** A bus on clients whose calls are counted, a fresh event type, and the set of `n` its subscribers saw. */
+async function countedBus(tag: string) {
+  const { sqs, sns } = emulatorClients(emulator.endpoint)
+  const counter = countRequests(sqs, sns)
+  const b = bus(await transport({ client: { sqs, sns } }))
+  return { counter, b, E: defineEvent(`${uniqueToken(tag)}.item`, Item), seen: new Set<number>() }
+}
+
 describe('batching', () => {
   it('publishes, receives and acks 100 events in about 10 calls each', async () => {
-    const { sqs, sns } = emulatorClients(emulator.endpoint)
-    const counter = countRequests(sqs, sns)
-    const t = await transport({ client: { sqs, sns } })
-    const b = bus(t)
-    const E = defineEvent(`${uniqueToken('b')}.item`, Item)
-    const seen = new Set<number>()
+    const { counter, b, E, seen } = await countedBus('b')
     await b.subscribe(E, (e) => void seen.add(e.data.n), { group: 'batch', concurrency: 20 })
     counter.reset()
     await b.publishBatch(
@@ -186,12 +189,7 @@ describe('SDK middleware', () => {
   }
 
   it('resolves the client middleware once per poller for receives, and once per transport for deletes and publishes', async () => {
-    const { sqs, sns } = emulatorClients(emulator.endpoint)
-    const counter = countRequests(sqs, sns)
-    const t = await transport({ client: { sqs, sns } })
-    const b = bus(t)
-    const E = defineEvent(`${uniqueToken('m')}.item`, Item)
-    const seen = new Set<number>()
+    const { counter, b, E, seen } = await countedBus('m')
     const resolves = await countResolves(
       [ReceiveMessageCommand, DeleteMessageBatchCommand, PublishBatchCommand],
       async () => {
