@@ -437,6 +437,9 @@ ${bars(rows, 'events/s')}
 - The emulator runs in a second process on the same ${cpus().length} cores. Consuming is CPU-bound in this process
   (the AWS SDK spends ~100 µs per event receiving and deleting), so what tierbus spends per event beyond it (envelope
   checks, core runtime, metrics) shows directly in the ratio. Both sides make the same calls, as the requests per event show.
+  The raw loops call \`client.send\` per request, as the SDK's examples do, which resolves the client's middleware stack
+  each time (~15 µs per event); tierbus resolves it once per command class (packages/sqs-sns/src/command-sender.ts),
+  which is why its ratios are above 1.
 - Before each timed phase the emulator runs a full GC (on request over IPC): without it a collection left over from
   the previous phase (the emulator holds every message of a round until its queue is deleted) could land in the
   next one, and the per-round consume ratio of identical runs moved from 0.7 to 1.4. Per-round consume ratios
