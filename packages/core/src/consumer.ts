@@ -73,6 +73,8 @@ export class Consumer {
   private capacityWaiters: Array<() => void> = []
   private drainWaiters: Array<() => void> = []
   private abandoned = false
+  /** The latest ack promise deliveries wait on together (see acking), until it settles. */
+  private ackWaiting: { readonly promise: Promise<void>; readonly deliveries: Delivery[] } | undefined
   /** Ends the in-place retry sleeps of ordered lanes when the consumer is abandoned. */
   private readonly sleepers = new Set<() => void>()
   /** Renews the lease of handlers that run longer than half of it (SQS visibility, NATS `working`). */
@@ -295,30 +297,66 @@ export class Consumer {
   }
 
   /**
-   * Waits for an ack that does I/O, counts it, then frees the slot. Two reactions on the promise rather
-   * than an async function: this runs for every delivery of a tier whose acks do I/O, and an async frame
-   * that awaits (its promise, its saved registers, the await's resume functions) allocated about twice as much.
+   * Waits for an ack that does I/O, counts it, then frees the slot. Deliveries whose acks return the same
+   * promise one after another (a tier whose coalesced acks share one per round trip) wait together: one
+   * reaction per round trip, not per delivery. With handle middleware (`ctx`) each waits on its own.
    */
   private acking(d: Delivery, env: Envelope, ctx: DeliveryContext | undefined, acked: Promise<void>): void {
+    const waiting = this.ackWaiting
+    if (ctx === undefined && waiting !== undefined && waiting.promise === acked) {
+      waiting.deliveries.push(d)
+      return
+    }
+    if (ctx !== undefined) {
+      this.ackedThen(acked, [d], ctx, env)
+      return
+    }
+    const group = { promise: acked, deliveries: [d] }
+    this.ackWaiting = group
+    this.ackedThen(acked, group.deliveries, undefined, env, group)
+  }
+
+  /**
+   * Two reactions on the promise rather than an async function: this runs per round trip (per delivery
+   * with middleware), and an async frame that awaits allocated about twice as much.
+   */
+  private ackedThen(
+    acked: Promise<void>,
+    deliveries: readonly Delivery[],
+    ctx: DeliveryContext | undefined,
+    env: Envelope,
+    group?: { promise: Promise<void> },
+  ): void {
     // Promise.resolve: a transport written in plain JS may return a non-promise, which `await` accepted.
     // It returns a native promise itself, so it costs nothing on the usual path.
     Promise.resolve(acked).then(
       () => {
-        try {
+        if (group && this.ackWaiting === group) this.ackWaiting = undefined
+        this.finishAll(deliveries, () => {
           if (this.groupStats) this.groupStats.acked++
           if (ctx) this.settled(ctx, 'acked', env)
-        } finally {
-          this.finish(d)
-        }
+        })
       },
       (err: unknown) => {
-        try {
-          this.settleFailed(d, err)
-        } finally {
-          this.finish(d)
-        }
+        if (group && this.ackWaiting === group) this.ackWaiting = undefined
+        this.finishAll(deliveries, (d) => this.settleFailed(d, err))
       },
     )
+  }
+
+  /** Runs `then` for each delivery and frees its slot, every one even when `then` throws (the first throw is rethrown). */
+  private finishAll(deliveries: readonly Delivery[], then: (d: Delivery) => void): void {
+    let thrown: { error: unknown } | undefined
+    for (const d of deliveries) {
+      try {
+        then(d)
+      } catch (error) {
+        thrown ??= { error }
+      } finally {
+        this.finish(d)
+      }
+    }
+    if (thrown) throw thrown.error
   }
 
   /**

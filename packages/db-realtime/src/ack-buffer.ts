@@ -14,6 +14,8 @@ export interface RowAck {
  */
 export function rowAckCoalescer(driver: DbDriver): AckCoalescer<RowAck> {
   return new AckCoalescer<RowAck>({
+    // One ack call per group: it succeeds or fails as a whole.
+    sharedResults: true,
     send: (groups) =>
       Promise.all(
         groups.map(async ({ items }): Promise<AckGroupResult> => {

@@ -16,7 +16,16 @@ export async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: DATABASE_URL })
   await client.connect()
   try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    // Dropped under a running subscription (some tests do that on purpose), the DROP can deadlock with a
+    // claim; Postgres then aborts one of the two. When that is the DROP, run it again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+        return
+      } catch (err) {
+        if ((err as { code?: string }).code !== '40P01' || attempt === 5) throw err
+      }
+    }
   } finally {
     await client.end()
   }

@@ -15,6 +15,8 @@ export interface StreamAck {
  */
 export function streamAckCoalescer(client: RedisStreamClient): AckCoalescer<StreamAck> {
   return new AckCoalescer<StreamAck>({
+    // One XACK per group: it succeeds or fails as a whole.
+    sharedResults: true,
     send: async (groups: ReadonlyArray<AckGroup<StreamAck>>) => {
       const commands = groups.map(({ items }) => {
         // A group holds the acks of one (stream, consumer group) key: at least one, all alike.

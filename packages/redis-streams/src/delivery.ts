@@ -10,6 +10,11 @@ export interface DeliveryOwner {
   touch(entry: StreamEntry): Promise<void>
 }
 
+/** The ack of one delivery, a function made once (see SettleOnce.settle). */
+function ackDelivery(d: StreamDelivery): Promise<void> {
+  return d.owner.ack(d.entry)
+}
+
 /** One stream entry handed to core: settling maps onto XACK, a retry by idle time, or the DLQ script. */
 export class StreamDelivery implements Delivery {
   readonly envelope: Envelope | undefined
@@ -17,7 +22,7 @@ export class StreamDelivery implements Delivery {
   private readonly once: SettleOnce
 
   constructor(
-    private readonly owner: DeliveryOwner,
+    readonly owner: DeliveryOwner,
     readonly entry: StreamEntry,
     slot: InFlightSlot,
     isClosed: () => boolean,
@@ -33,7 +38,7 @@ export class StreamDelivery implements Delivery {
   }
 
   ack(): Promise<void> {
-    return this.once.settle(() => this.owner.ack(this.entry))
+    return this.once.settle(ackDelivery, this)
   }
 
   retry(delayMs: number): Promise<void> {

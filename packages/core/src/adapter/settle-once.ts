@@ -33,15 +33,16 @@ export class SettleOnce {
 
   /**
    * Runs `action` if this is the first settle and the transport is open; frees the slot before the
-   * action starts, so the loop may fetch while the backend call is in flight.
+   * action starts, so the loop may fetch while the backend call is in flight. `action` gets `arg`: a
+   * module-level function and its argument spare the hottest settle (the ack) a closure per delivery.
    */
-  settle(action: () => unknown): Promise<void> {
+  settle<A>(action: (arg: A) => unknown, arg?: A): Promise<void> {
     if (this.done) return DONE
     this.done = true
     this.slot?.free()
     if (this.isClosed()) return DONE
     try {
-      const result = action()
+      const result = action(arg as A)
       // The action's own promise, not `result.then(ignore)`: a settle is on every delivery's path, and the
       // `.then` cost a promise, a reaction and a microtask each. Its value, if any, is not part of the
       // contract (callers treat it as void); its rejection reaches the caller unchanged, as before.
